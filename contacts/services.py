@@ -1,0 +1,730 @@
+"""Every write to the audience goes through here.
+
+The services validate and normalize input (see `normalize`), dedupe on the natural keys
+(email, phone, external id, club card) with database constraints as the last word, and keep
+the derived fields of Contact — funnel stage, lifecycle, purchase aggregates, RFM — right
+whichever door the data came in by.
+"""
+import datetime as dt
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Exists, F, IntegerField, Max, Min, OuterRef, Q, Sum, Value
+from django.db.models.functions import Coalesce, Lower
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from . import normalize
+from .models import (
+    Activity,
+    ConsentEvent,
+    Contact,
+    EmailStatus,
+    FunnelStage,
+    Lifecycle,
+    LoyaltyMember,
+    PointsEntry,
+    Product,
+    Purchase,
+    PurchaseItem,
+    RfmBreakpoints,
+    Store,
+    Tag,
+)
+
+IDENTITY_FIELDS = ("email", "phone", "external_id")
+PROFILE_FIELDS = (
+    "first_name", "last_name", "gender", "birth_date", "wedding_date", "marital_status", "city", "region",
+    "country", "language", "source", "source_detail", "signed_up_at", "attributes",
+)
+STAGE_BY_EVENT = {
+    Activity.Type.PRODUCT_VIEW: FunnelStage.INTERESTED,
+    Activity.Type.DOWNLOAD: FunnelStage.INTERESTED,
+    Activity.Type.REVIEW: FunnelStage.INTERESTED,
+    Activity.Type.ADD_TO_CART: FunnelStage.CART,
+}
+
+
+def contact_changed(contact_ids: Iterable[int]) -> None:
+    """Hook for whatever depends on contact data (segment membership); runs after commit."""
+    from .signals import contacts_changed
+
+    ids = sorted(set(contact_ids))
+    if ids:
+        transaction.on_commit(lambda: contacts_changed.send(sender=Contact, contact_ids=ids))
+
+
+# ---------------------------------------------------------------- tags
+
+def tags_get_or_create(names: Iterable[str]) -> list[Tag]:
+    names = normalize.tag_names(list(names))
+    if not names:
+        return []
+    existing = {t.name.lower(): t for t in Tag.objects.annotate(lname=Lower("name")).filter(
+        lname__in=[n.lower() for n in names])}
+    missing = [Tag(name=n) for n in names if n.lower() not in existing]
+    if missing:
+        Tag.objects.bulk_create(missing, ignore_conflicts=True)
+        existing = {t.name.lower(): t for t in Tag.objects.annotate(lname=Lower("name")).filter(
+            lname__in=[n.lower() for n in names])}
+    return [existing[n.lower()] for n in names]
+
+
+def contacts_add_tag(*, contact_ids: Iterable[int], name: str) -> int:
+    """Tag many contacts in one statement; returns how many got the tag newly."""
+    tag = tags_get_or_create([name])[0]
+    through = Contact.tags.through
+    ids = set(contact_ids) - set(through.objects.filter(tag=tag, contact_id__in=contact_ids)
+                                 .values_list("contact_id", flat=True))
+    through.objects.bulk_create([through(contact_id=i, tag=tag) for i in ids], ignore_conflicts=True)
+    contact_changed(ids)
+    return len(ids)
+
+
+# ---------------------------------------------------------------- contacts
+
+def contact_find(*, email: str | None = None, phone: str | None = None, external_id: str | None = None,
+                 card_number: str | None = None, lock: bool = False) -> Contact | None:
+    """The contact matching the first given key, in dedupe order: email, phone, external id, card."""
+    qs = Contact.objects.select_for_update() if lock else Contact.objects.all()
+    for field, value in (("email", email), ("phone", phone), ("external_id", external_id),
+                         ("club__card_number", card_number)):
+        if value:
+            found = qs.filter(**{field: value}).first()
+            if found:
+                return found
+    return None
+
+
+def _check_identity_free(contact: Contact | None, data: dict) -> None:
+    errors = {}
+    for field in IDENTITY_FIELDS:
+        value = data.get(field)
+        if not value:
+            continue
+        other = Contact.objects.filter(**{field: value}).exclude(pk=getattr(contact, "pk", None)).first()
+        if other:
+            errors[field] = [_("%(value)s already belongs to contact #%(id)d.") % {"value": value, "id": other.pk}]
+    if errors:
+        raise ValidationError(errors)
+
+
+def _apply(contact: Contact, data: dict, *, overwrite: bool) -> None:
+    for field in IDENTITY_FIELDS + PROFILE_FIELDS:
+        if field not in data:
+            continue
+        value = data[field]
+        if field == "attributes":
+            value = {**contact.attributes, **value} if not overwrite else value
+            value = {k: v for k, v in value.items() if v is not None}
+        elif not overwrite and normalize.blank(value):
+            continue
+        setattr(contact, field, value)
+
+
+def _apply_consent(contact: Contact, data: dict, source: str) -> None:
+    for field, channel in (("email_opt_in", ConsentEvent.ConsentChannel.EMAIL),
+                           ("sms_opt_in", ConsentEvent.ConsentChannel.SMS)):
+        if field in data and data[field] != getattr(contact, field):
+            consent_change(contact=contact, channel=channel, granted=data[field], source=source)
+
+
+@transaction.atomic
+def contact_upsert(*, data: dict, source: str = "api", card_number: str | None = None) -> tuple[Contact, bool]:
+    """Create or update the contact matching email, then phone, then external id, then card number.
+
+    Blank values never wipe stored ones; tags are added, attributes merged. Concurrent calls with
+    the same key end in one row: the unique constraints decide, and the loser updates the winner.
+    """
+    clean = normalize.contact_fields(data)
+    keys = {k: clean.get(k) for k in IDENTITY_FIELDS}
+    if not any(keys.values()) and not card_number:
+        raise ValidationError({"email": [_("Give at least an email, phone, external id or card number.")]})
+    contact = contact_find(**keys, card_number=card_number, lock=True)
+    created = contact is None
+    if created:
+        try:
+            with transaction.atomic():
+                contact = _contact_create(clean, source)
+        except IntegrityError:
+            contact = contact_find(**keys, card_number=card_number, lock=True)
+            if contact is None:
+                raise
+            created = False
+    if not created:
+        _check_identity_free(contact, clean)
+        _apply(contact, clean, overwrite=False)
+        contact.save()
+        _apply_consent(contact, clean, source)
+    if clean.get("tags"):
+        contact.tags.add(*tags_get_or_create(clean["tags"]))
+    contact_changed([contact.pk])
+    return contact, created
+
+
+def _contact_create(clean: dict, source: str) -> Contact:
+    contact = Contact()
+    _apply(contact, clean, overwrite=True)
+    if not contact.source and source in normalize.Source.values:
+        contact.source = source
+    contact.signed_up_at = contact.signed_up_at or timezone.now()
+    contact.save()
+    _apply_consent(contact, clean, contact.source or source)
+    return contact
+
+
+@transaction.atomic
+def contact_create(*, data: dict, source: str = "api") -> Contact:
+    """Create a new contact; an identity already in use is an error naming the field."""
+    clean = normalize.contact_fields(data)
+    _check_identity_free(None, clean)
+    try:
+        with transaction.atomic():
+            contact = _contact_create(clean, source)
+    except IntegrityError:
+        _check_identity_free(None, clean)
+        raise
+    if clean.get("tags"):
+        contact.tags.add(*tags_get_or_create(clean["tags"]))
+    contact_changed([contact.pk])
+    return contact
+
+
+@transaction.atomic
+def contact_update(*, contact: Contact, data: dict, source: str = "api") -> Contact:
+    """Partial update: the given fields replace stored ones (tags replace the set)."""
+    clean = normalize.contact_fields(data)
+    _check_identity_free(contact, clean)
+    _apply(contact, clean, overwrite=True)
+    try:
+        with transaction.atomic():
+            contact.save()
+    except IntegrityError:
+        _check_identity_free(contact, clean)
+        raise
+    _apply_consent(contact, clean, source)
+    if "tags" in clean:
+        contact.tags.set(tags_get_or_create(clean["tags"]))
+    contact_changed([contact.pk])
+    return contact
+
+
+def contact_resolve(*, contact_id: Any = None, email: Any = None, card_number: Any = None,
+                    create_source: str = "api") -> Contact:
+    """The contact a purchase or event points at: by id, by email (created if new) or by club card."""
+    if not normalize.blank(contact_id):
+        try:
+            return Contact.objects.get(pk=int(contact_id))
+        except (Contact.DoesNotExist, ValueError, TypeError):
+            raise normalize.field_error("contact", _("Contact %(id)s does not exist.") % {"id": contact_id}) from None
+    if not normalize.blank(card_number):
+        member = LoyaltyMember.objects.filter(card_number=str(card_number).strip()).select_related("contact").first()
+        if member is None:
+            raise normalize.field_error("card_number", _("No club member has card %(card)s.") % {"card": card_number})
+        return member.contact
+    if not normalize.blank(email):
+        return contact_upsert(data={"email": email}, source=create_source)[0]
+    raise normalize.field_error("contact", _("Give a contact id, email or card number."))
+
+
+# ---------------------------------------------------------------- consent
+
+def consent_change(*, contact: Contact, channel: str, granted: bool, source: str, text_shown: str = "",
+                   occurred_at: dt.datetime | None = None, unsubscribe: bool = False) -> ConsentEvent:
+    """Record a consent change and apply it. An unsubscribe also sets the email status."""
+    event = ConsentEvent.objects.create(contact=contact, channel=channel, granted=granted, source=source[:100],
+                                        text_shown=text_shown, occurred_at=occurred_at or timezone.now())
+    updates: dict[str, Any] = {}
+    if channel == ConsentEvent.ConsentChannel.EMAIL:
+        updates["email_opt_in"] = granted
+        if unsubscribe and not granted and contact.email_status == EmailStatus.ACTIVE:
+            updates["email_status"] = EmailStatus.UNSUBSCRIBED
+        if granted and contact.email_status == EmailStatus.UNSUBSCRIBED:
+            updates["email_status"] = EmailStatus.ACTIVE
+    else:
+        updates["sms_opt_in"] = granted
+    for field, value in updates.items():
+        setattr(contact, field, value)
+    Contact.objects.filter(pk=contact.pk).update(**updates, updated_at=timezone.now())
+    contact_changed([contact.pk])
+    return event
+
+
+def contacts_revoke_consent(*, contact_ids: Iterable[int], channel: str, source: str) -> int:
+    """Bulk revoke: one log row per contact whose consent was on, then one UPDATE."""
+    field = "email_opt_in" if channel == ConsentEvent.ConsentChannel.EMAIL else "sms_opt_in"
+    ids = list(Contact.objects.filter(pk__in=list(contact_ids), **{field: True}).values_list("pk", flat=True))
+    now = timezone.now()
+    ConsentEvent.objects.bulk_create(
+        [ConsentEvent(contact_id=i, channel=channel, granted=False, source=source, occurred_at=now) for i in ids],
+        batch_size=1000,
+    )
+    Contact.objects.filter(pk__in=ids).update(**{field: False}, updated_at=now)
+    contact_changed(ids)
+    return len(ids)
+
+
+# ---------------------------------------------------------------- derived state
+
+def lifecycle_case() -> Any:
+    """Lifecycle as one SQL CASE over the stored purchase dates (thresholds from settings)."""
+    from django.db.models import Case, When
+
+    now = timezone.now()
+    new_since = now - dt.timedelta(days=settings.LIFECYCLE_NEW_DAYS)
+    active_since = now - dt.timedelta(days=settings.LIFECYCLE_ACTIVE_DAYS)
+    at_risk_since = now - dt.timedelta(days=settings.LIFECYCLE_AT_RISK_DAYS)
+    return Case(
+        When(last_purchase_at__isnull=True, then=Value(Lifecycle.PROSPECT)),
+        When(first_purchase_at__gte=new_since, then=Value(Lifecycle.NEW)),
+        When(last_purchase_at__gte=active_since, then=Value(Lifecycle.ACTIVE)),
+        When(last_purchase_at__gte=at_risk_since, then=Value(Lifecycle.AT_RISK)),
+        default=Value(Lifecycle.LAPSED),
+    )
+
+
+def funnel_stage_case() -> Any:
+    """Funnel stage as one SQL CASE of EXISTS tests (CONTRACT.md §3)."""
+    from django.db.models import Case, When
+
+    events = Activity.objects.filter(contact=OuterRef("pk"))
+    interested = [Activity.Type.PRODUCT_VIEW, Activity.Type.DOWNLOAD, Activity.Type.REVIEW]
+    return Case(
+        When(Exists(Purchase.objects.filter(contact=OuterRef("pk"))), then=Value(FunnelStage.PURCHASER)),
+        When(Exists(events.filter(type=Activity.Type.ADD_TO_CART)), then=Value(FunnelStage.CART)),
+        When(Exists(events.filter(type__in=interested)), then=Value(FunnelStage.INTERESTED)),
+        When(Exists(events), then=Value(FunnelStage.VISITOR)),
+        default=Value(FunnelStage.NONE),
+        output_field=IntegerField(),
+    )
+
+
+def contacts_refresh_purchase_stats(*, contact_ids: Iterable[int]) -> None:
+    """Recompute purchase aggregates, funnel stage, lifecycle and RFM of these contacts, set-based."""
+    ids = list(set(contact_ids))
+    if not ids:
+        return
+    purchases = Purchase.objects.filter(contact=OuterRef("pk")).order_by().values("contact")
+    from django.db.models import Subquery
+
+    Contact.objects.filter(pk__in=ids).update(
+        purchase_count=Coalesce(Subquery(purchases.annotate(n=Count("pk")).values("n")), 0),
+        total_spent=Coalesce(Subquery(purchases.annotate(s=Sum("total")).values("s")), Value(Decimal("0"))),
+        first_purchase_at=Subquery(purchases.annotate(m=Min("purchased_at")).values("m")),
+        last_purchase_at=Subquery(purchases.annotate(m=Max("purchased_at")).values("m")),
+        updated_at=timezone.now(),
+    )
+    Contact.objects.filter(pk__in=ids).update(lifecycle=lifecycle_case(), funnel_stage=funnel_stage_case())
+    rfm_apply(Contact.objects.filter(pk__in=ids))
+    contact_changed(ids)
+
+
+def contacts_refresh_funnel(*, contact_ids: Iterable[int]) -> None:
+    ids = list(set(contact_ids))
+    Contact.objects.filter(pk__in=ids).update(funnel_stage=funnel_stage_case())
+    contact_changed(ids)
+
+
+def contacts_recompute_all(*, batch_size: int = 50_000) -> dict[str, int]:
+    """Time-based drift (lifecycle moves as days pass) and RFM quintiles, in id-range batches."""
+    bounds = Contact.objects.aggregate(lo=Min("pk"), hi=Max("pk"))
+    batches = 0
+    if bounds["lo"] is not None:
+        rfm_breakpoints_compute()
+        for start in range(bounds["lo"], bounds["hi"] + 1, batch_size):
+            chunk = Contact.objects.filter(pk__gte=start, pk__lt=start + batch_size)
+            chunk.update(lifecycle=lifecycle_case())
+            rfm_apply(chunk)
+            batches += 1
+    return {"batches": batches}
+
+
+def _quintiles(qs: Any, field: str) -> list:
+    """Four cut points splitting the non-null values of `field` into five equal groups."""
+    values = qs.exclude(**{f"{field}__isnull": True}).order_by(field).values_list(field, flat=True)
+    total = values.count()
+    if not total:
+        return []
+    return [values[min(total - 1, total * k // 5)] for k in range(1, 5)]
+
+
+def rfm_breakpoints_compute() -> RfmBreakpoints:
+    buyers = Contact.objects.filter(purchase_count__gt=0)
+    last = [v.isoformat() for v in _quintiles(buyers, "last_purchase_at")]
+    breakpoints = RfmBreakpoints.objects.order_by("-pk").first() or RfmBreakpoints()
+    breakpoints.recency_days = last
+    breakpoints.frequency = [int(v) for v in _quintiles(buyers, "purchase_count")]
+    breakpoints.monetary = [str(v) for v in _quintiles(buyers, "total_spent")]
+    breakpoints.computed_at = timezone.now()
+    breakpoints.save()
+    return breakpoints
+
+
+def _score_case(field: str, cuts: list) -> Any:
+    from django.db.models import Case, When
+
+    whens = [When(**{f"{field}__lt": cut}, then=Value(score)) for score, cut in enumerate(cuts, start=1)]
+    return Case(When(**{f"{field}__isnull": True}, then=Value(None)), *whens, default=Value(len(cuts) + 1),
+                output_field=IntegerField())
+
+
+def rfm_apply(qs: Any) -> None:
+    """Score R, F and M 1–5 against the stored quintile cut points (5 = best)."""
+    breakpoints = RfmBreakpoints.objects.order_by("-pk").first()
+    if breakpoints is None or not breakpoints.frequency:
+        return
+    recency_cuts = [dt.datetime.fromisoformat(v) for v in breakpoints.recency_days]
+    qs.filter(purchase_count__gt=0).update(
+        rfm_recency=_score_case("last_purchase_at", recency_cuts),
+        rfm_frequency=_score_case("purchase_count", breakpoints.frequency),
+        rfm_monetary=_score_case("total_spent", [Decimal(v) for v in breakpoints.monetary]),
+    )
+    qs.filter(purchase_count=0).update(rfm_recency=None, rfm_frequency=None, rfm_monetary=None)
+
+
+# ---------------------------------------------------------------- purchases
+
+def _purchase_clean(data: dict) -> dict:
+    """Validate one purchase payload; every error names its field (items as items.N.field)."""
+    errors: dict[str, list] = {}
+    clean: dict[str, Any] = {}
+
+    def run(field: str, fn: Any) -> None:
+        try:
+            clean[field] = fn()
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
+
+    run("source", lambda: normalize.identifier(data.get("source"), "source", 50) or "api")
+    run("external_id", lambda: normalize.identifier(data.get("external_id"), "external_id"))
+    run("channel", lambda: normalize.channel(data.get("channel")))
+    run("purchased_at", lambda: normalize.datetime(data.get("purchased_at"), "purchased_at") or timezone.now())
+    run("total", lambda: normalize.money(data.get("total"), "total"))
+    run("currency", lambda: (normalize.text(data.get("currency"), "currency", 3) or "ILS").upper())
+    clean["store_code"] = normalize.identifier(data.get("store"), "store", 50)
+    items = data.get("items") or []
+    if not isinstance(items, list):
+        errors["items"] = [_("Must be a list.")]
+        items = []
+    clean["items"] = []
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            errors[f"items.{index}"] = [_("Must be an object with sku, quantity and unit_price.")]
+            continue
+        sku = normalize.identifier(item.get("sku"), "sku", 64)
+        if not sku:
+            errors[f"items.{index}.sku"] = [_("This field is required.")]
+        try:
+            quantity = int(item.get("quantity", 1))
+            if quantity < 1 or quantity > 1_000_000:
+                raise ValueError
+        except (TypeError, ValueError):
+            errors[f"items.{index}.quantity"] = [_("Must be a whole number of at least 1.")]
+            quantity = 1
+        try:
+            price = normalize.money(item.get("unit_price"), f"items.{index}.unit_price")
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
+            price = Decimal("0")
+        clean["items"].append({"sku": sku, "quantity": quantity, "unit_price": price})
+    if clean.get("total") is not None and clean["total"] < 0:
+        errors["total"] = [_("Must not be negative.")]
+    if errors:
+        raise ValidationError(errors)
+    return clean
+
+
+def _purchase_refs(clean: dict, stores: dict, products: dict) -> None:
+    errors = {}
+    if clean["store_code"] and clean["store_code"] not in stores:
+        errors["store"] = [_("Unknown store %(code)s.") % {"code": clean["store_code"]}]
+    for index, item in enumerate(clean["items"]):
+        if item["sku"] and item["sku"] not in products:
+            errors[f"items.{index}.sku"] = [_("Unknown product %(sku)s.") % {"sku": item["sku"]}]
+    if errors:
+        raise ValidationError(errors)
+
+
+@transaction.atomic
+def purchase_record(*, data: dict) -> tuple[Purchase, bool]:
+    """Record one purchase; the same (source, external_id) twice returns the first one, created=False."""
+    clean = _purchase_clean(data)
+    stores = {s.code: s for s in Store.objects.filter(code=clean["store_code"])} if clean["store_code"] else {}
+    products = {p.sku: p for p in Product.objects.filter(sku__in=[i["sku"] for i in clean["items"]])}
+    _purchase_refs(clean, stores, products)
+    if clean["external_id"]:
+        existing = Purchase.objects.filter(source=clean["source"], external_id=clean["external_id"]).first()
+        if existing:
+            return existing, False
+    contact = contact_resolve(contact_id=data.get("contact"), email=data.get("email"),
+                              card_number=data.get("card_number"))
+    try:
+        with transaction.atomic():
+            purchase = Purchase.objects.create(
+                contact=contact, source=clean["source"], external_id=clean["external_id"],
+                channel=clean["channel"], store=stores.get(clean["store_code"]),
+                purchased_at=clean["purchased_at"], total=clean["total"], currency=clean["currency"],
+            )
+    except IntegrityError:
+        return Purchase.objects.get(source=clean["source"], external_id=clean["external_id"]), False
+    PurchaseItem.objects.bulk_create([
+        PurchaseItem(purchase=purchase, product=products[i["sku"]], quantity=i["quantity"],
+                     unit_price=i["unit_price"]) for i in clean["items"]
+    ])
+    contacts_refresh_purchase_stats(contact_ids=[contact.pk])
+    return purchase, True
+
+
+# ---------------------------------------------------------------- activity
+
+def _stage_for(event_type: str) -> int:
+    return STAGE_BY_EVENT.get(event_type, FunnelStage.VISITOR)
+
+
+def contacts_raise_stage(*, contact_ids: Iterable[int], stage: int) -> None:
+    """Move contacts up to `stage` (never down): one UPDATE."""
+    ids = list(set(contact_ids))
+    changed = Contact.objects.filter(pk__in=ids, funnel_stage__lt=stage).update(funnel_stage=stage)
+    if changed:
+        contact_changed(ids)
+
+
+def _activity_clean(data: dict) -> dict:
+    errors: dict[str, list] = {}
+    clean: dict[str, Any] = {}
+    try:
+        clean["type"] = normalize.choice(data.get("type"), "type", Activity.Type)
+        if not clean["type"]:
+            errors["type"] = [_("This field is required.")]
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+    try:
+        clean["occurred_at"] = normalize.datetime(data.get("occurred_at"), "occurred_at") or timezone.now()
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+    clean["anonymous_id"] = normalize.identifier(data.get("anonymous_id"), "anonymous_id")
+    clean["event_id"] = normalize.identifier(data.get("event_id"), "event_id")
+    clean["sku"] = normalize.identifier(data.get("product"), "product", 64)
+    url = data.get("url") or ""
+    if url and (not isinstance(url, str) or len(url) > 2000 or not url.startswith(("http://", "https://"))):
+        errors["url"] = [_("Must be an http(s) URL of at most 2000 characters.")]
+    clean["url"] = url
+    properties = data.get("properties") or {}
+    if not isinstance(properties, dict):
+        errors["properties"] = [_("Must be an object.")]
+    clean["properties"] = properties
+    if errors:
+        raise ValidationError(errors)
+    return clean
+
+
+@transaction.atomic
+def activity_track(*, data: dict) -> tuple[Activity, bool]:
+    """Store one site/app event and raise the contact's funnel stage; an event_id is stored once."""
+    clean = _activity_clean(data)
+    product = None
+    if clean["sku"]:
+        product = Product.objects.filter(sku=clean["sku"]).first()
+        if product is None:
+            raise normalize.field_error("product", _("Unknown product %(sku)s.") % {"sku": clean["sku"]})
+    contact = None
+    if any(not normalize.blank(data.get(k)) for k in ("contact", "email", "card_number")):
+        contact = contact_resolve(contact_id=data.get("contact"), email=data.get("email"),
+                                  card_number=data.get("card_number"), create_source="web_form")
+    elif not clean["anonymous_id"]:
+        raise normalize.field_error("contact", _("Give a contact id, email or anonymous_id."))
+    if clean["event_id"]:
+        existing = Activity.objects.filter(event_id=clean["event_id"]).first()
+        if existing:
+            return existing, False
+    try:
+        with transaction.atomic():
+            activity = Activity.objects.create(
+                contact=contact, anonymous_id=clean["anonymous_id"], event_id=clean["event_id"],
+                type=clean["type"], occurred_at=clean["occurred_at"], product=product, url=clean["url"],
+                properties=clean["properties"],
+            )
+    except IntegrityError:
+        return Activity.objects.get(event_id=clean["event_id"]), False
+    if contact is not None:
+        contacts_raise_stage(contact_ids=[contact.pk], stage=_stage_for(clean["type"]))
+    return activity, True
+
+
+@transaction.atomic
+def identify(*, anonymous_id: str, contact: Contact) -> int:
+    """Link an anonymous visitor to a known contact: re-home its events, recolor the contact."""
+    anonymous_id = normalize.identifier(anonymous_id, "anonymous_id")
+    if not anonymous_id:
+        raise normalize.field_error("anonymous_id", _("This field is required."))
+    moved = Activity.objects.filter(anonymous_id=anonymous_id, contact__isnull=True).update(contact=contact)
+    if moved:
+        contacts_refresh_funnel(contact_ids=[contact.pk])
+    return moved
+
+
+# ---------------------------------------------------------------- club
+
+def _generate_card_number() -> str:
+    import secrets
+
+    return "".join(secrets.choice("0123456789") for _ in range(12))
+
+
+@transaction.atomic
+def member_create(*, contact: Contact, card_number: str | None = None, tier: str = LoyaltyMember.Tier.BASIC,
+                  joined_at: dt.datetime | None = None, home_store: Store | None = None,
+                  status: str = LoyaltyMember.Status.ACTIVE) -> LoyaltyMember:
+    if LoyaltyMember.objects.filter(contact=contact).exists():
+        raise normalize.field_error("contact", _("This contact is already a club member."))
+    card_number = normalize.identifier(card_number, "card_number", 50) or _generate_card_number()
+    if LoyaltyMember.objects.filter(card_number=card_number).exists():
+        raise normalize.field_error("card_number", _("Card %(card)s is already in use.") % {"card": card_number})
+    member = LoyaltyMember.objects.create(
+        contact=contact, card_number=card_number, tier=normalize.choice(tier, "tier", LoyaltyMember.Tier, "basic"),
+        status=normalize.choice(status, "status", LoyaltyMember.Status, "active"),
+        joined_at=joined_at or timezone.now(), home_store=home_store,
+    )
+    contact_changed([contact.pk])
+    return member
+
+
+@transaction.atomic
+def member_update(*, member: LoyaltyMember, data: dict) -> LoyaltyMember:
+    """Tier, status, home store, joined_at, card number; points change only through the ledger."""
+    if "tier" in data:
+        member.tier = normalize.choice(data["tier"], "tier", LoyaltyMember.Tier, member.tier)
+    if "status" in data:
+        member.status = normalize.choice(data["status"], "status", LoyaltyMember.Status, member.status)
+    if "joined_at" in data:
+        member.joined_at = normalize.datetime(data["joined_at"], "joined_at") or member.joined_at
+    if "home_store" in data:
+        member.home_store = data["home_store"]
+    if "card_number" in data:
+        card = normalize.identifier(data["card_number"], "card_number", 50)
+        if not card:
+            raise normalize.field_error("card_number", _("This field is required."))
+        if LoyaltyMember.objects.filter(card_number=card).exclude(pk=member.pk).exists():
+            raise normalize.field_error("card_number", _("Card %(card)s is already in use.") % {"card": card})
+        member.card_number = card
+    member.save()
+    contact_changed([member.contact_id])
+    return member
+
+
+@transaction.atomic
+def points_adjust(*, member: LoyaltyMember, delta: int, reason: str, reference: str | None = None) -> PointsEntry:
+    """Add or spend points. The member row is locked, so ledger and balance move together;
+    a repeated reference returns the entry it made the first time."""
+    if not isinstance(delta, int) or isinstance(delta, bool) or delta == 0:
+        raise normalize.field_error("delta", _("Must be a non-zero whole number."))
+    if not reason or not str(reason).strip():
+        raise normalize.field_error("reason", _("This field is required."))
+    locked = LoyaltyMember.objects.select_for_update().get(pk=member.pk)
+    if reference:
+        existing = PointsEntry.objects.filter(member=locked, reference=reference).first()
+        if existing:
+            return existing
+    balance = locked.points + delta
+    if balance < 0:
+        raise normalize.field_error("delta", _("Not enough points: the balance is %(points)d.") % {
+            "points": locked.points})
+    entry = PointsEntry.objects.create(member=locked, delta=delta, balance_after=balance,
+                                       reason=str(reason).strip()[:200], reference=reference or None)
+    LoyaltyMember.objects.filter(pk=locked.pk).update(points=F("points") + delta)
+    member.points = balance
+    contact_changed([member.contact_id])
+    return entry
+
+
+# ---------------------------------------------------------------- merge and erase
+
+@transaction.atomic
+def contact_merge(*, target: Contact, source: Contact) -> Contact:
+    """Fold `source` into `target`: history moves over, blanks are filled, then `source` is deleted."""
+    if target.pk == source.pk:
+        raise normalize.field_error("source", _("A contact cannot be merged into itself."))
+    target = Contact.objects.select_for_update().get(pk=target.pk)
+    source = Contact.objects.select_for_update().get(pk=source.pk)
+    Purchase.objects.filter(contact=source).update(contact=target)
+    Activity.objects.filter(contact=source).update(contact=target)
+    ConsentEvent.objects.filter(contact=source).update(contact=target)
+    Contact.objects.filter(referred_by=source).exclude(pk=target.pk).update(referred_by=target)
+    _merge_membership(target, source)
+    target.tags.add(*source.tags.all())
+    identities = {f: getattr(source, f) for f in IDENTITY_FIELDS if getattr(source, f) and not getattr(target, f)}
+    for field in PROFILE_FIELDS + ("referred_by_id",):
+        if field == "attributes":
+            target.attributes = {**source.attributes, **target.attributes}
+        elif getattr(target, field) in (None, "", "unknown") and getattr(source, field) not in (None, "", "unknown"):
+            setattr(target, field, getattr(source, field))
+    if target.referred_by_id == target.pk:
+        target.referred_by = None
+    target.email_opt_in = target.email_opt_in or source.email_opt_in
+    target.sms_opt_in = target.sms_opt_in or source.sms_opt_in
+    if source.email_status != EmailStatus.ACTIVE and target.email == source.email:
+        target.email_status = source.email_status
+    _before_contact_delete(source)
+    source.delete()
+    for field, value in identities.items():
+        setattr(target, field, value)
+    target.save()
+    contacts_refresh_purchase_stats(contact_ids=[target.pk])
+    return target
+
+
+def _merge_membership(target: Contact, source: Contact) -> None:
+    source_member = LoyaltyMember.objects.filter(contact=source).first()
+    if source_member is None:
+        return
+    target_member = LoyaltyMember.objects.filter(contact=target).first()
+    if target_member is None:
+        LoyaltyMember.objects.filter(pk=source_member.pk).update(contact=target)
+        return
+    if source_member.points:
+        points_adjust(member=target_member, delta=source_member.points,
+                      reason=_("Merged from card %(card)s") % {"card": source_member.card_number},
+                      reference=f"merge:{source_member.card_number}")
+
+
+def _before_contact_delete(contact: Contact) -> None:
+    """Let other apps move rows that would cascade away with a merged contact."""
+    from .signals import contact_merging
+
+    contact_merging.send(sender=Contact, contact_id=contact.pk)
+
+
+@transaction.atomic
+def contact_erase(*, contact: Contact) -> Contact:
+    """Anonymize on request (right to erasure): personal data goes, aggregates stay.
+
+    Purchases keep their totals for revenue reports; events lose URL and properties; the club
+    card is replaced; the consent log keeps its rows (proof of what was asked) but not the text.
+    """
+    now = timezone.now()
+    Contact.objects.filter(pk=contact.pk).update(
+        email=None, phone=None, external_id=None, first_name="", last_name="", birth_date=None,
+        wedding_date=None, marital_status="unknown", gender="unknown", city="", region="", source_detail="",
+        attributes={}, email_opt_in=False, sms_opt_in=False, referred_by=None, erased_at=now, updated_at=now,
+    )
+    contact.tags.clear()
+    Activity.objects.filter(contact=contact).update(url="", properties={}, anonymous_id=None)
+    ConsentEvent.objects.filter(contact=contact).update(text_shown="")
+    LoyaltyMember.objects.filter(contact=contact).update(card_number=f"erased-{contact.pk}",
+                                                         status=LoyaltyMember.Status.CANCELLED)
+    contact.refresh_from_db()
+    contact_changed([contact.pk])
+    return contact
+
+
+def contacts_erase(*, contact_ids: Iterable[int]) -> int:
+    count = 0
+    for contact in Contact.objects.filter(pk__in=list(contact_ids), erased_at__isnull=True).iterator():
+        contact_erase(contact=contact)
+        count += 1
+    return count
+
