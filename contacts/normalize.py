@@ -4,6 +4,8 @@ Each function takes what a person or partner sent (strings from a CSV, JSON valu
 the API) and returns the stored form, or raises ValidationError naming the field.
 """
 import datetime as dt
+import math
+import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -53,9 +55,21 @@ def phone(value: Any, field: str = "phone") -> str | None:
         number = phonenumbers.parse(raw, settings.PHONE_DEFAULT_REGION)
     except phonenumbers.NumberParseException:
         number = None
-    if number is None or not phonenumbers.is_valid_number(number):
+    if number is None or not _plausible_phone(number):
         raise field_error(field, _("“%(value)s” is not a valid phone number.") % {"value": raw})
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _plausible_phone(number: phonenumbers.PhoneNumber) -> bool:
+    """Valid, or shaped like a number of its country: the library's allocation tables lag
+    behind operators (050-1xx-xxxx is a real Israeli mobile range it does not list yet)."""
+    if phonenumbers.is_valid_number(number):
+        return True
+    region = phonenumbers.region_code_for_country_code(number.country_code)
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    national = phonenumbers.national_significant_number(number)
+    return bool(metadata and phonenumbers.is_possible_number(number)
+                and re.fullmatch(metadata.general_desc.national_number_pattern, national))
 
 
 def text(value: Any, field: str, max_length: int = 100) -> str:
@@ -213,15 +227,18 @@ def attribute_value(definition: CustomField, raw: Any, field: str) -> Any:
             number = float(str(raw).strip())
         except ValueError:
             raise field_error(field, _("“%(value)s” is not a number.") % {"value": raw}) from None
+        if not math.isfinite(number):
+            raise field_error(field, _("“%(value)s” is not a number.") % {"value": raw})
         return int(number) if number.is_integer() else number
     if definition.type == CustomField.Type.DATE:
         return date(raw, field).isoformat()
     if definition.type == CustomField.Type.BOOLEAN:
         return boolean(raw, field)
     if definition.type == CustomField.Type.CHOICE:
-        if str(raw) not in [str(c) for c in definition.choices]:
+        allowed = {str(c).strip().lower(): str(c) for c in definition.choices}
+        if str(raw).strip().lower() not in allowed:
             raise field_error(field, _("“%(value)s” is not an allowed choice.") % {"value": raw})
-        return str(raw)
+        return allowed[str(raw).strip().lower()]
     return str(raw).strip()
 
 
