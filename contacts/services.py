@@ -119,11 +119,19 @@ def _apply(contact: Contact, data: dict, *, overwrite: bool) -> None:
             continue
         value = data[field]
         if field == "attributes":
-            value = {**contact.attributes, **value} if not overwrite else value
+            if not overwrite:
+                value = {**contact.attributes, **{k: v for k, v in value.items() if not normalize.blank(v)}}
             value = {k: v for k, v in value.items() if v is not None}
         elif not overwrite and normalize.blank(value):
             continue
         setattr(contact, field, value)
+
+
+def _save_profile(contact: Contact, clean: dict) -> None:
+    """Save only what the caller sent: derived fields are kept by other services, and an
+    instance loaded earlier must not put back stale purchase stats or funnel stage."""
+    fields = [f for f in IDENTITY_FIELDS + PROFILE_FIELDS if f in clean]
+    contact.save(update_fields=fields + ["updated_at"])
 
 
 def _apply_consent(contact: Contact, data: dict, source: str) -> None:
@@ -140,7 +148,7 @@ def contact_upsert(*, data: dict, source: str = "api", card_number: str | None =
     Blank values never wipe stored ones; tags are added, attributes merged. Concurrent calls with
     the same key end in one row: the unique constraints decide, and the loser updates the winner.
     """
-    clean = normalize.contact_fields(data)
+    clean = normalize.contact_fields({k: v for k, v in data.items() if not normalize.blank(v)})
     keys = {k: clean.get(k) for k in IDENTITY_FIELDS}
     if not any(keys.values()) and not card_number:
         raise ValidationError({"email": [_("Give at least an email, phone, external id or card number.")]})
@@ -158,7 +166,7 @@ def contact_upsert(*, data: dict, source: str = "api", card_number: str | None =
     if not created:
         _check_identity_free(contact, clean)
         _apply(contact, clean, overwrite=False)
-        contact.save()
+        _save_profile(contact, clean)
         _apply_consent(contact, clean, source)
     if clean.get("tags"):
         contact.tags.add(*tags_get_or_create(clean["tags"]))
@@ -202,7 +210,7 @@ def contact_update(*, contact: Contact, data: dict, source: str = "api") -> Cont
     _apply(contact, clean, overwrite=True)
     try:
         with transaction.atomic():
-            contact.save()
+            _save_profile(contact, clean)
     except IntegrityError:
         _check_identity_free(contact, clean)
         raise
