@@ -632,6 +632,7 @@ def points_adjust(*, member: LoyaltyMember, delta: int, reason: str, reference: 
         raise normalize.field_error("delta", _("Must be a non-zero whole number."))
     if not reason or not str(reason).strip():
         raise normalize.field_error("reason", _("This field is required."))
+    reference = normalize.identifier(reference, "reference")
     locked = LoyaltyMember.objects.select_for_update().get(pk=member.pk)
     if reference:
         existing = PointsEntry.objects.filter(member=locked, reference=reference).first()
@@ -642,7 +643,7 @@ def points_adjust(*, member: LoyaltyMember, delta: int, reason: str, reference: 
         raise normalize.field_error("delta", _("Not enough points: the balance is %(points)d.") % {
             "points": locked.points})
     entry = PointsEntry.objects.create(member=locked, delta=delta, balance_after=balance,
-                                       reason=str(reason).strip()[:200], reference=reference or None)
+                                       reason=str(reason).strip()[:200], reference=reference)
     LoyaltyMember.objects.filter(pk=locked.pk).update(points=F("points") + delta)
     member.points = balance
     contact_changed([member.contact_id])
