@@ -671,16 +671,17 @@ def contact_merge(*, target: Contact, source: Contact) -> Contact:
             target.attributes = {**source.attributes, **target.attributes}
         elif getattr(target, field) in (None, "", "unknown") and getattr(source, field) not in (None, "", "unknown"):
             setattr(target, field, getattr(source, field))
-    if target.referred_by_id == target.pk:
+    if target.referred_by_id in (target.pk, source.pk):
         target.referred_by = None
-    target.email_opt_in = target.email_opt_in or source.email_opt_in
-    target.sms_opt_in = target.sms_opt_in or source.sms_opt_in
-    if source.email_status != EmailStatus.ACTIVE and target.email == source.email:
-        target.email_status = source.email_status
     _before_contact_delete(source)
     source.delete()
     for field, value in identities.items():
         setattr(target, field, value)
+    # Consent belongs to an address: it moves only with the address it was given for.
+    if "email" in identities:
+        target.email_opt_in, target.email_status = source.email_opt_in, source.email_status
+    if "phone" in identities:
+        target.sms_opt_in = source.sms_opt_in
     target.save()
     contacts_refresh_purchase_stats(contact_ids=[target.pk])
     return target
