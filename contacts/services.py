@@ -592,11 +592,19 @@ def member_create(*, contact: Contact, card_number: str | None = None, tier: str
     card_number = normalize.identifier(card_number, "card_number", 50) or _generate_card_number()
     if LoyaltyMember.objects.filter(card_number=card_number).exists():
         raise normalize.field_error("card_number", _("Card %(card)s is already in use.") % {"card": card_number})
-    member = LoyaltyMember.objects.create(
-        contact=contact, card_number=card_number, tier=normalize.choice(tier, "tier", LoyaltyMember.Tier, "basic"),
-        status=normalize.choice(status, "status", LoyaltyMember.Status, "active"),
-        joined_at=joined_at or timezone.now(), home_store=home_store,
-    )
+    tier = normalize.choice(tier, "tier", LoyaltyMember.Tier, "basic")
+    status = normalize.choice(status, "status", LoyaltyMember.Status, "active")
+    try:
+        with transaction.atomic():
+            member = LoyaltyMember.objects.create(contact=contact, card_number=card_number, tier=tier, status=status,
+                                                  joined_at=joined_at or timezone.now(), home_store=home_store)
+    except IntegrityError:
+        if LoyaltyMember.objects.filter(card_number=card_number).exists():
+            raise normalize.field_error("card_number", _("Card %(card)s is already in use.") % {
+                "card": card_number}) from None
+        if LoyaltyMember.objects.filter(contact=contact).exists():
+            raise normalize.field_error("contact", _("This contact is already a club member.")) from None
+        raise
     contact_changed([contact.pk])
     return member
 

@@ -1,0 +1,129 @@
+"""Races that only a real server shows: the database constraints and row locks must decide."""
+import threading
+from collections.abc import Callable
+
+import pytest
+from django.db import connection, connections
+from django.db.models import F, Sum, Value
+from django.db.models.functions import Coalesce
+
+from contacts import services
+from contacts.models import Contact, LoyaltyMember, PointsEntry, Purchase
+from tests.factories import ContactFactory
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="needs concurrent writers (PostgreSQL)"),
+]
+
+THREADS = 6
+
+
+def run_together(task: Callable[[int], object], threads: int = THREADS) -> tuple[list, list]:
+    """Start `threads` calls of task(n) at the same instant; return their results and errors."""
+    barrier = threading.Barrier(threads)
+    results, errors = [], []
+
+    def worker(n: int) -> None:
+        try:
+            barrier.wait()
+            results.append(task(n))
+        except Exception as exc:  # noqa: BLE001 - reported to the test
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    pool = [threading.Thread(target=worker, args=(n,)) for n in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    return results, errors
+
+
+def test_concurrent_upserts_with_the_same_email_make_one_contact():
+    results, errors = run_together(
+        lambda n: services.contact_upsert(data={"email": "Race@Example.com", "city": f"City {n}", "tags": ["race"]})
+    )
+    assert errors == []
+    assert Contact.objects.filter(email="race@example.com").count() == 1
+    assert len({contact.pk for contact, _ in results}) == 1
+    assert sum(created for _, created in results) == 1
+
+
+def test_concurrent_purchases_with_the_same_external_id_make_one_purchase():
+    contact = ContactFactory()
+    results, errors = run_together(lambda n: services.purchase_record(
+        data={"contact": contact.pk, "source": "shop", "external_id": "order-1", "total": "100"}))
+    assert errors == []
+    assert Purchase.objects.count() == 1
+    assert sum(created for _, created in results) == 1
+    contact.refresh_from_db()
+    assert contact.purchase_count == 1
+
+
+def test_concurrent_purchases_by_a_new_email_make_one_contact_and_one_purchase():
+    results, errors = run_together(lambda n: services.purchase_record(
+        data={"email": "buyer@example.com", "source": "shop", "external_id": "order-2", "total": "100"}))
+    assert errors == []
+    assert Contact.objects.count() == 1
+    assert Purchase.objects.count() == 1
+    assert Contact.objects.get().purchase_count == 1
+
+
+def test_concurrent_points_adjustments_keep_balance_equal_to_the_ledger():
+    member = services.member_create(contact=ContactFactory())
+    services.points_adjust(member=member, delta=50, reason="Start")
+    deltas = [30, -20, 15, -40, 25, -10, 5, -35]
+    _, errors = run_together(lambda n: services.points_adjust(
+        member=LoyaltyMember.objects.get(pk=member.pk), delta=deltas[n], reason="Race"), threads=len(deltas))
+    member.refresh_from_db()
+    ledger = PointsEntry.objects.filter(member=member).aggregate(s=Coalesce(Sum("delta"), Value(0)))["s"]
+    assert member.points == ledger >= 0
+    applied = PointsEntry.objects.filter(member=member).count() - 1
+    assert applied + len(errors) == len(deltas)
+    balances = list(PointsEntry.objects.filter(member=member).order_by("id").values_list("delta", "balance_after"))
+    running = 0
+    for delta, balance_after in balances:
+        running += delta
+        assert balance_after == running
+
+
+def test_concurrent_points_with_the_same_reference_are_applied_once():
+    member = services.member_create(contact=ContactFactory())
+    results, errors = run_together(lambda n: services.points_adjust(
+        member=LoyaltyMember.objects.get(pk=member.pk), delta=10, reason="Order", reference="order-9"))
+    assert errors == []
+    assert len({entry.pk for entry in results}) == 1
+    member.refresh_from_db()
+    assert member.points == 10
+
+
+def test_concurrent_events_with_the_same_event_id_are_stored_once():
+    contact = ContactFactory()
+    results, errors = run_together(lambda n: services.activity_track(
+        data={"contact": contact.pk, "type": "add_to_cart", "event_id": "evt-race"}))
+    assert errors == []
+    assert len({activity.pk for activity, _ in results}) == 1
+
+
+def test_concurrent_member_creates_with_the_same_card_make_one_member():
+    contacts = ContactFactory.create_batch(THREADS)
+    results, errors = run_together(lambda n: services.member_create(contact=contacts[n], card_number="900000000123"))
+    assert len(results) == 1
+    assert LoyaltyMember.objects.filter(card_number="900000000123").count() == 1
+    assert all(set(getattr(e, "message_dict", {})) == {"card_number"} for e in errors), errors
+
+
+def test_no_member_ever_disagrees_with_its_ledger():
+    members = [services.member_create(contact=ContactFactory()) for _ in range(3)]
+
+    def task(n: int) -> None:
+        for delta in (20, -5, 7):
+            services.points_adjust(member=members[n % 3], delta=delta, reason="Race")
+
+    _, errors = run_together(task)
+    assert errors == []
+    bad = LoyaltyMember.objects.annotate(s=Coalesce(Sum("ledger__delta"), Value(0))).exclude(points=F("s"))
+    assert not bad.exists()
