@@ -1,0 +1,458 @@
+"""Partner API views for the audience: contacts, club, catalogue, purchases, events and identify.
+
+Views are thin: a serializer (or the batch validator in `contacts.ingest`) checks the input, a service
+writes, a serializer answers. Scopes: reads need `contacts:read` (the catalogue also opens to keys that
+send purchases or events); contact and club writes need `contacts:write`; purchases and the catalogue
+`purchases:write`; events and identify `events:write`.
+"""
+from typing import Any
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
+from rest_framework import mixins, status
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from crm.api import ApiViewSet
+
+from . import ingest, services
+from .filters import ClubMemberFilter, ContactFilter, EventFilter, ProductFilter, PurchaseFilter, StoreFilter
+from .models import Activity, Contact, LoyaltyMember, PointsEntry, Product, Purchase, Store
+from .serializers import (
+    BulkResultSerializer,
+    ClubMemberSerializer,
+    ClubMemberUpdateSerializer,
+    ContactSerializer,
+    ContactUpsertSerializer,
+    EventBulkInSerializer,
+    EventInSerializer,
+    EventSerializer,
+    IdentifyResultSerializer,
+    IdentifySerializer,
+    PointsEntrySerializer,
+    ProductSerializer,
+    PurchaseBulkInSerializer,
+    PurchaseInSerializer,
+    PurchaseSerializer,
+    StoreSerializer,
+)
+
+READ = "contacts:read"
+CATALOGUE_READ = ("contacts:read", "purchases:write", "events:write")
+
+CONTACT_EXAMPLE = OpenApiExample(
+    "A contact", request_only=True,
+    value={"email": "dana@example.com", "phone": "050-123-4567", "first_name": "Dana", "last_name": "Levi",
+           "city": "Haifa", "birth_date": "1990-04-12", "source": "landing_page", "source_detail": "spring-sale",
+           "tags": ["newsletter"], "attributes": {"pet": "dog"}, "email_opt_in": True},
+)
+CONTACT_RESPONSE_EXAMPLE = OpenApiExample(
+    "Stored contact", response_only=True,
+    value={"id": 42, "email": "dana@example.com", "phone": "+972501234567", "external_id": None,
+           "first_name": "Dana", "last_name": "Levi", "gender": "unknown", "birth_date": "1990-04-12",
+           "wedding_date": None, "marital_status": "unknown", "city": "Haifa", "region": "", "country": "IL",
+           "language": "he", "source": "landing_page", "source_detail": "spring-sale",
+           "signed_up_at": "2026-03-01T10:00:00+02:00", "tags": ["newsletter"], "attributes": {"pet": "dog"},
+           "email_opt_in": True, "sms_opt_in": False, "funnel_stage": "none", "lifecycle": "prospect",
+           "email_status": "active", "club": None, "purchase_count": 0, "total_spent": "0.00",
+           "first_purchase_at": None, "last_purchase_at": None, "created_at": "2026-03-01T10:00:00+02:00",
+           "updated_at": "2026-03-01T10:00:00+02:00", "erased_at": None},
+)
+PURCHASE_EXAMPLE = {
+    "external_id": "POS-0001-778812", "source": "pos", "card_number": "900000001234", "channel": "in_store",
+    "store": "TLV-01", "purchased_at": "2026-03-01T18:05:00+02:00", "total": "189.70", "currency": "ILS",
+    "items": [{"sku": "LENS-30", "quantity": 2, "unit_price": "79.90"},
+              {"sku": "CASE-01", "quantity": 1, "unit_price": "29.90"}],
+}
+EVENT_EXAMPLE = {
+    "type": "add_to_cart", "occurred_at": "2026-03-01T18:00:00+02:00", "anonymous_id": "web-7f3a9c",
+    "event_id": "evt-000123", "product": "LENS-30", "url": "https://shop.example.com/p/lens-30",
+    "properties": {"cart_value": 159.8},
+}
+BULK_RESULT_EXAMPLE = OpenApiExample(
+    "Partial success", response_only=True,
+    value={"created": 998, "duplicates": 1, "errors": [{"index": 7, "errors": {"items.0.sku": [
+        "Unknown product NOPE-1."]}}]},
+)
+
+
+# ---------------------------------------------------------------- contacts
+
+@extend_schema_view(
+    list=extend_schema(summary=gettext_lazy("List contacts"), description=gettext_lazy(
+        "Newest first, cursor-paginated (`next`/`previous` links). Filter by email, phone, city, region, source, "
+        "funnel_stage, lifecycle, tag, consent, updated_after …; order with `ordering=updated_at` etc.")),
+    retrieve=extend_schema(summary=gettext_lazy("Get a contact"), examples=[CONTACT_RESPONSE_EXAMPLE]),
+    create=extend_schema(summary=gettext_lazy("Create a contact"), description=gettext_lazy(
+        "Creates a new contact; an email, phone or external id already in use is a 400 naming the field "
+        "(use upsert to match instead)."), examples=[CONTACT_EXAMPLE, CONTACT_RESPONSE_EXAMPLE]),
+    partial_update=extend_schema(summary=gettext_lazy("Change a contact"), description=gettext_lazy(
+        "The given fields replace the stored ones; `tags` replaces the tag set; consent changes are logged."),
+        examples=[OpenApiExample("Opt out of SMS", value={"sms_opt_in": False, "city": "Tel Aviv"},
+                                 request_only=True)]),
+    destroy=extend_schema(summary=gettext_lazy("Delete a contact"), description=gettext_lazy(
+        "Deletes the contact and its whole history. To honour an erasure request while keeping revenue "
+        "figures, use `POST /contacts/{id}/erase/`.")),
+)
+class ContactViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
+    queryset = Contact.objects.select_related("club").prefetch_related("tags")
+    serializer_class = ContactSerializer
+    scope_resource = "contacts"
+    filterset_class = ContactFilter
+    ordering_fields = ["id", "created_at", "updated_at"]
+
+    def _answer(self, contact: Contact, code: int = status.HTTP_200_OK) -> Response:
+        return Response(ContactSerializer(self.get_queryset().get(pk=contact.pk)).data, status=code)
+
+    def create(self, request: Request) -> Response:
+        serializer = ContactSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        contact = services.contact_create(data=serializer.validated_data)
+        return self._answer(contact, status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, pk: Any = None) -> Response:
+        serializer = ContactSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        contact = services.contact_update(contact=self.get_object(), data=serializer.validated_data)
+        return self._answer(contact)
+
+    def destroy(self, request: Request, pk: Any = None) -> Response:
+        ingest.contact_delete(contact=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        summary=gettext_lazy("Create or update a contact by its identity"),
+        description=gettext_lazy(
+            "Matches on email, then phone, then external_id (then card_number). A match is updated: blank values "
+            "never wipe stored ones, tags are added, attributes merged. No match creates a contact. "
+            "Answers 201 when created, 200 when updated."),
+        request=ContactUpsertSerializer,
+        responses={200: ContactSerializer, 201: ContactSerializer},
+        examples=[OpenApiExample("From a landing page", request_only=True, value={
+            "email": "Dana@Example.com", "first_name": "Dana", "source": "landing_page",
+            "source_detail": "wedding-guide", "wedding_date": "2026-09-10", "tags": ["wedding"],
+            "email_opt_in": True})],
+    )
+    @action(detail=False, methods=["post"])
+    def upsert(self, request: Request) -> Response:
+        serializer = ContactUpsertSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        card_number = data.pop("card_number", None) or None
+        contact, created = services.contact_upsert(data=data, card_number=card_number)
+        return self._answer(contact, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+    @extend_schema(
+        summary=gettext_lazy("Erase a contact's personal data"),
+        description=gettext_lazy(
+            "Right to erasure: name, email, phone, dates, attributes and tags go; purchases keep their totals "
+            "for revenue reports; events lose URL and properties; the club card is replaced."),
+        request=None, responses={200: ContactSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def erase(self, request: Request, pk: Any = None) -> Response:
+        contact = services.contact_erase(contact=self.get_object())
+        return self._answer(contact)
+
+
+# ---------------------------------------------------------------- club
+
+@extend_schema_view(
+    list=extend_schema(summary=gettext_lazy("List club members")),
+    retrieve=extend_schema(summary=gettext_lazy("Get a club member")),
+    create=extend_schema(
+        summary=gettext_lazy("Enrol a contact in the club"),
+        description=gettext_lazy("One membership per contact. A card number is generated when none is given; "
+                                 "`points` opens the ledger with that balance."),
+        examples=[OpenApiExample("Enrol", request_only=True, value={
+            "contact": 42, "card_number": "900000001234", "tier": "silver", "home_store": "TLV-01",
+            "points": 100})]),
+    partial_update=extend_schema(
+        summary=gettext_lazy("Change a club member"), request=ClubMemberUpdateSerializer,
+        description=gettext_lazy("Tier, status, card number, joined_at, home store. Setting `points` writes a "
+                                 "ledger entry for the difference."),
+        examples=[OpenApiExample("Upgrade", request_only=True, value={"tier": "gold"})]),
+)
+class ClubMemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
+    queryset = LoyaltyMember.objects.select_related("contact", "home_store")
+    serializer_class = ClubMemberSerializer
+    scope_resource = "contacts"
+    filterset_class = ClubMemberFilter
+    ordering_fields = ["id", "joined_at"]
+
+    def _answer(self, member: LoyaltyMember, code: int = status.HTTP_200_OK) -> Response:
+        return Response(ClubMemberSerializer(self.get_queryset().get(pk=member.pk)).data, status=code)
+
+    @transaction.atomic
+    def create(self, request: Request) -> Response:
+        serializer = ClubMemberSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        points = data.pop("points", 0)
+        member = services.member_create(**data)
+        if points:
+            services.points_adjust(member=member, delta=points, reason=_("Opening balance"))
+        return self._answer(member, status.HTTP_201_CREATED)
+
+    @transaction.atomic
+    def partial_update(self, request: Request, pk: Any = None) -> Response:
+        member = self.get_object()
+        serializer = ClubMemberUpdateSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        points = data.pop("points", None)
+        member = services.member_update(member=member, data=data)
+        if points is not None and points != member.points:
+            services.points_adjust(member=member, delta=points - member.points,
+                                   reason=_("Balance set through the API"))
+        return self._answer(member)
+
+    @extend_schema(
+        methods=["GET"], summary=gettext_lazy("List a member's points ledger"), request=None,
+        responses={200: PointsEntrySerializer(many=True)},
+    )
+    @extend_schema(
+        methods=["POST"], summary=gettext_lazy("Add or spend points"),
+        description=gettext_lazy(
+            "Appends a ledger entry and moves the balance with it. A balance may never go below zero (400 on "
+            "`delta`). Send a `reference` (e.g. the order id) to make retries safe: the same reference is "
+            "applied once and answered with 200."),
+        request=PointsEntrySerializer, responses={201: PointsEntrySerializer, 200: PointsEntrySerializer},
+        examples=[OpenApiExample("Points for an order", request_only=True, value={
+            "delta": 19, "reason": "Purchase POS-0001-778812", "reference": "POS-0001-778812"})],
+    )
+    @action(detail=True, methods=["get", "post"], filterset_class=None, ordering_fields=[])
+    def points(self, request: Request, pk: Any = None) -> Response:
+        member = self.get_object()
+        if request.method == "GET":
+            page = self.paginate_queryset(PointsEntry.objects.filter(member=member))
+            return self.get_paginated_response(PointsEntrySerializer(page, many=True).data)
+        serializer = PointsEntrySerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        reference = data.get("reference") or None
+        repeated = bool(reference) and PointsEntry.objects.filter(member=member, reference=reference).exists()
+        entry = services.points_adjust(member=member, delta=data["delta"], reason=data["reason"],
+                                       reference=reference)
+        code = status.HTTP_200_OK if repeated else status.HTTP_201_CREATED
+        return Response(PointsEntrySerializer(entry).data, status=code)
+
+    def get_serializer_class(self):
+        if self.action == "points":
+            return PointsEntrySerializer
+        return super().get_serializer_class()
+
+
+# ---------------------------------------------------------------- catalogue
+
+class CatalogueViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
+    required_scopes = {"GET": CATALOGUE_READ, "HEAD": CATALOGUE_READ, "OPTIONS": CATALOGUE_READ,
+                       "*": "purchases:write"}
+    save: Any = None
+
+    def create(self, request: Request) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        obj = type(self).save(data=serializer.validated_data)
+        return Response(self.get_serializer(obj).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, pk: Any = None) -> Response:
+        instance = self.get_object()
+        serializer = self.get_serializer(instance, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        obj = type(self).save(instance, data=serializer.validated_data)
+        return Response(self.get_serializer(obj).data)
+
+
+@extend_schema_view(
+    list=extend_schema(summary=gettext_lazy("List products")),
+    retrieve=extend_schema(summary=gettext_lazy("Get a product")),
+    create=extend_schema(summary=gettext_lazy("Add a product"), description=gettext_lazy(
+        "Products are referenced by SKU in purchases and events. `replenishment_days` drives "
+        "\"time to buy again\" lists (e.g. 30 for monthly contact lenses)."),
+        examples=[OpenApiExample("Monthly lenses", request_only=True, value={
+            "sku": "LENS-30", "name": "Monthly contact lenses", "category": "lenses", "price": "79.90",
+            "replenishment_days": 30})]),
+    partial_update=extend_schema(summary=gettext_lazy("Change a product"),
+                                 examples=[OpenApiExample("New price", request_only=True,
+                                                          value={"price": "74.90"})]),
+)
+class ProductViewSet(CatalogueViewSet):
+    queryset = Product.objects.all()
+    serializer_class = ProductSerializer
+    filterset_class = ProductFilter
+    ordering_fields = ["id", "sku", "name"]
+
+    @staticmethod
+    def save(product: Product | None = None, *, data: dict) -> Product:
+        return ingest.product_save(product=product, data=data)
+
+
+@extend_schema_view(
+    list=extend_schema(summary=gettext_lazy("List stores")),
+    retrieve=extend_schema(summary=gettext_lazy("Get a store")),
+    create=extend_schema(summary=gettext_lazy("Add a store"), description=gettext_lazy(
+        "Stores are referenced by code in in-store purchases."),
+        examples=[OpenApiExample("A store", request_only=True, value={
+            "code": "TLV-01", "name": "Tel Aviv Dizengoff", "city": "Tel Aviv", "region": "Tel Aviv District"})]),
+    partial_update=extend_schema(summary=gettext_lazy("Change a store")),
+)
+class StoreViewSet(CatalogueViewSet):
+    queryset = Store.objects.all()
+    serializer_class = StoreSerializer
+    filterset_class = StoreFilter
+    ordering_fields = ["id", "code", "name"]
+
+    @staticmethod
+    def save(store: Store | None = None, *, data: dict) -> Store:
+        return ingest.store_save(store=store, data=data)
+
+
+# ---------------------------------------------------------------- purchases
+
+def _batch(request: Request, key: str) -> list:
+    body = request.data
+    items = body.get(key) if isinstance(body, dict) else None
+    if not isinstance(items, list):
+        raise ValidationError({key: [_("Send a list under “%(key)s”.") % {"key": key}]})
+    if not items or len(items) > ingest.MAX_BATCH:
+        raise ValidationError({key: [_("Send between 1 and %(n)d items.") % {"n": ingest.MAX_BATCH}]})
+    return items
+
+
+@extend_schema_view(
+    list=extend_schema(summary=gettext_lazy("List purchases"), description=gettext_lazy(
+        "Newest first; filter by contact, channel, store (code), source, external_id and a purchased_at range.")),
+    retrieve=extend_schema(summary=gettext_lazy("Get a purchase")),
+)
+class PurchaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
+    queryset = Purchase.objects.select_related("store").prefetch_related("items__product")
+    serializer_class = PurchaseSerializer
+    required_scopes = {"GET": READ, "HEAD": READ, "OPTIONS": READ, "*": "purchases:write"}
+    filterset_class = PurchaseFilter
+    ordering_fields = ["id", "purchased_at"]
+
+    @extend_schema(
+        summary=gettext_lazy("Record a purchase"),
+        description=gettext_lazy(
+            "Idempotent per (source, external_id): sending the same order again answers 200 with the stored "
+            "purchase and changes nothing; a new one answers 201. The buyer is the contact id, else the club "
+            "card, else the email (a new contact is created for an unknown email). Unknown contact, card, store "
+            "or SKU is a 400 naming the field (`items.N.sku` for an item)."),
+        request=PurchaseInSerializer, responses={201: PurchaseSerializer, 200: PurchaseSerializer},
+        examples=[OpenApiExample("In-store purchase by club card", value=PURCHASE_EXAMPLE, request_only=True)],
+    )
+    def create(self, request: Request) -> Response:
+        ingest.purchase_validate(request.data)
+        purchase, created = services.purchase_record(data=request.data)
+        answer = PurchaseSerializer(self.get_queryset().get(pk=purchase.pk)).data
+        return Response(answer, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+    @extend_schema(
+        summary=gettext_lazy("Record up to 1000 purchases"),
+        description=gettext_lazy(
+            "Each item as in `POST /purchases/`. Valid items are stored, invalid ones are reported by their index "
+            "and never stop the others; items whose (source, external_id) is already stored count as duplicates, "
+            "so a retried batch creates nothing twice."),
+        request=PurchaseBulkInSerializer, responses={200: BulkResultSerializer},
+        examples=[OpenApiExample("Two orders from the web shop", request_only=True, value={"purchases": [
+            {**PURCHASE_EXAMPLE, "external_id": "WEB-1001", "source": "shop", "channel": "online", "store": None,
+             "card_number": None, "email": "dana@example.com"},
+            {**PURCHASE_EXAMPLE, "external_id": "WEB-1002", "source": "shop", "channel": "online", "store": None,
+             "card_number": None, "contact": 42},
+        ]}), BULK_RESULT_EXAMPLE],
+    )
+    @action(detail=False, methods=["post"])
+    def bulk(self, request: Request) -> Response:
+        return Response(ingest.purchases_record_bulk(items=_batch(request, "purchases")))
+
+
+# ---------------------------------------------------------------- events
+
+@extend_schema_view(
+    list=extend_schema(summary=gettext_lazy("List site and app events"), description=gettext_lazy(
+        "Newest first; filter by type, contact, anonymous_id, product and an occurred_at range.")),
+    retrieve=extend_schema(summary=gettext_lazy("Get an event")),
+)
+class EventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
+    queryset = Activity.objects.select_related("product")
+    serializer_class = EventSerializer
+    required_scopes = {"GET": READ, "HEAD": READ, "OPTIONS": READ, "*": "events:write"}
+    filterset_class = EventFilter
+    ordering_fields = ["id", "occurred_at"]
+
+    @extend_schema(
+        summary=gettext_lazy("Track an event"),
+        description=gettext_lazy(
+            "A page view, product view, add-to-cart … from a known contact (id, email or card) or an anonymous "
+            "visitor (anonymous_id). Known contacts move up the funnel (visitor → interested → cart). An event_id "
+            "makes retries safe: answered 200 with the stored event the second time."),
+        request=EventInSerializer, responses={201: EventSerializer, 200: EventSerializer},
+        examples=[OpenApiExample("Add to cart by a visitor", value=EVENT_EXAMPLE, request_only=True)],
+    )
+    def create(self, request: Request) -> Response:
+        ingest.activity_validate(request.data)
+        activity, created = services.activity_track(data=request.data)
+        answer = EventSerializer(self.get_queryset().get(pk=activity.pk)).data
+        return Response(answer, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+    @extend_schema(
+        summary=gettext_lazy("Track up to 1000 events"),
+        description=gettext_lazy("Each item as in `POST /events/`; invalid items are reported by index, events "
+                                 "with an event_id already stored count as duplicates."),
+        request=EventBulkInSerializer, responses={200: BulkResultSerializer},
+        examples=[OpenApiExample("A visit", request_only=True, value={"events": [
+            {"type": "page_view", "anonymous_id": "web-7f3a9c", "url": "https://shop.example.com/"},
+            {**EVENT_EXAMPLE, "type": "product_view", "event_id": "evt-000122"},
+            EVENT_EXAMPLE,
+        ]}), BULK_RESULT_EXAMPLE],
+    )
+    @action(detail=False, methods=["post"])
+    def bulk(self, request: Request) -> Response:
+        return Response(ingest.activities_track_bulk(items=_batch(request, "events")))
+
+
+# ---------------------------------------------------------------- identify
+
+class IdentifyViewSet(ApiViewSet):
+    required_scopes = {"*": "events:write"}
+    serializer_class = IdentifySerializer
+    pagination_class = None
+    filter_backends: list = []
+
+    @extend_schema(
+        summary=gettext_lazy("Identify an anonymous visitor"),
+        description=gettext_lazy(
+            "Links an anonymous_id (the shop's cookie id) to a contact — by id, club card or email (created if "
+            "new) — and re-homes the visitor's past events to that contact, whose funnel stage is recomputed."),
+        request=IdentifySerializer, responses={200: IdentifyResultSerializer},
+        examples=[OpenApiExample("Visitor logs in", request_only=True, value={
+            "anonymous_id": "web-7f3a9c", "email": "dana@example.com"}),
+            OpenApiExample("Result", response_only=True, value={"contact": 42, "moved": 3})],
+    )
+    def create(self, request: Request) -> Response:
+        serializer = IdentifySerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        if not any(data.get(k) for k in ("contact", "email", "card_number")):
+            raise ValidationError({"contact": [_("Give a contact id, email or card number.")]})
+        with transaction.atomic():
+            contact = services.contact_resolve(contact_id=data.get("contact"), email=data.get("email"),
+                                               card_number=data.get("card_number"), create_source="web_form")
+            moved = services.identify(anonymous_id=data["anonymous_id"], contact=contact)
+        return Response({"contact": contact.pk, "moved": moved})
+
+
+def register(router: Any) -> None:
+    router.register("contacts", ContactViewSet, basename="contact")
+    router.register("club-members", ClubMemberViewSet, basename="club-member")
+    router.register("products", ProductViewSet, basename="product")
+    router.register("stores", StoreViewSet, basename="store")
+    router.register("purchases", PurchaseViewSet, basename="purchase")
+    router.register("events", EventViewSet, basename="event")
+    router.register("identify", IdentifyViewSet, basename="identify")
+

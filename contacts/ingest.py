@@ -1,0 +1,395 @@
+"""Set-based ingestion of partner batches: purchases and site events.
+
+A batch of up to a thousand items costs a fixed number of queries whatever its size: every item is
+validated in Python, the contacts, products and stores it names are resolved with one query per kind,
+the (source, external_id) / event_id keys already stored are found with one query, the new rows go in
+with `bulk_create`, and the derived state of the affected contacts is refreshed set-based by the
+services in `contacts.services`. Invalid items are reported by index and never stop the valid ones.
+
+Idempotency: a key already stored (or repeated inside the batch) counts as a duplicate. When two
+identical batches race, the loser's bulk insert hits the unique constraints and the batch is replayed
+item by item through the single-item services, which resolve each conflict to the stored row.
+"""
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from . import normalize
+from .models import Activity, Contact, LoyaltyMember, Product, Purchase, PurchaseItem, Store
+from .services import (
+    _activity_clean,
+    _purchase_clean,
+    _stage_for,
+    activity_track,
+    contact_changed,
+    contacts_raise_stage,
+    contacts_refresh_purchase_stats,
+    purchase_record,
+)
+
+MAX_BATCH = 1000
+MAX_UNIT_PRICE = Decimal("1e10")  # PurchaseItem.unit_price: 12 digits, 2 of them decimals
+MAX_ID = 2**63 - 1
+
+Errors = dict[str, list]
+
+
+# ---------------------------------------------------------------- validation shared with the single endpoints
+
+def _collect(errors: Errors, fn: Callable[[], Any]) -> Any:
+    try:
+        return fn()
+    except ValidationError as exc:
+        for field, messages in exc.message_dict.items():
+            errors.setdefault(field, []).extend(messages)
+        return None
+
+
+def nul_fields(value: Any, path: str = "") -> list[str]:
+    """Paths of the strings (keys or values, at any depth) holding a NUL character, which no database column takes."""
+    found = []
+    if isinstance(value, str):
+        if "\x00" in value:
+            found.append(path or "non_field_errors")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            child = f"{path}.{key}" if path else str(key)
+            if isinstance(key, str) and "\x00" in key:
+                found.append(path or "non_field_errors")
+            found.extend(nul_fields(item, child))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found.extend(nul_fields(item, f"{path}.{index}" if path else str(index)))
+    return found
+
+
+def _check_nul(raw: dict, errors: Errors) -> None:
+    for field in nul_fields(raw):
+        errors.setdefault(field.replace("\x00", ""), []).append(_("Null characters are not allowed."))
+
+
+def _check_scalars(raw: dict, fields: Iterable[str], errors: Errors) -> None:
+    for field in fields:
+        value = raw.get(field)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (str, int))):
+            errors.setdefault(field, []).append(_("Must be a string."))
+
+
+def contact_ref(raw: dict, *, required: bool = True) -> tuple[str, Any] | None:
+    """Which contact an item points at, in the order the services resolve it: id, club card, email."""
+    contact_id = raw.get("contact")
+    if not normalize.blank(contact_id):
+        if isinstance(contact_id, bool) or not isinstance(contact_id, (int, str)):
+            raise normalize.field_error("contact", _("Must be a contact id (a whole number)."))
+        try:
+            value = int(contact_id)
+        except ValueError:
+            raise normalize.field_error("contact", _("Must be a contact id (a whole number).")) from None
+        if not 0 < value <= MAX_ID:
+            raise normalize.field_error("contact", _("Contact %(id)s does not exist.") % {"id": contact_id})
+        return "id", value
+    card = raw.get("card_number")
+    if not normalize.blank(card):
+        if not isinstance(card, (str, int)) or isinstance(card, bool):
+            raise normalize.field_error("card_number", _("Must be a card number."))
+        return "card", normalize.identifier(card, "card_number", 50)
+    email = raw.get("email")
+    if not normalize.blank(email):
+        if not isinstance(email, str):
+            raise normalize.field_error("email", _("Must be an email address."))
+        return "email", normalize.email(email)
+    if required:
+        raise normalize.field_error("contact", _("Give a contact id, email or card number."))
+    return None
+
+
+def purchase_validate(raw: Any) -> dict:
+    """A purchase item checked for shape and values (not yet for known contact, store or products)."""
+    if not isinstance(raw, dict):
+        raise ValidationError({"non_field_errors": [_("Must be an object.")]})
+    errors: Errors = {}
+    _check_nul(raw, errors)
+    _check_scalars(raw, ("external_id", "source", "store", "channel", "currency"), errors)
+    if errors:
+        raise ValidationError(errors)
+    clean = _collect(errors, lambda: _purchase_clean(raw)) or {}
+    ref = _collect(errors, lambda: contact_ref(raw))
+    for index, item in enumerate(clean.get("items", [])):
+        if abs(item["unit_price"]) >= MAX_UNIT_PRICE:
+            errors.setdefault(f"items.{index}.unit_price", []).append(
+                _("“%(value)s” is out of range.") % {"value": item["unit_price"]})
+    if errors:
+        raise ValidationError(errors)
+    clean["ref"] = ref
+    return clean
+
+
+def activity_validate(raw: Any) -> dict:
+    """An event item checked for shape and values (not yet for a known contact or product)."""
+    if not isinstance(raw, dict):
+        raise ValidationError({"non_field_errors": [_("Must be an object.")]})
+    errors: Errors = {}
+    _check_nul(raw, errors)
+    _check_scalars(raw, ("anonymous_id", "event_id", "product", "type"), errors)
+    if errors:
+        raise ValidationError(errors)
+    clean = _collect(errors, lambda: _activity_clean(raw)) or {}
+    ref = _collect(errors, lambda: contact_ref(raw, required=False))
+    if not errors and ref is None and not clean.get("anonymous_id"):
+        errors["contact"] = [_("Give a contact id, email or anonymous_id.")]
+    if errors:
+        raise ValidationError(errors)
+    clean["ref"] = ref
+    return clean
+
+
+# ---------------------------------------------------------------- resolution: one query per kind
+
+class _Contacts:
+    """Contact ids for a batch's references; unknown emails become new contacts (as the services do)."""
+
+    def __init__(self, refs: Iterable[tuple[str, Any]]):
+        refs = list(refs)
+        ids = {v for k, v in refs if k == "id"}
+        cards = {v for k, v in refs if k == "card"}
+        self.emails = {v for k, v in refs if k == "email"}
+        self.by_id = set(Contact.objects.filter(pk__in=ids).values_list("pk", flat=True)) if ids else set()
+        self.by_card = dict(LoyaltyMember.objects.filter(card_number__in=cards)
+                            .values_list("card_number", "contact_id")) if cards else {}
+        self.by_email: dict[str, int] = {}
+
+    def check(self, ref: tuple[str, Any] | None) -> Errors:
+        kind, value = ref or (None, None)
+        if kind == "id" and value not in self.by_id:
+            return {"contact": [_("Contact %(id)s does not exist.") % {"id": value}]}
+        if kind == "card" and value not in self.by_card:
+            return {"card_number": [_("No club member has card %(card)s.") % {"card": value}]}
+        return {}
+
+    def create_missing(self, emails: set[str], source: str) -> None:
+        """Find the contacts of these emails, creating the missing ones in one insert."""
+        if not emails:
+            return
+        self.by_email = dict(Contact.objects.filter(email__in=emails).values_list("email", "pk"))
+        missing = emails - set(self.by_email)
+        if missing:
+            now = timezone.now()
+            Contact.objects.bulk_create(
+                [Contact(email=e, source=source, signed_up_at=now) for e in sorted(missing)],
+                ignore_conflicts=True,
+            )
+            self.by_email = dict(Contact.objects.filter(email__in=emails).values_list("email", "pk"))
+            contact_changed(self.by_email[e] for e in missing if e in self.by_email)
+
+    def id_for(self, ref: tuple[str, Any] | None) -> int | None:
+        if ref is None:
+            return None
+        kind, value = ref
+        if kind == "id":
+            return value
+        return self.by_card[value] if kind == "card" else self.by_email.get(value)
+
+
+def _lookup(model: Any, field: str, values: set) -> dict:
+    return dict(model.objects.filter(**{f"{field}__in": values}).values_list(field, "pk")) if values else {}
+
+
+def _result(created: int, duplicates: int, errors: dict[int, Errors]) -> dict:
+    return {"created": created, "duplicates": duplicates,
+            "errors": [{"index": i, "errors": errors[i]} for i in sorted(errors)]}
+
+
+def _validate_all(items: list, validate: Callable[[Any], dict]) -> tuple[dict[int, dict], dict[int, Errors]]:
+    valid, errors = {}, {}
+    for index, raw in enumerate(items):
+        try:
+            valid[index] = validate(raw)
+        except ValidationError as exc:
+            errors[index] = exc.message_dict
+    return valid, errors
+
+
+# ---------------------------------------------------------------- purchases
+
+def purchases_record_bulk(*, items: list) -> dict:
+    """Record a batch of purchases; returns `{"created", "duplicates", "errors": [{"index", "errors"}]}`."""
+    valid, errors = _validate_all(items, purchase_validate)
+    stores = _lookup(Store, "code", {c["store_code"] for c in valid.values() if c["store_code"]})
+    products = _lookup(Product, "sku", {i["sku"] for c in valid.values() for i in c["items"]})
+    contacts = _Contacts(c["ref"] for c in valid.values())
+    for index, clean in list(valid.items()):
+        problems = contacts.check(clean["ref"])
+        if clean["store_code"] and clean["store_code"] not in stores:
+            problems["store"] = [_("Unknown store %(code)s.") % {"code": clean["store_code"]}]
+        for n, item in enumerate(clean["items"]):
+            if item["sku"] not in products:
+                problems[f"items.{n}.sku"] = [_("Unknown product %(sku)s.") % {"sku": item["sku"]}]
+        if problems:
+            errors[index] = problems
+            del valid[index]
+    new, duplicates = _split_new_purchases(valid)
+    try:
+        with transaction.atomic():
+            contacts.create_missing({c["ref"][1] for c in new.values() if c["ref"][0] == "email"}, "api")
+            _purchases_insert(new, contacts, stores, products)
+    except IntegrityError:
+        return _purchases_one_by_one(items, new, duplicates, errors)
+    return _result(len(new), duplicates, errors)
+
+
+def _split_new_purchases(valid: dict[int, dict]) -> tuple[dict[int, dict], int]:
+    """Items whose (source, external_id) is neither stored nor repeated earlier in the batch."""
+    keyed = [(c["source"], c["external_id"]) for c in valid.values() if c["external_id"]]
+    stored = set()
+    if keyed:
+        stored = set(Purchase.objects.filter(source__in={s for s, _e in keyed}, external_id__in={e for _s, e in keyed})
+                     .values_list("source", "external_id"))
+    new, duplicates = {}, 0
+    for index, clean in valid.items():
+        key = (clean["source"], clean["external_id"])
+        if clean["external_id"] and key in stored:
+            duplicates += 1
+            continue
+        if clean["external_id"]:
+            stored.add(key)
+        new[index] = clean
+    return new, duplicates
+
+
+def _purchases_insert(new: dict[int, dict], contacts: _Contacts, stores: dict, products: dict) -> None:
+    now = timezone.now()
+    purchases = [
+        Purchase(contact_id=contacts.id_for(c["ref"]), source=c["source"], external_id=c["external_id"],
+                 channel=c["channel"], store_id=stores.get(c["store_code"]), purchased_at=c["purchased_at"],
+                 total=c["total"], currency=c["currency"], created_at=now)
+        for c in new.values()
+    ]
+    Purchase.objects.bulk_create(purchases, batch_size=MAX_BATCH)
+    PurchaseItem.objects.bulk_create([
+        PurchaseItem(purchase_id=purchase.pk, product_id=products[i["sku"]], quantity=i["quantity"],
+                     unit_price=i["unit_price"])
+        for purchase, c in zip(purchases, new.values(), strict=True) for i in c["items"]
+    ], batch_size=3 * MAX_BATCH)
+    contacts_refresh_purchase_stats(contact_ids={p.contact_id for p in purchases})
+
+
+def _purchases_one_by_one(items: list, new: dict[int, dict], duplicates: int, errors: dict[int, Errors]) -> dict:
+    """A concurrent batch stored some of the same keys first: replay through the single-item service."""
+    created = 0
+    for index in new:
+        try:
+            _purchase, was_created = purchase_record(data=items[index])
+        except ValidationError as exc:
+            errors[index] = exc.message_dict
+            continue
+        created += was_created
+        duplicates += not was_created
+    return _result(created, duplicates, errors)
+
+
+# ---------------------------------------------------------------- events
+
+def activities_track_bulk(*, items: list) -> dict:
+    """Store a batch of site/app events; returns `{"created", "duplicates", "errors": [{"index", "errors"}]}`."""
+    valid, errors = _validate_all(items, activity_validate)
+    products = _lookup(Product, "sku", {c["sku"] for c in valid.values() if c["sku"]})
+    contacts = _Contacts(c["ref"] for c in valid.values() if c["ref"])
+    for index, clean in list(valid.items()):
+        problems = contacts.check(clean["ref"])
+        if clean["sku"] and clean["sku"] not in products:
+            problems["product"] = [_("Unknown product %(sku)s.") % {"sku": clean["sku"]}]
+        if problems:
+            errors[index] = problems
+            del valid[index]
+    new, duplicates = _split_new_events(valid)
+    try:
+        with transaction.atomic():
+            contacts.create_missing({c["ref"][1] for c in new.values() if c["ref"] and c["ref"][0] == "email"},
+                                    "web_form")
+            _activities_insert(new, contacts, products)
+    except IntegrityError:
+        return _activities_one_by_one(items, new, duplicates, errors)
+    return _result(len(new), duplicates, errors)
+
+
+def _split_new_events(valid: dict[int, dict]) -> tuple[dict[int, dict], int]:
+    ids = {c["event_id"] for c in valid.values() if c["event_id"]}
+    stored = set(Activity.objects.filter(event_id__in=ids).values_list("event_id", flat=True)) if ids else set()
+    new, duplicates = {}, 0
+    for index, clean in valid.items():
+        if clean["event_id"] and clean["event_id"] in stored:
+            duplicates += 1
+            continue
+        if clean["event_id"]:
+            stored.add(clean["event_id"])
+        new[index] = clean
+    return new, duplicates
+
+
+def _activities_insert(new: dict[int, dict], contacts: _Contacts, products: dict) -> None:
+    now = timezone.now()
+    stage_by_contact: dict[int, int] = {}
+    rows = []
+    for c in new.values():
+        contact_id = contacts.id_for(c["ref"])
+        rows.append(Activity(contact_id=contact_id, anonymous_id=c["anonymous_id"], event_id=c["event_id"],
+                             type=c["type"], occurred_at=c["occurred_at"], product_id=products.get(c["sku"]),
+                             url=c["url"], properties=c["properties"], created_at=now))
+        if contact_id is not None:
+            stage_by_contact[contact_id] = max(stage_by_contact.get(contact_id, 0), _stage_for(c["type"]))
+    Activity.objects.bulk_create(rows, batch_size=MAX_BATCH)
+    by_stage: dict[int, list[int]] = defaultdict(list)
+    for contact_id, stage in stage_by_contact.items():
+        by_stage[stage].append(contact_id)
+    for stage, contact_ids in sorted(by_stage.items()):
+        contacts_raise_stage(contact_ids=contact_ids, stage=stage)
+
+
+def _activities_one_by_one(items: list, new: dict[int, dict], duplicates: int, errors: dict[int, Errors]) -> dict:
+    created = 0
+    for index in new:
+        try:
+            _activity, was_created = activity_track(data=items[index])
+        except ValidationError as exc:
+            errors[index] = exc.message_dict
+            continue
+        created += was_created
+        duplicates += not was_created
+    return _result(created, duplicates, errors)
+
+
+# ---------------------------------------------------------------- catalogue sync and deletion
+
+def product_save(*, data: dict, product: Product | None = None) -> Product:
+    """Create or change a product from a shop's catalogue; a SKU in use by another product is an error."""
+    return _save_unique(product or Product(), data, "sku", _("Product %(value)s already exists."))
+
+
+def store_save(*, data: dict, store: Store | None = None) -> Store:
+    return _save_unique(store or Store(), data, "code", _("Store %(value)s already exists."))
+
+
+def _save_unique(obj: Any, data: dict, key: str, message: str) -> Any:
+    for field, value in data.items():
+        setattr(obj, field, value)
+    try:
+        with transaction.atomic():
+            obj.save()
+    except IntegrityError:
+        raise normalize.field_error(key, message % {"value": getattr(obj, key)}) from None
+    return obj
+
+
+@transaction.atomic
+def contact_delete(*, contact: Contact) -> None:
+    """Delete a contact with its whole history (purchases, events, membership). To keep revenue figures
+    and only remove personal data, erase instead (`contact_erase`)."""
+    contact_id = contact.pk
+    contact.delete()
+    contact_changed([contact_id])

@@ -1,0 +1,66 @@
+"""The partner API under /api/v1/: one router for every app, the shared view base and the schema."""
+from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework import viewsets
+from rest_framework.parsers import JSONParser
+from rest_framework.routers import DefaultRouter
+
+FIELD_ERRORS = {
+    "type": "object",
+    "description": "Field name (dotted for nested or per-item fields, e.g. items.0.sku) → messages.",
+    "additionalProperties": {"type": "array", "items": {"type": "string"}},
+    "example": {"email": ["“not-an-email” is not a valid email address."]},
+}
+DETAIL = {"type": "object", "properties": {"detail": {"type": "string"}}, "required": ["detail"]}
+ERROR_RESPONSES = {
+    "400": (FIELD_ERRORS, _("Invalid input: every bad field is named.")),
+    "401": (DETAIL, _("Missing, invalid or revoked API key.")),
+    "403": (DETAIL, _("The key lacks the scope this operation needs.")),
+    "404": (DETAIL, _("No such object.")),
+    "429": (DETAIL, _("Too many requests for this key: retry after the Retry-After header's seconds.")),
+}
+
+
+class ApiAutoSchema(AutoSchema):
+    """Documents the error answers every operation can give, so clients and tests know their shape."""
+
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        for code, (schema, description) in ERROR_RESPONSES.items():
+            if code == "404" and "{" not in self.path and self.method != "GET":
+                continue
+            if code not in responses:
+                responses[code] = self._get_response_for_code(
+                    OpenApiResponse(response=schema, description=description), code, direction=direction)
+        return responses
+
+
+class ApiViewSet(viewsets.GenericViewSet):
+    """Base of every partner API view: JSON in, JSON out, scopes checked by crm.permissions.HasScope."""
+
+    schema = ApiAutoSchema()
+    parser_classes = [JSONParser]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+
+def build_router() -> DefaultRouter:
+    from contacts.api import register as register_contacts
+
+    router = DefaultRouter()
+    register_contacts(router)
+    # Other apps register their resources here, e.g. segments: `register_segments(router)`
+    # with `def register(router): router.register("segments", SegmentViewSet, basename="segment")`.
+    return router
+
+
+router = build_router()
+
+urlpatterns = [
+    path("v1/", include((router.urls, "api"), namespace="v1")),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+]
