@@ -78,7 +78,8 @@ def contacts_add_tag(*, contact_ids: Iterable[int], name: str) -> int:
     """Tag many contacts in one statement; returns how many got the tag newly."""
     tag = tags_get_or_create([name])[0]
     through = Contact.tags.through
-    ids = set(contact_ids) - set(through.objects.filter(tag=tag, contact_id__in=contact_ids)
+    contact_ids = set(contact_ids)
+    ids = contact_ids - set(through.objects.filter(tag=tag, contact_id__in=contact_ids)
                                  .values_list("contact_id", flat=True))
     through.objects.bulk_create([through(contact_id=i, tag=tag) for i in ids], ignore_conflicts=True)
     contact_changed(ids)
@@ -149,6 +150,7 @@ def contact_upsert(*, data: dict, source: str = "api", card_number: str | None =
     the same key end in one row: the unique constraints decide, and the loser updates the winner.
     """
     clean = normalize.contact_fields({k: v for k, v in data.items() if not normalize.blank(v)})
+    card_number = normalize.identifier(card_number, "card_number", 50)
     keys = {k: clean.get(k) for k in IDENTITY_FIELDS}
     if not any(keys.values()) and not card_number:
         raise ValidationError({"email": [_("Give at least an email, phone, external id or card number.")]})
@@ -478,6 +480,8 @@ def purchase_record(*, data: dict) -> tuple[Purchase, bool]:
                 purchased_at=clean["purchased_at"], total=clean["total"], currency=clean["currency"],
             )
     except IntegrityError:
+        if not clean["external_id"]:
+            raise
         return Purchase.objects.get(source=clean["source"], external_id=clean["external_id"]), False
     PurchaseItem.objects.bulk_create([
         PurchaseItem(purchase=purchase, product=products[i["sku"]], quantity=i["quantity"],
@@ -557,6 +561,8 @@ def activity_track(*, data: dict) -> tuple[Activity, bool]:
                 properties=clean["properties"],
             )
     except IntegrityError:
+        if not clean["event_id"]:
+            raise
         return Activity.objects.get(event_id=clean["event_id"]), False
     if contact is not None:
         contacts_raise_stage(contact_ids=[contact.pk], stage=_stage_for(clean["type"]))

@@ -52,7 +52,7 @@ def test_upsert_matches_on_external_id_when_email_and_phone_are_new():
 
 def test_upsert_matches_on_card_number_last():
     member = MemberFactory(card_number="900012345678", contact__email=None)
-    contact, created = services.contact_upsert(data={"first_name": "Noa"}, card_number="900012345678")
+    contact, created = services.contact_upsert(data={"first_name": "Noa"}, card_number=" 900012345678 ")
     assert not created and contact.pk == member.contact_id
     assert Contact.objects.count() == 1
 
@@ -218,3 +218,11 @@ def test_contact_update_consent_change_writes_a_consent_event():
     contact.refresh_from_db()
     assert not contact.email_opt_in
     assert contact.email_status == EmailStatus.ACTIVE
+
+
+def test_bulk_tagging_counts_only_contacts_tagged_newly():
+    tagged, _ = upsert(email="a@example.com", tags=["VIP"])
+    others = ContactFactory.create_batch(2)
+    ids = (c.pk for c in [tagged, *others])
+    assert services.contacts_add_tag(contact_ids=ids, name="vip") == 2
+    assert Contact.objects.filter(tags__name="VIP").count() == 3
