@@ -243,23 +243,33 @@ def contact_resolve(*, contact_id: Any = None, email: Any = None, card_number: A
 
 # ---------------------------------------------------------------- consent
 
+@transaction.atomic
 def consent_change(*, contact: Contact, channel: str, granted: bool, source: str, text_shown: str = "",
                    occurred_at: dt.datetime | None = None, unsubscribe: bool = False) -> ConsentEvent:
-    """Record a consent change and apply it. An unsubscribe also sets the email status."""
+    """Record a consent change and apply it. An unsubscribe also sets the email status.
+
+    The status moves in SQL from the stored value, so a caller holding an older copy of the
+    contact can never lift a bounce or complaint that arrived in the meantime."""
+    from django.db.models import Case, When
+
+    channel = normalize.choice(channel, "channel", ConsentEvent.ConsentChannel)
+    if not channel:
+        raise normalize.field_error("channel", _("This field is required."))
     event = ConsentEvent.objects.create(contact=contact, channel=channel, granted=granted, source=source[:100],
                                         text_shown=text_shown, occurred_at=occurred_at or timezone.now())
     updates: dict[str, Any] = {}
     if channel == ConsentEvent.ConsentChannel.EMAIL:
         updates["email_opt_in"] = granted
-        if unsubscribe and not granted and contact.email_status == EmailStatus.ACTIVE:
-            updates["email_status"] = EmailStatus.UNSUBSCRIBED
-        if granted and contact.email_status == EmailStatus.UNSUBSCRIBED:
-            updates["email_status"] = EmailStatus.ACTIVE
+        if unsubscribe and not granted:
+            updates["email_status"] = Case(When(email_status=EmailStatus.ACTIVE, then=Value(EmailStatus.UNSUBSCRIBED)),
+                                           default=F("email_status"))
+        if granted:
+            updates["email_status"] = Case(When(email_status=EmailStatus.UNSUBSCRIBED, then=Value(EmailStatus.ACTIVE)),
+                                           default=F("email_status"))
     else:
         updates["sms_opt_in"] = granted
-    for field, value in updates.items():
-        setattr(contact, field, value)
     Contact.objects.filter(pk=contact.pk).update(**updates, updated_at=timezone.now())
+    contact.refresh_from_db(fields=[f for f in updates] + ["updated_at"])
     contact_changed([contact.pk])
     return event
 

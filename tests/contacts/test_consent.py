@@ -1,4 +1,5 @@
 import pytest
+from django.core.exceptions import ValidationError
 
 from contacts import services
 from contacts.models import ConsentEvent, Contact, EmailStatus
@@ -84,3 +85,21 @@ def test_bulk_revoke_logs_only_contacts_that_had_consent():
     assert services.contacts_revoke_consent(contact_ids=ids, channel="email", source="admin") == 3
     assert ConsentEvent.objects.filter(granted=False).count() == 3
     assert not Contact.objects.filter(pk__in=ids, email_opt_in=True).exists()
+
+
+def test_regranting_with_an_old_copy_does_not_lift_a_later_bounce():
+    contact = ContactFactory(email_opt_in=False, email_status=EmailStatus.UNSUBSCRIBED)
+    old_copy = fresh(contact)
+    Contact.objects.filter(pk=contact.pk).update(email_status=EmailStatus.BOUNCED)
+    services.consent_change(contact=old_copy, channel="email", granted=True, source="web_form")
+    assert fresh(contact).email_status == EmailStatus.BOUNCED
+    assert old_copy.email_status == EmailStatus.BOUNCED
+
+
+def test_unknown_consent_channel_names_channel_and_logs_nothing():
+    contact = ContactFactory(sms_opt_in=False)
+    with pytest.raises(ValidationError) as excinfo:
+        services.consent_change(contact=contact, channel="fax", granted=True, source="admin")
+    assert set(excinfo.value.message_dict) == {"channel"}
+    assert not ConsentEvent.objects.exists()
+    assert not fresh(contact).sms_opt_in
