@@ -76,3 +76,21 @@ class ActivityFactory(factory.django.DjangoModelFactory):
     contact = factory.SubFactory(ContactFactory)
     type = Activity.Type.PAGE_VIEW
     occurred_at = factory.LazyFunction(timezone.now)
+
+
+class TagFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "contacts.Tag"
+
+    name = factory.Sequence(lambda n: f"tag-{n}")
+
+
+class ConsentEventFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "contacts.ConsentEvent"
+
+    contact = factory.SubFactory(ContactFactory)
+    channel = "email"
+    granted = True
+    source = "web_form"
+    occurred_at = factory.LazyFunction(timezone.now)

@@ -1,0 +1,65 @@
+"""Bulk actions on selected contacts; each one is a single service call."""
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.template.response import TemplateResponse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from .. import services
+from ..models import ConsentEvent
+from .forms import AddTagForm
+
+
+def _ids(queryset) -> list[int]:
+    return list(queryset.order_by().values_list("pk", flat=True))
+
+
+def _intermediate_page(modeladmin, request, queryset, template: str, title: str, **context) -> TemplateResponse:
+    """A confirmation page that posts the same selection back to the same action."""
+    return TemplateResponse(request, template, {
+        **modeladmin.admin_site.each_context(request),
+        "title": title,
+        "opts": modeladmin.opts,
+        "queryset": queryset[:20],
+        "count": None if request.POST.get("select_across") == "1" else len(request.POST.getlist(
+            helpers.ACTION_CHECKBOX_NAME)),
+        "action": request.POST.get("action"),
+        "select_across": request.POST.get("select_across", "0"),
+        "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        **context,
+    })
+
+
+def _source(request) -> str:
+    return f"admin:{request.user.get_username()}"
+
+
+@admin.action(description=gettext_lazy("Add a tag to the selected contacts"), permissions=["change"])
+def add_tag(modeladmin, request, queryset):
+    form = AddTagForm(request.POST if "apply" in request.POST else None)
+    if form.is_valid():
+        added = services.contacts_add_tag(contact_ids=_ids(queryset), name=form.cleaned_data["name"])
+        modeladmin.message_user(request, _("Tag “%(tag)s” added to %(count)d contacts.") % {
+            "tag": form.cleaned_data["name"], "count": added}, messages.SUCCESS)
+        return None
+    return _intermediate_page(modeladmin, request, queryset, "admin/contacts/contact/add_tag.html",
+                              _("Add a tag"), form=form)
+
+
+@admin.action(description=gettext_lazy("Revoke email consent of the selected contacts"), permissions=["change"])
+def revoke_email_consent(modeladmin, request, queryset):
+    revoked = services.contacts_revoke_consent(contact_ids=_ids(queryset), channel=ConsentEvent.ConsentChannel.EMAIL,
+                                               source=_source(request))
+    modeladmin.message_user(request, _("Email consent revoked for %(count)d contacts.") % {"count": revoked},
+                            messages.SUCCESS)
+
+
+@admin.action(description=gettext_lazy("Erase the selected contacts (anonymize)"), permissions=["change"])
+def erase_contacts(modeladmin, request, queryset):
+    if request.POST.get("confirm") == "yes":
+        erased = services.contacts_erase(contact_ids=_ids(queryset))
+        modeladmin.message_user(request, _("%(count)d contacts erased.") % {"count": erased}, messages.SUCCESS)
+        return None
+    return _intermediate_page(modeladmin, request, queryset, "admin/contacts/contact/erase_confirmation.html",
+                              _("Erase contacts"))

@@ -1,0 +1,142 @@
+"""The contacts back office: find a person fast among a million, see their history, act on many."""
+from django.contrib import admin
+from django.db.models import Q
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from .. import selectors, services
+from ..models import Contact, LoyaltyMember, Purchase
+from ..paginator import EstimatedCountPaginator
+from ..resources import ContactResource
+from . import actions
+from .base import CsvImportExportMixin, LatestRowsFormSet, ReadOnlyInline, ServiceErrorsMixin
+from .filters import CityFilter, RegionFilter
+from .forms import ContactAdminForm
+
+DERIVED_FIELDS = (
+    "email_status", "funnel_stage", "lifecycle", "purchase_count", "total_spent", "first_purchase_at",
+    "last_purchase_at", "rfm_recency", "rfm_frequency", "rfm_monetary", "referred_by", "erased_at", "created_at",
+    "updated_at",
+)
+
+
+class ClubMembershipInline(ReadOnlyInline, admin.StackedInline):
+    model = LoyaltyMember
+    fields = ("card_number", "tier", "status", "points", "joined_at", "home_store")
+    readonly_fields = fields
+    verbose_name_plural = _("club membership")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("home_store")
+
+
+class RecentPurchasesFormSet(LatestRowsFormSet):
+    newest_first = ("-purchased_at", "-pk")
+
+
+class RecentPurchasesInline(ReadOnlyInline, admin.TabularInline):
+    model = Purchase
+    formset = RecentPurchasesFormSet
+    fields = ("purchased_at", "channel", "store", "total", "currency", "external_id")
+    readonly_fields = fields
+    verbose_name_plural = _("latest purchases")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("store")
+
+
+@admin.register(Contact)
+class ContactAdmin(ServiceErrorsMixin, CsvImportExportMixin, admin.ModelAdmin):
+    form = ContactAdminForm
+    resource_classes = [ContactResource]
+    change_form_template = "admin/contacts/contact/change_form.html"
+    list_display = ("display_name", "email", "phone", "city", "funnel_stage", "lifecycle", "club_tier",
+                    "email_opt_in", "email_status", "created_at")
+    list_select_related = ("club",)
+    list_filter = ("funnel_stage", "lifecycle", "club__tier", RegionFilter, CityFilter, "source", "email_opt_in",
+                   "email_status", "tags")
+    search_fields = ("first_name", "last_name", "email", "phone", "club__card_number")
+    search_help_text = _("An email, a phone number, a club card number, or the start of a first or last name.")
+    sortable_by = ("created_at",)
+    ordering = ("-pk",)
+    list_per_page = 50
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+    autocomplete_fields = ("tags",)
+    readonly_fields = DERIVED_FIELDS
+    inlines = (ClubMembershipInline, RecentPurchasesInline)
+    actions = (actions.add_tag, actions.revoke_email_consent, actions.erase_contacts)
+    fieldsets = (
+        (None, {"fields": ("email", "phone", "external_id", "first_name", "last_name")}),
+        (_("Profile"), {"fields": ("gender", "birth_date", "wedding_date", "marital_status", "city", "region",
+                                   "country", "language")}),
+        (_("Where they signed up"), {"fields": ("source", "source_detail", "signed_up_at", "referred_by")}),
+        (_("Consent"), {"fields": ("email_opt_in", "sms_opt_in", "email_status")}),
+        (_("Tags and custom fields"), {"fields": ("tags", "attributes")}),
+        (_("Funnel and value"), {"fields": ("funnel_stage", "lifecycle", "purchase_count", "total_spent",
+                                            "first_purchase_at", "last_purchase_at", "rfm_recency",
+                                            "rfm_frequency", "rfm_monetary")}),
+        (_("Record"), {"fields": ("erased_at", "created_at", "updated_at")}),
+    )
+
+    @admin.display(description=_("name"))
+    def display_name(self, contact: Contact) -> str:
+        return contact.full_name or (_("(erased)") if contact.erased_at else "—")
+
+    @admin.display(description=_("club tier"))
+    def club_tier(self, contact: Contact) -> str:
+        member = getattr(contact, "club", None)
+        return member.get_tier_display() if member else "—"
+
+    def get_search_results(self, request, queryset, search_term):
+        """Exact matches on the normalized keys, name prefixes otherwise (see selectors)."""
+        q = selectors.contact_search_q(search_term)
+        return (queryset.filter(q), False) if q != Q() else (queryset, False)
+
+    def get_actions(self, request):
+        found = super().get_actions(request)
+        found.pop("delete_selected", None)  # people leave through erase, which keeps the aggregates
+        return found
+
+    def get_export_queryset(self, request):
+        return super().get_export_queryset(request).select_related("club").prefetch_related("tags")
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), **self.timeline_context(object_id)}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def timeline_context(self, object_id) -> dict:
+        contact = Contact.objects.filter(pk=object_id).first() if str(object_id).isdigit() else None
+        if contact is None:
+            return {}
+        entries = selectors.contact_timeline(contact=contact)
+        return {
+            "timeline": [(entry, selectors.describe_timeline_entry(entry)) for entry in entries],
+            "timeline_limit": selectors.TIMELINE_LIMIT,
+            "activity_url": reverse("admin:contacts_activity_changelist") + f"?contact__id__exact={contact.pk}",
+            "purchases_url": reverse("admin:contacts_purchase_changelist") + f"?contact__id__exact={contact.pk}",
+            "consent_url": reverse("admin:contacts_consentevent_changelist") + f"?contact__id__exact={contact.pk}",
+        }
+
+    def save_model(self, request, obj, form, change):
+        data = form.service_data(change=change)
+        if change:
+            stored = Contact.objects.get(pk=obj.pk)  # `obj` already holds the new values; compare to stored
+            services.contact_update(contact=stored, data=data, source="admin")
+        else:
+            obj.pk = services.contact_create(data=data, source="admin").pk
+        obj.refresh_from_db()
+        obj._state.adding = False
+
+    def save_related(self, request, form, formsets, change):
+        """Tags were saved by the service; inlines are read-only history."""
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
+
+
+def contact_link(contact: Contact | None) -> str:
+    if contact is None:
+        return "—"
+    url = reverse("admin:contacts_contact_change", args=[contact.pk])
+    return format_html('<a href="{}">{}</a>', url, contact)

@@ -1,0 +1,87 @@
+"""Forms of the back office; they validate with the services' own normalizers."""
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from .. import normalize, selectors, services
+from ..models import Contact
+from .base import add_service_errors
+
+CONTACT_SERVICE_FIELDS = services.IDENTITY_FIELDS + services.PROFILE_FIELDS + (
+    "email_opt_in", "sms_opt_in", "tags",
+)
+
+
+class ContactAdminForm(forms.ModelForm):
+    """Normalizes like the services do and names the field of any conflict.
+
+    Model constraint checks then run on normalized values, and a taken email comes back as
+    "already belongs to contact #N" on the email field rather than a generic constraint message.
+    """
+
+    class Meta:
+        model = Contact
+        fields = "__all__"
+
+    def clean(self):
+        cleaned = super().clean()
+        data = {f: self.service_value(f) for f in CONTACT_SERVICE_FIELDS if f in cleaned}
+        try:
+            normalized = normalize.contact_fields(data)
+        except ValidationError as error:
+            add_service_errors(self, error)
+            return cleaned
+        for field in services.IDENTITY_FIELDS:
+            if normalized.get(field):
+                cleaned[field] = normalized[field]
+                self.check_identity_free(field, normalized[field])
+        return cleaned
+
+    def check_identity_free(self, field: str, value: str) -> None:
+        owner = selectors.contact_identity_owner(field=field, value=value, exclude_pk=self.instance.pk)
+        if owner is not None:
+            self.add_error(field, _("%(value)s already belongs to contact #%(id)d.") % {"value": value,
+                                                                                       "id": owner.pk})
+
+    def service_value(self, field: str):
+        """The cleaned value in the shape the services take: tags as names, dates as text.
+
+        Dates go as ISO text because `normalize.date` range-checks text only.
+        """
+        value = self.cleaned_data.get(field)
+        if field == "tags":
+            return [tag.name for tag in value or []]
+        if field in normalize.DATE_FIELDS and value is not None:
+            return value.isoformat()
+        return value
+
+    def service_data(self, *, change: bool) -> dict:
+        """What to hand to contact_create (every field) or contact_update (changed fields only)."""
+        fields = [f for f in CONTACT_SERVICE_FIELDS if f in self.cleaned_data]
+        if change:
+            fields = [f for f in fields if f in self.changed_data]
+        return {f: self.service_value(f) for f in fields}
+
+
+class AddTagForm(forms.Form):
+    name = forms.CharField(label=_("Tag name"), max_length=100, strip=True)
+
+    def clean_name(self):
+        name = " ".join(self.cleaned_data["name"].split())
+        if "," in name or ";" in name:
+            raise ValidationError(_("One tag at a time: a tag name cannot contain “,” or “;”."))
+        return name
+
+
+class PointsForm(forms.ModelForm):
+    """The member form plus one optional ledger entry, applied through `points_adjust`."""
+
+    points_delta = forms.IntegerField(label=_("Add or remove points"), required=False,
+                                      help_text=_("Negative to spend points. Written to the ledger."))
+    points_reason = forms.CharField(label=_("Reason"), max_length=200, required=False)
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("points_delta") and not (cleaned.get("points_reason") or "").strip():
+            self.add_error("points_reason", _("Say why the points change."))
+        return cleaned

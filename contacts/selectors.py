@@ -1,0 +1,122 @@
+"""Reads of the audience that the back office (and later reports) share.
+
+Everything here is read-only and bounded: a contact with years of site activity still costs one
+query that returns at most `limit` rows.
+"""
+import dataclasses
+import datetime as dt
+import re
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.db.models import BooleanField, CharField, DecimalField, F, Q, QuerySet, Value
+from django.db.models.functions import Cast
+from django.utils.translation import gettext as _
+
+from . import normalize
+from .models import Activity, Channel, ConsentEvent, Contact, Purchase
+
+TIMELINE_LIMIT = 100
+# Prefixed so the annotations never clash with a model field of the same name.
+TIMELINE_COLUMNS = ("tl_kind", "tl_ref", "tl_at", "tl_title", "tl_detail", "tl_amount", "tl_granted")
+PHONE_LIKE = re.compile(r"^\+?[\d\s\-().]{6,}$")
+
+
+@dataclasses.dataclass(frozen=True)
+class TimelineEntry:
+    kind: str  # "activity", "purchase" or "consent"
+    ref: int
+    at: dt.datetime
+    title: str
+    detail: str
+    amount: Decimal | None = None
+    granted: bool | None = None
+
+
+def _timeline_part(qs: QuerySet, *, at: str, title: str, detail: str, kind: str,
+                   amount: str | None = None, granted: str | None = None) -> QuerySet:
+    """One branch of the timeline union: the same column names and types from every table."""
+    no_decimal = Value(None, output_field=DecimalField(max_digits=14, decimal_places=2))
+    no_bool = Value(None, output_field=BooleanField())
+    part = qs.annotate(
+        tl_kind=Value(kind, output_field=CharField()),
+        tl_ref=F("pk"),
+        tl_at=F(at),
+        tl_title=Cast(title, CharField()),
+        tl_detail=Cast(detail, CharField()),
+        tl_amount=F(amount) if amount else no_decimal,
+        tl_granted=F(granted) if granted else no_bool,
+    ).values_list(*TIMELINE_COLUMNS).order_by()
+    return part
+
+
+def _latest(qs: QuerySet, limit: int) -> QuerySet:
+    """Cap each branch where the database allows LIMIT inside a UNION (PostgreSQL does, SQLite not)."""
+    if connection.features.supports_slicing_ordering_in_compound:
+        return qs.order_by("-tl_at", "-tl_ref")[:limit]
+    return qs
+
+
+def contact_timeline(*, contact: Contact, limit: int = TIMELINE_LIMIT) -> list[TimelineEntry]:
+    """Activity, purchases and consent changes of one contact, newest first, in one UNION query."""
+    activity = _timeline_part(Activity.objects.filter(contact=contact), kind="activity", at="occurred_at",
+                              title="type", detail="url")
+    purchases = _timeline_part(Purchase.objects.filter(contact=contact), kind="purchase", at="purchased_at",
+                               title="channel", detail="store__name", amount="total")
+    consent = _timeline_part(ConsentEvent.objects.filter(contact=contact), kind="consent", at="occurred_at",
+                             title="channel", detail="source", granted="granted")
+    union = _latest(activity, limit).union(_latest(purchases, limit), _latest(consent, limit), all=True)
+    rows = union.order_by("-tl_at", "-tl_ref")[:limit]
+    return [TimelineEntry(*(row[:4]), detail=row[4] or "", amount=_money(row[5]),
+                          granted=None if row[6] is None else bool(row[6])) for row in rows]
+
+
+def _money(value) -> Decimal | None:
+    """UNION columns skip the field converters: SQLite hands back a float for a decimal."""
+    return None if value is None else Decimal(str(value)).quantize(Decimal("0.01"))
+
+
+def contact_search_q(term: str) -> Q:
+    """What a search box term means: an email, a phone or card number, or the start of a name.
+
+    Exact matches on the normalized keys use their unique indexes, so a search over a million
+    contacts by email, phone or card stays instant.
+    """
+    term = " ".join(term.split())
+    if not term:
+        return Q()
+    if "@" in term:
+        return Q(email=term.lower())
+    q = Q(external_id=term) | Q(club__card_number=term)
+    if PHONE_LIKE.match(term):
+        try:
+            q |= Q(phone=normalize.phone(term))
+        except ValidationError:
+            pass
+        return q
+    words = Q()
+    for word in term.split(" "):
+        words &= Q(first_name__istartswith=word) | Q(last_name__istartswith=word)
+    return q | words
+
+
+def contact_identity_owner(*, field: str, value: str, exclude_pk: int | None = None) -> Contact | None:
+    """The other contact that already holds this email/phone/external id, if any."""
+    return Contact.objects.filter(**{field: value}).exclude(pk=exclude_pk).only("pk").first()
+
+
+def _label(choices: type, value: str) -> str:
+    return str(choices(value).label) if value in choices.values else value
+
+
+def describe_timeline_entry(entry: TimelineEntry) -> str:
+    """A short human label for one timeline row, in the active language."""
+    if entry.kind == "activity":
+        return _label(Activity.Type, entry.title)
+    if entry.kind == "purchase":
+        return _("Purchase · %(channel)s") % {"channel": _label(Channel, entry.title)}
+    channel = _label(ConsentEvent.ConsentChannel, entry.title)
+    if entry.granted:
+        return _("%(channel)s consent granted") % {"channel": channel}
+    return _("%(channel)s consent revoked") % {"channel": channel}
