@@ -126,6 +126,18 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
+# Segments: how often beat re-evaluates every dynamic segment (time-based rules drift as days
+# pass), and above how many changed contacts a change triggers whole-segment refreshes instead
+# of per-contact re-evaluation.
+SEGMENT_REFRESH_MINUTES = env.int("SEGMENT_REFRESH_MINUTES", default=15)
+SEGMENT_CONTACT_REFRESH_LIMIT = env.int("SEGMENT_CONTACT_REFRESH_LIMIT", default=5000)
+CELERY_BEAT_SCHEDULE = {
+    "refresh-dynamic-segments": {
+        "task": "segments.tasks.refresh_dynamic_segments",
+        "schedule": SEGMENT_REFRESH_MINUTES * 60,
+    },
+}
+
 # Contact lifecycle thresholds (days); see CONTRACT.md §3.
 LIFECYCLE_NEW_DAYS = env.int("LIFECYCLE_NEW_DAYS", default=30)
 LIFECYCLE_ACTIVE_DAYS = env.int("LIFECYCLE_ACTIVE_DAYS", default=90)

@@ -6,3 +6,10 @@ class SegmentsConfig(AppConfig):
     name = "segments"
     verbose_name = _("Segments")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from contacts.signals import contacts_changed
+
+        from .services import contacts_changed_receiver
+
+        contacts_changed.connect(contacts_changed_receiver, dispatch_uid="segments.contacts_changed")

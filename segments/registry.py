@@ -1,0 +1,116 @@
+"""The condition registry: every rule key with its operators, value types and compiler.
+
+The API's condition catalogue, the builder form and rule validation all read this one
+registry. Other apps add keys by defining a `segment_conditions` module that calls
+`register(...)` (the campaigns app adds the email-engagement keys that way).
+"""
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.module_loading import autodiscover_modules
+
+# Value types a condition's `value` (or an extra key) may take.
+VALUE_TYPES = (
+    "none", "text", "text_list", "choice", "choice_list", "int", "int_range", "number", "number_range",
+    "date", "bool", "sku_list", "category_list", "tag", "campaign", "segment", "attribute_key",
+)
+
+
+@dataclass(frozen=True)
+class Op:
+    value: str
+    label: Any
+
+
+@dataclass(frozen=True)
+class Extra:
+    type: str
+    label: Any
+    required: bool = False
+    choices: Callable[[], list] | None = None
+
+
+@dataclass(frozen=True)
+class Context:
+    """One evaluation's clock, so every condition of a tree sees the same 'now' and 'today'."""
+
+    now: dt.datetime
+    today: dt.date
+    tz: dt.tzinfo
+    segment_path: tuple[int, ...] = ()
+
+    @classmethod
+    def current(cls, now: dt.datetime | None = None, segment_path: tuple[int, ...] = ()) -> "Context":
+        now = now or timezone.now()
+        tz = timezone.get_default_timezone()
+        return cls(now=now, today=timezone.localtime(now, tz).date(), tz=tz, segment_path=segment_path)
+
+    def midnight(self, day: dt.date) -> dt.datetime:
+        """The aware start of `day` in TIME_ZONE."""
+        return dt.datetime.combine(day, dt.time(), tzinfo=self.tz)
+
+    def days_ago(self, days: int) -> dt.datetime:
+        return self.now - dt.timedelta(days=days)
+
+
+@dataclass(frozen=True)
+class Condition:
+    key: str
+    label: Any
+    group: Any
+    ops: dict[str, Op]
+    compile: Callable[[dict, Context], Q]
+    extras: dict[str, Extra] = field(default_factory=dict)
+    choices: Callable[[], list] | None = None
+    help: Any = ""
+
+
+_registry: dict[str, Condition] = {}
+_discovered = False
+
+
+def register(condition: Condition) -> Condition:
+    _registry[condition.key] = condition
+    return condition
+
+
+def conditions() -> dict[str, Condition]:
+    global _discovered
+    if not _discovered:
+        _discovered = True
+        from . import conditions as _builtin  # noqa: F401
+
+        autodiscover_modules("segment_conditions")
+    return _registry
+
+
+def get(key: str) -> Condition | None:
+    return conditions().get(key)
+
+
+def catalogue() -> list[dict]:
+    """The registry as JSON-ready data for the API and the builder."""
+    items = []
+    for condition in conditions().values():
+        items.append({
+            "field": condition.key,
+            "label": str(condition.label),
+            "group": str(condition.group),
+            "help": str(condition.help),
+            "choices": _choices(condition.choices),
+            "operators": [{"op": name, "label": str(op.label), "value_type": op.value}
+                          for name, op in condition.ops.items()],
+            "extra": [{"key": name, "label": str(extra.label), "type": extra.type, "required": extra.required,
+                       "choices": _choices(extra.choices)} for name, extra in condition.extras.items()],
+        })
+    return items
+
+
+def _choices(source: Callable[[], list] | None) -> list | None:
+    if source is None:
+        return None
+    return [{"value": value, "label": str(label)} for value, label in source()]

@@ -1,0 +1,91 @@
+"""Reads: which contacts a segment holds, counts, entry/exit history."""
+import datetime as dt
+import time
+from dataclasses import dataclass
+
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from contacts.models import Contact
+
+from .models import Segment, SegmentMembership
+from .registry import Context
+from .rules import compile_tree
+
+
+def audience() -> QuerySet:
+    """Every contact a segment may hold: erased contacts are in none."""
+    return Contact.objects.filter(erased_at__isnull=True)
+
+
+def segment_contacts(segment: Segment, ctx: Context | None = None) -> QuerySet:
+    """The live answer: a dynamic segment's rules evaluated now, or a static list's members."""
+    if segment.is_dynamic:
+        return audience().filter(compile_tree(segment.rules or {"any": []}, ctx))
+    members = SegmentMembership.objects.filter(segment=segment, contact=OuterRef("pk"), left_at__isnull=True)
+    return audience().filter(Exists(members))
+
+
+def rules_contacts(rules: dict, ctx: Context | None = None) -> QuerySet:
+    return audience().filter(compile_tree(rules, ctx))
+
+
+@dataclass
+class Preview:
+    count: int
+    contacts: list
+    milliseconds: float
+
+
+def rules_preview(rules: dict, *, limit: int = 50) -> Preview:
+    """Live count plus the first `limit` matches, and how long the query took."""
+    started = time.perf_counter()
+    qs = rules_contacts(rules)
+    count = qs.count()
+    first = list(qs.order_by("pk").select_related("club")[:limit])
+    return Preview(count=count, contacts=first, milliseconds=round((time.perf_counter() - started) * 1000, 1))
+
+
+def current_members(segment: Segment) -> QuerySet:
+    return SegmentMembership.objects.filter(segment=segment, left_at__isnull=True)
+
+
+def membership_events(*, segment: Segment | None = None, since: dt.datetime | None = None) -> QuerySet:
+    """Entries and exits as rows (joined_at / left_at), for automations and reports."""
+    qs = SegmentMembership.objects.all()
+    if segment is not None:
+        qs = qs.filter(segment=segment)
+    if since is not None:
+        qs = qs.filter(Q(joined_at__gte=since) | Q(left_at__gte=since))
+    return qs
+
+
+def daily_movement(segment: Segment, *, days: int = 30) -> list[dict]:
+    """Entries and exits per local day over the last `days` days, oldest first."""
+    tz = timezone.get_default_timezone()
+    today = timezone.localdate()
+    start = dt.datetime.combine(today - dt.timedelta(days=days - 1), dt.time(), tzinfo=tz)
+    rows = SegmentMembership.objects.filter(segment=segment)
+    joined = dict(rows.filter(joined_at__gte=start).annotate(day=TruncDate("joined_at", tzinfo=tz))
+                  .values("day").annotate(n=Count("pk")).values_list("day", "n"))
+    left = dict(rows.filter(left_at__gte=start).annotate(day=TruncDate("left_at", tzinfo=tz))
+                .values("day").annotate(n=Count("pk")).values_list("day", "n"))
+    series = []
+    for offset in range(days):
+        day = today - dt.timedelta(days=days - 1 - offset)
+        series.append({"day": day, "entries": joined.get(day, 0), "exits": left.get(day, 0)})
+    return series
+
+
+def segments_using(segment: Segment) -> QuerySet:
+    """Dynamic segments whose rules point at `segment` through in_segment."""
+    from .rules import referenced_segments
+
+    using = [s.pk for s in Segment.objects.filter(kind=Segment.Kind.DYNAMIC).exclude(pk=segment.pk).only("rules")
+             if segment.pk in referenced_segments(s.rules)]
+    return Segment.objects.filter(pk__in=using)
+
+
+def contact_segments(contact: Contact) -> QuerySet:
+    return Segment.objects.filter(memberships__contact=contact, memberships__left_at__isnull=True).distinct()

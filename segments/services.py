@@ -1,0 +1,261 @@
+"""Writes for segments: save with validation, membership refresh by set-based diff, static lists."""
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.db.models import BooleanField, Exists, ExpressionWrapper, F, OuterRef
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from .models import Segment, SegmentMembership
+from .registry import Context
+from .rules import RuleError, compile_tree, validate
+from .selectors import audience, segment_contacts, segments_using
+
+
+@dataclass
+class RefreshResult:
+    entered: int
+    left: int
+    members: int
+    milliseconds: int
+
+
+# ------------------------------------------------------------------ save / delete
+
+def _clean(*, name, kind, rules, segment_id=None) -> dict:
+    errors = {}
+    if not name or not str(name).strip():
+        errors["name"] = [_("This field is required.")]
+    if kind not in Segment.Kind.values:
+        errors["kind"] = [_("Choose dynamic or static.")]
+    if errors:
+        raise ValidationError(errors)
+    if kind == Segment.Kind.STATIC:
+        return {"name": str(name).strip(), "kind": kind, "rules": None}
+    return {"name": str(name).strip(), "kind": kind, "rules": validate(rules, segment_id=segment_id)}
+
+
+@transaction.atomic
+def segment_create(*, name: str, kind: str = Segment.Kind.DYNAMIC, rules: dict | None = None,
+                   description: str = "", created_by=None, refresh: bool = True) -> Segment:
+    clean = _clean(name=name, kind=kind, rules=rules)
+    segment = Segment.objects.create(**clean, description=description or "", created_by=created_by)
+    if refresh and segment.is_dynamic:
+        transaction.on_commit(lambda: _enqueue_refresh(segment.pk))
+    return segment
+
+
+@transaction.atomic
+def segment_update(*, segment: Segment, data: dict) -> Segment:
+    """Change name, description, kind or rules; changed rules are re-evaluated right after commit."""
+    clean = _clean(name=data.get("name", segment.name), kind=data.get("kind", segment.kind),
+                   rules=data.get("rules", segment.rules), segment_id=segment.pk)
+    if clean["kind"] == Segment.Kind.STATIC and segment.is_dynamic and segments_using(segment).exists():
+        raise ValidationError({"kind": [_("Other segments use this one's rules; it must stay dynamic.")]})
+    rules_changed = clean["rules"] != segment.rules or clean["kind"] != segment.kind
+    for field, value in clean.items():
+        setattr(segment, field, value)
+    if "description" in data:
+        segment.description = data["description"] or ""
+    segment.save()
+    if rules_changed and segment.is_dynamic:
+        transaction.on_commit(lambda: _enqueue_refresh(segment.pk))
+    return segment
+
+
+def segment_delete(*, segment: Segment) -> None:
+    """Refused while another segment's rules use it, or a campaign targets it."""
+    users = list(segments_using(segment).values_list("name", flat=True))
+    if users:
+        raise ValidationError(_("“%(name)s” is used by: %(users)s. Change those segments first.") % {
+            "name": segment.name, "users": ", ".join(users)})
+    from django.db.models import ProtectedError
+
+    try:
+        segment.delete()
+    except ProtectedError as exc:
+        names = ", ".join(sorted({str(obj) for obj in exc.protected_objects})[:10])
+        raise ValidationError(_("“%(name)s” is used by: %(users)s.") % {"name": segment.name, "users": names}) \
+            from None
+
+
+def _enqueue_refresh(segment_id: int) -> None:
+    from .tasks import refresh_segment
+
+    refresh_segment.delay(segment_id)
+
+
+# ------------------------------------------------------------------ dynamic refresh
+
+def segment_refresh(*, segment: Segment) -> RefreshResult:
+    """Re-evaluate a dynamic segment and record the difference: new members get an entry row,
+    members who no longer match get `left_at`. Two statements, whatever the segment's size."""
+    if not segment.is_dynamic:
+        raise ValidationError(_("Only dynamic segments are refreshed."))
+    started = time.perf_counter()
+    ctx = Context.current()
+    with transaction.atomic():
+        Segment.objects.select_for_update().filter(pk=segment.pk).first()
+        matching = segment_contacts(segment, ctx)
+        left = (SegmentMembership.objects.filter(segment=segment, left_at__isnull=True)
+                .exclude(Exists(matching.filter(pk=OuterRef("contact_id")))).update(left_at=ctx.now))
+        entered = _insert_entries(segment, matching, ctx)
+        members = SegmentMembership.objects.filter(segment=segment, left_at__isnull=True).count()
+        elapsed = int((time.perf_counter() - started) * 1000)
+        Segment.objects.filter(pk=segment.pk).update(member_count=members, last_refreshed_at=ctx.now,
+                                                     last_refresh_ms=elapsed)
+    segment.member_count, segment.last_refreshed_at, segment.last_refresh_ms = members, ctx.now, elapsed
+    return RefreshResult(entered=entered, left=left, members=members, milliseconds=elapsed)
+
+
+def _insert_entries(segment: Segment, matching, ctx: Context) -> int:
+    """INSERT … SELECT of the matching contacts that are not current members yet."""
+    current = SegmentMembership.objects.filter(segment=segment, contact=OuterRef("pk"), left_at__isnull=True)
+    new = matching.exclude(Exists(current)).values("pk")
+    sql, params = new.query.sql_with_params()
+    table = connection.ops.quote_name(SegmentMembership._meta.db_table)
+    insert = (f"INSERT INTO {table} (segment_id, joined_at, contact_id) "
+              f"SELECT %s, %s, q.id FROM ({sql}) q")
+    with connection.cursor() as cursor:
+        cursor.execute(insert, [segment.pk, ctx.now, *params])
+        return cursor.rowcount
+
+
+def segments_refresh_all() -> dict[int, RefreshResult]:
+    results = {}
+    for segment in Segment.objects.filter(kind=Segment.Kind.DYNAMIC).order_by("pk"):
+        try:
+            results[segment.pk] = segment_refresh(segment=segment)
+        except RuleError:
+            continue
+    return results
+
+
+def segments_refresh_contacts(*, contact_ids: Iterable[int]) -> dict[str, int]:
+    """Re-evaluate these contacts against every dynamic segment in ONE query, then write the
+    difference. This is what runs right after a contact's data changes."""
+    ids = sorted(set(contact_ids))
+    segments = list(Segment.objects.filter(kind=Segment.Kind.DYNAMIC).only("pk", "rules"))
+    if not ids or not segments:
+        return {"entered": 0, "left": 0}
+    ctx = Context.current()
+    columns = {}
+    for segment in segments:
+        try:
+            columns[f"s{segment.pk}"] = ExpressionWrapper(compile_tree(segment.rules or {"any": []}, ctx),
+                                                          output_field=BooleanField())
+        except RuleError:
+            continue
+    wanted = set()
+    rows = audience().filter(pk__in=ids).annotate(**columns).values("pk", *columns)
+    for row in rows:
+        wanted.update((int(name[1:]), row["pk"]) for name in columns if row[name])
+    current = set(SegmentMembership.objects.filter(contact_id__in=ids, segment__kind=Segment.Kind.DYNAMIC,
+                                                   left_at__isnull=True).values_list("segment_id", "contact_id"))
+    return _apply_difference(wanted, current, ids, ctx)
+
+
+def _apply_difference(wanted: set, current: set, ids: list[int], ctx: Context) -> dict[str, int]:
+    entries, exits = wanted - current, current - wanted
+    SegmentMembership.objects.bulk_create(
+        [SegmentMembership(segment_id=s, contact_id=c, joined_at=ctx.now) for s, c in sorted(entries)],
+        ignore_conflicts=True, batch_size=1000,
+    )
+    for segment_id in {s for s, _c in exits}:
+        SegmentMembership.objects.filter(segment_id=segment_id, left_at__isnull=True,
+                                         contact_id__in=[c for s, c in exits if s == segment_id]
+                                         ).update(left_at=ctx.now)
+    _adjust_counts(entries, exits)
+    return {"entered": len(entries), "left": len(exits)}
+
+
+def _adjust_counts(entries: set, exits: set) -> None:
+    delta: dict[int, int] = {}
+    for segment_id, _c in entries:
+        delta[segment_id] = delta.get(segment_id, 0) + 1
+    for segment_id, _c in exits:
+        delta[segment_id] = delta.get(segment_id, 0) - 1
+    for segment_id, change in delta.items():
+        if change:
+            Segment.objects.filter(pk=segment_id).update(member_count=F("member_count") + change)
+
+
+# ------------------------------------------------------------------ static lists
+
+def _static(segment: Segment) -> None:
+    if segment.is_dynamic:
+        raise ValidationError({"contacts": [_("Contacts are added by hand only to static lists.")]})
+
+
+def _existing_ids(contact_ids: Iterable) -> list[int]:
+    ids = []
+    for value in contact_ids:
+        if isinstance(value, bool) or not str(value).strip().isdigit():
+            raise ValidationError({"contacts": [_("“%(value)s” is not a contact id.") % {"value": value}]})
+        ids.append(int(value))
+    found = set(audience().filter(pk__in=ids).values_list("pk", flat=True))
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise ValidationError({"contacts": [_("No contact with id %(ids)s.") % {
+            "ids": ", ".join(map(str, missing[:20]))}]})
+    return sorted(found)
+
+
+@transaction.atomic
+def static_add(*, segment: Segment, contact_ids: Iterable) -> int:
+    """Add contacts to a static list; ones already in it are left alone. Returns how many joined."""
+    _static(segment)
+    ids = _existing_ids(contact_ids)
+    present = set(SegmentMembership.objects.filter(segment=segment, contact_id__in=ids, left_at__isnull=True)
+                  .values_list("contact_id", flat=True))
+    now = timezone.now()
+    new = [SegmentMembership(segment=segment, contact_id=i, joined_at=now) for i in ids if i not in present]
+    SegmentMembership.objects.bulk_create(new, ignore_conflicts=True, batch_size=1000)
+    _recount(segment)
+    return len(new)
+
+
+@transaction.atomic
+def static_remove(*, segment: Segment, contact_ids: Iterable) -> int:
+    _static(segment)
+    ids = _existing_ids(contact_ids)
+    removed = SegmentMembership.objects.filter(segment=segment, contact_id__in=ids, left_at__isnull=True).update(
+        left_at=timezone.now())
+    _recount(segment)
+    return removed
+
+
+def _recount(segment: Segment) -> None:
+    segment.member_count = SegmentMembership.objects.filter(segment=segment, left_at__isnull=True).count()
+    Segment.objects.filter(pk=segment.pk).update(member_count=segment.member_count, updated_at=timezone.now())
+
+
+def static_add_queryset(*, segment: Segment, contacts) -> int:
+    """Add every contact of a queryset (an admin selection) in batches, by id ranges."""
+    total = 0
+    last = 0
+    while True:
+        batch = list(contacts.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[:5000])
+        if not batch:
+            return total
+        total += static_add(segment=segment, contact_ids=batch)
+        last = batch[-1]
+
+
+def contacts_changed_receiver(sender, contact_ids, **kwargs) -> None:
+    """Queue a re-evaluation of the changed contacts; a very large change refreshes whole segments."""
+    from .tasks import refresh_contacts, refresh_dynamic_segments
+
+    if not Segment.objects.filter(kind=Segment.Kind.DYNAMIC).exists():
+        return
+    ids = list(contact_ids)
+    if len(ids) > settings.SEGMENT_CONTACT_REFRESH_LIMIT:
+        refresh_dynamic_segments.delay()
+        return
+    for start in range(0, len(ids), 1000):
+        refresh_contacts.delay(ids[start:start + 1000])
+

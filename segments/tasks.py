@@ -1,0 +1,27 @@
+"""Thin Celery tasks: take ids, call one service."""
+from celery import shared_task
+
+from . import services
+from .models import Segment
+
+
+@shared_task(autoretry_for=(ConnectionError,), retry_backoff=True, max_retries=5)
+def refresh_segment(segment_id: int) -> dict | None:
+    segment = Segment.objects.filter(pk=segment_id, kind=Segment.Kind.DYNAMIC).first()
+    if segment is None:
+        return None
+    result = services.segment_refresh(segment=segment)
+    return {"entered": result.entered, "left": result.left, "members": result.members}
+
+
+@shared_task(autoretry_for=(ConnectionError,), retry_backoff=True, max_retries=5)
+def refresh_contacts(contact_ids: list[int]) -> dict:
+    return services.segments_refresh_contacts(contact_ids=contact_ids)
+
+
+@shared_task
+def refresh_dynamic_segments() -> int:
+    """The periodic job (Celery beat): time-based rules move contacts in and out as days pass."""
+    for segment_id in Segment.objects.filter(kind=Segment.Kind.DYNAMIC).values_list("pk", flat=True):
+        refresh_segment.delay(segment_id)
+    return Segment.objects.filter(kind=Segment.Kind.DYNAMIC).count()
