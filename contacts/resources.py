@@ -75,7 +75,7 @@ class ContactResource(ServiceResource):
             "last_purchase_at", "created_at",
         )
         export_order = fields
-        import_id_fields = ("id",)
+        import_id_fields = []  # rows are matched like contact_upsert matches them (get_instance)
         skip_unchanged = False
         report_skipped = True
 
