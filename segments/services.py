@@ -119,9 +119,10 @@ def _insert_entries(segment: Segment, matching, ctx: Context) -> int:
     sql, params = new.query.sql_with_params()
     table = connection.ops.quote_name(SegmentMembership._meta.db_table)
     insert = (f"INSERT INTO {table} (segment_id, joined_at, contact_id) "
-              f"SELECT %s, %s, q.id FROM ({sql}) q")
+              f"SELECT %s, %s, q.* FROM ({sql}) q")
+    joined_at = connection.ops.adapt_datetimefield_value(ctx.now)
     with connection.cursor() as cursor:
-        cursor.execute(insert, [segment.pk, ctx.now, *params])
+        cursor.execute(insert, [segment.pk, joined_at, *params])
         return cursor.rowcount
 
 

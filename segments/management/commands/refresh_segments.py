@@ -1,0 +1,28 @@
+from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from segments.models import Segment
+from segments.services import segment_refresh
+
+
+class Command(BaseCommand):
+    help = gettext_lazy("Re-evaluate dynamic segments now and record who entered and who left.")
+
+    def add_arguments(self, parser):
+        parser.add_argument("--segment", type=int, action="append", dest="segments", metavar="ID",
+                            help=gettext_lazy("Only this segment (repeat for several)."))
+
+    def handle(self, *args, segments=None, **options):
+        qs = Segment.objects.filter(kind=Segment.Kind.DYNAMIC).order_by("pk")
+        if segments:
+            qs = qs.filter(pk__in=segments)
+            missing = set(segments) - set(qs.values_list("pk", flat=True))
+            if missing:
+                raise CommandError(_("No dynamic segment with id %(ids)s.") % {
+                    "ids": ", ".join(map(str, sorted(missing)))})
+        for segment in qs:
+            result = segment_refresh(segment=segment)
+            self.stdout.write(_("%(name)s: %(members)d members (+%(entered)d / -%(left)d) in %(ms)d ms") % {
+                "name": segment.name, "members": result.members, "entered": result.entered,
+                "left": result.left, "ms": result.milliseconds})
