@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db import connection, models, transaction
-from django.db.models import Max
+from django.db.models import Exists, F, Max, OuterRef
 from django.utils import timezone
 
 from . import services
@@ -170,6 +170,7 @@ CONSENT_TEXT = {
     "en": "Yes, send me club news and offers",
 }
 # Highest funnel layer reached, as shares of contacts: a pyramid (visitors > interested > cart > purchasers).
+STAGE_VALUES = {"none": 0, "visitor": 1, "interested": 2, "cart": 3, "purchaser": 4}
 STAGE_SHARES = [("purchaser", 0.20), ("cart", 0.21), ("interested", 0.24), ("visitor", 0.30), ("none", 0.05)]
 PHONE_PREFIXES = ["50", "52", "53", "54"]  # with a first subscriber digit 2–9 every number is a valid mobile
 PHONE_SPACE = len(PHONE_PREFIXES) * 8_000_000
@@ -270,10 +271,23 @@ def seed_demo(*, contacts: int = DEFAULT_CONTACTS, seed: int = DEFAULT_SEED, anc
 
 
 def derived_refresh(lo: int, hi: int) -> None:
-    """Purchase aggregates, funnel stage, lifecycle and RFM, set-based over id ranges."""
+    """Purchase aggregates, funnel stage, lifecycle and RFM through the services' set-based expressions.
+
+    Only buyers need the purchase refresh (everyone else keeps the defaults: no purchases,
+    prospect). The funnel stage the generator wrote is checked against `funnel_stage_case` and
+    only rows that differ are written, so a million contacts are not rewritten for nothing.
+    """
+    has_purchase = Exists(Purchase.objects.filter(contact=OuterRef("pk")))
     for start in range(lo, hi, DERIVED_BATCH):
-        services.contacts_refresh_purchase_stats(contact_ids=range(start, min(start + DERIVED_BATCH, hi)))
-    services.contacts_recompute_all()
+        chunk = Contact.objects.filter(pk__gte=start, pk__lt=min(start + DERIVED_BATCH, hi))
+        buyers = list(chunk.filter(has_purchase).values_list("pk", flat=True))
+        services.contacts_refresh_purchase_stats(contact_ids=buyers)
+        stage = services.funnel_stage_case()
+        chunk.alias(stage=stage).exclude(funnel_stage=F("stage")).update(funnel_stage=stage)
+    services.rfm_breakpoints_compute()
+    for start in range(lo, hi, DERIVED_BATCH):
+        services.rfm_apply(Contact.objects.filter(pk__gte=start, pk__lt=min(start + DERIVED_BATCH, hi),
+                                                  purchase_count__gt=0))
 
 
 def _next_id(model: type[models.Model]) -> int:
@@ -424,7 +438,7 @@ class _Chunk:
             profile["marital_status"], profile["city"], profile["region"], "IL", profile["language"],
             profile["source"], profile["source_detail"], signed_up_at, profile["attributes"],
             profile["email_opt_in"], profile["sms_opt_in"], profile["email_status"], profile["referred_by"],
-            0, "prospect", 0, Decimal(0), signed_up_at, self.anchor,
+            STAGE_VALUES[stage], "prospect", 0, Decimal(0), signed_up_at, self.anchor,
         ))
         self.consent(contact_id, profile, signup_ago)
         if stage == "purchaser":
