@@ -1,0 +1,287 @@
+"""Segments in the back office: the rule builder, live preview, history chart, exports, static lists."""
+import csv
+import io
+import json
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
+from django.http import HttpResponseRedirect, JsonResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from contacts.models import Contact, CustomField, Product, Tag
+from contacts.normalize import email as normalize_email
+
+from . import export, registry, services
+from .explain import explain_contact
+from .models import Segment, SegmentMembership
+from .rules import validate
+from .selectors import daily_movement, rules_preview, segments_using
+
+
+class SegmentForm(forms.ModelForm):
+    rules = forms.JSONField(label=gettext_lazy("Rules"), required=False,
+                            widget=forms.Textarea(attrs={"rows": 6, "class": "vLargeTextField segment-rules-json"}))
+
+    class Meta:
+        model = Segment
+        fields = ["name", "description", "kind", "rules"]
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("kind") == Segment.Kind.DYNAMIC:
+            try:
+                cleaned["rules"] = validate(cleaned.get("rules"), segment_id=self.instance.pk)
+            except ValidationError as exc:
+                self.add_error("rules", exc.message_dict["rules"])
+        else:
+            cleaned["rules"] = None
+        return cleaned
+
+
+def builder_options() -> dict:
+    """What the builder's pickers offer, kept small: a few hundred of each at most."""
+    from django.apps import apps
+
+    campaigns = []
+    if apps.is_installed("campaigns") and any(m.__name__ == "Campaign" for m in apps.get_app_config(
+            "campaigns").get_models()):
+        campaign_model = apps.get_model("campaigns", "Campaign")
+        campaigns = [{"value": c.pk, "label": str(c)} for c in campaign_model.objects.order_by("-pk")[:300]]
+    return {
+        "sku_list": [{"value": p.sku, "label": p.name} for p in Product.objects.order_by("sku")[:500]],
+        "tag": [{"value": t.name, "label": t.name} for t in Tag.objects.order_by("name")[:500]],
+        "segment": [{"value": s.pk, "label": s.name} for s in Segment.objects.order_by("name")[:500]],
+        "attribute_key": [{"value": f.key, "label": f.label} for f in CustomField.objects.order_by("key")],
+        "campaign": campaigns,
+    }
+
+
+@admin.register(Segment)
+class SegmentAdmin(admin.ModelAdmin):
+    form = SegmentForm
+    list_display = ("name", "kind", "member_count", "last_refreshed_at", "last_refresh_ms")
+    list_filter = ("kind",)
+    search_fields = ("name", "description")
+    readonly_fields = ("member_count", "last_refreshed_at", "last_refresh_ms", "created_by", "created_at")
+    change_form_template = "admin/segments/segment/change_form.html"
+    actions = ["refresh_selected", "export_meta", "export_google", "export_csv"]
+
+    class Media:
+        css = {"all": ["segments/builder.css"]}
+        js = ["segments/builder.js"]
+
+    def get_urls(self):
+        info = self.admin_site.admin_view
+        return [
+            path("preview/", info(self.preview_view), name="segments_segment_preview"),
+            path("<int:pk>/export/<str:fmt>/", info(self.export_view), name="segments_segment_export"),
+            path("<int:pk>/upload/", info(self.upload_view), name="segments_segment_upload"),
+            path("why/<int:contact_id>/", info(self.why_view), name="segments_segment_why"),
+        ] + super().get_urls()
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        extra = extra_context or {}
+        segment = self.get_object(request, object_id) if object_id else None
+        extra.update({
+            "builder_catalogue": registry.catalogue(),
+            "builder_options": builder_options(),
+            "builder_text": builder_text(),
+            "preview_url": reverse("admin:segments_segment_preview"),
+        })
+        if segment is not None:
+            series = daily_movement(segment, days=30)
+            extra.update({"movement": series, "movement_bars": chart_bars(series),
+                          "members": SegmentMembership.objects.filter(segment=segment, left_at__isnull=True)
+                          .select_related("contact").order_by("-joined_at")[:50],
+                          "export_formats": export.FORMATS})
+        return super().changeform_view(request, object_id, form_url, extra)
+
+    def save_model(self, request, obj, form, change):
+        data = {key: form.cleaned_data.get(key) for key in ("name", "kind", "rules", "description")}
+        if change:
+            saved = services.segment_update(segment=Segment.objects.get(pk=obj.pk), data=data)
+        else:
+            saved = services.segment_create(**data, created_by=request.user)
+        obj.pk = saved.pk
+        obj.refresh_from_db()
+
+    def delete_view(self, request, object_id, extra_context=None):
+        segment = self.get_object(request, object_id)
+        if segment is not None and request.method == "POST":
+            users = list(segments_using(segment).values_list("name", flat=True))
+            if users:
+                self.message_user(request, _("“%(name)s” is used by: %(users)s. Change those segments first.") % {
+                    "name": segment.name, "users": ", ".join(users)}, messages.ERROR)
+                return HttpResponseRedirect(reverse("admin:segments_segment_change", args=[segment.pk]))
+        return super().delete_view(request, object_id, extra_context)
+
+    def delete_queryset(self, request, queryset):
+        for segment in queryset:
+            try:
+                services.segment_delete(segment=segment)
+            except ValidationError as exc:
+                self.message_user(request, " ".join(exc.messages), messages.ERROR)
+
+    # ---------------------------------------------------------- views
+
+    def preview_view(self, request):
+        if request.method != "POST" or not self.has_view_permission(request):
+            raise PermissionDenied
+        try:
+            rules = validate(json.loads(request.body or b"null"))
+        except (ValueError, TypeError):
+            return JsonResponse({"errors": [_("The rules are not valid JSON.")]}, status=400)
+        except ValidationError as exc:
+            return JsonResponse({"errors": exc.message_dict.get("rules", exc.messages)}, status=400)
+        preview = rules_preview(rules)
+        return JsonResponse({
+            "count": preview.count, "milliseconds": preview.milliseconds,
+            "contacts": [{"id": c.pk, "name": c.full_name, "email": c.email or "", "city": c.city,
+                          "url": reverse("admin:contacts_contact_change", args=[c.pk])} for c in preview.contacts],
+        })
+
+    def export_view(self, request, pk, fmt):
+        segment = get_object_or_404(Segment, pk=pk)
+        if fmt not in export.FORMATS or not self.has_view_permission(request, segment):
+            raise PermissionDenied
+        return export_response(segment, fmt)
+
+    def upload_view(self, request, pk):
+        """Static lists: add the contacts named in a CSV by id, email or phone (one per line)."""
+        segment = get_object_or_404(Segment, pk=pk)
+        if request.method != "POST" or not self.has_change_permission(request, segment):
+            raise PermissionDenied
+        upload = request.FILES.get("file")
+        if segment.is_dynamic or upload is None:
+            self.message_user(request, _("Choose a CSV file for a static list."), messages.ERROR)
+        else:
+            added, problems = static_upload(segment, upload)
+            self.message_user(request, _("%(n)d contacts added.") % {"n": added}, messages.SUCCESS)
+            for problem in problems[:20]:
+                self.message_user(request, problem, messages.WARNING)
+        return HttpResponseRedirect(reverse("admin:segments_segment_change", args=[segment.pk]))
+
+    def why_view(self, request, contact_id):
+        contact = get_object_or_404(Contact, pk=contact_id)
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        context = {**self.admin_site.each_context(request), "contact": contact, "opts": self.model._meta,
+                   "title": _("Why is %(contact)s in these segments?") % {"contact": contact},
+                   "explanations": explain_contact(contact)}
+        return TemplateResponse(request, "admin/segments/segment/why.html", context)
+
+    # ---------------------------------------------------------- actions
+
+    @admin.action(description=gettext_lazy("Refresh selected dynamic segments now"))
+    def refresh_selected(self, request, queryset):
+        for segment in queryset.filter(kind=Segment.Kind.DYNAMIC):
+            result = services.segment_refresh(segment=segment)
+            self.message_user(request, _("%(name)s: %(members)d members (+%(entered)d / -%(left)d).") % {
+                "name": segment.name, "members": result.members, "entered": result.entered, "left": result.left})
+
+    def _export_action(self, request, queryset, fmt):
+        if queryset.count() != 1:
+            self.message_user(request, _("Select exactly one segment to export."), messages.WARNING)
+            return None
+        return export_response(queryset.get(), fmt)
+
+    @admin.action(description=gettext_lazy("Export for Meta (hashed CSV)"))
+    def export_meta(self, request, queryset):
+        return self._export_action(request, queryset, "meta")
+
+    @admin.action(description=gettext_lazy("Export for Google Customer Match (hashed CSV)"))
+    def export_google(self, request, queryset):
+        return self._export_action(request, queryset, "google")
+
+    @admin.action(description=gettext_lazy("Export as CSV"))
+    def export_csv(self, request, queryset):
+        return self._export_action(request, queryset, "csv")
+
+
+def chart_bars(series: list[dict], height: int = 100) -> list[dict]:
+    """Bar geometry for the entries/exits chart (an inline SVG: no chart library, no CDN)."""
+    peak = max([1] + [max(d["entries"], d["exits"]) for d in series])
+    bars = []
+    for index, day in enumerate(series):
+        entries_h = round(day["entries"] / peak * height)
+        exits_h = round(day["exits"] / peak * height)
+        bars.append({**day, "x": index * 10, "entries_h": entries_h, "entries_y": height - entries_h,
+                     "exits_h": exits_h, "exits_y": height - exits_h})
+    return bars
+
+
+def export_response(segment: Segment, fmt: str) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(export.export_rows(segment, fmt), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{export.export_filename(segment, fmt)}"'
+    return response
+
+
+def static_upload(segment: Segment, upload) -> tuple[int, list[str]]:
+    """Read ids, emails or phones from the first column (a header row is skipped); report misses by line."""
+    text = io.TextIOWrapper(upload.file, encoding="utf-8-sig", errors="replace")
+    ids, problems, added = [], [], 0
+    for line_no, row in enumerate(csv.reader(text), start=1):
+        value = (row[0] if row else "").strip()
+        if not value or (line_no == 1 and value.lower() in ("id", "email", "phone", "contact")):
+            continue
+        found = _find_contact(value)
+        if found is None:
+            problems.append(_("Line %(line)d: no contact matches “%(value)s”.") % {"line": line_no, "value": value})
+        else:
+            ids.append(found)
+        if len(ids) >= 5000:
+            added += services.static_add(segment=segment, contact_ids=ids)
+            ids = []
+    if ids:
+        added += services.static_add(segment=segment, contact_ids=ids)
+    return added, problems
+
+
+def _find_contact(value: str) -> int | None:
+    from contacts.normalize import phone as normalize_phone
+
+    lookup = Q(pk=int(value)) if value.isdigit() and len(value) < 10 else Q(pk__in=[])
+    try:
+        lookup |= Q(email=normalize_email(value))
+    except ValidationError:
+        pass
+    try:
+        lookup |= Q(phone=normalize_phone(value))
+    except ValidationError:
+        pass
+    return Contact.objects.filter(lookup, erased_at__isnull=True).values_list("pk", flat=True).first()
+
+
+def builder_text() -> dict:
+    """The builder's own words, translated on the server."""
+    return {
+        "all": _("ALL of these"), "any": _("ANY of these"), "none": _("NONE of these"),
+        "add_condition": _("+ condition"), "add_group": _("+ group"), "remove": _("remove"),
+        "choose_field": _("choose a field…"), "preview": _("Preview"), "matches": _("contacts match"),
+        "took": _("query took"), "ms": _("ms"), "optional": _("optional"), "json": _("Edit as JSON"),
+        "yes": _("yes"), "no": _("no"), "from": _("from"), "to": _("to"),
+        "comma": _("comma-separated"), "name": _("Name"), "email": _("Email"), "city": _("City"),
+        "error": _("Fix the rules first:"),
+    }
+
+
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ("segment", "contact", "joined_at", "left_at")
+    list_filter = ("segment",)
+    raw_id_fields = ("contact",)
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+admin.site.register(SegmentMembership, MembershipAdmin)

@@ -1,0 +1,100 @@
+"""The "why" view: for one contact and each dynamic segment, which conditions it met and which it failed.
+
+Each segment costs one query: every leaf condition becomes a boolean column of a one-row query,
+and the groups are then combined in Python from those answers.
+"""
+from dataclasses import dataclass
+
+from django.db.models import BooleanField, ExpressionWrapper
+from django.utils.translation import gettext as _
+
+from contacts.models import Contact
+
+from . import registry
+from .models import Segment, SegmentMembership
+from .registry import Context
+from .rules import NOTHING, RuleError, compile_condition
+from .selectors import audience
+
+
+@dataclass
+class Line:
+    depth: int
+    text: str
+    met: bool
+
+
+@dataclass
+class Explanation:
+    segment: Segment
+    member: bool
+    matches: bool
+    lines: list
+
+
+def describe(node: dict) -> str:
+    condition = registry.get(node["field"])
+    if condition is None:
+        return node["field"]
+    op = condition.ops[node["op"]]
+    parts = [str(condition.label), str(op.label)]
+    if "value" in node:
+        value = node["value"]
+        parts.append(", ".join(map(str, value)) if isinstance(value, list) else str(value))
+    for key, extra in condition.extras.items():
+        if node.get(key) is not None:
+            parts.append(f"({extra.label}: {node[key]})")
+    return " ".join(parts)
+
+
+def _leaves(node: dict, path: str = "r") -> list[tuple[str, dict]]:
+    for key in ("all", "any"):
+        if key in node:
+            return [leaf for i, child in enumerate(node[key]) for leaf in _leaves(child, f"{path}_{key}{i}")]
+    if "not" in node:
+        return _leaves(node["not"], f"{path}_not")
+    return [(path, node)]
+
+
+def _walk(node: dict, answers: dict, depth: int, path: str, lines: list) -> bool:
+    if "all" in node or "any" in node:
+        key = "all" if "all" in node else "any"
+        index = len(lines)
+        lines.append(None)
+        results = [_walk(child, answers, depth + 1, f"{path}_{key}{i}", lines) for i, child in enumerate(node[key])]
+        met = all(results) if key == "all" else any(results)
+        lines[index] = Line(depth, _("ALL of these") if key == "all" else _("ANY of these"), met)
+        return met
+    if "not" in node:
+        index = len(lines)
+        lines.append(None)
+        met = not _walk(node["not"], answers, depth + 1, f"{path}_not", lines)
+        lines[index] = Line(depth, _("NOT"), met)
+        return met
+    met = bool(answers.get(path))
+    lines.append(Line(depth, describe(node), met))
+    return met
+
+
+def explain(segment: Segment, contact: Contact, ctx: Context | None = None) -> Explanation:
+    ctx = ctx or Context.current()
+    member = SegmentMembership.objects.filter(segment=segment, contact=contact, left_at__isnull=True).exists()
+    rules = segment.rules or {"any": []}
+    columns = {}
+    for path, leaf in _leaves(rules):
+        try:
+            columns[path] = ExpressionWrapper(compile_condition(leaf, ctx), output_field=BooleanField())
+        except RuleError:
+            columns[path] = ExpressionWrapper(NOTHING, output_field=BooleanField())
+    answers = {}
+    if columns:
+        answers = audience().filter(pk=contact.pk).annotate(**columns).values(*columns).first() or {}
+    lines: list = []
+    matches = _walk(rules, answers, 0, "r", lines) and contact.erased_at is None
+    return Explanation(segment=segment, member=member, matches=matches, lines=lines)
+
+
+def explain_contact(contact: Contact) -> list[Explanation]:
+    ctx = Context.current()
+    return [explain(segment, contact, ctx) for segment in Segment.objects.filter(kind=Segment.Kind.DYNAMIC)
+            .order_by("name")]

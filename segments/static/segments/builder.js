@@ -1,0 +1,285 @@
+/* Segment rule builder: rows of field / operator / value with nested ALL / ANY / NONE groups.
+ * The tree is kept in the form's JSON field (#id_rules), which the server validates on save.
+ * Reads the condition catalogue and picker options embedded in the page by the admin view. */
+(function () {
+  "use strict";
+
+  function readJSON(id) {
+    var el = document.getElementById(id);
+    return el ? JSON.parse(el.textContent) : null;
+  }
+
+  function el(tag, attrs, children) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (key) {
+      if (key === "text") { node.textContent = attrs[key]; }
+      else if (key.slice(0, 2) === "on") { node.addEventListener(key.slice(2), attrs[key]); }
+      else { node.setAttribute(key, attrs[key]); }
+    });
+    (children || []).forEach(function (child) { if (child) { node.appendChild(child); } });
+    return node;
+  }
+
+  function options(select, items, current, placeholder) {
+    if (placeholder !== undefined) { select.appendChild(el("option", {value: "", text: placeholder})); }
+    items.forEach(function (item) {
+      var opt = el("option", {value: String(item.value), text: item.label});
+      if (String(current) === String(item.value)) { opt.selected = true; }
+      select.appendChild(opt);
+    });
+    return select;
+  }
+
+  function Builder(root, catalogue, pickers, text, field, previewUrl) {
+    this.root = root;
+    this.catalogue = {};
+    this.groups = [];
+    var self = this;
+    catalogue.forEach(function (c) {
+      self.catalogue[c.field] = c;
+      if (self.groups.indexOf(c.group) < 0) { self.groups.push(c.group); }
+    });
+    this.list = catalogue;
+    this.pickers = pickers;
+    this.t = text;
+    this.field = field;
+    this.previewUrl = previewUrl;
+    this.tree = this.load(field.value);
+  }
+
+  /* The UI always shows a group at the top; NONE is {"not": {"any": [...]}}. */
+  Builder.prototype.load = function (raw) {
+    var tree;
+    try { tree = raw && raw.trim() && raw.trim() !== "null" ? JSON.parse(raw) : {all: []}; }
+    catch (e) { tree = {all: []}; }
+    return this.toGroup(tree);
+  };
+
+  Builder.prototype.toGroup = function (node) {
+    if (node.all) { return {kind: "all", children: node.all.map(this.toNode, this)}; }
+    if (node.any) { return {kind: "any", children: node.any.map(this.toNode, this)}; }
+    if (node.not) {
+      var inner = node.not.any ? node.not.any : [node.not];
+      return {kind: "none", children: inner.map(this.toNode, this)};
+    }
+    return {kind: "all", children: [this.toNode(node)]};
+  };
+
+  Builder.prototype.toNode = function (node) {
+    return (node.all || node.any || node.not) ? this.toGroup(node) : {kind: "condition", data: node};
+  };
+
+  Builder.prototype.serialize = function (node) {
+    var self = this;
+    if (node.kind === "condition") { return node.data; }
+    var children = node.children.map(function (c) { return self.serialize(c); });
+    if (node.kind === "none") { return {not: {any: children}}; }
+    var out = {};
+    out[node.kind] = children;
+    return out;
+  };
+
+  Builder.prototype.sync = function () {
+    this.field.value = JSON.stringify(this.serialize(this.tree), null, 1);
+  };
+
+  Builder.prototype.render = function () {
+    this.root.innerHTML = "";
+    this.root.appendChild(this.renderGroup(this.tree, null));
+    this.sync();
+  };
+
+  Builder.prototype.renderGroup = function (group, parent) {
+    var self = this;
+    var kind = options(el("select", {"class": "sb-group-kind", onchange: function (e) {
+      group.kind = e.target.value; self.sync();
+    }}), [{value: "all", label: this.t.all}, {value: "any", label: this.t.any}, {value: "none", label: this.t.none}],
+    group.kind);
+    var body = el("div", {"class": "sb-children"});
+    group.children.forEach(function (child) {
+      body.appendChild(child.kind === "condition" ? self.renderCondition(child, group) : self.renderGroup(child, group));
+    });
+    var buttons = el("div", {"class": "sb-buttons"}, [
+      el("button", {type: "button", "class": "sb-add-condition", text: this.t.add_condition, onclick: function () {
+        group.children.push({kind: "condition", data: {}}); self.render();
+      }}),
+      el("button", {type: "button", "class": "sb-add-group", text: this.t.add_group, onclick: function () {
+        group.children.push({kind: "all", children: [{kind: "condition", data: {}}]}); self.render();
+      }}),
+      parent ? el("button", {type: "button", "class": "sb-remove", text: this.t.remove, onclick: function () {
+        parent.children.splice(parent.children.indexOf(group), 1); self.render();
+      }}) : null
+    ]);
+    return el("fieldset", {"class": "sb-group sb-" + group.kind}, [el("legend", {}, [kind]), body, buttons]);
+  };
+
+  Builder.prototype.fieldSelect = function (node) {
+    var self = this;
+    var select = el("select", {"class": "sb-field", onchange: function (e) {
+      node.data = {field: e.target.value};
+      var c = self.catalogue[e.target.value];
+      if (c) { node.data.op = c.operators[0].op; }
+      self.render();
+    }});
+    select.appendChild(el("option", {value: "", text: this.t.choose_field}));
+    this.groups.forEach(function (groupName) {
+      var optgroup = el("optgroup", {label: groupName});
+      self.list.filter(function (c) { return c.group === groupName; }).forEach(function (c) {
+        var opt = el("option", {value: c.field, text: c.label});
+        if (node.data.field === c.field) { opt.selected = true; }
+        optgroup.appendChild(opt);
+      });
+      select.appendChild(optgroup);
+    });
+    return select;
+  };
+
+  Builder.prototype.renderCondition = function (node, parent) {
+    var self = this;
+    var row = el("div", {"class": "sb-condition"}, [this.fieldSelect(node)]);
+    var c = this.catalogue[node.data.field];
+    if (c) {
+      var ops = c.operators.map(function (o) { return {value: o.op, label: o.label}; });
+      row.appendChild(options(el("select", {"class": "sb-op", onchange: function (e) {
+        node.data = {field: node.data.field, op: e.target.value};
+        self.render();
+      }}), ops, node.data.op));
+      var op = c.operators.filter(function (o) { return o.op === node.data.op; })[0] || c.operators[0];
+      row.appendChild(this.widget(op.value_type, c.choices, node.data, "value", true));
+      c.extra.forEach(function (extra) {
+        row.appendChild(el("label", {"class": "sb-extra"}, [
+          document.createTextNode(extra.label + (extra.required ? "" : " (" + self.t.optional + ")") + " "),
+          self.widget(extra.type, extra.choices, node.data, extra.key, extra.required)
+        ]));
+      });
+    }
+    row.appendChild(el("button", {type: "button", "class": "sb-remove", text: "×", title: this.t.remove,
+      onclick: function () { parent.children.splice(parent.children.indexOf(node), 1); self.render(); }}));
+    return row;
+  };
+
+  /* One input for a value type; writes data[key] (removed when empty and optional). */
+  Builder.prototype.widget = function (type, choices, data, key, required) {
+    var self = this;
+    function set(value) {
+      if (value === "" || value === null || (Array.isArray(value) && !value.length)) {
+        if (!required || key !== "value") { delete data[key]; } else { data[key] = value; }
+      } else { data[key] = value; }
+      self.sync();
+    }
+    function number(v) { return v === "" ? "" : Number(v); }
+    var current = data[key];
+    var name = "sb-" + key;
+    if (type === "none") { return el("span"); }
+    if (type === "bool") {
+      if (current === undefined && required) { data[key] = true; }
+      return options(el("select", {"class": name, onchange: function (e) { set(e.target.value === "true"); }}),
+        [{value: "true", label: this.t.yes}, {value: "false", label: this.t.no}], String(data[key]));
+    }
+    var pick = this.pickers[type === "category_list" ? "" : type] || choices;
+    if ((type === "choice" || type === "segment" || type === "campaign" || type === "attribute_key") && pick &&
+        (pick.length || type !== "attribute_key")) {
+      var single = options(el("select", {"class": name, onchange: function (e) {
+        var v = e.target.value;
+        set(type === "segment" || type === "campaign" ? (v ? Number(v) : "") : v);
+      }}), pick, current, required ? undefined : "—");
+      if (current === undefined && required && pick.length) { set(type === "segment" || type === "campaign" ?
+        Number(pick[0].value) : pick[0].value); }
+      return single;
+    }
+    if ((type === "choice_list" || type === "category_list") && choices) {
+      var multi = options(el("select", {"class": name, multiple: "multiple", size: Math.min(6, choices.length),
+        onchange: function (e) {
+          set(Array.prototype.filter.call(e.target.options, function (o) { return o.selected; })
+            .map(function (o) { return o.value; }));
+        }}), choices, null);
+      Array.prototype.forEach.call(multi.options, function (o) {
+        o.selected = Array.isArray(current) && current.indexOf(o.value) >= 0;
+      });
+      return multi;
+    }
+    if (type === "int_range" || type === "number_range") {
+      var pair = Array.isArray(current) ? current.slice() : ["", ""];
+      var make = function (index) {
+        return el("input", {type: "number", step: type === "int_range" ? "1" : "any", "class": name + "-" + index,
+          value: pair[index], placeholder: index ? self.t.to : self.t.from, oninput: function (e) {
+            pair[index] = number(e.target.value); set(pair.slice());
+          }});
+      };
+      return el("span", {}, [make(0), document.createTextNode(" – "), make(1)]);
+    }
+    if (type === "int" || type === "number") {
+      return el("input", {type: "number", min: type === "int" ? "0" : null, step: type === "int" ? "1" : "any",
+        "class": name, value: current === undefined ? "" : current,
+        oninput: function (e) { set(number(e.target.value)); }});
+    }
+    if (type === "date") {
+      return el("input", {type: "date", "class": name, value: current || "",
+        oninput: function (e) { set(e.target.value); }});
+    }
+    var isList = type === "text_list" || type === "sku_list" || type === "category_list";
+    var listId = "sb-list-" + type;
+    if (pick && pick.length && !document.getElementById(listId)) {
+      document.body.appendChild(options(el("datalist", {id: listId}), pick, null));
+    }
+    return el("input", {type: "text", "class": name + " vTextField", list: pick ? listId : null,
+      placeholder: isList ? this.t.comma : "", value: isList && Array.isArray(current) ? current.join(", ") :
+        (current === undefined ? "" : current),
+      oninput: function (e) {
+        var v = e.target.value;
+        set(isList ? v.split(",").map(function (s) { return s.trim(); }).filter(Boolean) : v);
+      }});
+  };
+
+  Builder.prototype.preview = function (out) {
+    var self = this;
+    this.sync();
+    var token = document.querySelector("input[name=csrfmiddlewaretoken]");
+    out.textContent = "…";
+    fetch(this.previewUrl, {method: "POST", body: this.field.value, credentials: "same-origin",
+      headers: {"Content-Type": "application/json", "X-CSRFToken": token ? token.value : ""}})
+      .then(function (r) { return r.json(); })
+      .then(function (data) { self.showPreview(out, data); });
+  };
+
+  Builder.prototype.showPreview = function (out, data) {
+    out.innerHTML = "";
+    if (data.errors) {
+      out.appendChild(el("p", {"class": "errornote", text: this.t.error}));
+      out.appendChild(el("ul", {"class": "errorlist"}, data.errors.map(function (e) { return el("li", {text: e}); })));
+      return;
+    }
+    out.appendChild(el("p", {"class": "sb-count"}, [
+      el("strong", {"class": "sb-count-number", text: String(data.count)}),
+      document.createTextNode(" " + this.t.matches + " · " + this.t.took + " " + data.milliseconds + " " + this.t.ms)
+    ]));
+    var rows = data.contacts.map(function (c) {
+      return el("tr", {}, [el("td", {}, [el("a", {href: c.url, text: c.name || ("#" + c.id)})]),
+        el("td", {text: c.email}), el("td", {text: c.city})]);
+    });
+    out.appendChild(el("table", {"class": "sb-preview-table"}, [
+      el("thead", {}, [el("tr", {}, [el("th", {text: this.t.name}), el("th", {text: this.t.email}),
+        el("th", {text: this.t.city})])]), el("tbody", {}, rows)]));
+  };
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var root = document.getElementById("segment-builder");
+    var field = document.getElementById("id_rules");
+    if (!root || !field) { return; }
+    var builder = new Builder(root, readJSON("builder-catalogue"), readJSON("builder-options"),
+      readJSON("builder-text"), field, root.getAttribute("data-preview-url"));
+    var row = field.closest(".form-row") || field.parentNode;
+    row.classList.add("sb-json-row", "sb-hidden");
+    builder.render();
+    var out = document.getElementById("segment-preview");
+    document.getElementById("segment-preview-button").addEventListener("click", function () { builder.preview(out); });
+    document.getElementById("segment-json-toggle").addEventListener("click", function () {
+      if (row.classList.toggle("sb-hidden")) { builder.tree = builder.load(field.value); builder.render(); }
+    });
+    var kind = document.getElementById("id_kind");
+    function showBuilder() {
+      document.getElementById("segment-builder-box").style.display = kind && kind.value === "static" ? "none" : "";
+    }
+    if (kind) { kind.addEventListener("change", showBuilder); showBuilder(); }
+  });
+})();
