@@ -37,8 +37,9 @@ class TimelineEntry:
 def _timeline_part(qs: QuerySet, *, at: str, title: str, detail: str, kind: str,
                    amount: str | None = None, granted: str | None = None) -> QuerySet:
     """One branch of the timeline union: the same column names and types from every table."""
-    no_decimal = Value(None, output_field=DecimalField(max_digits=14, decimal_places=2))
-    no_bool = Value(None, output_field=BooleanField())
+    # Typed NULLs: PostgreSQL will not match an untyped NULL parameter with boolean/numeric.
+    no_decimal = Cast(Value(None), DecimalField(max_digits=14, decimal_places=2))
+    no_bool = Cast(Value(None), BooleanField())
     part = qs.annotate(
         tl_kind=Value(kind, output_field=CharField()),
         tl_ref=F("pk"),
