@@ -128,6 +128,26 @@ def test_paginator_caps_filtered_counts():
     assert unfiltered.count == 5
 
 
+def test_changelist_says_more_than_when_the_count_is_capped(admin_client, monkeypatch):
+    monkeypatch.setattr(EstimatedCountPaginator, "cap", 2)
+    ContactFactory.create_batch(3, city="Haifa")
+    response = admin_client.get(CHANGELIST, {"city": "Haifa"})
+    assert "more than 2" in response.content.decode()
+
+
+@pytest.mark.postgres
+def test_paginator_reads_the_planner_estimate_on_postgresql():
+    if connection.vendor != "postgresql":
+        pytest.skip("reltuples is PostgreSQL's")
+    ContactFactory.create_batch(3)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE contacts_contact")
+    paginator = EstimatedCountPaginator(Contact.objects.order_by("pk"), 2)
+    paginator.estimate_from = 1
+    assert paginator.count == 3
+    assert paginator.count_is_estimate
+
+
 # ---------------------------------------------------------------- contact page
 
 def test_contact_page_shows_the_timeline_newest_first(admin_client):
