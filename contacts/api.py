@@ -7,6 +7,7 @@ send purchases or events); contact and club writes need `contacts:write`; purcha
 """
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -19,7 +20,7 @@ from rest_framework.response import Response
 
 from crm.api import ApiViewSet
 
-from . import ingest, services
+from . import ingest, normalize, services
 from .filters import ClubMemberFilter, ContactFilter, EventFilter, ProductFilter, PurchaseFilter, StoreFilter
 from .models import Activity, Contact, LoyaltyMember, PointsEntry, Product, Purchase, Store
 from .serializers import (
@@ -82,6 +83,22 @@ BULK_RESULT_EXAMPLE = OpenApiExample(
 
 # ---------------------------------------------------------------- contacts
 
+def _contact_input(serializer_class: type, data: Any, partial: bool = False) -> dict:
+    """Checked contact input; on errors, the values of the other fields are checked too, so one answer names
+    every bad field."""
+    serializer = serializer_class(data=data, partial=partial)
+    if serializer.is_valid():
+        return dict(serializer.validated_data)
+    errors = dict(serializer.errors)
+    if isinstance(data, dict):
+        rest = {k: v for k, v in data.items() if k not in errors and (v is None or isinstance(v, (str, int)))}
+        try:
+            normalize.contact_fields(rest)
+        except DjangoValidationError as exc:
+            errors.update(exc.message_dict)
+    raise ValidationError(errors)
+
+
 @extend_schema_view(
     list=extend_schema(summary=gettext_lazy("List contacts"), description=gettext_lazy(
         "Newest first, cursor-paginated (`next`/`previous` links). Filter by email, phone, city, region, source, "
@@ -109,15 +126,13 @@ class ContactViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
         return Response(ContactSerializer(self.get_queryset().get(pk=contact.pk)).data, status=code)
 
     def create(self, request: Request) -> Response:
-        serializer = ContactSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        contact = services.contact_create(data=serializer.validated_data)
+        contact = services.contact_create(data=_contact_input(ContactSerializer, request.data))
         return self._answer(contact, status.HTTP_201_CREATED)
 
     def partial_update(self, request: Request, pk: Any = None) -> Response:
-        serializer = ContactSerializer(data=request.data, partial=True)
-        serializer.is_valid(raise_exception=True)
-        contact = services.contact_update(contact=self.get_object(), data=serializer.validated_data)
+        contact = self.get_object()
+        contact = services.contact_update(contact=contact, data=_contact_input(ContactSerializer, request.data,
+                                                                               partial=True))
         return self._answer(contact)
 
     def destroy(self, request: Request, pk: Any = None) -> Response:
@@ -139,9 +154,7 @@ class ContactViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
     )
     @action(detail=False, methods=["post"])
     def upsert(self, request: Request) -> Response:
-        serializer = ContactUpsertSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = dict(serializer.validated_data)
+        data = _contact_input(ContactUpsertSerializer, request.data)
         card_number = data.pop("card_number", None) or None
         contact, created = services.contact_upsert(data=data, card_number=card_number)
         return self._answer(contact, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
@@ -299,7 +312,8 @@ class ProductViewSet(CatalogueViewSet):
         "Stores are referenced by code in in-store purchases."),
         examples=[OpenApiExample("A store", request_only=True, value={
             "code": "TLV-01", "name": "Tel Aviv Dizengoff", "city": "Tel Aviv", "region": "Tel Aviv District"})]),
-    partial_update=extend_schema(summary=gettext_lazy("Change a store")),
+    partial_update=extend_schema(summary=gettext_lazy("Change a store"),
+                                 examples=[OpenApiExample("Moved", request_only=True, value={"city": "Ramat Gan"})]),
 )
 class StoreViewSet(CatalogueViewSet):
     queryset = Store.objects.all()

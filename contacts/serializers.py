@@ -243,6 +243,7 @@ class EventInSerializer(serializers.Serializer):
 
 class EventSerializer(serializers.ModelSerializer):
     product = serializers.SlugRelatedField(slug_field="sku", read_only=True, allow_null=True)
+    url = serializers.CharField(read_only=True, help_text=_("Page URL, or empty."))
 
     class Meta:
         model = Activity

@@ -1,9 +1,11 @@
 """The partner API under /api/v1/: one router for every app, the shared view base and the schema."""
-from django.urls import include, path
+from django.http import JsonResponse
+from django.urls import include, path, re_path
+from django.views.decorators.csrf import csrf_exempt
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework import viewsets
 from rest_framework.parsers import JSONParser
 from rest_framework.routers import DefaultRouter
@@ -48,19 +50,25 @@ class ApiViewSet(viewsets.GenericViewSet):
 
 def build_router() -> DefaultRouter:
     from contacts.api import register as register_contacts
+    from segments.api import register as register_segments
 
     router = DefaultRouter()
     register_contacts(router)
-    # Other apps register their resources here, e.g. segments: `register_segments(router)`
-    # with `def register(router): router.register("segments", SegmentViewSet, basename="segment")`.
+    register_segments(router)
     return router
 
 
 router = build_router()
 
+@csrf_exempt
+def not_found(request, *args, **kwargs) -> JsonResponse:
+    """Unknown URLs under /api/ answer in JSON like the rest of the API, not with an HTML page."""
+    return JsonResponse({"detail": _("Not found.")}, status=404)
+
+
 urlpatterns = [
     path("v1/", include((router.urls, "api"), namespace="v1")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    re_path(r"^", not_found),
 ]

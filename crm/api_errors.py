@@ -21,6 +21,9 @@ def exception_handler(exc, context):
         exc = exceptions.ValidationError({NON_FIELD: [_("A value is out of the range the database accepts.")]})
     if isinstance(exc, exceptions.ValidationError):
         exc.detail = flatten_errors(exc.detail)
+    elif isinstance(exc, exceptions.ParseError):
+        # A body that is not JSON is a 400 like the others: same shape, so clients parse one format.
+        exc = exceptions.ValidationError({NON_FIELD: [exc.detail]})
     return drf_exception_handler(exc, context)
 
 

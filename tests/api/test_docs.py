@@ -1,0 +1,50 @@
+import re
+
+import pytest
+from rest_framework.test import APIClient
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_schema_is_openapi_3_with_every_resource_and_the_bearer_scheme():
+    response = APIClient().get("/api/schema/", HTTP_ACCEPT="application/json")
+
+    assert response.status_code == 200
+    schema = response.json()
+    assert schema["openapi"].startswith("3.")
+    for path in ["/api/v1/contacts/", "/api/v1/contacts/upsert/", "/api/v1/contacts/{id}/erase/",
+                 "/api/v1/club-members/{id}/points/", "/api/v1/products/", "/api/v1/stores/",
+                 "/api/v1/purchases/", "/api/v1/purchases/bulk/", "/api/v1/events/bulk/", "/api/v1/identify/"]:
+        assert path in schema["paths"], path
+    assert schema["components"]["securitySchemes"]["apiKey"]["scheme"] == "bearer"
+
+
+def test_every_operation_has_a_summary_or_description_and_documents_errors():
+    schema = APIClient().get("/api/schema/", HTTP_ACCEPT="application/json").json()
+
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            assert operation.get("summary") or operation.get("description"), (method, path)
+            assert {"401", "403", "429"} <= set(operation["responses"]), (method, path)
+
+
+def test_write_operations_carry_request_examples():
+    schema = APIClient().get("/api/schema/", HTTP_ACCEPT="application/json").json()
+
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            body = operation.get("requestBody", {}).get("content", {}).get("application/json")
+            if body and not path.endswith("/erase/"):
+                assert body.get("examples"), (method, path)
+
+
+def test_the_docs_page_loads_only_local_assets():
+    response = APIClient().get("/api/docs/")
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assets = re.findall(r"""(?:src|href)\s*=\s*["']([^"']+)["']""", html)
+    assert assets
+    assert not [a for a in assets if a.startswith(("http:", "https:", "//"))]
+    assert "cdn" not in html.lower()
+    assert any("/static/drf_spectacular_sidecar/" in a for a in assets)
