@@ -1,0 +1,51 @@
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+from .models import Segment, SegmentMembership
+
+
+class SegmentSerializer(serializers.ModelSerializer):
+    rules = serializers.JSONField(required=False, allow_null=True, help_text=_(
+        "Rule tree (CONTRACT §3): {\"all\"|\"any\": [...]}, {\"not\": node} or a condition "
+        "{\"field\", \"op\", \"value\", ...}. Not needed for a static list."))
+
+    class Meta:
+        model = Segment
+        fields = ["id", "name", "description", "kind", "rules", "member_count", "last_refreshed_at",
+                  "last_refresh_ms", "created_at", "updated_at"]
+        read_only_fields = ["member_count", "last_refreshed_at", "last_refresh_ms", "created_at", "updated_at"]
+        extra_kwargs = {"kind": {"required": False}, "description": {"required": False}}
+
+
+class MemberSerializer(serializers.ModelSerializer):
+    contact = serializers.IntegerField(source="contact_id", read_only=True)
+    email = serializers.EmailField(source="contact.email", read_only=True, allow_null=True)
+    first_name = serializers.CharField(source="contact.first_name", read_only=True)
+    last_name = serializers.CharField(source="contact.last_name", read_only=True)
+
+    class Meta:
+        model = SegmentMembership
+        fields = ["contact", "email", "first_name", "last_name", "joined_at"]
+
+
+class ContactIdsSerializer(serializers.Serializer):
+    contacts = serializers.ListField(child=serializers.IntegerField(min_value=1), min_length=1, max_length=10000)
+
+
+class ChangedSerializer(serializers.Serializer):
+    changed = serializers.IntegerField(help_text=_("How many contacts joined (POST) or left (DELETE) the list."))
+    member_count = serializers.IntegerField()
+
+
+class CountSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+
+
+class ConditionSerializer(serializers.Serializer):
+    field = serializers.CharField()
+    label = serializers.CharField()
+    group = serializers.CharField()
+    help = serializers.CharField()
+    choices = serializers.ListField(child=serializers.DictField(), allow_null=True)
+    operators = serializers.ListField(child=serializers.DictField())
+    extra = serializers.ListField(child=serializers.DictField())
