@@ -373,3 +373,15 @@ def test_consent_log_cannot_be_edited(admin_client):
     assert response.status_code == 200
     assert 'name="_save"' not in response.content.decode()
     assert admin_client.get(reverse("admin:contacts_consentevent_add")).status_code == 403
+
+
+def test_adding_an_activity_records_it_through_the_service(admin_client):
+    contact = ContactFactory()
+    data = {"contact": contact.pk, "type": "add_to_cart", "occurred_at_0": "2024-06-01", "occurred_at_1": "12:00",
+            "url": "https://shop.example.com/cart", "properties": "{}", "anonymous_id": "", "event_id": "ev-1",
+            "product": ""}
+    response = admin_client.post(reverse("admin:contacts_activity_add"), data)
+    assert response.status_code == 302
+    contact.refresh_from_db()
+    assert contact.funnel_stage == FunnelStage.CART
+    assert contact.activities.get().event_id == "ev-1"
