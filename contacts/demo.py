@@ -621,7 +621,8 @@ class _Chunk:
             elif r.random() < 0.3:
                 event(contact_id, "product_view", ago + r.uniform(1, 5) * DAY, product=product)
             if r.random() < 0.04:
-                event(contact_id, "review", max(ago - 5 * DAY, 30), product=product, properties={"rating": r.randint(3, 5)})
+                event(contact_id, "review", max(ago - 5 * DAY, 30), product=product,
+                      properties={"rating": r.randint(3, 5)})
         if p["referred_by"]:
             event(p["referred_by"], "referral", signup_ago + 600, url=f"{SHOP}invite")
 
