@@ -103,16 +103,13 @@ def choice(value: Any, field: str, choices: type, default: str | None = None) ->
 def date(value: Any, field: str) -> dt.date | None:
     if blank(value):
         return None
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
     raw = str(value).strip()
-    parsed = None
-    try:
-        parsed = parse_date(raw)
-    except ValueError:
-        pass
+    parsed = value.date() if isinstance(value, dt.datetime) else value if isinstance(value, dt.date) else None
+    if parsed is None:
+        try:
+            parsed = parse_date(raw)
+        except ValueError:
+            pass
     if parsed is None:
         for fmt in ("%d/%m/%Y", "%d.%m.%Y"):
             try:

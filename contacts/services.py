@@ -76,7 +76,10 @@ def tags_get_or_create(names: Iterable[str]) -> list[Tag]:
 
 def contacts_add_tag(*, contact_ids: Iterable[int], name: str) -> int:
     """Tag many contacts in one statement; returns how many got the tag newly."""
-    tag = tags_get_or_create([name])[0]
+    tags = tags_get_or_create([name])
+    if not tags:
+        raise normalize.field_error("name", _("Enter a tag name."))
+    tag = tags[0]
     through = Contact.tags.through
     contact_ids = set(contact_ids)
     ids = contact_ids - set(through.objects.filter(tag=tag, contact_id__in=contact_ids)

@@ -47,7 +47,9 @@ def _django_errors(exc: DjangoValidationError) -> ValidationError:
     create=extend_schema(summary=gettext_lazy("Create a segment"), examples=[RULES_EXAMPLE], description=gettext_lazy(
         "Rules are validated against the condition catalogue; an error names the bad node, e.g. "
         "`all[1].value: Enter a whole number.` A dynamic segment is filled right after it is saved.")),
-    partial_update=extend_schema(summary=gettext_lazy("Change a segment")),
+    partial_update=extend_schema(summary=gettext_lazy("Change a segment"), examples=[OpenApiExample(
+        "Widen to two cities", request_only=True,
+        value={"rules": {"field": "city", "op": "in", "value": ["Haifa", "Tel Aviv"]}})]),
     destroy=extend_schema(summary=gettext_lazy("Delete a segment"), description=gettext_lazy(
         "Refused (409) while another segment's rules use it.")),
 )
@@ -103,7 +105,8 @@ class SegmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
                    request=ContactIdsSerializer, responses={200: ChangedSerializer},
                    examples=[OpenApiExample("Add", value={"contacts": [12, 15]}, request_only=True)])
     @extend_schema(methods=["DELETE"], summary=gettext_lazy("Remove contacts from a static list"),
-                   request=ContactIdsSerializer, responses={200: ChangedSerializer})
+                   request=ContactIdsSerializer, responses={200: ChangedSerializer},
+                   examples=[OpenApiExample("Remove", value={"contacts": [12]}, request_only=True)])
     @action(detail=True, methods=["get", "post", "delete"])
     def members(self, request: Request, pk: Any = None) -> Response:
         segment = self.get_object()

@@ -135,3 +135,19 @@ class TestCustomAttributes:
         with pytest.raises(ValidationError) as excinfo:
             normalize.attributes(["shoe_size", 38])
         assert error_fields(excinfo) == {"attributes"}
+
+
+def test_date_objects_get_the_same_range_check_as_text():
+    with pytest.raises(ValidationError) as excinfo:
+        normalize.date(dt.date(1800, 1, 1), "birth_date")
+    assert "birth_date" in excinfo.value.message_dict
+    assert normalize.date(dt.date(1990, 5, 1), "birth_date") == dt.date(1990, 5, 1)
+
+
+@pytest.mark.django_db
+def test_tagging_with_a_blank_name_names_the_field():
+    from contacts.services import contacts_add_tag
+
+    with pytest.raises(ValidationError) as excinfo:
+        contacts_add_tag(contact_ids=[1], name="  ")
+    assert "name" in excinfo.value.message_dict
