@@ -6,7 +6,7 @@ segments can read them without aggregating millions of rows.
 """
 from django.db import models
 from django.db.models import Q
-from django.db.models.functions import Lower
+from django.db.models.functions import Lower, Trim
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -175,6 +175,9 @@ class Contact(models.Model):
             models.Index(fields=["signed_up_at"], name="contact_signed_up_idx"),
             models.Index(fields=["birth_date"], name="contact_birth_date_idx"),
             models.Index(fields=["last_name", "first_name"], name="contact_name_idx"),
+            # Segment rules compare text ignoring case and surrounding spaces.
+            models.Index(Lower(Trim("city")), name="contact_city_norm_idx"),
+            models.Index(Lower(Trim("region")), name="contact_region_norm_idx"),
         ]
 
     def __str__(self) -> str:
@@ -392,6 +395,7 @@ class Activity(models.Model):
             models.Index(fields=["anonymous_id"], condition=Q(anonymous_id__isnull=False),
                          name="activity_anonymous_idx"),
             models.Index(fields=["type", "occurred_at"], name="activity_type_time_idx"),
+            models.Index(fields=["contact", "-occurred_at"], name="activity_contact_recent_idx"),
         ]
 
     def __str__(self) -> str:

@@ -254,3 +254,15 @@ def test_total_spent_accepts_decimal_strings():
     segment = services.segment_create(name="Spenders", rules={"field": "total_spent", "op": "gte", "value": "100.5"})
     assert members(segment) == {contact.pk}
     assert Decimal(str(segment.rules["value"])) == Decimal("100.5")
+
+
+@pytest.mark.django_db
+def test_marketers_manage_segments_and_analysts_only_view_them():
+    from django.contrib.auth.models import Group
+
+    marketer = set(Group.objects.get(name="Marketer").permissions.filter(content_type__app_label="segments")
+                   .values_list("codename", flat=True))
+    analyst = set(Group.objects.get(name="Analyst").permissions.filter(content_type__app_label="segments")
+                  .values_list("codename", flat=True))
+    assert {"add_segment", "change_segment", "delete_segment", "view_segment"} <= marketer
+    assert analyst == {"view_segment", "view_segmentmembership"}
