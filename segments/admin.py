@@ -271,6 +271,45 @@ def builder_text() -> dict:
     }
 
 
+class AddToListForm(forms.Form):
+    segment = forms.ModelChoiceField(label=gettext_lazy("Static list"), required=False,
+                                     queryset=Segment.objects.filter(kind=Segment.Kind.STATIC).order_by("name"))
+    new_name = forms.CharField(label=gettext_lazy("…or a new list named"), required=False, max_length=200)
+
+    def clean(self):
+        cleaned = super().clean()
+        if not cleaned.get("segment") and not (cleaned.get("new_name") or "").strip():
+            raise ValidationError(_("Choose a static list or name a new one."))
+        return cleaned
+
+
+@admin.action(description=gettext_lazy("Add the selected contacts to a static list"), permissions=["view"])
+def add_to_static_list(modeladmin, request, queryset):
+    """Contacts changelist action: the selection (or every match of the filters) joins a static list."""
+    from contacts.admin.actions import _intermediate_page
+
+    form = AddToListForm(request.POST if "apply" in request.POST else None)
+    if form.is_valid():
+        segment = form.cleaned_data["segment"] or services.segment_create(
+            name=form.cleaned_data["new_name"], kind=Segment.Kind.STATIC, created_by=request.user)
+        added = services.static_add_queryset(segment=segment, contacts=queryset)
+        modeladmin.message_user(request, _("%(count)d contacts added to “%(name)s”.") % {
+            "count": added, "name": segment.name}, messages.SUCCESS)
+        return None
+    return _intermediate_page(modeladmin, request, queryset, "admin/segments/segment/add_to_list.html",
+                              _("Add to a static list"), form=form)
+
+
+def _extend_contact_admin() -> None:
+    from contacts.admin.contact import ContactAdmin
+
+    if add_to_static_list not in ContactAdmin.actions:
+        ContactAdmin.actions = (*ContactAdmin.actions, add_to_static_list)
+
+
+_extend_contact_admin()
+
+
 class MembershipAdmin(admin.ModelAdmin):
     list_display = ("segment", "contact", "joined_at", "left_at")
     list_filter = ("segment",)

@@ -158,3 +158,22 @@ def test_export_streams_in_batches(admin_client, monkeypatch):
     chunks = list(response.streaming_content)
     assert len(chunks) >= 3
     assert sum(chunk.count(b"\n") for chunk in chunks) == 6
+
+
+def test_contacts_changelist_action_adds_the_selection_to_a_new_static_list(admin_client):
+    a, b = ContactFactory(), ContactFactory()
+    ContactFactory()
+    url = reverse("admin:contacts_contact_changelist")
+    ask = admin_client.post(url, {"action": "add_to_static_list", "_selected_action": [a.pk, b.pk]})
+    assert ask.status_code == 200 and "new list named" in ask.content.decode()
+    done = admin_client.post(url, {"action": "add_to_static_list", "_selected_action": [a.pk, b.pk],
+                                   "apply": "1", "new_name": "Store opening guests"}, follow=True)
+    assert "2 contacts added" in done.content.decode()
+    segment = Segment.objects.get(name="Store opening guests")
+    assert segment.kind == "static" and segment.member_count == 2
+
+
+def test_the_contact_page_links_to_the_why_view(admin_client):
+    contact = ContactFactory()
+    html = admin_client.get(reverse("admin:contacts_contact_change", args=[contact.pk])).content.decode()
+    assert reverse("admin:segments_segment_why", args=[contact.pk]) in html
