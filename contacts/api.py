@@ -328,6 +328,12 @@ class StoreViewSet(CatalogueViewSet):
 
 # ---------------------------------------------------------------- purchases
 
+def _may_contain_nul(request: Request) -> bool:
+    """JSON can only carry a NUL character escaped, so a body without the escape holds none (read before
+    `request.data`, which consumes the stream)."""
+    return b"\\u0000" in request.body
+
+
 def _batch(request: Request, key: str) -> list:
     body = request.data
     items = body.get(key) if isinstance(body, dict) else None
@@ -382,7 +388,9 @@ class PurchaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewS
     )
     @action(detail=False, methods=["post"])
     def bulk(self, request: Request) -> Response:
-        return Response(ingest.purchases_record_bulk(items=_batch(request, "purchases")))
+        may_contain_nul = _may_contain_nul(request)
+        return Response(ingest.purchases_record_bulk(items=_batch(request, "purchases"),
+                                                     may_contain_nul=may_contain_nul))
 
 
 # ---------------------------------------------------------------- events
@@ -427,7 +435,9 @@ class EventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet)
     )
     @action(detail=False, methods=["post"])
     def bulk(self, request: Request) -> Response:
-        return Response(ingest.activities_track_bulk(items=_batch(request, "events")))
+        may_contain_nul = _may_contain_nul(request)
+        return Response(ingest.activities_track_bulk(items=_batch(request, "events"),
+                                                     may_contain_nul=may_contain_nul))
 
 
 # ---------------------------------------------------------------- identify

@@ -10,13 +10,14 @@ Idempotency: a key already stored (or repeated inside the batch) counts as a dup
 identical batches race, the loser's bulk insert hits the unique constraints and the batch is replayed
 item by item through the single-item services, which resolve each conflict to the stored row.
 """
+import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -109,12 +110,13 @@ def contact_ref(raw: dict, *, required: bool = True) -> tuple[str, Any] | None:
     return None
 
 
-def purchase_validate(raw: Any) -> dict:
+def purchase_validate(raw: Any, *, may_contain_nul: bool = True) -> dict:
     """A purchase item checked for shape and values (not yet for known contact, store or products)."""
     if not isinstance(raw, dict):
         raise ValidationError({"non_field_errors": [_("Must be an object.")]})
     errors: Errors = {}
-    _check_nul(raw, errors)
+    if may_contain_nul:
+        _check_nul(raw, errors)
     _check_scalars(raw, ("external_id", "source", "store", "channel", "currency"), errors)
     if errors:
         raise ValidationError(errors)
@@ -130,12 +132,13 @@ def purchase_validate(raw: Any) -> dict:
     return clean
 
 
-def activity_validate(raw: Any) -> dict:
+def activity_validate(raw: Any, *, may_contain_nul: bool = True) -> dict:
     """An event item checked for shape and values (not yet for a known contact or product)."""
     if not isinstance(raw, dict):
         raise ValidationError({"non_field_errors": [_("Must be an object.")]})
     errors: Errors = {}
-    _check_nul(raw, errors)
+    if may_contain_nul:
+        _check_nul(raw, errors)
     _check_scalars(raw, ("anonymous_id", "event_id", "product", "type"), errors)
     if errors:
         raise ValidationError(errors)
@@ -205,21 +208,82 @@ def _result(created: int, duplicates: int, errors: dict[int, Errors]) -> dict:
             "errors": [{"index": i, "errors": errors[i]} for i in sorted(errors)]}
 
 
-def _validate_all(items: list, validate: Callable[[Any], dict]) -> tuple[dict[int, dict], dict[int, Errors]]:
+def _validate_all(items: list, validate: Callable[..., dict],
+                  may_contain_nul: bool) -> tuple[dict[int, dict], dict[int, Errors]]:
     valid, errors = {}, {}
     for index, raw in enumerate(items):
         try:
-            valid[index] = validate(raw)
+            valid[index] = validate(raw, may_contain_nul=may_contain_nul)
         except ValidationError as exc:
             errors[index] = exc.message_dict
     return valid, errors
 
 
+# ---------------------------------------------------------------- inserts
+
+def contacts_lock(contact_ids: Iterable[int | None]) -> list[int]:
+    """Lock the contacts a batch is about to update, in id order, so concurrent batches touching the same
+    contacts wait for each other instead of deadlocking on rows locked in different orders."""
+    ids = sorted({pk for pk in contact_ids if pk is not None})
+    if ids and connection.vendor == "postgresql":
+        list(Contact.objects.filter(pk__in=ids).order_by("pk").select_for_update().values_list("pk", flat=True))
+    return ids
+
+
+PURCHASE_COLUMNS = ("contact_id", "source", "external_id", "channel", "store_id", "purchased_at", "total",
+                    "currency", "created_at")
+ITEM_COLUMNS = ("purchase_id", "product_id", "quantity", "unit_price")
+ACTIVITY_COLUMNS = ("contact_id", "anonymous_id", "event_id", "type", "occurred_at", "product_id", "url",
+                    "properties", "created_at")
+
+
+def rows_insert(model: Any, columns: tuple[str, ...], rows: list[tuple], *, returning: bool = True) -> list[int]:
+    """Insert already validated rows in one statement and return their ids in order.
+
+    On PostgreSQL: `INSERT … SELECT FROM unnest(arrays)`, one array per column, which skips building a
+    model instance per row (the same statement `bulk_create` sends, at a fraction of the Python cost).
+    Elsewhere: `bulk_create`.
+    """
+    if not rows:
+        return []
+    if connection.vendor != "postgresql":
+        objs = [model(**dict(zip(columns, row, strict=True))) for row in rows]
+        model.objects.bulk_create(objs, batch_size=MAX_BATCH if len(columns) > 5 else 3 * MAX_BATCH)
+        return [obj.pk for obj in objs]
+    fields = [model._meta.get_field(name) for name in columns]
+    arrays, selects = [], []
+    for position, field in enumerate(fields):
+        values = [row[position] for row in rows]
+        db_type = field.db_type(connection)
+        if db_type == "jsonb":
+            values = [json.dumps(v) for v in values]
+            selects.append(f"c{position}::jsonb")
+            arrays.append(("text", values))
+        else:
+            selects.append(f"c{position}")
+            arrays.append((db_type, values))
+    sql = "INSERT INTO {table} ({columns}) SELECT {selects} FROM unnest({arrays}) AS t({names}){returning}".format(
+        table=connection.ops.quote_name(model._meta.db_table),
+        columns=", ".join(connection.ops.quote_name(f.column) for f in fields),
+        selects=", ".join(selects),
+        arrays=", ".join(f"%s::{db_type}[]" for db_type, _values in arrays),
+        names=", ".join(f"c{n}" for n in range(len(fields))),
+        returning=" RETURNING id" if returning else "",
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [values for _db_type, values in arrays])
+        return [row[0] for row in cursor.fetchall()] if returning else []
+
+
 # ---------------------------------------------------------------- purchases
 
-def purchases_record_bulk(*, items: list) -> dict:
-    """Record a batch of purchases; returns `{"created", "duplicates", "errors": [{"index", "errors"}]}`."""
-    valid, errors = _validate_all(items, purchase_validate)
+def purchases_record_bulk(*, items: list, may_contain_nul: bool = True) -> dict:
+    """Record a batch of purchases; returns `{"created", "duplicates", "errors": [{"index", "errors"}]}`.
+
+    `may_contain_nul=False` skips the search for NUL characters when the caller knows there is none
+    (the API checks the raw body once instead of every value).
+    """
+    valid, errors = _validate_all(items, purchase_validate, may_contain_nul)
     stores = _lookup(Store, "code", {c["store_code"] for c in valid.values() if c["store_code"]})
     products = _lookup(Product, "sku", {i["sku"] for c in valid.values() for i in c["items"]})
     contacts = _Contacts(c["ref"] for c in valid.values())
@@ -264,19 +328,18 @@ def _split_new_purchases(valid: dict[int, dict]) -> tuple[dict[int, dict], int]:
 
 def _purchases_insert(new: dict[int, dict], contacts: _Contacts, stores: dict, products: dict) -> None:
     now = timezone.now()
-    purchases = [
-        Purchase(contact_id=contacts.id_for(c["ref"]), source=c["source"], external_id=c["external_id"],
-                 channel=c["channel"], store_id=stores.get(c["store_code"]), purchased_at=c["purchased_at"],
-                 total=c["total"], currency=c["currency"], created_at=now)
-        for c in new.values()
-    ]
-    Purchase.objects.bulk_create(purchases, batch_size=MAX_BATCH)
-    PurchaseItem.objects.bulk_create([
-        PurchaseItem(purchase_id=purchase.pk, product_id=products[i["sku"]], quantity=i["quantity"],
-                     unit_price=i["unit_price"])
-        for purchase, c in zip(purchases, new.values(), strict=True) for i in c["items"]
-    ], batch_size=3 * MAX_BATCH)
-    contacts_refresh_purchase_stats(contact_ids={p.contact_id for p in purchases})
+    cleans = list(new.values())
+    contact_ids = [contacts.id_for(c["ref"]) for c in cleans]
+    purchase_ids = rows_insert(Purchase, PURCHASE_COLUMNS, [
+        (contact_id, c["source"], c["external_id"], c["channel"], stores.get(c["store_code"]), c["purchased_at"],
+         c["total"], c["currency"], now)
+        for contact_id, c in zip(contact_ids, cleans, strict=True)
+    ])
+    rows_insert(PurchaseItem, ITEM_COLUMNS, [
+        (purchase_id, products[i["sku"]], i["quantity"], i["unit_price"])
+        for purchase_id, c in zip(purchase_ids, cleans, strict=True) for i in c["items"]
+    ], returning=False)
+    contacts_refresh_purchase_stats(contact_ids=contacts_lock(contact_ids))
 
 
 def _purchases_one_by_one(items: list, new: dict[int, dict], duplicates: int, errors: dict[int, Errors]) -> dict:
@@ -295,9 +358,9 @@ def _purchases_one_by_one(items: list, new: dict[int, dict], duplicates: int, er
 
 # ---------------------------------------------------------------- events
 
-def activities_track_bulk(*, items: list) -> dict:
+def activities_track_bulk(*, items: list, may_contain_nul: bool = True) -> dict:
     """Store a batch of site/app events; returns `{"created", "duplicates", "errors": [{"index", "errors"}]}`."""
-    valid, errors = _validate_all(items, activity_validate)
+    valid, errors = _validate_all(items, activity_validate, may_contain_nul)
     products = _lookup(Product, "sku", {c["sku"] for c in valid.values() if c["sku"]})
     contacts = _Contacts(c["ref"] for c in valid.values() if c["ref"])
     for index, clean in list(valid.items()):
@@ -338,15 +401,16 @@ def _activities_insert(new: dict[int, dict], contacts: _Contacts, products: dict
     rows = []
     for c in new.values():
         contact_id = contacts.id_for(c["ref"])
-        rows.append(Activity(contact_id=contact_id, anonymous_id=c["anonymous_id"], event_id=c["event_id"],
-                             type=c["type"], occurred_at=c["occurred_at"], product_id=products.get(c["sku"]),
-                             url=c["url"], properties=c["properties"], created_at=now))
+        rows.append((contact_id, c["anonymous_id"], c["event_id"], c["type"], c["occurred_at"],
+                     products.get(c["sku"]), c["url"], c["properties"], now))
         if contact_id is not None:
             stage_by_contact[contact_id] = max(stage_by_contact.get(contact_id, 0), _stage_for(c["type"]))
-    Activity.objects.bulk_create(rows, batch_size=MAX_BATCH)
+    rows_insert(Activity, ACTIVITY_COLUMNS, rows, returning=False)
     by_stage: dict[int, list[int]] = defaultdict(list)
     for contact_id, stage in stage_by_contact.items():
         by_stage[stage].append(contact_id)
+    if by_stage:
+        contacts_lock(stage_by_contact)
     for stage, contact_ids in sorted(by_stage.items()):
         contacts_raise_stage(contact_ids=contact_ids, stage=stage)
 

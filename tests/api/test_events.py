@@ -165,3 +165,13 @@ def test_events_need_the_events_scope(make_client):
     assert client.post(URL, {"type": "page_view", "anonymous_id": "a"}, format="json").status_code == 403
     assert client.post("/api/v1/identify/", {"anonymous_id": "a"}, format="json").status_code == 403
     assert client.get(URL).status_code == 200
+
+
+def test_a_null_character_fails_only_its_own_item_in_a_batch(api):
+    batch = [{"type": "page_view", "anonymous_id": "a", "properties": {"q": "x\u0000y"}},
+             {"type": "page_view", "anonymous_id": "b"}]
+
+    body = api.post(BULK, {"events": batch}, format="json").json()
+
+    assert body["created"] == 1
+    assert body["errors"] == [{"index": 0, "errors": {"properties.q": ["Null characters are not allowed."]}}]

@@ -1,0 +1,240 @@
+"""Benchmark: purchases and events ingested through the bulk API endpoints.
+
+Prepares a database (migrate + a catalogue, contacts and club members), starts gunicorn on 127.0.0.1,
+then one client posts batches of 1000 purchases (3 items each) to /api/v1/purchases/bulk/ and batches of
+1000 events to /api/v1/events/bulk/, and prints the throughput and the peak memory of the server workers
+and of the client. Meant for PostgreSQL:
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/crm_bench .venv/bin/python benchmarks/bench_ingest.py
+
+The database named in DATABASE_URL is created if missing and its CRM tables are emptied first.
+"""
+import argparse
+import http.client
+import json
+import os
+import random
+import resource
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings")
+os.environ.setdefault("DEBUG", "false")
+os.environ.setdefault("CONN_MAX_AGE", "600")
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--contacts", type=int, default=50_000)
+    parser.add_argument("--purchase-batches", type=int, default=40)
+    parser.add_argument("--event-batches", type=int, default=60)
+    parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--connections", type=int, default=2,
+                        help="requests the client keeps in flight at once (keep-alive connections)")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--seed", type=int, default=7)
+    return parser.parse_args()
+
+
+def create_database() -> None:
+    import environ
+
+    url = environ.Env.db_url_config(os.environ.get("DATABASE_URL", ""))
+    if url.get("ENGINE") != "django.db.backends.postgresql":
+        print("note: not PostgreSQL; figures are not comparable with the targets", file=sys.stderr)
+        return
+    import psycopg
+
+    with psycopg.connect(host=url["HOST"], port=url["PORT"] or 5432, user=url["USER"],
+                         password=url["PASSWORD"] or None, dbname="postgres", autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [url["NAME"]]).fetchone():
+            conn.execute(f'CREATE DATABASE "{url["NAME"]}"')
+
+
+def prepare(args: argparse.Namespace) -> dict:
+    """Fresh tables with a catalogue, contacts and members; returns the refs the batches will use."""
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    from contacts.models import Activity, Contact, LoyaltyMember, Product, Purchase, PurchaseItem, Store
+    from crm.services import api_key_create
+
+    call_command("migrate", verbosity=0)
+    for model in (PurchaseItem, Purchase, Activity, LoyaltyMember, Contact, Product, Store):
+        model.objects.all().delete()
+    Store.objects.bulk_create([Store(code=f"ST-{n:02d}", name=f"Store {n}") for n in range(20)])
+    Product.objects.bulk_create([Product(sku=f"SKU-{n:04d}", name=f"Product {n}", category=f"cat-{n % 12}")
+                                 for n in range(500)])
+    Contact.objects.bulk_create([Contact(email=f"bench{n}@example.com") for n in range(args.contacts)],
+                                batch_size=5000)
+    ids = list(Contact.objects.order_by("pk").values_list("pk", flat=True))
+    LoyaltyMember.objects.bulk_create([LoyaltyMember(contact_id=pk, card_number=f"8{pk:011d}")
+                                       for pk in ids[::4]], batch_size=5000)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("ANALYZE")
+    _key, raw = api_key_create(name="benchmark", scopes=["purchases:write", "events:write"])
+    connection.close()
+    return {"ids": ids, "cards": [f"8{pk:011d}" for pk in ids[::4]], "key": raw}
+
+
+def purchase_batches(args: argparse.Namespace, refs: dict) -> list[bytes]:
+    rng = random.Random(args.seed)
+    batches = []
+    for b in range(args.purchase_batches):
+        items = []
+        for n in range(args.batch_size):
+            buyer = rng.random()
+            who = ({"contact": rng.choice(refs["ids"])} if buyer < 0.6 else
+                   {"card_number": rng.choice(refs["cards"])} if buyer < 0.9 else
+                   {"email": f"bench{rng.randrange(args.contacts * 2)}@example.com"})
+            lines = [{"sku": f"SKU-{rng.randrange(500):04d}", "quantity": rng.randint(1, 3),
+                      "unit_price": f"{rng.randint(500, 30000) / 100:.2f}"} for _ in range(3)]
+            total = sum(float(line["unit_price"]) * line["quantity"] for line in lines)
+            items.append({"external_id": f"bench-{b}-{n}", "source": "pos", **who,
+                          "channel": rng.choice(["online", "in_store", "app"]),
+                          "store": f"ST-{rng.randrange(20):02d}",
+                          "purchased_at": f"2026-{rng.randint(1, 10):02d}-{rng.randint(1, 28):02d}T12:00:00+02:00",
+                          "total": f"{total:.2f}", "currency": "ILS", "items": lines})
+        batches.append(json.dumps({"purchases": items}).encode())
+    return batches
+
+
+def event_batches(args: argparse.Namespace, refs: dict) -> list[bytes]:
+    rng = random.Random(args.seed + 1)
+    types = ["page_view"] * 6 + ["product_view"] * 3 + ["add_to_cart", "checkout_started", "signup"]
+    batches = []
+    for b in range(args.event_batches):
+        items = []
+        for n in range(args.batch_size):
+            who = rng.random()
+            ref = ({"anonymous_id": f"anon-{rng.randrange(100_000)}"} if who < 0.5 else
+                   {"contact": rng.choice(refs["ids"])} if who < 0.9 else
+                   {"email": f"bench{rng.randrange(args.contacts)}@example.com"})
+            event = {"type": rng.choice(types), "event_id": f"ev-{b}-{n}", **ref,
+                     "occurred_at": "2026-10-01T12:00:00+03:00",
+                     "url": f"https://shop.example.com/p/{rng.randrange(500)}", "properties": {"n": n}}
+            if event["type"] in ("product_view", "add_to_cart"):
+                event["product"] = f"SKU-{rng.randrange(500):04d}"
+            items.append(event)
+        batches.append(json.dumps({"events": items}).encode())
+    return batches
+
+
+def start_server(args: argparse.Namespace) -> subprocess.Popen:
+    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+    server = subprocess.Popen(
+        [gunicorn, "crm.wsgi:application", "--bind", f"127.0.0.1:{args.port}", "--workers", str(args.workers),
+         "--log-level", "warning", "--timeout", "120"],
+        cwd=ROOT, env=os.environ.copy(),
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", args.port, timeout=2)
+            conn.request("GET", "/api/schema/")
+            conn.getresponse().read()
+            return server
+        except OSError:
+            time.sleep(0.2)
+    server.terminate()
+    raise SystemExit("gunicorn did not start")
+
+
+def worker_peak_rss_mb(server: subprocess.Popen) -> float:
+    """Largest peak resident set (VmHWM) of the gunicorn master and its workers, in MiB."""
+    pids = [server.pid]
+    children = Path(f"/proc/{server.pid}/task/{server.pid}/children")
+    if children.exists():
+        pids += [int(p) for p in children.read_text().split()]
+    peak = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak = max(peak, int(line.split()[1]))
+        except OSError:
+            continue
+    return peak / 1024
+
+
+def post_all(args: argparse.Namespace, key: str, path: str, bodies: list[bytes],
+             connections: int | None = None) -> tuple[float, dict]:
+    """Post every body, `connections` at a time, each on its own keep-alive connection."""
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    totals = {"created": 0, "duplicates": 0, "errors": 0}
+    queue = list(reversed(bodies))
+    lock = threading.Lock()
+
+    def send() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", args.port, timeout=300)
+        while True:
+            with lock:
+                if not queue:
+                    break
+                body = queue.pop()
+            conn.request("POST", path, body=body, headers=headers)
+            response = conn.getresponse()
+            answer = json.loads(response.read())
+            if response.status != 200:
+                raise SystemExit(f"{path}: HTTP {response.status}: {answer}")
+            with lock:
+                totals["created"] += answer["created"]
+                totals["duplicates"] += answer["duplicates"]
+                totals["errors"] += len(answer["errors"])
+        conn.close()
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=send) for _ in range(connections or args.connections)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - started, totals
+
+
+def main() -> None:
+    args = parse_args()
+    create_database()
+    print(f"preparing: {args.contacts} contacts, 500 products, 20 stores …", flush=True)
+    refs = prepare(args)
+    purchases, events = purchase_batches(args, refs), event_batches(args, refs)
+    server = start_server(args)
+    try:
+        post_all(args, refs["key"], "/api/v1/events/bulk/", [json.dumps({"events": [
+            {"type": "page_view", "anonymous_id": "warm-up"}]}).encode()] * 3)
+        half = len(purchases) // 2
+        for label, bodies, connections in (("1 connection", purchases[:half], 1),
+                                           (f"{args.connections} connections", purchases[half:], None)):
+            seconds, totals = post_all(args, refs["key"], "/api/v1/purchases/bulk/", bodies, connections)
+            count = len(bodies) * args.batch_size
+            print(f"purchases, {label}: {count} in {seconds:.2f}s = {count / seconds:,.0f} purchases/s "
+                  f"({count * 3} items; {totals})")
+        seconds, retry = post_all(args, refs["key"], "/api/v1/purchases/bulk/", purchases[:5])
+        print(f"purchases retried: {5 * args.batch_size} in {seconds:.2f}s = {5 * args.batch_size / seconds:,.0f}/s, "
+              f"all duplicates: {retry['duplicates'] == 5 * args.batch_size}")
+        half = len(events) // 2
+        for label, bodies, connections in (("1 connection", events[:half], 1),
+                                           (f"{args.connections} connections", events[half:], None)):
+            seconds, totals = post_all(args, refs["key"], "/api/v1/events/bulk/", bodies, connections)
+            count = len(bodies) * args.batch_size
+            print(f"events, {label}: {count} in {seconds:.2f}s = {count / seconds:,.0f} events/s ({totals})")
+        print(f"peak memory: server process {worker_peak_rss_mb(server):.0f} MiB, "
+              f"client {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
