@@ -69,7 +69,7 @@ def segment_update(*, segment: Segment, data: dict) -> Segment:
 
 def segment_delete(*, segment: Segment) -> None:
     """Refused while another segment's rules use it, or a campaign targets it."""
-    users = list(segments_using(segment).values_list("name", flat=True))
+    users = list(segments_using(segment).values_list("name", flat=True)) + _campaigns_using(segment)
     if users:
         raise ValidationError(_("“%(name)s” is used by: %(users)s. Change those segments first.") % {
             "name": segment.name, "users": ", ".join(users)})
@@ -81,6 +81,15 @@ def segment_delete(*, segment: Segment) -> None:
         names = ", ".join(sorted({str(obj) for obj in exc.protected_objects})[:10])
         raise ValidationError(_("“%(name)s” is used by: %(users)s.") % {"name": segment.name, "users": names}) \
             from None
+
+
+def _campaigns_using(segment: Segment) -> list[str]:
+    """Names of whatever else points at the segment through a many-to-many (campaigns' audiences)."""
+    names = []
+    for relation in Segment._meta.related_objects:
+        if relation.many_to_many:
+            names += [str(obj) for obj in getattr(segment, relation.get_accessor_name()).all()[:10]]
+    return names
 
 
 def _enqueue_refresh(segment_id: int) -> None:

@@ -1,0 +1,214 @@
+"""Mailings: templates, campaigns to segments, one Message per recipient, links and tracking events.
+
+`Message` is unique on (campaign, contact): that constraint is the guard against sending anyone
+the same campaign twice. Tracking tokens are not stored; they are signed message ids (see
+`campaigns.tokens`).
+"""
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from contacts.models import Contact
+from segments.models import Segment
+
+
+class EmailTemplate(models.Model):
+    class Language(models.TextChoices):
+        HEBREW = "he", _("Hebrew")
+        ENGLISH = "en", _("English")
+
+    class Direction(models.TextChoices):
+        RTL = "rtl", _("Right to left")
+        LTR = "ltr", _("Left to right")
+
+    class Layout(models.TextChoices):
+        DEFAULT = "default", _("Responsive layout with header and footer")
+        NONE = "none", _("None: the HTML is the whole message")
+
+    name = models.CharField(_("name"), max_length=200)
+    subject = models.CharField(_("subject"), max_length=300)
+    preheader = models.CharField(_("preheader"), max_length=300, blank=True,
+                                 help_text=_("The preview line shown after the subject in the inbox."))
+    html = models.TextField(_("HTML body"))
+    text = models.TextField(_("text body"), blank=True, help_text=_("Left blank, it is made from the HTML."))
+    language = models.CharField(_("language"), max_length=5, choices=Language.choices, default=Language.HEBREW)
+    direction = models.CharField(_("direction"), max_length=3, choices=Direction.choices, blank=True,
+                                 help_text=_("Left blank, it follows the language."))
+    layout = models.CharField(_("layout"), max_length=10, choices=Layout.choices, default=Layout.DEFAULT)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("email template")
+        verbose_name_plural = _("email templates")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def text_direction(self) -> str:
+        if self.direction:
+            return self.direction
+        return self.Direction.RTL if self.language == self.Language.HEBREW else self.Direction.LTR
+
+
+class Campaign(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        SCHEDULED = "scheduled", _("Scheduled")
+        SENDING = "sending", _("Sending")
+        PAUSED = "paused", _("Paused")
+        SENT = "sent", _("Sent")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    name = models.CharField(_("name"), max_length=200)
+    template = models.ForeignKey(EmailTemplate, verbose_name=_("template"), on_delete=models.PROTECT,
+                                 related_name="campaigns")
+    segments = models.ManyToManyField(Segment, verbose_name=_("send to segments"), related_name="campaigns")
+    exclude_segments = models.ManyToManyField(Segment, verbose_name=_("exclude segments"), blank=True,
+                                              related_name="excluded_from_campaigns")
+    from_name = models.CharField(_("from name"), max_length=100, blank=True)
+    from_email = models.EmailField(_("from email"), blank=True,
+                                   help_text=_("Left blank, DEFAULT_FROM_EMAIL is used."))
+    reply_to = models.EmailField(_("reply-to"), blank=True)
+    utm_source = models.CharField(_("UTM source"), max_length=100, blank=True, default="crm")
+    utm_medium = models.CharField(_("UTM medium"), max_length=100, blank=True, default="email")
+    utm_campaign = models.CharField(_("UTM campaign"), max_length=100, blank=True,
+                                    help_text=_("Left blank, made from the campaign name."))
+    cost = models.DecimalField(_("cost"), max_digits=12, decimal_places=2, default=0,
+                               help_text=_("What the campaign cost, for return on marketing investment."))
+    scheduled_at = models.DateTimeField(_("scheduled at"), null=True, blank=True)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.DRAFT,
+                              db_index=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("created by"), null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("campaign")
+        verbose_name_plural = _("campaigns")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Message(models.Model):
+    """One campaign to one contact: its delivery state and what the contact did with it."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        CLAIMED = "claimed", _("Being sent")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+        SKIPPED = "skipped", _("Skipped")
+
+    class SkipReason(models.TextChoices):
+        NO_EMAIL = "no_email", _("No email address")
+        NO_CONSENT = "no_consent", _("No email consent")
+        UNSUBSCRIBED = "unsubscribed", _("Unsubscribed")
+        BOUNCED = "bounced", _("Bounced")
+        COMPLAINED = "complained", _("Complained")
+        FREQUENCY_CAP = "frequency_cap", _("Frequency cap reached")
+        ERASED = "erased", _("Erased")
+        CANCELLED = "cancelled", _("Campaign cancelled")
+
+    campaign = models.ForeignKey(Campaign, verbose_name=_("campaign"), on_delete=models.CASCADE,
+                                 related_name="messages")
+    contact = models.ForeignKey(Contact, verbose_name=_("contact"), on_delete=models.CASCADE, related_name="messages")
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.QUEUED)
+    skip_reason = models.CharField(_("skip reason"), max_length=20, choices=SkipReason.choices, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    message_id = models.CharField(_("Message-ID"), max_length=255, blank=True)
+    esp_message_id = models.CharField(_("provider message id"), max_length=255, null=True, blank=True)
+    queued_at = models.DateTimeField(_("queued at"), default=timezone.now)
+    claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    first_opened_at = models.DateTimeField(_("first opened"), null=True, blank=True)
+    open_count = models.PositiveIntegerField(_("opens"), default=0)
+    machine_open_count = models.PositiveIntegerField(_("machine opens"), default=0)
+    first_clicked_at = models.DateTimeField(_("first clicked"), null=True, blank=True)
+    click_count = models.PositiveIntegerField(_("clicks"), default=0)
+    bounced_at = models.DateTimeField(_("bounced at"), null=True, blank=True)
+    bounce_type = models.CharField(_("bounce type"), max_length=10, blank=True)
+    complained_at = models.DateTimeField(_("complained at"), null=True, blank=True)
+    unsubscribed_at = models.DateTimeField(_("unsubscribed at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "contact"], name="message_campaign_contact_unique"),
+        ]
+        indexes = [
+            models.Index(fields=["campaign", "status", "id"], name="message_campaign_status_idx"),
+            models.Index(fields=["contact", "sent_at"], name="message_contact_sent_idx"),
+            models.Index(fields=["esp_message_id"], condition=Q(esp_message_id__isnull=False),
+                         name="message_esp_id_idx"),
+            models.Index(fields=["message_id"], name="message_message_id_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id}→{self.contact_id}"
+
+
+class Link(models.Model):
+    """A URL a campaign's mail points at; the click redirect only ever goes to these."""
+
+    campaign = models.ForeignKey(Campaign, verbose_name=_("campaign"), on_delete=models.CASCADE, related_name="links")
+    url = models.TextField(_("URL"))
+    url_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("link")
+        verbose_name_plural = _("links")
+        constraints = [models.UniqueConstraint(fields=["campaign", "url_hash"], name="link_campaign_url_unique")]
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class TrackingEvent(models.Model):
+    class Kind(models.TextChoices):
+        OPEN = "open", _("Open")
+        CLICK = "click", _("Click")
+        UNSUBSCRIBE = "unsubscribe", _("Unsubscribe")
+        BOUNCE = "bounce", _("Bounce")
+        COMPLAINT = "complaint", _("Complaint")
+        DELIVERED = "delivered", _("Delivered")
+        DEFERRED = "deferred", _("Deferred")
+
+    message = models.ForeignKey(Message, verbose_name=_("message"), on_delete=models.CASCADE, related_name="events")
+    campaign = models.ForeignKey(Campaign, verbose_name=_("campaign"), on_delete=models.CASCADE,
+                                 related_name="events")
+    contact = models.ForeignKey(Contact, verbose_name=_("contact"), on_delete=models.CASCADE,
+                                related_name="email_events")
+    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
+    link = models.ForeignKey(Link, verbose_name=_("link"), null=True, blank=True, on_delete=models.SET_NULL,
+                             related_name="events")
+    occurred_at = models.DateTimeField(_("occurred at"), default=timezone.now)
+    is_machine = models.BooleanField(_("machine"), default=False,
+                                     help_text=_("A privacy proxy, a security scanner or an automatic prefetch."))
+    machine_reason = models.CharField(_("why machine"), max_length=50, blank=True)
+    user_agent = models.CharField(_("user agent"), max_length=500, blank=True)
+    detail = models.JSONField(_("detail"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("tracking event")
+        verbose_name_plural = _("tracking events")
+        indexes = [
+            models.Index(fields=["campaign", "kind", "occurred_at"], name="event_campaign_kind_time_idx"),
+            models.Index(fields=["contact", "kind", "occurred_at"], name="event_contact_kind_time_idx"),
+            models.Index(fields=["message", "kind"], name="event_message_kind_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} · {self.occurred_at:%Y-%m-%d %H:%M}"
