@@ -283,7 +283,7 @@ class AddToListForm(forms.Form):
         return cleaned
 
 
-@admin.action(description=gettext_lazy("Add the selected contacts to a static list"), permissions=["view"])
+@admin.action(description=gettext_lazy("Add the selected contacts to a static list"), permissions=["add_to_list"])
 def add_to_static_list(modeladmin, request, queryset):
     """Contacts changelist action: the selection (or every match of the filters) joins a static list."""
     from contacts.admin.actions import _intermediate_page
@@ -305,6 +305,12 @@ def _extend_contact_admin() -> None:
 
     if add_to_static_list not in ContactAdmin.actions:
         ContactAdmin.actions = (*ContactAdmin.actions, add_to_static_list)
+        ContactAdmin.has_add_to_list_permission = _can_fill_lists
+
+
+def _can_fill_lists(modeladmin, request) -> bool:
+    """Filling a list changes the segment, so it takes the segments change permission."""
+    return request.user.has_perm("segments.change_segment")
 
 
 _extend_contact_admin()
