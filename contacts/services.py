@@ -360,7 +360,7 @@ def contacts_recompute_all(*, batch_size: int = 50_000) -> dict[str, int]:
         rfm_breakpoints_compute()
         for start in range(bounds["lo"], bounds["hi"] + 1, batch_size):
             chunk = Contact.objects.filter(pk__gte=start, pk__lt=start + batch_size)
-            chunk.update(lifecycle=lifecycle_case())
+            chunk.alias(fresh=lifecycle_case()).exclude(lifecycle=F("fresh")).update(lifecycle=lifecycle_case())
             rfm_apply(chunk)
             batches += 1
     return {"batches": batches}
@@ -406,7 +406,9 @@ def rfm_apply(qs: Any) -> None:
         rfm_frequency=_score_case("purchase_count", breakpoints.frequency),
         rfm_monetary=_score_case("total_spent", [Decimal(v) for v in breakpoints.monetary]),
     )
-    qs.filter(purchase_count=0).update(rfm_recency=None, rfm_frequency=None, rfm_monetary=None)
+    qs.filter(purchase_count=0).exclude(rfm_recency__isnull=True, rfm_frequency__isnull=True,
+                                        rfm_monetary__isnull=True).update(
+        rfm_recency=None, rfm_frequency=None, rfm_monetary=None)
 
 
 # ---------------------------------------------------------------- purchases
