@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "import_export",
+    "anymail",
     "django_celery_beat",
     "crm",
     "contacts",
@@ -148,6 +149,24 @@ LIFECYCLE_AT_RISK_DAYS = env.int("LIFECYCLE_AT_RISK_DAYS", default=180)
 PHONE_DEFAULT_REGION = env("PHONE_DEFAULT_REGION", default="IL")
 # Largest file the admin CSV import accepts, in bytes.
 IMPORT_MAX_UPLOAD_BYTES = env.int("IMPORT_MAX_UPLOAD_BYTES", default=50 * 1024 * 1024)
+
+# Campaigns: batch size and parallel batch chains per campaign, an optional rate limit (mails per
+# second per campaign, 0 = as fast as the mail server takes them), the cross-campaign frequency cap
+# (at most N marketing mails per contact per D days), soft bounces before suppression, and how soon
+# after delivery an open counts as a machine (privacy proxy or scanner) rather than a person.
+CAMPAIGN_BATCH_SIZE = env.int("CAMPAIGN_BATCH_SIZE", default=500)
+CAMPAIGN_SEND_CONCURRENCY = env.int("CAMPAIGN_SEND_CONCURRENCY", default=2)
+CAMPAIGN_SEND_RATE = env.float("CAMPAIGN_SEND_RATE", default=0)
+CAMPAIGN_MAX_ATTEMPTS = env.int("CAMPAIGN_MAX_ATTEMPTS", default=5)
+FREQUENCY_CAP_COUNT = env.int("FREQUENCY_CAP_COUNT", default=3)
+FREQUENCY_CAP_DAYS = env.int("FREQUENCY_CAP_DAYS", default=7)
+SOFT_BOUNCE_LIMIT = env.int("SOFT_BOUNCE_LIMIT", default=3)
+MACHINE_OPEN_SECONDS = env.int("MACHINE_OPEN_SECONDS", default=2)
+UNSUBSCRIBE_MAILTO = env("UNSUBSCRIBE_MAILTO", default="")
+ANYMAIL = {
+    "WEBHOOK_SECRET": env("ANYMAIL_WEBHOOK_SECRET", default=""),
+    "MAILGUN_WEBHOOK_SIGNING_KEY": env("MAILGUN_WEBHOOK_SIGNING_KEY", default=""),
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

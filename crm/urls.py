@@ -8,6 +8,8 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/", include("crm.api")),
+    path("anymail/", include("anymail.urls")),
+    path("", include("campaigns.urls")),
 ]
 
 admin.site.site_header = settings.ADMIN_SITE_HEADER
