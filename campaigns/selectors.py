@@ -1,0 +1,193 @@
+"""Reads for campaign reports: the stats of CONTRACT §4, opens and clicks over time, clicks per link,
+recipients with their status.
+
+Everything is computed in the database with aggregate queries, whatever the campaign size: no
+Python loop over messages. Human and machine activity (privacy proxies, scanners, prefetch) are
+counted apart; the rates use human activity only.
+"""
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db.models import Case, CharField, Count, Q, QuerySet, Value, When
+from django.db.models.functions import TruncDay, TruncHour
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .models import Campaign, Link, Message, TrackingEvent
+
+OPEN, CLICK = TrackingEvent.Kind.OPEN, TrackingEvent.Kind.CLICK
+HUMAN_OPEN = Q(kind=OPEN, is_machine=False)
+HUMAN_CLICK = Q(kind=CLICK, is_machine=False)
+RATE_DIGITS = 4
+HOURLY_SPAN = dt.timedelta(hours=48)
+MAX_DAYS = 90
+
+STATS_FIELDS = ("recipients", "sent", "failed", "skipped", "bounced", "complaints", "unsubscribes", "opens",
+                "unique_opens", "machine_opens", "clicks", "unique_clicks", "open_rate", "click_rate",
+                "click_to_open_rate")
+
+
+def rate(part: int, whole: int) -> float | None:
+    """A fraction 0..1 rounded to four digits; None when there is nothing to divide by."""
+    if not whole:
+        return None
+    return round(min(part / whole, 1.0), RATE_DIGITS)
+
+
+def campaign_stats(campaign: Campaign) -> dict:
+    """The numbers of CONTRACT §4: one aggregate over the messages, one over the tracking events.
+
+    delivered = sent − bounced; open_rate = unique_opens / delivered; click_rate = unique_clicks /
+    delivered; click_to_open_rate = unique_clicks / unique_opens. unique_opens counts messages with
+    at least one human open, opens counts human open events, machine_opens the others.
+    """
+    messages = Message.objects.filter(campaign=campaign).aggregate(
+        recipients=Count("pk"),
+        sent=Count("pk", filter=Q(status=Message.Status.SENT)),
+        failed=Count("pk", filter=Q(status=Message.Status.FAILED)),
+        skipped=Count("pk", filter=Q(status=Message.Status.SKIPPED)),
+        bounced=Count("pk", filter=Q(bounced_at__isnull=False)),
+        complaints=Count("pk", filter=Q(complained_at__isnull=False)),
+        unsubscribes=Count("pk", filter=Q(unsubscribed_at__isnull=False)),
+    )
+    events = TrackingEvent.objects.filter(campaign=campaign, kind__in=[OPEN, CLICK]).aggregate(
+        opens=Count("pk", filter=HUMAN_OPEN),
+        unique_opens=Count("message", filter=HUMAN_OPEN, distinct=True),
+        machine_opens=Count("pk", filter=Q(kind=OPEN, is_machine=True)),
+        clicks=Count("pk", filter=HUMAN_CLICK),
+        unique_clicks=Count("message", filter=HUMAN_CLICK, distinct=True),
+    )
+    stats = {**messages, **events}
+    stats.update(open_rate=rate(stats["unique_opens"], delivered(stats)),
+                 click_rate=rate(stats["unique_clicks"], delivered(stats)),
+                 click_to_open_rate=rate(stats["unique_clicks"], stats["unique_opens"]))
+    return {name: stats[name] for name in STATS_FIELDS}
+
+
+def delivered(stats: dict) -> int:
+    """Sent mail that did not bounce."""
+    return max(stats["sent"] - stats["bounced"], 0)
+
+
+# ------------------------------------------------------------------ over time
+
+@dataclass
+class Bucket:
+    start: dt.datetime
+    hours: int
+    opens: int = 0
+    machine_opens: int = 0
+    clicks: int = 0
+
+
+def _start(campaign: Campaign) -> dt.datetime | None:
+    if campaign.started_at:
+        return campaign.started_at
+    first = TrackingEvent.objects.filter(campaign=campaign).order_by("occurred_at").values_list(
+        "occurred_at", flat=True).first()
+    return first
+
+
+def opens_clicks_over_time(campaign: Campaign, bucket: str = "auto", *, now: dt.datetime | None = None) -> list:
+    """Opens (human and machine) and human clicks per time bucket, gaps filled with zeros.
+
+    bucket "hour" or "day" gives one size throughout; "auto" gives hours for the first 48 hours after
+    the campaign started, when most mail is read, then days (at most 90 of them). Times are local.
+    """
+    start = _start(campaign)
+    if start is None:
+        return []
+    now = max(now or timezone.now(), start)
+    tz = timezone.get_current_timezone()
+    events = TrackingEvent.objects.filter(campaign=campaign, kind__in=[OPEN, CLICK], occurred_at__gte=start)
+    split = {"auto": start + HOURLY_SPAN, "hour": now + dt.timedelta(hours=1), "day": start}[bucket]
+    series = []
+    if split > start:
+        hourly = _counts(events.filter(occurred_at__lt=split), TruncHour("occurred_at", tzinfo=tz), tz)
+        hour = timezone.localtime(start, tz).replace(minute=0, second=0, microsecond=0).astimezone(dt.timezone.utc)
+        while hour < min(split, now) or not series:
+            series.append(_bucket(hourly, _local(hour, tz), hour, 1))
+            hour += dt.timedelta(hours=1)
+    if split <= now:
+        daily = _counts(events.filter(occurred_at__gte=split), TruncDay("occurred_at", tzinfo=tz), tz)
+        day, last = _local(split, tz).date(), _local(now, tz).date()
+        while day <= last and len(series) < MAX_DAYS + 48:
+            midnight = dt.datetime.combine(day, dt.time())
+            series.append(_bucket(daily, midnight, timezone.make_aware(midnight, tz), 24))
+            day += dt.timedelta(days=1)
+    return series
+
+
+def _local(moment: dt.datetime, tz) -> dt.datetime:
+    """Local wall-clock time without the zone: bucket keys that survive daylight-saving changes."""
+    return timezone.localtime(moment, tz).replace(tzinfo=None)
+
+
+def _counts(events: QuerySet, trunc, tz) -> dict:
+    rows = (events.annotate(bucket=trunc).values("bucket")
+            .annotate(opens=Count("pk", filter=HUMAN_OPEN), clicks=Count("pk", filter=HUMAN_CLICK),
+                      machine_opens=Count("pk", filter=Q(kind=OPEN, is_machine=True))).order_by("bucket"))
+    return {_local(row["bucket"], tz): row for row in rows}
+
+
+def _bucket(counts: dict, key: dt.datetime, start: dt.datetime, hours: int) -> Bucket:
+    row = counts.get(key, {})
+    return Bucket(start=start, hours=hours, opens=row.get("opens", 0), clicks=row.get("clicks", 0),
+                  machine_opens=row.get("machine_opens", 0))
+
+
+# ------------------------------------------------------------------ links and recipients
+
+def clicks_per_link(campaign: Campaign) -> QuerySet:
+    """Each link of the campaign with its human clicks, distinct clickers and scanner clicks."""
+    return (Link.objects.filter(campaign=campaign)
+            .annotate(clicks=Count("events", filter=Q(events__kind=CLICK, events__is_machine=False)),
+                      unique_clicks=Count("events__message", distinct=True,
+                                          filter=Q(events__kind=CLICK, events__is_machine=False)),
+                      machine_clicks=Count("events", filter=Q(events__kind=CLICK, events__is_machine=True)))
+            .order_by("-clicks", "pk"))
+
+
+RECIPIENT_STATES = {
+    "skipped": _("Skipped"), "failed": _("Failed"), "pending": _("Not sent yet"), "complained": _("Complained"),
+    "bounced": _("Bounced"), "unsubscribed": _("Unsubscribed"), "clicked": _("Clicked"), "opened": _("Opened"),
+    "delivered": _("Delivered"),
+}
+# What happened to one message, most telling first: a complaint outranks a click, a click an open.
+RECIPIENT_STATE = Case(
+    When(status=Message.Status.SKIPPED, then=Value("skipped")),
+    When(status=Message.Status.FAILED, then=Value("failed")),
+    When(~Q(status=Message.Status.SENT), then=Value("pending")),
+    When(complained_at__isnull=False, then=Value("complained")),
+    When(bounced_at__isnull=False, then=Value("bounced")),
+    When(unsubscribed_at__isnull=False, then=Value("unsubscribed")),
+    When(first_clicked_at__isnull=False, then=Value("clicked")),
+    When(first_opened_at__isnull=False, then=Value("opened")),
+    default=Value("delivered"),
+    output_field=CharField(),
+)
+
+
+def campaign_recipients(campaign: Campaign, *, state: str | None = None) -> QuerySet:
+    """The campaign's messages with their contact and a `state` column, newest id first.
+
+    Filter with `state` (one of RECIPIENT_STATES); page with keyset pagination on the id: the query
+    never needs a COUNT over a big campaign.
+    """
+    qs = (Message.objects.filter(campaign=campaign).select_related("contact")
+          .annotate(state=RECIPIENT_STATE).order_by("-pk"))
+    if state in RECIPIENT_STATES:
+        qs = qs.filter(state=state)
+    return qs
+
+
+def recipients_page(campaign: Campaign, *, before: int | None = None, state: str | None = None,
+                    size: int = 50) -> tuple[list, int | None]:
+    """One page of recipients and the id to continue from (None on the last page)."""
+    qs = campaign_recipients(campaign, state=state)
+    if before:
+        qs = qs.filter(pk__lt=before)
+    rows = list(qs[: size + 1])
+    more = len(rows) > size
+    rows = rows[:size]
+    return rows, (rows[-1].pk if more and rows else None)

@@ -1,0 +1,251 @@
+"""Campaign report numbers (CONTRACT §4) on hand-built messages and tracking events."""
+import datetime as dt
+
+import pytest
+from django.contrib.auth.models import Group
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from campaigns.models import Campaign, EmailTemplate, Link, Message, TrackingEvent
+from campaigns.selectors import (
+    STATS_FIELDS,
+    campaign_recipients,
+    campaign_stats,
+    clicks_per_link,
+    opens_clicks_over_time,
+    recipients_page,
+)
+from tests.factories import ContactFactory
+
+pytestmark = pytest.mark.django_db
+START = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.timezone.utc)
+
+
+@pytest.fixture
+def campaign():
+    template = EmailTemplate.objects.create(name="Spring", subject="Hi", html="<p>Hi</p>")
+    return Campaign.objects.create(name="Spring sale", template=template, status=Campaign.Status.SENT,
+                                   started_at=START)
+
+
+def message(campaign, status=Message.Status.SENT, **fields):
+    return Message.objects.create(campaign=campaign, contact=ContactFactory(), status=status, **fields)
+
+
+def event(msg, kind, *, machine=False, at=None, link=None):
+    return TrackingEvent.objects.create(message=msg, campaign=msg.campaign, contact=msg.contact, kind=kind,
+                                        is_machine=machine, occurred_at=at or START, link=link)
+
+
+def opened(msg, times=1, machine=False, at=None):
+    for _n in range(times):
+        event(msg, TrackingEvent.Kind.OPEN, machine=machine, at=at)
+
+
+def clicked(msg, times=1, machine=False, link=None, at=None):
+    for _n in range(times):
+        event(msg, TrackingEvent.Kind.CLICK, machine=machine, link=link, at=at)
+
+
+def test_a_campaign_with_no_messages_has_zero_counts_and_null_rates(campaign):
+    stats = campaign_stats(campaign)
+
+    assert tuple(stats) == STATS_FIELDS
+    assert stats["recipients"] == stats["sent"] == stats["opens"] == 0
+    assert stats["open_rate"] is None
+    assert stats["click_rate"] is None
+    assert stats["click_to_open_rate"] is None
+
+
+def test_it_counts_delivery_states_and_reactions(campaign):
+    a, b, c = message(campaign), message(campaign), message(campaign)
+    message(campaign, Message.Status.FAILED, error="550 no such user")
+    message(campaign, Message.Status.SKIPPED, skip_reason=Message.SkipReason.NO_CONSENT)
+    message(campaign, Message.Status.QUEUED)
+    a.unsubscribed_at = b.complained_at = timezone.now()
+    a.save()
+    b.save()
+    c.bounced_at = timezone.now()
+    c.save()
+
+    stats = campaign_stats(campaign)
+
+    assert (stats["recipients"], stats["sent"], stats["failed"], stats["skipped"]) == (6, 3, 1, 1)
+    assert (stats["bounced"], stats["complaints"], stats["unsubscribes"]) == (1, 1, 1)
+
+
+def test_rates_follow_the_contract_formulas(campaign):
+    messages = [message(campaign) for _n in range(5)]
+    opened(messages[0], times=3)
+    opened(messages[1])
+    opened(messages[2])
+    clicked(messages[0], times=2)
+    clicked(messages[1])
+
+    stats = campaign_stats(campaign)
+
+    assert stats["opens"] == 5
+    assert stats["unique_opens"] == 3
+    assert stats["clicks"] == 3
+    assert stats["unique_clicks"] == 2
+    assert stats["open_rate"] == 0.6
+    assert stats["click_rate"] == 0.4
+    assert stats["click_to_open_rate"] == 0.6667
+
+
+def test_machine_opens_are_counted_apart_and_not_as_unique_opens(campaign):
+    proxy_only, human = message(campaign), message(campaign)
+    opened(proxy_only, times=2, machine=True)
+    opened(human, machine=True)
+    opened(human)
+
+    stats = campaign_stats(campaign)
+
+    assert stats["machine_opens"] == 3
+    assert stats["opens"] == 1
+    assert stats["unique_opens"] == 1
+    assert stats["open_rate"] == 0.5
+
+
+def test_scanner_clicks_are_not_clicks(campaign):
+    msg = message(campaign)
+    clicked(msg, times=3, machine=True)
+
+    stats = campaign_stats(campaign)
+
+    assert stats["clicks"] == stats["unique_clicks"] == 0
+    assert stats["click_rate"] == 0.0
+    assert stats["click_to_open_rate"] is None
+
+
+def test_bounces_reduce_the_delivered_base_of_the_rates(campaign):
+    reader = message(campaign)
+    message(campaign, bounced_at=timezone.now(), bounce_type="hard")
+    message(campaign, bounced_at=timezone.now(), bounce_type="soft")
+    message(campaign)
+    opened(reader)
+
+    stats = campaign_stats(campaign)
+
+    assert stats["open_rate"] == 0.5  # 1 unique open / (4 sent − 2 bounced)
+
+
+def test_every_message_bounced_makes_the_rates_null(campaign):
+    message(campaign, bounced_at=timezone.now())
+
+    stats = campaign_stats(campaign)
+
+    assert stats["open_rate"] is None and stats["click_rate"] is None
+
+
+def test_other_campaigns_do_not_leak_into_the_stats(campaign):
+    other = Campaign.objects.create(name="Other", template=campaign.template)
+    opened(message(other))
+    message(campaign)
+
+    stats = campaign_stats(campaign)
+
+    assert stats["recipients"] == 1 and stats["opens"] == 0
+
+
+def test_stats_take_two_queries_whatever_the_number_of_messages(campaign):
+    for _n in range(30):
+        opened(message(campaign))
+
+    with CaptureQueriesContext(connection) as queries:
+        campaign_stats(campaign)
+
+    assert len(queries) == 2
+
+
+def test_over_time_is_hourly_for_two_days_then_daily(campaign):
+    reader = message(campaign)
+    opened(reader, at=START + dt.timedelta(minutes=10))
+    opened(reader, at=START + dt.timedelta(minutes=20), machine=True)
+    clicked(reader, at=START + dt.timedelta(hours=3, minutes=5))
+    opened(reader, at=START + dt.timedelta(days=4, hours=2))
+
+    series = opens_clicks_over_time(campaign, now=START + dt.timedelta(days=5))
+
+    hourly = [b for b in series if b.hours == 1]
+    daily = [b for b in series if b.hours == 24]
+    assert len(hourly) == 48
+    assert (hourly[0].opens, hourly[0].machine_opens, hourly[0].clicks) == (1, 1, 0)
+    assert hourly[3].clicks == 1
+    assert sum(b.opens for b in daily) == 1
+    assert sum(b.opens for b in series) == 2
+    assert all(b.start.tzinfo for b in series)
+
+
+def test_over_time_can_be_asked_in_days_only(campaign):
+    reader = message(campaign)
+    opened(reader, at=START + dt.timedelta(hours=1))
+    opened(reader, at=START + dt.timedelta(days=1, hours=1))
+
+    series = opens_clicks_over_time(campaign, "day", now=START + dt.timedelta(days=2))
+
+    assert {b.hours for b in series} == {24}
+    assert sum(b.opens for b in series) == 2
+
+
+def test_a_campaign_not_started_has_no_series(campaign):
+    campaign.started_at = None
+    campaign.save()
+
+    assert opens_clicks_over_time(campaign) == []
+
+
+def test_clicks_per_link_counts_humans_and_scanners_apart(campaign):
+    shop = Link.objects.create(campaign=campaign, url="https://shop.example.com/", url_hash="a")
+    blog = Link.objects.create(campaign=campaign, url="https://blog.example.com/", url_hash="b")
+    first, second = message(campaign), message(campaign)
+    clicked(first, times=2, link=shop)
+    clicked(second, link=shop)
+    clicked(second, link=blog, machine=True)
+
+    rows = {link.url: link for link in clicks_per_link(campaign)}
+
+    assert (rows[shop.url].clicks, rows[shop.url].unique_clicks, rows[shop.url].machine_clicks) == (3, 2, 0)
+    assert (rows[blog.url].clicks, rows[blog.url].machine_clicks) == (0, 1)
+    assert list(clicks_per_link(campaign))[0] == shop
+
+
+def test_each_recipient_has_the_most_telling_state(campaign):
+    now = timezone.now()
+    states = {
+        "clicked": message(campaign, first_opened_at=now, first_clicked_at=now),
+        "opened": message(campaign, first_opened_at=now),
+        "bounced": message(campaign, bounced_at=now),
+        "unsubscribed": message(campaign, first_opened_at=now, unsubscribed_at=now),
+        "delivered": message(campaign),
+        "skipped": message(campaign, Message.Status.SKIPPED, skip_reason=Message.SkipReason.UNSUBSCRIBED),
+        "pending": message(campaign, Message.Status.QUEUED),
+    }
+
+    found = {m.pk: m.state for m in campaign_recipients(campaign)}
+
+    assert found == {m.pk: state for state, m in states.items()}
+    assert [m.pk for m in campaign_recipients(campaign, state="opened")] == [states["opened"].pk]
+
+
+def test_recipient_pages_continue_by_id_without_counting(campaign):
+    ids = sorted((message(campaign).pk for _n in range(5)), reverse=True)
+
+    first, after = recipients_page(campaign, size=2)
+    second, after2 = recipients_page(campaign, size=2, before=after)
+    third, end = recipients_page(campaign, size=2, before=after2)
+
+    assert [m.pk for m in first + second + third] == ids
+    assert end is None
+
+
+def test_marketers_manage_campaigns_and_analysts_only_view_them():
+    marketer = set(Group.objects.get(name="Marketer").permissions.filter(
+        content_type__app_label="campaigns").values_list("codename", flat=True))
+    analyst = set(Group.objects.get(name="Analyst").permissions.filter(
+        content_type__app_label="campaigns").values_list("codename", flat=True))
+
+    assert {"add_campaign", "change_campaign", "view_campaign", "add_emailtemplate"} <= marketer
+    assert analyst and all(code.startswith("view_") for code in analyst)
+    assert "view_campaign" in analyst
