@@ -226,7 +226,8 @@ def contacts_lock(contact_ids: Iterable[int | None]) -> list[int]:
     contacts wait for each other instead of deadlocking on rows locked in different orders."""
     ids = sorted({pk for pk in contact_ids if pk is not None})
     if ids and connection.vendor == "postgresql":
-        list(Contact.objects.filter(pk__in=ids).order_by("pk").select_for_update().values_list("pk", flat=True))
+        list(Contact.objects.filter(pk__in=ids).order_by("pk").select_for_update(no_key=True)
+             .values_list("pk", flat=True))
     return ids
 
 
