@@ -6,13 +6,14 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import BooleanField, Exists, ExpressionWrapper, F, OuterRef
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .models import Segment, SegmentMembership
 from .registry import Context
-from .rules import RuleError, compile_tree, validate
+from .rules import RuleError, validate
+from .evaluation import matching_segments
 from .selectors import audience, segment_contacts, segments_using
 
 
@@ -146,27 +147,17 @@ def segments_refresh_all() -> dict[int, RefreshResult]:
 
 
 def segments_refresh_contacts(*, contact_ids: Iterable[int]) -> dict[str, int]:
-    """Re-evaluate these contacts against every dynamic segment in ONE query, then write the
+    """Re-evaluate these contacts against every dynamic segment in one query, then write the
     difference. This is what runs right after a contact's data changes."""
     ids = sorted(set(contact_ids))
-    segments = list(Segment.objects.filter(kind=Segment.Kind.DYNAMIC).only("pk", "rules"))
+    segments = list(Segment.objects.filter(kind=Segment.Kind.DYNAMIC).only("pk", "rules", "updated_at")
+                    .order_by("pk"))
     if not ids or not segments:
         return {"entered": 0, "left": 0}
-    ctx = Context.current()
-    columns = {}
-    for segment in segments:
-        try:
-            columns[f"s{segment.pk}"] = ExpressionWrapper(compile_tree(segment.rules or {"any": []}, ctx),
-                                                          output_field=BooleanField())
-        except RuleError:
-            continue
-    wanted = set()
-    rows = audience().filter(pk__in=ids).annotate(**columns).values("pk", *columns)
-    for row in rows:
-        wanted.update((int(name[1:]), row["pk"]) for name in columns if row[name])
+    wanted = matching_segments(segments, ids)
     current = set(SegmentMembership.objects.filter(contact_id__in=ids, segment__kind=Segment.Kind.DYNAMIC,
                                                    left_at__isnull=True).values_list("segment_id", "contact_id"))
-    return _apply_difference(wanted, current, ids, ctx)
+    return _apply_difference(wanted, current, ids, Context.current())
 
 
 def _apply_difference(wanted: set, current: set, ids: list[int], ctx: Context) -> dict[str, int]:
