@@ -50,15 +50,18 @@ class ApiViewSet(viewsets.GenericViewSet):
 
 def build_router() -> DefaultRouter:
     from contacts.api import register as register_contacts
+    from campaigns.api import register as register_campaigns
     from segments.api import register as register_segments
 
     router = DefaultRouter()
     register_contacts(router)
     register_segments(router)
+    register_campaigns(router)
     return router
 
 
 router = build_router()
+
 
 @csrf_exempt
 def not_found(request, *args, **kwargs) -> JsonResponse:

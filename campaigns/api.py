@@ -1,0 +1,160 @@
+"""Email templates and campaigns over the partner API: CRUD, send, recipient count and stats.
+
+Reads need `campaigns:read`, writes `campaigns:write`. Saves go through `campaigns.services`, so a
+template that does not compile or uses an unknown variable is a 400 naming the field and the line.
+"""
+from typing import Any
+
+from django.utils.translation import gettext_lazy
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
+from rest_framework import mixins, status
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from crm.api import ApiViewSet
+
+from . import services
+from .models import Campaign, EmailTemplate
+from .selectors import campaign_stats
+from .serializers import (
+    CampaignSerializer,
+    CampaignStatsSerializer,
+    EmailTemplateSerializer,
+    RecipientCountSerializer,
+)
+
+TEMPLATE_FIELDS = ("name", "subject", "preheader", "html", "text", "language", "direction", "layout")
+CAMPAIGN_FIELDS = ("name", "template", "from_name", "from_email", "reply_to", "utm_source", "utm_medium",
+                   "utm_campaign", "cost", "scheduled_at")
+
+TEMPLATE_EXAMPLE = OpenApiExample("A Hebrew birthday mail", request_only=True, value={
+    "name": "Birthday benefit", "language": "he",
+    "subject": "יום הולדת שמח, {{ contact.first_name|default:'חבר/ה' }}!",
+    "preheader": "מתנה מחכה לך בחנות",
+    "html": "<h1>שלום {{ contact.first_name|default:'חבר/ה' }}</h1>\n"
+            "{% if club %}<p>יש לך {{ club.points }} נקודות.</p>{% endif %}\n"
+            "<p><a href=\"https://shop.example.com/birthday\">לקבלת ההטבה</a></p>",
+    "text": ""})
+CAMPAIGN_EXAMPLE = OpenApiExample("Haifa shoppers minus recent buyers", request_only=True, value={
+    "name": "Spring sale — Haifa", "template": 3, "segments": [12], "exclude_segments": [15],
+    "from_name": "Club", "from_email": "club@shop.example.com", "reply_to": "service@shop.example.com",
+    "utm_campaign": "spring-sale", "cost": "350.00", "scheduled_at": "2026-04-01T09:00:00+03:00"})
+
+
+def _template_data(template: EmailTemplate | None, changes: dict) -> dict:
+    """The whole template as the service sees it: stored values overlaid with the request's."""
+    data = {name: getattr(template, name) for name in TEMPLATE_FIELDS} if template else {}
+    data.update(changes)
+    return data
+
+
+@extend_schema_view(
+    list=extend_schema(summary=gettext_lazy("List email templates")),
+    retrieve=extend_schema(summary=gettext_lazy("Get an email template")),
+    create=extend_schema(summary=gettext_lazy("Create an email template"), examples=[TEMPLATE_EXAMPLE],
+                         description=gettext_lazy(
+                             "Personalize with contact, club, last_purchase and recommended variables. A template "
+                             "that does not compile or uses an unknown variable is a 400 naming the field and the "
+                             "line, e.g. `{\"html\": [\"line 2: unknown variable “contact.nickname”.\"]}`. Left "
+                             "blank, text is made from the HTML and direction follows the language.")),
+    partial_update=extend_schema(summary=gettext_lazy("Change an email template"), examples=[OpenApiExample(
+        "New subject", request_only=True, value={"subject": "{{ contact.first_name }}, the sale ends tonight"})]),
+)
+class EmailTemplateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
+    queryset = EmailTemplate.objects.all()
+    serializer_class = EmailTemplateSerializer
+    scope_resource = "campaigns"
+    filterset_fields = ["language"]
+    ordering_fields = ["id", "name", "updated_at"]
+
+    def create(self, request: Request) -> Response:
+        serializer = EmailTemplateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        template = services.template_save(data=_template_data(None, dict(serializer.validated_data)))
+        return Response(EmailTemplateSerializer(template).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, pk: Any = None) -> Response:
+        template = self.get_object()
+        serializer = EmailTemplateSerializer(template, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        template = services.template_save(template=template,
+                                          data=_template_data(template, dict(serializer.validated_data)))
+        return Response(EmailTemplateSerializer(template).data)
+
+
+@extend_schema_view(
+    list=extend_schema(summary=gettext_lazy("List campaigns")),
+    retrieve=extend_schema(summary=gettext_lazy("Get a campaign")),
+    create=extend_schema(summary=gettext_lazy("Create a campaign"), examples=[CAMPAIGN_EXAMPLE],
+                         description=gettext_lazy(
+                             "A draft to the members of `segments` minus those of `exclude_segments`. Nothing is "
+                             "sent until `POST /campaigns/{id}/send/`.")),
+    partial_update=extend_schema(summary=gettext_lazy("Change a draft campaign"), examples=[OpenApiExample(
+        "Exclude one more segment", request_only=True, value={"exclude_segments": [15, 16], "cost": "420.00"})],
+        description=gettext_lazy("Only a draft (or a scheduled campaign not started yet) can change; once "
+                                 "sending, a change is a 400.")),
+)
+class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
+    queryset = Campaign.objects.select_related("template").prefetch_related("segments", "exclude_segments")
+    serializer_class = CampaignSerializer
+    scope_resource = "campaigns"
+    filterset_fields = ["status", "template"]
+    ordering_fields = ["id", "name", "created_at", "scheduled_at"]
+
+    def create(self, request: Request) -> Response:
+        serializer = CampaignSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        campaign = self._save(None, dict(serializer.validated_data), request)
+        return Response(CampaignSerializer(campaign).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, pk: Any = None) -> Response:
+        campaign = self.get_object()
+        serializer = CampaignSerializer(campaign, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        campaign = self._save(campaign, dict(serializer.validated_data), request)
+        return Response(CampaignSerializer(campaign).data)
+
+    def _save(self, campaign: Campaign | None, changes: dict, request: Request) -> Campaign:
+        segments = changes.pop("segments", None)
+        excluded = changes.pop("exclude_segments", None)
+        data = {name: getattr(campaign, name) for name in CAMPAIGN_FIELDS} if campaign else {}
+        data.update(changes)
+        user = request.user if getattr(request.user, "pk", None) else None
+        saved = services.campaign_save(campaign=campaign, data=data, segments=segments, exclude_segments=excluded,
+                                       user=user)
+        return self.get_queryset().get(pk=saved.pk)
+
+    @extend_schema(summary=gettext_lazy("Send the campaign"), request=None, responses={202: CampaignSerializer},
+                   description=gettext_lazy(
+                       "Starts sending now, or at `scheduled_at` when that is in the future. Answers 202 at once: "
+                       "workers send in the background; follow with `GET /campaigns/{id}/stats/`. A campaign that "
+                       "is not a draft is a 400."))
+    @action(detail=True, methods=["post"])
+    def send(self, request: Request, pk: Any = None) -> Response:
+        campaign = self.get_object()
+        services.campaign_start(campaign=campaign)
+        return Response(CampaignSerializer(self.get_queryset().get(pk=campaign.pk)).data,
+                        status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(summary=gettext_lazy("Campaign stats"), request=None, responses={200: CampaignStatsSerializer},
+                   description=gettext_lazy(
+                       "Counts and rates of CONTRACT §4. delivered = sent − bounced; open_rate = unique_opens / "
+                       "delivered; click_rate = unique_clicks / delivered; click_to_open_rate = unique_clicks / "
+                       "unique_opens; rates are fractions 0..1, null when the divisor is 0. Machine opens "
+                       "(privacy proxies, scanners) are counted apart and never in the rates."))
+    @action(detail=True, methods=["get"])
+    def stats(self, request: Request, pk: Any = None) -> Response:
+        return Response(campaign_stats(self.get_object()))
+
+    @extend_schema(summary=gettext_lazy("Recipient count"), request=None, responses={200: RecipientCountSerializer},
+                   description=gettext_lazy("Who the campaign would reach if sent now: the segments' members minus "
+                                            "the exclusions (total), and of those the ones mail may go to."))
+    @action(detail=True, methods=["get"], url_path="recipient-count")
+    def recipient_count(self, request: Request, pk: Any = None) -> Response:
+        return Response(services.campaign_recipient_count(campaign=self.get_object()))
+
+
+def register(router) -> None:
+    router.register("templates", EmailTemplateViewSet, basename="emailtemplate")
+    router.register("campaigns", CampaignViewSet, basename="campaign")
