@@ -1,5 +1,16 @@
-"""Public, login-free endpoints of campaign mail: open pixel, click redirect, unsubscribe, view in browser."""
-from django.urls import path  # noqa: F401
+"""Public, login-free endpoints of campaign mail: open pixel, click redirect, unsubscribe, view in browser.
+
+The URL shapes are fixed by `campaigns.links`, which writes them into every mail. Tokens match
+anything up to the next slash so that a mangled token still reaches its view (and gets the
+campaign 404 page, or the pixel's GIF) rather than the site's generic 404."""
+from django.urls import path, re_path
+
+from . import views
 
 app_name = "campaigns"
-urlpatterns: list = []
+urlpatterns = [
+    re_path(r"^t/o/(?P<token>.*?)(?:\.gif)?$", views.open_pixel, name="open"),
+    re_path(r"^t/c/(?P<token>[^/]+)/(?P<link_id>[^/]+)/$", views.click, name="click"),
+    re_path(r"^u/(?P<token>[^/]+)/$", views.unsubscribe, name="unsubscribe"),
+    re_path(r"^m/(?P<token>[^/]+)/$", views.view_in_browser, name="browser"),
+]

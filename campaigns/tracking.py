@@ -1,0 +1,274 @@
+"""What people (and machines) do with a campaign mail: opens, clicks, unsubscribes, the browser view.
+
+The open pixel and the click redirect are the hot paths: each costs one indexed SELECT, one
+UPDATE with F() increments and one INSERT, in a single transaction, whatever the campaign size.
+
+Machine detection (a TrackingEvent gets `is_machine` and a `machine_reason`):
+
+- ``apple_privacy``: Apple Mail Privacy Protection pre-fetches every image through Apple's proxies,
+  whether the mail is read or not. Those fetches come from Apple's own network (17.0.0.0/8) and
+  carry the bare user agent ``Mozilla/5.0`` (or none at all). Either sign flags the open.
+- ``scanner``: security gateways that fetch or follow everything in a mail before the person
+  sees it (Barracuda, Mimecast, Proofpoint, Microsoft Defender / Safe Links, and others listed
+  in SCANNER_AGENTS), recognised by their user agent; also plain HTTP libraries and crawlers.
+- ``too_fast``: an open within MACHINE_OPEN_SECONDS of sending; nobody reads that quickly.
+- ``click_before_open``: a click on a mail that has no human open yet, within
+  MACHINE_CLICK_SECONDS (default: MACHINE_OPEN_SECONDS) of sending, is a link scanner.
+
+The client address is the first X-Forwarded-For entry when a proxy sets one, else REMOTE_ADDR;
+it only ever flags events, it grants nothing, so a forged header can at worst skew the counts.
+Machine events are recorded and counted (Message.open_count, machine_open_count, click_count)
+but never set first_opened_at / first_clicked_at and never count for segment conditions.
+"""
+import datetime as dt
+import ipaddress
+import logging
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from contacts import services as contact_services
+from contacts.models import ConsentEvent, Contact, EmailStatus
+
+from . import links, rendering
+from .models import Campaign, Message, TrackingEvent
+from .tokens import message_id_from_token, message_token
+
+logger = logging.getLogger(__name__)
+
+# A transparent 1×1 GIF (43 bytes).
+PIXEL_GIF = (b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00"
+             b",\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;")
+APPLE_NETWORKS = (ipaddress.ip_network("17.0.0.0/8"),)
+APPLE_PROXY_AGENT = "mozilla/5.0"
+SCANNER_AGENTS = (
+    "barracuda", "mimecast", "proofpoint", "safelinks", "safe links", "microsoft defender", "msdefender",
+    "office365 atp", "symantec", "messagelabs", "forcepoint", "trend micro", "trendmicro", "sophos",
+    "fortiguard", "ironport", "cisco", "zscaler", "checkpoint", "check point", "avanan", "bitdefender",
+    "abnormal security", "hornetsecurity", "spamtitan", "mailcontrol", "urldefense",
+    "python-requests", "python-urllib", "aiohttp", "curl/", "wget/", "go-http-client", "okhttp",
+    "java/", "libwww-perl", "headlesschrome", "phantomjs", "bot/", "bot;", "crawler", "spider",
+)
+USER_AGENT_MAX = 500
+ENGAGEMENT_KEYS = ("email_opened", "email_clicked", "email_not_opened")
+ENGAGEMENT_CHECK_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class Visitor:
+    """Who fetched a tracking URL, as far as the request tells."""
+
+    user_agent: str = ""
+    ip: str = ""
+
+    @classmethod
+    def from_request(cls, request) -> "Visitor":
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+        ip = forwarded.split(",")[0].strip() if forwarded else request.META.get("REMOTE_ADDR", "")
+        return cls(user_agent=request.META.get("HTTP_USER_AGENT", "")[:USER_AGENT_MAX], ip=ip)
+
+
+# ------------------------------------------------------------------ machine detection
+
+def _from_apple(ip: str) -> bool:
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+    return any(address in network for network in APPLE_NETWORKS)
+
+
+def scanner_agent(user_agent: str) -> bool:
+    agent = user_agent.lower()
+    return any(token in agent for token in SCANNER_AGENTS)
+
+
+def _seconds_since(sent_at: dt.datetime | None, now: dt.datetime) -> float | None:
+    return None if sent_at is None else (now - sent_at).total_seconds()
+
+
+def open_machine_reason(visitor: Visitor, *, sent_at: dt.datetime | None, now: dt.datetime) -> str:
+    """Why an open is a machine's, or "" for a person."""
+    agent = visitor.user_agent.strip().lower()
+    if agent == APPLE_PROXY_AGENT or _from_apple(visitor.ip):
+        return "apple_privacy"
+    if scanner_agent(agent):
+        return "scanner"
+    elapsed = _seconds_since(sent_at, now)
+    if elapsed is not None and elapsed < settings.MACHINE_OPEN_SECONDS:
+        return "too_fast"
+    return ""
+
+
+def click_machine_reason(visitor: Visitor, *, sent_at: dt.datetime | None, opened: bool,
+                         now: dt.datetime) -> str:
+    """Why a click is a machine's, or "" for a person."""
+    if scanner_agent(visitor.user_agent):
+        return "scanner"
+    limit = getattr(settings, "MACHINE_CLICK_SECONDS", settings.MACHINE_OPEN_SECONDS)
+    elapsed = _seconds_since(sent_at, now)
+    if not opened and elapsed is not None and elapsed < limit:
+        return "click_before_open"
+    return ""
+
+
+# ------------------------------------------------------------------ segments
+
+_engagement_checked = {"at": 0.0, "used": True}
+
+
+def engagement_rules_in_use() -> bool:
+    """Whether any dynamic segment has an email-engagement condition; checked once a minute.
+
+    Only those segments can change when someone opens or clicks, so the hot paths skip the
+    per-contact re-evaluation while no segment looks at engagement (the periodic refresh covers
+    the minute after a marketer adds the first such segment)."""
+    from segments.models import Segment
+
+    if time.monotonic() - _engagement_checked["at"] > ENGAGEMENT_CHECK_SECONDS:
+        rules = Segment.objects.filter(kind=Segment.Kind.DYNAMIC).values_list("rules", flat=True)
+        _engagement_checked["used"] = any(key in str(r) for r in rules.iterator() for key in ENGAGEMENT_KEYS)
+        _engagement_checked["at"] = time.monotonic()
+    return _engagement_checked["used"]
+
+
+def engagement_check_reset() -> None:
+    _engagement_checked["at"] = 0.0
+
+
+def _engagement_changed(contact_id: int) -> None:
+    if engagement_rules_in_use():
+        contact_services.contact_changed([contact_id])
+
+
+# ------------------------------------------------------------------ opens and clicks
+
+def record_open(*, token: str, visitor: Visitor, now: dt.datetime | None = None) -> TrackingEvent | None:
+    """Count an open of the message behind `token`; None (and nothing written) for a bad token."""
+    message_pk = message_id_from_token(token)
+    if message_pk is None:
+        return None
+    row = Message.objects.filter(pk=message_pk).values_list("campaign_id", "contact_id", "sent_at").first()
+    if row is None:
+        return None
+    campaign_id, contact_id, sent_at = row
+    now = now or timezone.now()
+    reason = open_machine_reason(visitor, sent_at=sent_at, now=now)
+    updates = {"open_count": F("open_count") + 1}
+    if reason:
+        updates["machine_open_count"] = F("machine_open_count") + 1
+    else:
+        updates["first_opened_at"] = Coalesce(F("first_opened_at"), Value(now))
+    with transaction.atomic():
+        Message.objects.filter(pk=message_pk).update(**updates)
+        event = TrackingEvent.objects.create(
+            message_id=message_pk, campaign_id=campaign_id, contact_id=contact_id, kind=TrackingEvent.Kind.OPEN,
+            occurred_at=now, is_machine=bool(reason), machine_reason=reason, user_agent=visitor.user_agent)
+        if not reason:
+            _engagement_changed(contact_id)
+    return event
+
+
+@dataclass(frozen=True)
+class Click:
+    url: str
+    event: TrackingEvent
+
+
+def record_click(*, token: str, link_id: int, visitor: Visitor, now: dt.datetime | None = None) -> Click | None:
+    """Count a click and return where to send the person; None unless the link is one of the
+    message's own campaign (so the redirect can never be pointed anywhere else)."""
+    message_pk = message_id_from_token(token)
+    if message_pk is None:
+        return None
+    row = (Message.objects.filter(pk=message_pk, campaign__links__id=link_id)
+           .values_list("campaign_id", "contact_id", "sent_at", "first_opened_at", "campaign__links__url").first())
+    if row is None:
+        return None
+    campaign_id, contact_id, sent_at, first_opened_at, url = row
+    now = now or timezone.now()
+    reason = click_machine_reason(visitor, sent_at=sent_at, opened=first_opened_at is not None, now=now)
+    updates = {"click_count": F("click_count") + 1}
+    if not reason:
+        updates["first_clicked_at"] = Coalesce(F("first_clicked_at"), Value(now))
+    with transaction.atomic():
+        Message.objects.filter(pk=message_pk).update(**updates)
+        event = TrackingEvent.objects.create(
+            message_id=message_pk, campaign_id=campaign_id, contact_id=contact_id, kind=TrackingEvent.Kind.CLICK,
+            link_id=link_id, occurred_at=now, is_machine=bool(reason), machine_reason=reason,
+            user_agent=visitor.user_agent)
+        if not reason:
+            _engagement_changed(contact_id)
+    return Click(url=url, event=event)
+
+
+# ------------------------------------------------------------------ unsubscribe and browser view
+
+def message_for_token(token: str) -> Message | None:
+    """The message behind a token, with its campaign, template and contact; None for a bad token."""
+    message_pk = message_id_from_token(token)
+    if message_pk is None:
+        return None
+    return (Message.objects.select_related("campaign__template", "contact")
+            .filter(pk=message_pk, contact__erased_at__isnull=True).first())
+
+
+def _already_unsubscribed(contact: Contact) -> bool:
+    return not contact.email_opt_in and contact.email_status != EmailStatus.ACTIVE
+
+
+def unsubscribe(*, message: Message, one_click: bool = False, now: dt.datetime | None = None,
+                detail: dict | None = None) -> TrackingEvent | None:
+    """Opt the contact out of email with a consent-log entry naming the campaign.
+
+    Safe to repeat (mail clients may POST the one-click body more than once): a contact who is
+    already out gets no second log entry and no second event; then the result is None."""
+    now = now or timezone.now()
+    contact = message.contact
+    with transaction.atomic():
+        Message.objects.filter(pk=message.pk, unsubscribed_at__isnull=True).update(unsubscribed_at=now)
+        message.unsubscribed_at = message.unsubscribed_at or now
+        if _already_unsubscribed(contact):
+            return None
+        contact_services.consent_change(contact=contact, channel=ConsentEvent.ConsentChannel.EMAIL, granted=False,
+                                        source=f"campaign:{message.campaign_id}", occurred_at=now, unsubscribe=True)
+        return TrackingEvent.objects.create(message=message, campaign_id=message.campaign_id, contact=contact,
+                                            kind=TrackingEvent.Kind.UNSUBSCRIBE, occurred_at=now,
+                                            detail={"one_click": one_click, **(detail or {})})
+
+
+def message_urls(message: Message, campaign: Campaign) -> dict:
+    """The per-message part of a template context: its own unsubscribe and browser URLs."""
+    token = message_token(message.pk)
+    return {"unsubscribe_url": links.unsubscribe_url(token), "view_in_browser_url": links.browser_url(token),
+            "campaign": {"name": campaign.name}}
+
+
+def browser_view(*, message: Message) -> str:
+    """The message's HTML as its contact got it, rendered again now.
+
+    Links go through the click redirect (a click here counts like one in the mail); there is no
+    open pixel, so looking at the page in the browser is not counted as an open."""
+    campaign = message.campaign
+    compiled = rendering.template_compile(campaign.template)
+    context = rendering.batch_contexts(compiled, [message.contact], {message.contact_id: message_urls(message,
+                                                                                                       campaign)})
+    rendered = rendering.render(compiled, context[message.contact_id])
+    return links.rewrite_links(rendered.html, campaign=campaign, token=message_token(message.pk))
+
+
+def page_language(message: Message | None) -> str:
+    """The language of a public page: the contact's, else the mail's, else the site default."""
+    available = {code for code, _name in settings.LANGUAGES}
+    if message is not None:
+        for code in (message.contact.language, message.campaign.template.language):
+            code = (code or "").strip().lower()[:2]
+            if code in available:
+                return code
+    return settings.LANGUAGE_CODE
+

@@ -1,0 +1,80 @@
+"""Public, login-free endpoints of campaign mail. Thin: each view reads the request, calls one
+service from `campaigns.tracking` and answers. A garbage or forged token is a 404 page (the pixel
+still gets its GIF), never a server error."""
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.utils import translation
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods
+
+from . import tracking
+
+def _private(response: HttpResponse) -> HttpResponse:
+    """Tracking URLs carry a token: keep them out of caches, search engines and Referer headers."""
+    response["Cache-Control"] = "no-store, no-cache, must-revalidate, private, max-age=0"
+    response["Referrer-Policy"] = "no-referrer"
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    return response
+
+
+def not_found(request: HttpRequest, language: str | None = None) -> HttpResponse:
+    with translation.override(language or translation.get_language()):
+        response = render(request, "campaigns/not_found.html", {"lang": translation.get_language(),
+                                                                 "dir": "rtl" if translation.get_language_bidi()
+                                                                 else "ltr"}, status=404)
+    return _private(response)
+
+
+@require_GET
+def open_pixel(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        tracking.record_open(token=token, visitor=tracking.Visitor.from_request(request))
+    except Exception:  # the reader's mail client must get its image whatever happens here
+        tracking.logger.exception("Could not record an open")
+    response = HttpResponse(tracking.PIXEL_GIF, content_type="image/gif")
+    response["Expires"] = "0"
+    response["Pragma"] = "no-cache"
+    return _private(response)
+
+
+@require_GET
+def click(request: HttpRequest, token: str, link_id: str) -> HttpResponse:
+    if not (link_id.isascii() and link_id.isdigit()) or len(link_id) > 18:
+        return not_found(request)
+    found = tracking.record_click(token=token, link_id=int(link_id), visitor=tracking.Visitor.from_request(request))
+    if found is None:
+        return not_found(request)
+    return _private(HttpResponseRedirect(found.url))
+
+
+def _page(request: HttpRequest, template: str, message, **context) -> HttpResponse:
+    with translation.override(tracking.page_language(message)):
+        context.update(lang=translation.get_language(), dir="rtl" if translation.get_language_bidi() else "ltr",
+                       message=message, contact=message.contact)
+        return _private(render(request, template, context))
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    """GET asks for confirmation and changes nothing (link scanners fetch every URL); POST opts out,
+    from the page's button or from a mail client's RFC 8058 one-click request alike."""
+    message = tracking.message_for_token(token)
+    if message is None:
+        return not_found(request)
+    if request.method == "GET":
+        return _page(request, "campaigns/unsubscribe_confirm.html", message)
+    one_click = request.POST.get("List-Unsubscribe") == "One-Click"
+    tracking.unsubscribe(message=message, one_click=one_click)
+    return _page(request, "campaigns/unsubscribe_done.html", message)
+
+
+@require_GET
+def view_in_browser(request: HttpRequest, token: str) -> HttpResponse:
+    message = tracking.message_for_token(token)
+    if message is None:
+        return not_found(request)
+    response = HttpResponse(tracking.browser_view(message=message), content_type="text/html; charset=utf-8")
+    response["X-Frame-Options"] = "DENY"
+    return _private(response)
