@@ -25,7 +25,7 @@ PHONE_LIKE = re.compile(r"^\+?[\d\s\-().]{6,}$")
 
 @dataclasses.dataclass(frozen=True)
 class TimelineEntry:
-    kind: str  # "activity", "purchase" or "consent"
+    kind: str  # "activity", "purchase", "consent" or "email" (campaign mail: open, click, bounce…)
     ref: int
     at: dt.datetime
     title: str
@@ -60,14 +60,20 @@ def _latest(qs: QuerySet, limit: int) -> QuerySet:
 
 
 def contact_timeline(*, contact: Contact, limit: int = TIMELINE_LIMIT) -> list[TimelineEntry]:
-    """Activity, purchases and consent changes of one contact, newest first, in one UNION query."""
+    """Activity, purchases, consent changes and campaign-mail events of one contact, newest first,
+    in one UNION query."""
+    from django.apps import apps  # campaigns builds on contacts, not the other way round
+
     activity = _timeline_part(Activity.objects.filter(contact=contact), kind="activity", at="occurred_at",
                               title="type", detail="url")
     purchases = _timeline_part(Purchase.objects.filter(contact=contact), kind="purchase", at="purchased_at",
                                title="channel", detail="store__name", amount="total")
     consent = _timeline_part(ConsentEvent.objects.filter(contact=contact), kind="consent", at="occurred_at",
                              title="channel", detail="source", granted="granted")
-    union = _latest(activity, limit).union(_latest(purchases, limit), _latest(consent, limit), all=True)
+    email = _timeline_part(apps.get_model("campaigns", "TrackingEvent").objects.filter(contact=contact),
+                           kind="email", at="occurred_at", title="kind", detail="campaign__name")
+    union = _latest(activity, limit).union(_latest(purchases, limit), _latest(consent, limit), _latest(email, limit),
+                                           all=True)
     rows = union.order_by("-tl_at", "-tl_ref")[:limit]
     return [TimelineEntry(*(row[:4]), detail=row[4] or "", amount=_money(row[5]),
                           granted=None if row[6] is None else bool(row[6])) for row in rows]
@@ -117,6 +123,11 @@ def describe_timeline_entry(entry: TimelineEntry) -> str:
         return _label(Activity.Type, entry.title)
     if entry.kind == "purchase":
         return _("Purchase · %(channel)s") % {"channel": _label(Channel, entry.title)}
+    if entry.kind == "email":
+        from django.apps import apps
+
+        return _("Email · %(event)s") % {"event": _label(apps.get_model("campaigns", "TrackingEvent").Kind,
+                                                         entry.title)}
     channel = _label(ConsentEvent.ConsentChannel, entry.title)
     if entry.granted:
         return _("%(channel)s consent granted") % {"channel": channel}
