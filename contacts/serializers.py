@@ -13,7 +13,6 @@ from .models import (
     Contact,
     FunnelStage,
     Gender,
-    Lifecycle,
     LoyaltyMember,
     MaritalStatus,
     PointsEntry,
