@@ -11,7 +11,8 @@ from segments.services import segment_create
 from tests.factories import ContactFactory
 
 pytestmark = pytest.mark.django_db
-HTML = '<p>שלום {{ contact.first_name|default:"חבר" }}</p><p><a href="https://shop.example.com/">לחנות</a></p>'
+HTML = ('<p>שלום {{ contact.first_name|default:"חבר" }}</p>'
+        '<p><a href="https://shop.example.com/">לחנות</a></p>')
 
 
 @pytest.fixture

@@ -1,0 +1,203 @@
+"""Campaigns in the back office: edit a draft, count its recipients, send, schedule, pause, resume or
+cancel it (each after a confirmation page, each through the service), watch its progress, read its
+report."""
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpResponseRedirect, JsonResponse
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from contacts.admin.base import ServiceErrorsMixin
+
+from .. import services
+from ..models import Campaign
+from ..selectors import campaign_stats
+from .forms import CAMPAIGN_FIELDS, CampaignForm
+from .preview import preview_page
+from .report import report_numbers, report_page
+
+Status = Campaign.Status
+# verb → (service name, statuses it applies to, button label, question on the confirmation page)
+VERBS = {
+    "send": ("campaign_start", {Status.DRAFT}, gettext_lazy("Send now"),
+             gettext_lazy("Send “%(name)s” now to %(eligible)s of %(total)s recipients?")),
+    "schedule": ("campaign_start", {Status.DRAFT}, gettext_lazy("Schedule"),
+                 gettext_lazy("Schedule “%(name)s” for %(when)s, to the recipients of that moment?")),
+    "pause": ("campaign_pause", {Status.SENDING}, gettext_lazy("Pause"),
+              gettext_lazy("Pause “%(name)s”? Mail already handed to the server stays sent.")),
+    "resume": ("campaign_resume", {Status.PAUSED}, gettext_lazy("Resume"),
+               gettext_lazy("Resume “%(name)s”? Nobody gets it twice.")),
+    "cancel": ("campaign_cancel", {Status.DRAFT, Status.SCHEDULED, Status.SENDING, Status.PAUSED},
+               gettext_lazy("Cancel"),
+               gettext_lazy("Cancel “%(name)s”? Mail not sent yet is dropped; this cannot be undone.")),
+}
+LIVE = {Status.SCHEDULED, Status.SENDING}
+EDITABLE = {Status.DRAFT, Status.SCHEDULED}
+
+
+def verbs_for(campaign: Campaign) -> list[str]:
+    """The buttons a campaign offers: send or schedule (by scheduled_at), then the state changes."""
+    future = campaign.scheduled_at and campaign.scheduled_at > timezone.now()
+    found = []
+    for verb, (_service, statuses, _label, _question) in VERBS.items():
+        if campaign.status not in statuses or (verb == "send" and future) or (verb == "schedule" and not future):
+            continue
+        found.append(verb)
+    return found
+
+
+@admin.register(Campaign)
+class CampaignAdmin(ServiceErrorsMixin, admin.ModelAdmin):
+    form = CampaignForm
+    change_form_template = "admin/campaigns/campaign/change_form.html"
+    list_display = ("name", "status", "template", "scheduled_at", "started_at", "report_link")
+    list_filter = ("status",)
+    list_select_related = ("template",)
+    search_fields = ("name",)
+    date_hierarchy = "created_at"
+    filter_horizontal = ("segments", "exclude_segments")
+    fieldsets = (
+        (None, {"fields": ("name", "template")}),
+        (gettext_lazy("Audience"), {"fields": ("segments", "exclude_segments"), "description": gettext_lazy(
+            "Members of any of the segments, minus members of any excluded segment. Contacts without consent, "
+            "unsubscribed, bounced or over the frequency cap are skipped when the mail goes out.")}),
+        (gettext_lazy("Sender"), {"fields": (("from_name", "from_email"), "reply_to")}),
+        (gettext_lazy("Tracking and cost"), {"fields": (("utm_source", "utm_medium", "utm_campaign"), "cost")}),
+        (gettext_lazy("When"), {"fields": ("scheduled_at",), "description": gettext_lazy(
+            "Left blank, “Send now” starts at once; set, the campaign waits for that moment.")}),
+    )
+    LOCKED_EXTRA = ("status", "created_by", "started_at", "finished_at")
+
+    class Media:
+        css = {"all": ["campaigns/campaigns.css"]}
+        js = ["campaigns/progress.js"]
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("<int:pk>/do/<str:verb>/", wrap(self.verb_view), name="campaigns_campaign_verb"),
+            path("<int:pk>/progress/", wrap(self.progress_view), name="campaigns_campaign_progress"),
+            path("<int:pk>/report/", wrap(self.report_view), name="campaigns_campaign_report"),
+            path("<int:pk>/numbers/", wrap(self.numbers_view), name="campaigns_campaign_numbers"),
+            path("<int:pk>/preview/", wrap(self.preview_view), name="campaigns_campaign_preview"),
+        ] + super().get_urls()
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and obj.status not in EDITABLE:
+            return (*CAMPAIGN_FIELDS, "segments", "exclude_segments", *self.LOCKED_EXTRA)
+        return self.LOCKED_EXTRA if obj is not None else ()
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None:
+            return fieldsets
+        return ((None, {"fields": ("status", "created_by", ("started_at", "finished_at"))}), *fieldsets)
+
+    @admin.display(description=gettext_lazy("report"))
+    def report_link(self, obj: Campaign) -> str:
+        if obj.status == Status.DRAFT:
+            return "—"
+        return format_html('<a href="{}">{}</a>', reverse("admin:campaigns_campaign_report", args=[obj.pk]),
+                           _("Report"))
+
+    def save_model(self, request, obj, form, change):
+        data = {name: form.cleaned_data.get(name) for name in CAMPAIGN_FIELDS}
+        current = Campaign.objects.get(pk=obj.pk) if change else None
+        saved = services.campaign_save(campaign=current, data=data, segments=list(form.cleaned_data["segments"]),
+                                       exclude_segments=list(form.cleaned_data.get("exclude_segments") or []),
+                                       user=request.user)
+        obj.pk = saved.pk
+        obj.refresh_from_db()
+
+    def save_related(self, request, form, formsets, change):
+        """The service saved the segments with the campaign; only inlines would be left, and there are none."""
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        extra = extra_context or {}
+        campaign = self.get_object(request, object_id) if object_id else None
+        if campaign is not None and request.method == "GET":
+            extra.update(self._panel(request, campaign))
+        return super().changeform_view(request, object_id, form_url, extra)
+
+    def _panel(self, request, campaign: Campaign) -> dict:
+        can_change = self.has_change_permission(request, campaign)
+        panel = {"verbs": [(verb, VERBS[verb][2]) for verb in verbs_for(campaign)] if can_change else [],
+                 "progress_url": reverse("admin:campaigns_campaign_progress", args=[campaign.pk]),
+                 "report_url": reverse("admin:campaigns_campaign_report", args=[campaign.pk]),
+                 "preview_url": reverse("admin:campaigns_campaign_preview", args=[campaign.pk]),
+                 "live": campaign.status in LIVE, "progress": progress_data(campaign)}
+        if campaign.status in (Status.DRAFT, Status.SCHEDULED):
+            panel["recipient_count"] = services.campaign_recipient_count(campaign=campaign)
+        return panel
+
+    # ---------------------------------------------------------- views
+
+    def verb_view(self, request, pk, verb):
+        campaign = get_object_or_404(Campaign, pk=pk)
+        if verb not in VERBS or not self.has_change_permission(request, campaign):
+            raise PermissionDenied
+        change_url = reverse("admin:campaigns_campaign_change", args=[campaign.pk])
+        if verb not in verbs_for(campaign):
+            self.message_user(request, _("A campaign that is “%(status)s” cannot do that.") % {
+                "status": campaign.get_status_display()}, messages.WARNING)
+            return HttpResponseRedirect(change_url)
+        service_name, _statuses, label, question = VERBS[verb]
+        if request.method == "POST":
+            try:
+                getattr(services, service_name)(campaign=campaign)
+            except ValidationError as exc:
+                for error in exc.messages:
+                    self.message_user(request, error, messages.ERROR)
+            else:
+                campaign.refresh_from_db()
+                self.message_user(request, _("“%(name)s” is now %(status)s.") % {
+                    "name": campaign.name, "status": campaign.get_status_display().lower()}, messages.SUCCESS)
+            return HttpResponseRedirect(change_url)
+        counts = services.campaign_recipient_count(campaign=campaign) if verb in ("send", "schedule") else {}
+        when = timezone.localtime(campaign.scheduled_at).strftime("%Y-%m-%d %H:%M") if campaign.scheduled_at else ""
+        return TemplateResponse(request, "admin/campaigns/campaign/confirm.html", {
+            **self.admin_site.each_context(request), "opts": self.opts, "original": campaign,
+            "title": label, "verb": verb, "label": label, "counts": counts, "change_url": change_url,
+            "question": question % {"name": campaign.name, "when": when, "total": counts.get("total", ""),
+                                    "eligible": counts.get("eligible", "")},
+        })
+
+    def progress_view(self, request, pk):
+        campaign = get_object_or_404(Campaign, pk=pk)
+        if not self.has_view_permission(request, campaign):
+            raise PermissionDenied
+        return JsonResponse(progress_data(campaign))
+
+    def report_view(self, request, pk):
+        campaign = get_object_or_404(Campaign.objects.select_related("template"), pk=pk)
+        if not self.has_view_permission(request, campaign):
+            raise PermissionDenied
+        return report_page(self, request, campaign)
+
+    def numbers_view(self, request, pk):
+        campaign = get_object_or_404(Campaign, pk=pk)
+        if not self.has_view_permission(request, campaign):
+            raise PermissionDenied
+        return JsonResponse({"status": campaign.status, "numbers": report_numbers(campaign_stats(campaign))})
+
+    def preview_view(self, request, pk):
+        campaign = get_object_or_404(Campaign.objects.select_related("template"), pk=pk)
+        if not self.has_view_permission(request, campaign):
+            raise PermissionDenied
+        return preview_page(self, request, template=campaign.template, campaign=campaign,
+                            can_send=self.has_change_permission(request, campaign))
+
+
+def progress_data(campaign: Campaign) -> dict:
+    """What the progress bar shows, and what its JSON endpoint answers while it refreshes."""
+    progress = services.campaign_progress(campaign=campaign)
+    done = progress["sent"] + progress["failed"] + progress["skipped"]
+    total = progress["total"]
+    return {**progress, "status": campaign.status, "status_label": str(campaign.get_status_display()),
+            "done": done, "percent": round(done * 100 / total, 1) if total else 0,
+            "live": campaign.status in LIVE}

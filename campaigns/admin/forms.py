@@ -1,0 +1,89 @@
+"""Forms of the campaigns back office: template and campaign edit forms, preview contact, test send."""
+import re
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db.models import Q
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from contacts.models import Contact
+
+from ..models import Campaign, EmailTemplate
+
+TEMPLATE_FIELDS = ("name", "language", "direction", "layout", "subject", "preheader", "html", "text")
+CAMPAIGN_FIELDS = ("name", "template", "from_name", "from_email", "reply_to", "utm_source", "utm_medium",
+                   "utm_campaign", "cost", "scheduled_at")
+MAX_TEST_ADDRESSES = 10
+
+
+class EmailTemplateForm(forms.ModelForm):
+    class Meta:
+        model = EmailTemplate
+        fields = TEMPLATE_FIELDS
+        widgets = {
+            "html": forms.Textarea(attrs={"rows": 18, "class": "vLargeTextField campaign-code", "dir": "auto",
+                                          "spellcheck": "false"}),
+            "text": forms.Textarea(attrs={"rows": 8, "class": "vLargeTextField campaign-code", "dir": "auto"}),
+            "subject": forms.TextInput(attrs={"class": "vTextField", "dir": "auto"}),
+            "preheader": forms.TextInput(attrs={"class": "vTextField", "dir": "auto"}),
+        }
+
+
+class CampaignForm(forms.ModelForm):
+    class Meta:
+        model = Campaign
+        fields = ("name", "template", "segments", "exclude_segments", "from_name", "from_email", "reply_to",
+                  "utm_source", "utm_medium", "utm_campaign", "cost", "scheduled_at")
+
+
+def find_contact(value: str) -> Contact | None:
+    """A contact by id or email, erased ones excluded."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    lookup = Q(email__iexact=value)
+    if value.isdigit():
+        lookup |= Q(pk=int(value))
+    return Contact.objects.filter(lookup, erased_at__isnull=True).select_related("club").first()
+
+
+class PreviewContactForm(forms.Form):
+    contact = forms.CharField(label=gettext_lazy("Contact id or email"), required=False, max_length=254,
+                              widget=forms.TextInput(attrs={"dir": "ltr", "placeholder": "dana@example.com"}))
+
+    def clean_contact(self) -> Contact | None:
+        value = self.cleaned_data["contact"]
+        if not value.strip():
+            return None
+        contact = find_contact(value)
+        if contact is None:
+            raise ValidationError(_("No contact has the id or email “%(value)s”.") % {"value": value})
+        return contact
+
+
+class TestSendForm(forms.Form):
+    emails = forms.CharField(label=gettext_lazy("Send a test to"), max_length=2000,
+                             help_text=gettext_lazy("Up to 10 addresses, separated by commas or new lines."),
+                             widget=forms.Textarea(attrs={"rows": 2, "dir": "ltr", "class": "vLargeTextField"}))
+    contact = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def clean_emails(self) -> list[str]:
+        addresses = [a for a in re.split(r"[\s,;]+", self.cleaned_data["emails"]) if a]
+        if not addresses:
+            raise ValidationError(_("Enter at least one address."))
+        if len(addresses) > MAX_TEST_ADDRESSES:
+            raise ValidationError(_("At most %(n)d addresses.") % {"n": MAX_TEST_ADDRESSES})
+        bad = []
+        for address in addresses:
+            try:
+                validate_email(address)
+            except ValidationError:
+                bad.append(address)
+        if bad:
+            raise ValidationError(_("Not an email address: %(bad)s") % {"bad": ", ".join(bad)})
+        return addresses
+
+    def clean_contact(self) -> Contact | None:
+        return find_contact(self.cleaned_data["contact"])

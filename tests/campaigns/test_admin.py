@@ -1,0 +1,353 @@
+"""The campaigns back office: templates saved through the service, preview, test send, campaigns with
+exclusions, recipient count, the sending buttons, progress JSON and the report page."""
+import datetime as dt
+
+import pytest
+from django.contrib.auth.models import Group
+from django.urls import reverse
+from django.utils import timezone
+
+from campaigns.models import Campaign, EmailTemplate, Link, Message, TrackingEvent
+from campaigns.services import campaign_save, template_save
+from segments.models import Segment
+from segments.services import segment_create, static_add
+from tests.factories import ContactFactory, MemberFactory
+
+pytestmark = pytest.mark.django_db
+HEBREW = ('<p>שלום {{ contact.first_name|default:"חבר" }}</p>\n'
+          '<p><a href="https://shop.example.com/">לחנות</a></p>')
+
+
+@pytest.fixture
+def template():
+    return template_save(data={"name": "Sale", "subject": "{{ contact.first_name|default:'חבר' }}, מבצע!",
+                               "html": HEBREW, "language": "he"})
+
+
+@pytest.fixture
+def haifa():
+    return segment_create(name="Haifa", rules={"field": "city", "op": "eq", "value": "Haifa"})
+
+
+@pytest.fixture
+def campaign(template, haifa):
+    return campaign_save(data={"name": "Spring", "template": template}, segments=[haifa])
+
+
+def url(name, *args):
+    return reverse(f"admin:campaigns_{name}", args=args)
+
+
+def template_form(**changes):
+    return {"name": "Welcome", "language": "he", "direction": "", "layout": "default",
+            "subject": "ברוכים הבאים", "preheader": "", "html": "<p>שלום</p>", "text": "", **changes}
+
+
+# ------------------------------------------------------------------ templates
+
+def test_a_template_saves_through_the_service_and_gets_a_text_part_later(admin_client):
+    response = admin_client.post(url("emailtemplate_add"), template_form())
+
+    assert response.status_code == 302
+    saved = EmailTemplate.objects.get(name="Welcome")
+    assert saved.text_direction == "rtl"
+
+
+def test_a_template_error_shows_on_its_field_with_the_line(admin_client):
+    response = admin_client.post(url("emailtemplate_add"), template_form(
+        html="<p>שלום</p>\n<p>{{ contact.nickname }}</p>", subject="{% if %}"))
+
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert "line 2" in errors["html"][0] and "contact.nickname" in errors["html"][0]
+    assert "subject" in errors
+    assert not EmailTemplate.objects.filter(name="Welcome").exists()
+
+
+def test_changing_a_template_keeps_its_id(admin_client, template):
+    response = admin_client.post(url("emailtemplate_change", template.pk), template_form(name="Sale 2"))
+
+    assert response.status_code == 302
+    template.refresh_from_db()
+    assert template.name == "Sale 2"
+    assert EmailTemplate.objects.count() == 1
+
+
+def test_the_preview_renders_for_a_contact_chosen_by_email(admin_client, template):
+    dana = ContactFactory(first_name="דנה", email="dana@example.com")
+    ContactFactory(first_name="Other")
+
+    response = admin_client.get(url("emailtemplate_preview", template.pk), {"contact": "DANA@example.com"})
+
+    assert response.status_code == 200
+    assert response.context["preview_contact"] == dana
+    rendered = response.context["rendered"]
+    assert rendered.subject == "דנה, מבצע!"
+    assert 'dir="rtl"' in rendered.html
+    html = response.content.decode()
+    assert "<iframe" in html and "srcdoc=" in html and "sandbox" in html
+    assert "שלום דנה" in rendered.text
+
+
+def test_the_preview_takes_a_contact_id_too(admin_client, template):
+    contact = ContactFactory(first_name="Yossi")
+
+    response = admin_client.get(url("emailtemplate_preview", template.pk), {"contact": str(contact.pk)})
+
+    assert response.context["rendered"].subject == "Yossi, מבצע!"
+
+
+def test_an_unknown_preview_contact_is_an_error_not_a_crash(admin_client, template):
+    response = admin_client.get(url("emailtemplate_preview", template.pk), {"contact": "nobody@example.com"})
+
+    assert response.status_code == 200
+    assert response.context["rendered"] is None
+    assert "nobody@example.com" in response.content.decode()
+
+
+def test_a_test_send_goes_to_the_given_addresses(admin_client, template, mailoutbox):
+    contact = ContactFactory(first_name="Noa")
+
+    response = admin_client.post(url("emailtemplate_preview", template.pk), {
+        "emails": "me@example.com, boss@example.com", "contact": str(contact.pk)})
+
+    assert response.status_code == 302
+    assert sorted(addr for mail in mailoutbox for addr in mail.to) == ["boss@example.com", "me@example.com"]
+    assert "Noa" in mailoutbox[0].subject
+    assert not Message.objects.exists()
+
+
+def test_a_test_send_to_a_bad_address_sends_nothing(admin_client, template, mailoutbox):
+    response = admin_client.post(url("emailtemplate_preview", template.pk), {"emails": "me@, ok@example.com"},
+                                 follow=True)
+
+    assert mailoutbox == []
+    assert "me@" in response.content.decode()
+
+
+# ------------------------------------------------------------------ campaigns
+
+def campaign_form(template, include, exclude=(), **changes):
+    return {"name": "Spring", "template": template.pk, "segments": [s.pk for s in include],
+            "exclude_segments": [s.pk for s in exclude], "from_name": "Club", "from_email": "club@example.com",
+            "reply_to": "", "utm_source": "crm", "utm_medium": "email", "utm_campaign": "", "cost": "250",
+            "scheduled_at_0": "", "scheduled_at_1": "", **changes}
+
+
+def test_a_campaign_is_created_with_an_exclusion(admin_client, template, haifa):
+    vip = segment_create(name="VIP", kind=Segment.Kind.STATIC)
+
+    response = admin_client.post(url("campaign_add"), campaign_form(template, [haifa], [vip]))
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    campaign = Campaign.objects.get(name="Spring")
+    assert list(campaign.segments.all()) == [haifa]
+    assert list(campaign.exclude_segments.all()) == [vip]
+    assert campaign.status == "draft" and str(campaign.cost) == "250.00"
+
+
+def test_a_campaign_needs_a_segment(admin_client, template):
+    response = admin_client.post(url("campaign_add"), campaign_form(template, []))
+
+    assert response.status_code == 200
+    assert "segments" in response.context["adminform"].form.errors
+    assert not Campaign.objects.exists()
+
+
+def test_the_change_page_counts_recipients_before_sending(admin_client, campaign, haifa):
+    ContactFactory(city="Haifa")
+    ContactFactory(city="Haifa", email_opt_in=False)
+    excluded = ContactFactory(city="Haifa")
+    vip = segment_create(name="VIP", kind=Segment.Kind.STATIC)
+    static_add(segment=vip, contact_ids=[excluded.pk])
+    campaign.exclude_segments.set([vip])
+
+    response = admin_client.get(url("campaign_change", campaign.pk))
+
+    assert response.context["recipient_count"] == {"total": 2, "eligible": 1}
+    html = response.content.decode()
+    assert url("campaign_verb", campaign.pk, "send") in html
+    assert url("campaign_verb", campaign.pk, "pause") not in html
+
+
+def test_send_asks_first_then_sends_through_the_service(admin_client, campaign, mailoutbox,
+                                                        django_capture_on_commit_callbacks):
+    ContactFactory(city="Haifa", email="reader@example.com")
+
+    confirm = admin_client.get(url("campaign_verb", campaign.pk, "send"))
+    assert confirm.status_code == 200
+    assert confirm.context["counts"] == {"total": 1, "eligible": 1}
+    assert Campaign.objects.get(pk=campaign.pk).status == "draft"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(url("campaign_verb", campaign.pk, "send"))
+
+    assert response.status_code == 302
+    assert Campaign.objects.get(pk=campaign.pk).status in ("sending", "sent")
+    assert [m.to for m in mailoutbox] == [["reader@example.com"]]
+
+
+def test_a_future_scheduled_at_offers_schedule_instead_of_send(admin_client, campaign):
+    campaign.scheduled_at = timezone.now() + dt.timedelta(days=1)
+    campaign.save()
+
+    page = admin_client.get(url("campaign_change", campaign.pk)).content.decode()
+    admin_client.post(url("campaign_verb", campaign.pk, "schedule"))
+
+    assert url("campaign_verb", campaign.pk, "schedule") in page
+    assert url("campaign_verb", campaign.pk, "send") not in page
+    assert Campaign.objects.get(pk=campaign.pk).status == "scheduled"
+
+
+def test_pause_resume_and_cancel(admin_client, campaign, django_capture_on_commit_callbacks):
+    Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.SENDING, started_at=timezone.now())
+    queued = Message.objects.create(campaign=campaign, contact=ContactFactory())
+
+    admin_client.post(url("campaign_verb", campaign.pk, "pause"))
+    assert Campaign.objects.get(pk=campaign.pk).status == "paused"
+
+    page = admin_client.get(url("campaign_change", campaign.pk)).content.decode()
+    assert url("campaign_verb", campaign.pk, "resume") in page
+
+    with django_capture_on_commit_callbacks(execute=False):
+        admin_client.post(url("campaign_verb", campaign.pk, "resume"))
+    assert Campaign.objects.get(pk=campaign.pk).status == "sending"
+
+    confirm = admin_client.get(url("campaign_verb", campaign.pk, "cancel"))
+    assert "cannot be undone" in confirm.content.decode()
+    admin_client.post(url("campaign_verb", campaign.pk, "cancel"))
+    assert Campaign.objects.get(pk=campaign.pk).status == "cancelled"
+    queued.refresh_from_db()
+    assert (queued.status, queued.skip_reason) == ("skipped", "cancelled")
+
+
+def test_a_verb_that_does_not_apply_changes_nothing(admin_client, campaign):
+    response = admin_client.post(url("campaign_verb", campaign.pk, "resume"), follow=True)
+
+    assert Campaign.objects.get(pk=campaign.pk).status == "draft"
+    assert "cannot do that" in response.content.decode()
+
+
+def test_a_campaign_being_sent_is_read_only(admin_client, campaign):
+    Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.SENDING)
+
+    response = admin_client.get(url("campaign_change", campaign.pk))
+
+    assert "name" not in response.context["adminform"].form.fields
+    assert "segments" not in response.context["adminform"].form.fields
+
+
+def test_progress_json_has_sent_total_and_rate(admin_client, campaign):
+    Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.SENDING)
+    for status in ("sent", "sent", "queued", "skipped"):
+        Message.objects.create(campaign=campaign, contact=ContactFactory(), status=status, sent_at=timezone.now())
+
+    data = admin_client.get(url("campaign_progress", campaign.pk)).json()
+
+    assert (data["total"], data["sent"], data["queued"], data["skipped"]) == (4, 2, 1, 1)
+    assert data["percent"] == 75.0 and data["live"] is True and data["status"] == "sending"
+    assert data["rate"] > 0
+
+
+def test_the_change_page_shows_the_progress_bar_while_sending(admin_client, campaign):
+    Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.SENDING)
+    Message.objects.create(campaign=campaign, contact=ContactFactory(), status="sent", sent_at=timezone.now())
+
+    html = admin_client.get(url("campaign_change", campaign.pk)).content.decode()
+
+    assert 'class="campaign-progress"' in html and 'data-live="1"' in html
+    assert url("campaign_progress", campaign.pk) in html
+    assert "campaigns/progress.js" in html
+
+
+def sent_campaign(campaign):
+    Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.SENT, started_at=timezone.now())
+    link = Link.objects.create(campaign=campaign, url="https://shop.example.com/sale", url_hash="x")
+    messages = []
+    for n in range(3):
+        msg = Message.objects.create(campaign=campaign, contact=ContactFactory(email=f"r{n}@example.com"),
+                                     status="sent", sent_at=timezone.now())
+        messages.append(msg)
+    now = timezone.now()
+    Message.objects.filter(pk=messages[0].pk).update(first_opened_at=now, first_clicked_at=now, open_count=1,
+                                                     click_count=1)
+    for kind, machine, with_link in (("open", False, False), ("open", True, False), ("click", False, True)):
+        TrackingEvent.objects.create(message=messages[0], campaign=campaign, contact=messages[0].contact, kind=kind,
+                                     is_machine=machine, link=link if with_link else None)
+    Message.objects.create(campaign=campaign, contact=ContactFactory(email="off@example.com"), status="skipped",
+                           skip_reason="no_consent")
+    return messages
+
+
+def test_the_report_shows_stats_chart_links_and_recipients(admin_client, campaign):
+    sent_campaign(campaign)
+
+    response = admin_client.get(url("campaign_report", campaign.pk))
+
+    assert response.status_code == 200
+    stats = response.context["stats"]
+    assert (stats["recipients"], stats["sent"], stats["skipped"], stats["opens"], stats["machine_opens"]) == (
+        4, 3, 1, 1, 1)
+    html = response.content.decode()
+    assert "<svg" in html and 'class="opens"' in html
+    assert "33.3%" in html  # open rate: 1 of 3 delivered
+    assert "https://shop.example.com/sale" in html
+    assert "r0@example.com" in html and "off@example.com" in html
+    assert {m.state for m in response.context["recipients"]} == {"clicked", "delivered", "skipped"}
+
+
+def test_the_report_numbers_refresh_from_json(admin_client, campaign):
+    sent_campaign(campaign)
+
+    data = admin_client.get(url("campaign_numbers", campaign.pk)).json()
+
+    assert data["numbers"]["unique_opens"] == "1"
+    assert data["numbers"]["raw_opens"] == "2"
+    assert data["numbers"]["open_rate"] == "33.3%"
+
+
+def test_the_recipients_list_filters_by_state_and_pages_by_id(admin_client, campaign):
+    sent_campaign(campaign)
+
+    skipped = admin_client.get(url("campaign_report", campaign.pk), {"state": "skipped"}).context["recipients"]
+    first = admin_client.get(url("campaign_report", campaign.pk))
+    from campaigns.admin import report
+    report.RECIPIENTS_PER_PAGE, saved = 2, report.RECIPIENTS_PER_PAGE
+    try:
+        page_one = admin_client.get(url("campaign_report", campaign.pk)).context
+        page_two = admin_client.get(url("campaign_report", campaign.pk),
+                                    {"before": page_one["next_before"]}).context
+    finally:
+        report.RECIPIENTS_PER_PAGE = saved
+
+    assert [m.contact.email for m in skipped] == ["off@example.com"]
+    assert len(first.context["recipients"]) == 4
+    assert len(page_one["recipients"]) == 2 and len(page_two["recipients"]) == 2
+    assert page_two["next_before"] is None
+
+
+def analyst(client, django_user_model):
+    user = django_user_model.objects.create_user("ana", password="pw-ana-123456", is_staff=True)
+    user.groups.add(Group.objects.get(name="Analyst"))
+    client.force_login(user)
+    return client
+
+
+def test_an_analyst_reads_the_report_but_cannot_send(client, django_user_model, campaign):
+    sent_campaign(campaign)
+    Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.SENDING)
+    viewer = analyst(client, django_user_model)
+
+    assert viewer.get(url("campaign_report", campaign.pk)).status_code == 200
+    assert viewer.post(url("campaign_verb", campaign.pk, "pause")).status_code == 403
+    assert viewer.post(url("emailtemplate_preview", campaign.template_id), {"emails": "a@example.com"}
+                       ).status_code == 403
+    assert Campaign.objects.get(pk=campaign.pk).status == "sending"
+
+
+def test_the_preview_of_a_campaign_uses_its_template(admin_client, campaign):
+    MemberFactory(contact=ContactFactory(first_name="Lior", email="lior@example.com"))
+
+    response = admin_client.get(url("campaign_preview", campaign.pk), {"contact": "lior@example.com"})
+
+    assert response.context["rendered"].subject == "Lior, מבצע!"
