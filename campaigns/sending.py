@@ -184,6 +184,14 @@ class Outbox:
             pass
         self.is_open = False
 
+    def abort(self) -> None:
+        """Drop the socket without QUIT: a server in the middle of DATA discards the mail."""
+        smtp = getattr(self.backend, "connection", None)
+        if smtp is not None:
+            smtp.close()
+            self.backend.connection = None
+        self.is_open = False
+
     def send(self, message, commit) -> bool:
         """Deliver one mail; `commit()` records it sent and says whether the claim still holds."""
         self.open()
@@ -204,6 +212,7 @@ class Outbox:
         encoding = message.encoding or settings.DEFAULT_CHARSET
         data = _dot_stuffed(message.message().as_bytes(linesep="\r\n"))
         try:
+            smtp.ehlo_or_helo_if_needed()
             _expect(smtp.mail(sanitize_address(message.from_email, encoding)), (250,))
             _expect(smtp.rcpt(sanitize_address(message.to[0], encoding)), (250, 251))
             _expect(smtp.docmd("data"), (354,))
@@ -212,10 +221,10 @@ class Outbox:
             self._reset(smtp)
             raise smtp_error(exc) from exc
         except (OSError, smtplib.SMTPException) as exc:
-            self.close()
+            self.abort()
             raise smtp_error(exc) from exc
         if not commit():
-            self.close()  # the server drops a DATA that never ended
+            self.abort()
             return False
         return self._finish_data(smtp)
 
@@ -226,7 +235,7 @@ class Outbox:
         except smtplib.SMTPResponseException as exc:
             raise smtp_error(exc) from exc
         except (OSError, smtplib.SMTPException) as exc:
-            self.close()
+            self.abort()
             raise smtp_error(exc) from exc
         return True
 
@@ -234,7 +243,7 @@ class Outbox:
         try:
             smtp.rset()
         except (OSError, smtplib.SMTPException):
-            self.close()
+            self.abort()
 
 
 def _esp_error_is_temporary(exc: Exception) -> bool:

@@ -102,7 +102,8 @@ def campaign_save(*, campaign: Campaign | None = None, data: dict, segments: lis
     included = _segments(segments, "segments", errors) if segments is not None else None
     excluded = _segments(exclude_segments, "exclude_segments", errors) if exclude_segments is not None else None
     for name, messages in _campaign_errors(campaign, included).items():
-        errors.setdefault(name, []).extend(messages)
+        if name not in errors:
+            errors[name] = messages
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
