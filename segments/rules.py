@@ -151,15 +151,6 @@ def _int(value, path, choices, op):
     return value
 
 
-def _int_range(value, path, choices, op):
-    if not isinstance(value, list) or len(value) != 2:
-        _fail(path, _("Enter two numbers: [from, to]."))
-    low, high = (_int(v, f"{path}[{i}]", choices, op) for i, v in enumerate(value))
-    if low > high:
-        _fail(path, _("The first number must not be larger than the second."))
-    return [low, high]
-
-
 def _number(value, path, choices, op):
     if isinstance(value, bool):
         _fail(path, _("Enter a number."))
@@ -173,13 +164,21 @@ def _number(value, path, choices, op):
     return int(number) if number == number.to_integral_value() and not math.isinf(as_float) else as_float
 
 
-def _number_range(value, path, choices, op):
-    if not isinstance(value, list) or len(value) != 2:
-        _fail(path, _("Enter two numbers: [from, to]."))
-    low, high = (_number(v, f"{path}[{i}]", choices, op) for i, v in enumerate(value))
-    if low > high:
-        _fail(path, _("The first number must not be larger than the second."))
-    return [low, high]
+def _range_of(single):
+    """A [from, to] pair of values each checked by `single`."""
+    def check(value, path, choices, op):
+        if not isinstance(value, list) or len(value) != 2:
+            _fail(path, _("Enter two numbers: [from, to]."))
+        low, high = (single(v, f"{path}[{i}]", choices, op) for i, v in enumerate(value))
+        if low > high:
+            _fail(path, _("The first number must not be larger than the second."))
+        return [low, high]
+
+    return check
+
+
+_int_range = _range_of(_int)
+_number_range = _range_of(_number)
 
 
 def _date(value, path, choices, op):
