@@ -6,7 +6,9 @@ Exactly once rests on three things. The snapshot is one INSERT … SELECT guarde
 workers never share a message. And over SMTP a message is marked sent *before* the final "." of
 DATA: a worker that dies before that commit leaves a claim the server never completed (it
 discards the mail) and the claim goes back to the queue; the commit is conditional on the claim
-stamp, so a worker whose claim was taken over abandons the mail instead of sending it twice.
+stamp, so a worker whose claim was taken over abandons the mail instead of sending it twice. The
+"." is written inside the transaction that marks the message sent, just before its COMMIT, so the
+in-doubt window is the gap between those two writes, not a database round trip.
 """
 import datetime as dt
 import re
@@ -223,14 +225,20 @@ class Outbox:
         except (OSError, smtplib.SMTPException) as exc:
             self.abort()
             raise smtp_error(exc) from exc
-        if not commit():
-            self.abort()
-            return False
-        return self._finish_data(smtp)
+        return self._finish_data(smtp, commit)
 
-    def _finish_data(self, smtp) -> bool:
+    def _finish_data(self, smtp, commit) -> bool:
+        """Record the mail sent, write the final "." and only then let the transaction commit.
+
+        Dying before the "." leaves the claim (the server discards the mail); dying after it, the
+        COMMIT is already on its way. The window between the two writes is a few microseconds.
+        """
         try:
-            smtp.send(b".\r\n")
+            with transaction.atomic():
+                if not commit():
+                    self.abort()
+                    return False
+                smtp.send(b".\r\n")
             _expect(smtp.getreply(), (250,))
         except smtplib.SMTPResponseException as exc:
             raise smtp_error(exc) from exc
