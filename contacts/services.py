@@ -327,22 +327,21 @@ def funnel_stage_case() -> Any:
 
 
 def contacts_refresh_purchase_stats(*, contact_ids: Iterable[int]) -> None:
-    """Recompute purchase aggregates, funnel stage, lifecycle and RFM of these contacts, set-based."""
-    ids = list(set(contact_ids))
+    """Recompute purchase aggregates, funnel stage, lifecycle and RFM of these contacts, set-based:
+    one UPDATE for those with purchases, and a reset for any that no longer have one."""
+    from .purchase_stats import refresh_buyers
+
+    ids = sorted(set(contact_ids))
     if not ids:
         return
-    purchases = Purchase.objects.filter(contact=OuterRef("pk")).order_by().values("contact")
-    from django.db.models import Subquery
-
-    Contact.objects.filter(pk__in=ids).update(
-        purchase_count=Coalesce(Subquery(purchases.annotate(n=Count("pk")).values("n")), 0),
-        total_spent=Coalesce(Subquery(purchases.annotate(s=Sum("total")).values("s")), Value(Decimal("0"))),
-        first_purchase_at=Subquery(purchases.annotate(m=Min("purchased_at")).values("m")),
-        last_purchase_at=Subquery(purchases.annotate(m=Max("purchased_at")).values("m")),
-        updated_at=timezone.now(),
-    )
-    Contact.objects.filter(pk__in=ids).update(lifecycle=lifecycle_case(), funnel_stage=funnel_stage_case())
-    rfm_apply(Contact.objects.filter(pk__in=ids))
+    for start in range(0, len(ids), 5000):
+        refresh_buyers(ids[start:start + 5000])
+    non_buyers = Contact.objects.filter(pk__in=ids).exclude(Exists(Purchase.objects.filter(contact=OuterRef("pk"))))
+    non_buyers.filter(purchase_count__gt=0).update(
+        purchase_count=0, total_spent=Decimal("0"), first_purchase_at=None, last_purchase_at=None,
+        lifecycle=Lifecycle.PROSPECT, rfm_recency=None, rfm_frequency=None, rfm_monetary=None,
+        updated_at=timezone.now())
+    non_buyers.update(funnel_stage=funnel_stage_case())
     contact_changed(ids)
 
 
