@@ -38,8 +38,8 @@ def _rfm_sql(params: list) -> tuple[str, str, str]:
             _score_sql("a.s", money, params))
 
 
-def refresh_buyers(ids: list[int]) -> None:
-    """Write the aggregates of every contact in `ids` that has purchases (one UPDATE)."""
+def refresh_buyers(ids: list[int]) -> set[int]:
+    """Write the aggregates of every contact in `ids` that has purchases (one UPDATE); returns their ids."""
     now = timezone.now()
     adapt = connection.ops.adapt_datetimefield_value
     params: list = []
@@ -58,7 +58,8 @@ def refresh_buyers(ids: list[int]) -> None:
         f"rfm_recency = {recency}, rfm_frequency = {frequency}, rfm_monetary = {monetary}, updated_at = %s "
         f"FROM (SELECT contact_id, COUNT(*) AS n, SUM(total) AS s, MIN(purchased_at) AS f, "
         f"MAX(purchased_at) AS l FROM {purchases} WHERE contact_id IN ({placeholders}) GROUP BY contact_id) a "
-        f"WHERE {contacts}.id = a.contact_id"
+        f"WHERE {contacts}.id = a.contact_id RETURNING {contacts}.id"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, adapt(now), *ids])
+        return {row[0] for row in cursor.fetchall()}

@@ -334,14 +334,17 @@ def contacts_refresh_purchase_stats(*, contact_ids: Iterable[int]) -> None:
     ids = sorted(set(contact_ids))
     if not ids:
         return
+    buyers: set[int] = set()
     for start in range(0, len(ids), 5000):
-        refresh_buyers(ids[start:start + 5000])
-    non_buyers = Contact.objects.filter(pk__in=ids).exclude(Exists(Purchase.objects.filter(contact=OuterRef("pk"))))
-    non_buyers.filter(purchase_count__gt=0).update(
-        purchase_count=0, total_spent=Decimal("0"), first_purchase_at=None, last_purchase_at=None,
-        lifecycle=Lifecycle.PROSPECT, rfm_recency=None, rfm_frequency=None, rfm_monetary=None,
-        updated_at=timezone.now())
-    non_buyers.update(funnel_stage=funnel_stage_case())
+        buyers |= refresh_buyers(ids[start:start + 5000])
+    others = [i for i in ids if i not in buyers]
+    if others:
+        non_buyers = Contact.objects.filter(pk__in=others)
+        non_buyers.filter(purchase_count__gt=0).update(
+            purchase_count=0, total_spent=Decimal("0"), first_purchase_at=None, last_purchase_at=None,
+            lifecycle=Lifecycle.PROSPECT, rfm_recency=None, rfm_frequency=None, rfm_monetary=None,
+            updated_at=timezone.now())
+        non_buyers.update(funnel_stage=funnel_stage_case())
     contact_changed(ids)
 
 
