@@ -13,7 +13,6 @@ item by item through the single-item services, which resolve each conflict to th
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -24,18 +23,18 @@ from django.utils.translation import gettext as _
 from . import normalize
 from .models import Activity, Contact, LoyaltyMember, Product, Purchase, PurchaseItem, Store
 from .services import (
-    _activity_clean,
-    _purchase_clean,
-    _stage_for,
+    activity_clean,
     activity_track,
     contact_changed,
     contacts_raise_stage,
     contacts_refresh_purchase_stats,
+    purchase_clean,
     purchase_record,
+    stage_for_event,
+    visitors_resolve,
 )
 
 MAX_BATCH = 1000
-MAX_UNIT_PRICE = Decimal("1e10")  # PurchaseItem.unit_price: 12 digits, 2 of them decimals
 MAX_ID = 2**63 - 1
 
 Errors = dict[str, list]
@@ -120,12 +119,8 @@ def purchase_validate(raw: Any, *, may_contain_nul: bool = True) -> dict:
     _check_scalars(raw, ("external_id", "source", "store", "channel", "currency"), errors)
     if errors:
         raise ValidationError(errors)
-    clean = _collect(errors, lambda: _purchase_clean(raw)) or {}
+    clean = _collect(errors, lambda: purchase_clean(raw)) or {}
     ref = _collect(errors, lambda: contact_ref(raw))
-    for index, item in enumerate(clean.get("items", [])):
-        if abs(item["unit_price"]) >= MAX_UNIT_PRICE:
-            errors.setdefault(f"items.{index}.unit_price", []).append(
-                _("“%(value)s” is out of range.") % {"value": item["unit_price"]})
     if errors:
         raise ValidationError(errors)
     clean["ref"] = ref
@@ -142,7 +137,7 @@ def activity_validate(raw: Any, *, may_contain_nul: bool = True) -> dict:
     _check_scalars(raw, ("anonymous_id", "event_id", "product", "type"), errors)
     if errors:
         raise ValidationError(errors)
-    clean = _collect(errors, lambda: _activity_clean(raw)) or {}
+    clean = _collect(errors, lambda: activity_clean(raw)) or {}
     ref = _collect(errors, lambda: contact_ref(raw, required=False))
     if not errors and ref is None and not clean.get("anonymous_id"):
         errors["contact"] = [_("Give a contact id, email or anonymous_id.")]
@@ -400,12 +395,13 @@ def _activities_insert(new: dict[int, dict], contacts: _Contacts, products: dict
     now = timezone.now()
     stage_by_contact: dict[int, int] = {}
     rows = []
+    visitors = visitors_resolve(c["anonymous_id"] for c in new.values() if c["ref"] is None)
     for c in new.values():
-        contact_id = contacts.id_for(c["ref"])
+        contact_id = contacts.id_for(c["ref"]) if c["ref"] else visitors.get(c["anonymous_id"])
         rows.append((contact_id, c["anonymous_id"], c["event_id"], c["type"], c["occurred_at"],
                      products.get(c["sku"]), c["url"], c["properties"], now))
         if contact_id is not None:
-            stage_by_contact[contact_id] = max(stage_by_contact.get(contact_id, 0), _stage_for(c["type"]))
+            stage_by_contact[contact_id] = max(stage_by_contact.get(contact_id, 0), stage_for_event(c["type"]))
     rows_insert(Activity, ACTIVITY_COLUMNS, rows, returning=False)
     by_stage: dict[int, list[int]] = defaultdict(list)
     for contact_id, stage in stage_by_contact.items():

@@ -402,6 +402,22 @@ class Activity(models.Model):
         return f"{self.get_type_display()} · {self.occurred_at:%Y-%m-%d %H:%M}"
 
 
+class VisitorIdentity(models.Model):
+    """An anonymous site visitor known to be this contact, so later anonymous events land on it too."""
+
+    anonymous_id = models.CharField(_("anonymous id"), max_length=100, unique=True)
+    contact = models.ForeignKey(Contact, verbose_name=_("contact"), on_delete=models.CASCADE,
+                                related_name="visitor_ids")
+    identified_at = models.DateTimeField(_("identified at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("visitor identity")
+        verbose_name_plural = _("visitor identities")
+
+    def __str__(self) -> str:
+        return self.anonymous_id
+
+
 class RfmBreakpoints(models.Model):
     """Quintile breakpoints of the last bulk RFM computation, reused for one-contact updates."""
 

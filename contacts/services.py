@@ -34,6 +34,7 @@ from .models import (
     RfmBreakpoints,
     Store,
     Tag,
+    VisitorIdentity,
 )
 
 IDENTITY_FIELDS = ("email", "phone", "external_id")
@@ -41,6 +42,7 @@ PROFILE_FIELDS = (
     "first_name", "last_name", "gender", "birth_date", "wedding_date", "marital_status", "city", "region",
     "country", "language", "source", "source_detail", "signed_up_at", "attributes",
 )
+MAX_UNIT_PRICE = Decimal("1e10")  # PurchaseItem.unit_price holds 12 digits, 2 of them decimals
 STAGE_BY_EVENT = {
     Activity.Type.PRODUCT_VIEW: FunnelStage.INTERESTED,
     Activity.Type.DOWNLOAD: FunnelStage.INTERESTED,
@@ -415,7 +417,7 @@ def rfm_apply(qs: Any) -> None:
 
 # ---------------------------------------------------------------- purchases
 
-def _purchase_clean(data: dict) -> dict:
+def purchase_clean(data: dict) -> dict:
     """Validate one purchase payload; every error names its field (items as items.N.field)."""
     errors: dict[str, list] = {}
     clean: dict[str, Any] = {}
@@ -454,6 +456,9 @@ def _purchase_clean(data: dict) -> dict:
             quantity = 1
         try:
             price = normalize.money(item.get("unit_price"), f"items.{index}.unit_price")
+            if abs(price) >= MAX_UNIT_PRICE:
+                raise normalize.field_error(f"items.{index}.unit_price", _("“%(value)s” is out of range.") % {
+                    "value": price})
         except ValidationError as exc:
             errors.update(exc.message_dict)
             price = Decimal("0")
@@ -479,7 +484,7 @@ def _purchase_refs(clean: dict, stores: dict, products: dict) -> None:
 @transaction.atomic
 def purchase_record(*, data: dict) -> tuple[Purchase, bool]:
     """Record one purchase; the same (source, external_id) twice returns the first one, created=False."""
-    clean = _purchase_clean(data)
+    clean = purchase_clean(data)
     stores = {s.code: s for s in Store.objects.filter(code=clean["store_code"])} if clean["store_code"] else {}
     products = {p.sku: p for p in Product.objects.filter(sku__in=[i["sku"] for i in clean["items"]])}
     _purchase_refs(clean, stores, products)
@@ -510,7 +515,7 @@ def purchase_record(*, data: dict) -> tuple[Purchase, bool]:
 
 # ---------------------------------------------------------------- activity
 
-def _stage_for(event_type: str) -> int:
+def stage_for_event(event_type: str) -> int:
     return STAGE_BY_EVENT.get(event_type, FunnelStage.VISITOR)
 
 
@@ -522,7 +527,7 @@ def contacts_raise_stage(*, contact_ids: Iterable[int], stage: int) -> None:
         contact_changed(ids)
 
 
-def _activity_clean(data: dict) -> dict:
+def activity_clean(data: dict) -> dict:
     errors: dict[str, list] = {}
     clean: dict[str, Any] = {}
     try:
@@ -554,7 +559,7 @@ def _activity_clean(data: dict) -> dict:
 @transaction.atomic
 def activity_track(*, data: dict) -> tuple[Activity, bool]:
     """Store one site/app event and raise the contact's funnel stage; an event_id is stored once."""
-    clean = _activity_clean(data)
+    clean = activity_clean(data)
     product = None
     if clean["sku"]:
         product = Product.objects.filter(sku=clean["sku"]).first()
@@ -566,6 +571,9 @@ def activity_track(*, data: dict) -> tuple[Activity, bool]:
                                   card_number=data.get("card_number"), create_source="web_form")
     elif not clean["anonymous_id"]:
         raise normalize.field_error("contact", _("Give a contact id, email or anonymous_id."))
+    else:
+        known = visitors_resolve([clean["anonymous_id"]]).get(clean["anonymous_id"])
+        contact = Contact.objects.filter(pk=known).first() if known else None
     if clean["event_id"]:
         existing = Activity.objects.filter(event_id=clean["event_id"]).first()
         if existing:
@@ -582,20 +590,31 @@ def activity_track(*, data: dict) -> tuple[Activity, bool]:
             raise
         return Activity.objects.get(event_id=clean["event_id"]), False
     if contact is not None:
-        contacts_raise_stage(contact_ids=[contact.pk], stage=_stage_for(clean["type"]))
+        contacts_raise_stage(contact_ids=[contact.pk], stage=stage_for_event(clean["type"]))
     return activity, True
 
 
 @transaction.atomic
 def identify(*, anonymous_id: str, contact: Contact) -> int:
-    """Link an anonymous visitor to a known contact: re-home its events, recolor the contact."""
+    """Link an anonymous visitor to a known contact: re-home its events, recolor the contact, and
+    remember the link so events that still arrive with only the anonymous id land on the contact."""
     anonymous_id = normalize.identifier(anonymous_id, "anonymous_id")
     if not anonymous_id:
         raise normalize.field_error("anonymous_id", _("This field is required."))
+    VisitorIdentity.objects.update_or_create(anonymous_id=anonymous_id, defaults={
+        "contact": contact, "identified_at": timezone.now()})
     moved = Activity.objects.filter(anonymous_id=anonymous_id, contact__isnull=True).update(contact=contact)
     if moved:
         contacts_refresh_funnel(contact_ids=[contact.pk])
     return moved
+
+
+def visitors_resolve(anonymous_ids: Iterable[str]) -> dict[str, int]:
+    """Contact ids of the anonymous visitors already identified (one query)."""
+    ids = {a for a in anonymous_ids if a}
+    if not ids:
+        return {}
+    return dict(VisitorIdentity.objects.filter(anonymous_id__in=ids).values_list("anonymous_id", "contact_id"))
 
 
 # ---------------------------------------------------------------- club
@@ -692,6 +711,7 @@ def contact_merge(*, target: Contact, source: Contact) -> Contact:
     source = Contact.objects.select_for_update().get(pk=source.pk)
     Purchase.objects.filter(contact=source).update(contact=target)
     Activity.objects.filter(contact=source).update(contact=target)
+    VisitorIdentity.objects.filter(contact=source).update(contact=target)
     ConsentEvent.objects.filter(contact=source).update(contact=target)
     Contact.objects.filter(referred_by=source).exclude(pk=target.pk).update(referred_by=target)
     _merge_membership(target, source)
@@ -754,6 +774,7 @@ def contact_erase(*, contact: Contact) -> Contact:
     )
     contact.tags.clear()
     Activity.objects.filter(contact=contact).update(url="", properties={}, anonymous_id=None)
+    VisitorIdentity.objects.filter(contact=contact).delete()
     ConsentEvent.objects.filter(contact=contact).update(text_shown="")
     LoyaltyMember.objects.filter(contact=contact).update(card_number=f"erased-{contact.pk}",
                                                          status=LoyaltyMember.Status.CANCELLED)

@@ -145,3 +145,41 @@ def test_identify_does_not_steal_events_of_another_contact():
     track(contact=owner.pk, anonymous_id="anon-1", type="add_to_cart")
     assert services.identify(anonymous_id="anon-1", contact=other) == 0
     assert stage_of(other) == FunnelStage.NONE
+
+
+@pytest.mark.django_db
+def test_events_that_arrive_anonymously_after_identify_land_on_the_contact():
+    from contacts.models import VisitorIdentity
+
+    contact = ContactFactory()
+    services.identify(anonymous_id="web-42", contact=contact)
+    later, _created = services.activity_track(data={"anonymous_id": "web-42", "type": "add_to_cart"})
+    assert later.contact_id == contact.pk
+    contact.refresh_from_db()
+    assert contact.funnel_stage == FunnelStage.CART
+    assert VisitorIdentity.objects.get(anonymous_id="web-42").contact_id == contact.pk
+
+
+@pytest.mark.django_db
+def test_bulk_events_of_an_identified_visitor_land_on_the_contact():
+    from contacts.ingest import activities_track_bulk
+
+    contact = ContactFactory()
+    services.identify(anonymous_id="web-77", contact=contact)
+    result = activities_track_bulk(items=[{"anonymous_id": "web-77", "type": "product_view"},
+                                          {"anonymous_id": "web-unknown", "type": "page_view"}])
+    assert result["created"] == 2
+    assert Activity.objects.get(anonymous_id="web-77").contact_id == contact.pk
+    assert Activity.objects.get(anonymous_id="web-unknown").contact_id is None
+
+
+@pytest.mark.django_db
+def test_merge_moves_and_erase_forgets_visitor_identities():
+    from contacts.models import VisitorIdentity
+
+    target, source = ContactFactory(), ContactFactory()
+    services.identify(anonymous_id="web-1", contact=source)
+    services.contact_merge(target=target, source=source)
+    assert VisitorIdentity.objects.get(anonymous_id="web-1").contact_id == target.pk
+    services.contact_erase(contact=target)
+    assert not VisitorIdentity.objects.filter(anonymous_id="web-1").exists()
