@@ -217,8 +217,8 @@ class ConsentEvent(models.Model):
         indexes = [models.Index(fields=["contact", "occurred_at"], name="consent_contact_time_idx")]
 
     def __str__(self) -> str:
-        verb = _("granted") if self.granted else _("revoked")
-        return f"{self.get_channel_display()} {verb}"
+        message = _("%(channel)s consent granted") if self.granted else _("%(channel)s consent revoked")
+        return message % {"channel": self.get_channel_display()}
 
 
 class Store(models.Model):
