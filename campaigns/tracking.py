@@ -1,7 +1,8 @@
 """What people (and machines) do with a campaign mail: opens, clicks, unsubscribes, the browser view.
 
-The open pixel and the click redirect are the hot paths: each costs one indexed SELECT, one
-UPDATE with F() increments and one INSERT, in a single transaction, whatever the campaign size.
+The open pixel and the click redirect are the hot paths. On PostgreSQL each hit is one SQL
+statement (an UPDATE of the message's counters and the INSERT of its event in one data-modifying
+CTE, by primary key); elsewhere it is a SELECT, then UPDATE and INSERT in one transaction.
 
 Machine detection (a TrackingEvent gets `is_machine` and a `machine_reason`):
 
@@ -27,7 +28,7 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -92,13 +93,21 @@ def _seconds_since(sent_at: dt.datetime | None, now: dt.datetime) -> float | Non
     return None if sent_at is None else (now - sent_at).total_seconds()
 
 
-def open_machine_reason(visitor: Visitor, *, sent_at: dt.datetime | None, now: dt.datetime) -> str:
-    """Why an open is a machine's, or "" for a person."""
+def _agent_reason(visitor: Visitor) -> str:
+    """The part of the open rules that needs only the request: Apple's proxy, scanners."""
     agent = visitor.user_agent.strip().lower()
     if agent == APPLE_PROXY_AGENT or _from_apple(visitor.ip):
         return "apple_privacy"
     if scanner_agent(agent):
         return "scanner"
+    return ""
+
+
+def open_machine_reason(visitor: Visitor, *, sent_at: dt.datetime | None, now: dt.datetime) -> str:
+    """Why an open is a machine's, or "" for a person."""
+    reason = _agent_reason(visitor)
+    if reason:
+        return reason
     elapsed = _seconds_since(sent_at, now)
     if elapsed is not None and elapsed < settings.MACHINE_OPEN_SECONDS:
         return "too_fast"
@@ -110,9 +119,7 @@ def click_machine_reason(visitor: Visitor, *, sent_at: dt.datetime | None, opene
     """Why a click is a machine's, or "" for a person."""
     if scanner_agent(visitor.user_agent):
         return "scanner"
-    limit = getattr(settings, "MACHINE_CLICK_SECONDS", settings.MACHINE_OPEN_SECONDS)
-    elapsed = _seconds_since(sent_at, now)
-    if not opened and elapsed is not None and elapsed < limit:
+    if not opened and sent_at is not None and sent_at > _click_cutoff(now):
         return "click_before_open"
     return ""
 
@@ -148,16 +155,96 @@ def _engagement_changed(contact_id: int) -> None:
 
 # ------------------------------------------------------------------ opens and clicks
 
-def record_open(*, token: str, visitor: Visitor, now: dt.datetime | None = None) -> TrackingEvent | None:
+@dataclass(frozen=True)
+class Recorded:
+    """What an open or click was: whose, flagged how, and (for a click) where it leads."""
+
+    contact_id: int
+    machine_reason: str
+    url: str = ""
+
+    @property
+    def is_machine(self) -> bool:
+        return bool(self.machine_reason)
+
+
+# On PostgreSQL each hit is ONE statement: the counters move and the event row is inserted by a
+# data-modifying CTE, atomic on its own, with the time-based machine rules evaluated in SQL. Other
+# databases take the ORM path below (a SELECT, then UPDATE and INSERT in a transaction).
+OPEN_SQL = """
+WITH m AS (
+  UPDATE campaigns_message SET
+    open_count = open_count + 1,
+    machine_open_count = machine_open_count
+      + CASE WHEN %(reason)s <> '' OR sent_at > %(cutoff)s THEN 1 ELSE 0 END,
+    first_opened_at = CASE WHEN %(reason)s = '' AND (sent_at IS NULL OR sent_at <= %(cutoff)s)
+                           THEN COALESCE(first_opened_at, %(now)s) ELSE first_opened_at END
+  WHERE id = %(message)s
+  RETURNING id, campaign_id, contact_id,
+    CASE WHEN %(reason)s <> '' THEN %(reason)s WHEN sent_at > %(cutoff)s THEN 'too_fast' ELSE '' END AS reason
+), e AS (
+  INSERT INTO campaigns_trackingevent
+    (message_id, campaign_id, contact_id, kind, occurred_at, is_machine, machine_reason, user_agent, detail)
+  SELECT id, campaign_id, contact_id, 'open', %(now)s, reason <> '', reason, %(agent)s, '{}' FROM m
+)
+SELECT contact_id, reason FROM m
+"""
+CLICK_SQL = """
+WITH m AS (
+  UPDATE campaigns_message SET
+    click_count = campaigns_message.click_count + 1,
+    first_clicked_at = CASE
+      WHEN %(reason)s = '' AND NOT (campaigns_message.first_opened_at IS NULL
+                                    AND campaigns_message.sent_at > %(cutoff)s)
+      THEN COALESCE(campaigns_message.first_clicked_at, %(now)s) ELSE campaigns_message.first_clicked_at END
+  FROM campaigns_link l
+  WHERE campaigns_message.id = %(message)s AND l.id = %(link)s AND l.campaign_id = campaigns_message.campaign_id
+  RETURNING campaigns_message.id, campaigns_message.campaign_id, campaigns_message.contact_id, l.url,
+    CASE WHEN %(reason)s <> '' THEN %(reason)s
+         WHEN campaigns_message.first_opened_at IS NULL AND campaigns_message.sent_at > %(cutoff)s
+         THEN 'click_before_open' ELSE '' END AS reason
+), e AS (
+  INSERT INTO campaigns_trackingevent
+    (message_id, campaign_id, contact_id, kind, link_id, occurred_at, is_machine, machine_reason, user_agent, detail)
+  SELECT id, campaign_id, contact_id, 'click', %(link)s, %(now)s, reason <> '', reason, %(agent)s, '{}' FROM m
+)
+SELECT contact_id, reason, url FROM m
+"""
+
+
+def _single_statement(sql: str, params: dict) -> tuple | None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()
+
+
+def _click_cutoff(now: dt.datetime) -> dt.datetime:
+    return now - dt.timedelta(seconds=getattr(settings, "MACHINE_CLICK_SECONDS", settings.MACHINE_OPEN_SECONDS))
+
+
+def record_open(*, token: str, visitor: Visitor, now: dt.datetime | None = None) -> Recorded | None:
     """Count an open of the message behind `token`; None (and nothing written) for a bad token."""
     message_pk = message_id_from_token(token)
     if message_pk is None:
         return None
+    now = now or timezone.now()
+    if connection.vendor == "postgresql":
+        row = _single_statement(OPEN_SQL, {
+            "message": message_pk, "now": now, "agent": visitor.user_agent, "reason": _agent_reason(visitor),
+            "cutoff": now - dt.timedelta(seconds=settings.MACHINE_OPEN_SECONDS)})
+        recorded = Recorded(contact_id=row[0], machine_reason=row[1]) if row else None
+    else:
+        recorded = _record_open_orm(message_pk, visitor, now)
+    if recorded is not None and not recorded.is_machine:
+        _engagement_changed(recorded.contact_id)
+    return recorded
+
+
+def _record_open_orm(message_pk: int, visitor: Visitor, now: dt.datetime) -> Recorded | None:
     row = Message.objects.filter(pk=message_pk).values_list("campaign_id", "contact_id", "sent_at").first()
     if row is None:
         return None
     campaign_id, contact_id, sent_at = row
-    now = now or timezone.now()
     reason = open_machine_reason(visitor, sent_at=sent_at, now=now)
     updates = {"open_count": F("open_count") + 1}
     if reason:
@@ -166,45 +253,48 @@ def record_open(*, token: str, visitor: Visitor, now: dt.datetime | None = None)
         updates["first_opened_at"] = Coalesce(F("first_opened_at"), Value(now))
     with transaction.atomic():
         Message.objects.filter(pk=message_pk).update(**updates)
-        event = TrackingEvent.objects.create(
+        TrackingEvent.objects.create(
             message_id=message_pk, campaign_id=campaign_id, contact_id=contact_id, kind=TrackingEvent.Kind.OPEN,
             occurred_at=now, is_machine=bool(reason), machine_reason=reason, user_agent=visitor.user_agent)
-        if not reason:
-            _engagement_changed(contact_id)
-    return event
+    return Recorded(contact_id=contact_id, machine_reason=reason)
 
 
-@dataclass(frozen=True)
-class Click:
-    url: str
-    event: TrackingEvent
-
-
-def record_click(*, token: str, link_id: int, visitor: Visitor, now: dt.datetime | None = None) -> Click | None:
+def record_click(*, token: str, link_id: int, visitor: Visitor, now: dt.datetime | None = None) -> Recorded | None:
     """Count a click and return where to send the person; None unless the link is one of the
     message's own campaign (so the redirect can never be pointed anywhere else)."""
     message_pk = message_id_from_token(token)
     if message_pk is None:
         return None
+    now = now or timezone.now()
+    if connection.vendor == "postgresql":
+        row = _single_statement(CLICK_SQL, {
+            "message": message_pk, "link": link_id, "now": now, "agent": visitor.user_agent,
+            "reason": "scanner" if scanner_agent(visitor.user_agent) else "", "cutoff": _click_cutoff(now)})
+        recorded = Recorded(contact_id=row[0], machine_reason=row[1], url=row[2]) if row else None
+    else:
+        recorded = _record_click_orm(message_pk, link_id, visitor, now)
+    if recorded is not None and not recorded.is_machine:
+        _engagement_changed(recorded.contact_id)
+    return recorded
+
+
+def _record_click_orm(message_pk: int, link_id: int, visitor: Visitor, now: dt.datetime) -> Recorded | None:
     row = (Message.objects.filter(pk=message_pk, campaign__links__id=link_id)
            .values_list("campaign_id", "contact_id", "sent_at", "first_opened_at", "campaign__links__url").first())
     if row is None:
         return None
     campaign_id, contact_id, sent_at, first_opened_at, url = row
-    now = now or timezone.now()
     reason = click_machine_reason(visitor, sent_at=sent_at, opened=first_opened_at is not None, now=now)
     updates = {"click_count": F("click_count") + 1}
     if not reason:
         updates["first_clicked_at"] = Coalesce(F("first_clicked_at"), Value(now))
     with transaction.atomic():
         Message.objects.filter(pk=message_pk).update(**updates)
-        event = TrackingEvent.objects.create(
+        TrackingEvent.objects.create(
             message_id=message_pk, campaign_id=campaign_id, contact_id=contact_id, kind=TrackingEvent.Kind.CLICK,
             link_id=link_id, occurred_at=now, is_machine=bool(reason), machine_reason=reason,
             user_agent=visitor.user_agent)
-        if not reason:
-            _engagement_changed(contact_id)
-    return Click(url=url, event=event)
+    return Recorded(contact_id=contact_id, machine_reason=reason, url=url)
 
 
 # ------------------------------------------------------------------ unsubscribe and browser view
