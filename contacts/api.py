@@ -136,7 +136,7 @@ class ContactViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
         return self._answer(contact)
 
     def destroy(self, request: Request, pk: Any = None) -> Response:
-        ingest.contact_delete(contact=self.get_object())
+        services.contact_delete(contact=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
@@ -302,7 +302,7 @@ class ProductViewSet(CatalogueViewSet):
 
     @staticmethod
     def save(product: Product | None = None, *, data: dict) -> Product:
-        return ingest.product_save(product=product, data=data)
+        return services.product_save(product=product, data=data)
 
 
 @extend_schema_view(
@@ -323,7 +323,7 @@ class StoreViewSet(CatalogueViewSet):
 
     @staticmethod
     def save(store: Store | None = None, *, data: dict) -> Store:
-        return ingest.store_save(store=store, data=data)
+        return services.store_save(store=store, data=data)
 
 
 # ---------------------------------------------------------------- purchases

@@ -38,7 +38,6 @@ from .models import (
     Purchase,
     PurchaseItem,
     Store,
-    Tag,
 )
 
 DEFAULT_CONTACTS = 2_000

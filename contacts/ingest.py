@@ -426,31 +426,3 @@ def _activities_one_by_one(items: list, new: dict[int, dict], duplicates: int, e
 
 
 # ---------------------------------------------------------------- catalogue sync and deletion
-
-def product_save(*, data: dict, product: Product | None = None) -> Product:
-    """Create or change a product from a shop's catalogue; a SKU in use by another product is an error."""
-    return _save_unique(product or Product(), data, "sku", _("Product %(value)s already exists."))
-
-
-def store_save(*, data: dict, store: Store | None = None) -> Store:
-    return _save_unique(store or Store(), data, "code", _("Store %(value)s already exists."))
-
-
-def _save_unique(obj: Any, data: dict, key: str, message: str) -> Any:
-    for field, value in data.items():
-        setattr(obj, field, value)
-    try:
-        with transaction.atomic():
-            obj.save()
-    except IntegrityError:
-        raise normalize.field_error(key, message % {"value": getattr(obj, key)}) from None
-    return obj
-
-
-@transaction.atomic
-def contact_delete(*, contact: Contact) -> None:
-    """Delete a contact with its whole history (purchases, events, membership). To keep revenue figures
-    and only remove personal data, erase instead (`contact_erase`)."""
-    contact_id = contact.pk
-    contact.delete()
-    contact_changed([contact_id])

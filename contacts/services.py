@@ -13,8 +13,8 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, F, IntegerField, Max, Min, OuterRef, Q, Sum, Value
-from django.db.models.functions import Coalesce, Lower
+from django.db.models import Exists, F, IntegerField, Max, Min, OuterRef, Value
+from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -790,3 +790,33 @@ def contacts_erase(*, contact_ids: Iterable[int]) -> int:
         count += 1
     return count
 
+
+# ---------------------------------------------------------------- catalogue and deletion
+
+def product_save(*, data: dict, product: Product | None = None) -> Product:
+    """Create or change a product from a shop's catalogue; a SKU in use by another product is an error."""
+    return _save_unique(product or Product(), data, "sku", _("Product %(value)s already exists."))
+
+
+def store_save(*, data: dict, store: Store | None = None) -> Store:
+    return _save_unique(store or Store(), data, "code", _("Store %(value)s already exists."))
+
+
+def _save_unique(obj: Any, data: dict, key: str, message: str) -> Any:
+    for field, value in data.items():
+        setattr(obj, field, value)
+    try:
+        with transaction.atomic():
+            obj.save()
+    except IntegrityError:
+        raise normalize.field_error(key, message % {"value": getattr(obj, key)}) from None
+    return obj
+
+
+@transaction.atomic
+def contact_delete(*, contact: Contact) -> None:
+    """Delete a contact with its whole history (purchases, events, membership). To keep revenue figures
+    and only remove personal data, erase instead (`contact_erase`)."""
+    contact_id = contact.pk
+    contact.delete()
+    contact_changed([contact_id])

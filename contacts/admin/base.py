@@ -15,14 +15,14 @@ def add_service_errors(form, error: ValidationError, renamed: dict | None = None
     `renamed` maps a service argument to the form field that feeds it (delta → points_delta).
     """
     errors = error.message_dict if hasattr(error, "error_dict") else {NON_FIELD_ERRORS: error.messages}
-    for field, messages in errors.items():
+    for field, field_messages in errors.items():
         field = (renamed or {}).get(field, field)
         if field in form.fields:
-            form.add_error(field, messages)
+            form.add_error(field, field_messages)
         elif field == NON_FIELD_ERRORS:
-            form.add_error(None, messages)
+            form.add_error(None, field_messages)
         else:
-            form.add_error(None, [f"{field}: {message}" for message in messages])
+            form.add_error(None, [f"{field}: {message}" for message in field_messages])
 
 
 class ServiceErrorsMixin:

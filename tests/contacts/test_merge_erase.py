@@ -17,7 +17,7 @@ from contacts.models import (
     PointsEntry,
     Purchase,
 )
-from tests.factories import ActivityFactory, ContactFactory, MemberFactory
+from tests.factories import ActivityFactory, ContactFactory
 
 pytestmark = pytest.mark.django_db
 
