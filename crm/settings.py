@@ -162,6 +162,8 @@ FREQUENCY_CAP_COUNT = env.int("FREQUENCY_CAP_COUNT", default=3)
 FREQUENCY_CAP_DAYS = env.int("FREQUENCY_CAP_DAYS", default=7)
 SOFT_BOUNCE_LIMIT = env.int("SOFT_BOUNCE_LIMIT", default=3)
 MACHINE_OPEN_SECONDS = env.int("MACHINE_OPEN_SECONDS", default=2)
+# A click with no human open yet, this soon after sending, is a link scanner rather than a person.
+MACHINE_CLICK_SECONDS = env.int("MACHINE_CLICK_SECONDS", default=10)
 UNSUBSCRIBE_MAILTO = env("UNSUBSCRIBE_MAILTO", default="")
 ANYMAIL = {
     "WEBHOOK_SECRET": env("ANYMAIL_WEBHOOK_SECRET", default=""),
