@@ -14,7 +14,7 @@ Machine detection (a TrackingEvent gets `is_machine` and a `machine_reason`):
   in SCANNER_AGENTS), recognised by their user agent; also plain HTTP libraries and crawlers.
 - ``too_fast``: an open within MACHINE_OPEN_SECONDS of sending; nobody reads that quickly.
 - ``click_before_open``: a click on a mail that has no human open yet, within
-  MACHINE_CLICK_SECONDS (default: MACHINE_OPEN_SECONDS) of sending, is a link scanner.
+  MACHINE_CLICK_SECONDS (default 10) of sending, is a link scanner.
 
 The client address is the first X-Forwarded-For entry when a proxy sets one, else REMOTE_ADDR;
 it only ever flags events, it grants nothing, so a forged header can at worst skew the counts.
@@ -219,7 +219,7 @@ def _single_statement(sql: str, params: dict) -> tuple | None:
 
 
 def _click_cutoff(now: dt.datetime) -> dt.datetime:
-    return now - dt.timedelta(seconds=getattr(settings, "MACHINE_CLICK_SECONDS", settings.MACHINE_OPEN_SECONDS))
+    return now - dt.timedelta(seconds=settings.MACHINE_CLICK_SECONDS)
 
 
 def record_open(*, token: str, visitor: Visitor, now: dt.datetime | None = None) -> Recorded | None:
