@@ -5,7 +5,6 @@ from rest_framework.test import APIClient
 
 from campaigns.models import Campaign, EmailTemplate, Message, TrackingEvent
 from campaigns.selectors import STATS_FIELDS
-from crm.services import api_key_create
 from segments.models import Segment
 from segments.services import segment_create
 from tests.factories import ContactFactory
@@ -15,19 +14,11 @@ HTML = ('<p>שלום {{ contact.first_name|default:"חבר" }}</p>'
         '<p><a href="https://shop.example.com/">לחנות</a></p>')
 
 
-@pytest.fixture
-def client_with():
-    def make(*scopes):
-        _key, raw = api_key_create(name="agency", scopes=list(scopes))
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
-        return client
-    return make
 
 
 @pytest.fixture
-def api(client_with):
-    return client_with("campaigns:read", "campaigns:write")
+def api(make_client):
+    return make_client("campaigns:read", "campaigns:write")
 
 
 @pytest.fixture
@@ -55,12 +46,12 @@ def test_a_key_is_required(template):
     assert APIClient().get("/api/v1/campaigns/").status_code == 401
 
 
-def test_reading_needs_campaigns_read_and_writing_campaigns_write(client_with, template):
-    reader = client_with("campaigns:read")
+def test_reading_needs_campaigns_read_and_writing_campaigns_write(make_client, template):
+    reader = make_client("campaigns:read")
     assert reader.get("/api/v1/templates/").status_code == 200
     assert reader.get(f"/api/v1/templates/{template.pk}/").status_code == 200
     assert reader.post("/api/v1/templates/", {"name": "x"}, format="json").status_code == 403
-    assert client_with("segments:read").get("/api/v1/campaigns/").status_code == 403
+    assert make_client("segments:read").get("/api/v1/campaigns/").status_code == 403
 
 
 def test_staff_sessions_work_too(admin_client, template):

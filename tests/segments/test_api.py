@@ -5,7 +5,6 @@ import pytest
 from rest_framework.test import APIClient
 
 from contacts.services import contact_upsert
-from crm.services import api_key_create
 from segments.models import Segment
 from segments.services import segment_create
 from tests.factories import ContactFactory
@@ -14,19 +13,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 HAIFA = {"field": "city", "op": "eq", "value": "Haifa"}
 
 
-@pytest.fixture
-def client_with():
-    def make(*scopes):
-        _key, raw = api_key_create(name="agency", scopes=list(scopes))
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
-        return client
-    return make
 
 
 @pytest.fixture
-def api(client_with):
-    return client_with("segments:read", "segments:write")
+def api(make_client):
+    return make_client("segments:read", "segments:write")
 
 
 def test_create_returns_the_segment_filled_with_its_members(api):
@@ -115,9 +106,9 @@ def test_the_condition_catalogue_lists_every_key_with_operators(api):
     assert {e["key"] for e in by_key["purchase_count"]["extra"]} == {"days", "channel"}
 
 
-def test_scopes_are_enforced(client_with):
-    reader = client_with("segments:read")
+def test_scopes_are_enforced(make_client):
+    reader = make_client("segments:read")
     assert reader.get("/api/v1/segments/").status_code == 200
     assert reader.post("/api/v1/segments/", {"name": "x", "rules": HAIFA}, format="json").status_code == 403
-    assert client_with("contacts:read").get("/api/v1/segments/").status_code == 403
+    assert make_client("contacts:read").get("/api/v1/segments/").status_code == 403
     assert APIClient().get("/api/v1/segments/").status_code == 401
