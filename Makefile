@@ -34,7 +34,7 @@ test: $(VENV)/.dev
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 messages: $(VENV)/.dev
-	$(PY) manage.py makemessages -l he --ignore=.venv --ignore=var --ignore=tests
+	$(PY) manage.py makemessages -l he --ignore=.venv --ignore=var --ignore=tests --ignore=benchmarks
 	$(PY) manage.py compilemessages -l he --ignore=.venv
 
 clean:

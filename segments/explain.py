@@ -39,12 +39,19 @@ def describe(node: dict) -> str:
     op = condition.ops[node["op"]]
     parts = [str(condition.label), str(op.label)]
     if "value" in node:
-        value = node["value"]
-        parts.append(", ".join(map(str, value)) if isinstance(value, list) else str(value))
+        labels = {str(value): str(label) for value, label in (condition.choices() if condition.choices else [])}
+        values = node["value"] if isinstance(node["value"], list) else [node["value"]]
+        parts.append(", ".join(_shown(v, labels) for v in values))
     for key, extra in condition.extras.items():
         if node.get(key) is not None:
             parts.append(f"({extra.label}: {node[key]})")
     return " ".join(parts)
+
+
+def _shown(value, labels: dict) -> str:
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    return labels.get(str(value), str(value))
 
 
 def _leaves(node: dict, path: str = "r") -> list[tuple[str, dict]]:

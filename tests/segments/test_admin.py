@@ -79,7 +79,7 @@ def test_why_view_lists_met_and_failed_conditions(admin_client):
     html = admin_client.get(reverse("admin:segments_segment_why", args=[contact.pk])).content.decode()
     assert "Haifa readers" in html and "does not match now" in html
     assert "✔ City is Haifa" in html
-    assert "✘ Can receive marketing email is True" in html
+    assert "✘ Can receive marketing email is yes" in html
 
 
 def test_deleting_a_used_segment_in_the_admin_is_refused(admin_client):
@@ -177,3 +177,10 @@ def test_the_contact_page_links_to_the_why_view(admin_client):
     contact = ContactFactory()
     html = admin_client.get(reverse("admin:contacts_contact_change", args=[contact.pk])).content.decode()
     assert reverse("admin:segments_segment_why", args=[contact.pk]) in html
+
+
+def test_why_view_shows_choice_labels_not_codes(admin_client):
+    contact = ContactFactory()
+    services.segment_create(name="Carts", rules={"field": "funnel_stage", "op": "eq", "value": "cart"})
+    html = admin_client.get(reverse("admin:segments_segment_why", args=[contact.pk])).content.decode()
+    assert "Funnel stage is Add to cart" in html
