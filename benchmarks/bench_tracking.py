@@ -73,7 +73,7 @@ def prepare(messages: int) -> tuple[int, int]:
     ids = Contact.objects.order_by("pk").values_list("pk", flat=True)
     Message.objects.bulk_create([Message(campaign=campaign, contact_id=i, status=Message.Status.SENT,
                                          sent_at=now - timezone.timedelta(hours=1)) for i in ids], batch_size=5000)
-    link_id = links.link_register(campaign.pk, "https://shop.example.com/sale?utm_source=crm")
+    link_id = links.link_register(campaign, "https://shop.example.com/sale?utm_source=crm")
     return campaign.pk, link_id
 
 

@@ -16,7 +16,7 @@ from .models import Campaign, Link
 
 HREF = re.compile(r"""(<a\b[^>]*?\bhref\s*=\s*)(["'])(.*?)\2([^>]*>)""", re.IGNORECASE | re.DOTALL)
 NO_TRACK = re.compile(r"""\bdata-no-track\s*=""", re.IGNORECASE)
-_cache: dict[tuple[int, str], int] = {}
+_cache: dict[tuple[int, float, str], int] = {}
 
 
 def _base() -> str:
@@ -57,17 +57,21 @@ def add_utm(url: str, campaign: Campaign) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
-def link_register(campaign_id: int, url: str) -> int:
-    """The id of `url` among the campaign's links, created on first sight (safe under concurrency)."""
-    key = (campaign_id, url_hash(url))
+def link_register(campaign: Campaign, url: str) -> int:
+    """The id of `url` among the campaign's links, created on first sight (safe under concurrency).
+
+    Ids are remembered per process; the key includes the campaign's creation time, so a campaign id
+    reused after a deletion never gets another campaign's link."""
+    digest = url_hash(url)
+    key = (campaign.pk, campaign.created_at.timestamp(), digest)
     if key not in _cache:
-        link = Link.objects.filter(campaign_id=campaign_id, url_hash=key[1]).only("pk").first()
+        link = Link.objects.filter(campaign_id=campaign.pk, url_hash=digest).only("pk").first()
         if link is None:
             try:
                 with transaction.atomic():
-                    link = Link.objects.create(campaign_id=campaign_id, url=url, url_hash=key[1])
+                    link = Link.objects.create(campaign_id=campaign.pk, url=url, url_hash=digest)
             except IntegrityError:
-                link = Link.objects.get(campaign_id=campaign_id, url_hash=key[1])
+                link = Link.objects.get(campaign_id=campaign.pk, url_hash=digest)
         if len(_cache) > 50_000:
             _cache.clear()
         _cache[key] = link.pk
@@ -85,7 +89,7 @@ def rewrite_links(html: str, *, campaign: Campaign, token: str) -> str:
         target = html_lib.unescape(href).strip()
         if not target.lower().startswith(("http://", "https://")):
             return match.group(0)
-        link_id = link_register(campaign.pk, add_utm(target, campaign))
+        link_id = link_register(campaign, add_utm(target, campaign))
         return f"{start}{quote}{click_url(token, link_id)}{quote}{end}"
 
     return HREF.sub(replace, html)

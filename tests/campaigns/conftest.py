@@ -80,16 +80,6 @@ class SmtpSink:
         self.controller.stop()
 
 
-@pytest.fixture(autouse=True)
-def _forget_link_ids():
-    """links.py caches link ids per process; a rolled-back test database must not leave stale ones."""
-    from campaigns import links
-
-    links._cache.clear()
-    yield
-    links._cache.clear()
-
-
 @pytest.fixture
 def smtp_sink():
     sink = SmtpSink().start()

@@ -33,13 +33,12 @@ def make_message(campaign=None, contact=None, *, sent_ago=dt.timedelta(hours=1),
 
 
 def link_for(campaign: Campaign, url="https://shop.example.com/sale?utm_source=crm") -> Link:
-    return Link.objects.get(pk=links.link_register(campaign.pk, url))
+    return Link.objects.get(pk=links.link_register(campaign, url))
 
 
 @pytest.fixture(autouse=True)
 def _no_engagement_segments_cached():
     tracking.engagement_check_reset()
-    links._cache.clear()
     yield
     tracking.engagement_check_reset()
 
