@@ -43,12 +43,12 @@ STATUS_REASONS = {EmailStatus.UNSUBSCRIBED: Message.SkipReason.UNSUBSCRIBED,
 
 def claim_lease() -> dt.timedelta:
     """How long a claim may stay unfinished before another worker takes the messages back."""
-    return dt.timedelta(seconds=getattr(settings, "CAMPAIGN_CLAIM_LEASE_SECONDS", 300))
+    return dt.timedelta(seconds=settings.CAMPAIGN_CLAIM_LEASE_SECONDS)
 
 
 def retry_delay(attempts: int) -> dt.timedelta:
     """Exponential backoff after a temporary failure: base, 2×base, 4×base…"""
-    base = getattr(settings, "CAMPAIGN_RETRY_SECONDS", 60)
+    base = settings.CAMPAIGN_RETRY_SECONDS
     return dt.timedelta(seconds=base * 2 ** max(attempts - 1, 0))
 
 

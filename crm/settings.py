@@ -139,6 +139,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "segments.tasks.refresh_dynamic_segments",
         "schedule": SEGMENT_REFRESH_MINUTES * 60,
     },
+    # Starts scheduled campaigns whose time has come (a backstop to their own countdown task).
+    "start-due-campaigns": {
+        "task": "campaigns.tasks.campaigns_start_due",
+        "schedule": 60,
+    },
 }
 
 # Contact lifecycle thresholds (days); see CONTRACT.md §3.
@@ -158,6 +163,10 @@ CAMPAIGN_BATCH_SIZE = env.int("CAMPAIGN_BATCH_SIZE", default=500)
 CAMPAIGN_SEND_CONCURRENCY = env.int("CAMPAIGN_SEND_CONCURRENCY", default=2)
 CAMPAIGN_SEND_RATE = env.float("CAMPAIGN_SEND_RATE", default=0)
 CAMPAIGN_MAX_ATTEMPTS = env.int("CAMPAIGN_MAX_ATTEMPTS", default=5)
+# First retry delay after a temporary failure (doubles each attempt), and how long a claimed batch
+# may stay unfinished before it is treated as abandoned by a dead worker and sent again.
+CAMPAIGN_RETRY_SECONDS = env.int("CAMPAIGN_RETRY_SECONDS", default=60)
+CAMPAIGN_CLAIM_LEASE_SECONDS = env.int("CAMPAIGN_CLAIM_LEASE_SECONDS", default=300)
 FREQUENCY_CAP_COUNT = env.int("FREQUENCY_CAP_COUNT", default=3)
 FREQUENCY_CAP_DAYS = env.int("FREQUENCY_CAP_DAYS", default=7)
 SOFT_BOUNCE_LIMIT = env.int("SOFT_BOUNCE_LIMIT", default=3)
