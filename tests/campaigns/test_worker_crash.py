@@ -70,7 +70,7 @@ def make_contacts(n: int) -> tuple[list[Contact], set[str]]:
 @pytest.fixture
 def broker(monkeypatch):
     """Tasks go to the real Redis broker, never run in this process."""
-    client = Celery(broker=os.environ["REDIS_URL"])
+    client = Celery(broker=os.environ["REDIS_URL"], set_as_current=False)
     monkeypatch.setattr(services, "_enqueue",
                         lambda task, *args, **options: client.send_task(task.name, args=args, **options))
     yield client
