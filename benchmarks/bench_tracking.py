@@ -134,8 +134,8 @@ def run_wrk(port: int, paths: Path, seconds: int, connections: int, threads: int
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     socket_errors = re.search(r"Socket errors: (.*)", output)
     return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)), "requests": completed,
-            "p50": to_ms(re.search(r"50%\s+(\S+)", output).group(1)),
-            "p99": to_ms(re.search(r"99%\s+(\S+)", output).group(1)),
+            "p50": to_ms(re.search(r"^\s*50%\s+(\S+)", output, re.M).group(1)),
+            "p99": to_ms(re.search(r"^\s*99%\s+(\S+)", output, re.M).group(1)),
             "bad": int(errors.group(1)) if errors else 0, "socket_errors": socket_errors.group(1) if socket_errors
             else "none", "raw": output}
 
@@ -175,8 +175,8 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=20_000)
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--workers", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--wrk-threads", type=int, default=1)
     parser.add_argument("--port", type=int, default=18765)
     args = parser.parse_args()
