@@ -66,8 +66,11 @@ def free_port() -> int:
 
 # ------------------------------------------------------------------ workers
 
+POOL = ["--pool=solo"]
+
+
 def start_workers(n: int, env: dict, log: Path) -> list[subprocess.Popen]:
-    command = [str(Path(sys.executable).with_name("celery")), "-A", "crm", "worker", "--pool=solo",
+    command = [str(Path(sys.executable).with_name("celery")), "-A", "crm", "worker", *POOL,
                "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel=INFO"]
     workers = [subprocess.Popen([*command, "-n", f"bench{i}-{os.getpid()}@%h"], cwd=ROOT, env=env,
                                 start_new_session=True, stdout=log.open("ab"), stderr=subprocess.STDOUT)
@@ -176,7 +179,11 @@ def reference(port: int, count: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="sending threads per worker process (1: solo pool; more: thread pool)")
     args = parser.parse_args()
+    if args.threads > 1:
+        POOL[:] = ["--pool=threads", f"--concurrency={args.threads}"]
     redis_url = os.environ.get("REDIS_URL") or os.environ.get("CELERY_BROKER_URL")
     if not redis_url or not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         raise SystemExit("set DATABASE_URL (PostgreSQL) and REDIS_URL")
@@ -184,7 +191,7 @@ def main() -> None:
     sink = multiprocessing.Process(target=run_sink, args=(port, counter), daemon=True)
     sink.start()
     os.environ.update(CELERY_BROKER_URL=redis_url, EMAIL_URL=f"smtp://127.0.0.1:{port}", LOG_LEVEL="WARNING")
-    env = {**os.environ, "CAMPAIGN_SEND_CONCURRENCY": "2", "CAMPAIGN_SEND_RATE": "0"}
+    env = {**os.environ, "CAMPAIGN_SEND_CONCURRENCY": str(2 * args.threads), "CAMPAIGN_SEND_RATE": "0"}
 
     import django
 
