@@ -299,7 +299,7 @@ def purchases_record_bulk(*, items: list, may_contain_nul: bool = True) -> dict:
             contacts.create_missing({c["ref"][1] for c in new.values() if c["ref"][0] == "email"}, "api")
             _purchases_insert(new, contacts, stores, products)
     except IntegrityError:
-        return _purchases_one_by_one(items, new, duplicates, errors)
+        return _one_by_one(purchase_record, items, new, duplicates, errors)
     return _result(len(new), duplicates, errors)
 
 
@@ -338,12 +338,13 @@ def _purchases_insert(new: dict[int, dict], contacts: _Contacts, stores: dict, p
     contacts_refresh_purchase_stats(contact_ids=contacts_lock(contact_ids))
 
 
-def _purchases_one_by_one(items: list, new: dict[int, dict], duplicates: int, errors: dict[int, Errors]) -> dict:
+def _one_by_one(record: Callable[..., tuple[Any, bool]], items: list, new: dict[int, dict], duplicates: int,
+                errors: dict[int, Errors]) -> dict:
     """A concurrent batch stored some of the same keys first: replay through the single-item service."""
     created = 0
     for index in new:
         try:
-            _purchase, was_created = purchase_record(data=items[index])
+            _row, was_created = record(data=items[index])
         except ValidationError as exc:
             errors[index] = exc.message_dict
             continue
@@ -373,7 +374,7 @@ def activities_track_bulk(*, items: list, may_contain_nul: bool = True) -> dict:
                                     "web_form")
             _activities_insert(new, contacts, products)
     except IntegrityError:
-        return _activities_one_by_one(items, new, duplicates, errors)
+        return _one_by_one(activity_track, items, new, duplicates, errors)
     return _result(len(new), duplicates, errors)
 
 
@@ -410,19 +411,3 @@ def _activities_insert(new: dict[int, dict], contacts: _Contacts, products: dict
         contacts_lock(stage_by_contact)
     for stage, contact_ids in sorted(by_stage.items()):
         contacts_raise_stage(contact_ids=contact_ids, stage=stage)
-
-
-def _activities_one_by_one(items: list, new: dict[int, dict], duplicates: int, errors: dict[int, Errors]) -> dict:
-    created = 0
-    for index in new:
-        try:
-            _activity, was_created = activity_track(data=items[index])
-        except ValidationError as exc:
-            errors[index] = exc.message_dict
-            continue
-        created += was_created
-        duplicates += not was_created
-    return _result(created, duplicates, errors)
-
-
-# ---------------------------------------------------------------- catalogue sync and deletion
