@@ -113,6 +113,7 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 _email = {k: v for k, v in env.email_url("EMAIL_URL", default="filemail://").items() if v is not None}
 vars().update(_email)
 if EMAIL_BACKEND == "django.core.mail.backends.filebased.EmailBackend":  # noqa: F821
+    EMAIL_BACKEND = "crm.mail.EmlFileBackend"  # one .eml file per message
     EMAIL_FILE_PATH = "/" + _email["EMAIL_FILE_PATH"] if _email.get("EMAIL_FILE_PATH") else str(VAR_DIR / "outbox")
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
 
