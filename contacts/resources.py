@@ -39,7 +39,11 @@ def _adopt(instance: Any, saved: Any) -> None:
 
 
 class ServiceResource(resources.ModelResource):
-    """Validate in `import_instance`, write through a service in `save_instance`."""
+    """Validate in `import_instance`, write through a service in `save_instance`.
+
+    Subclasses define `clean_row(row) -> dict` (raises ValidationError naming the columns) and
+    `write_row(data, row) -> saved instance` (one service call).
+    """
 
     def import_instance(self, instance, row, **kwargs):
         instance.import_data = self.clean_row(row)
@@ -51,12 +55,6 @@ class ServiceResource(resources.ModelResource):
 
     def save_m2m(self, instance, row, **kwargs):
         """Relations are written by the service together with the row."""
-
-    def clean_row(self, row: dict) -> dict:
-        raise NotImplementedError
-
-    def write_row(self, data: dict, row: dict) -> Any:
-        raise NotImplementedError
 
     def iter_queryset(self, queryset):
         """Stream the export in chunks (prefetches included) instead of OFFSET pages."""
