@@ -25,7 +25,7 @@ from django.core.mail.backends.filebased import EmailBackend as FileBackend
 from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
 from django.core.mail.message import sanitize_address
 from django.db import connection, transaction
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Case, CharField, Count, F, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from contacts.models import Contact, EmailStatus
@@ -171,6 +171,7 @@ class Outbox:
         self.backend = get_connection()
         self.two_phase = isinstance(self.backend, SMTPBackend)
         self.is_open = False
+        self._extra: list[Outbox] = []
 
     def open(self) -> None:
         if self.is_open or isinstance(self.backend, FileBackend):
@@ -185,6 +186,8 @@ class Outbox:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def close(self) -> None:
+        for lane in self._extra:
+            lane.close()
         try:
             self.backend.close()
         except (OSError, smtplib.SMTPException):
@@ -215,6 +218,12 @@ class Outbox:
         return commit()
 
     def _send_smtp(self, message, commit) -> bool:
+        self.begin(message)
+        return self._finish_data(self.backend.connection, commit)
+
+    def begin(self, message) -> None:
+        """MAIL, RCPT, DATA and the body: everything but the final "." that completes the mail."""
+        self.open()
         smtp = self.backend.connection
         encoding = message.encoding or settings.DEFAULT_CHARSET
         data = _dot_stuffed(message.message().as_bytes(linesep="\r\n"))
@@ -230,7 +239,29 @@ class Outbox:
         except (OSError, smtplib.SMTPException) as exc:
             self.abort()
             raise smtp_error(exc) from exc
-        return self._finish_data(smtp, commit)
+
+    def write_end(self) -> None:
+        """The final "." of a begun mail; a broken connection is a temporary failure of this mail."""
+        try:
+            self.backend.connection.send(b".\r\n")
+        except (OSError, smtplib.SMTPException) as exc:
+            self.abort()
+            raise smtp_error(exc) from exc
+
+    def read_end(self) -> None:
+        try:
+            _expect(self.backend.connection.getreply(), (250,))
+        except smtplib.SMTPResponseException as exc:
+            raise smtp_error(exc) from exc
+        except (OSError, smtplib.SMTPException) as exc:
+            self.abort()
+            raise smtp_error(exc) from exc
+
+    def lanes(self, count: int) -> list["Outbox"]:
+        """This connection and `count - 1` more, so a group of mails can be completed together."""
+        while len(self._extra) < count - 1:
+            self._extra.append(Outbox())
+        return [self, *self._extra[:count - 1]]
 
     def _finish_data(self, smtp, commit) -> bool:
         """Record the mail sent, write the final "." and only then let the transaction commit.
@@ -361,14 +392,131 @@ def send_batch(campaign: Campaign, ids: list[int], stamp: dt.datetime, outbox: O
                     .select_related("contact", "contact__club").order_by("id"))
     sendable = skip_ineligible(messages, stamp, campaign.pk)
     pairs = batch_mails(campaign, sendable)
+    width = settings.CAMPAIGN_SMTP_CONNECTIONS if outbox.two_phase else 1
     sent = 0
-    for index, (message, email) in enumerate(pairs):
+    for start in range(0, len(pairs), width):
+        group = pairs[start:start + width]
         try:
-            sent += deliver(outbox, message, email, stamp)
+            sent += deliver(outbox, *group[0], stamp) if width == 1 else deliver_group(outbox.lanes(width), group,
+                                                                                       stamp)
         except TransientSendError:
-            release_batch([m.pk for m, _e in pairs[index:]], stamp)
+            release_batch([m.pk for m, _e in pairs[start:]], stamp)
             raise
     return sent
+
+
+def deliver_group(lanes: list[Outbox], group: list[tuple[Message, object]], stamp: dt.datetime) -> int:
+    """Hand a group of mails over on as many SMTP connections, then complete them together: one
+    transaction marks the group sent and, before it commits, writes each connection's final "."."""
+    begun = begin_all(list(zip(lanes, group)))
+    if not begun:
+        return 0
+    broken = []
+    with transaction.atomic():
+        kept = mark_group_sent([(m, e) for _lane, m, e in begun], stamp)
+        for lane, message, _email in begun:
+            if message.pk not in kept:
+                lane.abort()
+                continue
+            try:
+                lane.write_end()
+            except SendError as error:
+                broken.append((message, error))
+    for message, error in broken:
+        mark_failed(message, error)
+    unfinished = {m.pk for m, _error in broken}
+    return _read_ends([(lane, m) for lane, m, _e in begun if m.pk in kept and m.pk not in unfinished])
+
+
+def begin_all(work: list[tuple[Outbox, tuple[Message, object]]]) -> list[tuple[Outbox, Message, object]]:
+    """MAIL, RCPT, DATA and the body on every connection in lockstep: each command goes out on all
+    connections before any reply is read, so the server works on them while the next is written."""
+    live = []
+    for lane, (message, email) in work:
+        try:
+            lane.open()
+            lane.backend.connection.ehlo_or_helo_if_needed()
+            live.append((lane, message, email))
+        except TransientSendError:
+            for other, _m, _e in live:
+                other.abort()
+            raise
+        except (OSError, smtplib.SMTPException) as exc:
+            lane.abort()
+            mark_failed(message, smtp_error(exc))
+    for step in ("mail", "rcpt", "data"):
+        live = _step(live, step)
+    for lane, message, email in list(live):
+        try:
+            lane.backend.connection.send(_payload(email))
+        except (OSError, smtplib.SMTPException) as exc:
+            lane.abort()
+            mark_failed(message, smtp_error(exc))
+            live.remove((lane, message, email))
+    return live
+
+
+def _payload(email) -> bytes:
+    return _dot_stuffed(email.message().as_bytes(linesep="\r\n"))
+
+
+def _command(step: str, email) -> tuple[str, str]:
+    encoding = email.encoding or settings.DEFAULT_CHARSET
+    if step == "mail":
+        return "mail", "FROM:" + smtplib.quoteaddr(sanitize_address(email.from_email, encoding))
+    if step == "rcpt":
+        return "rcpt", "TO:" + smtplib.quoteaddr(sanitize_address(email.to[0], encoding))
+    return "data", ""
+
+
+def _step(live: list, step: str) -> list:
+    expected = {"mail": (250,), "rcpt": (250, 251), "data": (354,)}[step]
+    written = []
+    for lane, message, email in live:
+        try:
+            lane.backend.connection.putcmd(*_command(step, email))
+            written.append((lane, message, email))
+        except (OSError, smtplib.SMTPException) as exc:
+            lane.abort()
+            mark_failed(message, smtp_error(exc))
+    still = []
+    for lane, message, email in written:
+        smtp = lane.backend.connection
+        try:
+            _expect(smtp.getreply(), expected)
+            still.append((lane, message, email))
+        except smtplib.SMTPResponseException as exc:
+            lane._reset(smtp)
+            mark_failed(message, smtp_error(exc))
+        except (OSError, smtplib.SMTPException) as exc:
+            lane.abort()
+            mark_failed(message, smtp_error(exc))
+    return still
+
+
+def _read_ends(completed: list[tuple[Outbox, Message]]) -> int:
+    sent = 0
+    for lane, message in completed:
+        try:
+            lane.read_end()
+            sent += 1
+        except SendError as error:
+            mark_failed(message, error)
+    return sent
+
+
+def mark_group_sent(pairs: list[tuple[Message, object]], stamp: dt.datetime) -> set[int]:
+    """Mark the messages whose claim still holds as sent (one locked read, one UPDATE); their ids."""
+    ids = [m.pk for m, _e in pairs]
+    kept = set(Message.objects.select_for_update().filter(
+        pk__in=ids, status=Message.Status.CLAIMED, claimed_at=stamp).values_list("pk", flat=True))
+    if kept:
+        message_ids = Case(*[When(pk=m.pk, then=Value(e.extra_headers["Message-ID"])) for m, e in pairs
+                             if m.pk in kept], output_field=CharField())
+        Message.objects.filter(pk__in=kept).update(
+            status=Message.Status.SENT, sent_at=timezone.now(), message_id=message_ids, attempts=F("attempts") + 1,
+            error="")
+    return kept
 
 
 def deliver(outbox: Outbox, message: Message, email, stamp: dt.datetime) -> int:

@@ -164,6 +164,9 @@ CAMPAIGN_BATCH_SIZE = env.int("CAMPAIGN_BATCH_SIZE", default=500)
 CAMPAIGN_SEND_CONCURRENCY = env.int("CAMPAIGN_SEND_CONCURRENCY", default=2)
 CAMPAIGN_SEND_RATE = env.float("CAMPAIGN_SEND_RATE", default=0)
 CAMPAIGN_MAX_ATTEMPTS = env.int("CAMPAIGN_MAX_ATTEMPTS", default=5)
+# SMTP connections each sending chain keeps open: mails are handed over on all of them and then
+# completed together, with one database commit for the group.
+CAMPAIGN_SMTP_CONNECTIONS = env.int("CAMPAIGN_SMTP_CONNECTIONS", default=16)
 # First retry delay after a temporary failure (doubles each attempt), and how long a claimed batch
 # may stay unfinished before it is treated as abandoned by a dead worker and sent again.
 CAMPAIGN_RETRY_SECONDS = env.int("CAMPAIGN_RETRY_SECONDS", default=60)

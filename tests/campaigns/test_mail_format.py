@@ -163,3 +163,28 @@ def test_a_test_send_refuses_bad_addresses_by_name(smtp_settings, smtp_sink, mak
         services.campaign_test_send(template=make_template(), emails=["ok@shop.example", "not-an-address"])
     assert "not-an-address" in str(error.value.message_dict["emails"])
     assert smtp_sink.messages == []
+
+
+def test_a_group_completes_together_and_a_refusal_in_it_spares_the_others(
+        smtp_settings, smtp_sink, make_campaign, run_campaign, django_assert_max_num_queries):
+    smtp_settings.CAMPAIGN_SMTP_CONNECTIONS = 8
+    contacts = ContactFactory.create_batch(8)
+    smtp_sink.rcpt_replies[contacts[2].email] = "550 5.1.1 No such user"
+    campaign = make_campaign(contacts)
+    Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.SENDING)
+    sending.snapshot(campaign)
+    ids, stamp = sending.claim(campaign.pk, after=0, size=8)
+    pairs = sending.batch_mails(campaign, list(Message.objects.filter(pk__in=ids).select_related("contact")
+                                               .order_by("pk")))
+    outbox = sending.Outbox()
+    try:
+        with django_assert_max_num_queries(6):  # one failure mark, then lock + mark the group sent
+            sent = sending.deliver_group(outbox.lanes(8), pairs, stamp)
+    finally:
+        outbox.close()
+    assert sent == 7
+    assert sorted(smtp_sink.recipients()) == sorted(c.email for i, c in enumerate(contacts) if i != 2)
+    statuses = dict(Message.objects.filter(campaign=campaign).values_list("contact_id", "status"))
+    assert statuses.pop(contacts[2].pk) == Message.Status.FAILED
+    assert set(statuses.values()) == {Message.Status.SENT}
+    assert len(set(Message.objects.filter(status=Message.Status.SENT).values_list("message_id", flat=True))) == 7
