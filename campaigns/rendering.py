@@ -109,8 +109,29 @@ def template_compile(template: EmailTemplate) -> Compiled:
         errors.setdefault("subject", []).append(_("This field is required."))
     if errors:
         raise ValidationError(errors)
-    return Compiled(subject=parts["subject"], html=parts["html"], text=parts["text"], preheader=parts["preheader"],
+    text = parts["text"] or _derived_text(template)
+    return Compiled(subject=parts["subject"], html=parts["html"], text=text, preheader=parts["preheader"],
                     language=template.language, direction=template.text_direction, layout=template.layout, uses=uses)
+
+
+def _derived_text(template: EmailTemplate) -> Any | None:
+    """A text part made once from the HTML source (tags and all) rather than from every rendered
+    mail; the layout's lines are added in the template's language. None if it does not compile,
+    and then each mail's text is made from its rendered HTML."""
+    body = html_to_text(template.html)
+    if template.layout == EmailTemplate.Layout.DEFAULT:
+        with translation.override(template.language):
+            body = "\n\n".join([
+                settings.ADMIN_SITE_HEADER, body.strip(),
+                "{% if view_in_browser_url %}" + _("View this email in your browser")
+                + " ({{ view_in_browser_url }}){% endif %}\n"
+                + _("You receive this email because you joined our club or agreed to hear from us.") + "\n"
+                + _("Unsubscribe") + " ({{ unsubscribe_url }})",
+            ]) + "\n"
+    try:
+        return compile_source(body, "text", TEXT_ENGINE)[0]
+    except ValidationError:
+        return None
 
 
 def _check_nodes(nodelist, scope: dict, problems: list, uses: set) -> None:

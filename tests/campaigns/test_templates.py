@@ -132,3 +132,19 @@ def test_an_unknown_segment_is_named(make_template):
     errors = errors_of(lambda: services.campaign_save(data={"name": "x", "template": make_template()},
                                                       segments=[999999]))
     assert errors["segments"] == ["Unknown segment."]
+
+
+def test_the_text_part_is_made_once_from_the_html_source_with_the_layout_lines():
+    from campaigns.models import EmailTemplate
+    from campaigns.rendering import render, template_compile
+
+    template = EmailTemplate(name="t", subject="s", language="he", html=(
+        "<p>שלום {{ contact.first_name|default:'חבר' }}</p>"
+        "{% for p in recommended %}<a href='https://shop.example.com/{{ p.sku }}'>{{ p.name }}</a>{% endfor %}"))
+    compiled = template_compile(template)
+    assert compiled.text is not None
+    text = render(compiled, {"contact": {"first_name": "דנה"}, "recommended": [{"sku": "L1", "name": "עדשות"}],
+                             "unsubscribe_url": "https://crm.example.com/u/t/"}).text
+    assert "שלום דנה" in text
+    assert "עדשות (https://shop.example.com/L1)" in text
+    assert "(https://crm.example.com/u/t/)" in text
