@@ -172,6 +172,7 @@ class Outbox:
         self.two_phase = isinstance(self.backend, SMTPBackend)
         self.is_open = False
         self._extra: list[Outbox] = []
+        self.max_width = settings.CAMPAIGN_SMTP_CONNECTIONS
 
     def open(self) -> None:
         if self.is_open or isinstance(self.backend, FileBackend):
@@ -259,9 +260,17 @@ class Outbox:
 
     def lanes(self, count: int) -> list["Outbox"]:
         """This connection and `count - 1` more, so a group of mails can be completed together."""
+        count = min(count, self.max_width)
         while len(self._extra) < count - 1:
             self._extra.append(Outbox())
         return [self, *self._extra[:count - 1]]
+
+    def limit_lanes(self, count: int) -> None:
+        """The server refused connection number `count + 1`: from now on use at most `count`."""
+        for lane in self._extra[count - 1:]:
+            lane.close()
+        self._extra = self._extra[:count - 1]
+        self.max_width = max(count, 1)
 
     def _finish_data(self, smtp, commit) -> bool:
         """Record the mail sent, write the final "." and only then let the transaction commit.
@@ -394,7 +403,9 @@ def send_batch(campaign: Campaign, ids: list[int], stamp: dt.datetime, outbox: O
     pairs = batch_mails(campaign, sendable)
     width = settings.CAMPAIGN_SMTP_CONNECTIONS if outbox.two_phase else 1
     sent = 0
-    for start in range(0, len(pairs), width):
+    start = 0
+    while start < len(pairs):
+        width = min(width, outbox.max_width)
         group = pairs[start:start + width]
         try:
             sent += deliver(outbox, *group[0], stamp) if width == 1 else deliver_group(outbox.lanes(width), group,
@@ -402,13 +413,14 @@ def send_batch(campaign: Campaign, ids: list[int], stamp: dt.datetime, outbox: O
         except TransientSendError:
             release_batch([m.pk for m, _e in pairs[start:]], stamp)
             raise
+        start += len(group)
     return sent
 
 
 def deliver_group(lanes: list[Outbox], group: list[tuple[Message, object]], stamp: dt.datetime) -> int:
     """Hand a group of mails over on as many SMTP connections, then complete them together: one
     transaction marks the group sent and, before it commits, writes each connection's final "."."""
-    begun = begin_all(list(zip(lanes, group)))
+    begun = begin_all(list(zip(lanes, group)), stamp)
     if not begun:
         return 0
     broken = []
@@ -428,19 +440,25 @@ def deliver_group(lanes: list[Outbox], group: list[tuple[Message, object]], stam
     return _read_ends([(lane, m) for lane, m, _e in begun if m.pk in kept and m.pk not in unfinished])
 
 
-def begin_all(work: list[tuple[Outbox, tuple[Message, object]]]) -> list[tuple[Outbox, Message, object]]:
+def begin_all(work: list[tuple[Outbox, tuple[Message, object]]],
+              stamp: dt.datetime) -> list[tuple[Outbox, Message, object]]:
     """MAIL, RCPT, DATA and the body on every connection in lockstep: each command goes out on all
-    connections before any reply is read, so the server works on them while the next is written."""
+    connections before any reply is read, so the server works on them while the next is written.
+
+    A server that takes fewer connections than asked for is used with as many as it takes: the
+    mails of the refused ones go back to the queue, and later groups are that much smaller."""
     live = []
-    for lane, (message, email) in work:
+    for index, (lane, (message, email)) in enumerate(work):
         try:
             lane.open()
             lane.backend.connection.ehlo_or_helo_if_needed()
             live.append((lane, message, email))
         except TransientSendError:
-            for other, _m, _e in live:
-                other.abort()
-            raise
+            if index == 0:
+                raise
+            work[0][0].limit_lanes(index)
+            release_batch([m.pk for _lane, (m, _e) in work[index:]], stamp)
+            break
         except (OSError, smtplib.SMTPException) as exc:
             lane.abort()
             mark_failed(message, smtp_error(exc))

@@ -188,3 +188,24 @@ def test_a_group_completes_together_and_a_refusal_in_it_spares_the_others(
     assert statuses.pop(contacts[2].pk) == Message.Status.FAILED
     assert set(statuses.values()) == {Message.Status.SENT}
     assert len(set(Message.objects.filter(status=Message.Status.SENT).values_list("message_id", flat=True))) == 7
+
+
+def test_a_server_that_takes_fewer_connections_still_gets_every_mail_once(
+        smtp_settings, smtp_sink, make_campaign, run_campaign, monkeypatch):
+    smtp_settings.CAMPAIGN_SMTP_CONNECTIONS = 8
+    opened = []
+    real_open = sending.Outbox.open
+
+    def open_at_most_three(self):
+        if not self.is_open and self not in opened:
+            if len(opened) >= 3:
+                raise sending.TransientSendError("too many connections from your host")
+            opened.append(self)
+        real_open(self)
+
+    monkeypatch.setattr(sending.Outbox, "open", open_at_most_three)
+    contacts = ContactFactory.create_batch(12)
+    campaign = run_campaign(make_campaign(contacts))
+    assert sorted(smtp_sink.recipients()) == sorted(c.email for c in contacts)
+    assert campaign.status == Campaign.Status.SENT
+    assert len(opened) == 3
