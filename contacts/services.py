@@ -13,7 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, IntegerField, Max, Min, OuterRef, Value
+from django.db.models import Exists, F, IntegerField, Max, Min, OuterRef, QuerySet, Value
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -62,6 +62,25 @@ def contact_changed(contact_ids: Iterable[int]) -> None:
 
 # ---------------------------------------------------------------- tags
 
+BULK_BATCH = 5000
+
+
+def id_batches(contacts: Any, size: int | None = None):
+    """Contact ids in lists of at most `size`: a queryset is walked by primary key (memory stays
+    flat for "all matching" selections of any size), an iterable of ids is sliced."""
+    size = size or BULK_BATCH
+    if isinstance(contacts, QuerySet):
+        last = 0
+        while True:
+            batch = list(contacts.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[:size])
+            if not batch:
+                return
+            yield batch
+            last = batch[-1]
+    ids = sorted(set(contacts))
+    for start in range(0, len(ids), size):
+        yield ids[start:start + size]
+
 def tags_get_or_create(names: Iterable[str]) -> list[Tag]:
     names = normalize.tag_names(list(names))
     if not names:
@@ -76,19 +95,21 @@ def tags_get_or_create(names: Iterable[str]) -> list[Tag]:
     return [existing[n.lower()] for n in names]
 
 
-def contacts_add_tag(*, contact_ids: Iterable[int], name: str) -> int:
-    """Tag many contacts in one statement; returns how many got the tag newly."""
+def contacts_add_tag(*, contact_ids: Any, name: str) -> int:
+    """Tag many contacts (ids or a queryset), a batch per statement; returns how many got the tag newly."""
     tags = tags_get_or_create([name])
     if not tags:
         raise normalize.field_error("name", _("Enter a tag name."))
     tag = tags[0]
     through = Contact.tags.through
-    contact_ids = set(contact_ids)
-    ids = contact_ids - set(through.objects.filter(tag=tag, contact_id__in=contact_ids)
-                                 .values_list("contact_id", flat=True))
-    through.objects.bulk_create([through(contact_id=i, tag=tag) for i in ids], ignore_conflicts=True)
-    contact_changed(ids)
-    return len(ids)
+    added = 0
+    for batch in id_batches(contact_ids):
+        ids = set(batch) - set(through.objects.filter(tag=tag, contact_id__in=batch).values_list("contact_id",
+                                                                                               flat=True))
+        through.objects.bulk_create([through(contact_id=i, tag=tag) for i in ids], ignore_conflicts=True)
+        contact_changed(ids)
+        added += len(ids)
+    return added
 
 
 # ---------------------------------------------------------------- contacts
@@ -279,18 +300,20 @@ def consent_change(*, contact: Contact, channel: str, granted: bool, source: str
     return event
 
 
-def contacts_revoke_consent(*, contact_ids: Iterable[int], channel: str, source: str) -> int:
-    """Bulk revoke: one log row per contact whose consent was on, then one UPDATE."""
+def contacts_revoke_consent(*, contact_ids: Any, channel: str, source: str) -> int:
+    """Bulk revoke (ids or a queryset): a log row per contact whose consent was on, then one UPDATE per batch."""
     field = "email_opt_in" if channel == ConsentEvent.ConsentChannel.EMAIL else "sms_opt_in"
-    ids = list(Contact.objects.filter(pk__in=list(contact_ids), **{field: True}).values_list("pk", flat=True))
-    now = timezone.now()
-    ConsentEvent.objects.bulk_create(
-        [ConsentEvent(contact_id=i, channel=channel, granted=False, source=source, occurred_at=now) for i in ids],
-        batch_size=1000,
-    )
-    Contact.objects.filter(pk__in=ids).update(**{field: False}, updated_at=now)
-    contact_changed(ids)
-    return len(ids)
+    revoked = 0
+    for batch in id_batches(contact_ids):
+        ids = list(Contact.objects.filter(pk__in=batch, **{field: True}).values_list("pk", flat=True))
+        now = timezone.now()
+        ConsentEvent.objects.bulk_create(
+            [ConsentEvent(contact_id=i, channel=channel, granted=False, source=source, occurred_at=now)
+             for i in ids], batch_size=1000)
+        Contact.objects.filter(pk__in=ids).update(**{field: False}, updated_at=now)
+        contact_changed(ids)
+        revoked += len(ids)
+    return revoked
 
 
 # ---------------------------------------------------------------- derived state
@@ -766,29 +789,40 @@ def contact_erase(*, contact: Contact) -> Contact:
     Purchases keep their totals for revenue reports; events lose URL and properties; the club
     card is replaced; the consent log keeps its rows (proof of what was asked) but not the text.
     """
+    _erase([contact.pk])
+    contact.refresh_from_db()
+    return contact
+
+
+def contacts_erase(*, contact_ids: Any) -> int:
+    """Erase many contacts (ids or a queryset), set-based, a batch per transaction."""
+    erased = 0
+    for batch in id_batches(Contact.objects.filter(pk__in=contact_ids, erased_at__isnull=True)
+                            if not isinstance(contact_ids, QuerySet)
+                            else contact_ids.filter(erased_at__isnull=True)):
+        with transaction.atomic():
+            _erase(batch)
+        erased += len(batch)
+    return erased
+
+
+def _erase(ids: list[int]) -> None:
+    from django.db.models import CharField
+    from django.db.models.functions import Cast, Concat
+
     now = timezone.now()
-    Contact.objects.filter(pk=contact.pk).update(
+    Contact.objects.filter(pk__in=ids).update(
         email=None, phone=None, external_id=None, first_name="", last_name="", birth_date=None,
         wedding_date=None, marital_status="unknown", gender="unknown", city="", region="", source_detail="",
         attributes={}, email_opt_in=False, sms_opt_in=False, referred_by=None, erased_at=now, updated_at=now,
     )
-    contact.tags.clear()
-    Activity.objects.filter(contact=contact).update(url="", properties={}, anonymous_id=None)
-    VisitorIdentity.objects.filter(contact=contact).delete()
-    ConsentEvent.objects.filter(contact=contact).update(text_shown="")
-    LoyaltyMember.objects.filter(contact=contact).update(card_number=f"erased-{contact.pk}",
-                                                         status=LoyaltyMember.Status.CANCELLED)
-    contact.refresh_from_db()
-    contact_changed([contact.pk])
-    return contact
-
-
-def contacts_erase(*, contact_ids: Iterable[int]) -> int:
-    count = 0
-    for contact in Contact.objects.filter(pk__in=list(contact_ids), erased_at__isnull=True).iterator():
-        contact_erase(contact=contact)
-        count += 1
-    return count
+    Contact.tags.through.objects.filter(contact_id__in=ids).delete()
+    Activity.objects.filter(contact_id__in=ids).update(url="", properties={}, anonymous_id=None)
+    VisitorIdentity.objects.filter(contact_id__in=ids).delete()
+    ConsentEvent.objects.filter(contact_id__in=ids).update(text_shown="")
+    LoyaltyMember.objects.filter(contact_id__in=ids).update(
+        card_number=Concat(Value("erased-"), Cast("contact_id", CharField())), status=LoyaltyMember.Status.CANCELLED)
+    contact_changed(ids)
 
 
 # ---------------------------------------------------------------- catalogue and deletion

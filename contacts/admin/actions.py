@@ -10,10 +10,6 @@ from ..models import ConsentEvent
 from .forms import AddTagForm
 
 
-def _ids(queryset) -> list[int]:
-    return list(queryset.order_by().values_list("pk", flat=True))
-
-
 def _intermediate_page(modeladmin, request, queryset, template: str, title: str, **context) -> TemplateResponse:
     """A confirmation page that posts the same selection back to the same action."""
     return TemplateResponse(request, template, {
@@ -39,7 +35,7 @@ def _source(request) -> str:
 def add_tag(modeladmin, request, queryset):
     form = AddTagForm(request.POST if "apply" in request.POST else None)
     if form.is_valid():
-        added = services.contacts_add_tag(contact_ids=_ids(queryset), name=form.cleaned_data["name"])
+        added = services.contacts_add_tag(contact_ids=queryset, name=form.cleaned_data["name"])
         modeladmin.message_user(request, _("Tag “%(tag)s” added to %(count)d contacts.") % {
             "tag": form.cleaned_data["name"], "count": added}, messages.SUCCESS)
         return None
@@ -49,7 +45,7 @@ def add_tag(modeladmin, request, queryset):
 
 @admin.action(description=gettext_lazy("Revoke email consent of the selected contacts"), permissions=["change"])
 def revoke_email_consent(modeladmin, request, queryset):
-    revoked = services.contacts_revoke_consent(contact_ids=_ids(queryset), channel=ConsentEvent.ConsentChannel.EMAIL,
+    revoked = services.contacts_revoke_consent(contact_ids=queryset, channel=ConsentEvent.ConsentChannel.EMAIL,
                                                source=_source(request))
     modeladmin.message_user(request, _("Email consent revoked for %(count)d contacts.") % {"count": revoked},
                             messages.SUCCESS)
@@ -58,7 +54,7 @@ def revoke_email_consent(modeladmin, request, queryset):
 @admin.action(description=gettext_lazy("Erase the selected contacts (anonymize)"), permissions=["change"])
 def erase_contacts(modeladmin, request, queryset):
     if request.POST.get("confirm") == "yes":
-        erased = services.contacts_erase(contact_ids=_ids(queryset))
+        erased = services.contacts_erase(contact_ids=queryset)
         modeladmin.message_user(request, _("%(count)d contacts erased.") % {"count": erased}, messages.SUCCESS)
         return None
     return _intermediate_page(modeladmin, request, queryset, "admin/contacts/contact/erase_confirmation.html",

@@ -207,3 +207,30 @@ def test_bulk_erase_skips_contacts_already_erased(rich_contact):
     assert services.contacts_erase(contact_ids=[rich_contact.pk, other.pk]) == 2
     assert services.contacts_erase(contact_ids=[rich_contact.pk, other.pk]) == 0
     assert PointsEntry.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_bulk_erase_of_a_queryset_works_in_batches_and_replaces_each_card(monkeypatch):
+    from contacts.models import LoyaltyMember
+
+    monkeypatch.setattr(services, "BULK_BATCH", 3)
+    contacts = [ContactFactory(city="Haifa") for _ in range(7)]
+    LoyaltyMember.objects.create(contact=contacts[4], card_number="555")
+    keep = ContactFactory(city="Eilat")
+    queries = []
+    real = services._erase
+    monkeypatch.setattr(services, "_erase", lambda ids: (queries.append(list(ids)), real(ids)))
+    assert services.contacts_erase(contact_ids=Contact.objects.filter(city="Haifa")) == 7
+    assert [len(batch) for batch in queries] == [3, 3, 1]
+    assert Contact.objects.filter(erased_at__isnull=False).count() == 7
+    assert LoyaltyMember.objects.get(contact=contacts[4]).card_number == f"erased-{contacts[4].pk}"
+    keep.refresh_from_db()
+    assert keep.erased_at is None and keep.email
+
+
+@pytest.mark.django_db
+def test_bulk_tagging_a_queryset_tags_every_match_once():
+    contacts = [ContactFactory(city="Haifa") for _ in range(4)]
+    assert services.contacts_add_tag(contact_ids=Contact.objects.filter(city="Haifa"), name="VIP") == 4
+    assert services.contacts_add_tag(contact_ids=Contact.objects.filter(city="Haifa"), name="vip") == 0
+    assert all(c.tags.filter(name="VIP").exists() for c in contacts)
