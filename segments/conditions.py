@@ -48,28 +48,19 @@ BEHAVIOUR = _("Site behaviour")
 CONSENT = _("Consent")
 LISTS = _("Lists")
 
-TEXT_OPS = {
-    "eq": Op("text", _("is")),
-    "neq": Op("text", _("is not")),
-    "in": Op("text_list", _("is one of")),
-    "not_in": Op("text_list", _("is none of")),
-}
-CHOICE_OPS = {
-    "eq": Op("choice", _("is")),
-    "neq": Op("choice", _("is not")),
-    "in": Op("choice_list", _("is one of")),
-    "not_in": Op("choice_list", _("is none of")),
-}
-RANGE_OPS_INT = {
-    "gte": Op("int", _("at least")),
-    "lte": Op("int", _("at most")),
-    "between": Op("int_range", _("between")),
-}
-RANGE_OPS_NUMBER = {
-    "gte": Op("number", _("at least")),
-    "lte": Op("number", _("at most")),
-    "between": Op("number_range", _("between")),
-}
+def _set_ops(one: str, many: str) -> dict[str, Op]:
+    return {"eq": Op(one, _("is")), "neq": Op(one, _("is not")), "in": Op(many, _("is one of")),
+            "not_in": Op(many, _("is none of"))}
+
+
+def _range_ops(one: str, pair: str) -> dict[str, Op]:
+    return {"gte": Op(one, _("at least")), "lte": Op(one, _("at most")), "between": Op(pair, _("between"))}
+
+
+TEXT_OPS = _set_ops("text", "text_list")
+CHOICE_OPS = _set_ops("choice", "choice_list")
+RANGE_OPS_INT = _range_ops("int", "int_range")
+RANGE_OPS_NUMBER = _range_ops("number", "number_range")
 ANNIVERSARY_OPS = {
     "today": Op("none", _("is today")),
     "this_month": Op("none", _("is this month")),
