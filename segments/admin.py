@@ -6,16 +6,22 @@ import json
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.conf import settings
 from django.db.models import Q
+from django.forms.fields import InvalidJSONInput
 from django.http import HttpResponseRedirect, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import formats
+from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from contacts.models import Contact, CustomField, Product, Tag
 from contacts.normalize import email as normalize_email
+from crm.parsers import depth_exceeds
+from crm.permissions import EXPORT_SEGMENT
 
 from . import export, registry, services
 from .explain import explain_contact
@@ -24,8 +30,29 @@ from .rules import validate
 from .selectors import daily_movement, rules_preview, segments_using
 
 
+class RulesField(forms.JSONField):
+    """JSON typed by a person or a script: a document nested past any sensible rule tree is a form
+    error, and is shown back as typed, instead of overflowing the parser or the page."""
+
+    def to_python(self, value):
+        try:
+            parsed = super().to_python(value)
+        except RecursionError:
+            raise ValidationError(_("The rules are nested too deeply."), code="too_deep") from None
+        if depth_exceeds(parsed, settings.API_MAX_JSON_DEPTH):
+            raise ValidationError(_("The rules are nested too deeply."), code="too_deep")
+        return parsed
+
+    def bound_data(self, data, initial):
+        try:
+            parsed = super().bound_data(data, initial)
+        except RecursionError:
+            return InvalidJSONInput(data)
+        return InvalidJSONInput(data) if depth_exceeds(parsed, settings.API_MAX_JSON_DEPTH) else parsed
+
+
 class SegmentForm(forms.ModelForm):
-    rules = forms.JSONField(label=gettext_lazy("Rules"), required=False,
+    rules = RulesField(label=gettext_lazy("Rules"), required=False,
                             widget=forms.Textarea(attrs={"rows": 6, "class": "vLargeTextField segment-rules-json"}))
 
     class Meta:
@@ -62,13 +89,27 @@ def builder_options() -> dict:
     }
 
 
+class FailingFilter(admin.SimpleListFilter):
+    title = gettext_lazy("health")
+    parameter_name = "failing"
+
+    def lookups(self, request, model_admin):
+        return [("yes", gettext_lazy("failing")), ("no", gettext_lazy("working"))]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("yes", "no"):
+            return queryset.filter(last_error_at__isnull=self.value() == "no")
+        return queryset
+
+
 @admin.register(Segment)
 class SegmentAdmin(admin.ModelAdmin):
     form = SegmentForm
-    list_display = ("name", "kind", "member_count", "last_refreshed_at", "last_refresh_ms")
-    list_filter = ("kind",)
+    list_display = ("name", "kind", "member_count", "last_refreshed_at", "last_refresh_ms", "health")
+    list_filter = ("kind", FailingFilter)
     search_fields = ("name", "description")
-    readonly_fields = ("member_count", "last_refreshed_at", "last_refresh_ms", "created_by", "created_at")
+    readonly_fields = ("member_count", "last_refreshed_at", "last_refresh_ms", "last_error", "last_error_at",
+                       "created_by", "created_at")
     change_form_template = "admin/segments/segment/change_form.html"
     actions = ["refresh_selected", "export_meta", "export_google", "export_csv"]
 
@@ -88,6 +129,8 @@ class SegmentAdmin(admin.ModelAdmin):
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         extra = extra_context or {}
         segment = self.get_object(request, object_id) if object_id else None
+        if segment is not None and segment.is_failing and request.method == "GET":
+            self.message_user(request, failing_message(segment), messages.ERROR)
         extra.update({
             "builder_catalogue": registry.catalogue(),
             "builder_options": builder_options(),
@@ -99,7 +142,7 @@ class SegmentAdmin(admin.ModelAdmin):
             extra.update({"movement": series, "movement_bars": chart_bars(series),
                           "members": SegmentMembership.objects.filter(segment=segment, left_at__isnull=True)
                           .select_related("contact").order_by("-joined_at")[:50],
-                          "export_formats": export.FORMATS})
+                          "export_formats": export.FORMATS if self.has_export_permission(request) else ()})
         return super().changeform_view(request, object_id, form_url, extra)
 
     def save_model(self, request, obj, form, change):
@@ -135,7 +178,7 @@ class SegmentAdmin(admin.ModelAdmin):
             raise PermissionDenied
         try:
             rules = validate(json.loads(request.body or b"null"))
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, RecursionError):
             return JsonResponse({"errors": [_("The rules are not valid JSON.")]}, status=400)
         except ValidationError as exc:
             return JsonResponse({"errors": exc.message_dict.get("rules", exc.messages)}, status=400)
@@ -148,7 +191,7 @@ class SegmentAdmin(admin.ModelAdmin):
 
     def export_view(self, request, pk, fmt):
         segment = get_object_or_404(Segment, pk=pk)
-        if fmt not in export.FORMATS or not self.has_view_permission(request, segment):
+        if fmt not in export.FORMATS or not self.has_export_permission(request):
             raise PermissionDenied
         return export_response(segment, fmt)
 
@@ -176,12 +219,28 @@ class SegmentAdmin(admin.ModelAdmin):
                    "explanations": explain_contact(contact)}
         return TemplateResponse(request, "admin/segments/segment/why.html", context)
 
+    def has_export_permission(self, request) -> bool:
+        """Audience files hand people to ad platforms: they take their own permission, and seeing contacts."""
+        return (self.has_view_permission(request) and request.user.has_perm("contacts.view_contact")
+                and request.user.has_perm(EXPORT_SEGMENT))
+
     # ---------------------------------------------------------- actions
 
-    @admin.action(description=gettext_lazy("Refresh selected dynamic segments now"))
+    @admin.display(description=gettext_lazy("health"), ordering="last_error_at")
+    def health(self, segment: Segment) -> str:
+        if not segment.is_failing:
+            return ""
+        return format_html('<span class="segment-failing" title="{}">⚠ {}</span>', segment.last_error, _("failing"))
+
+    @admin.action(description=gettext_lazy("Refresh selected dynamic segments now"), permissions=["change"])
     def refresh_selected(self, request, queryset):
         for segment in queryset.filter(kind=Segment.Kind.DYNAMIC):
-            result = services.segment_refresh(segment=segment)
+            try:
+                result = services.segment_refresh(segment=segment)
+            except services.SegmentFailed:
+                segment.refresh_from_db()
+                self.message_user(request, failing_message(segment), messages.ERROR)
+                continue
             self.message_user(request, _("%(name)s: %(members)d members (+%(entered)d / -%(left)d).") % {
                 "name": segment.name, "members": result.members, "entered": result.entered, "left": result.left})
 
@@ -191,17 +250,23 @@ class SegmentAdmin(admin.ModelAdmin):
             return None
         return export_response(queryset.get(), fmt)
 
-    @admin.action(description=gettext_lazy("Export for Meta (hashed CSV)"))
+    @admin.action(description=gettext_lazy("Export for Meta (hashed CSV)"), permissions=["export"])
     def export_meta(self, request, queryset):
         return self._export_action(request, queryset, "meta")
 
-    @admin.action(description=gettext_lazy("Export for Google Customer Match (hashed CSV)"))
+    @admin.action(description=gettext_lazy("Export for Google Customer Match (hashed CSV)"), permissions=["export"])
     def export_google(self, request, queryset):
         return self._export_action(request, queryset, "google")
 
-    @admin.action(description=gettext_lazy("Export as CSV"))
+    @admin.action(description=gettext_lazy("Export as CSV"), permissions=["export"])
     def export_csv(self, request, queryset):
         return self._export_action(request, queryset, "csv")
+
+
+def failing_message(segment: Segment) -> str:
+    return _("“%(name)s” could not be evaluated (last at %(when)s): %(error)s. Its members stay as they were "
+             "until its rules work again; fix the rules or the segments they include.") % {
+        "name": segment.name, "when": formats.localize(segment.last_error_at), "error": segment.last_error}
 
 
 def chart_bars(series: list[dict], height: int = 100) -> list[dict]:

@@ -1,6 +1,8 @@
 """Segments over the partner API: CRUD, live count, members, static add/remove, export, conditions.
 
-Reads need `segments:read`, writes `segments:write`.
+Reads need `segments:read`, writes `segments:write`. Members and exports hand out people, so they need
+`contacts:read` as well (and staff the permission to view contacts; exports also "Can export segment
+audiences").
 """
 from typing import Any
 
@@ -8,7 +10,13 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import StreamingHttpResponse
 from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import mixins, renderers, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -17,10 +25,10 @@ from rest_framework.response import Response
 
 from crm.api import ApiViewSet
 from crm.pagination import IdCursorPagination
+from crm.permissions import EXPORT_SEGMENT
 
 from . import export, registry, services
 from .models import Segment, SegmentMembership
-from .selectors import segment_contacts
 from .serializers import (
     ChangedSerializer,
     ConditionSerializer,
@@ -57,6 +65,11 @@ class SegmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
     queryset = Segment.objects.all()
     serializer_class = SegmentSerializer
     scope_resource = "segments"
+    action_scopes = {"members": {"GET": "contacts:read"}, "export": {"GET": "contacts:read"}}
+    action_permissions = {
+        "members": {"GET": ("segments.view_segment", "contacts.view_contact"), "*": ("segments.change_segment",)},
+        "export": {"GET": ("segments.view_segment", "contacts.view_contact", EXPORT_SEGMENT)},
+    }
     filterset_fields = ["kind"]
     ordering_fields = ["id", "name", "member_count"]
 
@@ -92,15 +105,22 @@ class SegmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
             return Response({"detail": " ".join(exc.messages)}, status=status.HTTP_409_CONFLICT)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(summary=gettext_lazy("Live count"), request=None, responses={200: CountSerializer},
+    @extend_schema(summary=gettext_lazy("Live count"), request=None, responses={
+        200: CountSerializer, 409: OpenApiResponse(description=gettext_lazy(
+            "The segment's rules cannot be evaluated now; the segment is marked failing."))},
                    description=gettext_lazy("Evaluates the rules now, whatever the last refresh."))
     @action(detail=True, methods=["get"])
     def count(self, request: Request, pk: Any = None) -> Response:
-        return Response({"count": segment_contacts(self.get_object()).count()})
+        try:
+            return Response({"count": services.segment_count(segment=self.get_object())})
+        except services.SegmentFailed:
+            return Response({"detail": gettext_lazy("This segment's rules cannot be evaluated now; it is marked "
+                                                    "failing.")}, status=status.HTTP_409_CONFLICT)
 
     @extend_schema(methods=["GET"], summary=gettext_lazy("Current members"), request=None,
                    responses={200: MemberSerializer(many=True)},
-                   description=gettext_lazy("As of the last refresh for dynamic segments; cursor-paginated."))
+                   description=gettext_lazy("As of the last refresh for dynamic segments; cursor-paginated. "
+                                            "Needs `contacts:read` as well as `segments:read`."))
     @extend_schema(methods=["POST"], summary=gettext_lazy("Add contacts to a static list"),
                    request=ContactIdsSerializer, responses={200: ChangedSerializer},
                    examples=[OpenApiExample("Add", value={"contacts": [12, 15]}, request_only=True)])
@@ -128,7 +148,10 @@ class SegmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
     @extend_schema(summary=gettext_lazy("Export the audience"), request=None,
                    parameters=[OpenApiParameter("format", str, enum=list(export.FORMATS), description=gettext_lazy(
                        "meta: Meta Custom Audience (hashed), google: Google Customer Match (hashed), csv: plain. "
-                       "Only contacts who agreed to marketing."))],
+                       "Each channel follows its own consent: an email only with email consent, a phone only "
+                       "with SMS consent; a contact with neither is left out."))],
+                   description=gettext_lazy("Needs `contacts:read` as well as `segments:read`; a staff user "
+                                            "needs the “Can export segment audiences” permission."),
                    responses={(200, "text/csv"): OpenApiTypes.BINARY})
     @action(detail=True, methods=["get"])
     def export(self, request: Request, pk: Any = None) -> StreamingHttpResponse:

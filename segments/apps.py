@@ -8,8 +8,11 @@ class SegmentsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from contacts import hooks
         from contacts.signals import contacts_changed
 
+        from .contact_hooks import memberships_merge
         from .services import contacts_changed_receiver
 
         contacts_changed.connect(contacts_changed_receiver, dispatch_uid="segments.contacts_changed")
+        hooks.on_contacts_merged(memberships_merge)

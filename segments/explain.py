@@ -13,7 +13,7 @@ from contacts.models import Contact
 from . import registry
 from .models import Segment, SegmentMembership
 from .registry import Context
-from .rules import NOTHING, RuleError, compile_condition
+from .rules import NOTHING, compile_condition
 from .selectors import audience
 
 
@@ -91,7 +91,7 @@ def explain(segment: Segment, contact: Contact, ctx: Context | None = None) -> E
     for path, leaf in _leaves(rules):
         try:
             columns[path] = ExpressionWrapper(compile_condition(leaf, ctx), output_field=BooleanField())
-        except RuleError:
+        except Exception:  # a condition that cannot compile is shown as not met, never as a crash
             columns[path] = ExpressionWrapper(NOTHING, output_field=BooleanField())
     answers = {}
     if columns:

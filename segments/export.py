@@ -4,6 +4,11 @@ Meta (Custom Audiences) and Google (Customer Match) each want their own normaliz
 SHA-256 hashing, and they differ: Meta wants phone digits with the country code and no "+",
 and hashes every column including country; Google wants E.164 with the "+", strips dots from
 Gmail local parts, and leaves country and zip in clear text.
+
+Each channel follows its own consent: an email address leaves only with email consent (opted in and
+still reachable: not unsubscribed, bounced or complained), a phone number only with SMS consent. A
+contact with neither is not exported at all, so no file ever carries someone who did not say yes
+to the channel it is matched on.
 """
 import csv
 import hashlib
@@ -12,16 +17,18 @@ import re
 import unicodedata
 from collections.abc import Iterator
 
-from django.db.models import Q, QuerySet
+from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 
-from contacts.models import EmailStatus
+from crm.csv_safety import SafeWriter
 
+from .conditions import q_email_consent
 from .models import Segment
 from .selectors import segment_contacts
 
 FORMATS = ("meta", "google", "csv")
 BATCH = 2000
-FIELDS = ("pk", "email", "phone", "first_name", "last_name", "city", "country", "birth_date", "gender")
+FIELDS = ("pk", "email", "phone", "first_name", "last_name", "city", "country", "birth_date", "gender",
+          "email_ok", "phone_ok")
 
 
 def sha256(value: str) -> str:
@@ -71,11 +78,23 @@ HEADERS = {
 ROWS = {"meta": meta_row, "google": google_row, "csv": plain_row}
 
 
+def q_sms_consent() -> Q:
+    return Q(phone__isnull=False, sms_opt_in=True) & ~Q(phone="")
+
+
 def consented(qs: QuerySet) -> QuerySet:
-    """Only people who agreed to marketing, with a way to match them, and no complaint on file."""
-    reachable = Q(email__isnull=False) | Q(phone__isnull=False)
-    agreed = Q(email_opt_in=True) | Q(sms_opt_in=True)
-    return qs.filter(reachable & agreed).exclude(email_status=EmailStatus.COMPLAINED)
+    """Contacts with the consent of at least one channel, each flagged with which channels may leave."""
+    email_ok = q_email_consent() & ~Q(email="")
+    sms_ok = q_sms_consent()
+    return qs.filter(email_ok | sms_ok).annotate(
+        email_ok=ExpressionWrapper(email_ok, output_field=BooleanField()),
+        phone_ok=ExpressionWrapper(sms_ok, output_field=BooleanField()))
+
+
+def _channels(contact: dict) -> dict:
+    """The row as it may leave: the identifiers of the channels without consent blanked."""
+    return {**contact, "email": contact["email"] if contact["email_ok"] else "",
+            "phone": contact["phone"] if contact["phone_ok"] else ""}
 
 
 def export_rows(segment: Segment, fmt: str) -> Iterator[str]:
@@ -83,13 +102,13 @@ def export_rows(segment: Segment, fmt: str) -> Iterator[str]:
     row = ROWS[fmt]
     qs = consented(segment_contacts(segment)).order_by("pk").values(*FIELDS)
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = SafeWriter(csv.writer(buffer))
     writer.writerow(HEADERS[fmt])
     last = 0
     while True:
         batch = list(qs.filter(pk__gt=last)[:BATCH])
         for contact in batch:
-            writer.writerow(row(contact))
+            writer.writerow(row(_channels(contact)))
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()

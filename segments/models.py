@@ -25,6 +25,9 @@ class Segment(models.Model):
     member_count = models.PositiveIntegerField(_("members"), default=0)
     last_refreshed_at = models.DateTimeField(_("last refreshed"), null=True, blank=True)
     last_refresh_ms = models.PositiveIntegerField(_("refresh time (ms)"), null=True, blank=True)
+    last_error = models.TextField(_("last error"), blank=True, default="", help_text=_(
+        "Why the last refresh or re-evaluation of this segment failed; empty once it works again."))
+    last_error_at = models.DateTimeField(_("last error at"), null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("created by"), null=True,
                                    blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
@@ -41,6 +44,10 @@ class Segment(models.Model):
     @property
     def is_dynamic(self) -> bool:
         return self.kind == self.Kind.DYNAMIC
+
+    @property
+    def is_failing(self) -> bool:
+        return self.last_error_at is not None
 
 
 class SegmentMembership(models.Model):

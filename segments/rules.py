@@ -7,8 +7,9 @@ import datetime as dt
 import math
 import re
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext as _
@@ -16,11 +17,13 @@ from django.utils.translation import gettext as _
 from . import registry
 from .registry import Context
 
+if TYPE_CHECKING:
+    from .limits import Counter
+
 GROUP_KEYS = ("all", "any", "not")
 ATTRIBUTE_KEY = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 MAX_INT = 1_000_000
 MAX_WINDOW_DAYS = 366
-MAX_DEPTH = 32
 
 
 class RuleError(ValidationError):
@@ -31,25 +34,34 @@ class RuleError(ValidationError):
         super().__init__({"rules": [f"{self.path}: {message}"]})
 
 
-def _join(path: str, part: str) -> str:
+def join_path(path: str, part: str) -> str:
     return f"{path}.{part}" if path and not part.startswith("[") else f"{path}{part}"
 
 
 # ------------------------------------------------------------------ validation
 
 def validate(tree: Any, *, segment_id: int | None = None) -> dict:
-    """Check a whole tree against the registry; returns it with values normalized."""
+    """Check a whole tree against the registry and the size caps, and make sure the database can
+    plan it; returns it with values normalized. A tree that passes can be stored and evaluated."""
     if tree is None:
         raise RuleError("rules", _("A dynamic segment needs rules."))
-    clean = _validate_node(tree, "", 0)
+    from . import limits
+
+    clean = _validate_node(tree, "", 0, limits.Counter())
     if segment_id is not None:
         _check_cycles(segment_id, clean)
+    sizes = limits.Sizes(segment_id=segment_id, tree=clean)
+    limits.check_expanded_size(clean, sizes)
+    if segment_id is not None:
+        limits.check_including_segments(segment_id, sizes)
+    limits.check_compiles(clean)
     return clean
 
 
-def _validate_node(node: Any, path: str, depth: int) -> dict:
-    if depth > MAX_DEPTH:
-        raise RuleError(path, _("Groups are nested too deeply."))
+def _validate_node(node: Any, path: str, depth: int, counter: "Counter") -> dict:
+    limit = settings.SEGMENT_RULES_MAX_DEPTH
+    if depth > limit:
+        raise RuleError(path, _("Groups are nested too deeply: at most %(max)d levels.") % {"max": limit})
     if not isinstance(node, dict):
         raise RuleError(path, _("Expected a group or a condition object."))
     groups = [k for k in GROUP_KEYS if k in node]
@@ -58,12 +70,15 @@ def _validate_node(node: Any, path: str, depth: int) -> dict:
             raise RuleError(path, _("A group has exactly one key: all, any or not."))
         key = groups[0]
         if key == "not":
-            return {"not": _validate_node(node["not"], _join(path, "not"), depth + 1)}
+            return {"not": _validate_node(node["not"], join_path(path, "not"), depth + 1, counter)}
         children = node[key]
         if not isinstance(children, list):
-            raise RuleError(_join(path, key), _("Expected a list of conditions."))
-        return {key: [_validate_node(child, _join(path, f"{key}[{i}]"), depth + 1)
+            raise RuleError(join_path(path, key), _("Expected a list of conditions."))
+        if not children:
+            counter.add(path)
+        return {key: [_validate_node(child, join_path(path, f"{key}[{i}]"), depth + 1, counter)
                       for i, child in enumerate(children)]}
+    counter.add(path)
     return _validate_condition(node, path)
 
 
@@ -71,28 +86,28 @@ def _validate_condition(node: dict, path: str) -> dict:
     key = node.get("field")
     condition = registry.get(key) if isinstance(key, str) else None
     if condition is None:
-        raise RuleError(_join(path, "field"), _("Unknown field “%(field)s”.") % {"field": key})
+        raise RuleError(join_path(path, "field"), _("Unknown field “%(field)s”.") % {"field": key})
     op_name = node.get("op")
     op = condition.ops.get(op_name) if isinstance(op_name, str) else None
     if op is None:
         allowed = ", ".join(condition.ops)
-        raise RuleError(_join(path, "op"), _("Operator “%(op)s” does not apply to %(field)s (use one of: "
+        raise RuleError(join_path(path, "op"), _("Operator “%(op)s” does not apply to %(field)s (use one of: "
                                              "%(allowed)s).") % {"op": op_name, "field": key, "allowed": allowed})
     allowed_keys = {"field", "op", "value", *condition.extras}
     unknown = sorted(set(node) - allowed_keys)
     if unknown:
-        raise RuleError(_join(path, unknown[0]), _("Unknown key for %(field)s.") % {"field": key})
+        raise RuleError(join_path(path, unknown[0]), _("Unknown key for %(field)s.") % {"field": key})
     clean = {"field": key, "op": op_name}
-    value = _check_value(op.value, node.get("value"), _join(path, "value"), condition.choices, op_name)
+    value = _check_value(op.value, node.get("value"), join_path(path, "value"), condition.choices, op_name)
     if op.value != "none":
         clean["value"] = value
     for name, extra in condition.extras.items():
         raw = node.get(name)
         if raw is None:
             if extra.required:
-                raise RuleError(_join(path, name), _("This key is required."))
+                raise RuleError(join_path(path, name), _("This key is required."))
             continue
-        clean[name] = _check_value(extra.type, raw, _join(path, name), extra.choices, name)
+        clean[name] = _check_value(extra.type, raw, join_path(path, name), extra.choices, name)
     return clean
 
 
@@ -248,10 +263,11 @@ def referenced_segments(tree: Any) -> set[int]:
         node = stack.pop()
         if not isinstance(node, dict):
             continue
-        if node.get("field") == "in_segment" and node.get("segment") is not None:
+        if node.get("field") == "in_segment" and str(node.get("segment")).isdigit():
             found.add(int(node["segment"]))
         for key in ("all", "any"):
-            stack.extend(node.get(key) or [])
+            if isinstance(node.get(key), list):
+                stack.extend(node[key])
         if "not" in node:
             stack.append(node["not"])
     return found

@@ -3,6 +3,7 @@ import datetime as dt
 import time
 from dataclasses import dataclass
 
+from django.core.cache import cache
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -12,6 +13,18 @@ from contacts.models import Contact
 from .models import Segment, SegmentMembership
 from .registry import Context
 from .rules import compile_tree
+
+
+RULES_VERSION_KEY = "segments:rules-version"
+
+
+def rules_version() -> str | None:
+    """A token that changes whenever a segment is created, edited or deleted.
+
+    Kept in the cache (shared by every process when CACHE_URL points at Redis), so what other apps
+    derive from the set of segments (which of them look at email engagement) can be recomputed as
+    soon as it changes instead of on a timer."""
+    return cache.get(RULES_VERSION_KEY)
 
 
 def audience() -> QuerySet:

@@ -1,10 +1,13 @@
 """Writes for segments: save with validation, membership refresh by set-based diff, static lists."""
+import logging
 import time
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.cache import cache
+from django.core.exceptions import EmptyResultSet, ValidationError
 from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
@@ -12,9 +15,12 @@ from django.utils.translation import gettext as _
 
 from .models import Segment, SegmentMembership
 from .registry import Context
-from .rules import RuleError, validate
+from .rules import validate
 from .evaluation import matching_segments
-from .selectors import audience, segment_contacts, segments_using
+from .selectors import RULES_VERSION_KEY, audience, segment_contacts, segments_using
+
+logger = logging.getLogger(__name__)
+MAX_ERROR_LENGTH = 2000
 
 
 @dataclass
@@ -23,6 +29,30 @@ class RefreshResult:
     left: int
     members: int
     milliseconds: int
+
+
+class SegmentFailed(Exception):
+    """A segment's rules could not be evaluated. It is already marked failing and logged; the caller
+    only decides what to tell its user, and goes on with the other segments."""
+
+    def __init__(self, segment_id: int, error: str):
+        self.segment_id = segment_id
+        self.error = error
+        super().__init__(f"segment {segment_id}: {error}")
+
+
+def segment_mark_failed(*, segment_id: int, error: BaseException) -> str:
+    """Record why the segment failed (shown in the admin) and log it with the segment id."""
+    message = (f"{type(error).__name__}: {error}".strip())[:MAX_ERROR_LENGTH]
+    logger.error("segment %s could not be evaluated: %s", segment_id, message,
+                 exc_info=(type(error), error, error.__traceback__))
+    Segment.objects.filter(pk=segment_id).update(last_error=message, last_error_at=timezone.now())
+    return message
+
+
+def _mark_working(segment_ids: list[int]) -> None:
+    if segment_ids:
+        Segment.objects.filter(pk__in=segment_ids).update(last_error="", last_error_at=None)
 
 
 # ------------------------------------------------------------------ save / delete
@@ -40,11 +70,17 @@ def _clean(*, name, kind, rules, segment_id=None) -> dict:
     return {"name": str(name).strip(), "kind": kind, "rules": validate(rules, segment_id=segment_id)}
 
 
+def _rules_changed() -> None:
+    """New `rules_version` once committed: other processes must not recompute before they can see it."""
+    transaction.on_commit(lambda: cache.set(RULES_VERSION_KEY, uuid.uuid4().hex, None))
+
+
 @transaction.atomic
 def segment_create(*, name: str, kind: str = Segment.Kind.DYNAMIC, rules: dict | None = None,
                    description: str = "", created_by=None, refresh: bool = True) -> Segment:
     clean = _clean(name=name, kind=kind, rules=rules)
     segment = Segment.objects.create(**clean, description=description or "", created_by=created_by)
+    _rules_changed()
     if refresh and segment.is_dynamic:
         transaction.on_commit(lambda: _enqueue_refresh(segment.pk))
     return segment
@@ -63,6 +99,8 @@ def segment_update(*, segment: Segment, data: dict) -> Segment:
     if "description" in data:
         segment.description = data["description"] or ""
     segment.save()
+    if rules_changed:
+        _rules_changed()
     if rules_changed and segment.is_dynamic:
         transaction.on_commit(lambda: _enqueue_refresh(segment.pk))
     return segment
@@ -78,6 +116,7 @@ def segment_delete(*, segment: Segment) -> None:
 
     try:
         segment.delete()
+        _rules_changed()
     except ProtectedError as exc:
         names = ", ".join(sorted({str(obj) for obj in exc.protected_objects})[:10])
         raise ValidationError(_("“%(name)s” is used by: %(users)s.") % {"name": segment.name, "users": names}) \
@@ -108,25 +147,41 @@ def segment_refresh(*, segment: Segment) -> RefreshResult:
         raise ValidationError(_("Only dynamic segments are refreshed."))
     started = time.perf_counter()
     ctx = Context.current()
-    with transaction.atomic():
-        Segment.objects.select_for_update().filter(pk=segment.pk).first()
-        matching = segment_contacts(segment, ctx)
-        left = (SegmentMembership.objects.filter(segment=segment, left_at__isnull=True)
-                .exclude(Exists(matching.filter(pk=OuterRef("contact_id")))).update(left_at=ctx.now))
-        entered = _insert_entries(segment, matching, ctx)
-        members = SegmentMembership.objects.filter(segment=segment, left_at__isnull=True).count()
-        elapsed = int((time.perf_counter() - started) * 1000)
-        Segment.objects.filter(pk=segment.pk).update(member_count=members, last_refreshed_at=ctx.now,
-                                                     last_refresh_ms=elapsed)
+    try:
+        with transaction.atomic():  # a savepoint when nested: a failure leaves the caller's transaction usable
+            Segment.objects.select_for_update().filter(pk=segment.pk).first()
+            matching = segment_contacts(segment, ctx)
+            left = (SegmentMembership.objects.filter(segment=segment, left_at__isnull=True)
+                    .exclude(Exists(matching.filter(pk=OuterRef("contact_id")))).update(left_at=ctx.now))
+            entered = _insert_entries(segment, matching, ctx)
+            members = SegmentMembership.objects.filter(segment=segment, left_at__isnull=True).count()
+            elapsed = int((time.perf_counter() - started) * 1000)
+            Segment.objects.filter(pk=segment.pk).update(member_count=members, last_refreshed_at=ctx.now,
+                                                         last_refresh_ms=elapsed, last_error="", last_error_at=None)
+    except Exception as exc:
+        raise SegmentFailed(segment.pk, segment_mark_failed(segment_id=segment.pk, error=exc)) from exc
     segment.member_count, segment.last_refreshed_at, segment.last_refresh_ms = members, ctx.now, elapsed
+    segment.last_error, segment.last_error_at = "", None
     return RefreshResult(entered=entered, left=left, members=members, milliseconds=elapsed)
+
+
+def segment_count(*, segment: Segment) -> int:
+    """The live count; rules that fail to evaluate mark the segment failing, as a failed refresh does."""
+    try:
+        with transaction.atomic():
+            return segment_contacts(segment).count()
+    except Exception as exc:
+        raise SegmentFailed(segment.pk, segment_mark_failed(segment_id=segment.pk, error=exc)) from exc
 
 
 def _insert_entries(segment: Segment, matching, ctx: Context) -> int:
     """INSERT … SELECT of the matching contacts that are not current members yet."""
     current = SegmentMembership.objects.filter(segment=segment, contact=OuterRef("pk"), left_at__isnull=True)
     new = matching.exclude(Exists(current)).values("pk")
-    sql, params = new.query.sql_with_params()
+    try:
+        sql, params = new.query.sql_with_params()
+    except EmptyResultSet:  # rules that match no one, e.g. an empty "any" group
+        return 0
     table = connection.ops.quote_name(SegmentMembership._meta.db_table)
     insert = (f"INSERT INTO {table} (segment_id, joined_at, contact_id) "
               f"SELECT %s, %s, q.* FROM ({sql}) q")
@@ -136,13 +191,14 @@ def _insert_entries(segment: Segment, matching, ctx: Context) -> int:
         return cursor.rowcount
 
 
-def segments_refresh_all() -> dict[int, RefreshResult]:
-    results = {}
+def segments_refresh_all() -> dict[int, RefreshResult | SegmentFailed]:
+    """Every dynamic segment, one at a time: a failing one is marked and reported, the rest go on."""
+    results: dict[int, RefreshResult | SegmentFailed] = {}
     for segment in Segment.objects.filter(kind=Segment.Kind.DYNAMIC).order_by("pk"):
         try:
             results[segment.pk] = segment_refresh(segment=segment)
-        except RuleError:
-            continue
+        except SegmentFailed as failure:
+            results[segment.pk] = failure
     return results
 
 
@@ -150,14 +206,20 @@ def segments_refresh_contacts(*, contact_ids: Iterable[int]) -> dict[str, int]:
     """Re-evaluate these contacts against every dynamic segment in one query, then write the
     difference. This is what runs right after a contact's data changes."""
     ids = sorted(set(contact_ids))
-    segments = list(Segment.objects.filter(kind=Segment.Kind.DYNAMIC).only("pk", "rules", "updated_at")
-                    .order_by("pk"))
+    segments = list(Segment.objects.filter(kind=Segment.Kind.DYNAMIC)
+                    .only("pk", "rules", "updated_at", "last_error_at").order_by("pk"))
     if not ids or not segments:
-        return {"entered": 0, "left": 0}
-    wanted = matching_segments(segments, ids)
-    current = set(SegmentMembership.objects.filter(contact_id__in=ids, segment__kind=Segment.Kind.DYNAMIC,
+        return {"entered": 0, "left": 0, "failed": 0}
+    matches = matching_segments(segments, ids)
+    for segment_id, error in matches.failed.items():
+        segment_mark_failed(segment_id=segment_id, error=error)
+    evaluated = [s.pk for s in segments if s.pk not in matches.failed]
+    # Only segments that were evaluated: a failing one keeps its members rather than losing them all.
+    current = set(SegmentMembership.objects.filter(contact_id__in=ids, segment_id__in=evaluated,
                                                    left_at__isnull=True).values_list("segment_id", "contact_id"))
-    return _apply_difference(wanted, current, ids, Context.current())
+    changes = _apply_difference(matches.found, current, ids, Context.current())
+    _mark_working([s.pk for s in segments if s.is_failing and s.pk not in matches.failed])
+    return {**changes, "failed": len(matches.failed)}
 
 
 def _apply_difference(wanted: set, current: set, ids: list[int], ctx: Context) -> dict[str, int]:
@@ -254,9 +316,13 @@ def contacts_changed_receiver(sender, contact_ids, **kwargs) -> None:
     if not Segment.objects.filter(kind=Segment.Kind.DYNAMIC).exists():
         return
     ids = list(contact_ids)
-    if len(ids) > settings.SEGMENT_CONTACT_REFRESH_LIMIT:
-        refresh_dynamic_segments.delay()
-        return
-    for start in range(0, len(ids), 1000):
-        refresh_contacts.delay(ids[start:start + 1000])
+    try:
+        if len(ids) > settings.SEGMENT_CONTACT_REFRESH_LIMIT:
+            refresh_dynamic_segments.delay()
+            return
+        for start in range(0, len(ids), 1000):
+            refresh_contacts.delay(ids[start:start + 1000])
+    except Exception:
+        # The contact write is committed and stands; the periodic refresh catches membership up.
+        logger.exception("re-evaluating segments for %d changed contacts failed", len(ids))
 

@@ -10,7 +10,10 @@ def refresh_segment(segment_id: int) -> dict | None:
     segment = Segment.objects.filter(pk=segment_id, kind=Segment.Kind.DYNAMIC).first()
     if segment is None:
         return None
-    result = services.segment_refresh(segment=segment)
+    try:
+        result = services.segment_refresh(segment=segment)
+    except services.SegmentFailed as failure:  # marked and logged; retrying would fail the same way
+        return {"failed": failure.error}
     return {"entered": result.entered, "left": result.left, "members": result.members}
 
 

@@ -65,6 +65,7 @@ class Reference:
         self.segments = segments  # id -> Segment
 
     def matches(self, node: dict, s: Snapshot) -> bool:
+        """An empty `all` holds for everyone and an empty `any` for no one (CONTRACT §3)."""
         if "all" in node:
             return all(self.matches(child, s) for child in node["all"])
         if "any" in node:

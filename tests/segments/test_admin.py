@@ -99,7 +99,7 @@ def read_csv(response):
 
 def test_meta_export_hashes_every_column_with_meta_normalization(admin_client):
     ContactFactory(email="Dana.Levi@Gmail.com", phone="+972501234567", first_name="Dana", last_name="Levi",
-                   city="Tel Aviv", country="IL", gender="female", email_opt_in=True)
+                   city="Tel Aviv", country="IL", gender="female", email_opt_in=True, sms_opt_in=True)
     ContactFactory(email="no@example.com", email_opt_in=False, sms_opt_in=False)
     segment = services.segment_create(name="All", rules={"all": []})
     rows = read_csv(admin_client.get(reverse("admin:segments_segment_export", args=[segment.pk, "meta"])))
@@ -114,12 +114,20 @@ def test_meta_export_hashes_every_column_with_meta_normalization(admin_client):
 
 def test_google_export_keeps_plus_in_phone_strips_gmail_dots_and_leaves_country_clear(admin_client):
     ContactFactory(email="Dana.Levi@Gmail.com", phone="+972501234567", first_name="Dana", last_name="Levi",
-                   country="IL", email_opt_in=True)
+                   country="IL", email_opt_in=True, sms_opt_in=True)
     segment = services.segment_create(name="All", rules={"all": []})
     rows = read_csv(admin_client.get(reverse("admin:segments_segment_export", args=[segment.pk, "google"])))
     assert rows[0] == ["Email", "Phone", "First Name", "Last Name", "Country", "Zip"]
     assert rows[1][:2] == [sha("danalevi@gmail.com"), sha("+972501234567")]
     assert rows[1][4] == "IL"
+
+
+def test_the_static_list_upload_form_stands_outside_the_change_form(admin_client):
+    """A form nested in the change form is dropped by the browser, leaving the Upload button dead."""
+    segment = services.segment_create(name="Event guests", kind=Segment.Kind.STATIC)
+    html = admin_client.get(reverse("admin:segments_segment_change", args=[segment.pk])).content.decode()
+    change_form_end = html.index("</form>", html.index('id="segment_form"'))
+    assert html.index('<form id="segment-upload-form"') > change_form_end
 
 
 def test_csv_export_of_a_static_list_and_upload_by_email_phone_and_id(admin_client):

@@ -17,7 +17,7 @@ HAIFA = {"field": "city", "op": "eq", "value": "Haifa"}
 
 @pytest.fixture
 def api(make_client):
-    return make_client("segments:read", "segments:write")
+    return make_client("segments:read", "segments:write", "contacts:read")
 
 
 def test_create_returns_the_segment_filled_with_its_members(api):

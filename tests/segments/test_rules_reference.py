@@ -6,7 +6,8 @@ import random
 from decimal import Decimal
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from django.conf import settings as django_settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from contacts import services as contact_services
@@ -261,8 +262,9 @@ def any_condition():
 
 
 def trees():
+    """Nested groups, with empty `all` / `any` groups both as leaves and anywhere inside."""
     return st.recursive(
-        any_condition(),
+        st.one_of(any_condition(), st.sampled_from([{"all": []}, {"any": []}])),
         lambda children: st.one_of(
             st.builds(lambda xs: {"all": xs}, st.lists(children, max_size=3)),
             st.builds(lambda xs: {"any": xs}, st.lists(children, max_size=3)),
@@ -273,6 +275,11 @@ def trees():
 
 
 # ------------------------------------------------------------------ tests
+
+def _depth(node) -> int:
+    children = [node["not"]] if "not" in node else node.get("all", node.get("any", None))
+    return 0 if children is None else 1 + max((_depth(child) for child in children), default=0)
+
 
 def _compare(tree, now, snapshots, reference):
     clean = validate(tree)
@@ -316,6 +323,7 @@ def test_nested_trees_match_reference(anchor):
     @settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
     @given(tree=trees())
     def check(tree):
+        assume(_depth(tree) <= django_settings.SEGMENT_RULES_MAX_DEPTH)  # deeper is refused on save
         _compare(tree, now, snapshots, reference)
 
     check()

@@ -3,7 +3,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from segments.models import Segment
-from segments.services import segment_refresh
+from segments.services import SegmentFailed, segment_refresh
 
 
 class Command(BaseCommand):
@@ -21,8 +21,18 @@ class Command(BaseCommand):
             if missing:
                 raise CommandError(_("No dynamic segment with id %(ids)s.") % {
                     "ids": ", ".join(map(str, sorted(missing)))})
+        failed = []
         for segment in qs:
-            result = segment_refresh(segment=segment)
+            try:
+                result = segment_refresh(segment=segment)
+            except SegmentFailed as failure:  # marked failing and logged; the others still refresh
+                failed.append(segment.pk)
+                self.stderr.write(_("%(name)s (id %(id)d) failed: %(error)s") % {
+                    "name": segment.name, "id": segment.pk, "error": failure.error})
+                continue
             self.stdout.write(_("%(name)s: %(members)d members (+%(entered)d / -%(left)d) in %(ms)d ms") % {
                 "name": segment.name, "members": result.members, "entered": result.entered,
                 "left": result.left, "ms": result.milliseconds})
+        if failed:
+            raise CommandError(_("%(count)d segments failed (ids %(ids)s); the others were refreshed.") % {
+                "count": len(failed), "ids": ", ".join(map(str, failed))})
