@@ -22,10 +22,13 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from contacts.models import Contact, Product, Purchase, PurchaseItem
 
-from .models import EmailTemplate
+from . import html_safety
+from .models import Campaign, EmailTemplate
+from .sandbox import TemplateLimitError, render_budget, width_problem
 
 
 class SandboxEngine(Engine):
@@ -75,6 +78,9 @@ class Compiled:
 
 def compile_source(source: str, field_name: str, engine: Engine = ENGINE) -> tuple[Any, set]:
     """The compiled template and the top-level names it uses; errors name the field and the line."""
+    if len((source or "").encode()) > settings.TEMPLATE_MAX_OUTPUT_BYTES:
+        raise ValidationError({field_name: [_("It is longer than %(n)d bytes (TEMPLATE_MAX_OUTPUT_BYTES).") % {
+            "n": settings.TEMPLATE_MAX_OUTPUT_BYTES}]})
     try:
         template = engine.from_string(source or "")
     except TemplateSyntaxError as exc:
@@ -193,10 +199,13 @@ def _condition_expressions(condition) -> list:
 
 def _check_expression(expression: FilterExpression, scope: dict, line: int, problems: list, uses: set) -> Any:
     schema = _check_variable(expression.var, scope, line, problems, uses)
-    for _func, args in expression.filters:
+    for func, args in expression.filters:
         for is_variable, argument in args:
             if is_variable:
                 _check_variable(argument, scope, line, problems, uses)
+            elif problem := width_problem(getattr(func, "_filter_name", ""), argument):
+                message, params = problem
+                problems.append(_("line %(line)d: %(problem)s") % {"line": line, "problem": str(message) % params})
     return schema
 
 
@@ -301,11 +310,18 @@ class Rendered:
 
 
 def render(compiled: Compiled, context: dict) -> Rendered:
-    """Subject, full HTML (layout, CSS inlined) and text for one contact."""
-    with translation.override(compiled.language), timezone.override(settings.TIME_ZONE):
-        subject = " ".join(compiled.subject.render(Context(context, autoescape=False)).split())
-        body = compiled.html.render(Context(context))
-        preheader = compiled.preheader.render(Context(context, autoescape=False)) if compiled.preheader else ""
+    """Subject, full HTML (layout, CSS inlined, made inert) and text for one contact.
+
+    Every part is plain text until the layout escapes it, so a contact's name never becomes
+    markup; the rendered HTML goes through `html_safety.sanitize` before it meets the layout
+    (ours, trusted) and the CSS inliner. The whole mail renders within one
+    template budget (`campaigns.sandbox`); going past a limit raises TemplateLimitError naming
+    the part and, where it can, the line."""
+    with translation.override(compiled.language), timezone.override(settings.TIME_ZONE), render_budget() as budget:
+        subject = " ".join(_part("subject", compiled.subject, context, budget, autoescape=False).split())
+        body = html_safety.sanitize(_part("html", compiled.html, context, budget))
+        preheader = (_part("preheader", compiled.preheader, context, budget, autoescape=False)
+                     if compiled.preheader else "")
         if compiled.layout == EmailTemplate.Layout.DEFAULT:
             page = render_to_string("email/layout.html", {
                 "body": mark_safe(body), "subject": subject, "preheader": preheader, "lang": compiled.language,
@@ -316,9 +332,80 @@ def render(compiled: Compiled, context: dict) -> Rendered:
         else:
             page = body
         page = css_inline.inline(page)
-        text = (compiled.text.render(Context(context, autoescape=False)) if compiled.text
+        _check_size("html", page)
+        text = (_part("text", compiled.text, context, budget, autoescape=False) if compiled.text
                 else html_to_text(page))
     return Rendered(subject=subject, html=page, text=text)
+
+
+def _part(name: str, template, context: dict, budget, *, autoescape: bool = True) -> str:
+    """One part rendered as a plain str (not marked safe: whoever shows it escapes it)."""
+    try:
+        output = template.render(Context(context, autoescape=autoescape))
+        if budget.error is not None:
+            raise budget.error
+    except TemplateLimitError as exc:
+        raise _located(exc, name) from None
+    _check_size(name, output)
+    return str.__str__(output)
+
+
+def _located(exc: TemplateLimitError, name: str) -> TemplateLimitError:
+    exc.line = exc.line or getattr(exc, "template_debug", {}).get("line")
+    exc.field = exc.field or name
+    return exc
+
+
+def _check_size(name: str, output: str) -> None:
+    if len(output.encode()) > settings.TEMPLATE_MAX_OUTPUT_BYTES:
+        error = TemplateLimitError(gettext_lazy("the output is longer than %(n)d bytes (TEMPLATE_MAX_OUTPUT_BYTES)."),
+                                   {"n": settings.TEMPLATE_MAX_OUTPUT_BYTES})
+        error.field = name
+        raise error
+
+
+def sample_context() -> dict:
+    """A contact with no data: what a template must render for without reaching a limit."""
+    return {"contact": contact_context(Contact()), "club": None, "last_purchase": None, "recommended": [],
+            "site_url": settings.SITE_URL, "campaign": {"name": ""}, "unsubscribe_url": "#unsubscribe",
+            "view_in_browser_url": "#view-in-browser"}
+
+
+def template_validate(template: EmailTemplate) -> Compiled:
+    """What saving a template checks: it compiles (`template_compile`), its HTML has nothing
+    `html_safety` would strip, and it renders within the template limits for a blank contact.
+    Limits that depend on a contact's data are met, or not, at send time."""
+    compiled = template_compile(template)
+    found = html_safety.problems(template.html)
+    if found:
+        raise ValidationError({"html": found})
+    try:
+        render(compiled, sample_context())
+    except TemplateLimitError as exc:
+        raise ValidationError({getattr(exc, "field", "html"): [str(exc)]}) from None
+    except Exception:  # noqa: BLE001  (a blank contact is not a real one: other errors wait for real data)
+        pass
+    return compiled
+
+
+# ------------------------------------------------------------------ what a campaign sends
+
+FROZEN_FIELDS = ("name", "subject", "preheader", "html", "text", "language", "direction", "layout")
+
+
+def template_snapshot(template: EmailTemplate) -> dict:
+    """What defines a template's mail, for a campaign to keep when it starts."""
+    return {name: getattr(template, name) for name in FROZEN_FIELDS}
+
+
+def campaign_template(campaign: Campaign) -> EmailTemplate:
+    """The template a campaign's mail is made from: its frozen copy once it started, so later edits
+    of the (shared) template change neither the mails still to go nor what earlier recipients see;
+    the live template while it is a draft or scheduled."""
+    if campaign.frozen_at is None or not campaign.frozen_template:
+        return campaign.template
+    frozen = {name: value for name, value in campaign.frozen_template.items() if name in FROZEN_FIELDS}
+    return EmailTemplate(pk=campaign.template_id, updated_at=campaign.frozen_at, **frozen)
 
 
 class _TextExtractor(HTMLParser):

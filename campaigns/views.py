@@ -9,6 +9,12 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
 from . import tracking
+from .sandbox import TemplateLimitError
+
+# Marketer HTML is shown as a sandboxed document: no script runs even if one got through, no form
+# posts, and it cannot reach this origin's cookies or storage. Links still open (new tabs too).
+MAIL_PAGE_CSP = ("sandbox allow-popups allow-popups-to-escape-sandbox; "
+                 "script-src 'none'; object-src 'none'; base-uri 'none'; form-action 'none'")
 
 def _private(response: HttpResponse) -> HttpResponse:
     """Tracking URLs carry a token: keep them out of caches, search engines and Referer headers."""
@@ -75,6 +81,12 @@ def view_in_browser(request: HttpRequest, token: str) -> HttpResponse:
     message = tracking.message_for_token(token)
     if message is None:
         return not_found(request)
-    response = HttpResponse(tracking.browser_view(message=message), content_type="text/html; charset=utf-8")
+    try:
+        page = tracking.browser_view(message=message)
+    except TemplateLimitError:
+        tracking.logger.warning("The browser view of message %s is past a template limit", message.pk)
+        return not_found(request)
+    response = HttpResponse(page, content_type="text/html; charset=utf-8")
     response["X-Frame-Options"] = "DENY"
+    response["Content-Security-Policy"] = MAIL_PAGE_CSP
     return _private(response)

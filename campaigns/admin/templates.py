@@ -7,11 +7,12 @@ from django.urls import path
 from django.utils.translation import gettext_lazy as _
 
 from contacts.admin.base import ServiceErrorsMixin
+from crm.permissions import SEND_CAMPAIGN
 
 from .. import services
 from ..models import EmailTemplate
 from .forms import TEMPLATE_FIELDS, EmailTemplateForm
-from .preview import preview_page
+from .preview import preview_html, preview_page
 
 
 @admin.register(EmailTemplate)
@@ -36,6 +37,7 @@ class EmailTemplateAdmin(ServiceErrorsMixin, admin.ModelAdmin):
         wrap = self.admin_site.admin_view
         return [
             path("<int:pk>/preview/", wrap(self.preview_view), name="campaigns_emailtemplate_preview"),
+            path("<int:pk>/preview/html/", wrap(self.preview_html_view), name="campaigns_emailtemplate_preview_html"),
         ] + super().get_urls()
 
     def save_model(self, request, obj, form, change):
@@ -50,4 +52,11 @@ class EmailTemplateAdmin(ServiceErrorsMixin, admin.ModelAdmin):
         if not self.has_view_permission(request, template):
             raise PermissionDenied
         return preview_page(self, request, template=template,
-                            can_send=self.has_change_permission(request, template))
+                            can_send=self.has_change_permission(request, template)
+                            and request.user.has_perm(SEND_CAMPAIGN))
+
+    def preview_html_view(self, request, pk):
+        template = get_object_or_404(EmailTemplate, pk=pk)
+        if not self.has_view_permission(request, template):
+            raise PermissionDenied
+        return preview_html(request, template=template)
