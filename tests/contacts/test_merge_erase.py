@@ -97,7 +97,7 @@ def test_merge_into_itself_is_refused():
     contact = ContactFactory()
     with pytest.raises(ValidationError) as excinfo:
         services.contact_merge(target=contact, source=contact)
-    assert set(excinfo.value.message_dict) == {"source"}
+    assert set(excinfo.value.message_dict) == {"duplicate"}
     assert Contact.objects.filter(pk=contact.pk).exists()
 
 

@@ -1,0 +1,35 @@
+"""What campaigns do when contacts are erased or merged (registered in CampaignsConfig.ready)."""
+from django.db.models import F
+from django.db.models.functions import Coalesce, Least
+
+from .models import Message, TrackingEvent
+
+MOVED_COUNTS = ("open_count", "machine_open_count", "click_count")
+EARLIEST = ("first_opened_at", "first_clicked_at", "bounced_at", "complained_at", "unsubscribed_at")
+
+
+def messages_erase(contact_ids: list[int]) -> None:
+    """Keep the counts (reports add up), drop what could identify: provider errors may quote the
+    address, headers ids and user agents single a person out, provider details quote replies."""
+    Message.objects.filter(contact_id__in=contact_ids).update(error="", message_id="", esp_message_id=None)
+    TrackingEvent.objects.filter(contact_id__in=contact_ids).update(user_agent="", detail={})
+
+
+def messages_merge(survivor_id: int, duplicate_id: int) -> None:
+    """Messages move to the survivor. Both got the same campaign: the survivor's message stays and
+    takes the duplicate's tracking events, counts and earliest dates; the duplicate's goes."""
+    clashes = Message.objects.filter(contact_id=survivor_id, campaign_id__in=Message.objects.filter(
+        contact_id=duplicate_id).values("campaign_id"))
+    for kept in clashes:
+        dropped = Message.objects.get(contact_id=duplicate_id, campaign_id=kept.campaign_id)
+        TrackingEvent.objects.filter(message=dropped).update(message=kept, contact_id=survivor_id)
+        Message.objects.filter(pk=kept.pk).update(
+            **{field: F(field) + getattr(dropped, field) for field in MOVED_COUNTS},
+            **{field: _earliest(field, getattr(dropped, field)) for field in EARLIEST})
+        dropped.delete()
+    Message.objects.filter(contact_id=duplicate_id).update(contact_id=survivor_id)
+    TrackingEvent.objects.filter(contact_id=duplicate_id).update(contact_id=survivor_id)
+
+
+def _earliest(field: str, other):
+    return F(field) if other is None else Coalesce(Least(F(field), other), other)
