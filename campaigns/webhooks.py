@@ -18,16 +18,28 @@ ANYMAIL["WEBHOOK_SECRET"]; Mailgun also checks its signing key), normalizes it a
 
 Every case writes a TrackingEvent (so it shows in the contact's timeline). Providers retry
 webhooks: an event whose provider event id was already recorded for the message is skipped.
-"""
-import logging
+An event whose Message-ID is empty or unknown, or whose recipient is not the address of the
+message's contact, changes nothing (a forged or misrouted event must not suppress anyone).
 
+Outside DEBUG a webhook without credentials (no WEBHOOK_SECRET for basic auth; for Mailgun, no
+signing key) is refused with 403 before anymail sees it: anymail itself would only warn.
+"""
+import functools
+import logging
+import warnings
+
+from anymail.exceptions import AnymailInsecureWebhookWarning
 from anymail.signals import EventType, RejectReason
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import transaction
 from django.db.models import Case, F, Q, Value, When
 from django.db.models.functions import Coalesce
+from django.http import HttpResponseForbidden
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from contacts import normalize
 from contacts import services as contact_services
 from contacts.models import Contact, EmailStatus
 
@@ -40,6 +52,39 @@ HARD, SOFT = "hard", "soft"
 POSTMARK_SOFT = {"SoftBounce", "Transient", "DnsError", "VirusNotification", "AutoResponder", "OpenRelayTest",
                  "ChallengeVerification"}
 PERMANENT_REASONS = {RejectReason.BOUNCED, RejectReason.INVALID}
+
+
+# ------------------------------------------------------------------ credentials
+
+def webhook_credentials_missing(view_class, initkwargs: dict | None = None) -> str | None:
+    """What the webhook lacks to tell the provider from anyone else, or None when it is secured."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", AnymailInsecureWebhookWarning)
+            view = view_class(**(initkwargs or {}))
+    except ImproperlyConfigured as exc:
+        return str(exc)
+    if getattr(view, "warn_if_no_basic_auth", False) and not getattr(view, "basic_auth", None):
+        return "ANYMAIL WEBHOOK_SECRET"
+    if hasattr(view, "webhook_signing_key") and not view.webhook_signing_key:
+        return f"{view.esp_name} webhook signing key"
+    return None
+
+
+def refuse_unsecured(view):
+    """Wrap an anymail webhook view: 403 outside DEBUG while it has no credentials configured."""
+    view_class, initkwargs = getattr(view, "view_class", None), getattr(view, "view_initkwargs", {})
+
+    @functools.wraps(view)
+    def guarded(request, *args, **kwargs):
+        missing = webhook_credentials_missing(view_class, initkwargs) if view_class else None
+        if missing and not settings.DEBUG:
+            logger.warning("Refused a provider webhook at %s: no %s configured", request.path, missing)
+            return HttpResponseForbidden(_("This webhook is not configured on this server."),
+                                         content_type="text/plain; charset=utf-8")
+        return view(request, *args, **kwargs)
+
+    return guarded
 
 
 # ------------------------------------------------------------------ matching
@@ -59,24 +104,35 @@ def _header_message_ids(esp_event, esp_name: str) -> list:
 def _id_forms(values) -> set[str]:
     forms = set()
     for value in values:
-        if isinstance(value, str) and value.strip():
-            bare = value.strip().strip("<>")
+        bare = value.strip().strip("<>").strip() if isinstance(value, str) else ""
+        if bare:
             forms |= {value.strip(), bare, f"<{bare}>"}
     return forms
 
 
+def _same_address(recipient, contact_email) -> bool:
+    try:
+        wanted = normalize.email(recipient)
+    except ValidationError:
+        return False
+    return bool(wanted) and wanted == (contact_email or "").strip().lower()
+
+
 def message_for_event(event, esp_name: str) -> Message | None:
+    """The message the event is about: its id must be known AND its recipient the contact's address."""
     ids = _id_forms([event.message_id, *_header_message_ids(event.esp_event, esp_name)])
     if not ids:
         return None
     found = (Message.objects.select_related("contact").filter(Q(esp_message_id__in=ids) | Q(message_id__in=ids))
-             .order_by("-pk"))
-    recipient = (event.recipient or "").strip().lower()
+             .filter(contact__erased_at__isnull=True).order_by("-pk"))
     messages = list(found[:5])
     for message in messages:
-        if recipient and (message.contact.email or "").lower() == recipient:
+        if _same_address(event.recipient, message.contact.email):
             return message
-    return messages[0] if messages else None
+    if messages:
+        logger.warning("%s %s event for message %s names recipient %r, not its contact: ignored",
+                       esp_name, event.event_type, messages[0].pk, event.recipient)
+    return None
 
 
 # ------------------------------------------------------------------ classification

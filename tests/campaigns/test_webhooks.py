@@ -337,3 +337,89 @@ def test_bounces_and_complaints_show_in_the_contact_timeline(client, admin_clien
     assert selectors.describe_timeline_entry(entries[0]) == "Email · Bounce"
     page = admin_client.get(f"/admin/contacts/contact/{message.contact_id}/change/").content.decode()
     assert "Email · Bounce" in page[page.index('id="timeline"'):]
+
+
+# ------------------------------------------------------------------ credentials
+
+def test_outside_debug_webhooks_without_a_secret_are_refused_and_change_nothing(client, settings):
+    settings.DEBUG = False
+    settings.ANYMAIL = {"WEBHOOK_SECRET": "", "AMAZON_SES_AUTO_CONFIRM_SNS_SUBSCRIPTIONS": False}
+    message = make_message(esp_id="unsecured-1")
+    assert sendgrid_post(client, [sendgrid_event(message, "spamreport")]).status_code == 403
+    assert postmark_post(client, postmark_record(message, "Bounce", "HardBounce", 1, "Hard bounce")).status_code == 403
+    assert ses_post(client, ses_bounce(message)).status_code == 403
+    assert status_of(message) == EmailStatus.ACTIVE
+    assert not TrackingEvent.objects.exists()
+
+
+def test_outside_debug_mailgun_without_a_signing_key_is_refused(client, settings):
+    settings.DEBUG = False
+    settings.ANYMAIL = {"WEBHOOK_SECRET": SECRET, "MAILGUN_WEBHOOK_SIGNING_KEY": ""}
+    message = make_message()
+    assert mailgun_post(client, mailgun_failed(message, "permanent"), key="").status_code == 403
+    assert status_of(message) == EmailStatus.ACTIVE
+
+
+def test_outside_debug_configured_webhooks_still_work(client, settings):
+    settings.DEBUG = False
+    message = make_message(esp_id="secured-1")
+    assert postmark_post(client, postmark_record(message, "Bounce", "HardBounce", 1, "Hard bounce")).status_code == 200
+    assert status_of(message) == EmailStatus.BOUNCED
+
+
+@pytest.mark.filterwarnings("ignore::anymail.exceptions.AnymailInsecureWebhookWarning")
+def test_in_debug_a_webhook_without_a_secret_is_accepted_for_local_testing(client, settings):
+    settings.DEBUG = True
+    settings.ANYMAIL = {"WEBHOOK_SECRET": ""}
+    message = make_message(esp_id="local-1")
+    response = client.post("/anymail/postmark/tracking/", content_type="application/json",
+                           data=json.dumps(postmark_record(message, "Bounce", "HardBounce", 1, "Hard bounce")))
+    assert response.status_code == 200
+    assert status_of(message) == EmailStatus.BOUNCED
+
+
+def test_system_checks_tell_the_operator_about_a_missing_webhook_secret(settings):
+    from django.core import checks
+
+    settings.ANYMAIL = {"WEBHOOK_SECRET": ""}
+    settings.DEBUG = True
+    assert "campaigns.W001" in {m.id for m in checks.run_checks(tags=[checks.Tags.security])}
+    settings.DEBUG = False
+    assert "campaigns.W002" in {m.id for m in checks.run_checks(tags=[checks.Tags.security])}
+    deploy = {m.id: m for m in checks.run_checks(tags=[checks.Tags.security], include_deployment_checks=True)}
+    assert deploy["campaigns.E001"].is_serious()
+    settings.ANYMAIL = {"WEBHOOK_SECRET": SECRET}
+    found = {m.id for m in checks.run_checks(tags=[checks.Tags.security], include_deployment_checks=True)}
+    assert not found & {"campaigns.W001", "campaigns.W002", "campaigns.E001"}
+
+
+# ------------------------------------------------------------------ matching
+
+def test_an_event_with_an_empty_message_id_changes_nothing(client):
+    message = make_message(esp_id="", header_id="")
+    for empty in ("", "<>", " < > "):
+        record = postmark_record(message, "Bounce", "HardBounce", 1, "Hard bounce")
+        record["MessageID"] = empty
+        assert postmark_post(client, record).status_code == 200
+    sendgrid_post(client, [sendgrid_event(message, "spamreport", **{"smtp-id": "<>", "sg_message_id": ""})])
+    assert status_of(message) == EmailStatus.ACTIVE
+    assert not TrackingEvent.objects.exists()
+
+
+def test_an_event_for_another_recipient_changes_nothing_and_is_logged(client, caplog):
+    message = make_message(esp_id="victim-1")
+    record = postmark_record(message, "SpamComplaint", "SpamComplaint", 512, "Spam complaint")
+    record["Email"] = "attacker@example.net"
+    with caplog.at_level("WARNING", logger="campaigns.webhooks"):
+        assert postmark_post(client, record).status_code == 200
+    assert status_of(message) == EmailStatus.ACTIVE
+    assert not TrackingEvent.objects.exists()
+    assert "attacker@example.net" in caplog.text
+
+
+def test_the_recipient_is_compared_ignoring_case_and_spaces(client):
+    message = make_message(esp_id="case-1", email="dana.cohen@example.com")
+    record = postmark_record(message, "Bounce", "HardBounce", 1, "Hard bounce")
+    record["Email"] = "  Dana.Cohen@EXAMPLE.com "
+    postmark_post(client, record)
+    assert status_of(message) == EmailStatus.BOUNCED
