@@ -8,6 +8,10 @@ PORT ?= 8000
 
 .PHONY: run test setup migrate messages bench clean
 
+# `make run` and its set-up are the development server: DEBUG on (a local secret key, no HTTPS
+# redirect) unless the environment says otherwise. Everything else starts with DEBUG off.
+setup run messages: export DEBUG ?= true
+
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
@@ -27,8 +31,8 @@ setup: $(VENV)/.runtime
 	$(PY) manage.py ensure_admin
 
 run: setup
-	@echo "Serving on http://$(HOST):$(PORT)/  (admin: /admin/, API docs: /api/docs/)"
-	$(PY) manage.py runserver $(HOST):$(PORT)
+	@echo "Serving on http://$(HOST):$(PORT)/  (admin: /admin/, API docs: /api/docs/) with a Celery worker and beat"
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" HOST=$(HOST) $(VENV)/bin/honcho start --port $(PORT)
 
 test: $(VENV)/.dev
 	$(PY) -m pytest $(PYTEST_ARGS)

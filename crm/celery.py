@@ -1,15 +1,26 @@
 """Celery application.
 
-With no CELERY_BROKER_URL the settings switch Celery to eager mode, so tasks run
-in-process and `make run` needs no broker; with Redis (or RabbitMQ) any number of
-workers pick them up.
+Outside tests, tasks always go through a broker to a real worker: Redis (or RabbitMQ) when
+CELERY_BROKER_URL is set, else the embedded file broker of `make run` (crm/broker.py). The test
+suite alone runs them in-process (crm/settings.py).
 """
 import os
+import time
 
 from celery import Celery
+from celery.signals import before_task_publish
+
+import crm.broker  # noqa: F401 - registers the embedded broker's transport alias
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings")
 
 app = Celery("crm")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@before_task_publish.connect
+def stamp_publish_time(headers=None, **kwargs) -> None:
+    """When a task was queued, so the health page can say how long the oldest one has waited."""
+    if headers is not None:
+        headers.setdefault("published_at", time.time())

@@ -3,12 +3,11 @@ import datetime as dt
 import pytest
 from django.core.management import call_command
 from django.utils import timezone
-from django_celery_beat.models import PeriodicTask
 
 from contacts import services
 from contacts.management.commands.recompute_contacts import Command as RecomputeCommand
 from contacts.models import Contact
-from contacts.tasks import RECOMPUTE_TASK, contacts_recompute_all_task, ensure_periodic_tasks
+from contacts.tasks import contacts_recompute_all_task
 from tests.factories import ContactFactory, PurchaseFactory
 
 pytestmark = pytest.mark.django_db
@@ -63,23 +62,3 @@ def test_the_task_runs_the_same_recompute(recent_buyer, monkeypatch):
     contacts_recompute_all_task.delay()
     recent_buyer.refresh_from_db()
     assert recent_buyer.lifecycle == "at_risk"
-
-
-def test_the_daily_schedule_is_registered_once_and_keeps_staff_changes():
-    assert ensure_periodic_tasks() is True
-    PeriodicTask.objects.filter(task=RECOMPUTE_TASK).update(enabled=False)
-    assert ensure_periodic_tasks() is False
-    task = PeriodicTask.objects.get(task=RECOMPUTE_TASK)
-    assert task.enabled is False
-    assert task.interval.every == 1 and task.interval.period == "days"
-
-
-def test_install_schedule_option_registers_the_task(capsys):
-    call_command("recompute_contacts", install_schedule=True)
-    assert PeriodicTask.objects.filter(task=RECOMPUTE_TASK).count() == 1
-    assert "registered" in capsys.readouterr().out
-
-
-def test_help_describes_the_command():
-    text = RecomputeCommand().create_parser("manage.py", "recompute_contacts").format_help()
-    assert "lifecycle" in text and "--batch-size" in text

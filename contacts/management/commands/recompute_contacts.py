@@ -6,7 +6,6 @@ from django.utils.translation import gettext_lazy
 
 from contacts import services
 from contacts.models import Contact
-from contacts.tasks import ensure_periodic_tasks
 
 HELP = gettext_lazy(
     "Recompute every contact's lifecycle stage and RFM scores, which drift as days pass "
@@ -22,15 +21,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--batch-size", type=int, default=50_000,
                             help=gettext_lazy("Contacts per UPDATE statement (default %(default)s)."))
-        parser.add_argument("--install-schedule", action="store_true",
-                            help=gettext_lazy("Only register the daily task in Celery beat, if missing, and exit."))
 
-    def handle(self, *args, batch_size: int, install_schedule: bool, **options):
-        if install_schedule:
-            created = ensure_periodic_tasks()
-            self.stdout.write(_("Daily recompute task registered.") if created
-                              else _("Daily recompute task already registered."))
-            return
+    def handle(self, *args, batch_size: int, **options):
         started = time.monotonic()
         result = services.contacts_recompute_all(batch_size=max(1, batch_size))
         self.stdout.write(_("Recomputed lifecycle and RFM of %(contacts)d contacts in %(batches)d batches "

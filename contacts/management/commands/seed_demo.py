@@ -5,7 +5,6 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from contacts import demo
-from contacts.tasks import ensure_periodic_tasks
 
 MAX_CONTACTS = 10_000_000
 
@@ -30,7 +29,6 @@ class Command(BaseCommand):
     def handle(self, *args, contacts: int, seed: int, **options):
         if not 1 <= contacts <= MAX_CONTACTS:
             raise CommandError(_("--contacts must be between 1 and %(max)d.") % {"max": MAX_CONTACTS})
-        ensure_periodic_tasks()
         if demo.demo_data_present():
             self.stdout.write(_("Demo data already present (the database has contacts); nothing to do."))
             return
