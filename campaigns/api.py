@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from crm.api import ApiViewSet
+from crm.permissions import SEND_CAMPAIGN
 
 from . import services
 from .models import Campaign, EmailTemplate
@@ -22,6 +23,7 @@ from .serializers import (
     CampaignStatsSerializer,
     EmailTemplateSerializer,
     RecipientCountSerializer,
+    RescheduleSerializer,
 )
 
 TEMPLATE_FIELDS = ("name", "subject", "preheader", "html", "text", "language", "direction", "layout")
@@ -99,6 +101,9 @@ class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewS
     queryset = Campaign.objects.select_related("template").prefetch_related("segments", "exclude_segments")
     serializer_class = CampaignSerializer
     scope_resource = "campaigns"
+    action_permissions = {
+        verb: {"POST": ("campaigns.change_campaign", SEND_CAMPAIGN)} for verb in ("send", "unschedule", "reschedule")
+    } | {"duplicate": {"POST": ("campaigns.add_campaign",)}}
     filterset_fields = ["status", "template"]
     ordering_fields = ["id", "name", "created_at", "scheduled_at"]
 
@@ -127,15 +132,50 @@ class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewS
 
     @extend_schema(summary=gettext_lazy("Send the campaign"), request=None, responses={202: CampaignSerializer},
                    description=gettext_lazy(
-                       "Starts sending now, or at `scheduled_at` when that is in the future. Answers 202 at once: "
-                       "workers send in the background; follow with `GET /campaigns/{id}/stats/`. A campaign that "
-                       "is not a draft is a 400."))
+                       "Starts a draft now, or at `scheduled_at` when that is in the future; a scheduled "
+                       "campaign is sent now, whatever its time. Answers 202 at once: workers send in the "
+                       "background; follow with `GET /campaigns/{id}/stats/`. Any other status is a 400. A staff user needs the “Can send … campaigns” permission."))
     @action(detail=True, methods=["post"])
     def send(self, request: Request, pk: Any = None) -> Response:
         campaign = self.get_object()
-        services.campaign_start(campaign=campaign)
+        if campaign.status == Campaign.Status.SCHEDULED:
+            services.campaign_send_now(campaign=campaign)
+        else:
+            services.campaign_start(campaign=campaign)
         return Response(CampaignSerializer(self.get_queryset().get(pk=campaign.pk)).data,
                         status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(summary=gettext_lazy("Move a scheduled campaign back to draft"), request=None,
+                   responses={200: CampaignSerializer}, description=gettext_lazy(
+                       "It will not go out until it is scheduled or sent again; its `scheduled_at` is kept. A "
+                       "campaign that is not scheduled is a 400."))
+    @action(detail=True, methods=["post"])
+    def unschedule(self, request: Request, pk: Any = None) -> Response:
+        campaign = services.campaign_unschedule(campaign=self.get_object())
+        return Response(CampaignSerializer(self.get_queryset().get(pk=campaign.pk)).data)
+
+    @extend_schema(summary=gettext_lazy("Reschedule a campaign"), request=RescheduleSerializer,
+                   responses={200: CampaignSerializer}, examples=[OpenApiExample(
+                       "Tomorrow morning", request_only=True, value={"scheduled_at": "2026-04-02T09:00:00+03:00"})],
+                   description=gettext_lazy(
+                       "Moves a scheduled campaign, or schedules a draft, to a time in the future (a past time "
+                       "is a 400 naming `scheduled_at`)."))
+    @action(detail=True, methods=["post"])
+    def reschedule(self, request: Request, pk: Any = None) -> Response:
+        serializer = RescheduleSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        campaign = services.campaign_reschedule(campaign=self.get_object(), **serializer.validated_data)
+        return Response(CampaignSerializer(self.get_queryset().get(pk=campaign.pk)).data)
+
+    @extend_schema(summary=gettext_lazy("Duplicate a campaign"), request=None, responses={201: CampaignSerializer},
+                   description=gettext_lazy(
+                       "A new draft with the same template, segments, exclusions, sender, UTM tags and cost, and "
+                       "no scheduled time. Works on a campaign in any status."))
+    @action(detail=True, methods=["post"])
+    def duplicate(self, request: Request, pk: Any = None) -> Response:
+        user = request.user if getattr(request.user, "pk", None) else None
+        copy = services.campaign_duplicate(campaign=self.get_object(), user=user)
+        return Response(CampaignSerializer(self.get_queryset().get(pk=copy.pk)).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(summary=gettext_lazy("Campaign stats"), request=None, responses={200: CampaignStatsSerializer},
                    description=gettext_lazy(

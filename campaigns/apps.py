@@ -10,6 +10,12 @@ class CampaignsConfig(AppConfig):
     def ready(self) -> None:
         from anymail.signals import tracking
 
+        from contacts import hooks
+
+        from . import checks  # noqa: F401  (registers the system checks)
+        from .contact_hooks import messages_erase, messages_merge
         from .webhooks import tracking_received
 
         tracking.connect(tracking_received, dispatch_uid="campaigns.tracking_received")
+        hooks.on_contacts_erased(messages_erase)
+        hooks.on_contacts_merged(messages_merge)

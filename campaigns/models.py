@@ -4,6 +4,8 @@
 the same campaign twice. Tracking tokens are not stored; they are signed message ids (see
 `campaigns.tokens`).
 """
+import datetime as dt
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -12,6 +14,9 @@ from django.utils.translation import gettext_lazy as _
 
 from contacts.models import Contact
 from segments.models import Segment
+
+# A scheduled campaign this long past its time has been missed (beat starts due ones every minute).
+OVERDUE_AFTER_SECONDS = 120
 
 
 class EmailTemplate(models.Model):
@@ -89,6 +94,12 @@ class Campaign(models.Model):
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    frozen_template = models.JSONField(
+        _("template as sent"), null=True, blank=True, editable=False,
+        help_text=_("The template's subject, preheader, HTML, text and layout when the campaign started: "
+                    "its mails, the browser view and the preview use this copy, whatever the template "
+                    "becomes later."))
+    frozen_at = models.DateTimeField(_("template frozen at"), null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("campaign")
@@ -97,6 +108,13 @@ class Campaign(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_overdue(self) -> bool:
+        """Scheduled, and its time passed more than a grace period ago: the scheduler starts due
+        campaigns every minute, so this means no worker or scheduler is running."""
+        return bool(self.status == self.Status.SCHEDULED and self.scheduled_at
+                    and self.scheduled_at < timezone.now() - dt.timedelta(seconds=OVERDUE_AFTER_SECONDS))
 
 
 class Message(models.Model):
@@ -157,6 +175,11 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.campaign_id}→{self.contact_id}"
+
+    @property
+    def human_open_count(self) -> int:
+        """Opens by people: `open_count` counts every open, machine ones included."""
+        return max(self.open_count - self.machine_open_count, 0)
 
 
 class Link(models.Model):

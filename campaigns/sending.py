@@ -33,7 +33,7 @@ from segments.selectors import audience, segment_contacts
 
 from . import mail
 from .models import Campaign, Message
-from .rendering import Compiled, batch_contexts, render, template_compile
+from .rendering import Compiled, batch_contexts, campaign_template, render, template_compile
 
 TASK_SECONDS = 20
 STATUS_REASONS = {EmailStatus.UNSUBSCRIBED: Message.SkipReason.UNSUBSCRIBED,
@@ -367,8 +367,9 @@ _compiled: dict[tuple, Compiled] = {}
 
 
 def compiled_template(campaign: Campaign) -> Compiled:
-    template = campaign.template
-    key = (template.pk, template.updated_at)
+    """The campaign's frozen template, compiled once per process."""
+    template = campaign_template(campaign)
+    key = (campaign.pk, campaign.frozen_at) if campaign.frozen_at else (template.pk, template.updated_at)
     if key not in _compiled:
         if len(_compiled) > 100:
             _compiled.clear()

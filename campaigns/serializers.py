@@ -27,13 +27,19 @@ class CampaignSerializer(serializers.ModelSerializer):
     exclude_segments = serializers.PrimaryKeyRelatedField(
         many=True, queryset=Segment.objects.all(), required=False,
         help_text=_("Ids of segments whose members never get this campaign."))
+    overdue = serializers.BooleanField(source="is_overdue", read_only=True, help_text=_(
+        "Scheduled, and its time passed minutes ago without it starting: no worker or scheduler is running."))
 
     class Meta:
         model = Campaign
         fields = ["id", "name", "template", "segments", "exclude_segments", "from_name", "from_email", "reply_to",
-                  "utm_source", "utm_medium", "utm_campaign", "cost", "scheduled_at", "status", "created_at",
-                  "updated_at", "started_at", "finished_at"]
+                  "utm_source", "utm_medium", "utm_campaign", "cost", "scheduled_at", "status", "overdue",
+                  "created_at", "updated_at", "started_at", "finished_at"]
         read_only_fields = ["status", "created_at", "updated_at", "started_at", "finished_at"]
+
+
+class RescheduleSerializer(serializers.Serializer):
+    scheduled_at = serializers.DateTimeField(help_text=_("The new time; it must be in the future."))
 
 
 class CampaignStatsSerializer(serializers.Serializer):

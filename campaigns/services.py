@@ -20,7 +20,16 @@ from segments.models import Segment
 
 from . import mail, sending, tasks
 from .models import Campaign, EmailTemplate, Message
-from .rendering import Rendered, batch_contexts, render, template_compile
+from .rendering import (
+    Rendered,
+    batch_contexts,
+    campaign_template,
+    render,
+    template_compile,
+    template_snapshot,
+    template_validate,
+)
+from .sandbox import TemplateLimitError
 
 TEMPLATE_FIELDS = ("name", "subject", "preheader", "html", "text", "language", "direction", "layout")
 CAMPAIGN_FIELDS = ("name", "template", "from_name", "from_email", "reply_to", "utm_source", "utm_medium",
@@ -43,7 +52,7 @@ def template_save(*, template: EmailTemplate | None = None, data: dict) -> Email
         if name in data:
             setattr(template, name, data[name])
     errors: dict = {}
-    for check in (template.full_clean, lambda: template_compile(template)):
+    for check in (template.full_clean, lambda: template_validate(template)):
         try:
             check()
         except ValidationError as exc:
@@ -98,12 +107,17 @@ def campaign_save(*, campaign: Campaign | None = None, data: dict, segments: lis
     if campaign.pk and campaign.status not in EDITABLE:
         raise ValidationError(_("A campaign can be changed only while it is a draft or scheduled."))
     errors: dict = {}
+    scheduled_before = campaign.scheduled_at
     _apply_campaign_data(campaign, data, errors)
     included = _segments(segments, "segments", errors) if segments is not None else None
     excluded = _segments(exclude_segments, "exclude_segments", errors) if exclude_segments is not None else None
     for name, messages in _campaign_errors(campaign, included).items():
         if name not in errors:
             errors[name] = messages
+    rescheduled = campaign.status == Campaign.Status.SCHEDULED and campaign.scheduled_at != scheduled_before
+    if rescheduled and not _in_future(campaign.scheduled_at):
+        errors.setdefault("scheduled_at", []).append(
+            _("A scheduled campaign needs a time in the future; send it now or move it back to draft instead."))
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
@@ -112,7 +126,13 @@ def campaign_save(*, campaign: Campaign | None = None, data: dict, segments: lis
             campaign.segments.set(included)
         if excluded is not None:
             campaign.exclude_segments.set(excluded)
+        if rescheduled:
+            _enqueue(tasks.campaigns_start_due, eta=campaign.scheduled_at)
     return campaign
+
+
+def _in_future(when) -> bool:
+    return bool(when and when > timezone.now())
 
 
 def campaign_recipient_count(*, campaign: Campaign) -> dict:
@@ -122,10 +142,19 @@ def campaign_recipient_count(*, campaign: Campaign) -> dict:
 
 
 def campaign_preview(*, template: EmailTemplate, contact: Contact, campaign: Campaign | None = None) -> Rendered:
-    """The mail as `contact` would read it; links stay as written, tracking URLs are "#" anchors."""
+    """The mail as `contact` would read it; links stay as written, tracking URLs are "#" anchors.
+
+    A campaign shows what it sends: its frozen template once started (`template` is then ignored).
+    A render this contact's data breaks (a template limit, a filter that fails) is a ValidationError."""
+    template = campaign_template(campaign) if campaign is not None else template
     compiled = template_compile(template)
     extra = {contact.pk: {**mail.PREVIEW_URLS, **mail.campaign_context(campaign)}}
-    return render(compiled, batch_contexts(compiled, [contact], extra)[contact.pk])
+    try:
+        return render(compiled, batch_contexts(compiled, [contact], extra)[contact.pk])
+    except TemplateLimitError as exc:
+        raise ValidationError(str(exc)) from None
+    except Exception as exc:  # noqa: BLE001  (the marketer sees why instead of a server error)
+        raise ValidationError(_("This mail cannot be made for this contact: %(error)s") % {"error": exc}) from None
 
 
 def _clean_emails(emails: list[str]) -> list[str]:
@@ -148,7 +177,7 @@ def _clean_emails(emails: list[str]) -> list[str]:
 def campaign_test_send(*, campaign: Campaign | None = None, template: EmailTemplate | None = None,
                        emails: list[str], contact: Contact | None = None) -> int:
     """A "[TEST]" copy to each address, personalized for `contact` (or a blank one); no stats recorded."""
-    template = template or (campaign.template if campaign else None)
+    template = template or (campaign_template(campaign) if campaign else None)
     if template is None:
         raise ValidationError({"template": [_("Choose a template.")]})
     addresses = _clean_emails(emails)
@@ -183,9 +212,22 @@ def campaign_start(*, campaign: Campaign) -> Campaign:
         _transition(campaign, EDITABLE, status=Campaign.Status.SCHEDULED)
         _enqueue(tasks.campaigns_start_due, eta=campaign.scheduled_at)
         return campaign
-    _transition(campaign, EDITABLE, status=Campaign.Status.SENDING, started_at=now)
+    _transition(campaign, EDITABLE, status=Campaign.Status.SENDING, started_at=now, **_frozen(campaign, now))
     _enqueue(tasks.campaign_dispatch, campaign.pk)
     return campaign
+
+
+def _frozen(campaign: Campaign, now) -> dict:
+    """The fields that freeze the campaign's template as it is now (see `rendering.campaign_template`)."""
+    template = EmailTemplate.objects.get(pk=campaign.template_id)
+    return {"frozen_template": template_snapshot(template), "frozen_at": now}
+
+
+def campaign_freeze(*, campaign: Campaign) -> None:
+    """Keep the template's content on a started campaign that has no copy yet (one started by the
+    scheduler, or before copies were kept); an existing copy is never replaced."""
+    Campaign.objects.filter(pk=campaign.pk, frozen_at__isnull=True).update(**_frozen(campaign, timezone.now()))
+    campaign.refresh_from_db(fields=["frozen_template", "frozen_at"])
 
 
 def campaigns_start_due() -> int:
@@ -195,6 +237,7 @@ def campaigns_start_due() -> int:
     for campaign in due.only("pk"):
         if Campaign.objects.filter(pk=campaign.pk, status=Campaign.Status.SCHEDULED).update(
                 status=Campaign.Status.SENDING, started_at=timezone.now()):
+            campaign_freeze(campaign=campaign)
             _enqueue(tasks.campaign_dispatch, campaign.pk)
             started += 1
     return started
@@ -205,11 +248,62 @@ def campaign_dispatch(*, campaign_id: int) -> int:
     campaign = Campaign.objects.filter(pk=campaign_id, status=Campaign.Status.SENDING).first()
     if campaign is None:
         return 0
+    campaign_freeze(campaign=campaign)
     if not Message.objects.filter(campaign=campaign).exists():
         sending.snapshot(campaign)
     for _chain in range(max(settings.CAMPAIGN_SEND_CONCURRENCY, 1)):
         _enqueue(tasks.campaign_send, campaign.pk)
     return settings.CAMPAIGN_SEND_CONCURRENCY
+
+
+def campaign_send_now(*, campaign: Campaign) -> Campaign:
+    """Start a draft or a scheduled campaign at once, whatever its scheduled time."""
+    if not campaign.segments.exists():
+        raise ValidationError({"segments": [_("Choose at least one segment to send to.")]})
+    template_compile(campaign.template)
+    now = timezone.now()
+    _transition(campaign, EDITABLE, status=Campaign.Status.SENDING, started_at=now, **_frozen(campaign, now))
+    _enqueue(tasks.campaign_dispatch, campaign.pk)
+    return campaign
+
+
+def campaign_unschedule(*, campaign: Campaign) -> Campaign:
+    """Back to draft: it will not go out until it is scheduled or sent again (its time is kept)."""
+    _transition(campaign, (Campaign.Status.SCHEDULED,), status=Campaign.Status.DRAFT)
+    return campaign
+
+
+def campaign_reschedule(*, campaign: Campaign, scheduled_at: dt.datetime) -> Campaign:
+    """Move a scheduled campaign (or schedule a draft) to another moment in the future.
+
+    The countdown queued for the old time finds nothing due when it fires: `campaigns_start_due`
+    only starts what is due by the stored time."""
+    if not _in_future(scheduled_at):
+        raise ValidationError({"scheduled_at": [_("Choose a time in the future.")]})
+    Campaign.objects.filter(pk=campaign.pk, status__in=EDITABLE).update(scheduled_at=scheduled_at)
+    campaign.refresh_from_db()
+    return campaign_start(campaign=campaign) if campaign.status == Campaign.Status.DRAFT else _requeue(campaign)
+
+
+def _requeue(campaign: Campaign) -> Campaign:
+    if campaign.status != Campaign.Status.SCHEDULED:
+        raise ValidationError(_("This cannot be done while the campaign is “%(status)s”.") % {
+            "status": campaign.get_status_display()})
+    _enqueue(tasks.campaigns_start_due, eta=campaign.scheduled_at)
+    return campaign
+
+
+def campaign_duplicate(*, campaign: Campaign, user=None) -> Campaign:
+    """A new draft with the same template, audience, sender, tracking and cost; no time, no copy of the
+    template's content, no recipients."""
+    copy = Campaign(created_by=user if getattr(user, "pk", None) else None,
+                    **{name: getattr(campaign, name) for name in CAMPAIGN_FIELDS if name != "scheduled_at"})
+    copy.name = (_("Copy of %(name)s") % {"name": campaign.name})[:Campaign._meta.get_field("name").max_length]
+    with transaction.atomic():
+        copy.save()
+        copy.segments.set(campaign.segments.all())
+        copy.exclude_segments.set(campaign.exclude_segments.all())
+    return copy
 
 
 def campaign_pause(*, campaign: Campaign) -> Campaign:

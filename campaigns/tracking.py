@@ -126,21 +126,26 @@ def click_machine_reason(visitor: Visitor, *, sent_at: dt.datetime | None, opene
 
 # ------------------------------------------------------------------ segments
 
-_engagement_checked = {"at": 0.0, "used": True}
+_engagement_checked: dict = {"at": 0.0, "version": None, "used": True}
 
 
 def engagement_rules_in_use() -> bool:
-    """Whether any dynamic segment has an email-engagement condition; checked once a minute.
+    """Whether any dynamic segment has an email-engagement condition.
 
     Only those segments can change when someone opens or clicks, so the hot paths skip the
-    per-contact re-evaluation while no segment looks at engagement (the periodic refresh covers
-    the minute after a marketer adds the first such segment)."""
+    per-contact re-evaluation while no segment looks at engagement. The answer is recomputed as
+    soon as a segment is created, edited or deleted (`segments.selectors.rules_version`, shared
+    through the cache), so a new engagement segment counts from the next open; the once-a-minute
+    recheck only backs up processes that do not share a cache."""
     from segments.models import Segment
+    from segments.selectors import rules_version
 
-    if time.monotonic() - _engagement_checked["at"] > ENGAGEMENT_CHECK_SECONDS:
+    version = rules_version()
+    stale = time.monotonic() - _engagement_checked["at"] > ENGAGEMENT_CHECK_SECONDS
+    if stale or version != _engagement_checked["version"]:
         rules = Segment.objects.filter(kind=Segment.Kind.DYNAMIC).values_list("rules", flat=True)
         _engagement_checked["used"] = any(key in str(r) for r in rules.iterator() for key in ENGAGEMENT_KEYS)
-        _engagement_checked["at"] = time.monotonic()
+        _engagement_checked.update(at=time.monotonic(), version=version)
     return _engagement_checked["used"]
 
 
@@ -179,7 +184,8 @@ WITH m AS (
       + CASE WHEN %(reason)s <> '' OR sent_at > %(cutoff)s THEN 1 ELSE 0 END,
     first_opened_at = CASE WHEN %(reason)s = '' AND (sent_at IS NULL OR sent_at <= %(cutoff)s)
                            THEN COALESCE(first_opened_at, %(now)s) ELSE first_opened_at END
-  WHERE id = %(message)s
+  WHERE id = %(message)s AND NOT EXISTS (
+    SELECT 1 FROM contacts_contact c WHERE c.id = campaigns_message.contact_id AND c.erased_at IS NOT NULL)
   RETURNING id, campaign_id, contact_id,
     CASE WHEN %(reason)s <> '' THEN %(reason)s WHEN sent_at > %(cutoff)s THEN 'too_fast' ELSE '' END AS reason
 ), e AS (
@@ -199,6 +205,8 @@ WITH m AS (
       THEN COALESCE(campaigns_message.first_clicked_at, %(now)s) ELSE campaigns_message.first_clicked_at END
   FROM campaigns_link l
   WHERE campaigns_message.id = %(message)s AND l.id = %(link)s AND l.campaign_id = campaigns_message.campaign_id
+    AND NOT EXISTS (SELECT 1 FROM contacts_contact c
+                    WHERE c.id = campaigns_message.contact_id AND c.erased_at IS NOT NULL)
   RETURNING campaigns_message.id, campaigns_message.campaign_id, campaigns_message.contact_id, l.url,
     CASE WHEN %(reason)s <> '' THEN %(reason)s
          WHEN campaigns_message.first_opened_at IS NULL AND campaigns_message.sent_at > %(cutoff)s
@@ -241,7 +249,8 @@ def record_open(*, token: str, visitor: Visitor, now: dt.datetime | None = None)
 
 
 def _record_open_orm(message_pk: int, visitor: Visitor, now: dt.datetime) -> Recorded | None:
-    row = Message.objects.filter(pk=message_pk).values_list("campaign_id", "contact_id", "sent_at").first()
+    row = (Message.objects.filter(pk=message_pk, contact__erased_at__isnull=True)
+           .values_list("campaign_id", "contact_id", "sent_at").first())
     if row is None:
         return None
     campaign_id, contact_id, sent_at = row
@@ -279,7 +288,7 @@ def record_click(*, token: str, link_id: int, visitor: Visitor, now: dt.datetime
 
 
 def _record_click_orm(message_pk: int, link_id: int, visitor: Visitor, now: dt.datetime) -> Recorded | None:
-    row = (Message.objects.filter(pk=message_pk, campaign__links__id=link_id)
+    row = (Message.objects.filter(pk=message_pk, campaign__links__id=link_id, contact__erased_at__isnull=True)
            .values_list("campaign_id", "contact_id", "sent_at", "first_opened_at", "campaign__links__url").first())
     if row is None:
         return None
@@ -340,12 +349,14 @@ def message_urls(message: Message, campaign: Campaign) -> dict:
 
 
 def browser_view(*, message: Message) -> str:
-    """The message's HTML as its contact got it, rendered again now.
+    """The message's HTML as its contact got it: rendered again now, from the template as the
+    campaign froze it when it started (not as the template may read after later edits).
 
     Links go through the click redirect (a click here counts like one in the mail); there is no
-    open pixel, so looking at the page in the browser is not counted as an open."""
+    open pixel, so looking at the page in the browser is not counted as an open. A render past a
+    template limit raises `sandbox.TemplateLimitError`."""
     campaign = message.campaign
-    compiled = rendering.template_compile(campaign.template)
+    compiled = rendering.template_compile(rendering.campaign_template(campaign))
     context = rendering.batch_contexts(compiled, [message.contact], {message.contact_id: message_urls(message,
                                                                                                        campaign)})
     rendered = rendering.render(compiled, context[message.contact_id])

@@ -3,7 +3,8 @@
 Views are thin: a serializer (or the batch validator in `contacts.ingest`) checks the input, a service
 writes, a serializer answers. Scopes: reads need `contacts:read` (the catalogue also opens to keys that
 send purchases or events); contact and club writes need `contacts:write`; purchases and the catalogue
-`purchases:write`; events and identify `events:write`.
+`purchases:write`; events and identify `events:write`. A writer without `contacts:read` gets back only the
+id of what it wrote, never the personal data stored with it.
 """
 from typing import Any
 
@@ -14,11 +15,14 @@ from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
 from rest_framework import mixins, status
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.reverse import reverse
 
-from crm.api import ApiViewSet
+from crm.api import ApiViewSet, object_or_id
+from crm.models import ApiKey
+from crm.permissions import ERASE_CONTACT, MERGE_CONTACT, may_read_contacts
 
 from . import ingest, normalize, services
 from .filters import ClubMemberFilter, ContactFilter, EventFilter, ProductFilter, PurchaseFilter, StoreFilter
@@ -27,6 +31,8 @@ from .serializers import (
     BulkResultSerializer,
     ClubMemberSerializer,
     ClubMemberUpdateSerializer,
+    ContactConflictSerializer,
+    ContactMergeSerializer,
     ContactSerializer,
     ContactUpsertSerializer,
     EventBulkInSerializer,
@@ -81,6 +87,13 @@ BULK_RESULT_EXAMPLE = OpenApiExample(
 )
 
 
+def _written(request: Request, obj: Any, answer: Any, code: int) -> Response:
+    """The stored object for callers who may read contacts, else only its id (`answer` is called lazily)."""
+    if not may_read_contacts(request):
+        return Response({"id": obj.pk}, status=code)
+    return Response(answer(), status=code)
+
+
 # ---------------------------------------------------------------- contacts
 
 def _contact_input(serializer_class: type, data: Any, partial: bool = False) -> dict:
@@ -106,9 +119,11 @@ def _contact_input(serializer_class: type, data: Any, partial: bool = False) -> 
     retrieve=extend_schema(summary=gettext_lazy("Get a contact"), examples=[CONTACT_RESPONSE_EXAMPLE]),
     create=extend_schema(summary=gettext_lazy("Create a contact"), description=gettext_lazy(
         "Creates a new contact; an email, phone or external id already in use is a 400 naming the field "
-        "(use upsert to match instead)."), examples=[CONTACT_EXAMPLE, CONTACT_RESPONSE_EXAMPLE]),
+        "(use upsert to match instead). A key without `contacts:read` gets back only `{\"id\": N}`."),
+        examples=[CONTACT_EXAMPLE, CONTACT_RESPONSE_EXAMPLE], responses={201: object_or_id("Contact")}),
     partial_update=extend_schema(summary=gettext_lazy("Change a contact"), description=gettext_lazy(
-        "The given fields replace the stored ones; `tags` replaces the tag set; consent changes are logged."),
+        "The given fields replace the stored ones; `tags` replaces the tag set; consent changes are logged. "
+        "A key without `contacts:read` gets back only `{\"id\": N}`."), responses={200: object_or_id("Contact")},
         examples=[OpenApiExample("Opt out of SMS", value={"sms_opt_in": False, "city": "Tel Aviv"},
                                  request_only=True)]),
     destroy=extend_schema(summary=gettext_lazy("Delete a contact"), description=gettext_lazy(
@@ -119,11 +134,15 @@ class ContactViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
     queryset = Contact.objects.select_related("club").prefetch_related("tags")
     serializer_class = ContactSerializer
     scope_resource = "contacts"
+    action_permissions = {"upsert": {"POST": ("contacts.add_contact", "contacts.change_contact")},
+                          "erase": {"POST": ("contacts.change_contact", ERASE_CONTACT)},
+                          "merge": {"POST": ("contacts.change_contact", MERGE_CONTACT)}}
     filterset_class = ContactFilter
     ordering_fields = ["id", "created_at", "updated_at"]
 
     def _answer(self, contact: Contact, code: int = status.HTTP_200_OK) -> Response:
-        return Response(ContactSerializer(self.get_queryset().get(pk=contact.pk)).data, status=code)
+        return _written(self.request, contact,
+                        lambda: ContactSerializer(self.get_queryset().get(pk=contact.pk)).data, code)
 
     def create(self, request: Request) -> Response:
         contact = services.contact_create(data=_contact_input(ContactSerializer, request.data))
@@ -144,9 +163,10 @@ class ContactViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
         description=gettext_lazy(
             "Matches on email, then phone, then external_id (then card_number). A match is updated: blank values "
             "never wipe stored ones, tags are added, attributes merged. No match creates a contact. "
-            "Answers 201 when created, 200 when updated."),
+            "Answers 201 when created, 200 when updated; a key without `contacts:read` gets back only "
+            "`{\"id\": N}`, so it cannot read a stored contact by upserting its email."),
         request=ContactUpsertSerializer,
-        responses={200: ContactSerializer, 201: ContactSerializer},
+        responses={200: object_or_id("Contact"), 201: object_or_id("Contact"), 409: ContactConflictSerializer},
         examples=[OpenApiExample("From a landing page", request_only=True, value={
             "email": "Dana@Example.com", "first_name": "Dana", "source": "landing_page",
             "source_detail": "wedding-guide", "wedding_date": "2026-09-10", "tags": ["wedding"],
@@ -156,15 +176,57 @@ class ContactViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
     def upsert(self, request: Request) -> Response:
         data = _contact_input(ContactUpsertSerializer, request.data)
         card_number = data.pop("card_number", None) or None
-        contact, created = services.contact_upsert(data=data, card_number=card_number)
+        try:
+            contact, created = services.contact_upsert(data=data, card_number=card_number)
+        except services.IdentityConflict as conflict:
+            return self._conflict(request, conflict)
         return self._answer(contact, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+    @staticmethod
+    def _conflict(request: Request, conflict: services.IdentityConflict) -> Response:
+        """The identities given belong to two contacts: probably one person. Name both and the call that
+        merges them, so the caller can fix the data instead of guessing."""
+        survivor, *duplicates = conflict.contact_ids
+        url = reverse("v1:contact-merge", args=[survivor], request=request)
+        return Response({
+            **conflict.message_dict,
+            "contacts": conflict.contact_ids,
+            "merge": [{"method": "POST", "url": url, "body": {"duplicate": d}} for d in duplicates],
+        }, status=status.HTTP_409_CONFLICT)
+
+    @extend_schema(
+        summary=gettext_lazy("Merge a duplicate into this contact"),
+        description=gettext_lazy(
+            "Moves everything of the duplicate (purchases, events, consent log, club ledger, messages and their "
+            "tracking, segment memberships, tags, custom fields) to this contact, fills this contact's empty "
+            "fields from the duplicate, recomputes its figures and deletes the duplicate. Staff sessions need the "
+            "“merge contacts” permission."),
+        request=ContactMergeSerializer, responses={200: object_or_id("Contact")},
+        examples=[OpenApiExample("Merge", request_only=True, value={"duplicate": 43})],
+    )
+    @action(detail=True, methods=["post"])
+    def merge(self, request: Request, pk: Any = None) -> Response:
+        if not isinstance(request.auth, ApiKey) and not request.user.has_perm(MERGE_CONTACT):
+            raise PermissionDenied(_("You may not merge contacts."))
+        survivor = self.get_object()
+        serializer = ContactMergeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        duplicate_id = serializer.validated_data["duplicate"]
+        duplicate = Contact.objects.filter(pk=duplicate_id).first()
+        if duplicate is None:
+            raise ValidationError({"duplicate": [_("Contact %(id)s does not exist.") % {"id": duplicate_id}]})
+        merged_by = f"api:{request.auth.name}" if isinstance(request.auth, ApiKey) else (
+            f"admin:{request.user.get_username()}")
+        contact = services.contact_merge(target=survivor, source=duplicate, merged_by=merged_by)
+        return self._answer(contact)
 
     @extend_schema(
         summary=gettext_lazy("Erase a contact's personal data"),
         description=gettext_lazy(
             "Right to erasure: name, email, phone, dates, attributes and tags go; purchases keep their totals "
-            "for revenue reports; events lose URL and properties; the club card is replaced."),
-        request=None, responses={200: ContactSerializer},
+            "for revenue reports; events lose URL and properties; the club card is replaced. A staff user "
+            "needs the “Can erase contacts” permission."),
+        request=None, responses={200: object_or_id("Contact")},
     )
     @action(detail=True, methods=["post"])
     def erase(self, request: Request, pk: Any = None) -> Response:
@@ -180,12 +242,15 @@ class ContactViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
     create=extend_schema(
         summary=gettext_lazy("Enrol a contact in the club"),
         description=gettext_lazy("One membership per contact. A card number is generated when none is given; "
-                                 "`points` opens the ledger with that balance."),
+                                 "`points` opens the ledger with that balance. A key without `contacts:read` "
+                                 "gets back only `{\"id\": N}`."),
+        responses={201: object_or_id("ClubMember")},
         examples=[OpenApiExample("Enrol", request_only=True, value={
             "contact": 42, "card_number": "900000001234", "tier": "silver", "home_store": "TLV-01",
             "points": 100})]),
     partial_update=extend_schema(
         summary=gettext_lazy("Change a club member"), request=ClubMemberUpdateSerializer,
+        responses={200: object_or_id("ClubMember")},
         description=gettext_lazy("Tier, status, card number, joined_at, home store. Setting `points` writes a "
                                  "ledger entry for the difference."),
         examples=[OpenApiExample("Upgrade", request_only=True, value={"tier": "gold"})]),
@@ -194,11 +259,14 @@ class ClubMemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiVie
     queryset = LoyaltyMember.objects.select_related("contact", "home_store")
     serializer_class = ClubMemberSerializer
     scope_resource = "contacts"
+    action_permissions = {"points": {"GET": ("contacts.view_loyaltymember",),
+                                     "POST": ("contacts.change_loyaltymember",)}}
     filterset_class = ClubMemberFilter
     ordering_fields = ["id", "joined_at"]
 
     def _answer(self, member: LoyaltyMember, code: int = status.HTTP_200_OK) -> Response:
-        return Response(ClubMemberSerializer(self.get_queryset().get(pk=member.pk)).data, status=code)
+        return _written(self.request, member,
+                        lambda: ClubMemberSerializer(self.get_queryset().get(pk=member.pk)).data, code)
 
     @transaction.atomic
     def create(self, request: Request) -> Response:
@@ -361,16 +429,18 @@ class PurchaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewS
         description=gettext_lazy(
             "Idempotent per (source, external_id): sending the same order again answers 200 with the stored "
             "purchase and changes nothing; a new one answers 201. The buyer is the contact id, else the club "
-            "card, else the email (a new contact is created for an unknown email). Unknown contact, card, store "
-            "or SKU is a 400 naming the field (`items.N.sku` for an item)."),
-        request=PurchaseInSerializer, responses={201: PurchaseSerializer, 200: PurchaseSerializer},
+            "card, else the email (a new contact is created for an unknown email); identifiers that name two different "
+            "contacts are a 400 on each of those fields. Unknown contact, card, store "
+            "or SKU is a 400 naming the field (`items.N.sku` for an item). A key without `contacts:read` gets back "
+            "only `{\"id\": N}`."),
+        request=PurchaseInSerializer, responses={201: object_or_id("Purchase"), 200: object_or_id("Purchase")},
         examples=[OpenApiExample("In-store purchase by club card", value=PURCHASE_EXAMPLE, request_only=True)],
     )
     def create(self, request: Request) -> Response:
         ingest.purchase_validate(request.data)
         purchase, created = services.purchase_record(data=request.data)
-        answer = PurchaseSerializer(self.get_queryset().get(pk=purchase.pk)).data
-        return Response(answer, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        return _written(request, purchase, lambda: PurchaseSerializer(self.get_queryset().get(pk=purchase.pk)).data,
+                        status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
     @extend_schema(
         summary=gettext_lazy("Record up to 1000 purchases"),
@@ -412,15 +482,16 @@ class EventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet)
         description=gettext_lazy(
             "A page view, product view, add-to-cart … from a known contact (id, email or card) or an anonymous "
             "visitor (anonymous_id). Known contacts move up the funnel (visitor → interested → cart). An event_id "
-            "makes retries safe: answered 200 with the stored event the second time."),
-        request=EventInSerializer, responses={201: EventSerializer, 200: EventSerializer},
+            "makes retries safe: answered 200 with the stored event the second time. A key without "
+            "`contacts:read` gets back only `{\"id\": N}`."),
+        request=EventInSerializer, responses={201: object_or_id("Event"), 200: object_or_id("Event")},
         examples=[OpenApiExample("Add to cart by a visitor", value=EVENT_EXAMPLE, request_only=True)],
     )
     def create(self, request: Request) -> Response:
         ingest.activity_validate(request.data)
         activity, created = services.activity_track(data=request.data)
-        answer = EventSerializer(self.get_queryset().get(pk=activity.pk)).data
-        return Response(answer, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        return _written(request, activity, lambda: EventSerializer(self.get_queryset().get(pk=activity.pk)).data,
+                        status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
     @extend_schema(
         summary=gettext_lazy("Track up to 1000 events"),
@@ -444,6 +515,8 @@ class EventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet)
 
 class IdentifyViewSet(ApiViewSet):
     required_scopes = {"*": "events:write"}
+    permission_model = Activity
+    action_permissions = {"create": {"POST": ("contacts.change_activity",)}}
     serializer_class = IdentifySerializer
     pagination_class = None
     filter_backends: list = []

@@ -28,6 +28,7 @@ from .services import (
     contact_changed,
     contacts_raise_stage,
     contacts_refresh_purchase_stats,
+    identifiers_conflict,
     purchase_clean,
     purchase_record,
     stage_for_event,
@@ -81,32 +82,53 @@ def _check_scalars(raw: dict, fields: Iterable[str], errors: Errors) -> None:
             errors.setdefault(field, []).append(_("Must be a string."))
 
 
-def contact_ref(raw: dict, *, required: bool = True) -> tuple[str, Any] | None:
-    """Which contact an item points at, in the order the services resolve it: id, club card, email."""
+REF_FIELDS = {"id": "contact", "card": "card_number", "email": "email"}
+
+
+def _id_ref(raw: dict) -> tuple[str, Any] | None:
     contact_id = raw.get("contact")
-    if not normalize.blank(contact_id):
-        if isinstance(contact_id, bool) or not isinstance(contact_id, (int, str)):
-            raise normalize.field_error("contact", _("Must be a contact id (a whole number)."))
-        try:
-            value = int(contact_id)
-        except ValueError:
-            raise normalize.field_error("contact", _("Must be a contact id (a whole number).")) from None
-        if not 0 < value <= MAX_ID:
-            raise normalize.field_error("contact", _("Contact %(id)s does not exist.") % {"id": contact_id})
-        return "id", value
+    if normalize.blank(contact_id):
+        return None
+    if isinstance(contact_id, bool) or not isinstance(contact_id, (int, str)):
+        raise normalize.field_error("contact", _("Must be a contact id (a whole number)."))
+    try:
+        value = int(contact_id)
+    except ValueError:
+        raise normalize.field_error("contact", _("Must be a contact id (a whole number).")) from None
+    if not 0 < value <= MAX_ID:
+        raise normalize.field_error("contact", _("Contact %(id)s does not exist.") % {"id": contact_id})
+    return "id", value
+
+
+def _card_ref(raw: dict) -> tuple[str, Any] | None:
     card = raw.get("card_number")
-    if not normalize.blank(card):
-        if not isinstance(card, (str, int)) or isinstance(card, bool):
-            raise normalize.field_error("card_number", _("Must be a card number."))
-        return "card", normalize.identifier(card, "card_number", 50)
+    if normalize.blank(card):
+        return None
+    if not isinstance(card, (str, int)) or isinstance(card, bool):
+        raise normalize.field_error("card_number", _("Must be a card number."))
+    return "card", normalize.identifier(card, "card_number", 50)
+
+
+def _email_ref(raw: dict) -> tuple[str, Any] | None:
     email = raw.get("email")
-    if not normalize.blank(email):
-        if not isinstance(email, str):
-            raise normalize.field_error("email", _("Must be an email address."))
-        return "email", normalize.email(email)
-    if required:
+    if normalize.blank(email):
+        return None
+    if not isinstance(email, str):
+        raise normalize.field_error("email", _("Must be an email address."))
+    return "email", normalize.email(email)
+
+
+def contact_refs(raw: dict, *, required: bool = True) -> list[tuple[str, Any]]:
+    """Every contact identifier an item gives, in the order the services resolve them: id, club card,
+    email. The first one names the contact; the others must agree with it (checked by `_Contacts`)."""
+    errors: Errors = {}
+    refs = [_collect(errors, lambda reader=reader: reader(raw)) for reader in (_id_ref, _card_ref, _email_ref)]
+    if errors:
+        raise ValidationError(errors)
+    refs = [ref for ref in refs if ref]
+    if required and not refs:
         raise normalize.field_error("contact", _("Give a contact id, email or card number."))
-    return None
+    return refs
 
 
 def purchase_validate(raw: Any, *, may_contain_nul: bool = True) -> dict:
@@ -120,10 +142,10 @@ def purchase_validate(raw: Any, *, may_contain_nul: bool = True) -> dict:
     if errors:
         raise ValidationError(errors)
     clean = _collect(errors, lambda: purchase_clean(raw)) or {}
-    ref = _collect(errors, lambda: contact_ref(raw))
+    refs = _collect(errors, lambda: contact_refs(raw))
     if errors:
         raise ValidationError(errors)
-    clean["ref"] = ref
+    clean["refs"], clean["ref"] = refs, refs[0]
     return clean
 
 
@@ -138,12 +160,12 @@ def activity_validate(raw: Any, *, may_contain_nul: bool = True) -> dict:
     if errors:
         raise ValidationError(errors)
     clean = _collect(errors, lambda: activity_clean(raw)) or {}
-    ref = _collect(errors, lambda: contact_ref(raw, required=False))
-    if not errors and ref is None and not clean.get("anonymous_id"):
+    refs = _collect(errors, lambda: contact_refs(raw, required=False)) or []
+    if not errors and not refs and not clean.get("anonymous_id"):
         errors["contact"] = [_("Give a contact id, email or anonymous_id.")]
     if errors:
         raise ValidationError(errors)
-    clean["ref"] = ref
+    clean["refs"], clean["ref"] = refs, (refs[0] if refs else None)
     return clean
 
 
@@ -152,20 +174,44 @@ def activity_validate(raw: Any, *, may_contain_nul: bool = True) -> dict:
 class _Contacts:
     """Contact ids for a batch's references; unknown emails become new contacts (as the services do)."""
 
-    def __init__(self, refs: Iterable[tuple[str, Any]]):
-        refs = list(refs)
+    def __init__(self, items: Iterable[list[tuple[str, Any]]]):
+        items = list(items)
+        refs = [ref for item in items for ref in item]
+        self._secondary_emails = {v for item in items for k, v in item[1:] if k == "email"}
         ids = {v for k, v in refs if k == "id"}
         cards = {v for k, v in refs if k == "card"}
         self.emails = {v for k, v in refs if k == "email"}
         self.by_id = set(Contact.objects.filter(pk__in=ids).values_list("pk", flat=True)) if ids else set()
-        self.by_card = dict(LoyaltyMember.objects.filter(card_number__in=cards)
+        self.erased = set(Contact.objects.filter(pk__in=ids, erased_at__isnull=False)
+                          .values_list("pk", flat=True)) if ids else set()
+        self.by_card = dict(LoyaltyMember.objects.filter(card_number__in=cards, contact__erased_at__isnull=True)
                             .values_list("card_number", "contact_id")) if cards else {}
         self.by_email: dict[str, int] = {}
+        # Emails given beside an id or a card are only compared with it (never create a contact).
+        seconds = self._secondary_emails
+        self.owner_of_email = dict(Contact.objects.filter(email__in=seconds).values_list("email", "pk")) \
+            if seconds else {}
 
-    def check(self, ref: tuple[str, Any] | None) -> Errors:
-        kind, value = ref or (None, None)
+    def check(self, refs: list[tuple[str, Any]]) -> Errors:
+        """Unknown ids and cards, then identifiers of one item that name different contacts."""
+        problems: Errors = {}
+        for ref in refs:
+            problems.update(self._check_one(ref))
+        if problems or len(refs) < 2:
+            return problems
+        return identifiers_conflict({REF_FIELDS[kind]: self._owner(kind, value) for kind, value in refs})
+
+    def _owner(self, kind: str, value: Any) -> int | None:
+        if kind == "id":
+            return value
+        return self.by_card.get(value) if kind == "card" else self.owner_of_email.get(value)
+
+    def _check_one(self, ref: tuple[str, Any]) -> Errors:
+        kind, value = ref
         if kind == "id" and value not in self.by_id:
             return {"contact": [_("Contact %(id)s does not exist.") % {"id": value}]}
+        if kind == "id" and value in self.erased:
+            return {"contact": [_("Contact %(id)s has been erased and can no longer be changed.") % {"id": value}]}
         if kind == "card" and value not in self.by_card:
             return {"card_number": [_("No club member has card %(card)s.") % {"card": value}]}
         return {}
@@ -282,9 +328,9 @@ def purchases_record_bulk(*, items: list, may_contain_nul: bool = True) -> dict:
     valid, errors = _validate_all(items, purchase_validate, may_contain_nul)
     stores = _lookup(Store, "code", {c["store_code"] for c in valid.values() if c["store_code"]})
     products = _lookup(Product, "sku", {i["sku"] for c in valid.values() for i in c["items"]})
-    contacts = _Contacts(c["ref"] for c in valid.values())
+    contacts = _Contacts(c["refs"] for c in valid.values())
     for index, clean in list(valid.items()):
-        problems = contacts.check(clean["ref"])
+        problems = contacts.check(clean["refs"])
         if clean["store_code"] and clean["store_code"] not in stores:
             problems["store"] = [_("Unknown store %(code)s.") % {"code": clean["store_code"]}]
         for n, item in enumerate(clean["items"]):
@@ -359,9 +405,9 @@ def activities_track_bulk(*, items: list, may_contain_nul: bool = True) -> dict:
     """Store a batch of site/app events; returns `{"created", "duplicates", "errors": [{"index", "errors"}]}`."""
     valid, errors = _validate_all(items, activity_validate, may_contain_nul)
     products = _lookup(Product, "sku", {c["sku"] for c in valid.values() if c["sku"]})
-    contacts = _Contacts(c["ref"] for c in valid.values() if c["ref"])
+    contacts = _Contacts(c["refs"] for c in valid.values() if c["refs"])
     for index, clean in list(valid.items()):
-        problems = contacts.check(clean["ref"])
+        problems = contacts.check(clean["refs"])
         if clean["sku"] and clean["sku"] not in products:
             problems["product"] = [_("Unknown product %(sku)s.") % {"sku": clean["sku"]}]
         if problems:

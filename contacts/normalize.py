@@ -207,12 +207,18 @@ def attributes(value: Any, field: str = "attributes") -> dict:
     if not isinstance(value, dict):
         raise field_error(field, _("Must be an object of key/value pairs."))
     definitions = {f.key: f for f in CustomField.objects.filter(key__in=list(value))}
-    cleaned = {}
+    cleaned, errors = {}, {}
     for key, raw in value.items():
         if not isinstance(key, str) or not key.strip() or len(key) > 64:
-            raise field_error(field, _("“%(key)s” is not a valid attribute name.") % {"key": key})
+            errors.setdefault(field, []).append(_("“%(key)s” is not a valid attribute name.") % {"key": key})
+            continue
         definition = definitions.get(key)
-        cleaned[key] = attribute_value(definition, raw, f"{field}.{key}") if definition else raw
+        try:
+            cleaned[key] = attribute_value(definition, raw, f"{field}.{key}") if definition else raw
+        except ValidationError as exc:  # every bad value is reported, not only the first
+            errors.update(exc.message_dict)
+    if errors:
+        raise ValidationError(errors)
     return cleaned
 
 

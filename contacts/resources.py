@@ -14,6 +14,8 @@ from django.utils.translation import gettext as _
 from import_export import resources
 from import_export.fields import Field
 
+from crm.csv_safety import safe_row
+
 from . import normalize, services
 from .models import Contact, LoyaltyMember, Purchase
 
@@ -59,6 +61,10 @@ class ServiceResource(resources.ModelResource):
     def iter_queryset(self, queryset):
         """Stream the export in chunks (prefetches included) instead of OFFSET pages."""
         yield from queryset.iterator(chunk_size=EXPORT_CHUNK)
+
+    def export_resource(self, instance, selected_fields=None, **kwargs):
+        """Cells that a spreadsheet would run as formulas are exported as text."""
+        return safe_row(super().export_resource(instance, selected_fields, **kwargs))
 
 
 class ContactResource(ServiceResource):

@@ -104,6 +104,25 @@ class ContactUpsertSerializer(ContactSerializer):
         fields = ContactSerializer.Meta.fields + ["card_number"]
 
 
+class ContactMergeSerializer(serializers.Serializer):
+    duplicate = serializers.IntegerField(min_value=1, max_value=MAX_INT32,
+                                         help_text=_("Id of the contact folded into this one (it is deleted)."))
+
+
+class MergeCallSerializer(serializers.Serializer):
+    method = serializers.CharField()
+    url = serializers.URLField()
+    body = ContactMergeSerializer()
+
+
+class ContactConflictSerializer(serializers.Serializer):
+    """409 of upsert: the given identities belong to two contacts (plus the usual field → messages)."""
+
+    contacts = serializers.ListField(child=serializers.IntegerField(),
+                                     help_text=_("The contact matched first, then the other owners."))
+    merge = MergeCallSerializer(many=True, help_text=_("The calls that would merge them into the first."))
+
+
 class ErasedContactSerializer(ContactSerializer):
     class Meta(ContactSerializer.Meta):
         read_only_fields = ContactSerializer.Meta.fields

@@ -104,6 +104,7 @@ def contacts_add_tag(*, contact_ids: Any, name: str) -> int:
     through = Contact.tags.through
     added = 0
     for batch in id_batches(contact_ids):
+        batch = list(Contact.objects.filter(pk__in=batch, erased_at__isnull=True).values_list("pk", flat=True))
         ids = set(batch) - set(through.objects.filter(tag=tag, contact_id__in=batch).values_list("contact_id",
                                                                                                flat=True))
         through.objects.bulk_create([through(contact_id=i, tag=tag) for i in ids], ignore_conflicts=True)
@@ -127,8 +128,18 @@ def contact_find(*, email: str | None = None, phone: str | None = None, external
     return None
 
 
+class IdentityConflict(ValidationError):
+    """An email, phone or external id given for one contact already belongs to another: the two are
+    probably one person, and `contact_ids` (the contact being written first) says which to merge."""
+
+    def __init__(self, errors: dict, *, contact_ids: list[int]):
+        super().__init__(errors)
+        self.contact_ids = contact_ids
+
+
 def _check_identity_free(contact: Contact | None, data: dict) -> None:
     errors = {}
+    others: list[int] = []
     for field in IDENTITY_FIELDS:
         value = data.get(field)
         if not value:
@@ -136,8 +147,18 @@ def _check_identity_free(contact: Contact | None, data: dict) -> None:
         other = Contact.objects.filter(**{field: value}).exclude(pk=getattr(contact, "pk", None)).first()
         if other:
             errors[field] = [_("%(value)s already belongs to contact #%(id)d.") % {"value": value, "id": other.pk}]
+            others.append(other.pk)
+    if errors and contact is not None:
+        raise IdentityConflict(errors, contact_ids=[contact.pk, *dict.fromkeys(others)])
     if errors:
         raise ValidationError(errors)
+
+
+def ensure_not_erased(contact_id: int | None, field: str = "contact") -> None:
+    """Writes to an erased contact are refused: erasure must not be undone by the next sync."""
+    if contact_id is not None and Contact.objects.filter(pk=contact_id, erased_at__isnull=False).exists():
+        raise normalize.field_error(field, _("Contact %(id)s has been erased and can no longer be changed.") % {
+            "id": contact_id})
 
 
 def _apply(contact: Contact, data: dict, *, overwrite: bool) -> None:
@@ -181,6 +202,8 @@ def contact_upsert(*, data: dict, source: str = "api", card_number: str | None =
     if not any(keys.values()) and not card_number:
         raise ValidationError({"email": [_("Give at least an email, phone, external id or card number.")]})
     contact = contact_find(**keys, card_number=card_number, lock=True)
+    if contact is not None and contact.erased_at:
+        ensure_not_erased(contact.pk)
     created = contact is None
     if created:
         try:
@@ -233,6 +256,7 @@ def contact_create(*, data: dict, source: str = "api") -> Contact:
 @transaction.atomic
 def contact_update(*, contact: Contact, data: dict, source: str = "api") -> Contact:
     """Partial update: the given fields replace stored ones (tags replace the set)."""
+    ensure_not_erased(contact.pk)
     clean = normalize.contact_fields(data)
     _check_identity_free(contact, clean)
     _apply(contact, clean, overwrite=True)
@@ -251,20 +275,52 @@ def contact_update(*, contact: Contact, data: dict, source: str = "api") -> Cont
 
 def contact_resolve(*, contact_id: Any = None, email: Any = None, card_number: Any = None,
                     create_source: str = "api") -> Contact:
-    """The contact a purchase or event points at: by id, by email (created if new) or by club card."""
+    """The contact a purchase or event points at: by id, by club card or by email (created if new).
+
+    Every identifier given must name the same contact: a card of one person with the email of
+    another is refused (naming both fields) rather than silently credited to one of them."""
+    found: dict[str, Contact] = {}
     if not normalize.blank(contact_id):
-        try:
-            return Contact.objects.get(pk=int(contact_id))
-        except (Contact.DoesNotExist, ValueError, TypeError):
-            raise normalize.field_error("contact", _("Contact %(id)s does not exist.") % {"id": contact_id}) from None
+        found["contact"] = _contact_by_id(contact_id)
     if not normalize.blank(card_number):
-        member = LoyaltyMember.objects.filter(card_number=str(card_number).strip()).select_related("contact").first()
+        member = (LoyaltyMember.objects.filter(card_number=str(card_number).strip(), contact__erased_at__isnull=True)
+                  .select_related("contact").first())
         if member is None:
             raise normalize.field_error("card_number", _("No club member has card %(card)s.") % {"card": card_number})
-        return member.contact
+        found["card_number"] = member.contact
     if not normalize.blank(email):
-        return contact_upsert(data={"email": email}, source=create_source)[0]
-    raise normalize.field_error("contact", _("Give a contact id, email or card number."))
+        if not found:
+            return contact_upsert(data={"email": email}, source=create_source)[0]
+        owner = Contact.objects.filter(email=normalize.email(email)).first()
+        if owner is not None:
+            found["email"] = owner
+    if not found:
+        raise normalize.field_error("contact", _("Give a contact id, email or card number."))
+    conflict = identifiers_conflict({field: contact.pk for field, contact in found.items()})
+    if conflict:
+        raise ValidationError(conflict)
+    return next(iter(found.values()))
+
+
+def _contact_by_id(contact_id: Any) -> Contact:
+    try:
+        contact = Contact.objects.get(pk=int(contact_id))
+    except (Contact.DoesNotExist, ValueError, TypeError, OverflowError):
+        raise normalize.field_error("contact", _("Contact %(id)s does not exist.") % {"id": contact_id}) from None
+    if contact.erased_at:
+        ensure_not_erased(contact.pk)
+    return contact
+
+
+def identifiers_conflict(owners: dict[str, int | None]) -> dict[str, list]:
+    """Errors for contact identifiers (field → the contact it names, None if none) that name different
+    contacts, one per field involved; {} when they agree. Contact ids are not revealed."""
+    known = {field: pk for field, pk in owners.items() if pk is not None}
+    if len(set(known.values())) < 2:
+        return {}
+    return {field: [_("Belongs to a different contact than %(fields)s.") % {
+        "fields": ", ".join(other for other, other_pk in known.items() if other_pk != pk)}]
+        for field, pk in known.items()}
 
 
 # ---------------------------------------------------------------- consent
@@ -278,6 +334,7 @@ def consent_change(*, contact: Contact, channel: str, granted: bool, source: str
     contact can never lift a bounce or complaint that arrived in the meantime."""
     from django.db.models import Case, When
 
+    ensure_not_erased(contact.pk)
     channel = normalize.choice(channel, "channel", ConsentEvent.ConsentChannel)
     if not channel:
         raise normalize.field_error("channel", _("This field is required."))
@@ -621,6 +678,7 @@ def activity_track(*, data: dict) -> tuple[Activity, bool]:
 def identify(*, anonymous_id: str, contact: Contact) -> int:
     """Link an anonymous visitor to a known contact: re-home its events, recolor the contact, and
     remember the link so events that still arrive with only the anonymous id land on the contact."""
+    ensure_not_erased(contact.pk)
     anonymous_id = normalize.identifier(anonymous_id, "anonymous_id")
     if not anonymous_id:
         raise normalize.field_error("anonymous_id", _("This field is required."))
@@ -652,6 +710,7 @@ def _generate_card_number() -> str:
 def member_create(*, contact: Contact, card_number: str | None = None, tier: str = LoyaltyMember.Tier.BASIC,
                   joined_at: dt.datetime | None = None, home_store: Store | None = None,
                   status: str = LoyaltyMember.Status.ACTIVE) -> LoyaltyMember:
+    ensure_not_erased(contact.pk)
     if LoyaltyMember.objects.filter(contact=contact).exists():
         raise normalize.field_error("contact", _("This contact is already a club member."))
     card_number = normalize.identifier(card_number, "card_number", 50) or _generate_card_number()
@@ -677,6 +736,7 @@ def member_create(*, contact: Contact, card_number: str | None = None, tier: str
 @transaction.atomic
 def member_update(*, member: LoyaltyMember, data: dict) -> LoyaltyMember:
     """Tier, status, home store, joined_at, card number; points change only through the ledger."""
+    ensure_not_erased(member.contact_id)
     if "tier" in data:
         member.tier = normalize.choice(data["tier"], "tier", LoyaltyMember.Tier, member.tier)
     if "status" in data:
@@ -707,6 +767,7 @@ def points_adjust(*, member: LoyaltyMember, delta: int, reason: str, reference: 
         raise normalize.field_error("reason", _("This field is required."))
     reference = normalize.identifier(reference, "reference")
     locked = LoyaltyMember.objects.select_for_update().get(pk=member.pk)
+    ensure_not_erased(locked.contact_id)
     if reference:
         existing = PointsEntry.objects.filter(member=locked, reference=reference).first()
         if existing:
@@ -725,70 +786,17 @@ def points_adjust(*, member: LoyaltyMember, delta: int, reason: str, reference: 
 
 # ---------------------------------------------------------------- merge and erase
 
-@transaction.atomic
-def contact_merge(*, target: Contact, source: Contact) -> Contact:
-    """Fold `source` into `target`: history moves over, blanks are filled, then `source` is deleted."""
-    if target.pk == source.pk:
-        raise normalize.field_error("source", _("A contact cannot be merged into itself."))
-    target = Contact.objects.select_for_update().get(pk=target.pk)
-    source = Contact.objects.select_for_update().get(pk=source.pk)
-    Purchase.objects.filter(contact=source).update(contact=target)
-    Activity.objects.filter(contact=source).update(contact=target)
-    VisitorIdentity.objects.filter(contact=source).update(contact=target)
-    ConsentEvent.objects.filter(contact=source).update(contact=target)
-    Contact.objects.filter(referred_by=source).exclude(pk=target.pk).update(referred_by=target)
-    _merge_membership(target, source)
-    target.tags.add(*source.tags.all())
-    identities = {f: getattr(source, f) for f in IDENTITY_FIELDS if getattr(source, f) and not getattr(target, f)}
-    for field in PROFILE_FIELDS + ("referred_by_id",):
-        if field == "attributes":
-            target.attributes = {**source.attributes, **target.attributes}
-        elif getattr(target, field) in (None, "", "unknown") and getattr(source, field) not in (None, "", "unknown"):
-            setattr(target, field, getattr(source, field))
-    if target.referred_by_id in (target.pk, source.pk):
-        target.referred_by = None
-    _before_contact_delete(source)
-    source.delete()
-    for field, value in identities.items():
-        setattr(target, field, value)
-    # Consent belongs to an address: it moves only with the address it was given for.
-    if "email" in identities:
-        target.email_opt_in, target.email_status = source.email_opt_in, source.email_status
-    if "phone" in identities:
-        target.sms_opt_in = source.sms_opt_in
-    target.save()
-    contacts_refresh_purchase_stats(contact_ids=[target.pk])
-    return target
+def contact_merge(*, target: Contact, source: Contact, merged_by: str = "") -> Contact:
+    """Fold the duplicate `source` into the survivor `target`, losing nothing (see `contacts.merging`)."""
+    from .merging import merge
 
-
-def _merge_membership(target: Contact, source: Contact) -> None:
-    source_member = LoyaltyMember.objects.filter(contact=source).first()
-    if source_member is None:
-        return
-    target_member = LoyaltyMember.objects.filter(contact=target).first()
-    if target_member is None:
-        LoyaltyMember.objects.filter(pk=source_member.pk).update(contact=target)
-        return
-    if source_member.points:
-        points_adjust(member=target_member, delta=source_member.points,
-                      reason=_("Merged from card %(card)s") % {"card": source_member.card_number},
-                      reference=f"merge:{source_member.card_number}")
-
-
-def _before_contact_delete(contact: Contact) -> None:
-    """Let other apps move rows that would cascade away with a merged contact."""
-    from .signals import contact_merging
-
-    contact_merging.send(sender=Contact, contact_id=contact.pk)
+    return merge(survivor=target, duplicate=source, merged_by=merged_by)
 
 
 @transaction.atomic
 def contact_erase(*, contact: Contact) -> Contact:
-    """Anonymize on request (right to erasure): personal data goes, aggregates stay.
-
-    Purchases keep their totals for revenue reports; events lose URL and properties; the club
-    card is replaced; the consent log keeps its rows (proof of what was asked) but not the text.
-    """
+    """Anonymize on request (right to erasure): personal data goes everywhere, aggregates stay
+    (see `contacts.erasure`)."""
     _erase([contact.pk])
     contact.refresh_from_db()
     return contact
@@ -807,21 +815,9 @@ def contacts_erase(*, contact_ids: Any) -> int:
 
 
 def _erase(ids: list[int]) -> None:
-    from django.db.models import CharField
-    from django.db.models.functions import Cast, Concat
+    from .erasure import erase_ids
 
-    now = timezone.now()
-    Contact.objects.filter(pk__in=ids).update(
-        email=None, phone=None, external_id=None, first_name="", last_name="", birth_date=None,
-        wedding_date=None, marital_status="unknown", gender="unknown", city="", region="", source_detail="",
-        attributes={}, email_opt_in=False, sms_opt_in=False, referred_by=None, erased_at=now, updated_at=now,
-    )
-    Contact.tags.through.objects.filter(contact_id__in=ids).delete()
-    Activity.objects.filter(contact_id__in=ids).update(url="", properties={}, anonymous_id=None)
-    VisitorIdentity.objects.filter(contact_id__in=ids).delete()
-    ConsentEvent.objects.filter(contact_id__in=ids).update(text_shown="")
-    LoyaltyMember.objects.filter(contact_id__in=ids).update(
-        card_number=Concat(Value("erased-"), Cast("contact_id", CharField())), status=LoyaltyMember.Status.CANCELLED)
+    erase_ids(ids)
     contact_changed(ids)
 
 

@@ -82,7 +82,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
             _("Copy the new API key now; it is stored hashed and will not be shown again:"), raw,
         ))
 
-    @admin.action(description=_("Revoke selected API keys"))
+    @admin.action(description=_("Revoke selected API keys"), permissions=["change"])
     def revoke(self, request, queryset):
         keys = list(queryset.filter(revoked_at__isnull=True))
         for key in keys:

@@ -5,25 +5,46 @@ from django.views.decorators.csrf import csrf_exempt
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework import viewsets
-from rest_framework.parsers import JSONParser
 from rest_framework.routers import DefaultRouter
 
+from .parsers import JSONParser
+
+ERROR_CODES = {
+    "type": "object",
+    "description": "Machine-readable codes parallel to the messages: the same keys, one code per message "
+                   "(e.g. required, invalid, invalid_choice, unique, out_of_range, invalid_cursor).",
+    "additionalProperties": {"type": "array", "items": {"type": "string"}},
+}
 FIELD_ERRORS = {
     "type": "object",
-    "description": "Field name (dotted for nested or per-item fields, e.g. items.0.sku) → messages.",
+    "description": "Field name (dotted for nested or per-item fields, e.g. items.0.sku) → messages, plus "
+                   "`error_codes` with a code for each message.",
+    "properties": {"error_codes": ERROR_CODES},
     "additionalProperties": {"type": "array", "items": {"type": "string"}},
-    "example": {"email": ["“not-an-email” is not a valid email address."]},
+    "example": {"email": ["“not-an-email” is not a valid email address."], "error_codes": {"email": ["invalid"]}},
 }
-DETAIL = {"type": "object", "properties": {"detail": {"type": "string"}}, "required": ["detail"]}
+DETAIL = {"type": "object", "properties": {"detail": {"type": "string"}, "code": {
+    "type": "string", "description": "Machine-readable: not_authenticated, authentication_failed, "
+                                     "permission_denied, not_found, throttled, …"}}, "required": ["detail"]}
 ERROR_RESPONSES = {
     "400": (FIELD_ERRORS, _("Invalid input: every bad field is named.")),
     "401": (DETAIL, _("Missing, invalid or revoked API key.")),
-    "403": (DETAIL, _("The key lacks the scope this operation needs.")),
+    "403": (DETAIL, _("The key lacks the scope, or the staff user's role the permission, this operation "
+                      "needs.")),
     "404": (DETAIL, _("No such object.")),
     "429": (DETAIL, _("Too many requests for this key: retry after the Retry-After header's seconds.")),
 }
+
+
+ID_ONLY = {"type": "object", "properties": {"id": {"type": "integer", "readOnly": True}}, "required": ["id"],
+           "description": "What a caller without `contacts:read` gets back: only the id of what it wrote."}
+
+
+def object_or_id(component: str) -> dict:
+    """Response schema of a write: the stored object for callers who may read contacts, else only its id."""
+    return {"anyOf": [{"$ref": f"#/components/schemas/{component}"}, ID_ONLY]}
 
 
 class ApiAutoSchema(AutoSchema):
@@ -66,12 +87,12 @@ router = build_router()
 @csrf_exempt
 def not_found(request, *args, **kwargs) -> JsonResponse:
     """Unknown URLs under /api/ answer in JSON like the rest of the API, not with an HTML page."""
-    return JsonResponse({"detail": _("Not found.")}, status=404)
+    return JsonResponse({"detail": _("Not found."), "code": "not_found"}, status=404)
 
 
 urlpatterns = [
     path("v1/", include((router.urls, "api"), namespace="v1")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     re_path(r"^", not_found),
 ]

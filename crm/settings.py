@@ -4,10 +4,13 @@ Every deploy-specific value comes from the environment (see `.env.example`); the
 defaults give a working local set-up with SQLite, in-process tasks and mail written
 to files, so `make run` needs no server of any kind.
 """
+import os
 from pathlib import Path
 
 import environ
 from django.utils.translation import gettext_lazy as _
+
+from crm.security import DEV_SECRET_KEY, check_production_secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -15,8 +18,13 @@ VAR_DIR = BASE_DIR / "var"
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
-SECRET_KEY = env("SECRET_KEY", default="insecure-local-development-key-change-me")
-DEBUG = env.bool("DEBUG", default=True)
+# Development is opted into: `make run` exports DEBUG=true and the test suite (pytest sets
+# PYTEST_VERSION) defaults to it. Anything else (gunicorn, celery, manage.py on a server) runs with
+# DEBUG off and refuses to start without a real SECRET_KEY.
+DEBUG = env.bool("DEBUG", default="PYTEST_VERSION" in os.environ)
+SECRET_KEY = env("SECRET_KEY", default=DEV_SECRET_KEY if DEBUG else "")
+if not DEBUG:
+    check_production_secret_key(SECRET_KEY)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
@@ -37,6 +45,7 @@ INSTALLED_APPS = [
     "anymail",
     "django_celery_beat",
     "crm",
+    "crm.runtime",
     "contacts",
     "segments",
     "campaigns",
@@ -52,6 +61,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "crm.security.ContentSecurityPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "crm.urls"
@@ -68,6 +78,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
+                "crm.runtime.context.background_warning",
             ],
         },
     },
@@ -78,9 +89,14 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Wait for a lock instead of failing at once when the web process and a
-    # management command write at the same time.
-    DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20})
+    # The web server, the worker and beat write side by side: WAL lets readers go on during a write,
+    # IMMEDIATE takes the write lock when a transaction starts (so two writers queue instead of one
+    # failing with "database is locked" half-way), and the busy timeout makes the second one wait.
+    DATABASES["default"].setdefault("OPTIONS", {}).update({
+        "timeout": 30,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    })
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -117,35 +133,39 @@ if EMAIL_BACKEND == "django.core.mail.backends.filebased.EmailBackend":  # noqa:
     EMAIL_FILE_PATH = "/" + _email["EMAIL_FILE_PATH"] if _email.get("EMAIL_FILE_PATH") else str(VAR_DIR / "outbox")
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
 
-# Celery: eager (in-process) when no broker is configured.
+# Celery: a real broker from CELERY_BROKER_URL (Redis in production); unset, the embedded broker of
+# `make run` (message files under var/broker/, crm/broker.py), so the default install runs a real
+# worker and beat like production. Only the test suite, with no broker named, runs tasks in-process
+# (pytest sets PYTEST_VERSION; CELERY_TASK_ALWAYS_EAGER overrides either way).
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="")
-CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
-if CELERY_TASK_ALWAYS_EAGER:
-    CELERY_BROKER_URL = "memory://"
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER",
+                                    default="PYTEST_VERSION" in os.environ and not CELERY_BROKER_URL)
+if not CELERY_BROKER_URL:
+    from crm.broker import ALIAS as _EMBEDDED_BROKER, folders as _broker_folders
+
+    CELERY_BROKER_URL = "memory://" if CELERY_TASK_ALWAYS_EAGER else f"{_EMBEDDED_BROKER}://"
+    if not CELERY_TASK_ALWAYS_EAGER:
+        CELERY_BROKER_TRANSPORT_OPTIONS = _broker_folders(Path(env("BROKER_DIR", default=str(VAR_DIR / "broker"))))
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", default=None)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_BEAT_SCHEDULER = "crm.runtime.scheduler:Scheduler"  # django-celery-beat's, plus a heartbeat
+# The health page and the admin banner call the worker or beat stopped after this long unseen.
+HEALTH_STALE_SECONDS = env.int("HEALTH_STALE_SECONDS", default=180)
 
 # Segments: how often beat re-evaluates every dynamic segment (time-based rules drift as days
 # pass), and above how many changed contacts a change triggers whole-segment refreshes instead
 # of per-contact re-evaluation.
 SEGMENT_REFRESH_MINUTES = env.int("SEGMENT_REFRESH_MINUTES", default=15)
 SEGMENT_CONTACT_REFRESH_LIMIT = env.int("SEGMENT_CONTACT_REFRESH_LIMIT", default=5000)
-CELERY_BEAT_SCHEDULE = {
-    "refresh-dynamic-segments": {
-        "task": "segments.tasks.refresh_dynamic_segments",
-        "schedule": SEGMENT_REFRESH_MINUTES * 60,
-    },
-    # Starts scheduled campaigns whose time has come (a backstop to their own countdown task).
-    "start-due-campaigns": {
-        "task": "campaigns.tasks.campaigns_start_due",
-        "schedule": 60,
-    },
-}
+# Size caps of one rule tree, counted after in_segment conditions are expanded into the rules of the
+# segment they include, so no tree can grow a query the database (or the compiler) chokes on.
+SEGMENT_RULES_MAX_CONDITIONS = env.int("SEGMENT_RULES_MAX_CONDITIONS", default=100)
+SEGMENT_RULES_MAX_DEPTH = env.int("SEGMENT_RULES_MAX_DEPTH", default=10)
+# The periodic jobs themselves are declared in crm/runtime/periodic.py (one place).
 
 # Contact lifecycle thresholds (days); see CONTRACT.md §3.
 LIFECYCLE_NEW_DAYS = env.int("LIFECYCLE_NEW_DAYS", default=30)
@@ -155,6 +175,10 @@ LIFECYCLE_AT_RISK_DAYS = env.int("LIFECYCLE_AT_RISK_DAYS", default=180)
 PHONE_DEFAULT_REGION = env("PHONE_DEFAULT_REGION", default="IL")
 # Largest file the admin CSV import accepts, in bytes.
 IMPORT_MAX_UPLOAD_BYTES = env.int("IMPORT_MAX_UPLOAD_BYTES", default=50 * 1024 * 1024)
+# Where an uploaded import file waits between its dry run and the confirmed import, and how long an
+# unconfirmed one is kept before it is deleted.
+IMPORT_UPLOAD_DIR = env("IMPORT_UPLOAD_DIR", default=str(VAR_DIR / "imports"))
+IMPORT_UPLOAD_MAX_AGE_MINUTES = env.int("IMPORT_UPLOAD_MAX_AGE_MINUTES", default=60)
 
 # Campaigns: batch size and parallel batch chains per campaign, an optional rate limit (mails per
 # second per campaign, 0 = as fast as the mail server takes them), the cross-campaign frequency cap
@@ -178,19 +202,30 @@ MACHINE_OPEN_SECONDS = env.int("MACHINE_OPEN_SECONDS", default=2)
 # A click with no human open yet, this soon after sending, is a link scanner rather than a person.
 MACHINE_CLICK_SECONDS = env.int("MACHINE_CLICK_SECONDS", default=10)
 UNSUBSCRIBE_MAILTO = env("UNSUBSCRIBE_MAILTO", default="")
+# Limits of one campaign mail's render (campaigns.sandbox): output size, loop iterations in all,
+# the widest padding filter (ljust, rjust, center, floatformat, stringformat) and the seconds it may take.
+TEMPLATE_MAX_OUTPUT_BYTES = env.int("TEMPLATE_MAX_OUTPUT_BYTES", default=1_000_000)
+TEMPLATE_MAX_LOOP_ITERATIONS = env.int("TEMPLATE_MAX_LOOP_ITERATIONS", default=10_000)
+TEMPLATE_MAX_WIDTH = env.int("TEMPLATE_MAX_WIDTH", default=1_000)
+TEMPLATE_MAX_RENDER_SECONDS = env.float("TEMPLATE_MAX_RENDER_SECONDS", default=2.0)
 ANYMAIL = {
     "WEBHOOK_SECRET": env("ANYMAIL_WEBHOOK_SECRET", default=""),
     "MAILGUN_WEBHOOK_SIGNING_KEY": env("MAILGUN_WEBHOOK_SIGNING_KEY", default=""),
 }
 
+# Deepest nesting of lists/objects an API body may have.
+API_MAX_JSON_DEPTH = env.int("API_MAX_JSON_DEPTH", default=50)
+
 REST_FRAMEWORK = {
+    "DEFAULT_PARSER_CLASSES": ["crm.parsers.JSONParser", "rest_framework.parsers.FormParser",
+                               "rest_framework.parsers.MultiPartParser"],
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "crm.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["crm.permissions.HasScope"],
     "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
+        "crm.filtering.SafeFilterBackend",
         "rest_framework.filters.OrderingFilter",
     ],
     "DEFAULT_PAGINATION_CLASS": "crm.pagination.IdCursorPagination",
@@ -204,13 +239,22 @@ REST_FRAMEWORK = {
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Retail Club CRM API",
-    "DESCRIPTION": "Partner API: contacts, club members, catalogue, purchases, site events and segments.",
+    "DESCRIPTION": "Partner API: contacts, club members, catalogue, purchases, site events and segments.\n\n"
+                   "Errors: a 400 is `{\"field\": [\"message\", …], \"error_codes\": {\"field\": [\"code\", …]}}` "
+                   "(one machine-readable code per message, same keys); any other error is "
+                   "`{\"detail\": \"…\", \"code\": \"…\"}`.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a "status"; each choice set gets its own stable name in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "ClubMemberStatusEnum": "contacts.models.LoyaltyMember.Status",
+        "CampaignStatusEnum": "campaigns.models.Campaign.Status",
+        "HealthStatusEnum": ["ok", "warning", "failing"],
+    },
 }
 
 CACHES = {
@@ -224,9 +268,30 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }
 
-if not DEBUG:
-    SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
-    CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
+# HTTPS: outside development the app is served behind TLS, so plain HTTP is redirected, browsers are
+# told to use HTTPS only (HSTS) and cookies never travel unencrypted. Each is configurable. A proxy's
+# X-Forwarded-Proto is believed only when TRUST_X_FORWARDED_PROTO says the proxy sets it (and strips
+# any value a client sent); otherwise a client could claim HTTPS.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+if env.bool("TRUST_X_FORWARDED_PROTO", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Listing a domain for HSTS preload commits every subdomain to HTTPS for months; it is the operator's
+# decision (SECURE_HSTS_PRELOAD=true), so its absence is not reported as a deployment problem.
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+# Sent on every HTML page (admin, API docs, unsubscribe pages): scripts only from our own static files.
+CONTENT_SECURITY_POLICY = env("CONTENT_SECURITY_POLICY", default=(
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: https:; "
+    "object-src 'none'; base-uri 'self'; frame-ancestors 'self'; form-action 'self'"))
+# Flash messages live in the session, not a cookie: one of them shows a new API key once.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
+# Admin sign-in: after this many failed attempts for one user name or from one address, further
+# attempts are refused for the lock-out period.
+LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+LOGIN_LOCKOUT_MINUTES = env.int("LOGIN_LOCKOUT_MINUTES", default=15)
 
 ADMIN_SITE_HEADER = env("ADMIN_SITE_HEADER", default="Retail Club CRM")

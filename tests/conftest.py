@@ -1,6 +1,37 @@
+import importlib
+from types import SimpleNamespace
+
 import pytest
+from django.apps import apps
 from django.core.cache import cache
+from django.db import connections
+from django.db.models.signals import post_migrate
 from rest_framework.test import APIClient
+
+# The data migrations that create the staff roles and their permissions, with their forward function.
+ROLE_MIGRATIONS = (("contacts.migrations.0002_roles", "create_roles"), ("segments.migrations.0002_roles", "grant"),
+                   ("campaigns.migrations.0002_roles", "grant"),
+                   ("crm.migrations.0002_special_permissions", "create_and_grant"))
+
+
+def _restore_roles(sender, using="default", **kwargs):
+    """A transactional test ends by flushing the database, data migrations' rows included; Django then
+    sends post_migrate, and this puts the roles back, so no later test depends on the order tests ran in
+    (pytest-xdist hands each worker files in any order)."""
+    if sender.label != list(apps.get_app_configs())[-1].label:
+        return
+    editor = SimpleNamespace(connection=connections[using])
+    for module, function in ROLE_MIGRATIONS:
+        getattr(importlib.import_module(module), function)(apps, editor)
+
+
+post_migrate.connect(_restore_roles, dispatch_uid="tests-restore-roles")
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hasher(settings):
+    """Hashing test passwords with PBKDF2 costs seconds across the suite; what is tested is who may sign in."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture(autouse=True)

@@ -1,7 +1,9 @@
 """Campaigns in the back office: edit a draft, count its recipients, send, schedule, pause, resume or
 cancel it (each after a confirmation page, each through the service), watch its progress, read its
 report."""
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import widgets
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
@@ -10,24 +12,30 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from contacts.admin.base import ServiceErrorsMixin
+from crm.permissions import SEND_CAMPAIGN
 
 from .. import services
 from ..models import Campaign
 from ..selectors import campaign_stats
 from .forms import CAMPAIGN_FIELDS, CampaignForm
-from .preview import preview_page
+from .preview import preview_html, preview_page
 from .report import report_numbers, report_page
 
 Status = Campaign.Status
 # verb → (service name, statuses it applies to, button label, question on the confirmation page)
 VERBS = {
-    "send": ("campaign_start", {Status.DRAFT}, gettext_lazy("Send now"),
+    "send": ("campaign_send_now", {Status.DRAFT, Status.SCHEDULED}, gettext_lazy("Send now"),
              gettext_lazy("Send “%(name)s” now to %(eligible)s of %(total)s recipients?")),
     "schedule": ("campaign_start", {Status.DRAFT}, gettext_lazy("Schedule"),
                  gettext_lazy("Schedule “%(name)s” for %(when)s, to the recipients of that moment?")),
+    "reschedule": ("campaign_reschedule", {Status.SCHEDULED}, gettext_lazy("Reschedule"),
+                   gettext_lazy("Move “%(name)s” to another time (now set for %(when)s)?")),
+    "unschedule": ("campaign_unschedule", {Status.SCHEDULED}, gettext_lazy("Back to draft"),
+                   gettext_lazy("Move “%(name)s” back to draft? It will not go out until it is scheduled or sent "
+                                "again.")),
     "pause": ("campaign_pause", {Status.SENDING}, gettext_lazy("Pause"),
               gettext_lazy("Pause “%(name)s”? Mail already handed to the server stays sent.")),
     "resume": ("campaign_resume", {Status.PAUSED}, gettext_lazy("Resume"),
@@ -40,22 +48,24 @@ LIVE = {Status.SCHEDULED, Status.SENDING}
 EDITABLE = {Status.DRAFT, Status.SCHEDULED}
 
 
+class RescheduleForm(forms.Form):
+    scheduled_at = forms.SplitDateTimeField(label=gettext_lazy("new time"), widget=widgets.AdminSplitDateTime)
+
+
 def verbs_for(campaign: Campaign) -> list[str]:
-    """The buttons a campaign offers: send or schedule (by scheduled_at), then the state changes."""
+    """The buttons a campaign offers: send now, or schedule when its time is in the future, then the
+    state changes."""
     future = campaign.scheduled_at and campaign.scheduled_at > timezone.now()
-    found = []
-    for verb, (_service, statuses, _label, _question) in VERBS.items():
-        if campaign.status not in statuses or (verb == "send" and future) or (verb == "schedule" and not future):
-            continue
-        found.append(verb)
-    return found
+    return [verb for verb, (_service, statuses, _label, _question) in VERBS.items()
+            if campaign.status in statuses and not (verb == "schedule" and not future)]
 
 
 @admin.register(Campaign)
 class CampaignAdmin(ServiceErrorsMixin, admin.ModelAdmin):
     form = CampaignForm
     change_form_template = "admin/campaigns/campaign/change_form.html"
-    list_display = ("name", "status", "template", "scheduled_at", "started_at", "report_link")
+    list_display = ("name", "status_label", "template", "scheduled_at", "started_at", "report_link")
+    actions = ["duplicate_selected"]
     list_filter = ("status",)
     list_select_related = ("template",)
     search_fields = ("name",)
@@ -81,10 +91,12 @@ class CampaignAdmin(ServiceErrorsMixin, admin.ModelAdmin):
         wrap = self.admin_site.admin_view
         return [
             path("<int:pk>/do/<str:verb>/", wrap(self.verb_view), name="campaigns_campaign_verb"),
+            path("<int:pk>/duplicate/", wrap(self.duplicate_view), name="campaigns_campaign_duplicate"),
             path("<int:pk>/progress/", wrap(self.progress_view), name="campaigns_campaign_progress"),
             path("<int:pk>/report/", wrap(self.report_view), name="campaigns_campaign_report"),
             path("<int:pk>/numbers/", wrap(self.numbers_view), name="campaigns_campaign_numbers"),
             path("<int:pk>/preview/", wrap(self.preview_view), name="campaigns_campaign_preview"),
+            path("<int:pk>/preview/html/", wrap(self.preview_html_view), name="campaigns_campaign_preview_html"),
         ] + super().get_urls()
 
     def get_readonly_fields(self, request, obj=None):
@@ -97,6 +109,20 @@ class CampaignAdmin(ServiceErrorsMixin, admin.ModelAdmin):
         if obj is None:
             return fieldsets
         return ((None, {"fields": ("status", "created_by", ("started_at", "finished_at"))}), *fieldsets)
+
+    @admin.display(description=gettext_lazy("status"), ordering="status")
+    def status_label(self, obj: Campaign) -> str:
+        if obj.is_overdue:
+            return format_html('<span class="campaign-overdue" title="{}">{} — {}</span>', _(
+                "Its time has passed and it has not started: is the worker and scheduler running?"),
+                obj.get_status_display(), _("overdue"))
+        return obj.get_status_display()
+
+    @admin.action(description=gettext_lazy("Duplicate the selected campaigns as new drafts"), permissions=["add"])
+    def duplicate_selected(self, request, queryset):
+        copies = [services.campaign_duplicate(campaign=campaign, user=request.user) for campaign in queryset[:50]]
+        self.message_user(request, ngettext("%(count)d new draft.", "%(count)d new drafts.", len(copies)) % {
+            "count": len(copies)}, messages.SUCCESS)
 
     @admin.display(description=gettext_lazy("report"))
     def report_link(self, obj: Campaign) -> str:
@@ -125,12 +151,15 @@ class CampaignAdmin(ServiceErrorsMixin, admin.ModelAdmin):
         return super().changeform_view(request, object_id, form_url, extra)
 
     def _panel(self, request, campaign: Campaign) -> dict:
-        can_change = self.has_change_permission(request, campaign)
-        panel = {"verbs": [(verb, VERBS[verb][2]) for verb in verbs_for(campaign)] if can_change else [],
+        can_send = self.has_send_permission(request, campaign)
+        panel = {"verbs": [(verb, VERBS[verb][2]) for verb in verbs_for(campaign)] if can_send else [],
                  "progress_url": reverse("admin:campaigns_campaign_progress", args=[campaign.pk]),
                  "report_url": reverse("admin:campaigns_campaign_report", args=[campaign.pk]),
                  "preview_url": reverse("admin:campaigns_campaign_preview", args=[campaign.pk]),
-                 "live": campaign.status in LIVE, "progress": progress_data(campaign)}
+                 "live": campaign.status in LIVE, "progress": progress_data(campaign),
+                 "overdue": campaign.is_overdue, "health_url": reverse("admin-health"),
+                 "duplicate_url": reverse("admin:campaigns_campaign_duplicate", args=[campaign.pk])
+                 if self.has_add_permission(request) else None}
         if campaign.status in (Status.DRAFT, Status.SCHEDULED):
             panel["recipient_count"] = services.campaign_recipient_count(campaign=campaign)
         return panel
@@ -139,7 +168,7 @@ class CampaignAdmin(ServiceErrorsMixin, admin.ModelAdmin):
 
     def verb_view(self, request, pk, verb):
         campaign = get_object_or_404(Campaign, pk=pk)
-        if verb not in VERBS or not self.has_change_permission(request, campaign):
+        if verb not in VERBS or not self.has_send_permission(request, campaign):
             raise PermissionDenied
         change_url = reverse("admin:campaigns_campaign_change", args=[campaign.pk])
         if verb not in verbs_for(campaign):
@@ -147,9 +176,11 @@ class CampaignAdmin(ServiceErrorsMixin, admin.ModelAdmin):
                 "status": campaign.get_status_display()}, messages.WARNING)
             return HttpResponseRedirect(change_url)
         service_name, _statuses, label, question = VERBS[verb]
-        if request.method == "POST":
+        form = RescheduleForm(request.POST or None) if verb == "reschedule" else None
+        if request.method == "POST" and (form is None or form.is_valid()):
+            extra = {"scheduled_at": form.cleaned_data["scheduled_at"]} if form is not None else {}
             try:
-                getattr(services, service_name)(campaign=campaign)
+                getattr(services, service_name)(campaign=campaign, **extra)
             except ValidationError as exc:
                 for error in exc.messages:
                     self.message_user(request, error, messages.ERROR)
@@ -161,11 +192,21 @@ class CampaignAdmin(ServiceErrorsMixin, admin.ModelAdmin):
         counts = services.campaign_recipient_count(campaign=campaign) if verb in ("send", "schedule") else {}
         when = timezone.localtime(campaign.scheduled_at).strftime("%Y-%m-%d %H:%M") if campaign.scheduled_at else ""
         return TemplateResponse(request, "admin/campaigns/campaign/confirm.html", {
-            **self.admin_site.each_context(request), "opts": self.opts, "original": campaign,
+            **self.admin_site.each_context(request), "opts": self.opts, "original": campaign, "form": form,
+            "media": self.media + (form.media if form is not None else forms.Media()),
             "title": label, "verb": verb, "label": label, "counts": counts, "change_url": change_url,
             "question": question % {"name": campaign.name, "when": when, "total": counts.get("total", ""),
                                     "eligible": counts.get("eligible", "")},
         })
+
+    def duplicate_view(self, request, pk):
+        campaign = get_object_or_404(Campaign, pk=pk)
+        if request.method != "POST" or not self.has_add_permission(request):
+            raise PermissionDenied
+        copy = services.campaign_duplicate(campaign=campaign, user=request.user)
+        self.message_user(request, _("“%(name)s” is a new draft: change what you need, then send or schedule it.")
+                          % {"name": copy.name}, messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:campaigns_campaign_change", args=[copy.pk]))
 
     def progress_view(self, request, pk):
         campaign = get_object_or_404(Campaign, pk=pk)
@@ -190,7 +231,17 @@ class CampaignAdmin(ServiceErrorsMixin, admin.ModelAdmin):
         if not self.has_view_permission(request, campaign):
             raise PermissionDenied
         return preview_page(self, request, template=campaign.template, campaign=campaign,
-                            can_send=self.has_change_permission(request, campaign))
+                            can_send=self.has_send_permission(request, campaign))
+
+    def preview_html_view(self, request, pk):
+        campaign = get_object_or_404(Campaign.objects.select_related("template"), pk=pk)
+        if not self.has_view_permission(request, campaign):
+            raise PermissionDenied
+        return preview_html(request, template=campaign.template, campaign=campaign)
+
+    def has_send_permission(self, request, obj: Campaign | None = None) -> bool:
+        """Sending, scheduling, pausing, resuming, cancelling and test mails reach people: their own permission."""
+        return self.has_change_permission(request, obj) and request.user.has_perm(SEND_CAMPAIGN)
 
 
 def progress_data(campaign: Campaign) -> dict:

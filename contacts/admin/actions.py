@@ -51,7 +51,7 @@ def revoke_email_consent(modeladmin, request, queryset):
                             messages.SUCCESS)
 
 
-@admin.action(description=gettext_lazy("Erase the selected contacts (anonymize)"), permissions=["change"])
+@admin.action(description=gettext_lazy("Erase the selected contacts (anonymize)"), permissions=["erase"])
 def erase_contacts(modeladmin, request, queryset):
     if request.POST.get("confirm") == "yes":
         erased = services.contacts_erase(contact_ids=queryset)

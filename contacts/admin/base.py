@@ -6,6 +6,10 @@ from django.utils.translation import gettext as _
 from import_export.admin import ImportExportMixin
 from import_export.formats.base_formats import CSV
 
+from crm.permissions import EXPORT_CONTACT
+
+from .uploads import ImportUploadStorage, LimitedImportForm, discard_stale_uploads, discard_upload, uploaded_name
+
 SERVICE_ERRORS = "_service_errors"
 
 
@@ -105,6 +109,9 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 class CsvImportExportMixin(ImportExportMixin):
     """CSV import with a dry-run preview that keeps good rows; CSV export of the filtered list.
 
+    Exports carry personal data out of the system, so they take the explicit "Can export contacts and
+    purchases as CSV" permission on top of viewing the list.
+
     django-import-export refuses to confirm an import while any row is invalid. Staff asked for the
     opposite: see the bad lines with their reasons, and import the good ones anyway. So the confirm
     button is offered whenever the dry run had no hard (non-validation) error; invalid rows are
@@ -113,26 +120,51 @@ class CsvImportExportMixin(ImportExportMixin):
 
     import_template_name = "admin/contacts/import.html"
     formats = [CSV]
+    import_form_class = LimitedImportForm
+    tmp_storage_class = ImportUploadStorage
 
     def has_import_permission(self, request):
         return request.user.has_perm(f"{self.opts.app_label}.add_{self.opts.model_name}")
 
     def has_export_permission(self, request):
-        return self.has_view_permission(request)
+        return self.has_view_permission(request) and request.user.has_perm(EXPORT_CONTACT)
 
     def import_action(self, request, **kwargs):
+        if request.method == "POST":
+            discard_stale_uploads()
         response = super().import_action(request, **kwargs)
         context = getattr(response, "context_data", None) or {}
         result = context.get("result")
+        if result is not None:
+            context["invalid_lines"] = invalid_lines(result)
         if result is not None and not result.has_errors() and result.has_validation_errors():
             context["confirm_form"] = self.create_confirm_form(request, import_form=context["form"])
             context["skips_invalid_rows"] = True
+        if "confirm_form" not in context:
+            discard_upload(uploaded_name(request))
         return response
+
+    def process_import(self, request, **kwargs):
+        """The confirmed import; its uploaded file is deleted whatever the outcome."""
+        try:
+            return super().process_import(request, **kwargs)
+        finally:
+            discard_upload(request.POST.get("import_file_name"))
 
     def add_success_message(self, result, request):
         super().add_success_message(result, request)
         if result.has_validation_errors():
             messages.warning(request, invalid_rows_message(result))
+
+
+def invalid_lines(result) -> list[tuple[int, str, list]]:
+    """(line in the file, column or "", messages) per problem, for the dry-run page.
+
+    Built here because a template cannot loop over `error_dict.items` when a column is itself
+    named "items" (purchases): the lookup finds that column's messages instead of the method.
+    """
+    return [(row.number + 1, "" if field == NON_FIELD_ERRORS else field, messages)
+            for row in result.invalid_rows for field, messages in row.error_dict.items()]
 
 
 def invalid_rows_message(result) -> str:

@@ -5,6 +5,8 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from crm.permissions import ERASE_CONTACT, MERGE_CONTACT
+
 from .. import selectors, services
 from ..models import Contact, LoyaltyMember, Purchase
 from ..paginator import EstimatedCountPaginator
@@ -13,6 +15,7 @@ from . import actions
 from .base import CsvImportExportMixin, LatestRowsFormSet, ReadOnlyInline, ServiceErrorsMixin
 from .filters import CityFilter, RegionFilter
 from .forms import ContactAdminForm
+from .merge import MergeAdminMixin, merge_contacts
 
 DERIVED_FIELDS = (
     "email_status", "funnel_stage", "lifecycle", "purchase_count", "total_spent", "first_purchase_at",
@@ -47,10 +50,11 @@ class RecentPurchasesInline(ReadOnlyInline, admin.TabularInline):
 
 
 @admin.register(Contact)
-class ContactAdmin(ServiceErrorsMixin, CsvImportExportMixin, admin.ModelAdmin):
+class ContactAdmin(MergeAdminMixin, ServiceErrorsMixin, CsvImportExportMixin, admin.ModelAdmin):
     form = ContactAdminForm
     resource_classes = [ContactResource]
     change_form_template = "admin/contacts/contact/change_form.html"
+    change_list_template = "admin/contacts/contact/change_list.html"
     list_display = ("display_name", "email", "phone", "city", "funnel_stage", "lifecycle", "club_tier",
                     "email_opt_in", "email_status", "created_at")
     list_select_related = ("club",)
@@ -66,7 +70,7 @@ class ContactAdmin(ServiceErrorsMixin, CsvImportExportMixin, admin.ModelAdmin):
     autocomplete_fields = ("tags",)
     readonly_fields = DERIVED_FIELDS
     inlines = (ClubMembershipInline, RecentPurchasesInline)
-    actions = (actions.add_tag, actions.revoke_email_consent, actions.erase_contacts)
+    actions = (actions.add_tag, actions.revoke_email_consent, actions.erase_contacts, merge_contacts)
     fieldsets = (
         (None, {"fields": ("email", "phone", "external_id", "first_name", "last_name")}),
         (_("Profile"), {"fields": ("gender", "birth_date", "wedding_date", "marital_status", "city", "region",
@@ -93,6 +97,14 @@ class ContactAdmin(ServiceErrorsMixin, CsvImportExportMixin, admin.ModelAdmin):
         """Exact matches on the normalized keys, name prefixes otherwise (see selectors)."""
         q = selectors.contact_search_q(search_term)
         return (queryset.filter(q), False) if q != Q() else (queryset, False)
+
+    def has_erase_permission(self, request) -> bool:
+        """Erasing is irreversible, so it takes its own permission on top of changing contacts."""
+        return self.has_change_permission(request) and request.user.has_perm(ERASE_CONTACT)
+
+    def has_merge_permission(self, request) -> bool:
+        """For merge actions (`permissions=["merge"]`): merging folds one person into another for good."""
+        return self.has_change_permission(request) and request.user.has_perm(MERGE_CONTACT)
 
     def get_actions(self, request):
         found = super().get_actions(request)

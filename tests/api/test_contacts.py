@@ -37,7 +37,10 @@ def test_create_names_every_invalid_field(api):
 
     assert response.status_code == 400
     assert {"email", "phone", "birth_date", "gender"} <= set(response.json())
-    assert all(isinstance(m, list) for m in response.json().values())
+    body = response.json()
+    codes = body.pop("error_codes")
+    assert all(isinstance(m, list) for m in body.values())
+    assert set(codes) == set(body) and codes["gender"] == ["invalid_choice"]
 
 
 def test_create_refuses_an_email_in_use(api):
@@ -229,3 +232,37 @@ def test_lists_can_be_ordered(api):
     assert ids(api.get(URL, {"ordering": "-updated_at"})) == [a.pk, b.pk]
     assert ids(api.get(URL, {"ordering": "id"})) == [a.pk, b.pk]
     assert ids(api.get(URL, {"ordering": "-id"})) == [b.pk, a.pk]
+
+
+# ---------------------------------------------------------------- custom fields: every bad value reported
+
+@pytest.fixture
+def custom_fields(db):
+    from contacts.models import CustomField
+
+    CustomField.objects.create(key="size", label="Size", type=CustomField.Type.NUMBER)
+    CustomField.objects.create(key="vip", label="VIP", type=CustomField.Type.BOOLEAN)
+
+
+BAD_ATTRIBUTES = {"size": "huge", "vip": "perhaps", "pet": "dog"}
+
+
+def test_a_patch_with_two_bad_custom_fields_reports_both(api, custom_fields):
+    contact = ContactFactory(attributes={"pet": "cat"})
+
+    response = api.patch(f"{URL}{contact.pk}/", {"attributes": BAD_ATTRIBUTES}, format="json")
+
+    assert response.status_code == 400
+    assert {"attributes.size", "attributes.vip"} <= set(response.json())
+    contact.refresh_from_db()
+    assert contact.attributes == {"pet": "cat"}
+
+
+def test_create_and_upsert_with_two_bad_custom_fields_report_both(api, custom_fields):
+    created = api.post(URL, {"email": "two@example.com", "attributes": BAD_ATTRIBUTES}, format="json")
+    upserted = api.post(f"{URL}upsert/", {"email": "two@example.com", "attributes": BAD_ATTRIBUTES}, format="json")
+
+    for response in (created, upserted):
+        assert response.status_code == 400
+        assert {"attributes.size", "attributes.vip"} <= set(response.json())
+    assert not Contact.objects.filter(email="two@example.com").exists()

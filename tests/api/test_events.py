@@ -175,3 +175,29 @@ def test_a_null_character_fails_only_its_own_item_in_a_batch(api):
 
     assert body["created"] == 1
     assert body["errors"] == [{"index": 0, "errors": {"properties.q": ["Null characters are not allowed."]}}]
+
+
+def test_an_event_whose_identifiers_belong_to_two_contacts_is_refused(api):
+    member = MemberFactory()
+    other = ContactFactory()
+
+    response = api.post(URL, {"type": "page_view", "contact": other.pk, "card_number": member.card_number},
+                        format="json")
+
+    assert response.status_code == 400
+    assert {"contact", "card_number"} <= set(response.json())
+    assert not Activity.objects.exists()
+
+
+def test_a_bulk_event_with_conflicting_identifiers_fails_alone(api):
+    member = MemberFactory()
+    other = ContactFactory(email="other@example.com")
+    batch = [{"type": "page_view", "card_number": member.card_number, "email": "other@example.com"},
+             {"type": "page_view", "contact": other.pk, "email": "other@example.com"}]
+
+    body = api.post(BULK, {"events": batch}, format="json").json()
+
+    assert body["created"] == 1
+    assert [e["index"] for e in body["errors"]] == [0]
+    assert {"card_number", "email"} <= set(body["errors"][0]["errors"])
+    assert Activity.objects.get().contact_id == other.pk

@@ -225,3 +225,61 @@ def test_concurrent_posts_of_the_same_purchase_store_one_row(make_client):
     assert sorted(set(answers)) <= [200, 201]
     assert Purchase.objects.filter(external_id="RACE-1").count() == 1
     assert Contact.objects.get(pk=contact.pk).purchase_count == 1
+
+
+# ---------------------------------------------------------------- identifiers of two different contacts
+
+def test_a_purchase_whose_card_and_email_belong_to_two_contacts_is_refused_naming_both(api, catalogue):
+    member = MemberFactory(card_number="900000001234")
+    other = ContactFactory(email="other@example.com")
+
+    response = api.post(URL, order(card_number="900000001234", email="Other@Example.com"), format="json")
+
+    assert response.status_code == 400
+    assert {"card_number", "email"} <= set(response.json())
+    assert not Purchase.objects.exists()
+    assert Contact.objects.get(pk=member.contact_id).purchase_count == 0
+    assert Contact.objects.get(pk=other.pk).purchase_count == 0
+
+
+def test_a_purchase_whose_contact_id_and_card_belong_to_two_contacts_is_refused(api, catalogue):
+    MemberFactory(card_number="900000001234")
+    contact = ContactFactory()
+
+    response = api.post(URL, order(contact=contact.pk, card_number="900000001234"), format="json")
+
+    assert response.status_code == 400
+    assert {"contact", "card_number"} <= set(response.json())
+    assert not Purchase.objects.exists()
+
+
+def test_identifiers_that_agree_are_accepted_and_an_unknown_extra_email_creates_nobody(api, catalogue):
+    member = MemberFactory(card_number="900000001234", contact__email="dana@example.com")
+
+    same = api.post(URL, order("P-1", card_number="900000001234", email="dana@example.com", contact=member.contact_id),
+                    format="json")
+    unknown_email = api.post(URL, order("P-2", card_number="900000001234", email="nobody@example.com"), format="json")
+
+    assert same.status_code == 201 and same.json()["contact"] == member.contact_id
+    assert unknown_email.status_code == 201 and unknown_email.json()["contact"] == member.contact_id
+    assert not Contact.objects.filter(email="nobody@example.com").exists()
+
+
+def test_a_bulk_item_with_conflicting_identifiers_is_reported_by_index_and_the_others_are_stored(api, catalogue):
+    member = MemberFactory(card_number="900000001234", contact__email="dana@example.com")
+    ContactFactory(email="other@example.com")
+    batch = [
+        order("C-1", card_number="900000001234"),
+        order("C-2", card_number="900000001234", email="other@example.com"),
+        order("C-3", card_number="900000001234", email="dana@example.com"),
+        order("C-4", card_number="900000001234", email="nobody@example.com"),
+    ]
+
+    body = api.post(BULK, {"purchases": batch}, format="json").json()
+
+    assert body["created"] == 3
+    errors = {e["index"]: e["errors"] for e in body["errors"]}
+    assert set(errors) == {1} and {"card_number", "email"} <= set(errors[1])
+    assert set(Purchase.objects.values_list("external_id", flat=True)) == {"C-1", "C-3", "C-4"}
+    assert set(Purchase.objects.values_list("contact_id", flat=True)) == {member.contact_id}
+    assert not Contact.objects.filter(email="nobody@example.com").exists()

@@ -85,7 +85,8 @@ def test_the_preview_renders_for_a_contact_chosen_by_email(admin_client, templat
     assert rendered.subject == "דנה, מבצע!"
     assert 'dir="rtl"' in rendered.html
     html = response.content.decode()
-    assert "<iframe" in html and "srcdoc=" in html and "sandbox" in html
+    assert "<iframe" in html and "sandbox=" in html
+    assert f'src="/admin/campaigns/emailtemplate/{template.pk}/preview/html/?contact={dana.pk}"' in html
     assert "שלום דנה" in rendered.text
 
 
@@ -187,7 +188,7 @@ def test_send_asks_first_then_sends_through_the_service(admin_client, campaign, 
     assert [m.to for m in mailoutbox] == [["reader@example.com"]]
 
 
-def test_a_future_scheduled_at_offers_schedule_instead_of_send(admin_client, campaign):
+def test_a_future_scheduled_at_offers_schedule_beside_send_now(admin_client, campaign):
     campaign.scheduled_at = timezone.now() + dt.timedelta(days=1)
     campaign.save()
 
@@ -195,7 +196,7 @@ def test_a_future_scheduled_at_offers_schedule_instead_of_send(admin_client, cam
     admin_client.post(url("campaign_verb", campaign.pk, "schedule"))
 
     assert url("campaign_verb", campaign.pk, "schedule") in page
-    assert url("campaign_verb", campaign.pk, "send") not in page
+    assert url("campaign_verb", campaign.pk, "send") in page  # "Send now" ignores the time
     assert Campaign.objects.get(pk=campaign.pk).status == "scheduled"
 
 
@@ -294,6 +295,24 @@ def test_the_report_shows_stats_chart_links_and_recipients(admin_client, campaig
     assert "https://shop.example.com/sale" in html
     assert "r0@example.com" in html and "off@example.com" in html
     assert {m.state for m in response.context["recipients"]} == {"clicked", "delivered", "skipped"}
+
+
+def test_the_recipients_table_counts_machine_opens_apart_from_human_opens(admin_client, campaign):
+    from campaigns import tracking
+    from campaigns.tokens import message_token
+
+    message = sent_campaign(campaign)[1]
+    Message.objects.filter(pk=message.pk).update(sent_at=timezone.now() - dt.timedelta(hours=1))
+    token = message_token(message.pk)
+    tracking.record_open(token=token, visitor=tracking.Visitor(user_agent="Mozilla/5.0 (Windows NT 10.0) Firefox/128"))
+    for _ in range(2):
+        tracking.record_open(token=token, visitor=tracking.Visitor(user_agent="Mozilla/5.0"))
+
+    html = admin_client.get(url("campaign_report", campaign.pk)).content.decode()
+
+    row = html[html.index("r1@example.com"):]
+    cell = row[row.index('class="campaign-opens"'):].split("</td>")[0]
+    assert ">1 (+2 machine)" in cell
 
 
 def test_the_report_numbers_refresh_from_json(admin_client, campaign):

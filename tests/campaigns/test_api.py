@@ -77,6 +77,19 @@ def test_a_template_with_an_unknown_variable_is_a_400_naming_field_and_line(api)
     assert "contact.nickname" in response.json()["html"][0]
 
 
+@pytest.mark.parametrize("html, expected", [
+    ('<p>Hi</p>\n<img src="x.png" onerror="steal()">', "onerror"),
+    ('<p>Hi</p>\n{% for a in "' + "x" * 200 + '"|make_list %}{% for b in "' + "x" * 200 + '"|make_list %}.'
+     '{% endfor %}{% endfor %}', "TEMPLATE_MAX_LOOP_ITERATIONS"),
+    ('<p>Hi</p>\n<p>{{ contact.first_name|ljust:"999999999" }}</p>', "TEMPLATE_MAX_WIDTH"),
+])
+def test_a_hostile_template_is_a_400_naming_the_line(api, html, expected):
+    response = api.post("/api/v1/templates/", {"name": "Bad", "subject": "Hi", "html": html}, format="json")
+
+    assert response.status_code == 400
+    assert "line 2" in response.json()["html"][0] and expected in response.json()["html"][0]
+
+
 def test_a_template_that_does_not_compile_is_a_400(api):
     response = api.post("/api/v1/templates/", {"name": "Bad", "subject": "{% if %}", "html": "<p>x</p>"},
                         format="json")

@@ -237,6 +237,42 @@ def test_a_machine_open_changes_no_segment(client, django_capture_on_commit_call
     assert not SegmentMembership.objects.exists()
 
 
+def is_member(segment, contact) -> bool:
+    return SegmentMembership.objects.filter(segment=segment, contact=contact, left_at__isnull=True).exists()
+
+
+def test_a_human_open_right_after_an_engagement_segment_is_created_makes_the_contact_a_member(
+        client, django_capture_on_commit_callbacks):
+    from segments.services import segment_create
+
+    message = make_message()
+    assert not tracking.engagement_rules_in_use()  # warm, as in a running server: nothing looks at opens yet
+    with django_capture_on_commit_callbacks(execute=True):
+        segment = segment_create(name="Opened today",
+                                 rules={"field": "email_opened", "op": "within_last_days", "value": 1})
+    assert not is_member(segment, message.contact)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.get(f"/t/o/{message_token(message.pk)}.gif", HTTP_USER_AGENT=HUMAN_UA)
+    assert is_member(segment, message.contact)
+
+
+def test_a_human_click_right_after_a_segment_is_edited_to_look_at_clicks_makes_the_contact_a_member(
+        client, django_capture_on_commit_callbacks):
+    from segments.services import segment_create, segment_update
+
+    message = make_message()
+    link = link_for(message.campaign)
+    with django_capture_on_commit_callbacks(execute=True):
+        segment = segment_create(name="Haifa", rules={"field": "city", "op": "eq", "value": "haifa"})
+    assert not tracking.engagement_rules_in_use()
+    with django_capture_on_commit_callbacks(execute=True):
+        segment_update(segment=segment,
+                       data={"rules": {"field": "email_clicked", "op": "within_last_days", "value": 1}})
+    with django_capture_on_commit_callbacks(execute=True):
+        client.get(f"/t/c/{message_token(message.pk)}/{link.pk}/", HTTP_USER_AGENT=HUMAN_UA)
+    assert is_member(segment, message.contact)
+
+
 def test_opens_skip_segment_work_while_no_segment_looks_at_engagement(client, django_capture_on_commit_callbacks):
     message = make_message()
     Segment.objects.create(name="Haifa", kind=Segment.Kind.DYNAMIC, rules={"field": "city", "op": "eq",

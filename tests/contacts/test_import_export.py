@@ -1,5 +1,6 @@
 import csv
 import io
+import os
 from decimal import Decimal
 
 import pytest
@@ -176,3 +177,67 @@ def test_purchase_export_lists_items(admin_client, catalog):
                                        "purchaseresource_items": "on"})
     rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
     assert rows == [{"external_id": "A-1", "items": "SKU-1:2:50.00; SKU-2:1:50.00"}]
+
+
+def test_a_purchase_dry_run_with_a_malformed_items_cell_lists_the_line_instead_of_failing(admin_client, catalog):
+    """A column named "items" once made the dry-run page look up `error_dict["items"]` and fail."""
+    response = upload(admin_client, "purchase",
+                      'external_id,email,total,items\nB-1,z@example.com,10,"a:1:2:3<script>x</script>"\n')
+    assert response.status_code == 200
+    assert "items" in invalid_lines(response)[2]
+    page = response.content.decode()
+    assert "<td>2</td>" in page and "<td>items</td>" in page
+    assert "&lt;script&gt;x&lt;/script&gt;" in page and "<script>x</script>" not in page
+
+
+# ---------------------------------------------------------------- spreadsheet safety and uploads
+
+def test_contact_export_writes_formula_like_cells_as_text(admin_client):
+    ContactFactory(email="f@example.com", first_name="=HYPERLINK(\"http://x\")", last_name="@SUM(A1)",
+                   city="-2+3", phone="+972501234567")
+    url = reverse("admin:contacts_contact_export")
+    response = admin_client.post(url, {"format": "0", "resource": "0", "contactresource_email": "on",
+                                       "contactresource_first_name": "on", "contactresource_last_name": "on",
+                                       "contactresource_city": "on", "contactresource_phone": "on"})
+    rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert rows == [{"email": "f@example.com", "phone": "'+972501234567", "first_name": "'=HYPERLINK(\"http://x\")",
+                     "last_name": "'@SUM(A1)", "city": "'-2+3"}]
+
+
+@pytest.fixture
+def upload_dir(settings, tmp_path):
+    settings.IMPORT_UPLOAD_DIR = str(tmp_path / "imports")
+    return tmp_path / "imports"
+
+
+def test_an_import_file_over_the_size_limit_is_refused_with_a_form_error(admin_client, upload_dir, settings):
+    settings.IMPORT_MAX_UPLOAD_BYTES = 100
+    response = upload(admin_client, "contact", CONTACTS_CSV)
+    assert response.status_code == 200
+    assert "import_file" in response.context["form"].errors
+    assert "can be imported" in response.content.decode()
+    assert Contact.objects.count() == 0
+    assert not upload_dir.exists() or not any(upload_dir.iterdir())
+
+
+def test_the_uploaded_file_is_kept_for_the_confirm_step_then_deleted(admin_client, upload_dir):
+    dry_run = upload(admin_client, "contact", CONTACTS_CSV)
+    assert len(list(upload_dir.iterdir())) == 1
+    confirm(admin_client, "contact", dry_run)
+    assert list(upload_dir.iterdir()) == []
+    assert Contact.objects.count() == 2
+
+
+def test_a_dry_run_that_cannot_be_confirmed_leaves_no_file(admin_client, upload_dir):
+    response = upload(admin_client, "contact", "email,first_name\n")
+    assert "confirm_form" not in response.context
+    assert list(upload_dir.iterdir()) == []
+
+
+def test_an_abandoned_dry_run_file_is_deleted_at_the_next_upload_once_stale(admin_client, upload_dir, settings):
+    upload(admin_client, "contact", CONTACTS_CSV)
+    abandoned = next(upload_dir.iterdir())
+    settings.IMPORT_UPLOAD_MAX_AGE_MINUTES = 0
+    os.utime(abandoned, (0, 0))
+    upload(admin_client, "contact", CONTACTS_CSV)
+    assert not abandoned.exists()
