@@ -48,6 +48,21 @@ def staff_user(django_user_model):
 
 
 @pytest.fixture
+def login(client, django_user_model):
+    """`login("Marketer")` (a role's name, or a Group): the test client as a staff user of that group."""
+    from django.contrib.auth.models import Group
+
+    def as_member_of(group):
+        group = group if isinstance(group, Group) else Group.objects.get(name=group)
+        user = django_user_model.objects.create_user(f"user-{group.name}", email="me@example.com",
+                                                     password="pw-123-long", is_staff=True)
+        user.groups.add(group)
+        client.force_login(user)
+        return client
+    return as_member_of
+
+
+@pytest.fixture
 def admin_client(client, staff_user):
     client.force_login(staff_user)
     return client

@@ -2,7 +2,7 @@
 import pytest
 
 from contacts.models import Contact
-from tests.factories import ContactFactory, MemberFactory, ProductFactory
+from tests.factories import ContactFactory, ProductFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -24,17 +24,6 @@ def campaign(template):
 
 
 @pytest.fixture
-def login(client, django_user_model):
-    def as_member_of(group):
-        user = django_user_model.objects.create_user(f"user-{group.name}", email="me@example.com",
-                                                     password="pw-123-long", is_staff=True)
-        user.groups.add(group)
-        client.force_login(user)
-        return client
-    return as_member_of
-
-
-@pytest.fixture
 def editor():
     """Everything on campaigns except sending."""
     group = Group.objects.create(name="Campaign editors")

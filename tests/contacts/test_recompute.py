@@ -62,3 +62,8 @@ def test_the_task_runs_the_same_recompute(recent_buyer, monkeypatch):
     contacts_recompute_all_task.delay()
     recent_buyer.refresh_from_db()
     assert recent_buyer.lifecycle == "at_risk"
+
+
+def test_help_describes_the_command():
+    text = RecomputeCommand().create_parser("manage.py", "recompute_contacts").format_help()
+    assert "lifecycle" in text and "--batch-size" in text

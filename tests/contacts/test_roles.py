@@ -16,16 +16,6 @@ def codenames(group_name):
     return set(Group.objects.get(name=group_name).permissions.values_list("content_type__app_label", "codename"))
 
 
-@pytest.fixture
-def login(client, django_user_model):
-    def as_member_of(group_name):
-        user = django_user_model.objects.create_user(f"user-{group_name}", password="pw-123-long", is_staff=True)
-        user.groups.add(Group.objects.get(name=group_name))
-        client.force_login(user)
-        return client
-    return as_member_of
-
-
 def test_the_migration_creates_the_three_roles():
     assert set(Group.objects.values_list("name", flat=True)) >= {"Staff", "Marketer", "Analyst"}
 

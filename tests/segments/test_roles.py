@@ -1,7 +1,6 @@
 """Audience exports hand people to ad platforms: in the back office they take the export permission, and an
 analyst, who only looks, can neither export nor refresh."""
 import pytest
-from django.contrib.auth.models import Group
 from django.urls import reverse
 
 from segments import services
@@ -11,16 +10,6 @@ from tests.factories import ContactFactory
 pytestmark = pytest.mark.django_db
 CHANGELIST = reverse("admin:segments_segment_changelist")
 EXPORT_ACTIONS = ("export_meta", "export_google", "export_csv")
-
-
-@pytest.fixture
-def login(client, django_user_model):
-    def as_member_of(group_name):
-        user = django_user_model.objects.create_user(f"user-{group_name}", password="pw-123-long", is_staff=True)
-        user.groups.add(Group.objects.get(name=group_name))
-        client.force_login(user)
-        return client
-    return as_member_of
 
 
 @pytest.fixture
