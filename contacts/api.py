@@ -26,6 +26,7 @@ from crm.permissions import ERASE_CONTACT, MERGE_CONTACT, may_read_contacts
 
 from . import ingest, normalize, services
 from .filters import ClubMemberFilter, ContactFilter, EventFilter, ProductFilter, PurchaseFilter, StoreFilter
+from .lifecycle import with_lifecycle
 from .models import Activity, Contact, LoyaltyMember, PointsEntry, Product, Purchase, Store
 from .serializers import (
     BulkResultSerializer,
@@ -139,6 +140,9 @@ class ContactViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
                           "merge": {"POST": ("contacts.change_contact", MERGE_CONTACT)}}
     filterset_class = ContactFilter
     ordering_fields = ["id", "created_at", "updated_at"]
+
+    def get_queryset(self):
+        return with_lifecycle(super().get_queryset())
 
     def _answer(self, contact: Contact, code: int = status.HTTP_200_OK) -> Response:
         return _written(self.request, contact,

@@ -13,7 +13,7 @@ lifecycle stages (new, active, at risk, lapsed) are meaningful whenever it is lo
 
 Scale: rows are generated one chunk of contacts at a time and written in bulk — COPY on
 PostgreSQL, bulk_create elsewhere — so memory stays bounded at any size. Derived fields (purchase
-aggregates, funnel stage, lifecycle, RFM) are then set by the set-based services, in id ranges.
+aggregates, funnel stage, RFM) are then set by the set-based services, in id ranges.
 """
 import datetime as dt
 import json
@@ -219,7 +219,7 @@ FIELDS = {
     "contacts": (Contact, (
         "id", "email", "phone", "external_id", "first_name", "last_name", "gender", "birth_date", "wedding_date",
         "marital_status", "city", "region", "country", "language", "source", "source_detail", "signed_up_at",
-        "attributes", "email_opt_in", "sms_opt_in", "email_status", "referred_by_id", "funnel_stage", "lifecycle",
+        "attributes", "email_opt_in", "sms_opt_in", "email_status", "referred_by_id", "funnel_stage",
         "purchase_count", "total_spent", "created_at", "updated_at")),
     "purchases": (Purchase, ("id", "contact_id", "source", "external_id", "channel", "store_id", "purchased_at",
                              "total", "currency", "created_at")),
@@ -270,10 +270,10 @@ def seed_demo(*, contacts: int = DEFAULT_CONTACTS, seed: int = DEFAULT_SEED, anc
 
 
 def derived_refresh(lo: int, hi: int) -> None:
-    """Purchase aggregates, funnel stage, lifecycle and RFM through the services' set-based expressions.
+    """Purchase aggregates, funnel stage and RFM through the services' set-based expressions.
 
     Only buyers need the purchase refresh (everyone else keeps the defaults: no purchases,
-    prospect). The funnel stage the generator wrote is checked against `funnel_stage_case` and
+    hence prospects). The funnel stage the generator wrote is checked against `funnel_stage_case` and
     only rows that differ are written, so a million contacts are not rewritten for nothing.
     """
     has_purchase = Exists(Purchase.objects.filter(contact=OuterRef("pk")))
@@ -437,7 +437,7 @@ class _Chunk:
             profile["marital_status"], profile["city"], profile["region"], "IL", profile["language"],
             profile["source"], profile["source_detail"], signed_up_at, profile["attributes"],
             profile["email_opt_in"], profile["sms_opt_in"], profile["email_status"], profile["referred_by"],
-            STAGE_VALUES[stage], "prospect", 0, Decimal(0), signed_up_at, self.anchor,
+            STAGE_VALUES[stage], 0, Decimal(0), signed_up_at, self.anchor,
         ))
         self.consent(contact_id, profile, signup_ago)
         if stage == "purchaser":

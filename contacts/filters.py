@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
 
 from . import normalize
+from .lifecycle import lifecycle_in
 from .models import (
     Activity,
     Channel,
@@ -47,7 +48,9 @@ class ContactFilter(filters.FilterSet):
     funnel_stage = filters.MultipleChoiceFilter(choices=FUNNEL_CHOICES, method="filter_funnel_stage",
                                                 help_text=_("One or more of none, visitor, interested, cart, "
                                                             "purchaser."))
-    lifecycle = filters.MultipleChoiceFilter(choices=Lifecycle.choices)
+    lifecycle = filters.MultipleChoiceFilter(choices=Lifecycle.choices, method="filter_lifecycle",
+                                             help_text=_("One or more of prospect, new, active, at_risk, lapsed, "
+                                                         "as of the moment of the request."))
     email_status = filters.ChoiceFilter(choices=EmailStatus.choices)
     tag = filters.CharFilter(method="filter_tag", help_text=_("Has this tag (name, any case)."))
     updated_after = filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte",
@@ -78,6 +81,9 @@ class ContactFilter(filters.FilterSet):
         if not value:
             return queryset
         return queryset.filter(funnel_stage__in=[FunnelStage[v.upper()].value for v in value])
+
+    def filter_lifecycle(self, queryset: QuerySet, name: str, value: list[str]) -> QuerySet:
+        return queryset.filter(lifecycle_in(value)) if value else queryset
 
     def filter_tag(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         through = Contact.tags.through

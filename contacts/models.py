@@ -142,7 +142,6 @@ class Contact(models.Model):
     funnel_stage = models.PositiveSmallIntegerField(
         _("funnel stage"), choices=FunnelStage.choices, default=FunnelStage.NONE
     )
-    lifecycle = models.CharField(_("lifecycle"), max_length=10, choices=Lifecycle.choices, default=Lifecycle.PROSPECT)
     purchase_count = models.PositiveIntegerField(_("purchases"), default=0)
     total_spent = models.DecimalField(_("total spent"), max_digits=14, decimal_places=2, default=0)
     first_purchase_at = models.DateTimeField(_("first purchase"), null=True, blank=True)
@@ -170,7 +169,6 @@ class Contact(models.Model):
             models.Index(fields=["region"], name="contact_region_idx"),
             models.Index(fields=["source"], name="contact_source_idx"),
             models.Index(fields=["funnel_stage"], name="contact_funnel_idx"),
-            models.Index(fields=["lifecycle"], name="contact_lifecycle_idx"),
             models.Index(fields=["last_purchase_at"], name="contact_last_purchase_idx"),
             models.Index(fields=["signed_up_at"], name="contact_signed_up_idx"),
             models.Index(fields=["birth_date"], name="contact_birth_date_idx"),
@@ -193,6 +191,27 @@ class Contact(models.Model):
     @property
     def can_receive_email(self) -> bool:
         return bool(self.email) and self.email_opt_in and self.email_status == EmailStatus.ACTIVE
+
+    @property
+    def lifecycle(self) -> str | None:
+        """The lifecycle stage now (contacts.lifecycle): from the query's annotation when the contact was
+        read with `with_lifecycle`, else one query the first time it is asked."""
+        if "_lifecycle" not in self.__dict__:
+            from .lifecycle import lifecycle_of
+
+            self._lifecycle = lifecycle_of(self)
+        return self._lifecycle
+
+    @lifecycle.setter
+    def lifecycle(self, value: str | None) -> None:
+        self._lifecycle = value
+
+    def get_lifecycle_display(self) -> str:
+        return Lifecycle(self.lifecycle).label if self.lifecycle else ""
+
+    def refresh_from_db(self, *args, **kwargs) -> None:
+        self.__dict__.pop("_lifecycle", None)  # the purchase dates may have moved
+        super().refresh_from_db(*args, **kwargs)
 
 
 class ConsentEvent(models.Model):

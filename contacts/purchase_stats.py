@@ -1,18 +1,17 @@
-"""Buyers' stored aggregates in ONE statement: count, total, first/last purchase, lifecycle, funnel, RFM.
+"""Buyers' stored aggregates in ONE statement: count, total, first/last purchase, funnel, RFM.
 
 Ingestion refreshes these for every contact of a batch, so they are written by a single
 UPDATE … FROM (grouped purchases) rather than several passes that would each rewrite the rows
-and their indexes. Lifecycle and RFM scores are computed in the same statement from the fresh
-aggregates (same thresholds and cut points as `services.lifecycle_case` and `services.rfm_apply`).
+and their indexes. RFM scores are computed in the same statement from the fresh aggregates (same cut
+points as `services.rfm_apply`); lifecycle is not stored (contacts.lifecycle computes it when read).
 """
 import datetime as dt
 from decimal import Decimal
 
-from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from .models import Contact, FunnelStage, Lifecycle, Purchase, RfmBreakpoints
+from .models import Contact, FunnelStage, Purchase, RfmBreakpoints
 
 
 def _score_sql(column: str, cuts: list, params: list) -> str:
@@ -43,18 +42,12 @@ def refresh_buyers(ids: list[int]) -> set[int]:
     now = timezone.now()
     adapt = connection.ops.adapt_datetimefield_value
     params: list = []
-    lifecycle = (
-        "CASE WHEN a.f >= %s THEN %s WHEN a.l >= %s THEN %s WHEN a.l >= %s THEN %s ELSE %s END"
-    )
-    params += [adapt(now - dt.timedelta(days=settings.LIFECYCLE_NEW_DAYS)), Lifecycle.NEW,
-               adapt(now - dt.timedelta(days=settings.LIFECYCLE_ACTIVE_DAYS)), Lifecycle.ACTIVE,
-               adapt(now - dt.timedelta(days=settings.LIFECYCLE_AT_RISK_DAYS)), Lifecycle.AT_RISK, Lifecycle.LAPSED]
     recency, frequency, monetary = _rfm_sql(params)
     contacts, purchases = Contact._meta.db_table, Purchase._meta.db_table
     placeholders = ", ".join(["%s"] * len(ids))
     sql = (
         f"UPDATE {contacts} SET purchase_count = a.n, total_spent = a.s, first_purchase_at = a.f, "
-        f"last_purchase_at = a.l, funnel_stage = {int(FunnelStage.PURCHASER)}, lifecycle = {lifecycle}, "
+        f"last_purchase_at = a.l, funnel_stage = {int(FunnelStage.PURCHASER)}, "
         f"rfm_recency = {recency}, rfm_frequency = {frequency}, rfm_monetary = {monetary}, updated_at = %s "
         f"FROM (SELECT contact_id, COUNT(*) AS n, SUM(total) AS s, MIN(purchased_at) AS f, "
         f"MAX(purchased_at) AS l FROM {purchases} WHERE contact_id IN ({placeholders}) GROUP BY contact_id) a "

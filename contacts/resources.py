@@ -71,6 +71,7 @@ class ContactResource(ServiceResource):
     tags = Field(column_name="tags")
     card_number = Field(column_name="card_number")
     tier = Field(column_name="tier")
+    lifecycle = Field(attribute="lifecycle", column_name="lifecycle", readonly=True)  # as of the export
 
     class Meta:
         model = Contact

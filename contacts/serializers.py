@@ -13,6 +13,7 @@ from .models import (
     Contact,
     FunnelStage,
     Gender,
+    Lifecycle,
     LoyaltyMember,
     MaritalStatus,
     PointsEntry,
@@ -75,6 +76,8 @@ class ContactSerializer(serializers.ModelSerializer):
     attributes = serializers.DictField(required=False, validators=[validate_no_nul],
                                        help_text=_("Custom fields, e.g. {\"pet\": \"dog\"}."))
     funnel_stage = FunnelStageField(read_only=True, help_text=_("none < visitor < interested < cart < purchaser"))
+    lifecycle = serializers.ChoiceField(choices=Lifecycle.choices, read_only=True, help_text=_(
+        "prospect, new, active, at_risk or lapsed: computed from the purchase dates at the moment of the request."))
     club = ClubSummarySerializer(read_only=True, allow_null=True, help_text=_("Club membership, or null."))
 
     class Meta:

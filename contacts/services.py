@@ -2,7 +2,7 @@
 
 The services validate and normalize input (see `normalize`), dedupe on the natural keys
 (email, phone, external id, club card) with database constraints as the last word, and keep
-the derived fields of Contact — funnel stage, lifecycle, purchase aggregates, RFM — right
+the derived fields of Contact — funnel stage, purchase aggregates, RFM — right
 whichever door the data came in by.
 """
 import datetime as dt
@@ -10,7 +10,6 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, IntegerField, Max, Min, OuterRef, QuerySet, Value
@@ -25,7 +24,6 @@ from .models import (
     Contact,
     EmailStatus,
     FunnelStage,
-    Lifecycle,
     LoyaltyMember,
     PointsEntry,
     Product,
@@ -375,23 +373,6 @@ def contacts_revoke_consent(*, contact_ids: Any, channel: str, source: str) -> i
 
 # ---------------------------------------------------------------- derived state
 
-def lifecycle_case() -> Any:
-    """Lifecycle as one SQL CASE over the stored purchase dates (thresholds from settings)."""
-    from django.db.models import Case, When
-
-    now = timezone.now()
-    new_since = now - dt.timedelta(days=settings.LIFECYCLE_NEW_DAYS)
-    active_since = now - dt.timedelta(days=settings.LIFECYCLE_ACTIVE_DAYS)
-    at_risk_since = now - dt.timedelta(days=settings.LIFECYCLE_AT_RISK_DAYS)
-    return Case(
-        When(last_purchase_at__isnull=True, then=Value(Lifecycle.PROSPECT)),
-        When(first_purchase_at__gte=new_since, then=Value(Lifecycle.NEW)),
-        When(last_purchase_at__gte=active_since, then=Value(Lifecycle.ACTIVE)),
-        When(last_purchase_at__gte=at_risk_since, then=Value(Lifecycle.AT_RISK)),
-        default=Value(Lifecycle.LAPSED),
-    )
-
-
 def funnel_stage_case() -> Any:
     """Funnel stage as one SQL CASE of EXISTS tests (CONTRACT.md §3)."""
     from django.db.models import Case, When
@@ -409,7 +390,7 @@ def funnel_stage_case() -> Any:
 
 
 def contacts_refresh_purchase_stats(*, contact_ids: Iterable[int]) -> None:
-    """Recompute purchase aggregates, funnel stage, lifecycle and RFM of these contacts, set-based:
+    """Recompute purchase aggregates, funnel stage and RFM of these contacts, set-based:
     one UPDATE for those with purchases, and a reset for any that no longer have one."""
     from .purchase_stats import refresh_buyers
 
@@ -424,7 +405,7 @@ def contacts_refresh_purchase_stats(*, contact_ids: Iterable[int]) -> None:
         non_buyers = Contact.objects.filter(pk__in=others)
         non_buyers.filter(purchase_count__gt=0).update(
             purchase_count=0, total_spent=Decimal("0"), first_purchase_at=None, last_purchase_at=None,
-            lifecycle=Lifecycle.PROSPECT, rfm_recency=None, rfm_frequency=None, rfm_monetary=None,
+            rfm_recency=None, rfm_frequency=None, rfm_monetary=None,
             updated_at=timezone.now())
         non_buyers.update(funnel_stage=funnel_stage_case())
     contact_changed(ids)
@@ -437,14 +418,14 @@ def contacts_refresh_funnel(*, contact_ids: Iterable[int]) -> None:
 
 
 def contacts_recompute_all(*, batch_size: int = 50_000) -> dict[str, int]:
-    """Time-based drift (lifecycle moves as days pass) and RFM quintiles, in id-range batches."""
+    """RFM scores drift as days pass and the quintiles move: recomputed in id-range batches (lifecycle
+    needs nothing: it is computed whenever it is read, see contacts.lifecycle)."""
     bounds = Contact.objects.aggregate(lo=Min("pk"), hi=Max("pk"))
     batches = 0
     if bounds["lo"] is not None:
         rfm_breakpoints_compute()
         for start in range(bounds["lo"], bounds["hi"] + 1, batch_size):
             chunk = Contact.objects.filter(pk__gte=start, pk__lt=start + batch_size)
-            chunk.alias(fresh=lifecycle_case()).exclude(lifecycle=F("fresh")).update(lifecycle=lifecycle_case())
             rfm_apply(chunk)
             batches += 1
     return {"batches": batches}

@@ -9,5 +9,5 @@ RECOMPUTE_TASK = "contacts.recompute_all"
 
 @shared_task(name=RECOMPUTE_TASK, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
 def contacts_recompute_all_task() -> dict:
-    """Lifecycle and RFM drift as days pass; safe to run twice (it only recomputes)."""
+    """RFM scores drift as days pass; safe to run twice (it only recomputes)."""
     return services.contacts_recompute_all()

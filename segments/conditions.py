@@ -22,6 +22,7 @@ from django.db.models.lookups import (
 )
 from django.utils.translation import gettext_lazy as _
 
+from contacts.lifecycle import lifecycle_in
 from contacts.models import (
     Activity,
     Channel,
@@ -551,30 +552,10 @@ register(Condition(
 ))
 
 
-def lifecycle_q(stage: str, ctx: Context) -> Q:
-    """Computed from the purchase dates at query time, so it never lags behind the clock."""
-    from django.conf import settings
-
-    new_since = ctx.days_ago(settings.LIFECYCLE_NEW_DAYS)
-    active_since = ctx.days_ago(settings.LIFECYCLE_ACTIVE_DAYS)
-    risk_since = ctx.days_ago(settings.LIFECYCLE_AT_RISK_DAYS)
-    bought = Q(last_purchase_at__isnull=False, first_purchase_at__isnull=False)
-    not_new = bought & Q(first_purchase_at__lt=new_since)
-    return {
-        Lifecycle.PROSPECT: Q(last_purchase_at__isnull=True),
-        Lifecycle.NEW: bought & Q(first_purchase_at__gte=new_since),
-        Lifecycle.ACTIVE: not_new & Q(last_purchase_at__gte=active_since),
-        Lifecycle.AT_RISK: not_new & Q(last_purchase_at__lt=active_since, last_purchase_at__gte=risk_since),
-        Lifecycle.LAPSED: not_new & Q(last_purchase_at__lt=risk_since),
-    }[stage]
-
-
 def compile_lifecycle(cond: dict, ctx: Context) -> Q:
+    """The contacts app's own rule (contacts.lifecycle), at the evaluation's "now"."""
     values = cond["value"] if cond["op"] == "in" else [cond["value"]]
-    q = Q(pk__in=[])
-    for value in values:
-        q |= lifecycle_q(norm(value), ctx)
-    return q
+    return lifecycle_in([norm(value) for value in values], now=ctx.now)
 
 
 register(Condition(key="lifecycle", label=_("Customer lifecycle"), group=BEHAVIOUR,

@@ -8,17 +8,18 @@ from django.utils.translation import gettext_lazy as _
 from crm.permissions import ERASE_CONTACT, MERGE_CONTACT
 
 from .. import selectors, services
+from ..lifecycle import with_lifecycle
 from ..models import Contact, LoyaltyMember, Purchase
 from ..paginator import EstimatedCountPaginator
 from ..resources import ContactResource
 from . import actions
 from .base import CsvImportExportMixin, LatestRowsFormSet, ReadOnlyInline, ServiceErrorsMixin
-from .filters import CityFilter, RegionFilter
+from .filters import CityFilter, LifecycleFilter, RegionFilter
 from .forms import ContactAdminForm
 from .merge import MergeAdminMixin, merge_contacts
 
 DERIVED_FIELDS = (
-    "email_status", "funnel_stage", "lifecycle", "purchase_count", "total_spent", "first_purchase_at",
+    "email_status", "funnel_stage", "lifecycle_now", "purchase_count", "total_spent", "first_purchase_at",
     "last_purchase_at", "rfm_recency", "rfm_frequency", "rfm_monetary", "referred_by", "erased_at", "created_at",
     "updated_at",
 )
@@ -55,10 +56,10 @@ class ContactAdmin(MergeAdminMixin, ServiceErrorsMixin, CsvImportExportMixin, ad
     resource_classes = [ContactResource]
     change_form_template = "admin/contacts/contact/change_form.html"
     change_list_template = "admin/contacts/contact/change_list.html"
-    list_display = ("display_name", "email", "phone", "city", "funnel_stage", "lifecycle", "club_tier",
+    list_display = ("display_name", "email", "phone", "city", "funnel_stage", "lifecycle_now", "club_tier",
                     "email_opt_in", "email_status", "created_at")
     list_select_related = ("club",)
-    list_filter = ("funnel_stage", "lifecycle", "club__tier", RegionFilter, CityFilter, "source", "email_opt_in",
+    list_filter = ("funnel_stage", LifecycleFilter, "club__tier", RegionFilter, CityFilter, "source", "email_opt_in",
                    "email_status", "tags")
     search_fields = ("first_name", "last_name", "email", "phone", "club__card_number")
     search_help_text = _("An email, a phone number, a club card number, or the start of a first or last name.")
@@ -78,7 +79,7 @@ class ContactAdmin(MergeAdminMixin, ServiceErrorsMixin, CsvImportExportMixin, ad
         (_("Where they signed up"), {"fields": ("source", "source_detail", "signed_up_at", "referred_by")}),
         (_("Consent"), {"fields": ("email_opt_in", "sms_opt_in", "email_status")}),
         (_("Tags and custom fields"), {"fields": ("tags", "attributes")}),
-        (_("Funnel and value"), {"fields": ("funnel_stage", "lifecycle", "purchase_count", "total_spent",
+        (_("Funnel and value"), {"fields": ("funnel_stage", "lifecycle_now", "purchase_count", "total_spent",
                                             "first_purchase_at", "last_purchase_at", "rfm_recency",
                                             "rfm_frequency", "rfm_monetary")}),
         (_("Record"), {"fields": ("erased_at", "created_at", "updated_at")}),
@@ -87,6 +88,13 @@ class ContactAdmin(MergeAdminMixin, ServiceErrorsMixin, CsvImportExportMixin, ad
     @admin.display(description=_("name"))
     def display_name(self, contact: Contact) -> str:
         return contact.full_name or (_("(erased)") if contact.erased_at else "—")
+
+    @admin.display(description=_("lifecycle"))
+    def lifecycle_now(self, contact: Contact) -> str:
+        return contact.get_lifecycle_display() or "—"
+
+    def get_queryset(self, request):
+        return with_lifecycle(super().get_queryset(request))
 
     @admin.display(description=_("club tier"))
     def club_tier(self, contact: Contact) -> str:
@@ -112,7 +120,7 @@ class ContactAdmin(MergeAdminMixin, ServiceErrorsMixin, CsvImportExportMixin, ad
         return found
 
     def get_export_queryset(self, request):
-        return super().get_export_queryset(request).select_related("club").prefetch_related("tags")
+        return with_lifecycle(super().get_export_queryset(request).select_related("club").prefetch_related("tags"))
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = {**(extra_context or {}), **self.timeline_context(object_id)}

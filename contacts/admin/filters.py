@@ -52,3 +52,23 @@ class PurchaseSourceFilter(TextInputFilter):
     title = _("source system")
     parameter_name = "source"
     lookup = "source"
+
+
+class LifecycleFilter(admin.SimpleListFilter):
+    """Lifecycle as of now, from the purchase dates (contacts.lifecycle), never a stored column."""
+
+    title = _("lifecycle")
+    parameter_name = "lifecycle"
+
+    def lookups(self, request, model_admin):
+        from ..models import Lifecycle
+
+        return Lifecycle.choices
+
+    def queryset(self, request, queryset):
+        from ..lifecycle import lifecycle_q
+        from ..models import Lifecycle
+
+        if self.value() in Lifecycle.values:
+            return queryset.filter(lifecycle_q(self.value()))
+        return queryset

@@ -31,8 +31,8 @@ def jobs() -> list[Job]:
         Job("segments.tasks.refresh_dynamic_segments", _("Refresh segment lists"),
             _("Re-evaluates every dynamic segment, so rules about dates and days move contacts in and out "
               "as time passes."), every_seconds=settings.SEGMENT_REFRESH_MINUTES * 60),
-        Job("contacts.recompute_all", _("Nightly lifecycle and RFM recompute"),
-            _("Recomputes each contact's stored lifecycle stage and RFM scores after local midnight."),
+        Job("contacts.recompute_all", _("Nightly RFM recompute"),
+            _("Recomputes every contact's RFM scores after local midnight, as purchases age."),
             daily_at=(0, 5)),
         Job("runtime.heartbeat", _("Worker heartbeat"),
             _("Lets the health page and the admin banner know that a worker is running."), every_seconds=30),

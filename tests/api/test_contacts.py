@@ -3,7 +3,7 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from contacts.models import ConsentEvent, Contact, EmailStatus, FunnelStage, Lifecycle, Tag
+from contacts.models import ConsentEvent, Contact, EmailStatus, FunnelStage, Tag
 from tests.factories import ContactFactory, MemberFactory, PurchaseFactory
 
 pytestmark = pytest.mark.django_db
@@ -179,8 +179,9 @@ def test_erase_removes_personal_data_and_keeps_purchases(api):
 ])
 def test_contacts_can_be_filtered(api, query, expected):
     dana = ContactFactory(email="dana@example.com", phone="+972501234567", city="Haifa", region="North",
-                          source="in_store", funnel_stage=FunnelStage.PURCHASER, lifecycle=Lifecycle.ACTIVE,
-                          email_opt_in=True)
+                          source="in_store", funnel_stage=FunnelStage.PURCHASER, email_opt_in=True,
+                          first_purchase_at=timezone.now() - dt.timedelta(days=200),
+                          last_purchase_at=timezone.now() - dt.timedelta(days=20))
     dana.tags.add(Tag.objects.create(name="vip"))
     MemberFactory(contact=dana)
     noa = ContactFactory(email="noa@example.com", city="Eilat", region="South", source="web_form",

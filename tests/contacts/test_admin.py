@@ -76,9 +76,14 @@ def test_search_with_an_unknown_email_finds_nobody(admin_client):
     assert listed_ids(response) == set()
 
 
+def days_ago(days: int) -> dt.datetime:
+    return timezone.now() - dt.timedelta(days=days)
+
+
 @pytest.mark.parametrize("params, match, other", [
     ({"funnel_stage__exact": FunnelStage.CART}, {"funnel_stage": FunnelStage.CART}, {}),
-    ({"lifecycle__exact": Lifecycle.AT_RISK}, {"lifecycle": Lifecycle.AT_RISK}, {}),
+    ({"lifecycle": Lifecycle.AT_RISK}, {"first_purchase_at": days_ago(300), "last_purchase_at": days_ago(120)},
+     {"first_purchase_at": days_ago(300), "last_purchase_at": days_ago(10)}),
     ({"region": "Northern District"}, {"region": "Northern District"}, {}),
     ({"city": "Haifa"}, {"city": "Haifa"}, {}),
     ({"source__exact": "in_store"}, {"source": "in_store"}, {"source": "web_form"}),

@@ -66,4 +66,4 @@ def test_the_task_runs_the_same_recompute(recent_buyer, monkeypatch):
 
 def test_help_describes_the_command():
     text = RecomputeCommand().create_parser("manage.py", "recompute_contacts").format_help()
-    assert "lifecycle" in text and "--batch-size" in text
+    assert "RFM" in text and "--batch-size" in text

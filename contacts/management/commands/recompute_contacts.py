@@ -8,7 +8,7 @@ from contacts import services
 from contacts.models import Contact
 
 HELP = gettext_lazy(
-    "Recompute every contact's lifecycle stage and RFM scores, which drift as days pass "
+    "Recompute every contact's RFM scores, which drift as days pass "
     "(Celery beat runs this daily)."
 )
 
@@ -25,7 +25,7 @@ class Command(BaseCommand):
     def handle(self, *args, batch_size: int, **options):
         started = time.monotonic()
         result = services.contacts_recompute_all(batch_size=max(1, batch_size))
-        self.stdout.write(_("Recomputed lifecycle and RFM of %(contacts)d contacts in %(batches)d batches "
+        self.stdout.write(_("Recomputed the RFM scores of %(contacts)d contacts in %(batches)d batches "
                             "(%(seconds).1f s).") % {
             "contacts": Contact.objects.count(), "batches": result["batches"],
             "seconds": time.monotonic() - started})
