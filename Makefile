@@ -11,6 +11,8 @@ PORT ?= 8000
 # `make run` and its set-up are the development server: DEBUG on (a local secret key, no HTTPS
 # redirect) unless the environment says otherwise. Everything else starts with DEBUG off.
 setup run messages: export DEBUG ?= true
+# Links in mails and the printed login follow the port `make run` serves on.
+setup run: export SITE_URL ?= http://$(HOST):$(PORT)
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)

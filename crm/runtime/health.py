@@ -58,7 +58,9 @@ def check_broker() -> Check:
     folder = embedded_broker_dir()
     if folder is not None:
         if os.access(folder, os.W_OK):
-            return Check("broker", OK, _("Embedded broker in %(folder)s.") % {"folder": folder.parent.name})
+            where = folder.parent.relative_to(settings.BASE_DIR) if folder.parent.is_relative_to(settings.BASE_DIR) \
+                else folder.parent
+            return Check("broker", OK, _("Embedded broker: message files in %(folder)s.") % {"folder": where})
         return Check("broker", FAILING, _("The embedded broker's folder cannot be written."))
     from crm.celery import app
 

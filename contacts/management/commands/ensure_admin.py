@@ -26,4 +26,4 @@ class Command(BaseCommand):
             password_file.write_text(password + "\n")
             password_file.chmod(0o600)
         password = password_file.read_text().strip()
-        self.stdout.write(f"Admin login: {username} / {password}  (http://127.0.0.1:8000/admin/)")
+        self.stdout.write(f"Admin login: {username} / {password}  ({settings.SITE_URL}/admin/)")
