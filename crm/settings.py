@@ -10,7 +10,7 @@ from pathlib import Path
 import environ
 from django.utils.translation import gettext_lazy as _
 
-from crm.security import DEV_SECRET_KEY, check_production_secret_key
+from crm.security import DEV_SECRET_KEY, MISSING_SECRET_KEY
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -19,12 +19,11 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 # Development is opted into: `make run` exports DEBUG=true and the test suite (pytest sets
-# PYTEST_VERSION) defaults to it. Anything else (gunicorn, celery, manage.py on a server) runs with
-# DEBUG off and refuses to start without a real SECRET_KEY.
+# PYTEST_VERSION) defaults to it. Anything else runs with DEBUG off, and then the web app and the
+# Celery worker and beat refuse to start without a real SECRET_KEY (crm.security.refuse_unsafe_start;
+# management commands only warn, so `migrate` or `check` still run in a deploy pipeline).
 DEBUG = env.bool("DEBUG", default="PYTEST_VERSION" in os.environ)
-SECRET_KEY = env("SECRET_KEY", default=DEV_SECRET_KEY if DEBUG else "")
-if not DEBUG:
-    check_production_secret_key(SECRET_KEY)
+SECRET_KEY = env("SECRET_KEY", default="") or (DEV_SECRET_KEY if DEBUG else MISSING_SECRET_KEY)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")

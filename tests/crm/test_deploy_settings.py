@@ -28,15 +28,38 @@ def production_env() -> dict[str, str]:
             "ANYMAIL_WEBHOOK_SECRET": f"hooks:{secrets.token_urlsafe(32)}"}
 
 
-@pytest.mark.parametrize("secret_key", [None, "", "insecure-local-development-key-change-me",
-                                        "django-insecure-" + "x1y2z3" * 10, "short-but-random-Q9", "ab" * 40])
-def test_settings_refuse_to_load_with_debug_off_and_a_missing_default_or_weak_key(secret_key):
-    overrides = {"DEBUG": "false"} if secret_key is None else {"DEBUG": "false", "SECRET_KEY": secret_key}
+WEAK_KEYS = [None, "", "insecure-local-development-key-change-me", "django-insecure-" + "x1y2z3" * 10,
+             "short-but-random-Q9", "ab" * 40]
+WORKER_START = "import crm.celery; from celery.signals import worker_init; worker_init.send(sender=None)"
+BEAT_START = "import crm.celery; from celery.signals import beat_init; beat_init.send(sender=None)"
 
-    result = run(["-c", SETTINGS_ONLY], **overrides)
+
+def weak(secret_key) -> dict[str, str]:
+    return {"DEBUG": "false"} if secret_key is None else {"DEBUG": "false", "SECRET_KEY": secret_key}
+
+
+@pytest.mark.parametrize("secret_key", WEAK_KEYS)
+@pytest.mark.parametrize("start", ["import crm.wsgi", "import crm.asgi", WORKER_START, BEAT_START])
+def test_the_web_app_worker_and_beat_refuse_to_start_with_debug_off_and_a_missing_default_or_weak_key(
+        secret_key, start):
+    result = run(["-c", start], **weak(secret_key))
 
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr and "SECRET_KEY" in result.stderr
+
+
+@pytest.mark.parametrize("secret_key", WEAK_KEYS)
+def test_management_commands_still_run_and_the_check_says_what_to_fix(secret_key):
+    result = run(["manage.py", "check"], **weak(secret_key))
+
+    assert result.returncode == 0, result.stderr
+    assert "crm.W001" in result.stderr + result.stdout and "SECRET_KEY" in result.stderr + result.stdout
+
+
+def test_a_real_key_starts_the_web_app_and_the_worker():
+    key = secrets.token_urlsafe(64)
+    assert run(["-c", "import crm.wsgi"], DEBUG="false", SECRET_KEY=key).returncode == 0
+    assert run(["-c", WORKER_START], DEBUG="false", SECRET_KEY=key).returncode == 0
 
 
 def test_debug_is_off_by_default_and_then_https_is_enforced():
