@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test setup migrate messages bench clean
+.PHONY: run test test-random setup migrate messages bench clean
 
 # `make run` and its set-up are the development server: DEBUG on (a local secret key, no HTTPS
 # redirect) unless the environment says otherwise. Everything else starts with DEBUG off.
@@ -38,6 +38,12 @@ run: setup
 
 test: $(VENV)/.dev
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The property-based tests (schemathesis, the segment rule reference) with fresh random examples, as
+# opposed to CI's pinned seed: run it to look for new failures; it reports the seed to replay one.
+test-random: $(VENV)/.dev
+	$(PY) -m pytest -m "not browser" tests/api/test_schemathesis.py tests/segments/test_rules_reference.py \
+		tests/campaigns/test_engagement_conditions.py $(PYTEST_ARGS)
 
 messages: $(VENV)/.dev
 	$(PY) manage.py makemessages -l he --ignore=.venv --ignore=var --ignore=tests --ignore=benchmarks
