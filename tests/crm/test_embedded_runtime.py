@@ -44,6 +44,21 @@ def postgres_database() -> str | None:
     return f"postgres://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{name}"
 
 
+def signal_group(pgid: int, signum: int) -> None:
+    try:
+        os.killpg(pgid, signum)
+    except ProcessLookupError:
+        pass
+
+
+def group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 class Runtime:
     """The Procfile's processes, each in its own process group so a kill takes its pool children too."""
 
@@ -68,16 +83,17 @@ class Runtime:
         process.wait(timeout=30)
 
     def stop(self) -> None:
+        """TERM every group, then wait for the whole group to be gone, not only its shell: a worker still
+        shutting down (or retrying a broker that is already stopped) gets KILLed after 20 s, so no
+        process outlives the test."""
         for process in self.processes.values():
-            try:
-                os.killpg(process.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                continue
-        for name, process in list(self.processes.items()):
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
+            signal_group(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        for process in self.processes.values():
+            process.wait(timeout=30)
+            while group_alive(process.pid) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            signal_group(process.pid, signal.SIGKILL)
         self.processes.clear()
 
     def logs(self) -> str:
