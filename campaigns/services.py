@@ -202,19 +202,27 @@ def _transition(campaign: Campaign, allowed: tuple, **fields) -> None:
             "status": campaign.get_status_display()})
 
 
-def campaign_start(*, campaign: Campaign) -> Campaign:
-    """Send now, or at scheduled_at when that is in the future."""
+def _check_sendable(campaign: Campaign) -> None:
     if not campaign.segments.exists():
         raise ValidationError({"segments": [_("Choose at least one segment to send to.")]})
     template_compile(campaign.template)
+
+
+def _start_now(campaign: Campaign) -> Campaign:
     now = timezone.now()
-    if campaign.scheduled_at and campaign.scheduled_at > now:
-        _transition(campaign, EDITABLE, status=Campaign.Status.SCHEDULED)
-        _enqueue(tasks.campaigns_start_due, eta=campaign.scheduled_at)
-        return campaign
     _transition(campaign, EDITABLE, status=Campaign.Status.SENDING, started_at=now, **_frozen(campaign, now))
     _enqueue(tasks.campaign_dispatch, campaign.pk)
     return campaign
+
+
+def campaign_start(*, campaign: Campaign) -> Campaign:
+    """Send now, or at scheduled_at when that is in the future."""
+    _check_sendable(campaign)
+    if _in_future(campaign.scheduled_at):
+        _transition(campaign, EDITABLE, status=Campaign.Status.SCHEDULED)
+        _enqueue(tasks.campaigns_start_due, eta=campaign.scheduled_at)
+        return campaign
+    return _start_now(campaign)
 
 
 def _frozen(campaign: Campaign, now) -> dict:
@@ -258,13 +266,8 @@ def campaign_dispatch(*, campaign_id: int) -> int:
 
 def campaign_send_now(*, campaign: Campaign) -> Campaign:
     """Start a draft or a scheduled campaign at once, whatever its scheduled time."""
-    if not campaign.segments.exists():
-        raise ValidationError({"segments": [_("Choose at least one segment to send to.")]})
-    template_compile(campaign.template)
-    now = timezone.now()
-    _transition(campaign, EDITABLE, status=Campaign.Status.SENDING, started_at=now, **_frozen(campaign, now))
-    _enqueue(tasks.campaign_dispatch, campaign.pk)
-    return campaign
+    _check_sendable(campaign)
+    return _start_now(campaign)
 
 
 def campaign_unschedule(*, campaign: Campaign) -> Campaign:

@@ -120,7 +120,7 @@ class CampaignAdmin(ServiceErrorsMixin, admin.ModelAdmin):
 
     @admin.action(description=gettext_lazy("Duplicate the selected campaigns as new drafts"), permissions=["add"])
     def duplicate_selected(self, request, queryset):
-        copies = [services.campaign_duplicate(campaign=campaign, user=request.user) for campaign in queryset[:50]]
+        copies = [services.campaign_duplicate(campaign=campaign, user=request.user) for campaign in queryset]
         self.message_user(request, ngettext("%(count)d new draft.", "%(count)d new drafts.", len(copies)) % {
             "count": len(copies)}, messages.SUCCESS)
 
