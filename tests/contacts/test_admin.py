@@ -230,7 +230,9 @@ def test_a_service_refusal_comes_back_on_the_form_and_writes_nothing(admin_clien
     contact = ContactFactory(first_name="Before")
 
     def refuse(**kwargs):
-        raise services.normalize.field_error("phone", "Refused by the service.")
+        from contacts import normalize
+
+        raise normalize.field_error("phone", "Refused by the service.")
 
     monkeypatch.setattr(services, "contact_update", refuse)
     response = admin_client.post(change_url(contact), contact_form_data(contact, first_name="After"))

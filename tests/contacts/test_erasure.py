@@ -162,7 +162,7 @@ def test_a_tag_other_contacts_still_carry_is_kept(everywhere):
 
 
 def test_bulk_erase_scrubs_every_batch(outbox, monkeypatch):
-    monkeypatch.setattr(services, "BULK_BATCH", 2)
+    monkeypatch.setattr("contacts.services.base.BULK_BATCH", 2)
     contacts = [ContactFactory(first_name=f"Yolanda{i}", city="Batchville") for i in range(5)]
     for contact in contacts:
         member = services.member_create(contact=contact)

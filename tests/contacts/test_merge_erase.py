@@ -213,13 +213,15 @@ def test_bulk_erase_skips_contacts_already_erased(rich_contact):
 def test_bulk_erase_of_a_queryset_works_in_batches_and_replaces_each_card(monkeypatch):
     from contacts.models import LoyaltyMember
 
-    monkeypatch.setattr(services, "BULK_BATCH", 3)
+    monkeypatch.setattr("contacts.services.base.BULK_BATCH", 3)
     contacts = [ContactFactory(city="Haifa") for _ in range(7)]
     LoyaltyMember.objects.create(contact=contacts[4], card_number="555")
     keep = ContactFactory(city="Eilat")
     queries = []
-    real = services._erase
-    monkeypatch.setattr(services, "_erase", lambda ids: (queries.append(list(ids)), real(ids)))
+    from contacts.services import removal
+
+    real = removal._erase
+    monkeypatch.setattr(removal, "_erase", lambda ids: (queries.append(list(ids)), real(ids)))
     assert services.contacts_erase(contact_ids=Contact.objects.filter(city="Haifa")) == 7
     assert [len(batch) for batch in queries] == [3, 3, 1]
     assert Contact.objects.filter(erased_at__isnull=False).count() == 7

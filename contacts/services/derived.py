@@ -1,0 +1,119 @@
+"""Derived state of Contact kept set-based: purchase aggregates, funnel stage and RFM scores."""
+import datetime as dt
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import (
+    Case,
+    Exists,
+    IntegerField,
+    Max,
+    Min,
+    OuterRef,
+    Value,
+    When,
+)
+from django.utils import timezone
+
+from ..models import Activity, Contact, FunnelStage, Purchase, RfmBreakpoints
+from .base import contact_changed
+
+
+def funnel_stage_case() -> Any:
+    """Funnel stage as one SQL CASE of EXISTS tests (CONTRACT.md §3)."""
+    events = Activity.objects.filter(contact=OuterRef("pk"))
+    interested = [Activity.Type.PRODUCT_VIEW, Activity.Type.DOWNLOAD, Activity.Type.REVIEW]
+    return Case(
+        When(Exists(Purchase.objects.filter(contact=OuterRef("pk"))), then=Value(FunnelStage.PURCHASER)),
+        When(Exists(events.filter(type=Activity.Type.ADD_TO_CART)), then=Value(FunnelStage.CART)),
+        When(Exists(events.filter(type__in=interested)), then=Value(FunnelStage.INTERESTED)),
+        When(Exists(events), then=Value(FunnelStage.VISITOR)),
+        default=Value(FunnelStage.NONE),
+        output_field=IntegerField(),
+    )
+
+
+def contacts_refresh_purchase_stats(*, contact_ids: Iterable[int]) -> None:
+    """Recompute purchase aggregates, funnel stage and RFM of these contacts, set-based:
+    one UPDATE for those with purchases, and a reset for any that no longer have one."""
+    from ..purchase_stats import refresh_buyers
+
+    ids = sorted(set(contact_ids))
+    if not ids:
+        return
+    buyers: set[int] = set()
+    for start in range(0, len(ids), 5000):
+        buyers |= refresh_buyers(ids[start:start + 5000])
+    others = [i for i in ids if i not in buyers]
+    if others:
+        non_buyers = Contact.objects.filter(pk__in=others)
+        non_buyers.filter(purchase_count__gt=0).update(
+            purchase_count=0, total_spent=Decimal("0"), first_purchase_at=None, last_purchase_at=None,
+            rfm_recency=None, rfm_frequency=None, rfm_monetary=None,
+            updated_at=timezone.now())
+        non_buyers.update(funnel_stage=funnel_stage_case())
+    contact_changed(ids)
+
+
+def contacts_refresh_funnel(*, contact_ids: Iterable[int]) -> None:
+    ids = list(set(contact_ids))
+    Contact.objects.filter(pk__in=ids).update(funnel_stage=funnel_stage_case())
+    contact_changed(ids)
+
+
+def contacts_recompute_all(*, batch_size: int = 50_000) -> dict[str, int]:
+    """RFM scores drift as days pass and the quintiles move: recomputed in id-range batches (lifecycle
+    needs nothing: it is computed whenever it is read, see contacts.lifecycle)."""
+    bounds = Contact.objects.aggregate(lo=Min("pk"), hi=Max("pk"))
+    batches = 0
+    if bounds["lo"] is not None:
+        rfm_breakpoints_compute()
+        for start in range(bounds["lo"], bounds["hi"] + 1, batch_size):
+            chunk = Contact.objects.filter(pk__gte=start, pk__lt=start + batch_size)
+            rfm_apply(chunk)
+            batches += 1
+    return {"batches": batches}
+
+
+def _quintiles(qs: Any, field: str) -> list:
+    """Four cut points splitting the non-null values of `field` into five equal groups."""
+    values = qs.exclude(**{f"{field}__isnull": True}).order_by(field).values_list(field, flat=True)
+    total = values.count()
+    if not total:
+        return []
+    return [values[min(total - 1, total * k // 5)] for k in range(1, 5)]
+
+
+def rfm_breakpoints_compute() -> RfmBreakpoints:
+    buyers = Contact.objects.filter(purchase_count__gt=0)
+    last = [v.isoformat() for v in _quintiles(buyers, "last_purchase_at")]
+    breakpoints = RfmBreakpoints.objects.order_by("-pk").first() or RfmBreakpoints()
+    breakpoints.recency_days = last
+    breakpoints.frequency = [int(v) for v in _quintiles(buyers, "purchase_count")]
+    breakpoints.monetary = [str(v) for v in _quintiles(buyers, "total_spent")]
+    breakpoints.computed_at = timezone.now()
+    breakpoints.save()
+    return breakpoints
+
+
+def _score_case(field: str, cuts: list) -> Any:
+    whens = [When(**{f"{field}__lt": cut}, then=Value(score)) for score, cut in enumerate(cuts, start=1)]
+    return Case(When(**{f"{field}__isnull": True}, then=Value(None)), *whens, default=Value(len(cuts) + 1),
+                output_field=IntegerField())
+
+
+def rfm_apply(qs: Any) -> None:
+    """Score R, F and M 1–5 against the stored quintile cut points (5 = best)."""
+    breakpoints = RfmBreakpoints.objects.order_by("-pk").first()
+    if breakpoints is None or not breakpoints.frequency:
+        return
+    recency_cuts = [dt.datetime.fromisoformat(v) for v in breakpoints.recency_days]
+    qs.filter(purchase_count__gt=0).update(
+        rfm_recency=_score_case("last_purchase_at", recency_cuts),
+        rfm_frequency=_score_case("purchase_count", breakpoints.frequency),
+        rfm_monetary=_score_case("total_spent", [Decimal(v) for v in breakpoints.monetary]),
+    )
+    qs.filter(purchase_count=0).exclude(rfm_recency__isnull=True, rfm_frequency__isnull=True,
+                                        rfm_monetary__isnull=True).update(
+        rfm_recency=None, rfm_frequency=None, rfm_monetary=None)
