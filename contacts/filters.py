@@ -7,6 +7,7 @@ from django_filters import rest_framework as filters
 
 from . import normalize
 from .lifecycle import lifecycle_in
+from .marketing import marketable_q
 from .models import (
     Activity,
     Channel,
@@ -92,7 +93,7 @@ class ContactFilter(filters.FilterSet):
 
     def filter_consent(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         if value == "email":
-            return queryset.filter(email_opt_in=True, email_status=EmailStatus.ACTIVE, email__isnull=False)
+            return queryset.filter(marketable_q())
         if value == "sms":
             return queryset.filter(sms_opt_in=True)
         return queryset.filter(email_opt_in=False, sms_opt_in=False)

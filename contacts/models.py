@@ -190,7 +190,9 @@ class Contact(models.Model):
 
     @property
     def can_receive_email(self) -> bool:
-        return bool(self.email) and self.email_opt_in and self.email_status == EmailStatus.ACTIVE
+        from .marketing import may_receive_marketing
+
+        return may_receive_marketing(self)
 
     @property
     def lifecycle(self) -> str | None:

@@ -9,7 +9,19 @@ import calendar
 import datetime as dt
 from decimal import Decimal
 
-from django.db.models import Count, Exists, F, FloatField, Func, OuterRef, Q, Subquery, Sum, TextField, Value
+from django.db.models import (
+    Count,
+    Exists,
+    F,
+    FloatField,
+    Func,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    TextField,
+    Value,
+)
 from django.db.models.functions import Coalesce, Length, Lower, Trim
 from django.db.models.lookups import (
     Exact,
@@ -23,11 +35,11 @@ from django.db.models.lookups import (
 from django.utils.translation import gettext_lazy as _
 
 from contacts.lifecycle import lifecycle_in
+from contacts.marketing import marketable_q
 from contacts.models import (
     Activity,
     Channel,
     Contact,
-    EmailStatus,
     FunnelStage,
     Gender,
     Lifecycle,
@@ -308,7 +320,7 @@ register(Condition(
 
 
 def q_email_consent() -> Q:
-    return Q(email__isnull=False, email_opt_in=True, email_status=EmailStatus.ACTIVE)
+    return marketable_q()
 
 
 register(Condition(
