@@ -1,0 +1,38 @@
+"""The single audience: contacts with their club membership, purchases and site activity.
+
+Writes go through `contacts.services`; the derived fields on Contact (funnel stage,
+lifecycle, purchase aggregates, RFM scores) are kept by those services so that
+segments can read them without aggregating millions of rows.
+
+One module per sub-domain; every model and choice list is importable from `contacts.models`.
+"""
+from .activity import Activity, VisitorIdentity
+from .catalogue import Product, Store
+from .choices import Channel, EmailStatus, FunnelStage, Gender, Lifecycle, MaritalStatus, Source
+from .club import LoyaltyMember, PointsEntry
+from .consent import ConsentEvent
+from .contacts import Contact, CustomField, RfmBreakpoints, Tag
+from .purchases import Purchase, PurchaseItem
+
+__all__ = [
+    "Activity",
+    "Channel",
+    "ConsentEvent",
+    "Contact",
+    "CustomField",
+    "EmailStatus",
+    "FunnelStage",
+    "Gender",
+    "Lifecycle",
+    "LoyaltyMember",
+    "MaritalStatus",
+    "PointsEntry",
+    "Product",
+    "Purchase",
+    "PurchaseItem",
+    "RfmBreakpoints",
+    "Source",
+    "Store",
+    "Tag",
+    "VisitorIdentity",
+]

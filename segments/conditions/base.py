@@ -1,0 +1,83 @@
+"""What the condition groups share: group labels, operator sets, text and range comparisons."""
+from django.db.models import F, Q
+from django.db.models.functions import Lower, Trim
+from django.db.models.lookups import Exact, GreaterThanOrEqual, In, LessThanOrEqual
+from django.utils.translation import gettext_lazy as _
+
+from contacts.models import Channel
+
+from ..registry import Extra, Op
+
+PROFILE = _("Profile")
+DATES = _("Dates")
+PURCHASES = _("Purchases")
+CLUB = _("Club")
+BEHAVIOUR = _("Site behaviour")
+CONSENT = _("Consent")
+LISTS = _("Lists")
+
+
+def _set_ops(one: str, many: str) -> dict[str, Op]:
+    return {"eq": Op(one, _("is")), "neq": Op(one, _("is not")), "in": Op(many, _("is one of")),
+            "not_in": Op(many, _("is none of"))}
+
+
+def _range_ops(one: str, pair: str) -> dict[str, Op]:
+    return {"gte": Op(one, _("at least")), "lte": Op(one, _("at most")), "between": Op(pair, _("between"))}
+
+
+TEXT_OPS = _set_ops("text", "text_list")
+CHOICE_OPS = _set_ops("choice", "choice_list")
+CHOICE_ONE_OF_OPS = {"eq": Op("choice", _("is")), "in": Op("choice_list", _("is one of"))}
+RANGE_OPS_INT = _range_ops("int", "int_range")
+RANGE_OPS_NUMBER = _range_ops("number", "number_range")
+BOOL_OPS = {"is": Op("bool", _("is"))}
+DAYS_EXTRA = Extra("int", _("only in the last N days"))
+CHANNEL_EXTRA = Extra("choice", _("channel"), choices=lambda: Channel.choices)
+
+
+def norm(value) -> str:
+    return str(value).strip().lower()
+
+
+def text_expr(field: str):
+    return Lower(Trim(F(field)))
+
+
+def _present(field: str) -> Q:
+    return ~Q(**{field: ""}) & Q(**{f"{field}__isnull": False})
+
+
+def compare_text(field: str, op: str, value) -> Q:
+    """eq / neq / in / not_in ignoring case and surrounding spaces; blank never matches."""
+    if op in ("eq", "neq"):
+        test = Q(Exact(text_expr(field), norm(value)))
+    else:
+        test = Q(In(text_expr(field), [norm(v) for v in value]))
+    if op in ("neq", "not_in"):
+        return _present(field) & ~test
+    return _present(field) & test
+
+
+def compare_range(lhs, op: str, value) -> Q:
+    if op == "gte":
+        return Q(GreaterThanOrEqual(lhs, value))
+    if op == "lte":
+        return Q(LessThanOrEqual(lhs, value))
+    if op == "eq":
+        return Q(Exact(lhs, value))
+    low, high = value
+    return Q(GreaterThanOrEqual(lhs, low)) & Q(LessThanOrEqual(lhs, high))
+
+
+def chosen_values(cond: dict) -> list:
+    """The values of an `eq` / `in` choice condition, as a list either way."""
+    return cond["value"] if cond["op"] == "in" else [cond["value"]]
+
+
+def range_bounds(op: str, value) -> tuple:
+    """(low, high) of a gte / lte / between condition; the open end is None."""
+    if op == "between":
+        low, high = value
+        return low, high
+    return (value, None) if op == "gte" else (None, value)

@@ -1,0 +1,143 @@
+"""Purchase conditions: the stored aggregates when unfiltered, subqueries over purchases and items otherwise."""
+import datetime as dt
+from decimal import Decimal
+from typing import cast
+
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce, Lower, Trim
+from django.db.models.lookups import GreaterThanOrEqual, LessThanOrEqual
+from django.utils.translation import gettext_lazy as _
+
+from contacts.models import Product, Purchase, PurchaseItem
+
+from ..registry import Condition, Context, Op
+from .base import (
+    CHANNEL_EXTRA,
+    DAYS_EXTRA,
+    PURCHASES,
+    RANGE_OPS_INT,
+    RANGE_OPS_NUMBER,
+    compare_range,
+    norm,
+    range_bounds,
+)
+from .dates import TIME_OPS, time_compile
+
+
+def purchases_filtered(cond: dict, ctx: Context) -> QuerySet:
+    purchases = Purchase.objects.filter(contact=OuterRef("pk"))
+    if cond.get("days") is not None:
+        purchases = purchases.filter(purchased_at__gte=ctx.days_ago(cond["days"]))
+    if cond.get("channel"):
+        purchases = purchases.filter(channel=norm(cond["channel"]))
+    return purchases
+
+
+def _filtered(cond: dict) -> bool:
+    return cond.get("days") is not None or bool(cond.get("channel"))
+
+
+def compile_purchase_count(cond: dict, ctx: Context) -> Q:
+    """Unfiltered counts read the contact's stored aggregate; filtered ones count in a subquery."""
+    if not _filtered(cond):
+        return compare_range(F("purchase_count"), cond["op"], cond["value"])
+    count = Subquery(purchases_filtered(cond, ctx).order_by().values("contact").annotate(n=Count("pk")).values("n"))
+    return compare_range(Coalesce(count, 0), cond["op"], cond["value"])
+
+
+def compile_total_spent(cond: dict, ctx: Context) -> Q:
+    value = cond["value"]
+    value = [Decimal(str(v)) for v in value] if cond["op"] == "between" else Decimal(str(value))
+    if not _filtered(cond):
+        return compare_range(F("total_spent"), cond["op"], value)
+    total = Subquery(purchases_filtered(cond, ctx).order_by().values("contact").annotate(s=Sum("total"))
+                     .values("s"))
+    return compare_range(Coalesce(total, Value(Decimal("0"))), cond["op"], value)
+
+
+def compile_aov(cond: dict, ctx: Context) -> Q:
+    """total/count ≥ v ⇔ total ≥ v·count (count > 0): no division in SQL."""
+    q = Q(purchase_count__gt=0)
+    low, high = range_bounds(cond["op"], cond["value"])
+    if low is not None:
+        q &= Q(GreaterThanOrEqual(F("total_spent"), F("purchase_count") * Value(Decimal(str(low)))))
+    if high is not None:
+        q &= Q(LessThanOrEqual(F("total_spent"), F("purchase_count") * Value(Decimal(str(high)))))
+    return q
+
+
+def items_bought(cond: dict, ctx: Context) -> QuerySet:
+    items = PurchaseItem.objects.filter(purchase__contact=OuterRef("pk"))
+    if cond.get("days") is not None:
+        items = items.filter(purchase__purchased_at__gte=ctx.days_ago(cond["days"]))
+    return items
+
+
+def compile_purchased_product(cond: dict, ctx: Context) -> Q:
+    return Q(Exists(items_bought(cond, ctx).filter(product__sku__in=[str(v).strip() for v in cond["value"]])))
+
+
+def compile_purchased_category(cond: dict, ctx: Context) -> Q:
+    items = items_bought(cond, ctx).annotate(cat=Lower(Trim("product__category")))
+    return Q(Exists(items.filter(cat__in=[norm(v) for v in cond["value"]])))
+
+
+def compile_last_purchase(cond: dict, ctx: Context) -> Q:
+    if cond["op"] == "never":
+        return Q(last_purchase_at__isnull=True)
+    return time_compile("last_purchase_at", cond, ctx)
+
+
+def compile_replenishment(cond: dict, ctx: Context) -> Q:
+    """Some product with a cycle whose LAST purchase date + cycle falls in [today, today+N].
+
+    An item bought in the window its product's cycle allows, with no later purchase of the same
+    product by the same contact; the window depends on the cycle, so there is one term per
+    distinct cycle length in the catalogue.
+    """
+    lengths = Product.objects.filter(replenishment_days__isnull=False).values_list("replenishment_days", flat=True)
+    cycles = sorted(cast(set[int], set(lengths)))  # the filter leaves no None
+    if not cycles:
+        return Q(pk__in=[])
+    n = cond["value"]
+    in_window = Q(pk__in=[])
+    for days in cycles:
+        start = ctx.midnight(ctx.today - dt.timedelta(days=days))
+        end = ctx.midnight(ctx.today + dt.timedelta(days=n - days + 1))
+        in_window |= Q(product__replenishment_days=days, purchase__purchased_at__gte=start,
+                       purchase__purchased_at__lt=end)
+    later = PurchaseItem.objects.filter(product=OuterRef("product"), purchase__contact=OuterRef("purchase__contact"),
+                                        purchase__purchased_at__gt=OuterRef("purchase__purchased_at"))
+    due = PurchaseItem.objects.filter(in_window, purchase__contact=OuterRef("pk")).exclude(Exists(later))
+    return Q(Exists(due))
+
+
+def _categories() -> list[tuple[str, str]]:
+    return [(c, c) for c in Product.objects.exclude(category="").order_by("category")
+            .values_list("category", flat=True).distinct()[:500]]
+
+
+PURCHASE_EXTRAS = {"days": DAYS_EXTRA, "channel": CHANNEL_EXTRA}
+CONDITIONS = (
+    Condition(key="purchase_count", label=_("Number of purchases"), group=PURCHASES,
+              ops={**RANGE_OPS_INT, "eq": Op("int", _("exactly"))}, extras=PURCHASE_EXTRAS,
+              compile=compile_purchase_count),
+    Condition(key="total_spent", label=_("Total spent"), group=PURCHASES, ops=RANGE_OPS_NUMBER,
+              extras=PURCHASE_EXTRAS, compile=compile_total_spent),
+    Condition(key="average_order_value", label=_("Average order value"), group=PURCHASES,
+              ops=RANGE_OPS_NUMBER, compile=compile_aov),
+    Condition(key="purchased_product", label=_("Bought product"), group=PURCHASES,
+              ops={"in": Op("sku_list", _("any of"))}, extras={"days": DAYS_EXTRA},
+              compile=compile_purchased_product),
+    Condition(key="purchased_category", label=_("Bought from category"), group=PURCHASES,
+              ops={"in": Op("category_list", _("any of"))}, extras={"days": DAYS_EXTRA},
+              compile=compile_purchased_category, choices=_categories),
+    Condition(key="last_purchase", label=_("Last purchase"), group=PURCHASES,
+              ops={**TIME_OPS, "never": Op("none", _("never bought"))}, compile=compile_last_purchase),
+    Condition(key="first_purchase", label=_("First purchase"), group=PURCHASES,
+              ops={"within_last_days": TIME_OPS["within_last_days"]},
+              compile=lambda cond, ctx: time_compile("first_purchase_at", cond, ctx)),
+    Condition(key="replenishment_due", label=_("Due to restock"), group=PURCHASES,
+              ops={"in_next_days": Op("int", _("in the next N days"))}, compile=compile_replenishment,
+              help=_("Bought a product with a replenishment cycle that runs out in the next N days.")),
+)
