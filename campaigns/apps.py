@@ -11,11 +11,15 @@ class CampaignsConfig(AppConfig):
         from anymail.signals import tracking
 
         from contacts import hooks
+        from segments import hooks as segment_hooks
 
         from . import checks  # noqa: F401  (registers the system checks)
-        from .contact_hooks import messages_erase, messages_merge
+        from .contact_hooks import EMAIL_TIMELINE, messages_erase, messages_merge
+        from .segment_hooks import campaign_options
         from .webhooks import tracking_received
 
         tracking.connect(tracking_received, dispatch_uid="campaigns.tracking_received")
         hooks.on_contacts_erased(messages_erase)
         hooks.on_contacts_merged(messages_merge)
+        hooks.on_contact_timeline(EMAIL_TIMELINE)
+        segment_hooks.on_builder_options("campaign", campaign_options)

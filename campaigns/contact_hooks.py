@@ -1,6 +1,11 @@
-"""What campaigns do when contacts are erased or merged (registered in CampaignsConfig.ready)."""
+"""What campaigns do when contacts are erased or merged, and what they add to a contact's timeline
+(registered in CampaignsConfig.ready)."""
 from django.db.models import F
 from django.db.models.functions import Coalesce, Least
+from django.utils.translation import gettext as _
+
+from contacts.hooks import TimelineSource
+from contacts.selectors import TimelineEntry, choice_label
 
 from .models import Message, TrackingEvent
 
@@ -33,3 +38,11 @@ def messages_merge(survivor_id: int, duplicate_id: int) -> None:
 
 def _earliest(field: str, other):
     return F(field) if other is None else Coalesce(Least(F(field), other), other)
+
+
+def _describe_email(entry: TimelineEntry) -> str:
+    return _("Email · %(event)s") % {"event": choice_label(TrackingEvent.Kind, entry.title)}
+
+
+EMAIL_TIMELINE = TimelineSource(kind="email", model=TrackingEvent, at="occurred_at", title="kind",
+                                detail="campaign__name", describe=_describe_email)

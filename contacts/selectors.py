@@ -10,11 +10,11 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import connection
-from django.db.models import BooleanField, CharField, DecimalField, F, Q, QuerySet, Value
+from django.db.models import BooleanField, CharField, DecimalField, F, Q, QuerySet, TextChoices, Value
 from django.db.models.functions import Cast
 from django.utils.translation import gettext as _
 
-from . import normalize
+from . import hooks, normalize
 from .models import Activity, Channel, ConsentEvent, Contact, Purchase
 
 TIMELINE_LIMIT = 100
@@ -25,7 +25,7 @@ PHONE_LIKE = re.compile(r"^\+?[\d\s\-().]{6,}$")
 
 @dataclasses.dataclass(frozen=True)
 class TimelineEntry:
-    kind: str  # "activity", "purchase", "consent" or "email" (campaign mail: open, click, bounce…)
+    kind: str  # a registered TimelineSource's kind: "activity", "purchase", "consent", "email"…
     ref: int
     at: dt.datetime
     title: str
@@ -60,23 +60,18 @@ def _latest(qs: QuerySet, limit: int) -> QuerySet:
 
 
 def contact_timeline(*, contact: Contact, limit: int = TIMELINE_LIMIT) -> list[TimelineEntry]:
-    """Activity, purchases, consent changes and campaign-mail events of one contact, newest first,
-    in one UNION query."""
-    from django.apps import apps  # campaigns builds on contacts, not the other way round
-
-    activity = _timeline_part(Activity.objects.filter(contact=contact), kind="activity", at="occurred_at",
-                              title="type", detail="url")
-    purchases = _timeline_part(Purchase.objects.filter(contact=contact), kind="purchase", at="purchased_at",
-                               title="channel", detail="store__name", amount="total")
-    consent = _timeline_part(ConsentEvent.objects.filter(contact=contact), kind="consent", at="occurred_at",
-                             title="channel", detail="source", granted="granted")
-    email = _timeline_part(apps.get_model("campaigns", "TrackingEvent").objects.filter(contact=contact),
-                           kind="email", at="occurred_at", title="kind", detail="campaign__name")
-    union = _latest(activity, limit).union(_latest(purchases, limit), _latest(consent, limit), _latest(email, limit),
-                                           all=True)
+    """Activity, purchases, consent changes and whatever the apps above add (campaign mail events) of
+    one contact, newest first, in one UNION query over the registered `hooks.TimelineSource`s."""
+    parts = [_latest(_source_rows(source, contact), limit) for source in hooks.timeline_sources()]
+    union = parts[0].union(*parts[1:], all=True)
     rows = union.order_by("-tl_at", "-tl_ref")[:limit]
-    return [TimelineEntry(*(row[:4]), detail=row[4] or "", amount=_money(row[5]),
-                          granted=None if row[6] is None else bool(row[6])) for row in rows]
+    return [TimelineEntry(kind=row[0], ref=row[1], at=row[2], title=row[3], detail=row[4] or "",
+                          amount=_money(row[5]), granted=None if row[6] is None else bool(row[6])) for row in rows]
+
+
+def _source_rows(source: hooks.TimelineSource, contact: Contact) -> QuerySet:
+    return _timeline_part(source.model._default_manager.filter(contact=contact), kind=source.kind, at=source.at,
+                          title=source.title, detail=source.detail, amount=source.amount, granted=source.granted)
 
 
 def _money(value) -> Decimal | None:
@@ -110,25 +105,43 @@ def contact_search_q(term: str) -> Q:
 
 def contact_identity_owner(*, field: str, value: str, exclude_pk: int | None = None) -> Contact | None:
     """The other contact that already holds this email/phone/external id, if any."""
-    return Contact.objects.filter(**{field: value}).exclude(pk=exclude_pk).only("pk").first()
+    owners = Contact.objects.filter(**{field: value})
+    if exclude_pk is not None:
+        owners = owners.exclude(pk=exclude_pk)
+    return owners.only("pk").first()
 
 
-def _label(choices: type, value: str) -> str:
+def choice_label(choices: type[TextChoices], value: str) -> str:
+    """The translated label of a stored choice value (the raw value when it is no longer a choice)."""
     return str(choices(value).label) if value in choices.values else value
 
 
 def describe_timeline_entry(entry: TimelineEntry) -> str:
     """A short human label for one timeline row, in the active language."""
-    if entry.kind == "activity":
-        return _label(Activity.Type, entry.title)
-    if entry.kind == "purchase":
-        return _("Purchase · %(channel)s") % {"channel": _label(Channel, entry.title)}
-    if entry.kind == "email":
-        from django.apps import apps
+    source = hooks.timeline_source(entry.kind)
+    return source.describe(entry) if source else entry.title
 
-        return _("Email · %(event)s") % {"event": _label(apps.get_model("campaigns", "TrackingEvent").Kind,
-                                                         entry.title)}
-    channel = _label(ConsentEvent.ConsentChannel, entry.title)
+
+def _describe_activity(entry: TimelineEntry) -> str:
+    return choice_label(Activity.Type, entry.title)
+
+
+def _describe_purchase(entry: TimelineEntry) -> str:
+    return _("Purchase · %(channel)s") % {"channel": choice_label(Channel, entry.title)}
+
+
+def _describe_consent(entry: TimelineEntry) -> str:
+    channel = choice_label(ConsentEvent.ConsentChannel, entry.title)
     if entry.granted:
         return _("%(channel)s consent granted") % {"channel": channel}
     return _("%(channel)s consent revoked") % {"channel": channel}
+
+
+CONTACT_TIMELINE_SOURCES = (
+    hooks.TimelineSource(kind="activity", model=Activity, at="occurred_at", title="type", detail="url",
+                         describe=_describe_activity),
+    hooks.TimelineSource(kind="purchase", model=Purchase, at="purchased_at", title="channel",
+                         detail="store__name", amount="total", describe=_describe_purchase),
+    hooks.TimelineSource(kind="consent", model=ConsentEvent, at="occurred_at", title="channel", detail="source",
+                         granted="granted", describe=_describe_consent),
+)

@@ -1,13 +1,11 @@
-"""The partner API under /api/v1/: one router for every app, the shared view base and the schema."""
-from django.http import JsonResponse
-from django.urls import include, path, re_path
-from django.views.decorators.csrf import csrf_exempt
+"""What every app's partner API builds on: the shared view base and the documented error answers.
+
+This module imports no app (the apps' `api` modules import it); the router that gathers their
+views under /api/v1/ is assembled in `crm.api_urls`."""
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework import viewsets
-from rest_framework.routers import DefaultRouter
 
 from .parsers import JSONParser
 
@@ -67,32 +65,3 @@ class ApiViewSet(viewsets.GenericViewSet):
     schema = ApiAutoSchema()
     parser_classes = [JSONParser]
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
-
-
-def build_router() -> DefaultRouter:
-    from contacts.api import register as register_contacts
-    from campaigns.api import register as register_campaigns
-    from segments.api import register as register_segments
-
-    router = DefaultRouter()
-    register_contacts(router)
-    register_segments(router)
-    register_campaigns(router)
-    return router
-
-
-router = build_router()
-
-
-@csrf_exempt
-def not_found(request, *args, **kwargs) -> JsonResponse:
-    """Unknown URLs under /api/ answer in JSON like the rest of the API, not with an HTML page."""
-    return JsonResponse({"detail": _("Not found."), "code": "not_found"}, status=404)
-
-
-urlpatterns = [
-    path("v1/", include((router.urls, "api"), namespace="v1")),
-    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
-    re_path(r"^", not_found),
-]

@@ -12,7 +12,7 @@ urlpatterns = [
     path("admin/health/", admin.site.admin_view(health_page), name="admin-health"),
     path("admin/", admin.site.urls),
     path("api/v1/health/", HealthView.as_view(), name="api-health"),
-    path("api/", include("crm.api")),
+    path("api/", include("crm.api_urls")),
     path("anymail/", include("campaigns.webhook_urls")),
     path("", include("campaigns.urls")),
 ]

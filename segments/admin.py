@@ -4,12 +4,12 @@ import io
 import json
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.conf import settings
 from django.db.models import Q
 from django.forms.fields import InvalidJSONInput
-from django.http import HttpResponseRedirect, JsonResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponseRedirect, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -18,12 +18,13 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from contacts.admin.actions import intermediate_page
 from contacts.models import Contact, CustomField, Product, Tag
 from contacts.normalize import email as normalize_email
 from crm.parsers import depth_exceeds
 from crm.permissions import EXPORT_SEGMENT
 
-from . import export, registry, services
+from . import export, hooks, registry, services
 from .explain import explain_contact
 from .models import Segment, SegmentMembership
 from .rules import validate
@@ -60,7 +61,8 @@ class SegmentForm(forms.ModelForm):
         fields = ["name", "description", "kind", "rules"]
 
     def clean(self):
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         if cleaned.get("kind") == Segment.Kind.DYNAMIC:
             try:
                 cleaned["rules"] = validate(cleaned.get("rules"), segment_id=self.instance.pk)
@@ -72,20 +74,14 @@ class SegmentForm(forms.ModelForm):
 
 
 def builder_options() -> dict:
-    """What the builder's pickers offer, kept small: a few hundred of each at most."""
-    from django.apps import apps
-
-    campaigns = []
-    if apps.is_installed("campaigns") and any(m.__name__ == "Campaign" for m in apps.get_app_config(
-            "campaigns").get_models()):
-        campaign_model = apps.get_model("campaigns", "Campaign")
-        campaigns = [{"value": c.pk, "label": str(c)} for c in campaign_model.objects.order_by("-pk")[:300]]
+    """What the builder's pickers offer, kept small: a few hundred of each at most. Value types of the
+    apps above segments (campaigns) come from `hooks`."""
     return {
         "sku_list": [{"value": p.sku, "label": p.name} for p in Product.objects.order_by("sku")[:500]],
         "tag": [{"value": t.name, "label": t.name} for t in Tag.objects.order_by("name")[:500]],
         "segment": [{"value": s.pk, "label": s.name} for s in Segment.objects.order_by("name")[:500]],
         "attribute_key": [{"value": f.key, "label": f.label} for f in CustomField.objects.order_by("key")],
-        "campaign": campaigns,
+        **hooks.builder_options(),
     }
 
 
@@ -342,17 +338,17 @@ class AddToListForm(forms.Form):
     new_name = forms.CharField(label=gettext_lazy("…or a new list named"), required=False, max_length=200)
 
     def clean(self):
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         if not cleaned.get("segment") and not (cleaned.get("new_name") or "").strip():
             raise ValidationError(_("Choose a static list or name a new one."))
         return cleaned
 
 
-@admin.action(description=gettext_lazy("Add the selected contacts to a static list"), permissions=["add_to_list"])
+@admin.action(description=gettext_lazy("Add the selected contacts to a static list"))
 def add_to_static_list(modeladmin, request, queryset):
-    """Contacts changelist action: the selection (or every match of the filters) joins a static list."""
-    from contacts.admin.actions import _intermediate_page
-
+    """Contacts changelist action: the selection (or every match of the filters) joins a static list.
+    Offered on the contacts list by SegmentsConfig.ready, to those who `may_fill_lists`."""
     form = AddToListForm(request.POST if "apply" in request.POST else None)
     if form.is_valid():
         segment = form.cleaned_data["segment"] or services.segment_create(
@@ -361,24 +357,13 @@ def add_to_static_list(modeladmin, request, queryset):
         modeladmin.message_user(request, _("%(count)d contacts added to “%(name)s”.") % {
             "count": added, "name": segment.name}, messages.SUCCESS)
         return None
-    return _intermediate_page(modeladmin, request, queryset, "admin/segments/segment/add_to_list.html",
-                              _("Add to a static list"), form=form)
+    return intermediate_page(modeladmin, request, queryset, "admin/segments/segment/add_to_list.html",
+                             _("Add to a static list"), form=form)
 
 
-def _extend_contact_admin() -> None:
-    from contacts.admin.contact import ContactAdmin
-
-    if add_to_static_list not in ContactAdmin.actions:
-        ContactAdmin.actions = (*ContactAdmin.actions, add_to_static_list)
-        ContactAdmin.has_add_to_list_permission = _can_fill_lists
-
-
-def _can_fill_lists(modeladmin, request) -> bool:
+def may_fill_lists(request: HttpRequest) -> bool:
     """Filling a list changes the segment, so it takes the segments change permission."""
     return request.user.has_perm("segments.change_segment")
-
-
-_extend_contact_admin()
 
 
 class MembershipAdmin(admin.ModelAdmin):

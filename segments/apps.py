@@ -9,10 +9,13 @@ class SegmentsConfig(AppConfig):
 
     def ready(self) -> None:
         from contacts import hooks
+        from contacts.admin.actions import register_contact_action
         from contacts.signals import contacts_changed
 
+        from .admin import add_to_static_list, may_fill_lists
         from .contact_hooks import memberships_merge
         from .services import contacts_changed_receiver
 
         contacts_changed.connect(contacts_changed_receiver, dispatch_uid="segments.contacts_changed")
         hooks.on_contacts_merged(memberships_merge)
+        register_contact_action(add_to_static_list, allowed=may_fill_lists)

@@ -9,15 +9,16 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import EmptyResultSet, ValidationError
 from django.db import connection, transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import Exists, F, OuterRef, ProtectedError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from .evaluation import matching_segments
 from .models import Segment, SegmentMembership
 from .registry import Context
 from .rules import validate
-from .evaluation import matching_segments
 from .selectors import RULES_VERSION_KEY, audience, segment_contacts, segments_using
+from .tasks import refresh_contacts, refresh_dynamic_segments, refresh_segment
 
 logger = logging.getLogger(__name__)
 MAX_ERROR_LENGTH = 2000
@@ -112,8 +113,6 @@ def segment_delete(*, segment: Segment) -> None:
     if users:
         raise ValidationError(_("“%(name)s” is used by: %(users)s. Change those segments first.") % {
             "name": segment.name, "users": ", ".join(users)})
-    from django.db.models import ProtectedError
-
     try:
         segment.delete()
         _rules_changed()
@@ -127,14 +126,13 @@ def _campaigns_using(segment: Segment) -> list[str]:
     """Names of whatever else points at the segment through a many-to-many (campaigns' audiences)."""
     names = []
     for relation in Segment._meta.related_objects:
-        if relation.many_to_many:
-            names += [str(obj) for obj in getattr(segment, relation.get_accessor_name()).all()[:10]]
+        accessor = relation.get_accessor_name()  # None only for a hidden relation, which nothing reads
+        if relation.many_to_many and accessor is not None:
+            names += [str(obj) for obj in getattr(segment, accessor).all()[:10]]
     return names
 
 
 def _enqueue_refresh(segment_id: int) -> None:
-    from .tasks import refresh_segment
-
     refresh_segment.delay(segment_id)
 
 
@@ -311,8 +309,6 @@ def static_add_queryset(*, segment: Segment, contacts) -> int:
 
 def contacts_changed_receiver(sender, contact_ids, **kwargs) -> None:
     """Queue a re-evaluation of the changed contacts; a very large change refreshes whole segments."""
-    from .tasks import refresh_contacts, refresh_dynamic_segments
-
     if not Segment.objects.filter(kind=Segment.Kind.DYNAMIC).exists():
         return
     ids = list(contact_ids)

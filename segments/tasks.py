@@ -1,12 +1,16 @@
-"""Thin Celery tasks: take ids, call one service."""
+"""Thin Celery tasks: take ids, call one service.
+
+The services enqueue these tasks, so they import this module; a task imports the
+services only when it runs, which keeps the two modules from importing each other."""
 from celery import shared_task
 
-from . import services
 from .models import Segment
 
 
 @shared_task(autoretry_for=(ConnectionError,), retry_backoff=True, max_retries=5)
 def refresh_segment(segment_id: int) -> dict | None:
+    from . import services
+
     segment = Segment.objects.filter(pk=segment_id, kind=Segment.Kind.DYNAMIC).first()
     if segment is None:
         return None
@@ -19,6 +23,8 @@ def refresh_segment(segment_id: int) -> dict | None:
 
 @shared_task(autoretry_for=(ConnectionError,), retry_backoff=True, max_retries=5)
 def refresh_contacts(contact_ids: list[int]) -> dict:
+    from . import services
+
     return services.segments_refresh_contacts(contact_ids=contact_ids)
 
 

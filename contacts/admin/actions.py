@@ -1,6 +1,16 @@
-"""Bulk actions on selected contacts; each one is a single service call."""
+"""Bulk actions on selected contacts; each one is a single service call.
+
+The apps above contacts add their own actions to the contacts list through `register_contact_action`
+(from their `AppConfig.ready()`), each with the permission check it needs:
+
+    register_contact_action(add_to_static_list, allowed=lambda request: request.user.has_perm(...))
+"""
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -10,7 +20,27 @@ from ..models import ConsentEvent
 from .forms import AddTagForm
 
 
-def _intermediate_page(modeladmin, request, queryset, template: str, title: str, **context) -> TemplateResponse:
+@dataclass(frozen=True)
+class ContactAction:
+    func: Callable
+    allowed: Callable[[HttpRequest], bool]
+
+
+_registered: dict[str, ContactAction] = {}
+
+
+def register_contact_action(func: Callable, *, allowed: Callable[[HttpRequest], bool]) -> Callable:
+    """Offer `func` (an admin action) on the contacts list to whoever `allowed(request)` admits."""
+    _registered[func.__name__] = ContactAction(func=func, allowed=allowed)
+    return func
+
+
+def registered_actions(request: HttpRequest) -> list[Callable]:
+    """The registered actions this request's user may run, in registration order."""
+    return [action.func for action in _registered.values() if action.allowed(request)]
+
+
+def intermediate_page(modeladmin, request, queryset, template: str, title: str, **context) -> TemplateResponse:
     """A confirmation page that posts the same selection back to the same action."""
     return TemplateResponse(request, template, {
         **modeladmin.admin_site.each_context(request),
@@ -39,8 +69,8 @@ def add_tag(modeladmin, request, queryset):
         modeladmin.message_user(request, _("Tag “%(tag)s” added to %(count)d contacts.") % {
             "tag": form.cleaned_data["name"], "count": added}, messages.SUCCESS)
         return None
-    return _intermediate_page(modeladmin, request, queryset, "admin/contacts/contact/add_tag.html",
-                              _("Add a tag"), form=form)
+    return intermediate_page(modeladmin, request, queryset, "admin/contacts/contact/add_tag.html",
+                             _("Add a tag"), form=form)
 
 
 @admin.action(description=gettext_lazy("Revoke email consent of the selected contacts"), permissions=["change"])
@@ -57,5 +87,5 @@ def erase_contacts(modeladmin, request, queryset):
         erased = services.contacts_erase(contact_ids=queryset)
         modeladmin.message_user(request, _("%(count)d contacts erased.") % {"count": erased}, messages.SUCCESS)
         return None
-    return _intermediate_page(modeladmin, request, queryset, "admin/contacts/contact/erase_confirmation.html",
-                              _("Erase contacts"))
+    return intermediate_page(modeladmin, request, queryset, "admin/contacts/contact/erase_confirmation.html",
+                             _("Erase contacts"))

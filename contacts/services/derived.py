@@ -1,5 +1,5 @@
-"""Derived state of Contact kept set-based: purchase aggregates, funnel stage and RFM scores."""
-import datetime as dt
+"""Derived state of Contact kept set-based: purchase aggregates, funnel stage and RFM scores
+(the RFM rule itself is `contacts.rfm`'s)."""
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
@@ -16,7 +16,9 @@ from django.db.models import (
 )
 from django.utils import timezone
 
-from ..models import Activity, Contact, FunnelStage, Purchase, RfmBreakpoints
+from ..models import Activity, Contact, FunnelStage, Purchase
+from ..purchase_stats import refresh_buyers
+from ..rfm import rfm_apply, rfm_breakpoints_compute
 from .base import contact_changed
 
 
@@ -37,8 +39,6 @@ def funnel_stage_case() -> Any:
 def contacts_refresh_purchase_stats(*, contact_ids: Iterable[int]) -> None:
     """Recompute purchase aggregates, funnel stage and RFM of these contacts, set-based:
     one UPDATE for those with purchases, and a reset for any that no longer have one."""
-    from ..purchase_stats import refresh_buyers
-
     ids = sorted(set(contact_ids))
     if not ids:
         return
@@ -74,46 +74,3 @@ def contacts_recompute_all(*, batch_size: int = 50_000) -> dict[str, int]:
             rfm_apply(chunk)
             batches += 1
     return {"batches": batches}
-
-
-def _quintiles(qs: Any, field: str) -> list:
-    """Four cut points splitting the non-null values of `field` into five equal groups."""
-    values = qs.exclude(**{f"{field}__isnull": True}).order_by(field).values_list(field, flat=True)
-    total = values.count()
-    if not total:
-        return []
-    return [values[min(total - 1, total * k // 5)] for k in range(1, 5)]
-
-
-def rfm_breakpoints_compute() -> RfmBreakpoints:
-    buyers = Contact.objects.filter(purchase_count__gt=0)
-    last = [v.isoformat() for v in _quintiles(buyers, "last_purchase_at")]
-    breakpoints = RfmBreakpoints.objects.order_by("-pk").first() or RfmBreakpoints()
-    breakpoints.recency_days = last
-    breakpoints.frequency = [int(v) for v in _quintiles(buyers, "purchase_count")]
-    breakpoints.monetary = [str(v) for v in _quintiles(buyers, "total_spent")]
-    breakpoints.computed_at = timezone.now()
-    breakpoints.save()
-    return breakpoints
-
-
-def _score_case(field: str, cuts: list) -> Any:
-    whens = [When(**{f"{field}__lt": cut}, then=Value(score)) for score, cut in enumerate(cuts, start=1)]
-    return Case(When(**{f"{field}__isnull": True}, then=Value(None)), *whens, default=Value(len(cuts) + 1),
-                output_field=IntegerField())
-
-
-def rfm_apply(qs: Any) -> None:
-    """Score R, F and M 1–5 against the stored quintile cut points (5 = best)."""
-    breakpoints = RfmBreakpoints.objects.order_by("-pk").first()
-    if breakpoints is None or not breakpoints.frequency:
-        return
-    recency_cuts = [dt.datetime.fromisoformat(v) for v in breakpoints.recency_days]
-    qs.filter(purchase_count__gt=0).update(
-        rfm_recency=_score_case("last_purchase_at", recency_cuts),
-        rfm_frequency=_score_case("purchase_count", breakpoints.frequency),
-        rfm_monetary=_score_case("total_spent", [Decimal(v) for v in breakpoints.monetary]),
-    )
-    qs.filter(purchase_count=0).exclude(rfm_recency__isnull=True, rfm_frequency__isnull=True,
-                                        rfm_monetary__isnull=True).update(
-        rfm_recency=None, rfm_frequency=None, rfm_monetary=None)
