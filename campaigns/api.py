@@ -16,7 +16,7 @@ from crm.api import ApiViewSet
 from crm.permissions import SEND_CAMPAIGN
 
 from . import services
-from .models import Campaign, EmailTemplate
+from .models import CAMPAIGN_FIELDS, TEMPLATE_FIELDS, Campaign, EmailTemplate
 from .selectors import campaign_stats
 from .serializers import (
     CampaignSerializer,
@@ -25,10 +25,6 @@ from .serializers import (
     RecipientCountSerializer,
     RescheduleSerializer,
 )
-
-TEMPLATE_FIELDS = ("name", "subject", "preheader", "html", "text", "language", "direction", "layout")
-CAMPAIGN_FIELDS = ("name", "template", "from_name", "from_email", "reply_to", "utm_source", "utm_medium",
-                   "utm_campaign", "cost", "scheduled_at")
 
 TEMPLATE_EXAMPLE = OpenApiExample("A Hebrew birthday mail", request_only=True, value={
     "name": "Birthday benefit", "language": "he",
@@ -134,7 +130,8 @@ class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewS
                    description=gettext_lazy(
                        "Starts a draft now, or at `scheduled_at` when that is in the future; a scheduled "
                        "campaign is sent now, whatever its time. Answers 202 at once: workers send in the "
-                       "background; follow with `GET /campaigns/{id}/stats/`. Any other status is a 400. A staff user needs the “Can send … campaigns” permission."))
+                       "background; follow with `GET /campaigns/{id}/stats/`. Any other status is a 400. A staff user "
+                       "needs the “Can send … campaigns” permission."))
     @action(detail=True, methods=["post"])
     def send(self, request: Request, pk: Any = None) -> Response:
         campaign = self.get_object()

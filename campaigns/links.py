@@ -4,6 +4,7 @@ Every http(s) link of a message is registered as a Link of its campaign and repl
 redirect, which only ever sends people to a Link of that same campaign (no open redirect). UTM
 parameters are added to the destination unless the link already has them.
 """
+import functools
 import hashlib
 import re
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -16,7 +17,6 @@ from .models import Campaign, Link
 
 HREF = re.compile(r"""(<a\b[^>]*?\bhref\s*=\s*)(["'])(.*?)\2([^>]*>)""", re.IGNORECASE | re.DOTALL)
 NO_TRACK = re.compile(r"""\bdata-no-track\s*=""", re.IGNORECASE)
-_cache: dict[tuple[int, float, str], int] = {}
 
 
 def _base() -> str:
@@ -62,20 +62,20 @@ def link_register(campaign: Campaign, url: str) -> int:
 
     Ids are remembered per process; the key includes the campaign's creation time, so a campaign id
     reused after a deletion never gets another campaign's link."""
+    return _link_id(campaign.pk, campaign.created_at.timestamp(), url)
+
+
+@functools.lru_cache(maxsize=50_000)
+def _link_id(campaign_id: int, campaign_created: float, url: str) -> int:
     digest = url_hash(url)
-    key = (campaign.pk, campaign.created_at.timestamp(), digest)
-    if key not in _cache:
-        link = Link.objects.filter(campaign_id=campaign.pk, url_hash=digest).only("pk").first()
-        if link is None:
-            try:
-                with transaction.atomic():
-                    link = Link.objects.create(campaign_id=campaign.pk, url=url, url_hash=digest)
-            except IntegrityError:
-                link = Link.objects.get(campaign_id=campaign.pk, url_hash=digest)
-        if len(_cache) > 50_000:
-            _cache.clear()
-        _cache[key] = link.pk
-    return _cache[key]
+    link = Link.objects.filter(campaign_id=campaign_id, url_hash=digest).only("pk").first()
+    if link is None:
+        try:
+            with transaction.atomic():
+                link = Link.objects.create(campaign_id=campaign_id, url=url, url_hash=digest)
+        except IntegrityError:
+            link = Link.objects.get(campaign_id=campaign_id, url_hash=digest)
+    return link.pk
 
 
 def rewrite_links(html: str, *, campaign: Campaign, token: str) -> str:

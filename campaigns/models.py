@@ -18,6 +18,14 @@ from segments.models import Segment
 # A scheduled campaign this long past its time has been missed (beat starts due ones every minute).
 OVERDUE_AFTER_SECONDS = 120
 
+# What people edit, in one place for the services, the API serializers and the admin forms.
+TEMPLATE_FIELDS = ("name", "subject", "preheader", "html", "text", "language", "direction", "layout")
+CAMPAIGN_AUDIENCE_FIELDS = ("segments", "exclude_segments")
+CAMPAIGN_EDITABLE_FIELDS = ("name", "template", *CAMPAIGN_AUDIENCE_FIELDS, "from_name", "from_email", "reply_to",
+                            "utm_source", "utm_medium", "utm_campaign", "cost", "scheduled_at")
+# The campaign's own columns among them (the audience is saved as many-to-many relations).
+CAMPAIGN_FIELDS = tuple(name for name in CAMPAIGN_EDITABLE_FIELDS if name not in CAMPAIGN_AUDIENCE_FIELDS)
+
 
 class EmailTemplate(models.Model):
     class Language(models.TextChoices):
@@ -101,6 +109,9 @@ class Campaign(models.Model):
                     "becomes later."))
     frozen_at = models.DateTimeField(_("template frozen at"), null=True, blank=True, editable=False)
 
+    # A campaign can be changed only before it starts.
+    EDITABLE_STATUSES = (Status.DRAFT, Status.SCHEDULED)
+
     class Meta:
         verbose_name = _("campaign")
         verbose_name_plural = _("campaigns")
@@ -145,7 +156,8 @@ class Message(models.Model):
     error = models.TextField(_("error"), blank=True)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     message_id = models.CharField(_("Message-ID"), max_length=255, blank=True)
-    esp_message_id = models.CharField(_("provider message id"), max_length=255, null=True, blank=True)
+    esp_message_id = models.CharField(  # noqa: DJ001 - NULL when absent, so the partial index below skips it
+        _("provider message id"), max_length=255, null=True, blank=True)
     queued_at = models.DateTimeField(_("queued at"), default=timezone.now)
     claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)

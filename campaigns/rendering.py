@@ -1,20 +1,16 @@
-"""Personalized mail from a template: a sandboxed engine, a checked variable schema, batch contexts.
+"""Personalized mail from a template: a sandboxed engine, compiled templates checked against the
+variable schema, and the rendering of one mail.
 
 A template is compiled once and checked on save: a syntax error or a variable the context does not
-have (say `{{ contact.nickname }}`) is refused with its line. Contexts are built for a batch of
-contacts with a handful of queries, whatever the batch size.
+have (say `{{ contact.nickname }}`) is refused with its line. The schema and the per-contact
+contexts live in `campaigns.personalization`, the text part made from HTML in `campaigns.plaintext`.
 """
-import html as html_lib
-import re
-from collections import Counter
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
-from typing import Any
+from typing import Any, ClassVar, cast
 
 import css_inline
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db.models import Count, OuterRef, Subquery
 from django.template import Context, Engine, TemplateSyntaxError
 from django.template.base import FilterExpression, Node, VariableNode
 from django.template.defaulttags import CycleNode, FirstOfNode, ForNode, IfChangedNode, IfNode, WithNode
@@ -24,43 +20,19 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from contacts.models import Contact, Product, Purchase, PurchaseItem
-
 from . import html_safety
 from .models import Campaign, EmailTemplate
+from .personalization import ANY, LEAF, SCHEMA, ListOf, sample_context
+from .plaintext import html_to_text
 from .sandbox import TemplateLimitError, render_budget, width_problem
 
 
 class SandboxEngine(Engine):
-    default_builtins: list = []
+    default_builtins: ClassVar[list[str]] = []
 
 
 ENGINE = SandboxEngine(debug=True, loaders=[], libraries={}, builtins=["campaigns.sandbox"], autoescape=True)
 TEXT_ENGINE = SandboxEngine(debug=True, loaders=[], libraries={}, builtins=["campaigns.sandbox"], autoescape=False)
-
-ANY = "any"
-LEAF = None
-
-
-@dataclass(frozen=True)
-class ListOf:
-    item: Any
-
-
-CONTACT = {name: LEAF for name in (
-    "first_name", "last_name", "full_name", "email", "phone", "city", "region", "country", "language", "gender",
-    "birth_date", "wedding_date", "marital_status", "source", "source_detail", "signed_up_at", "id")}
-CONTACT["attributes"] = ANY
-CLUB = {name: LEAF for name in ("card_number", "tier", "tier_label", "points", "joined_at")}
-ITEM = {name: LEAF for name in ("name", "sku", "category", "quantity", "unit_price")}
-PURCHASE = {**{name: LEAF for name in ("purchased_at", "total", "currency", "channel", "store")}, "items": ListOf(ITEM)}
-PRODUCT = {name: LEAF for name in ("name", "sku", "category", "price")}
-SCHEMA = {
-    "contact": CONTACT, "club": CLUB, "last_purchase": PURCHASE, "recommended": ListOf(PRODUCT),
-    "campaign": {"name": LEAF}, "unsubscribe_url": LEAF, "view_in_browser_url": LEAF, "site_url": LEAF,
-}
-RECOMMENDED_COUNT = 4
-
 
 # ------------------------------------------------------------------ compile and check
 
@@ -155,7 +127,8 @@ def _check_node(node: Node, scope: dict, problems: list, uses: set) -> None:
     if isinstance(node, VariableNode):
         _check_expression(node.filter_expression, scope, line, problems, uses)
     elif isinstance(node, ForNode):
-        item = _check_expression(node.sequence, scope, line, problems, uses)
+        sequence = cast(FilterExpression, node.sequence)  # what `do_for` compiles it to
+        item = _check_expression(sequence, scope, line, problems, uses)
         inner = {**scope, "forloop": ANY}
         for name in node.loopvars:
             inner[name] = item.item if isinstance(item, ListOf) else ANY
@@ -178,7 +151,7 @@ def _check_node(node: Node, scope: dict, problems: list, uses: set) -> None:
         for expression in getattr(node, "vars", None) or getattr(node, "cyclevars", []):
             _check_expression(expression, scope, line, problems, uses)
     elif isinstance(node, IfChangedNode):
-        for expression in node._varlist:
+        for expression in node._varlist:  # type: ignore[attr-defined]  # Django's private list, not in the stubs
             _check_expression(expression, scope, line, problems, uses)
     for attr in node.child_nodelists:
         _check_nodes(getattr(node, attr, None) or [], scope, problems, uses)
@@ -234,72 +207,6 @@ def _check_variable(variable, scope: dict, line: int, problems: list, uses: set)
     return schema
 
 
-# ------------------------------------------------------------------ contexts
-
-def contact_context(contact: Contact) -> dict:
-    data = {name: getattr(contact, name) for name in CONTACT if name not in ("full_name", "attributes")}
-    data.update(full_name=contact.full_name, attributes=dict(contact.attributes or {}))
-    return data
-
-
-def club_context(contact: Contact) -> dict | None:
-    member = getattr(contact, "club", None) if hasattr(contact, "club") else None
-    if member is None:
-        return None
-    return {"card_number": member.card_number, "tier": member.tier, "tier_label": str(member.get_tier_display()),
-            "points": member.points, "joined_at": member.joined_at}
-
-
-def _last_purchases(ids: list[int]) -> dict[int, dict]:
-    latest = Purchase.objects.filter(contact=OuterRef("pk")).order_by("-purchased_at", "-pk").values("pk")[:1]
-    purchase_ids = [p for p in Contact.objects.filter(pk__in=ids).annotate(last=Subquery(latest))
-                    .values_list("last", flat=True) if p]
-    result = {}
-    for purchase in Purchase.objects.filter(pk__in=purchase_ids).select_related("store").prefetch_related(
-            "items__product"):
-        result[purchase.contact_id] = {
-            "purchased_at": purchase.purchased_at, "total": purchase.total, "currency": purchase.currency,
-            "channel": purchase.get_channel_display(), "store": purchase.store.name if purchase.store else "",
-            "items": [{"name": i.product.name, "sku": i.product.sku, "category": i.product.category,
-                       "quantity": i.quantity, "unit_price": i.unit_price} for i in purchase.items.all()],
-        }
-    return result
-
-
-def _recommendations(ids: list[int]) -> dict[int, list]:
-    """Best sellers of the categories each contact buys from, that it has not bought yet; best
-    sellers overall for contacts with no purchase. Three queries for the whole batch."""
-    bought = PurchaseItem.objects.filter(purchase__contact_id__in=ids).values_list(
-        "purchase__contact_id", "product_id", "product__category")
-    products_by_contact: dict[int, set] = {}
-    categories_by_contact: dict[int, Counter] = {}
-    for contact_id, product_id, category in bought:
-        products_by_contact.setdefault(contact_id, set()).add(product_id)
-        categories_by_contact.setdefault(contact_id, Counter())[category] += 1
-    popular = list(Product.objects.annotate(sold=Count("items")).order_by("-sold", "pk")[:200]
-                   .values("pk", "name", "sku", "category", "price"))
-    result = {}
-    for contact_id in ids:
-        owned = products_by_contact.get(contact_id, set())
-        liked = [c for c, _n in categories_by_contact.get(contact_id, Counter()).most_common()]
-        ranked = sorted((p for p in popular if p["pk"] not in owned),
-                        key=lambda p: liked.index(p["category"]) if p["category"] in liked else len(liked))
-        result[contact_id] = [{k: p[k] for k in ("name", "sku", "category", "price")}
-                              for p in ranked[:RECOMMENDED_COUNT]]
-    return result
-
-
-def batch_contexts(compiled: Compiled, contacts: list[Contact], extra: dict[int, dict]) -> dict[int, dict]:
-    """Template contexts for a batch; `extra[contact_id]` holds the message's own URLs."""
-    ids = [c.pk for c in contacts]
-    purchases = _last_purchases(ids) if "last_purchase" in compiled.uses else {}
-    recommended = _recommendations(ids) if "recommended" in compiled.uses else {}
-    site = settings.SITE_URL
-    return {c.pk: {"contact": contact_context(c), "club": club_context(c), "last_purchase": purchases.get(c.pk),
-                   "recommended": recommended.get(c.pk, []), "site_url": site, **extra.get(c.pk, {})}
-            for c in contacts}
-
-
 # ------------------------------------------------------------------ rendering
 
 @dataclass
@@ -322,6 +229,7 @@ def render(compiled: Compiled, context: dict) -> Rendered:
         body = html_safety.sanitize(_part("html", compiled.html, context, budget))
         preheader = (_part("preheader", compiled.preheader, context, budget, autoescape=False)
                      if compiled.preheader else "")
+        page: str
         if compiled.layout == EmailTemplate.Layout.DEFAULT:
             page = render_to_string("email/layout.html", {
                 "body": mark_safe(body), "subject": subject, "preheader": preheader, "lang": compiled.language,
@@ -364,13 +272,6 @@ def _check_size(name: str, output: str) -> None:
         raise error
 
 
-def sample_context() -> dict:
-    """A contact with no data: what a template must render for without reaching a limit."""
-    return {"contact": contact_context(Contact()), "club": None, "last_purchase": None, "recommended": [],
-            "site_url": settings.SITE_URL, "campaign": {"name": ""}, "unsubscribe_url": "#unsubscribe",
-            "view_in_browser_url": "#view-in-browser"}
-
-
 def template_validate(template: EmailTemplate) -> Compiled:
     """What saving a template checks: it compiles (`template_compile`), its HTML has nothing
     `html_safety` would strip, and it renders within the template limits for a blank contact.
@@ -406,46 +307,3 @@ def campaign_template(campaign: Campaign) -> EmailTemplate:
         return campaign.template
     frozen = {name: value for name, value in campaign.frozen_template.items() if name in FROZEN_FIELDS}
     return EmailTemplate(pk=campaign.template_id, updated_at=campaign.frozen_at, **frozen)
-
-
-class _TextExtractor(HTMLParser):
-    BLOCKS = {"p", "div", "br", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "li", "table", "hr"}
-    SKIP = {"style", "script", "head", "title"}
-
-    def __init__(self):
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.skipping = 0
-        self.hrefs: list[str | None] = []
-
-    def handle_starttag(self, tag, attrs):
-        if tag in self.SKIP:
-            self.skipping += 1
-        if tag in self.BLOCKS:
-            self.parts.append("\n")
-        if tag == "a":
-            self.hrefs.append(dict(attrs).get("href"))
-        if tag == "li":
-            self.parts.append("• ")
-
-    def handle_endtag(self, tag):
-        if tag in self.SKIP and self.skipping:
-            self.skipping -= 1
-        if tag == "a" and self.hrefs:
-            href = self.hrefs.pop()
-            if href and href.startswith(("http://", "https://")):
-                self.parts.append(f" ({href})")
-        if tag in self.BLOCKS:
-            self.parts.append("\n")
-
-    def handle_data(self, data):
-        if not self.skipping:
-            self.parts.append(data)
-
-
-def html_to_text(page: str) -> str:
-    extractor = _TextExtractor()
-    extractor.feed(page)
-    lines = [" ".join(line.split()) for line in "".join(extractor.parts).splitlines()]
-    text = "\n".join(lines)
-    return re.sub(r"\n{3,}", "\n\n", html_lib.unescape(text)).strip() + "\n"

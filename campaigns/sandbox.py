@@ -16,9 +16,11 @@ import re
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import cast
 
 from django.conf import settings
 from django.template import Library, defaultfilters, defaulttags
+from django.template.base import FilterExpression, NodeList
 from django.template.defaulttags import ForNode
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
@@ -126,9 +128,14 @@ def current_budget() -> Budget:
 class LimitedForNode(ForNode):
     """{% for %} that draws each iteration and its output from the render's budget."""
 
+    # What `do_for` builds from a parsed template (the stubs also allow raw constructor inputs).
+    sequence: FilterExpression
+    nodelist_loop: NodeList
+    nodelist_empty: NodeList
+
     def render(self, context):
         budget = current_budget()
-        parentloop = context["forloop"] if "forloop" in context else {}
+        parentloop = context.get("forloop", {})
         with context.push():
             values = self.sequence.resolve(context, ignore_failures=True)
             values = [] if values is None else values
@@ -152,7 +159,8 @@ class LimitedForNode(ForNode):
             else:
                 context[self.loopvars[0]] = item
             before = budget.output
-            chunk = "".join(node.render_annotated(context) for node in self.nodelist_loop)
+            # The stubs type render_annotated as int | str; Django's returns the rendered str.
+            chunk = "".join(cast(str, node.render_annotated(context)) for node in self.nodelist_loop)
             budget.charge_output(max(len(chunk) - (budget.output - before), 0))
             if unpack:
                 context.pop()
@@ -165,7 +173,7 @@ class LimitedForNode(ForNode):
             size = 1
         if size != len(self.loopvars):
             raise ValueError(f"Need {len(self.loopvars)} values to unpack in for loop; got {size}.")
-        return dict(zip(self.loopvars, item))
+        return dict(zip(self.loopvars, item, strict=False))
 
 
 @register.tag("for")

@@ -1,5 +1,5 @@
-"""Reads for campaign reports: the stats of CONTRACT §4, opens and clicks over time, clicks per link,
-recipients with their status.
+"""Reads for campaign reports: the stats of CONTRACT §4, the progress of a send, opens and clicks over
+time, clicks per link, recipients with their status.
 
 Everything is computed in the database with aggregate queries, whatever the campaign size: no
 Python loop over messages. Human and machine activity (privacy proxies, scanners, prefetch) are
@@ -34,6 +34,14 @@ def rate(part: int, whole: int) -> float | None:
     return round(min(part / whole, 1.0), RATE_DIGITS)
 
 
+def _state_counts() -> dict[str, Count]:
+    """How many of a campaign's messages are sent, failed and skipped: the counts the stats and the
+    progress bar share."""
+    return {"sent": Count("pk", filter=Q(status=Message.Status.SENT)),
+            "failed": Count("pk", filter=Q(status=Message.Status.FAILED)),
+            "skipped": Count("pk", filter=Q(status=Message.Status.SKIPPED))}
+
+
 def campaign_stats(campaign: Campaign) -> dict:
     """The numbers of CONTRACT §4: one aggregate over the messages, one over the tracking events.
 
@@ -43,9 +51,7 @@ def campaign_stats(campaign: Campaign) -> dict:
     """
     messages = Message.objects.filter(campaign=campaign).aggregate(
         recipients=Count("pk"),
-        sent=Count("pk", filter=Q(status=Message.Status.SENT)),
-        failed=Count("pk", filter=Q(status=Message.Status.FAILED)),
-        skipped=Count("pk", filter=Q(status=Message.Status.SKIPPED)),
+        **_state_counts(),
         bounced=Count("pk", filter=Q(bounced_at__isnull=False)),
         complaints=Count("pk", filter=Q(complained_at__isnull=False)),
         unsubscribes=Count("pk", filter=Q(unsubscribed_at__isnull=False)),
@@ -67,6 +73,22 @@ def campaign_stats(campaign: Campaign) -> dict:
 def delivered(stats: dict) -> int:
     """Sent mail that did not bounce."""
     return max(stats["sent"] - stats["bounced"], 0)
+
+
+def campaign_progress(campaign: Campaign) -> dict:
+    """What the progress bar shows, in one query: counts by state, how many are done (sent, failed or
+    skipped) and what percentage of all that is, the send rate over the last minute, and the status
+    (read again, so a page polling it sees the campaign finish)."""
+    minute_ago = timezone.now() - dt.timedelta(minutes=1)
+    counts = Message.objects.filter(campaign=campaign).aggregate(
+        total=Count("pk"), **_state_counts(),
+        queued=Count("pk", filter=Q(status__in=[Message.Status.QUEUED, Message.Status.CLAIMED])),
+        last_minute=Count("pk", filter=Q(status=Message.Status.SENT, sent_at__gte=minute_ago)))
+    last_minute = counts.pop("last_minute")
+    done = counts["sent"] + counts["failed"] + counts["skipped"]
+    campaign.refresh_from_db(fields=["status"])
+    return {**counts, "done": done, "rate": round(last_minute / 60, 2), "status": campaign.status,
+            "percent": round(100 * done / counts["total"], 1) if counts["total"] else 0.0}
 
 
 # ------------------------------------------------------------------ over time
@@ -101,10 +123,10 @@ def opens_clicks_over_time(campaign: Campaign, bucket: str = "auto", *, now: dt.
     tz = timezone.get_current_timezone()
     events = TrackingEvent.objects.filter(campaign=campaign, kind__in=[OPEN, CLICK], occurred_at__gte=start)
     split = {"auto": start + HOURLY_SPAN, "hour": now + dt.timedelta(hours=1), "day": start}[bucket]
-    series = []
+    series: list[Bucket] = []
     if split > start:
         hourly = _counts(events.filter(occurred_at__lt=split), TruncHour("occurred_at", tzinfo=tz), tz)
-        hour = timezone.localtime(start, tz).replace(minute=0, second=0, microsecond=0).astimezone(dt.timezone.utc)
+        hour = timezone.localtime(start, tz).replace(minute=0, second=0, microsecond=0).astimezone(dt.UTC)
         while hour < min(split, now) or not series:
             series.append(_bucket(hourly, _local(hour, tz), hour, 1))
             hour += dt.timedelta(hours=1)

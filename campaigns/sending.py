@@ -1,5 +1,8 @@
 """Sending a campaign: a set-based recipient snapshot, then claimed batches sent over one held connection.
 
+Who gets the campaign lives in `campaigns.audience`, the SMTP connection in `campaigns.outbox`; this
+module claims batches, renders them, hands them to the outbox and records what happened.
+
 Exactly once rests on three things. The snapshot is one INSERT … SELECT guarded by the
 (campaign, contact) unique constraint, so running it again adds no one twice. A batch is claimed
 (status "claimed", stamped with the claim time) under `SELECT … FOR UPDATE SKIP LOCKED`, so
@@ -11,34 +14,26 @@ stamp, so a worker whose claim was taken over abandons the mail instead of sendi
 in-doubt window is the gap between those two writes, not a database round trip.
 """
 import datetime as dt
-import re
-import smtplib
-import socket
+import functools
 import time
 from contextlib import contextmanager
-from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
-from django.core.mail import get_connection
-from django.core.mail.backends.filebased import EmailBackend as FileBackend
-from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
-from django.core.mail.message import sanitize_address
+from django.core.mail import EmailMultiAlternatives
 from django.db import connection, transaction
-from django.db.models import Case, CharField, Count, F, Q, QuerySet, Value, When
+from django.db.models import Case, CharField, F, Value, When
 from django.utils import timezone
 
-from contacts.models import Contact, EmailStatus
-from segments.selectors import audience, segment_contacts
-
 from . import mail
-from .models import Campaign, Message
-from .rendering import Compiled, batch_contexts, campaign_template, render, template_compile
+from .audience import skip_ineligible
+from .models import Campaign, EmailTemplate, Message
+from .outbox import Lockstep, Outbox, SendError, TransientSendError, begin_all, open_lanes, read_ends
+from .personalization import batch_contexts
+from .rendering import Compiled, campaign_template, render, template_compile
 
 TASK_SECONDS = 20
-STATUS_REASONS = {EmailStatus.UNSUBSCRIBED: Message.SkipReason.UNSUBSCRIBED,
-                  EmailStatus.BOUNCED: Message.SkipReason.BOUNCED,
-                  EmailStatus.COMPLAINED: Message.SkipReason.COMPLAINED}
 
 
 def claim_lease() -> dt.timedelta:
@@ -50,69 +45,6 @@ def retry_delay(attempts: int) -> dt.timedelta:
     """Exponential backoff after a temporary failure: base, 2×base, 4×base…"""
     base = settings.CAMPAIGN_RETRY_SECONDS
     return dt.timedelta(seconds=base * 2 ** max(attempts - 1, 0))
-
-
-class SendError(Exception):
-    def __init__(self, reason: str, *, temporary: bool, connection_lost: bool = False):
-        super().__init__(reason)
-        self.reason = reason
-        self.temporary = temporary
-        self.connection_lost = connection_lost
-
-
-class TransientSendError(Exception):
-    """The mail server cannot be reached; the batch went back to the queue untouched."""
-
-
-# ------------------------------------------------------------------ audience
-
-def recipients(campaign: Campaign) -> QuerySet:
-    """Contacts of the included segments minus those of the excluded ones, as one query."""
-    included = Q()
-    for segment in campaign.segments.all():
-        included |= Q(pk__in=segment_contacts(segment).values("pk"))
-    if not included:
-        return Contact.objects.none()
-    contacts = audience().filter(included)
-    for segment in campaign.exclude_segments.all():
-        contacts = contacts.exclude(pk__in=segment_contacts(segment).values("pk"))
-    return contacts
-
-
-def capped_contacts(*, contact_ids=None, exclude_campaign_id: int | None = None) -> QuerySet:
-    """Contact ids that already got FREQUENCY_CAP_COUNT mails in the last FREQUENCY_CAP_DAYS."""
-    since = timezone.now() - dt.timedelta(days=settings.FREQUENCY_CAP_DAYS)
-    sent = Message.objects.filter(status=Message.Status.SENT, sent_at__gte=since)
-    if contact_ids is not None:
-        sent = sent.filter(contact_id__in=contact_ids)
-    if exclude_campaign_id is not None:
-        sent = sent.exclude(campaign_id=exclude_campaign_id)
-    return (sent.values("contact_id").annotate(n=Count("id")).filter(n__gte=settings.FREQUENCY_CAP_COUNT)
-            .values("contact_id"))
-
-
-def eligible(contacts: QuerySet) -> QuerySet:
-    """Those who may get a marketing mail right now (the same rules the sender applies per batch)."""
-    contacts = contacts.filter(email__isnull=False, email_opt_in=True, email_status=EmailStatus.ACTIVE,
-                               erased_at__isnull=True).exclude(email="")
-    if settings.FREQUENCY_CAP_COUNT > 0:
-        contacts = contacts.exclude(pk__in=capped_contacts())
-    return contacts
-
-
-def snapshot(campaign: Campaign) -> int:
-    """One queued Message per recipient, written by the database; existing rows are kept."""
-    sql, params = recipients(campaign).order_by("pk").values(recipient_id=F("pk")).query.sql_with_params()
-    table = Message._meta.db_table
-    insert = (
-        f"INSERT INTO {table} (campaign_id, contact_id, status, skip_reason, error, attempts, message_id, "
-        f"queued_at, open_count, machine_open_count, click_count, bounce_type) "
-        f"SELECT %s, r.recipient_id, %s, '', '', 0, '', %s, 0, 0, 0, '' FROM ({sql}) AS r WHERE 1 = 1 "
-        f"ON CONFLICT (campaign_id, contact_id) DO NOTHING")
-    now = connection.ops.adapt_datetimefield_value(timezone.now())
-    with connection.cursor() as cursor:
-        cursor.execute(insert, (campaign.pk, Message.Status.QUEUED, now, *params))
-        return cursor.rowcount
 
 
 # ------------------------------------------------------------------ claims
@@ -142,169 +74,6 @@ def release_batch(ids: list[int], stamp: dt.datetime) -> None:
         status=Message.Status.QUEUED, claimed_at=None)
 
 
-# ------------------------------------------------------------------ the mail connection
-
-def _dot_stuffed(data: bytes) -> bytes:
-    data = re.sub(rb"(?:\r\n|\n|\r(?!\n))", b"\r\n", data)
-    data = re.sub(rb"(?m)^\.", b"..", data)
-    return data if data.endswith(b"\r\n") else data + b"\r\n"
-
-
-def _expect(reply: tuple[int, bytes], codes: tuple[int, ...]) -> None:
-    code, text = reply
-    if code not in codes:
-        raise smtplib.SMTPResponseException(code, text)
-
-
-def smtp_error(exc: Exception) -> SendError:
-    if isinstance(exc, smtplib.SMTPResponseException):
-        text = exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
-        return SendError(f"{exc.smtp_code} {text}", temporary=exc.smtp_code < 500)
-    return SendError(str(exc) or exc.__class__.__name__, temporary=True, connection_lost=True)
-
-
-class Outbox:
-    """Django's mail backend, held open across batches. Over SMTP the message is handed over in two
-    phases around `commit`; other backends (files, memory, ESPs) are marked sent once they return."""
-
-    def __init__(self):
-        self.backend = get_connection()
-        self.two_phase = isinstance(self.backend, SMTPBackend)
-        self.is_open = False
-        self._extra: list[Outbox] = []
-        self.max_width = settings.CAMPAIGN_SMTP_CONNECTIONS
-
-    def open(self) -> None:
-        if self.is_open or isinstance(self.backend, FileBackend):
-            return
-        try:
-            self.backend.open()
-        except (OSError, smtplib.SMTPException) as exc:
-            raise TransientSendError(str(exc)) from exc
-        self.is_open = True
-        sock = getattr(getattr(self.backend, "connection", None), "sock", None)
-        if sock is not None:  # the lone "." must not wait for the body's ACK (Nagle)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def close(self) -> None:
-        for lane in self._extra:
-            lane.close()
-        try:
-            self.backend.close()
-        except (OSError, smtplib.SMTPException):
-            pass
-        self.is_open = False
-
-    def abort(self) -> None:
-        """Drop the socket without QUIT: a server in the middle of DATA discards the mail."""
-        smtp = getattr(self.backend, "connection", None)
-        if smtp is not None:
-            smtp.close()
-            self.backend.connection = None
-        self.is_open = False
-
-    def send(self, message, commit) -> bool:
-        """Deliver one mail; `commit()` records it sent and says whether the claim still holds."""
-        self.open()
-        if self.two_phase:
-            return self._send_smtp(message, commit)
-        try:
-            delivered = self.backend.send_messages([message])
-        except smtplib.SMTPException as exc:
-            raise smtp_error(exc) from exc
-        except Exception as exc:  # an ESP's API error: retried, then failed with its text
-            raise SendError(str(exc), temporary=_esp_error_is_temporary(exc)) from exc
-        if not delivered:
-            raise SendError("not accepted by the mail backend", temporary=True)
-        return commit()
-
-    def _send_smtp(self, message, commit) -> bool:
-        self.begin(message)
-        return self._finish_data(self.backend.connection, commit)
-
-    def begin(self, message) -> None:
-        """MAIL, RCPT, DATA and the body: everything but the final "." that completes the mail."""
-        self.open()
-        smtp = self.backend.connection
-        encoding = message.encoding or settings.DEFAULT_CHARSET
-        data = _dot_stuffed(message.message().as_bytes(linesep="\r\n"))
-        try:
-            smtp.ehlo_or_helo_if_needed()
-            _expect(smtp.mail(sanitize_address(message.from_email, encoding)), (250,))
-            _expect(smtp.rcpt(sanitize_address(message.to[0], encoding)), (250, 251))
-            _expect(smtp.docmd("data"), (354,))
-            smtp.send(data)
-        except smtplib.SMTPResponseException as exc:
-            self._reset(smtp)
-            raise smtp_error(exc) from exc
-        except (OSError, smtplib.SMTPException) as exc:
-            self.abort()
-            raise smtp_error(exc) from exc
-
-    def write_end(self) -> None:
-        """The final "." of a begun mail; a broken connection is a temporary failure of this mail."""
-        try:
-            self.backend.connection.send(b".\r\n")
-        except (OSError, smtplib.SMTPException) as exc:
-            self.abort()
-            raise smtp_error(exc) from exc
-
-    def read_end(self) -> None:
-        try:
-            _expect(self.backend.connection.getreply(), (250,))
-        except smtplib.SMTPResponseException as exc:
-            raise smtp_error(exc) from exc
-        except (OSError, smtplib.SMTPException) as exc:
-            self.abort()
-            raise smtp_error(exc) from exc
-
-    def lanes(self, count: int) -> list["Outbox"]:
-        """This connection and `count - 1` more, so a group of mails can be completed together."""
-        count = min(count, self.max_width)
-        while len(self._extra) < count - 1:
-            self._extra.append(Outbox())
-        return [self, *self._extra[:count - 1]]
-
-    def limit_lanes(self, count: int) -> None:
-        """The server refused connection number `count + 1`: from now on use at most `count`."""
-        for lane in self._extra[count - 1:]:
-            lane.close()
-        self._extra = self._extra[:count - 1]
-        self.max_width = max(count, 1)
-
-    def _finish_data(self, smtp, commit) -> bool:
-        """Record the mail sent, write the final "." and only then let the transaction commit.
-
-        Dying before the "." leaves the claim (the server discards the mail); dying after it, the
-        COMMIT is already on its way. The window between the two writes is a few microseconds.
-        """
-        try:
-            with transaction.atomic():
-                if not commit():
-                    self.abort()
-                    return False
-                smtp.send(b".\r\n")
-            _expect(smtp.getreply(), (250,))
-        except smtplib.SMTPResponseException as exc:
-            raise smtp_error(exc) from exc
-        except (OSError, smtplib.SMTPException) as exc:
-            self.abort()
-            raise smtp_error(exc) from exc
-        return True
-
-    def _reset(self, smtp) -> None:
-        try:
-            smtp.rset()
-        except (OSError, smtplib.SMTPException):
-            self.abort()
-
-
-def _esp_error_is_temporary(exc: Exception) -> bool:
-    from anymail.exceptions import AnymailInvalidAddress, AnymailRecipientsRefused
-
-    return not isinstance(exc, (AnymailRecipientsRefused, AnymailInvalidAddress))
-
-
 # ------------------------------------------------------------------ recording outcomes
 
 def mark_sent(message: Message, stamp: dt.datetime, message_id: str, *, esp_id: str | None = None,
@@ -319,7 +88,7 @@ def mark_sent(message: Message, stamp: dt.datetime, message_id: str, *, esp_id: 
 def mark_failed(message: Message, error: SendError) -> None:
     """A temporary failure goes back to the queue after a backoff until CAMPAIGN_MAX_ATTEMPTS."""
     attempts = message.attempts + 1
-    fields = {"status": Message.Status.FAILED}
+    fields: dict[str, Any] = {"status": Message.Status.FAILED}
     if error.temporary and attempts < settings.CAMPAIGN_MAX_ATTEMPTS:
         fields = {"status": Message.Status.QUEUED, "claimed_at": None,
                   "queued_at": timezone.now() + retry_delay(attempts)}
@@ -327,57 +96,30 @@ def mark_failed(message: Message, error: SendError) -> None:
         attempts=attempts, error=error.reason[:2000], **fields)
 
 
-def skip_reason(contact: Contact, capped: set) -> str | None:
-    if contact.erased_at:
-        return Message.SkipReason.ERASED
-    if not contact.email:
-        return Message.SkipReason.NO_EMAIL
-    if contact.email_status != EmailStatus.ACTIVE:
-        return STATUS_REASONS.get(contact.email_status, Message.SkipReason.NO_CONSENT)
-    if not contact.email_opt_in:
-        return Message.SkipReason.NO_CONSENT
-    if contact.pk in capped:
-        return Message.SkipReason.FREQUENCY_CAP
-    return None
-
-
-def skip_ineligible(messages: list[Message], stamp: dt.datetime, campaign_id: int) -> list[Message]:
-    """Consent and frequency cap checked now, one query each; the rest is returned to be sent."""
-    capped: set = set()
-    if settings.FREQUENCY_CAP_COUNT > 0:
-        capped = set(capped_contacts(contact_ids=[m.contact_id for m in messages],
-                                     exclude_campaign_id=campaign_id).values_list("contact_id", flat=True))
-    by_reason: dict[str, list[int]] = defaultdict(list)
-    sendable = []
-    for message in messages:
-        reason = skip_reason(message.contact, capped)
-        if reason:
-            by_reason[reason].append(message.pk)
-        else:
-            sendable.append(message)
-    for reason, ids in by_reason.items():
-        Message.objects.filter(id__in=ids, status=Message.Status.CLAIMED, claimed_at=stamp).update(
-            status=Message.Status.SKIPPED, skip_reason=reason)
-    return sendable
-
-
 # ------------------------------------------------------------------ batches
 
-_compiled: dict[tuple, Compiled] = {}
+@dataclass(frozen=True)
+class _TemplateVersion:
+    """Which content a campaign's mail is made from: its frozen copy (campaign id and freeze time) or,
+    before it started, its template as last saved (template id and save time). Only `key` is compared."""
+
+    key: tuple
+    template: EmailTemplate = field(compare=False, hash=False)
+
+
+@functools.lru_cache(maxsize=128)
+def _compile_version(version: _TemplateVersion) -> Compiled:
+    return template_compile(version.template)
 
 
 def compiled_template(campaign: Campaign) -> Compiled:
     """The campaign's frozen template, compiled once per process."""
     template = campaign_template(campaign)
     key = (campaign.pk, campaign.frozen_at) if campaign.frozen_at else (template.pk, template.updated_at)
-    if key not in _compiled:
-        if len(_compiled) > 100:
-            _compiled.clear()
-        _compiled[key] = template_compile(template)
-    return _compiled[key]
+    return _compile_version(_TemplateVersion(key=key, template=template))
 
 
-def batch_mails(campaign: Campaign, messages: list[Message]) -> list[tuple[Message, object]]:
+def batch_mails(campaign: Campaign, messages: list[Message]) -> list[tuple[Message, EmailMultiAlternatives]]:
     """(message, mail) pairs ready to go; a message that fails to render is failed with the reason."""
     compiled = compiled_template(campaign)
     urls = {m.contact_id: mail.message_urls(m.pk) for m in messages}
@@ -386,12 +128,13 @@ def batch_mails(campaign: Campaign, messages: list[Message]) -> list[tuple[Messa
     contexts = batch_contexts(compiled, [m.contact for m in messages], extra)
     ready = []
     for message in messages:
+        assert message.contact.email is not None  # contacts without an address were skipped before
         try:
             rendered = render(compiled, contexts[message.contact_id])
             ready.append((message, mail.campaign_mail(
                 campaign=campaign, compiled=compiled, rendered=rendered, to=message.contact.email,
                 urls=urls[message.contact_id], message_id=mail.new_message_id(campaign))))
-        except Exception as exc:  # one broken contact record must not stall the campaign
+        except Exception as exc:  # noqa: BLE001 - one broken contact record must not stall the campaign
             mark_failed(message, SendError(f"rendering: {exc}", temporary=False))
     return ready
 
@@ -418,113 +161,50 @@ def send_batch(campaign: Campaign, ids: list[int], stamp: dt.datetime, outbox: O
     return sent
 
 
-def deliver_group(lanes: list[Outbox], group: list[tuple[Message, object]], stamp: dt.datetime) -> int:
+def deliver_group(lanes: list[Outbox], group: list[tuple[Message, Any]], stamp: dt.datetime) -> int:
     """Hand a group of mails over on as many SMTP connections, then complete them together: one
     transaction marks the group sent and, before it commits, writes each connection's final "."."""
-    begun = begin_all(list(zip(lanes, group)), stamp)
-    if not begun:
+    opened = open_lanes(list(zip(lanes, group, strict=False)))
+    _settle(opened, stamp)
+    begun = begin_all(opened.live)
+    _settle(begun, stamp)
+    if not begun.live:
         return 0
-    broken = []
+    ended = _complete(begun.live, stamp)
+    _settle(ended, stamp)
+    accepted = read_ends([(lane, message) for lane, message, _email in ended.live])
+    _settle(accepted, stamp)
+    return len(accepted.live)
+
+
+def _complete(begun: list, stamp: dt.datetime) -> Lockstep:
+    """Mark the begun mails sent and write each final "." before that transaction commits; a mail whose
+    claim was taken over meanwhile is abandoned (its connection dropped, so the server discards it)."""
+    ended = Lockstep(live=[])
     with transaction.atomic():
-        kept = mark_group_sent([(m, e) for _lane, m, e in begun], stamp)
-        for lane, message, _email in begun:
+        kept = mark_group_sent([(message, email) for _lane, message, email in begun], stamp)
+        for lane, message, email in begun:
             if message.pk not in kept:
                 lane.abort()
                 continue
             try:
                 lane.write_end()
+                ended.live.append((lane, message, email))
             except SendError as error:
-                broken.append((message, error))
-    for message, error in broken:
+                ended.failed.append((message, error))
+    return ended
+
+
+def _settle(step: Lockstep, stamp: dt.datetime) -> None:
+    """Record what a lockstep step left behind: failed mails fail (or wait for a retry), the mails of
+    connections the server refused go back to the queue."""
+    for message, error in step.failed:
         mark_failed(message, error)
-    unfinished = {m.pk for m, _error in broken}
-    return _read_ends([(lane, m) for lane, m, _e in begun if m.pk in kept and m.pk not in unfinished])
+    if step.refused:
+        release_batch([message.pk for message in step.refused], stamp)
 
 
-def begin_all(work: list[tuple[Outbox, tuple[Message, object]]],
-              stamp: dt.datetime) -> list[tuple[Outbox, Message, object]]:
-    """MAIL, RCPT, DATA and the body on every connection in lockstep: each command goes out on all
-    connections before any reply is read, so the server works on them while the next is written.
-
-    A server that takes fewer connections than asked for is used with as many as it takes: the
-    mails of the refused ones go back to the queue, and later groups are that much smaller."""
-    live = []
-    for index, (lane, (message, email)) in enumerate(work):
-        try:
-            lane.open()
-            lane.backend.connection.ehlo_or_helo_if_needed()
-            live.append((lane, message, email))
-        except TransientSendError:
-            if index == 0:
-                raise
-            work[0][0].limit_lanes(index)
-            release_batch([m.pk for _lane, (m, _e) in work[index:]], stamp)
-            break
-        except (OSError, smtplib.SMTPException) as exc:
-            lane.abort()
-            mark_failed(message, smtp_error(exc))
-    for step in ("mail", "rcpt", "data"):
-        live = _step(live, step)
-    for lane, message, email in list(live):
-        try:
-            lane.backend.connection.send(_payload(email))
-        except (OSError, smtplib.SMTPException) as exc:
-            lane.abort()
-            mark_failed(message, smtp_error(exc))
-            live.remove((lane, message, email))
-    return live
-
-
-def _payload(email) -> bytes:
-    return _dot_stuffed(email.message().as_bytes(linesep="\r\n"))
-
-
-def _command(step: str, email) -> tuple[str, str]:
-    encoding = email.encoding or settings.DEFAULT_CHARSET
-    if step == "mail":
-        return "mail", "FROM:" + smtplib.quoteaddr(sanitize_address(email.from_email, encoding))
-    if step == "rcpt":
-        return "rcpt", "TO:" + smtplib.quoteaddr(sanitize_address(email.to[0], encoding))
-    return "data", ""
-
-
-def _step(live: list, step: str) -> list:
-    expected = {"mail": (250,), "rcpt": (250, 251), "data": (354,)}[step]
-    written = []
-    for lane, message, email in live:
-        try:
-            lane.backend.connection.putcmd(*_command(step, email))
-            written.append((lane, message, email))
-        except (OSError, smtplib.SMTPException) as exc:
-            lane.abort()
-            mark_failed(message, smtp_error(exc))
-    still = []
-    for lane, message, email in written:
-        smtp = lane.backend.connection
-        try:
-            _expect(smtp.getreply(), expected)
-            still.append((lane, message, email))
-        except smtplib.SMTPResponseException as exc:
-            lane._reset(smtp)
-            mark_failed(message, smtp_error(exc))
-        except (OSError, smtplib.SMTPException) as exc:
-            lane.abort()
-            mark_failed(message, smtp_error(exc))
-    return still
-
-
-def _read_ends(completed: list[tuple[Outbox, Message]]) -> int:
-    sent = 0
-    for lane, message in completed:
-        try:
-            lane.read_end()
-            sent += 1
-        except SendError as error:
-            mark_failed(message, error)
-    return sent
-
-
-def mark_group_sent(pairs: list[tuple[Message, object]], stamp: dt.datetime) -> set[int]:
+def mark_group_sent(pairs: list[tuple[Message, EmailMultiAlternatives]], stamp: dt.datetime) -> set[int]:
     """Mark the messages whose claim still holds as sent (one locked read, one UPDATE); their ids."""
     ids = [m.pk for m, _e in pairs]
     kept = set(Message.objects.select_for_update().filter(

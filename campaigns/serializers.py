@@ -1,16 +1,41 @@
+from typing import Any
+
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import serializers
 
+from contacts.serializers.fields import StrictModelSerializer, UnitPriceField
 from segments.models import Segment
 
-from .models import Campaign, EmailTemplate
+from .models import CAMPAIGN_EDITABLE_FIELDS, TEMPLATE_FIELDS, Campaign, EmailTemplate
 
 
-class EmailTemplateSerializer(serializers.ModelSerializer):
+class SegmentIdsField(serializers.ManyRelatedField):
+    """Ids of segments (any that exists)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(child_relation=serializers.PrimaryKeyRelatedField(queryset=Segment.objects.all()), **kwargs)
+
+
+class SegmentIdsFieldSchema(OpenApiSerializerFieldExtension):
+    """A list that may not be empty says so in requests (minItems); drf-spectacular leaves `allow_empty` out.
+    Responses keep the plain list: a campaign whose only segment was deleted has none."""
+
+    target_class = SegmentIdsField
+
+    def map_serializer_field(self, auto_schema: Any, direction: str) -> dict:
+        schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
+        if direction == "request" and not self.target.allow_empty:
+            schema["minItems"] = 1
+        return schema
+
+
+class EmailTemplateSerializer(StrictModelSerializer):
+    """An email template: subject, HTML and text bodies in Django template language, checked on save."""
+
     class Meta:
         model = EmailTemplate
-        fields = ["id", "name", "subject", "preheader", "html", "text", "language", "direction", "layout",
-                  "created_at", "updated_at"]
+        fields = ["id", *TEMPLATE_FIELDS, "created_at", "updated_at"]
         read_only_fields = ["created_at", "updated_at"]
         extra_kwargs = {
             "subject": {"help_text": _("May use variables, e.g. {{ contact.first_name|default:'friend' }}.")},
@@ -19,22 +44,24 @@ class EmailTemplateSerializer(serializers.ModelSerializer):
         }
 
 
-class CampaignSerializer(serializers.ModelSerializer):
+class CampaignSerializer(StrictModelSerializer):
+    """A campaign: one template sent to the members of its segments minus those of the excluded ones."""
+
     template = serializers.PrimaryKeyRelatedField(queryset=EmailTemplate.objects.all(), help_text=_(
         "Email template id."))
-    segments = serializers.PrimaryKeyRelatedField(many=True, queryset=Segment.objects.all(), allow_empty=False,
-                                                  help_text=_("Ids of the segments to send to."))
-    exclude_segments = serializers.PrimaryKeyRelatedField(
-        many=True, queryset=Segment.objects.all(), required=False,
-        help_text=_("Ids of segments whose members never get this campaign."))
+    segments = SegmentIdsField(allow_empty=False, help_text=_("Ids of the segments to send to."))
+    exclude_segments = SegmentIdsField(required=False,
+                                       help_text=_("Ids of segments whose members never get this campaign."))
+    # Money as purchases take it (a non-negative amount as a string or a number, rounded to cents), within
+    # the column's 12 digits like a unit price.
+    cost = UnitPriceField(required=False, help_text=Campaign._meta.get_field("cost").help_text)
     overdue = serializers.BooleanField(source="is_overdue", read_only=True, help_text=_(
         "Scheduled, and its time passed minutes ago without it starting: no worker or scheduler is running."))
 
     class Meta:
         model = Campaign
-        fields = ["id", "name", "template", "segments", "exclude_segments", "from_name", "from_email", "reply_to",
-                  "utm_source", "utm_medium", "utm_campaign", "cost", "scheduled_at", "status", "overdue",
-                  "created_at", "updated_at", "started_at", "finished_at"]
+        fields = ["id", *CAMPAIGN_EDITABLE_FIELDS, "status", "overdue", "created_at", "updated_at", "started_at",
+                  "finished_at"]
         read_only_fields = ["status", "created_at", "updated_at", "started_at", "finished_at"]
 
 

@@ -11,18 +11,18 @@ from django.core.exceptions import ValidationError
 from django.core.mail import get_connection
 from django.core.validators import validate_email
 from django.db import transaction
-from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from contacts.models import Contact
 from segments.models import Segment
 
-from . import mail, sending, tasks
-from .models import Campaign, EmailTemplate, Message
+from . import audience, mail, sending, tasks
+from .models import CAMPAIGN_FIELDS, TEMPLATE_FIELDS, Campaign, EmailTemplate, Message
+from .outbox import Outbox
+from .personalization import batch_contexts
 from .rendering import (
     Rendered,
-    batch_contexts,
     campaign_template,
     render,
     template_compile,
@@ -31,10 +31,6 @@ from .rendering import (
 )
 from .sandbox import TemplateLimitError
 
-TEMPLATE_FIELDS = ("name", "subject", "preheader", "html", "text", "language", "direction", "layout")
-CAMPAIGN_FIELDS = ("name", "template", "from_name", "from_email", "reply_to", "utm_source", "utm_medium",
-                   "utm_campaign", "cost", "scheduled_at")
-EDITABLE = (Campaign.Status.DRAFT, Campaign.Status.SCHEDULED)
 TEST_SEND_LIMIT = 20
 
 
@@ -104,7 +100,7 @@ def campaign_save(*, campaign: Campaign | None = None, data: dict, segments: lis
                   exclude_segments: list | None = None, user=None) -> Campaign:
     """Create or change a campaign while it is a draft or scheduled."""
     campaign = campaign or Campaign(created_by=user if getattr(user, "pk", None) else None)
-    if campaign.pk and campaign.status not in EDITABLE:
+    if campaign.pk and campaign.status not in Campaign.EDITABLE_STATUSES:
         raise ValidationError(_("A campaign can be changed only while it is a draft or scheduled."))
     errors: dict = {}
     scheduled_before = campaign.scheduled_at
@@ -137,8 +133,8 @@ def _in_future(when) -> bool:
 
 def campaign_recipient_count(*, campaign: Campaign) -> dict:
     """Who the campaign reaches: everyone in its segments, and those a send right now would mail."""
-    contacts = sending.recipients(campaign)
-    return {"total": contacts.count(), "eligible": sending.eligible(contacts).count()}
+    contacts = audience.recipients(campaign)
+    return {"total": contacts.count(), "eligible": audience.eligible(contacts).count()}
 
 
 def campaign_preview(*, template: EmailTemplate, contact: Contact, campaign: Campaign | None = None) -> Rendered:
@@ -210,7 +206,8 @@ def _check_sendable(campaign: Campaign) -> None:
 
 def _start_now(campaign: Campaign) -> Campaign:
     now = timezone.now()
-    _transition(campaign, EDITABLE, status=Campaign.Status.SENDING, started_at=now, **_frozen(campaign, now))
+    _transition(campaign, Campaign.EDITABLE_STATUSES, status=Campaign.Status.SENDING, started_at=now,
+                **_frozen(campaign, now))
     _enqueue(tasks.campaign_dispatch, campaign.pk)
     return campaign
 
@@ -219,7 +216,7 @@ def campaign_start(*, campaign: Campaign) -> Campaign:
     """Send now, or at scheduled_at when that is in the future."""
     _check_sendable(campaign)
     if _in_future(campaign.scheduled_at):
-        _transition(campaign, EDITABLE, status=Campaign.Status.SCHEDULED)
+        _transition(campaign, Campaign.EDITABLE_STATUSES, status=Campaign.Status.SCHEDULED)
         _enqueue(tasks.campaigns_start_due, eta=campaign.scheduled_at)
         return campaign
     return _start_now(campaign)
@@ -258,7 +255,7 @@ def campaign_dispatch(*, campaign_id: int) -> int:
         return 0
     campaign_freeze(campaign=campaign)
     if not Message.objects.filter(campaign=campaign).exists():
-        sending.snapshot(campaign)
+        audience.snapshot(campaign)
     for _chain in range(max(settings.CAMPAIGN_SEND_CONCURRENCY, 1)):
         _enqueue(tasks.campaign_send, campaign.pk)
     return settings.CAMPAIGN_SEND_CONCURRENCY
@@ -283,7 +280,7 @@ def campaign_reschedule(*, campaign: Campaign, scheduled_at: dt.datetime) -> Cam
     only starts what is due by the stored time."""
     if not _in_future(scheduled_at):
         raise ValidationError({"scheduled_at": [_("Choose a time in the future.")]})
-    Campaign.objects.filter(pk=campaign.pk, status__in=EDITABLE).update(scheduled_at=scheduled_at)
+    Campaign.objects.filter(pk=campaign.pk, status__in=Campaign.EDITABLE_STATUSES).update(scheduled_at=scheduled_at)
     campaign.refresh_from_db()
     return campaign_start(campaign=campaign) if campaign.status == Campaign.Status.DRAFT else _requeue(campaign)
 
@@ -322,7 +319,7 @@ def campaign_resume(*, campaign: Campaign) -> Campaign:
     delivered, and the claim stamp stops the old worker); other backends wait for the claim lease.
     """
     _transition(campaign, (Campaign.Status.PAUSED, Campaign.Status.SENDING), status=Campaign.Status.SENDING)
-    lease = None if sending.Outbox().two_phase else sending.claim_lease()
+    lease = None if Outbox().two_phase else sending.claim_lease()
     sending.release_claims(campaign.pk, older_than=lease)
     _enqueue(tasks.campaign_dispatch, campaign.pk)
     return campaign
@@ -330,25 +327,9 @@ def campaign_resume(*, campaign: Campaign) -> Campaign:
 
 def campaign_cancel(*, campaign: Campaign) -> Campaign:
     """Stop for good: whatever is still queued is skipped with reason "cancelled"."""
-    allowed = (*EDITABLE, Campaign.Status.SENDING, Campaign.Status.PAUSED)
+    allowed = (*Campaign.EDITABLE_STATUSES, Campaign.Status.SENDING, Campaign.Status.PAUSED)
     with transaction.atomic():
         _transition(campaign, allowed, status=Campaign.Status.CANCELLED, finished_at=timezone.now())
         Message.objects.filter(campaign=campaign, status__in=[Message.Status.QUEUED, Message.Status.CLAIMED]).update(
             status=Message.Status.SKIPPED, skip_reason=Message.SkipReason.CANCELLED, claimed_at=None)
     return campaign
-
-
-def campaign_progress(*, campaign: Campaign) -> dict:
-    """Counts by state and the send rate over the last minute, in one query, for the progress bar."""
-    minute_ago = timezone.now() - dt.timedelta(minutes=1)
-    S = Message.Status
-    counts = Message.objects.filter(campaign=campaign).aggregate(
-        total=Count("id"), sent=Count("id", filter=Q(status=S.SENT)), failed=Count("id", filter=Q(status=S.FAILED)),
-        skipped=Count("id", filter=Q(status=S.SKIPPED)),
-        queued=Count("id", filter=Q(status__in=[S.QUEUED, S.CLAIMED])),
-        last_minute=Count("id", filter=Q(status=S.SENT, sent_at__gte=minute_ago)))
-    last_minute = counts.pop("last_minute")
-    done = counts["sent"] + counts["failed"] + counts["skipped"]
-    campaign.refresh_from_db(fields=["status"])
-    return {**counts, "rate": round(last_minute / 60, 2), "status": campaign.status,
-            "percent": round(100 * done / counts["total"], 1) if counts["total"] else 0.0}

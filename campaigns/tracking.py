@@ -4,40 +4,29 @@ The open pixel and the click redirect are the hot paths. On PostgreSQL each hit 
 statement (an UPDATE of the message's counters and the INSERT of its event in one data-modifying
 CTE, by primary key); elsewhere it is a SELECT, then UPDATE and INSERT in one transaction.
 
-Machine detection (a TrackingEvent gets `is_machine` and a `machine_reason`):
-
-- ``apple_privacy``: Apple Mail Privacy Protection pre-fetches every image through Apple's proxies,
-  whether the mail is read or not. Those fetches come from Apple's own network (17.0.0.0/8) and
-  carry the bare user agent ``Mozilla/5.0`` (or none at all). Either sign flags the open.
-- ``scanner``: security gateways that fetch or follow everything in a mail before the person
-  sees it (Barracuda, Mimecast, Proofpoint, Microsoft Defender / Safe Links, and others listed
-  in SCANNER_AGENTS), recognised by their user agent; also plain HTTP libraries and crawlers.
-- ``too_fast``: an open within MACHINE_OPEN_SECONDS of sending; nobody reads that quickly.
-- ``click_before_open``: a click on a mail that has no human open yet, within
-  MACHINE_CLICK_SECONDS (default 10) of sending, is a link scanner.
-
-The client address is the first X-Forwarded-For entry when a proxy sets one, else REMOTE_ADDR;
-it only ever flags events, it grants nothing, so a forged header can at worst skew the counts.
+Machine detection (`is_machine`, `machine_reason`) is owned by `campaigns.machine`: its rules give
+both the Python test of the ORM path and the SQL of the single statement.
 Machine events are recorded and counted (Message.open_count, machine_open_count, click_count)
 but never set first_opened_at / first_clicked_at and never count for segment conditions.
 """
 import datetime as dt
-import ipaddress
+import functools
 import logging
 import time
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Value
+from django.db.models import Expression, F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from contacts import services as contact_services
 from contacts.models import ConsentEvent, Contact, EmailStatus
 
-from . import links, rendering
-from .models import Campaign, Message, TrackingEvent
+from . import links, machine, personalization, rendering
+from .machine import Visitor
+from .models import Campaign, Link, Message, TrackingEvent
 from .tokens import message_id_from_token, message_token
 
 logger = logging.getLogger(__name__)
@@ -45,89 +34,11 @@ logger = logging.getLogger(__name__)
 # A transparent 1×1 GIF (43 bytes).
 PIXEL_GIF = (b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00"
              b",\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;")
-APPLE_NETWORKS = (ipaddress.ip_network("17.0.0.0/8"),)
-APPLE_PROXY_AGENT = "mozilla/5.0"
-SCANNER_AGENTS = (
-    "barracuda", "mimecast", "proofpoint", "safelinks", "safe links", "microsoft defender", "msdefender",
-    "office365 atp", "symantec", "messagelabs", "forcepoint", "trend micro", "trendmicro", "sophos",
-    "fortiguard", "ironport", "cisco", "zscaler", "checkpoint", "check point", "avanan", "bitdefender",
-    "abnormal security", "hornetsecurity", "spamtitan", "mailcontrol", "urldefense",
-    "python-requests", "python-urllib", "aiohttp", "curl/", "wget/", "go-http-client", "okhttp",
-    "java/", "libwww-perl", "headlesschrome", "phantomjs", "bot/", "bot;", "crawler", "spider",
-)
-USER_AGENT_MAX = 500
 ENGAGEMENT_KEYS = ("email_opened", "email_clicked", "email_not_opened")
 ENGAGEMENT_CHECK_SECONDS = 60
 
 
-@dataclass(frozen=True)
-class Visitor:
-    """Who fetched a tracking URL, as far as the request tells."""
-
-    user_agent: str = ""
-    ip: str = ""
-
-    @classmethod
-    def from_request(cls, request) -> "Visitor":
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        ip = forwarded.split(",")[0].strip() if forwarded else request.META.get("REMOTE_ADDR", "")
-        return cls(user_agent=request.META.get("HTTP_USER_AGENT", "")[:USER_AGENT_MAX], ip=ip)
-
-
-# ------------------------------------------------------------------ machine detection
-
-def _from_apple(ip: str) -> bool:
-    try:
-        address = ipaddress.ip_address(ip)
-    except ValueError:
-        return False
-    return any(address in network for network in APPLE_NETWORKS)
-
-
-def scanner_agent(user_agent: str) -> bool:
-    agent = user_agent.lower()
-    return any(token in agent for token in SCANNER_AGENTS)
-
-
-def _seconds_since(sent_at: dt.datetime | None, now: dt.datetime) -> float | None:
-    return None if sent_at is None else (now - sent_at).total_seconds()
-
-
-def _agent_reason(visitor: Visitor) -> str:
-    """The part of the open rules that needs only the request: Apple's proxy, scanners."""
-    agent = visitor.user_agent.strip().lower()
-    if agent == APPLE_PROXY_AGENT or _from_apple(visitor.ip):
-        return "apple_privacy"
-    if scanner_agent(agent):
-        return "scanner"
-    return ""
-
-
-def open_machine_reason(visitor: Visitor, *, sent_at: dt.datetime | None, now: dt.datetime) -> str:
-    """Why an open is a machine's, or "" for a person."""
-    reason = _agent_reason(visitor)
-    if reason:
-        return reason
-    elapsed = _seconds_since(sent_at, now)
-    if elapsed is not None and elapsed < settings.MACHINE_OPEN_SECONDS:
-        return "too_fast"
-    return ""
-
-
-def click_machine_reason(visitor: Visitor, *, sent_at: dt.datetime | None, opened: bool,
-                         now: dt.datetime) -> str:
-    """Why a click is a machine's, or "" for a person."""
-    if scanner_agent(visitor.user_agent):
-        return "scanner"
-    if not opened and sent_at is not None and sent_at > _click_cutoff(now):
-        return "click_before_open"
-    return ""
-
-
 # ------------------------------------------------------------------ segments
-
-_engagement_checked: dict = {"at": 0.0, "version": None, "used": True}
-
 
 def engagement_rules_in_use() -> bool:
     """Whether any dynamic segment has an email-engagement condition.
@@ -137,20 +48,22 @@ def engagement_rules_in_use() -> bool:
     soon as a segment is created, edited or deleted (`segments.selectors.rules_version`, shared
     through the cache), so a new engagement segment counts from the next open; the once-a-minute
     recheck only backs up processes that do not share a cache."""
-    from segments.models import Segment
     from segments.selectors import rules_version
 
-    version = rules_version()
-    stale = time.monotonic() - _engagement_checked["at"] > ENGAGEMENT_CHECK_SECONDS
-    if stale or version != _engagement_checked["version"]:
-        rules = Segment.objects.filter(kind=Segment.Kind.DYNAMIC).values_list("rules", flat=True)
-        _engagement_checked["used"] = any(key in str(r) for r in rules.iterator() for key in ENGAGEMENT_KEYS)
-        _engagement_checked.update(at=time.monotonic(), version=version)
-    return _engagement_checked["used"]
+    return _engagement_used(rules_version(), int(time.monotonic() // ENGAGEMENT_CHECK_SECONDS))
+
+
+@functools.lru_cache(maxsize=1)
+def _engagement_used(rules_version: str | None, period: int) -> bool:
+    """The answer for one version of the segments' rules within one period of ENGAGEMENT_CHECK_SECONDS."""
+    from segments.models import Segment
+
+    rules = Segment.objects.filter(kind=Segment.Kind.DYNAMIC).values_list("rules", flat=True)
+    return any(key in str(r) for r in rules.iterator() for key in ENGAGEMENT_KEYS)
 
 
 def engagement_check_reset() -> None:
-    _engagement_checked["at"] = 0.0
+    _engagement_used.cache_clear()
 
 
 def _engagement_changed(contact_id: int) -> None:
@@ -174,47 +87,51 @@ class Recorded:
 
 
 # On PostgreSQL each hit is ONE statement: the counters move and the event row is inserted by a
-# data-modifying CTE, atomic on its own, with the time-based machine rules evaluated in SQL. Other
-# databases take the ORM path below (a SELECT, then UPDATE and INSERT in a transaction).
-OPEN_SQL = """
+# data-modifying CTE, atomic on its own, with the time-based machine rules evaluated in SQL (the
+# expression comes from `campaigns.machine`). Other databases take the ORM path below (a SELECT,
+# then UPDATE and INSERT in a transaction). Built once per set of machine rules.
+
+@functools.lru_cache(maxsize=4)
+def open_sql(rules: tuple[machine.TimeRule, ...]) -> str:
+    message, contact, event = (Message._meta.db_table, Contact._meta.db_table, TrackingEvent._meta.db_table)
+    reason = machine.reason_sql(machine.OPEN, message, rules)
+    return f"""
 WITH m AS (
-  UPDATE campaigns_message SET
+  UPDATE {message} SET
     open_count = open_count + 1,
-    machine_open_count = machine_open_count
-      + CASE WHEN %(reason)s <> '' OR sent_at > %(cutoff)s THEN 1 ELSE 0 END,
-    first_opened_at = CASE WHEN %(reason)s = '' AND (sent_at IS NULL OR sent_at <= %(cutoff)s)
-                           THEN COALESCE(first_opened_at, %(now)s) ELSE first_opened_at END
+    machine_open_count = machine_open_count + CASE WHEN {reason} <> '' THEN 1 ELSE 0 END,
+    first_opened_at = CASE WHEN {reason} = '' THEN COALESCE(first_opened_at, %(now)s) ELSE first_opened_at END
   WHERE id = %(message)s AND NOT EXISTS (
-    SELECT 1 FROM contacts_contact c WHERE c.id = campaigns_message.contact_id AND c.erased_at IS NOT NULL)
-  RETURNING id, campaign_id, contact_id,
-    CASE WHEN %(reason)s <> '' THEN %(reason)s WHEN sent_at > %(cutoff)s THEN 'too_fast' ELSE '' END AS reason
+    SELECT 1 FROM {contact} c WHERE c.id = {message}.contact_id AND c.erased_at IS NOT NULL)
+  RETURNING id, campaign_id, contact_id, {reason} AS reason
 ), e AS (
-  INSERT INTO campaigns_trackingevent
+  INSERT INTO {event}
     (message_id, campaign_id, contact_id, kind, occurred_at, is_machine, machine_reason, user_agent, detail)
-  SELECT id, campaign_id, contact_id, 'open', %(now)s, reason <> '', reason, %(agent)s, '{}' FROM m
+  SELECT id, campaign_id, contact_id, 'open', %(now)s, reason <> '', reason, %(agent)s, '{{}}' FROM m
 )
 SELECT contact_id, reason FROM m
 """
-CLICK_SQL = """
+
+
+@functools.lru_cache(maxsize=4)
+def click_sql(rules: tuple[machine.TimeRule, ...]) -> str:
+    message, contact, event = (Message._meta.db_table, Contact._meta.db_table, TrackingEvent._meta.db_table)
+    link = Link._meta.db_table
+    reason = machine.reason_sql(machine.CLICK, message, rules)
+    return f"""
 WITH m AS (
-  UPDATE campaigns_message SET
-    click_count = campaigns_message.click_count + 1,
-    first_clicked_at = CASE
-      WHEN %(reason)s = '' AND NOT (campaigns_message.first_opened_at IS NULL
-                                    AND campaigns_message.sent_at > %(cutoff)s)
-      THEN COALESCE(campaigns_message.first_clicked_at, %(now)s) ELSE campaigns_message.first_clicked_at END
-  FROM campaigns_link l
-  WHERE campaigns_message.id = %(message)s AND l.id = %(link)s AND l.campaign_id = campaigns_message.campaign_id
-    AND NOT EXISTS (SELECT 1 FROM contacts_contact c
-                    WHERE c.id = campaigns_message.contact_id AND c.erased_at IS NOT NULL)
-  RETURNING campaigns_message.id, campaigns_message.campaign_id, campaigns_message.contact_id, l.url,
-    CASE WHEN %(reason)s <> '' THEN %(reason)s
-         WHEN campaigns_message.first_opened_at IS NULL AND campaigns_message.sent_at > %(cutoff)s
-         THEN 'click_before_open' ELSE '' END AS reason
+  UPDATE {message} SET
+    click_count = {message}.click_count + 1,
+    first_clicked_at = CASE WHEN {reason} = ''
+      THEN COALESCE({message}.first_clicked_at, %(now)s) ELSE {message}.first_clicked_at END
+  FROM {link} l
+  WHERE {message}.id = %(message)s AND l.id = %(link)s AND l.campaign_id = {message}.campaign_id
+    AND NOT EXISTS (SELECT 1 FROM {contact} c WHERE c.id = {message}.contact_id AND c.erased_at IS NOT NULL)
+  RETURNING {message}.id, {message}.campaign_id, {message}.contact_id, l.url, {reason} AS reason
 ), e AS (
-  INSERT INTO campaigns_trackingevent
+  INSERT INTO {event}
     (message_id, campaign_id, contact_id, kind, link_id, occurred_at, is_machine, machine_reason, user_agent, detail)
-  SELECT id, campaign_id, contact_id, 'click', %(link)s, %(now)s, reason <> '', reason, %(agent)s, '{}' FROM m
+  SELECT id, campaign_id, contact_id, 'click', %(link)s, %(now)s, reason <> '', reason, %(agent)s, '{{}}' FROM m
 )
 SELECT contact_id, reason, url FROM m
 """
@@ -226,10 +143,6 @@ def _single_statement(sql: str, params: dict) -> tuple | None:
         return cursor.fetchone()
 
 
-def _click_cutoff(now: dt.datetime) -> dt.datetime:
-    return now - dt.timedelta(seconds=settings.MACHINE_CLICK_SECONDS)
-
-
 def record_open(*, token: str, visitor: Visitor, now: dt.datetime | None = None) -> Recorded | None:
     """Count an open of the message behind `token`; None (and nothing written) for a bad token."""
     message_pk = message_id_from_token(token)
@@ -237,9 +150,9 @@ def record_open(*, token: str, visitor: Visitor, now: dt.datetime | None = None)
         return None
     now = now or timezone.now()
     if connection.vendor == "postgresql":
-        row = _single_statement(OPEN_SQL, {
-            "message": message_pk, "now": now, "agent": visitor.user_agent, "reason": _agent_reason(visitor),
-            "cutoff": now - dt.timedelta(seconds=settings.MACHINE_OPEN_SECONDS)})
+        row = _single_statement(open_sql(machine.TIME_RULES), {
+            "message": message_pk, "now": now, "agent": visitor.user_agent,
+            **machine.sql_params(machine.OPEN, visitor, now)})
         recorded = Recorded(contact_id=row[0], machine_reason=row[1]) if row else None
     else:
         recorded = _record_open_orm(message_pk, visitor, now)
@@ -254,8 +167,8 @@ def _record_open_orm(message_pk: int, visitor: Visitor, now: dt.datetime) -> Rec
     if row is None:
         return None
     campaign_id, contact_id, sent_at = row
-    reason = open_machine_reason(visitor, sent_at=sent_at, now=now)
-    updates = {"open_count": F("open_count") + 1}
+    reason = machine.open_machine_reason(visitor, sent_at=sent_at, now=now)
+    updates: dict[str, Expression] = {"open_count": F("open_count") + 1}
     if reason:
         updates["machine_open_count"] = F("machine_open_count") + 1
     else:
@@ -276,9 +189,9 @@ def record_click(*, token: str, link_id: int, visitor: Visitor, now: dt.datetime
         return None
     now = now or timezone.now()
     if connection.vendor == "postgresql":
-        row = _single_statement(CLICK_SQL, {
+        row = _single_statement(click_sql(machine.TIME_RULES), {
             "message": message_pk, "link": link_id, "now": now, "agent": visitor.user_agent,
-            "reason": "scanner" if scanner_agent(visitor.user_agent) else "", "cutoff": _click_cutoff(now)})
+            **machine.sql_params(machine.CLICK, visitor, now)})
         recorded = Recorded(contact_id=row[0], machine_reason=row[1], url=row[2]) if row else None
     else:
         recorded = _record_click_orm(message_pk, link_id, visitor, now)
@@ -293,8 +206,8 @@ def _record_click_orm(message_pk: int, link_id: int, visitor: Visitor, now: dt.d
     if row is None:
         return None
     campaign_id, contact_id, sent_at, first_opened_at, url = row
-    reason = click_machine_reason(visitor, sent_at=sent_at, opened=first_opened_at is not None, now=now)
-    updates = {"click_count": F("click_count") + 1}
+    reason = machine.click_machine_reason(visitor, sent_at=sent_at, opened=first_opened_at is not None, now=now)
+    updates: dict[str, Expression] = {"click_count": F("click_count") + 1}
     if not reason:
         updates["first_clicked_at"] = Coalesce(F("first_clicked_at"), Value(now))
     with transaction.atomic():
@@ -318,6 +231,9 @@ def message_for_token(token: str) -> Message | None:
 
 
 def _already_unsubscribed(contact: Contact) -> bool:
+    """Whether an unsubscribe already took effect (consent off and the status moved off active), so a
+    repeat records nothing. Not "may receive marketing email" (`contacts.marketing`): a contact who
+    never opted in, or who bounced, is not marketable yet still gets its unsubscribe recorded."""
     return not contact.email_opt_in and contact.email_status != EmailStatus.ACTIVE
 
 
@@ -357,7 +273,7 @@ def browser_view(*, message: Message) -> str:
     template limit raises `sandbox.TemplateLimitError`."""
     campaign = message.campaign
     compiled = rendering.template_compile(rendering.campaign_template(campaign))
-    context = rendering.batch_contexts(compiled, [message.contact], {message.contact_id: message_urls(message,
+    context = personalization.batch_contexts(compiled, [message.contact], {message.contact_id: message_urls(message,
                                                                                                        campaign)})
     rendered = rendering.render(compiled, context[message.contact_id])
     return links.rewrite_links(rendered.html, campaign=campaign, token=message_token(message.pk))

@@ -35,7 +35,7 @@ def not_found(request: HttpRequest, language: str | None = None) -> HttpResponse
 def open_pixel(request: HttpRequest, token: str) -> HttpResponse:
     try:
         tracking.record_open(token=token, visitor=tracking.Visitor.from_request(request))
-    except Exception:  # the reader's mail client must get its image whatever happens here
+    except Exception:  # noqa: BLE001 - the reader's mail client must get its image whatever happens here
         tracking.logger.exception("Could not record an open")
     response = HttpResponse(tracking.PIXEL_GIF, content_type="image/gif")
     response["Expires"] = "0"

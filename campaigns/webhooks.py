@@ -33,17 +33,18 @@ from anymail.signals import EventType, RejectReason
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import transaction
-from django.db.models import Case, F, Q, Value, When
+from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
 from django.http import HttpResponseForbidden
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from contacts import normalize
-from contacts import services as contact_services
-from contacts.models import Contact, EmailStatus
+from contacts.models import EmailStatus
+from contacts.services.suppression import contact_suppress
 
 from . import tracking
+from .machine import USER_AGENT_MAX
 from .models import Message, TrackingEvent
 
 logger = logging.getLogger(__name__)
@@ -175,16 +176,6 @@ def _kind_and_severity(event, esp_name: str) -> tuple[str | None, str | None]:
 
 # ------------------------------------------------------------------ recording
 
-def _suppress(contact_id: int, status: str) -> None:
-    """Move the contact's email status; a complaint is never downgraded to a bounce."""
-    if status == EmailStatus.COMPLAINED:
-        new = Value(EmailStatus.COMPLAINED)
-    else:
-        new = Case(When(email_status=EmailStatus.COMPLAINED, then=F("email_status")), default=Value(status))
-    Contact.objects.filter(pk=contact_id).update(email_status=new, updated_at=timezone.now())
-    contact_services.contact_changed([contact_id])
-
-
 def soft_bounced_messages(contact_id: int) -> int:
     """On how many different messages the contact soft-bounced."""
     return (TrackingEvent.objects.filter(contact_id=contact_id, detail__bounce_type=SOFT,
@@ -210,11 +201,11 @@ def _apply_bounce(message: Message, severity: str, now) -> None:
     if severity == HARD:
         Message.objects.filter(pk=message.pk).update(bounced_at=Coalesce(F("bounced_at"), Value(now)),
                                                      bounce_type=HARD)
-        _suppress(message.contact_id, EmailStatus.BOUNCED)
+        contact_suppress(contact_id=message.contact_id, status=EmailStatus.BOUNCED)
         return
     Message.objects.filter(pk=message.pk, bounce_type="").update(bounce_type=SOFT)
     if soft_bounced_messages(message.contact_id) >= settings.SOFT_BOUNCE_LIMIT:
-        _suppress(message.contact_id, EmailStatus.BOUNCED)
+        contact_suppress(contact_id=message.contact_id, status=EmailStatus.BOUNCED)
 
 
 def provider_event_record(*, event, esp_name: str) -> TrackingEvent | None:
@@ -235,11 +226,11 @@ def provider_event_record(*, event, esp_name: str) -> TrackingEvent | None:
     with transaction.atomic():
         recorded = TrackingEvent.objects.create(
             message=message, campaign_id=message.campaign_id, contact_id=message.contact_id, kind=kind,
-            occurred_at=now, user_agent=(event.user_agent or "")[:tracking.USER_AGENT_MAX],
+            occurred_at=now, user_agent=(event.user_agent or "")[:USER_AGENT_MAX],
             detail=detail)
         if kind == TrackingEvent.Kind.COMPLAINT:
             Message.objects.filter(pk=message.pk, complained_at__isnull=True).update(complained_at=now)
-            _suppress(message.contact_id, EmailStatus.COMPLAINED)
+            contact_suppress(contact_id=message.contact_id, status=EmailStatus.COMPLAINED)
         elif severity:
             _apply_bounce(message, severity, now)
     return recorded

@@ -18,9 +18,9 @@ from contacts.admin.base import ServiceErrorsMixin
 from crm.permissions import SEND_CAMPAIGN
 
 from .. import services
-from ..models import Campaign
-from ..selectors import campaign_stats
-from .forms import CAMPAIGN_FIELDS, CampaignForm
+from ..models import CAMPAIGN_AUDIENCE_FIELDS, CAMPAIGN_FIELDS, Campaign
+from ..selectors import campaign_progress, campaign_stats
+from .forms import CampaignForm
 from .preview import preview_html, preview_page
 from .report import report_numbers, report_page
 
@@ -45,7 +45,6 @@ VERBS = {
                gettext_lazy("Cancel “%(name)s”? Mail not sent yet is dropped; this cannot be undone.")),
 }
 LIVE = {Status.SCHEDULED, Status.SENDING}
-EDITABLE = {Status.DRAFT, Status.SCHEDULED}
 
 
 class RescheduleForm(forms.Form):
@@ -100,8 +99,8 @@ class CampaignAdmin(ServiceErrorsMixin, admin.ModelAdmin):
         ] + super().get_urls()
 
     def get_readonly_fields(self, request, obj=None):
-        if obj is not None and obj.status not in EDITABLE:
-            return (*CAMPAIGN_FIELDS, "segments", "exclude_segments", *self.LOCKED_EXTRA)
+        if obj is not None and obj.status not in Campaign.EDITABLE_STATUSES:
+            return (*CAMPAIGN_FIELDS, *CAMPAIGN_AUDIENCE_FIELDS, *self.LOCKED_EXTRA)
         return self.LOCKED_EXTRA if obj is not None else ()
 
     def get_fieldsets(self, request, obj=None):
@@ -246,9 +245,5 @@ class CampaignAdmin(ServiceErrorsMixin, admin.ModelAdmin):
 
 def progress_data(campaign: Campaign) -> dict:
     """What the progress bar shows, and what its JSON endpoint answers while it refreshes."""
-    progress = services.campaign_progress(campaign=campaign)
-    done = progress["sent"] + progress["failed"] + progress["skipped"]
-    total = progress["total"]
-    return {**progress, "status": campaign.status, "status_label": str(campaign.get_status_display()),
-            "done": done, "percent": round(done * 100 / total, 1) if total else 0,
+    return {**campaign_progress(campaign), "status_label": str(campaign.get_status_display()),
             "live": campaign.status in LIVE}

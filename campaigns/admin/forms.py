@@ -10,11 +10,8 @@ from django.utils.translation import gettext_lazy
 
 from contacts.models import Contact
 
-from ..models import Campaign, EmailTemplate
+from ..models import CAMPAIGN_EDITABLE_FIELDS, TEMPLATE_FIELDS, Campaign, EmailTemplate
 
-TEMPLATE_FIELDS = ("name", "language", "direction", "layout", "subject", "preheader", "html", "text")
-CAMPAIGN_FIELDS = ("name", "template", "from_name", "from_email", "reply_to", "utm_source", "utm_medium",
-                   "utm_campaign", "cost", "scheduled_at")
 MAX_TEST_ADDRESSES = 10
 
 
@@ -34,8 +31,7 @@ class EmailTemplateForm(forms.ModelForm):
 class CampaignForm(forms.ModelForm):
     class Meta:
         model = Campaign
-        fields = ("name", "template", "segments", "exclude_segments", "from_name", "from_email", "reply_to",
-                  "utm_source", "utm_medium", "utm_campaign", "cost", "scheduled_at")
+        fields = CAMPAIGN_EDITABLE_FIELDS
 
 
 def find_contact(value: str) -> Contact | None:

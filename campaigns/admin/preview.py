@@ -72,7 +72,7 @@ def _test_send(modeladmin, request, *, template: EmailTemplate, campaign: Campai
     form = TestSendForm(request.POST)
     back = request.path
     if not form.is_valid():
-        for field, errors in form.errors.items():
+        for errors in form.errors.values():
             for error in errors:
                 modeladmin.message_user(request, error, messages.ERROR)
         return HttpResponseRedirect(back)

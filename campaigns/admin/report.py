@@ -1,5 +1,7 @@
 """A campaign's report page: the CONTRACT §4 stats, opens and clicks over time as an inline SVG (no
 chart library, no CDN), clicks per link, and the recipients with their state, paged by id."""
+from typing import TYPE_CHECKING
+
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -14,6 +16,9 @@ from ..selectors import (
     opens_clicks_over_time,
     recipients_page,
 )
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 CHART_HEIGHT = 120
 BAR_STEP = 12
@@ -74,7 +79,7 @@ def report_numbers(stats: dict) -> dict[str, str]:
     return numbers
 
 
-def stat_rows(stats: dict) -> list[tuple[str, str, str, str]]:
+def stat_rows(stats: dict) -> list[tuple[str, "StrOrPromise", str, "StrOrPromise"]]:
     """(key, label, value, explanation) for the numbers table, in the order a marketer reads them."""
     numbers = report_numbers(stats)
     return [(key, label, numbers[key], note) for key, label, note in ROWS]

@@ -10,8 +10,8 @@ from contacts.admin.base import ServiceErrorsMixin
 from crm.permissions import SEND_CAMPAIGN
 
 from .. import services
-from ..models import EmailTemplate
-from .forms import TEMPLATE_FIELDS, EmailTemplateForm
+from ..models import TEMPLATE_FIELDS, EmailTemplate
+from .forms import EmailTemplateForm
 from .preview import preview_html, preview_page
 
 

@@ -4,8 +4,9 @@ import re
 import pytest
 from django.core.exceptions import ValidationError
 
-from campaigns import sending, services
+from campaigns import audience, sending, services
 from campaigns.models import Campaign, Link, Message
+from campaigns.outbox import Outbox, TransientSendError
 from campaigns.tokens import message_id_from_token
 from tests.campaigns.conftest import HEBREW_HTML
 from tests.factories import ContactFactory, MemberFactory
@@ -129,11 +130,11 @@ def test_a_worker_that_dies_before_the_end_of_data_is_resent_once_on_resume(
     contacts = ContactFactory.create_batch(4)
     campaign = make_campaign(contacts)
     Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.SENDING)
-    sending.snapshot(campaign)
-    outbox = sending.Outbox()
-    ids, stamp = sending.claim(campaign.pk, after=0, size=2)
-    [(message, email)] = sending.batch_mails(campaign, list(Message.objects.filter(pk=ids[0])
-                                                           .select_related("contact")))
+    audience.snapshot(campaign)
+    outbox = Outbox()
+    ids, _stamp = sending.claim(campaign.pk, after=0, size=2)
+    [(_message, email)] = sending.batch_mails(campaign, list(Message.objects.filter(pk=ids[0])
+                                                            .select_related("contact")))
 
     def die():
         raise KeyboardInterrupt  # the process is killed between DATA and the commit
@@ -172,11 +173,11 @@ def test_a_group_completes_together_and_a_refusal_in_it_spares_the_others(
     smtp_sink.rcpt_replies[contacts[2].email] = "550 5.1.1 No such user"
     campaign = make_campaign(contacts)
     Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.SENDING)
-    sending.snapshot(campaign)
+    audience.snapshot(campaign)
     ids, stamp = sending.claim(campaign.pk, after=0, size=8)
     pairs = sending.batch_mails(campaign, list(Message.objects.filter(pk__in=ids).select_related("contact")
                                                .order_by("pk")))
-    outbox = sending.Outbox()
+    outbox = Outbox()
     try:
         with django_assert_max_num_queries(6):  # one failure mark, then lock + mark the group sent
             sent = sending.deliver_group(outbox.lanes(8), pairs, stamp)
@@ -194,16 +195,16 @@ def test_a_server_that_takes_fewer_connections_still_gets_every_mail_once(
         smtp_settings, smtp_sink, make_campaign, run_campaign, monkeypatch):
     smtp_settings.CAMPAIGN_SMTP_CONNECTIONS = 8
     opened = []
-    real_open = sending.Outbox.open
+    real_open = Outbox.open
 
     def open_at_most_three(self):
         if not self.is_open and self not in opened:
             if len(opened) >= 3:
-                raise sending.TransientSendError("too many connections from your host")
+                raise TransientSendError("too many connections from your host")
             opened.append(self)
         real_open(self)
 
-    monkeypatch.setattr(sending.Outbox, "open", open_at_most_three)
+    monkeypatch.setattr(Outbox, "open", open_at_most_three)
     contacts = ContactFactory.create_batch(12)
     campaign = run_campaign(make_campaign(contacts))
     assert sorted(smtp_sink.recipients()) == sorted(c.email for c in contacts)

@@ -4,10 +4,13 @@ import pytest
 from django.core import mail as django_mail
 from django.core.exceptions import ValidationError
 from django.utils import timezone
-from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
-from campaigns import sending, services
+from campaigns import audience, selectors, sending, services
 from campaigns.models import Campaign, Message
+from campaigns.outbox import Outbox
 from contacts.models import Contact, EmailStatus
 from tests.factories import ContactFactory
 
@@ -30,8 +33,8 @@ def test_it_sends_one_mail_to_each_recipient_and_finishes(make_campaign, run_cam
 def test_snapshot_twice_adds_no_one_twice(make_campaign):
     contacts = ContactFactory.create_batch(4)
     campaign = make_campaign(contacts)
-    assert sending.snapshot(campaign) == 4
-    assert sending.snapshot(campaign) == 0
+    assert audience.snapshot(campaign) == 4
+    assert audience.snapshot(campaign) == 0
     assert campaign.messages.count() == 4
 
 
@@ -48,7 +51,7 @@ def test_it_excludes_contacts_of_the_exclusion_segments(make_campaign, run_campa
     ({"email_status": EmailStatus.COMPLAINED}, Message.SkipReason.COMPLAINED),
     ({"email_opt_in": False}, Message.SkipReason.NO_CONSENT),
     ({"email": None}, Message.SkipReason.NO_EMAIL),
-    ({"erased_at": dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)}, Message.SkipReason.ERASED),
+    ({"erased_at": dt.datetime(2024, 1, 1, tzinfo=dt.UTC)}, Message.SkipReason.ERASED),
 ])
 def test_a_contact_that_lost_consent_after_the_snapshot_is_skipped_with_the_reason(
         make_campaign, run_campaign, django_capture_on_commit_callbacks, settings, change, reason):
@@ -56,7 +59,7 @@ def test_a_contact_that_lost_consent_after_the_snapshot_is_skipped_with_the_reas
     ok, gone = ContactFactory(), ContactFactory()
     campaign = make_campaign([ok, gone])
     Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.SENDING)
-    sending.snapshot(campaign)
+    audience.snapshot(campaign)
     Contact.objects.filter(pk=gone.pk).update(**change)
     with django_capture_on_commit_callbacks(execute=True):
         services.campaign_resume(campaign=campaign)
@@ -106,13 +109,13 @@ def test_only_consenting_active_contacts_ever_receive_a_campaign(states, make_ca
     with transaction.atomic():
         contacts = [ContactFactory(**({} if s["email"] else {"email": None}), email_opt_in=s["email_opt_in"],
                                    email_status=s["email_status"]) for s in states]
-        campaign = make_campaign(contacts, exclude=[c for c, s in zip(contacts, states) if s["excluded"]])
-        erased = [c.pk for c, s in zip(contacts, states) if s["erased"]]
+        campaign = make_campaign(contacts, exclude=[c for c, s in zip(contacts, states, strict=True) if s["excluded"]])
+        erased = [c.pk for c, s in zip(contacts, states, strict=True) if s["erased"]]
         Contact.objects.filter(pk__in=erased).update(erased_at=timezone.now())
         Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.SENDING)
         services.campaign_dispatch(campaign_id=campaign.pk)
         sending.send_batches(campaign_id=campaign.pk)
-        expected = sorted(c.email for c, s in zip(contacts, states) if s["email"] and s["email_opt_in"]
+        expected = sorted(c.email for c, s in zip(contacts, states, strict=True) if s["email"] and s["email_opt_in"]
                           and s["email_status"] == EmailStatus.ACTIVE and not s["erased"] and not s["excluded"])
         assert received() == expected
         transaction.set_rollback(True)
@@ -124,9 +127,9 @@ def test_resume_after_a_crash_sends_no_duplicate(make_campaign, run_campaign, dj
     contacts = ContactFactory.create_batch(8)
     campaign = make_campaign(contacts)
     Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.SENDING)
-    sending.snapshot(campaign)
+    audience.snapshot(campaign)
     first = list(campaign.messages.order_by("id"))[:3]
-    sending.send_batch(campaign, *sending.claim(campaign.pk, after=0, size=3), sending.Outbox())
+    sending.send_batch(campaign, *sending.claim(campaign.pk, after=0, size=3), Outbox())
     ids, stamp = sending.claim(campaign.pk, after=first[-1].pk, size=3)  # a worker dies holding this batch
     assert len(ids) == 3
     Message.objects.filter(id__in=ids).update(claimed_at=stamp - sending.claim_lease() - dt.timedelta(seconds=1))
@@ -143,12 +146,12 @@ def test_a_claim_taken_over_by_another_worker_is_not_sent_again(make_campaign, s
     contacts = ContactFactory.create_batch(2)
     campaign = make_campaign(contacts)
     Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.SENDING)
-    sending.snapshot(campaign)
+    audience.snapshot(campaign)
     ids, stale = sending.claim(campaign.pk, after=0, size=2)
     sending.release_claims(campaign.pk)
     ids_again, fresh = sending.claim(campaign.pk, after=0, size=2)
-    sending.send_batch(campaign, ids_again, fresh, sending.Outbox())
-    assert sending.send_batch(campaign, ids, stale, sending.Outbox()) == 0
+    sending.send_batch(campaign, ids_again, fresh, Outbox())
+    assert sending.send_batch(campaign, ids, stale, Outbox()) == 0
     assert len(django_mail.outbox) == 2
 
 
@@ -160,12 +163,12 @@ def test_pause_stops_sending_and_resume_finishes(make_campaign, run_campaign, se
     with django_capture_on_commit_callbacks(execute=False):
         services.campaign_start(campaign=campaign)
     services.campaign_dispatch(campaign_id=campaign.pk)
-    sending.send_batch(campaign, *sending.claim(campaign.pk, after=0, size=2), sending.Outbox())
+    sending.send_batch(campaign, *sending.claim(campaign.pk, after=0, size=2), Outbox())
     services.campaign_pause(campaign=campaign)
 
     assert sending.send_batches(campaign_id=campaign.pk).more is False
     assert len(django_mail.outbox) == 2
-    assert services.campaign_progress(campaign=campaign)["queued"] == 4
+    assert selectors.campaign_progress(campaign)["queued"] == 4
 
     run_campaign(campaign, action=services.campaign_resume)
     assert received() == sorted(c.email for c in contacts)
@@ -189,7 +192,7 @@ def test_cancel_skips_whatever_is_still_queued(make_campaign, django_capture_on_
 def test_progress_counts_each_state_and_the_rate(make_campaign, run_campaign):
     contacts = ContactFactory.create_batch(3) + [ContactFactory(email_opt_in=False)]
     campaign = run_campaign(make_campaign(contacts))
-    progress = services.campaign_progress(campaign=campaign)
+    progress = selectors.campaign_progress(campaign)
     assert {k: progress[k] for k in ("total", "sent", "failed", "skipped", "queued")} == {
         "total": 4, "sent": 3, "failed": 0, "skipped": 1, "queued": 0}
     assert progress["rate"] == pytest.approx(3 / 60, abs=0.01)

@@ -8,8 +8,7 @@ from django.utils import timezone
 from campaigns import services
 from campaigns.models import Campaign, EmailTemplate
 from tests.campaigns.conftest import HEBREW_HTML
-from tests.factories import (ContactFactory, MemberFactory, ProductFactory, PurchaseFactory,
-                             PurchaseItemFactory)
+from tests.factories import ContactFactory, MemberFactory, ProductFactory, PurchaseFactory, PurchaseItemFactory
 
 pytestmark = pytest.mark.django_db
 

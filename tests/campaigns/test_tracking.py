@@ -174,7 +174,8 @@ def test_a_link_of_another_campaign_is_not_found_and_never_redirected(client):
 
 
 @pytest.mark.parametrize("path", ["/t/c/garbage/1/", "/t/c/{token}/abc/", "/t/c/{token}/99999999/",
-                                  "/t/c/{token}/%C2%B2/", "/t/c/{forged}/{link}/", "/t/c/{token}/{link}0000000000000000000/"])
+                                  "/t/c/{token}/%C2%B2/", "/t/c/{forged}/{link}/",
+                                  "/t/c/{token}/{link}0000000000000000000/"])
 def test_garbage_clicks_get_the_not_found_page(client, path):
     message = make_message()
     link = link_for(message.campaign)

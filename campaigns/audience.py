@@ -1,0 +1,119 @@
+"""Who a campaign reaches: its recipients, who may be mailed now, and the snapshot of one message each.
+
+"May receive marketing email" is owned by `contacts.marketing`; this module adds the campaigns' own
+rule on top (the frequency cap) and turns the reason a contact is left out into a Message skip reason.
+"""
+import datetime as dt
+from collections import defaultdict
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import Count, F, Field, Q, QuerySet
+from django.utils import timezone
+
+from contacts.marketing import marketable_q, not_marketable_reason
+from contacts.models import Contact, EmailStatus
+from segments.selectors import audience, segment_contacts
+
+from .models import Campaign, Message
+
+# contacts.marketing's reasons, as skip reasons; "status" is told apart by the email status itself.
+MARKETING_REASONS = {"erased": Message.SkipReason.ERASED, "no_email": Message.SkipReason.NO_EMAIL,
+                     "no_consent": Message.SkipReason.NO_CONSENT}
+STATUS_REASONS: dict[str, str] = {EmailStatus.UNSUBSCRIBED: Message.SkipReason.UNSUBSCRIBED,
+                  EmailStatus.BOUNCED: Message.SkipReason.BOUNCED,
+                  EmailStatus.COMPLAINED: Message.SkipReason.COMPLAINED}
+
+
+def recipients(campaign: Campaign) -> QuerySet:
+    """Contacts of the included segments minus those of the excluded ones, as one query."""
+    included = Q()
+    for segment in campaign.segments.all():
+        included |= Q(pk__in=segment_contacts(segment).values("pk"))
+    if not included:
+        return Contact.objects.none()
+    contacts = audience().filter(included)
+    for segment in campaign.exclude_segments.all():
+        contacts = contacts.exclude(pk__in=segment_contacts(segment).values("pk"))
+    return contacts
+
+
+def capped_contacts(*, contact_ids=None, exclude_campaign_id: int | None = None) -> QuerySet:
+    """Contact ids that already got FREQUENCY_CAP_COUNT mails in the last FREQUENCY_CAP_DAYS."""
+    since = timezone.now() - dt.timedelta(days=settings.FREQUENCY_CAP_DAYS)
+    sent = Message.objects.filter(status=Message.Status.SENT, sent_at__gte=since)
+    if contact_ids is not None:
+        sent = sent.filter(contact_id__in=contact_ids)
+    if exclude_campaign_id is not None:
+        sent = sent.exclude(campaign_id=exclude_campaign_id)
+    return (sent.values("contact_id").annotate(n=Count("id")).filter(n__gte=settings.FREQUENCY_CAP_COUNT)
+            .values("contact_id"))
+
+
+def eligible(contacts: QuerySet) -> QuerySet:
+    """Those who may get a marketing mail right now (the same rules the sender applies per batch)."""
+    contacts = contacts.filter(marketable_q())
+    if settings.FREQUENCY_CAP_COUNT > 0:
+        contacts = contacts.exclude(pk__in=capped_contacts())
+    return contacts
+
+
+# The columns a snapshot writes, with their SQL value: "%s" takes a parameter, in this order.
+SNAPSHOT_VALUES = {
+    "campaign": "%s", "contact": "r.recipient_id", "status": "%s", "skip_reason": "''", "error": "''",
+    "attempts": "0", "message_id": "''", "queued_at": "%s", "open_count": "0", "machine_open_count": "0",
+    "click_count": "0", "bounce_type": "''",
+}
+
+
+def _column(name: str) -> str:
+    field = Message._meta.get_field(name)
+    assert isinstance(field, Field) and field.column is not None, f"{name} is not a concrete field"
+    return field.column
+
+
+def snapshot(campaign: Campaign) -> int:
+    """One queued Message per recipient, written by the database; existing rows are kept."""
+    sql, params = recipients(campaign).order_by("pk").values(recipient_id=F("pk")).query.sql_with_params()
+    columns = ", ".join(_column(name) for name in SNAPSHOT_VALUES)
+    insert = (
+        f"INSERT INTO {Message._meta.db_table} ({columns}) "
+        f"SELECT {', '.join(SNAPSHOT_VALUES.values())} FROM ({sql}) AS r WHERE 1 = 1 "
+        f"ON CONFLICT ({_column('campaign')}, {_column('contact')}) DO NOTHING")
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(insert, (campaign.pk, Message.Status.QUEUED, now, *params))
+        return cursor.rowcount
+
+
+def skip_reason(contact: Contact, capped: set) -> str | None:
+    """Why this contact's message is skipped now, or None to send it. The marketing rule comes first,
+    in its own order (erased, no address, email status, consent), then the frequency cap."""
+    reason = not_marketable_reason(contact)
+    if reason == "status":
+        return STATUS_REASONS.get(contact.email_status, Message.SkipReason.NO_CONSENT)
+    if reason is not None:
+        return MARKETING_REASONS[reason]
+    if contact.pk in capped:
+        return Message.SkipReason.FREQUENCY_CAP
+    return None
+
+
+def skip_ineligible(messages: list[Message], stamp: dt.datetime, campaign_id: int) -> list[Message]:
+    """Consent and frequency cap checked now, one query each; the rest is returned to be sent."""
+    capped: set = set()
+    if settings.FREQUENCY_CAP_COUNT > 0:
+        capped = set(capped_contacts(contact_ids=[m.contact_id for m in messages],
+                                     exclude_campaign_id=campaign_id).values_list("contact_id", flat=True))
+    by_reason: dict[str, list[int]] = defaultdict(list)
+    sendable = []
+    for message in messages:
+        reason = skip_reason(message.contact, capped)
+        if reason:
+            by_reason[reason].append(message.pk)
+        else:
+            sendable.append(message)
+    for reason, ids in by_reason.items():
+        Message.objects.filter(id__in=ids, status=Message.Status.CLAIMED, claimed_at=stamp).update(
+            status=Message.Status.SKIPPED, skip_reason=reason)
+    return sendable
