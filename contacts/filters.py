@@ -1,9 +1,15 @@
 """Query-string filters of the partner API (django-filter)."""
+
+from typing import Any
+
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
+from django_filters.widgets import BooleanWidget
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 
 from . import normalize
 from .lifecycle import lifecycle_in
@@ -23,13 +29,18 @@ from .models import (
 )
 
 FUNNEL_CHOICES = [(stage.name.lower(), stage.label) for stage in FunnelStage]
-CONSENT_CHOICES = [("email", _("Can receive email")), ("sms", _("Opted in to SMS")),
-                   ("none", _("No consent on any channel"))]
+CONSENT_CHOICES = [
+    ("email", _("Can receive email")),
+    ("sms", _("Opted in to SMS")),
+    ("none", _("No consent on any channel")),
+]
 MAX_ID = 2**63 - 1
 
 
+@extend_schema_field(OpenApiTypes.INT)
 class IdFilter(filters.NumberFilter):
-    """A row id: any whole number; one outside the database's range simply matches nothing."""
+    """A row id: any whole number; one outside the database's range simply matches nothing. Published as
+    an integer (a NumberFilter alone would be a number, and 1.5 is refused)."""
 
     field_class = forms.IntegerField
 
@@ -39,6 +50,36 @@ class IdFilter(filters.NumberFilter):
         return super().filter(qs, value)
 
 
+class StrictBooleanWidget(BooleanWidget):
+    """Reads true/false (or 1/0, any case) as django-filter does, but hands anything else on as it came
+    instead of as "no filter", so the field can refuse it."""
+
+    def value_from_datadict(self, data: Any, files: Any, name: str) -> Any:
+        value = super().value_from_datadict(data, files, name)
+        raw = data.get(name)
+        return raw if value is None and raw not in (None, "") else value
+
+
+class StrictBooleanField(forms.NullBooleanField):
+    default_error_messages = {"invalid": _("Must be a valid boolean.")}
+
+    def to_python(self, value: Any) -> bool | None:  # type: ignore[override]
+        if isinstance(value, str):
+            raise ValidationError(self.error_messages["invalid"], code="invalid")
+        return value
+
+
+class StrictBooleanFilter(filters.BooleanFilter):
+    """A yes/no filter as the schema publishes it (a boolean): `?sms_opt_in=maybe` is a 400, not a list
+    silently left unfiltered. Left empty, it filters nothing."""
+
+    field_class = StrictBooleanField
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", StrictBooleanWidget)
+        super().__init__(*args, **kwargs)
+
+
 class ContactFilter(filters.FilterSet):
     email = filters.CharFilter(method="filter_email", help_text=_("Exact email (any case)."))
     phone = filters.CharFilter(method="filter_phone", help_text=_("Phone in any common format."))
@@ -46,23 +87,32 @@ class ContactFilter(filters.FilterSet):
     city = filters.CharFilter(lookup_expr="iexact")
     region = filters.CharFilter(lookup_expr="iexact")
     source = filters.ChoiceFilter(choices=Source.choices)
-    funnel_stage = filters.MultipleChoiceFilter(choices=FUNNEL_CHOICES, method="filter_funnel_stage",
-                                                help_text=_("One or more of none, visitor, interested, cart, "
-                                                            "purchaser."))
-    lifecycle = filters.MultipleChoiceFilter(choices=Lifecycle.choices, method="filter_lifecycle",
-                                             help_text=_("One or more of prospect, new, active, at_risk, lapsed, "
-                                                         "as of the moment of the request."))
+    funnel_stage = filters.MultipleChoiceFilter(
+        choices=FUNNEL_CHOICES,
+        method="filter_funnel_stage",
+        help_text=_("One or more of none, visitor, interested, cart, purchaser."),
+    )
+    lifecycle = filters.MultipleChoiceFilter(
+        choices=Lifecycle.choices,
+        method="filter_lifecycle",
+        help_text=_("One or more of prospect, new, active, at_risk, lapsed, as of the moment of the request."),
+    )
     email_status = filters.ChoiceFilter(choices=EmailStatus.choices)
     tag = filters.CharFilter(method="filter_tag", help_text=_("Has this tag (name, any case)."))
-    updated_after = filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte",
-                                              help_text=_("Changed at or after this time (ISO 8601)."))
+    updated_after = filters.IsoDateTimeFilter(
+        field_name="updated_at", lookup_expr="gte", help_text=_("Changed at or after this time (ISO 8601).")
+    )
     created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    consent = filters.ChoiceFilter(choices=CONSENT_CHOICES, method="filter_consent",
-                                   help_text=_("email: opted in and not unsubscribed, bounced or complained; "
-                                               "sms: opted in to SMS; none: neither."))
-    email_opt_in = filters.BooleanFilter()
-    sms_opt_in = filters.BooleanFilter()
-    club_member = filters.BooleanFilter(field_name="club", lookup_expr="isnull", exclude=True)
+    consent = filters.ChoiceFilter(
+        choices=CONSENT_CHOICES,
+        method="filter_consent",
+        help_text=_(
+            "email: opted in and not unsubscribed, bounced or complained; sms: opted in to SMS; none: neither."
+        ),
+    )
+    email_opt_in = StrictBooleanFilter()
+    sms_opt_in = StrictBooleanFilter()
+    club_member = StrictBooleanFilter(field_name="club", lookup_expr="isnull", exclude=True)
 
     class Meta:
         model = Contact
@@ -88,8 +138,9 @@ class ContactFilter(filters.FilterSet):
 
     def filter_tag(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         through = Contact.tags.through
-        return queryset.filter(Exists(through.objects.filter(contact_id=OuterRef("pk"),
-                                                             tag__name__iexact=value.strip())))
+        return queryset.filter(
+            Exists(through.objects.filter(contact_id=OuterRef("pk"), tag__name__iexact=value.strip()))
+        )
 
     def filter_consent(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         if value == "email":
@@ -136,10 +187,12 @@ class PurchaseFilter(filters.FilterSet):
     store = filters.CharFilter(field_name="store__code", help_text=_("Store code."))
     source = filters.CharFilter()
     external_id = filters.CharFilter()
-    purchased_after = filters.IsoDateTimeFilter(field_name="purchased_at", lookup_expr="gte",
-                                                help_text=_("At or after this time (ISO 8601)."))
-    purchased_before = filters.IsoDateTimeFilter(field_name="purchased_at", lookup_expr="lt",
-                                                 help_text=_("Before this time (ISO 8601)."))
+    purchased_after = filters.IsoDateTimeFilter(
+        field_name="purchased_at", lookup_expr="gte", help_text=_("At or after this time (ISO 8601).")
+    )
+    purchased_before = filters.IsoDateTimeFilter(
+        field_name="purchased_at", lookup_expr="lt", help_text=_("Before this time (ISO 8601).")
+    )
 
     class Meta:
         model = Purchase
@@ -151,10 +204,12 @@ class EventFilter(filters.FilterSet):
     contact = IdFilter(field_name="contact_id")
     anonymous_id = filters.CharFilter()
     product = filters.CharFilter(field_name="product__sku", help_text=_("Product SKU."))
-    occurred_after = filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte",
-                                               help_text=_("At or after this time (ISO 8601)."))
-    occurred_before = filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt",
-                                                help_text=_("Before this time (ISO 8601)."))
+    occurred_after = filters.IsoDateTimeFilter(
+        field_name="occurred_at", lookup_expr="gte", help_text=_("At or after this time (ISO 8601).")
+    )
+    occurred_before = filters.IsoDateTimeFilter(
+        field_name="occurred_at", lookup_expr="lt", help_text=_("Before this time (ISO 8601).")
+    )
 
     class Meta:
         model = Activity

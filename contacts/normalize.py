@@ -6,13 +6,16 @@ the API) and returns the stored form, or raises ValidationError naming the field
 import datetime as dt
 import math
 import re
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
+from functools import partial
 from typing import Any
 
 import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.db.models import Choices
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
@@ -20,15 +23,19 @@ from django.utils.translation import gettext as _
 from .models import Channel, CustomField, Gender, MaritalStatus, Source
 
 TEXT_FIELDS = ("first_name", "last_name", "city", "region", "source_detail")
-CHOICE_FIELDS = {"gender": Gender, "marital_status": MaritalStatus, "source": Source}
+CHOICE_FIELDS: dict[str, type[Choices]] = {"gender": Gender, "marital_status": MaritalStatus, "source": Source}
 DATE_FIELDS = ("birth_date", "wedding_date")
 BOOL_FIELDS = ("email_opt_in", "sms_opt_in")
 TRUE_WORDS = {"1", "true", "yes", "y", "on", "t", "כן"}
 FALSE_WORDS = {"0", "false", "no", "n", "off", "f", "לא", ""}
+MAX_AMOUNT = Decimal("1e12")  # Purchase.total holds 14 digits, 2 of them decimals
+MAX_UNIT_PRICE = Decimal("1e10")  # PurchaseItem.unit_price holds 12 digits, 2 of them decimals
 
 
-def field_error(field: str, message: str) -> ValidationError:
-    return ValidationError({field: [message]})
+def field_error(field: str, message: str, code: str | None = None) -> ValidationError:
+    """An error naming its field. `code` is the machine-readable reason the API answers beside the
+    message (does_not_exist, unique, … for facts of the database rather than the value's form)."""
+    return ValidationError({field: [ValidationError(message, code=code)]})
 
 
 def blank(value: Any) -> bool:
@@ -65,11 +72,13 @@ def _plausible_phone(number: phonenumbers.PhoneNumber) -> bool:
     behind operators (050-1xx-xxxx is a real Israeli mobile range it does not list yet)."""
     if phonenumbers.is_valid_number(number):
         return True
+    if number.country_code is None:
+        return False
     region = phonenumbers.region_code_for_country_code(number.country_code)
     metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    pattern = metadata.general_desc.national_number_pattern if metadata and metadata.general_desc else None
     national = phonenumbers.national_significant_number(number)
-    return bool(metadata and phonenumbers.is_possible_number(number)
-                and re.fullmatch(metadata.general_desc.national_number_pattern, national))
+    return bool(pattern and phonenumbers.is_possible_number(number) and re.fullmatch(pattern, national))
 
 
 def text(value: Any, field: str, max_length: int = 100) -> str:
@@ -90,7 +99,7 @@ def identifier(value: Any, field: str, max_length: int = 100) -> str | None:
     return cleaned
 
 
-def choice(value: Any, field: str, choices: type, default: str | None = None) -> str:
+def choice(value: Any, field: str, choices: type[Choices], default: str | None = None) -> str:
     if blank(value):
         return default if default is not None else ""
     cleaned = str(value).strip().lower()
@@ -113,7 +122,7 @@ def date(value: Any, field: str) -> dt.date | None:
     if parsed is None:
         for fmt in ("%d/%m/%Y", "%d.%m.%Y"):
             try:
-                parsed = dt.datetime.strptime(raw, fmt).date()
+                parsed = dt.datetime.strptime(raw, fmt).date()  # noqa: DTZ007 - only the date part is kept
                 break
             except ValueError:
                 continue
@@ -133,24 +142,29 @@ def datetime(value: Any, field: str) -> dt.datetime | None:
     elif isinstance(value, dt.date):
         parsed = dt.datetime.combine(value, dt.time())
     else:
-        raw = str(value).strip()
-        try:
-            parsed = parse_datetime(raw)
-        except ValueError:
-            parsed = None
-        if parsed is None:
-            try:
-                day = date(raw, field)
-            except ValidationError:
-                raise field_error(
-                    field, _("“%(value)s” is not a valid date/time (use ISO 8601).") % {"value": raw}
-                ) from None
-            parsed = dt.datetime.combine(day, dt.time())
+        parsed = _datetime_from_text(str(value).strip(), field)
     if timezone.is_naive(parsed):
         parsed = timezone.make_aware(parsed)
     if parsed.year < 1900 or parsed.year > 2999:
         raise field_error(field, _("“%(value)s” is out of range.") % {"value": value})
     return parsed
+
+
+def _datetime_from_text(raw: str, field: str) -> dt.datetime:
+    """ISO 8601 first; failing that, any form `date` reads, at midnight."""
+    try:
+        parsed = parse_datetime(raw)
+    except ValueError:
+        parsed = None
+    if parsed is not None:
+        return parsed
+    try:
+        day = date(raw, field)
+    except ValidationError:
+        day = None
+    if day is None:
+        raise field_error(field, _("“%(value)s” is not a valid date/time (use ISO 8601).") % {"value": raw})
+    return dt.datetime.combine(day, dt.time())
 
 
 def boolean(value: Any, field: str) -> bool:
@@ -173,7 +187,7 @@ def money(value: Any, field: str) -> Decimal:
         amount = Decimal(str(value).strip().replace(",", ""))
     except InvalidOperation:
         raise field_error(field, _("“%(value)s” is not a number.") % {"value": value}) from None
-    if not amount.is_finite() or abs(amount) >= Decimal("1e12"):
+    if not amount.is_finite() or abs(amount) >= MAX_AMOUNT:
         raise field_error(field, _("“%(value)s” is out of range.") % {"value": value})
     return amount.quantize(Decimal("0.01"))
 
@@ -207,16 +221,18 @@ def attributes(value: Any, field: str = "attributes") -> dict:
     if not isinstance(value, dict):
         raise field_error(field, _("Must be an object of key/value pairs."))
     definitions = {f.key: f for f in CustomField.objects.filter(key__in=list(value))}
-    cleaned, errors = {}, {}
+    cleaned: dict[str, Any] = {}
+    errors: dict[str, list[ValidationError]] = {}
     for key, raw in value.items():
         if not isinstance(key, str) or not key.strip() or len(key) > 64:
-            errors.setdefault(field, []).append(_("“%(key)s” is not a valid attribute name.") % {"key": key})
+            errors.setdefault(field, []).append(ValidationError(
+                _("“%(key)s” is not a valid attribute name.") % {"key": key}, code="invalid_key"))
             continue
         definition = definitions.get(key)
         try:
             cleaned[key] = attribute_value(definition, raw, f"{field}.{key}") if definition else raw
         except ValidationError as exc:  # every bad value is reported, not only the first
-            errors.update(exc.message_dict)
+            errors.update(exc.error_dict)
     if errors:
         raise ValidationError(errors)
     return cleaned
@@ -234,7 +250,8 @@ def attribute_value(definition: CustomField, raw: Any, field: str) -> Any:
             raise field_error(field, _("“%(value)s” is not a number.") % {"value": raw})
         return int(number) if number.is_integer() else number
     if definition.type == CustomField.Type.DATE:
-        return date(raw, field).isoformat()
+        day = date(raw, field)
+        return day.isoformat() if day else None
     if definition.type == CustomField.Type.BOOLEAN:
         return boolean(raw, field)
     if definition.type == CustomField.Type.CHOICE:
@@ -249,10 +266,10 @@ def tag_names(value: Any, field: str = "tags") -> list[str]:
     if blank(value):
         return []
     if isinstance(value, str):
-        value = [part for part in value.replace(";", ",").split(",")]
+        value = value.replace(";", ",").split(",")
     if not isinstance(value, (list, tuple)):
         raise field_error(field, _("Must be a list of tag names."))
-    names = []
+    names: list[str] = []
     for name in value:
         cleaned = " ".join(str(name).split())
         if len(cleaned) > 100:
@@ -264,7 +281,7 @@ def tag_names(value: Any, field: str = "tags") -> list[str]:
 
 def contact_fields(data: dict) -> dict:
     """Normalize every contact field present in `data`; all errors are collected, per field."""
-    cleaners = {
+    cleaners: dict[str, Callable[[Any], Any]] = {
         "email": email,
         "phone": phone,
         "external_id": lambda v: identifier(v, "external_id"),
@@ -276,14 +293,14 @@ def contact_fields(data: dict) -> dict:
         "source_detail": lambda v: text(v, "source_detail", 200),
     }
     for name in TEXT_FIELDS:
-        cleaners.setdefault(name, lambda v, n=name: text(v, n))
+        cleaners.setdefault(name, partial(text, field=name))
     for name, choices in CHOICE_FIELDS.items():
         default = "" if name == "source" else "unknown"
-        cleaners[name] = lambda v, n=name, c=choices, d=default: choice(v, n, c, d)
+        cleaners[name] = partial(choice, field=name, choices=choices, default=default)
     for name in DATE_FIELDS:
-        cleaners[name] = lambda v, n=name: date(v, n)
+        cleaners[name] = partial(date, field=name)
     for name in BOOL_FIELDS:
-        cleaners[name] = lambda v, n=name: boolean(v, n)
+        cleaners[name] = partial(boolean, field=name)
 
     cleaned, errors = {}, {}
     for name, value in data.items():

@@ -3,8 +3,11 @@
 Unfiltered on PostgreSQL it reads the planner's row estimate (pg_class.reltuples); filtered it
 counts at most `cap` rows, so the cost of a count is bounded whatever the table size.
 """
+from typing import cast
+
 from django.core.paginator import Paginator
 from django.db import connections
+from django.db.models import QuerySet
 from django.utils.functional import cached_property
 
 COUNT_CAP = 50_000
@@ -22,7 +25,7 @@ class EstimatedCountPaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
-        qs = self.object_list
+        qs = cast(QuerySet, self.object_list)  # the admin changelist pages a QuerySet
         if not qs.query.where:
             estimate = self._estimate(qs)
             if estimate >= self.estimate_from:
@@ -36,7 +39,7 @@ class EstimatedCountPaginator(Paginator):
         return bounded
 
     @staticmethod
-    def _estimate(qs) -> int:
+    def _estimate(qs: QuerySet) -> int:
         """Planner's estimate of the table's rows; -1 when unknown or not on PostgreSQL."""
         connection = connections[qs.db]
         if connection.vendor != "postgresql":

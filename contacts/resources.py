@@ -1,11 +1,11 @@
 """CSV import and export of contacts and purchases (django-import-export).
 
-Import rows never reach the database through a model save: each row is validated by the same
-normalizers the services use (so a bad email or date is reported naming its column), then written
-by `contact_upsert` / `purchase_record`, which dedupe on their natural keys. Importing the same
+Import rows never reach the database through a model save: each row is read by the same normalizers
+as the API (a contact row by `normalize.contact_fields`, a purchase row by the API's purchase
+serializer), so a bad email or date is reported naming its column, then written by `contact_upsert` /
+`purchase_record`, which dedupe on their natural keys. Importing the same
 file twice therefore updates contacts in place and skips purchases already recorded.
 """
-from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -14,10 +14,12 @@ from django.utils.translation import gettext as _
 from import_export import resources
 from import_export.fields import Field
 
+from crm.api_errors import flatten_errors
 from crm.csv_safety import safe_row
 
-from . import normalize, services
+from . import ingest, normalize, services
 from .models import Contact, LoyaltyMember, Purchase
+from .serializers import PurchaseInSerializer
 
 CONTACT_INPUT = services.IDENTITY_FIELDS + tuple(f for f in services.PROFILE_FIELDS if f != "attributes") + (
     "email_opt_in", "sms_opt_in", "tags",
@@ -80,7 +82,7 @@ class ContactResource(ServiceResource):
             "last_purchase_at", "created_at",
         )
         export_order = fields
-        import_id_fields = []  # rows are matched like contact_upsert matches them (get_instance)
+        import_id_fields: list[str] = []  # rows are matched like contact_upsert matches them (get_instance)
         skip_unchanged = False
         report_skipped = True
 
@@ -94,7 +96,10 @@ class ContactResource(ServiceResource):
                 keys[field] = None
         keys["external_id"] = str(row.get("external_id") or "").strip() or None
         card = str(row.get("card_number") or "").strip() or None
-        return services.contact_find(**keys, card_number=card) if any(keys.values()) or card else None
+        if not (any(keys.values()) or card):
+            return None
+        return services.contact_find(email=keys["email"], phone=keys["phone"], external_id=keys["external_id"],
+                                     card_number=card)
 
     def clean_row(self, row: dict) -> dict:
         data = _present(row, CONTACT_INPUT)
@@ -104,7 +109,7 @@ class ContactResource(ServiceResource):
             data["attributes"] = attributes
         errors = {}
         try:
-            normalize.contact_fields(data)
+            data = normalize.contact_fields(data)
         except ValidationError as exc:
             errors.update(exc.message_dict)
         try:
@@ -118,8 +123,8 @@ class ContactResource(ServiceResource):
         return {"contact": data, "card_number": card, "tier": tier}
 
     def write_row(self, data: dict, row: dict) -> Contact:
-        contact, _created = services.contact_upsert(data=data["contact"], source="import",
-                                                    card_number=data["card_number"])
+        contact, _created = services.contact_upsert(origin="import", card_number=data["card_number"],
+                                                    **data["contact"])
         if data["card_number"] and not LoyaltyMember.objects.filter(contact=contact).exists():
             services.member_create(contact=contact, card_number=data["card_number"], tier=data["tier"])
         return contact
@@ -168,7 +173,8 @@ class PurchaseResource(ServiceResource):
         return instance.pk is not None and not import_validation_errors
 
     def clean_row(self, row: dict) -> dict:
-        """Checks only what the service cannot know; `purchase_record` validates the rest."""
+        """The row read by the API's purchase serializer (a file's line is one more door to the same input),
+        with an external id required so that a re-import adds nothing twice."""
         data = _present(row, PURCHASE_INPUT)
         data.setdefault("source", "import")
         errors = {}
@@ -178,18 +184,22 @@ class PurchaseResource(ServiceResource):
             data["items"] = parse_items(row.get("items"))
         except ValidationError as exc:
             errors.update(exc.message_dict)
+        serializer = PurchaseInSerializer(data=data)
+        if not serializer.is_valid():
+            for field, messages in flatten_errors(serializer.errors).items():
+                errors.setdefault(field, [str(message) for message in messages])
         if errors:
             raise ValidationError(errors)
-        return data
+        return serializer.validated_data
 
     def write_row(self, data: dict, row: dict) -> Purchase:
-        return services.purchase_record(data=data)[0]
+        return ingest.purchase_submit(item=data)[0]
 
     def dehydrate_email(self, purchase: Purchase) -> str:
         return purchase.contact.email or "" if purchase.contact_id else ""
 
     def dehydrate_store(self, purchase: Purchase) -> str:
-        return purchase.store.code if purchase.store_id else ""
+        return purchase.store.code if purchase.store else ""
 
     def dehydrate_items(self, purchase: Purchase) -> str:
         if purchase.pk is None:
@@ -209,6 +219,6 @@ def parse_items(value: Any) -> list[dict]:
         if len(pieces) > 3 or not pieces[0]:
             raise normalize.field_error("items", _("“%(item)s” is not sku:quantity:unit_price.") % {"item": part})
         quantity = pieces[1] if len(pieces) > 1 and pieces[1] else 1
-        price = pieces[2] if len(pieces) > 2 and pieces[2] else Decimal("0")
+        price = pieces[2] if len(pieces) > 2 and pieces[2] else "0"
         items.append({"sku": pieces[0], "quantity": quantity, "unit_price": price})
     return items

@@ -48,7 +48,7 @@ def grant_app_permissions(apps, group_name: str, app_label: str, actions: Iterab
         return 0
     perms = Permission.objects.using(using).filter(content_type__app_label=app_label)
     if actions is not None:
-        perms = perms.filter(codename__regex=r"^(%s)_" % "|".join(actions))
+        perms = perms.filter(codename__regex=rf"^({'|'.join(actions)})_")
     perms = list(perms)
     group.permissions.add(*perms)
     return len(perms)

@@ -6,6 +6,7 @@ with a NUL byte, an integer past 64 bits. Such a value reaching PostgreSQL fails
 list of the API filters through `SafeFilterBackend`, and the cursor paginator uses `checked_value`,
 so such input is answered with a 400 naming the parameter.
 """
+
 import datetime
 from decimal import Decimal
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 from django.utils.translation import gettext_lazy as _
 from django_filters.rest_framework import DjangoFilterBackend
 from django_filters.utils import translate_validation
+from drf_spectacular.contrib.django_filters import DjangoFilterExtension
 from rest_framework.exceptions import ValidationError
 
 INT64_MAX = 2**63 - 1
@@ -38,8 +40,13 @@ def checked_value(value: Any) -> Any:
     if isinstance(value, bool):
         return value
     if isinstance(value, int) and not -INT64_MAX - 1 <= value <= INT64_MAX:
-        raise UnsafeValue(str(_("Ensure this value is a whole number between %(min)d and %(max)d.")
-                              % {"min": -INT64_MAX - 1, "max": INT64_MAX}), "out_of_range")
+        raise UnsafeValue(
+            str(
+                _("Ensure this value is a whole number between %(min)d and %(max)d.")
+                % {"min": -INT64_MAX - 1, "max": INT64_MAX}
+            ),
+            "out_of_range",
+        )
     if isinstance(value, Decimal) and value.is_finite() and value.adjusted() >= DECIMAL_MAX_DIGITS:
         raise UnsafeValue(str(_("This number is too large.")), "out_of_range")
     if isinstance(value, datetime.datetime):
@@ -52,10 +59,9 @@ def _utc(value: datetime.datetime) -> datetime.datetime:
     if value.tzinfo is None:
         return value
     try:
-        return value.astimezone(datetime.timezone.utc)
+        return value.astimezone(datetime.UTC)
     except OverflowError:
-        raise UnsafeValue(str(_("Enter a date and time between the years 1 and 9999 (UTC).")),
-                          "out_of_range") from None
+        raise UnsafeValue(str(_("Enter a date and time between the years 1 and 9999 (UTC).")), "out_of_range") from None
 
 
 def check_query_params(query_params) -> None:
@@ -91,3 +97,19 @@ class SafeFilterBackend(DjangoFilterBackend):
         if errors:
             raise ValidationError(errors)
         return filterset.qs
+
+
+class SafeFilterSchema(DjangoFilterExtension):
+    """Each filter as drf-spectacular publishes it, plus what django-filter does with an empty value
+    (`?status=`): a single-valued filter is left out, so the empty value is accepted whatever its type.
+    (A multiple-choice one refuses it: "" is not one of its choices.)"""
+
+    target_class = "crm.filtering.SafeFilterBackend"
+    priority = 1
+
+    def get_schema_operation_parameters(self, auto_schema, *args, **kwargs) -> list[dict]:
+        parameters = super().get_schema_operation_parameters(auto_schema, *args, **kwargs)
+        for parameter in parameters:
+            if parameter["schema"].get("type") != "array":
+                parameter["allowEmptyValue"] = True
+        return parameters

@@ -1,11 +1,32 @@
+from typing import Any
+
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+
+from contacts.serializers.fields import StrictModelSerializer
 
 from .models import Segment, SegmentMembership
 
 
-class SegmentSerializer(serializers.ModelSerializer):
-    rules = serializers.JSONField(required=False, allow_null=True, help_text=_(
+@extend_schema_field({"type": "object", "nullable": True})
+class RulesField(serializers.JSONField):
+    """A rule tree is a JSON object (or null): anything else is refused here, whatever the segment's kind;
+    what the object may hold is checked against the condition catalogue when the segment is saved."""
+
+    default_error_messages = {"not_a_tree": _("Expected a group or a condition object.")}
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, dict):
+            # "invalid", the code the catalogue check gives every other bad tree
+            raise serializers.ValidationError(self.error_messages["not_a_tree"], code="invalid")
+        return super().to_internal_value(data)
+
+
+class SegmentSerializer(StrictModelSerializer):
+    """A segment: dynamic (its rules decide who is in) or static (a list of contacts added by id)."""
+
+    rules = RulesField(required=False, allow_null=True, help_text=_(
         "Rule tree (CONTRACT §3): {\"all\"|\"any\": [...]}, {\"not\": node} or a condition "
         "{\"field\", \"op\", \"value\", ...}. Not needed for a static list."))
     failing = serializers.BooleanField(source="is_failing", read_only=True, help_text=_(
@@ -46,7 +67,7 @@ class CountSerializer(serializers.Serializer):
 
 class ConditionSerializer(serializers.Serializer):
     field = serializers.CharField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # a declared field, not Field.label
     group = serializers.CharField()
     help = serializers.CharField()
     choices = serializers.ListField(child=serializers.DictField(), allow_null=True)

@@ -1,4 +1,7 @@
 """Site activity and the consent log: large, append-only tables, browsed by contact."""
+from typing import Any
+
+from django import forms
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
@@ -22,8 +25,24 @@ class BigTableAdmin(admin.ModelAdmin):
     list_per_page = 50
 
 
+class ActivityForm(forms.ModelForm):
+    """An event belongs to a contact or to an anonymous visitor, as in the API."""
+
+    class Meta:
+        model = Activity
+        fields = ACTIVITY_FIELDS
+
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
+        if not cleaned.get("contact") and not (cleaned.get("anonymous_id") or "").strip():
+            self.add_error("contact", _("Give a contact id, email or anonymous_id."))
+        return cleaned
+
+
 @admin.register(Activity)
 class ActivityAdmin(ServiceErrorsMixin, BigTableAdmin):
+    form = ActivityForm
     list_display = ("occurred_at", "type", "who", "product", "url")
     list_select_related = ("contact", "product")
     list_filter = ("type",)
@@ -41,12 +60,12 @@ class ActivityAdmin(ServiceErrorsMixin, BigTableAdmin):
         return ACTIVITY_FIELDS if obj else ()
 
     def save_model(self, request, obj, form, change):
-        data = {
-            "contact": obj.contact_id, "anonymous_id": obj.anonymous_id, "event_id": obj.event_id,
-            "type": obj.type, "occurred_at": obj.occurred_at, "product": obj.product.sku if obj.product else None,
-            "url": obj.url, "properties": obj.properties,
-        }
-        obj.pk = services.activity_track(data=data)[0].pk
+        """The form has validated and typed every value (contact, product, URL): the service stores it."""
+        obj.pk = services.activity_track(
+            contact=obj.contact, anonymous_id=obj.anonymous_id or None, event_id=obj.event_id or None,
+            type=obj.type, occurred_at=obj.occurred_at, product=obj.product, url=obj.url,
+            properties=obj.properties or {},
+        )[0].pk
         obj._state.adding = False
 
 

@@ -1,4 +1,7 @@
 """Building blocks shared by the back-office admins."""
+from typing import TYPE_CHECKING, Any
+
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.forms.models import BaseInlineFormSet
@@ -11,6 +14,11 @@ from crm.permissions import EXPORT_CONTACT
 from .uploads import ImportUploadStorage, LimitedImportForm, discard_stale_uploads, discard_upload, uploaded_name
 
 SERVICE_ERRORS = "_service_errors"
+
+if TYPE_CHECKING:
+    _ModelAdmin = admin.ModelAdmin[Any]  # what the mixins below are mixed into
+else:
+    _ModelAdmin = object
 
 
 def add_service_errors(form, error: ValidationError, renamed: dict | None = None) -> None:
@@ -29,7 +37,7 @@ def add_service_errors(form, error: ValidationError, renamed: dict | None = None
             form.add_error(None, [f"{field}: {message}" for message in field_messages])
 
 
-class ServiceErrorsMixin:
+class ServiceErrorsMixin(_ModelAdmin):
     """Saves go through services; when a service refuses, its errors land on the form.
 
     `save_model` runs after the form is valid, too late to add errors. So a ValidationError from a
@@ -53,25 +61,31 @@ class ServiceErrorsMixin:
         error = getattr(request, SERVICE_ERRORS, None)
         if error is None:
             return form_class
-        renamed = self.service_error_fields
+        return _with_service_errors(form_class, error, self.service_error_fields)
 
-        class ServiceErrorsForm(form_class):
-            def clean(self):
-                cleaned = super().clean()
-                add_service_errors(self, error, renamed)
-                return cleaned
 
-        return ServiceErrorsForm
+def _with_service_errors(form_class: type[forms.ModelForm], error: ValidationError,
+                         renamed: dict[str, str]) -> type[forms.ModelForm]:
+    """The admin's form class, with the service's errors added when it is cleaned."""
+
+    class ServiceErrorsForm(form_class):  # type: ignore[valid-type,misc]  # a subclass of the admin's form
+        def clean(self):
+            cleaned = super().clean()
+            add_service_errors(self, error, renamed)
+            return cleaned
+
+    return ServiceErrorsForm
 
 
 class LatestRowsFormSet(BaseInlineFormSet):
     """An inline that shows only the newest rows, so a long history never loads whole."""
 
     limit = 10
-    newest_first = ("-pk",)
+    newest_first: tuple[str, ...] = ("-pk",)
 
     def get_queryset(self):
         if not hasattr(self, "_queryset"):
+            assert self.queryset is not None  # BaseInlineFormSet always sets it (the owner's rows)
             self._queryset = self.queryset.order_by(*self.newest_first)[: self.limit]
         return self._queryset
 

@@ -57,7 +57,7 @@ class LoyaltyMemberAdmin(ServiceErrorsMixin, admin.ModelAdmin):
         if change:
             changed = {f: form.cleaned_data[f] for f in MEMBER_FIELDS if f in form.changed_data}
             stored = LoyaltyMember.objects.get(pk=obj.pk)
-            services.member_update(member=stored, data=changed)
+            services.member_update(member=stored, **changed)
         else:
             data = {f: form.cleaned_data.get(f) for f in MEMBER_FIELDS}
             obj.pk = services.member_create(contact=form.cleaned_data["contact"], **data).pk

@@ -69,6 +69,7 @@ class LifecycleFilter(admin.SimpleListFilter):
         from ..lifecycle import lifecycle_q
         from ..models import Lifecycle
 
-        if self.value() in Lifecycle.values:
-            return queryset.filter(lifecycle_q(self.value()))
+        stage = self.value()
+        if stage is not None and stage in Lifecycle.values:
+            return queryset.filter(lifecycle_q(stage))
         return queryset

@@ -1,4 +1,7 @@
-"""Forms of the back office; they validate with the services' own normalizers."""
+"""Forms of the back office; they read input with the same normalizers as the API's serializers and hand
+the services typed values."""
+from typing import Any
+
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
@@ -21,16 +24,18 @@ class ContactAdminForm(forms.ModelForm):
 
     class Meta:
         model = Contact
-        fields = "__all__"
+        fields = "__all__"  # noqa: DJ007 - the admin's fieldsets choose the fields it shows
 
-    def clean(self):
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         data = {f: self.service_value(f) for f in CONTACT_SERVICE_FIELDS if f in cleaned}
         try:
             normalized = normalize.contact_fields(data)
         except ValidationError as error:
             add_service_errors(self, error)
             return cleaned
+        self.normalized = normalized
         for field in services.IDENTITY_FIELDS:
             if normalized.get(field):
                 cleaned[field] = normalized[field]
@@ -43,7 +48,7 @@ class ContactAdminForm(forms.ModelForm):
             self.add_error(field, _("%(value)s already belongs to contact #%(id)d.") % {"value": value,
                                                                                        "id": owner.pk})
 
-    def service_value(self, field: str):
+    def service_value(self, field: str) -> Any:
         """The cleaned value in the shape the services take: tags as names, dates as text.
 
         Dates go as ISO text because `normalize.date` range-checks text only.
@@ -55,18 +60,19 @@ class ContactAdminForm(forms.ModelForm):
             return value.isoformat()
         return value
 
-    def service_data(self, *, change: bool) -> dict:
-        """What to hand to contact_create (every field) or contact_update (changed fields only)."""
-        fields = [f for f in CONTACT_SERVICE_FIELDS if f in self.cleaned_data]
+    def service_data(self, *, change: bool) -> dict[str, Any]:
+        """The normalized values to hand to contact_create (every field) or contact_update (changed fields
+        only)."""
+        fields = [f for f in CONTACT_SERVICE_FIELDS if f in self.normalized]
         if change:
             fields = [f for f in fields if f in self.changed_data]
-        return {f: self.service_value(f) for f in fields}
+        return {f: self.normalized[f] for f in fields}
 
 
 class AddTagForm(forms.Form):
     name = forms.CharField(label=_("Tag name"), max_length=100, strip=True)
 
-    def clean_name(self):
+    def clean_name(self) -> str:
         name = " ".join(self.cleaned_data["name"].split())
         if "," in name or ";" in name:
             raise ValidationError(_("One tag at a time: a tag name cannot contain “,” or “;”."))
@@ -80,8 +86,9 @@ class PointsForm(forms.ModelForm):
                                       help_text=_("Negative to spend points. Written to the ledger."))
     points_reason = forms.CharField(label=_("Reason"), max_length=200, required=False)
 
-    def clean(self):
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         if cleaned.get("points_delta") and not (cleaned.get("points_reason") or "").strip():
             self.add_error("points_reason", _("Say why the points change."))
         return cleaned

@@ -1,7 +1,10 @@
 """Merging duplicates in the back office: the action on two selected contacts, the side-by-side
 confirmation, and the list of likely duplicates. Staff need the "merge contacts" permission."""
+from typing import TYPE_CHECKING, Any, cast
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Field
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -15,7 +18,6 @@ from crm.permissions import MERGE_CONTACT
 from .. import services
 from ..duplicates import KINDS, duplicate_groups
 from ..models import Contact
-
 
 COMPARED_FIELDS = ("email", "phone", "external_id", "first_name", "last_name", "gender", "birth_date",
                    "wedding_date", "city", "region", "country", "language", "source", "signed_up_at",
@@ -43,7 +45,13 @@ def merge_contacts(modeladmin, request, queryset):
     return HttpResponseRedirect(merge_url(ids[0], ids[1]))
 
 
-class MergeAdminMixin:
+if TYPE_CHECKING:
+    _ModelAdmin = admin.ModelAdmin[Any]  # what the mixin is mixed into
+else:
+    _ModelAdmin = object
+
+
+class MergeAdminMixin(_ModelAdmin):
     """Adds /admin/contacts/contact/merge/ and /admin/contacts/contact/duplicates/ to the contact admin."""
 
     def get_urls(self):
@@ -68,8 +76,8 @@ class MergeAdminMixin:
                 self.message_user(request, _("Contact #%(dup)d was merged into #%(id)d.") % {
                     "dup": duplicate.pk, "id": survivor.pk}, messages.SUCCESS)
                 return HttpResponseRedirect(reverse("admin:contacts_contact_change", args=[survivor.pk]))
-        rows = [(Contact._meta.get_field(f).verbose_name, getattr(survivor, f), getattr(duplicate, f))
-                for f in COMPARED_FIELDS]
+        rows = [(cast(Field, Contact._meta.get_field(f)).verbose_name, getattr(survivor, f), getattr(duplicate, f))
+                for f in COMPARED_FIELDS]  # all concrete fields
         rows.append((_("tags"), ", ".join(survivor.tags.values_list("name", flat=True)),
                      ", ".join(duplicate.tags.values_list("name", flat=True))))
         return TemplateResponse(request, "admin/contacts/contact/merge_confirmation.html", {

@@ -26,7 +26,10 @@ def upload_dir() -> Path:
 class ImportUploadStorage(TempFolderStorage):
     """Uploaded files in IMPORT_UPLOAD_DIR rather than the shared system temp folder."""
 
+    name: str | None  # set by the base class from its `name` argument, or by `save`
+
     def get_full_path(self) -> str:
+        assert self.name is not None  # `save` names the file before anything reads or removes it
         return str(upload_dir() / os.path.basename(self.name))
 
     def save(self, data: bytes | str) -> None:

@@ -1,20 +1,20 @@
 """Every write to the audience goes through here, one module per sub-domain.
 
-The services validate and normalize input (see `normalize`), dedupe on the natural keys
+The services take validated, typed values (the API's serializers, the admin's forms and the CSV import
+read raw input with `normalize`), dedupe on the natural keys
 (email, phone, external id, club card) with database constraints as the last word, and keep
 the derived fields of Contact — funnel stage, purchase aggregates, RFM — right
 whichever door the data came in by.
 """
-from .activities import (  # noqa: F401
+from .activities import (
     STAGE_BY_EVENT,
-    activity_clean,
     activity_track,
     contacts_raise_stage,
     identify,
     stage_for_event,
     visitors_resolve,
 )
-from .base import (  # noqa: F401
+from .base import (
     BULK_BATCH,
     contact_changed,
     contacts_add_tag,
@@ -22,21 +22,24 @@ from .base import (  # noqa: F401
     id_batches,
     tags_get_or_create,
 )
-from .catalogue import (  # noqa: F401
+from .catalogue import (
     product_save,
     store_save,
 )
-from .club import (  # noqa: F401
+from .club import (
+    MEMBER_FIELDS,
     member_create,
     member_update,
     points_adjust,
 )
-from .consent import (  # noqa: F401
+from .consent import (
     consent_change,
     contacts_revoke_consent,
 )
-from .contacts import (  # noqa: F401
+from .contacts import (
+    CONSENT_FIELDS,
     IDENTITY_FIELDS,
+    INPUT_FIELDS,
     PROFILE_FIELDS,
     IdentityConflict,
     contact_create,
@@ -46,7 +49,7 @@ from .contacts import (  # noqa: F401
     contact_upsert,
     identifiers_conflict,
 )
-from .derived import (  # noqa: F401
+from .derived import (
     contacts_recompute_all,
     contacts_refresh_funnel,
     contacts_refresh_purchase_stats,
@@ -54,14 +57,59 @@ from .derived import (  # noqa: F401
     rfm_apply,
     rfm_breakpoints_compute,
 )
-from .purchases import (  # noqa: F401
-    MAX_UNIT_PRICE,
-    purchase_clean,
+from .purchases import (
+    PurchaseLine,
     purchase_record,
 )
-from .removal import (  # noqa: F401
+from .removal import (
     contact_delete,
     contact_erase,
     contact_merge,
     contacts_erase,
 )
+
+__all__ = [
+    "BULK_BATCH",
+    "CONSENT_FIELDS",
+    "IDENTITY_FIELDS",
+    "INPUT_FIELDS",
+    "MEMBER_FIELDS",
+    "PROFILE_FIELDS",
+    "STAGE_BY_EVENT",
+    "IdentityConflict",
+    "PurchaseLine",
+    "activity_track",
+    "consent_change",
+    "contact_changed",
+    "contact_create",
+    "contact_delete",
+    "contact_erase",
+    "contact_find",
+    "contact_merge",
+    "contact_resolve",
+    "contact_update",
+    "contact_upsert",
+    "contacts_add_tag",
+    "contacts_erase",
+    "contacts_raise_stage",
+    "contacts_recompute_all",
+    "contacts_refresh_funnel",
+    "contacts_refresh_purchase_stats",
+    "contacts_revoke_consent",
+    "ensure_not_erased",
+    "funnel_stage_case",
+    "id_batches",
+    "identifiers_conflict",
+    "identify",
+    "member_create",
+    "member_update",
+    "points_adjust",
+    "product_save",
+    "purchase_record",
+    "rfm_apply",
+    "rfm_breakpoints_compute",
+    "stage_for_event",
+    "store_save",
+    "tags_get_or_create",
+    "visitors_resolve",
+]

@@ -4,7 +4,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.db.models.functions import Lower
 from django.utils.translation import gettext as _
 
@@ -45,13 +45,13 @@ def tags_get_or_create(names: Iterable[str]) -> list[Tag]:
     names = normalize.tag_names(list(names))
     if not names:
         return []
-    existing = {t.name.lower(): t for t in Tag.objects.annotate(lname=Lower("name")).filter(
-        lname__in=[n.lower() for n in names])}
+    # Exact names too: SQLite's LOWER() folds ASCII letters only.
+    wanted = Q(lname__in=[n.lower() for n in names]) | Q(name__in=names)
+    existing = {t.name.lower(): t for t in Tag.objects.annotate(lname=Lower("name")).filter(wanted)}
     missing = [Tag(name=n) for n in names if n.lower() not in existing]
     if missing:
         Tag.objects.bulk_create(missing, ignore_conflicts=True)
-        existing = {t.name.lower(): t for t in Tag.objects.annotate(lname=Lower("name")).filter(
-            lname__in=[n.lower() for n in names])}
+        existing = {t.name.lower(): t for t in Tag.objects.annotate(lname=Lower("name")).filter(wanted)}
     return [existing[n.lower()] for n in names]
 
 

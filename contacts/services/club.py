@@ -1,12 +1,14 @@
 """The customer club: membership and the append-only points ledger."""
 import datetime as dt
+import secrets
+from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import (
-    F,
-)
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
+
+from crm.model_update import model_update
 
 from .. import normalize
 from ..models import Contact, LoyaltyMember, PointsEntry, Store
@@ -14,8 +16,6 @@ from .base import contact_changed, ensure_not_erased
 
 
 def _generate_card_number() -> str:
-    import secrets
-
     return "".join(secrets.choice("0123456789") for _ in range(12))
 
 
@@ -25,10 +25,11 @@ def member_create(*, contact: Contact, card_number: str | None = None, tier: str
                   status: str = LoyaltyMember.Status.ACTIVE) -> LoyaltyMember:
     ensure_not_erased(contact.pk)
     if LoyaltyMember.objects.filter(contact=contact).exists():
-        raise normalize.field_error("contact", _("This contact is already a club member."))
+        raise normalize.field_error("contact", _("This contact is already a club member."), "unique")
     card_number = normalize.identifier(card_number, "card_number", 50) or _generate_card_number()
     if LoyaltyMember.objects.filter(card_number=card_number).exists():
-        raise normalize.field_error("card_number", _("Card %(card)s is already in use.") % {"card": card_number})
+        raise normalize.field_error("card_number", _("Card %(card)s is already in use.") % {"card": card_number},
+                                    "unique")
     tier = normalize.choice(tier, "tier", LoyaltyMember.Tier, "basic")
     status = normalize.choice(status, "status", LoyaltyMember.Status, "active")
     try:
@@ -38,34 +39,29 @@ def member_create(*, contact: Contact, card_number: str | None = None, tier: str
     except IntegrityError:
         if LoyaltyMember.objects.filter(card_number=card_number).exists():
             raise normalize.field_error("card_number", _("Card %(card)s is already in use.") % {
-                "card": card_number}) from None
+                "card": card_number}, "unique") from None
         if LoyaltyMember.objects.filter(contact=contact).exists():
-            raise normalize.field_error("contact", _("This contact is already a club member.")) from None
+            raise normalize.field_error("contact", _("This contact is already a club member."), "unique") from None
         raise
     contact_changed([contact.pk])
     return member
 
 
+MEMBER_FIELDS = ("card_number", "tier", "status", "joined_at", "home_store")
+
+
 @transaction.atomic
-def member_update(*, member: LoyaltyMember, data: dict) -> LoyaltyMember:
-    """Tier, status, home store, joined_at, card number; points change only through the ledger."""
+def member_update(*, member: LoyaltyMember, **fields: Any) -> LoyaltyMember:
+    """Tier, status, home store, joined_at, card number (validated values); points change only through
+    the ledger. A card number in use by another member is refused."""
+    unknown = set(fields) - set(MEMBER_FIELDS)
+    if unknown:
+        raise TypeError(f"unknown member fields: {', '.join(sorted(unknown))}")
     ensure_not_erased(member.contact_id)
-    if "tier" in data:
-        member.tier = normalize.choice(data["tier"], "tier", LoyaltyMember.Tier, member.tier)
-    if "status" in data:
-        member.status = normalize.choice(data["status"], "status", LoyaltyMember.Status, member.status)
-    if "joined_at" in data:
-        member.joined_at = normalize.datetime(data["joined_at"], "joined_at") or member.joined_at
-    if "home_store" in data:
-        member.home_store = data["home_store"]
-    if "card_number" in data:
-        card = normalize.identifier(data["card_number"], "card_number", 50)
-        if not card:
-            raise normalize.field_error("card_number", _("This field is required."))
-        if LoyaltyMember.objects.filter(card_number=card).exclude(pk=member.pk).exists():
-            raise normalize.field_error("card_number", _("Card %(card)s is already in use.") % {"card": card})
-        member.card_number = card
-    member.save()
+    card = fields.get("card_number")
+    if card and LoyaltyMember.objects.filter(card_number=card).exclude(pk=member.pk).exists():
+        raise normalize.field_error("card_number", _("Card %(card)s is already in use.") % {"card": card}, "unique")
+    model_update(instance=member, fields=MEMBER_FIELDS, data=fields)
     contact_changed([member.contact_id])
     return member
 
@@ -88,7 +84,7 @@ def points_adjust(*, member: LoyaltyMember, delta: int, reason: str, reference: 
     balance = locked.points + delta
     if balance < 0:
         raise normalize.field_error("delta", _("Not enough points: the balance is %(points)d.") % {
-            "points": locked.points})
+            "points": locked.points}, "insufficient_points")
     entry = PointsEntry.objects.create(member=locked, delta=delta, balance_after=balance,
                                        reason=str(reason).strip()[:200], reference=reference)
     LoyaltyMember.objects.filter(pk=locked.pk).update(points=F("points") + delta)

@@ -42,7 +42,7 @@ def consent_change(*, contact: Contact, channel: str, granted: bool, source: str
     else:
         updates["sms_opt_in"] = granted
     Contact.objects.filter(pk=contact.pk).update(**updates, updated_at=timezone.now())
-    contact.refresh_from_db(fields=[f for f in updates] + ["updated_at"])
+    contact.refresh_from_db(fields=[*updates, "updated_at"])
     contact_changed([contact.pk])
     return event
 

@@ -7,6 +7,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from crm.model_update import model_update
+
 from .. import normalize
 from ..models import ConsentEvent, Contact, LoyaltyMember
 from .base import contact_changed, ensure_not_erased, tags_get_or_create
@@ -17,7 +19,6 @@ PROFILE_FIELDS = (
     "first_name", "last_name", "gender", "birth_date", "wedding_date", "marital_status", "city", "region",
     "country", "language", "source", "source_detail", "signed_up_at", "attributes",
 )
-
 
 
 def contact_find(*, email: str | None = None, phone: str | None = None, external_id: str | None = None,
@@ -43,15 +44,17 @@ class IdentityConflict(ValidationError):
 
 
 def _check_identity_free(contact: Contact | None, data: dict) -> None:
-    errors = {}
+    errors: dict[str, list[ValidationError]] = {}
     others: list[int] = []
+    rivals = Contact.objects.all() if contact is None else Contact.objects.exclude(pk=contact.pk)
     for field in IDENTITY_FIELDS:
         value = data.get(field)
         if not value:
             continue
-        other = Contact.objects.filter(**{field: value}).exclude(pk=getattr(contact, "pk", None)).first()
+        other = rivals.filter(**{field: value}).first()
         if other:
-            errors[field] = [_("%(value)s already belongs to contact #%(id)d.") % {"value": value, "id": other.pk}]
+            errors[field] = [ValidationError(_("%(value)s already belongs to contact #%(id)d.") % {
+                "value": value, "id": other.pk}, code="unique")]
             others.append(other.pk)
     if errors and contact is not None:
         raise IdentityConflict(errors, contact_ids=[contact.pk, *dict.fromkeys(others)])
@@ -59,55 +62,65 @@ def _check_identity_free(contact: Contact | None, data: dict) -> None:
         raise ValidationError(errors)
 
 
+CONSENT_FIELDS = ("email_opt_in", "sms_opt_in")
+INPUT_FIELDS = IDENTITY_FIELDS + PROFILE_FIELDS + CONSENT_FIELDS + ("tags",)
 
-def _apply(contact: Contact, data: dict, *, overwrite: bool) -> None:
-    for field in IDENTITY_FIELDS + PROFILE_FIELDS:
-        if field not in data:
+
+def _check_names(fields: dict) -> None:
+    unknown = set(fields) - set(INPUT_FIELDS)
+    if unknown:
+        raise TypeError(f"unknown contact fields: {', '.join(sorted(unknown))}")
+
+
+def _profile_values(contact: Contact, fields: dict, *, overwrite: bool) -> dict:
+    """The stored values the given fields lead to. Without `overwrite` (upsert) blanks are skipped and
+    attributes merged into the stored ones; attributes set to None are removed either way."""
+    values = {}
+    for name in IDENTITY_FIELDS + PROFILE_FIELDS:
+        if name not in fields:
             continue
-        value = data[field]
-        if field == "attributes":
+        value = fields[name]
+        if name == "attributes":
             if not overwrite:
                 value = {**contact.attributes, **{k: v for k, v in value.items() if not normalize.blank(v)}}
             value = {k: v for k, v in value.items() if v is not None}
         elif not overwrite and normalize.blank(value):
             continue
-        setattr(contact, field, value)
+        values[name] = value
+    return values
 
 
-def _save_profile(contact: Contact, clean: dict) -> None:
-    """Save only what the caller sent: derived fields are kept by other services, and an
-    instance loaded earlier must not put back stale purchase stats or funnel stage."""
-    fields = [f for f in IDENTITY_FIELDS + PROFILE_FIELDS if f in clean]
-    contact.save(update_fields=fields + ["updated_at"])
-
-
-def _apply_consent(contact: Contact, data: dict, source: str) -> None:
+def _apply_consent(contact: Contact, fields: dict, source: str) -> None:
     for field, channel in (("email_opt_in", ConsentEvent.ConsentChannel.EMAIL),
                            ("sms_opt_in", ConsentEvent.ConsentChannel.SMS)):
-        if field in data and data[field] != getattr(contact, field):
-            consent_change(contact=contact, channel=channel, granted=data[field], source=source)
+        if field in fields and fields[field] != getattr(contact, field):
+            consent_change(contact=contact, channel=channel, granted=fields[field], source=source)
 
 
 @transaction.atomic
-def contact_upsert(*, data: dict, source: str = "api", card_number: str | None = None) -> tuple[Contact, bool]:
+def contact_upsert(*, origin: str = "api", card_number: str | None = None, **fields: Any) -> tuple[Contact, bool]:
     """Create or update the contact matching email, then phone, then external id, then card number.
 
-    Blank values never wipe stored ones; tags are added, attributes merged. Concurrent calls with
-    the same key end in one row: the unique constraints decide, and the loser updates the winner.
+    `fields` are normalized contact fields (see `INPUT_FIELDS`); `origin` is the door the data came in by
+    (api, admin, import, web_form): the contact's source when it has none, and that of consent changes.
+    Blank values never wipe stored ones;
+    tags are added, attributes merged. Concurrent calls with the same key end in one row: the unique
+    constraints decide, and the loser updates the winner.
     """
-    clean = normalize.contact_fields({k: v for k, v in data.items() if not normalize.blank(v)})
-    card_number = normalize.identifier(card_number, "card_number", 50)
+    _check_names(fields)
+    clean = {name: value for name, value in fields.items() if not normalize.blank(value)}
     keys = {k: clean.get(k) for k in IDENTITY_FIELDS}
     if not any(keys.values()) and not card_number:
-        raise ValidationError({"email": [_("Give at least an email, phone, external id or card number.")]})
+        raise ValidationError({"email": [ValidationError(
+            _("Give at least an email, phone, external id or card number."), code="identity_required")]})
     contact = contact_find(**keys, card_number=card_number, lock=True)
     if contact is not None and contact.erased_at:
         ensure_not_erased(contact.pk)
     created = contact is None
-    if created:
+    if contact is None:
         try:
             with transaction.atomic():
-                contact = _contact_create(clean, source)
+                contact = _contact_create(clean, origin)
         except IntegrityError:
             contact = contact_find(**keys, card_number=card_number, lock=True)
             if contact is None:
@@ -115,82 +128,82 @@ def contact_upsert(*, data: dict, source: str = "api", card_number: str | None =
             created = False
     if not created:
         _check_identity_free(contact, clean)
-        _apply(contact, clean, overwrite=False)
-        _save_profile(contact, clean)
-        _apply_consent(contact, clean, source)
+        model_update(instance=contact, fields=IDENTITY_FIELDS + PROFILE_FIELDS,
+                     data=_profile_values(contact, clean, overwrite=False))
+        _apply_consent(contact, clean, origin)
     if clean.get("tags"):
         contact.tags.add(*tags_get_or_create(clean["tags"]))
     contact_changed([contact.pk])
     return contact, created
 
 
-def _contact_create(clean: dict, source: str) -> Contact:
-    contact = Contact()
-    _apply(contact, clean, overwrite=True)
-    if not contact.source and source in normalize.Source.values:
-        contact.source = source
+def _contact_create(fields: dict, origin: str) -> Contact:
+    contact = Contact(**_profile_values(Contact(), fields, overwrite=True))
+    if not contact.source and origin in normalize.Source.values:
+        contact.source = origin
     contact.signed_up_at = contact.signed_up_at or timezone.now()
     contact.save()
-    _apply_consent(contact, clean, contact.source or source)
+    _apply_consent(contact, fields, contact.source or origin)
     return contact
 
 
 @transaction.atomic
-def contact_create(*, data: dict, source: str = "api") -> Contact:
-    """Create a new contact; an identity already in use is an error naming the field."""
-    clean = normalize.contact_fields(data)
-    _check_identity_free(None, clean)
+def contact_create(*, origin: str = "api", **fields: Any) -> Contact:
+    """Create a new contact from normalized fields; an identity already in use is an error naming the field."""
+    _check_names(fields)
+    _check_identity_free(None, fields)
     try:
         with transaction.atomic():
-            contact = _contact_create(clean, source)
+            contact = _contact_create(fields, origin)
     except IntegrityError:
-        _check_identity_free(None, clean)
+        _check_identity_free(None, fields)
         raise
-    if clean.get("tags"):
-        contact.tags.add(*tags_get_or_create(clean["tags"]))
+    if fields.get("tags"):
+        contact.tags.add(*tags_get_or_create(fields["tags"]))
     contact_changed([contact.pk])
     return contact
 
 
 @transaction.atomic
-def contact_update(*, contact: Contact, data: dict, source: str = "api") -> Contact:
-    """Partial update: the given fields replace stored ones (tags replace the set)."""
+def contact_update(*, contact: Contact, origin: str = "api", **fields: Any) -> Contact:
+    """Partial update from normalized fields: the given ones replace stored ones (tags replace the set)."""
+    _check_names(fields)
     ensure_not_erased(contact.pk)
-    clean = normalize.contact_fields(data)
-    _check_identity_free(contact, clean)
-    _apply(contact, clean, overwrite=True)
+    _check_identity_free(contact, fields)
     try:
         with transaction.atomic():
-            _save_profile(contact, clean)
+            model_update(instance=contact, fields=IDENTITY_FIELDS + PROFILE_FIELDS,
+                         data=_profile_values(contact, fields, overwrite=True))
     except IntegrityError:
-        _check_identity_free(contact, clean)
+        _check_identity_free(contact, fields)
         raise
-    _apply_consent(contact, clean, source)
-    if "tags" in clean:
-        contact.tags.set(tags_get_or_create(clean["tags"]))
+    _apply_consent(contact, fields, origin)
+    if "tags" in fields:
+        contact.tags.set(tags_get_or_create(fields["tags"]))
     contact_changed([contact.pk])
     return contact
 
 
-def contact_resolve(*, contact_id: Any = None, email: Any = None, card_number: Any = None,
+def contact_resolve(*, contact_id: int | None = None, email: str | None = None, card_number: str | None = None,
                     create_source: str = "api") -> Contact:
     """The contact a purchase or event points at: by id, by club card or by email (created if new).
 
     Every identifier given must name the same contact: a card of one person with the email of
     another is refused (naming both fields) rather than silently credited to one of them."""
     found: dict[str, Contact] = {}
-    if not normalize.blank(contact_id):
+    if contact_id is not None:
         found["contact"] = _contact_by_id(contact_id)
-    if not normalize.blank(card_number):
-        member = (LoyaltyMember.objects.filter(card_number=str(card_number).strip(), contact__erased_at__isnull=True)
+    if card_number:
+        member = (LoyaltyMember.objects.filter(card_number=card_number, contact__erased_at__isnull=True)
                   .select_related("contact").first())
         if member is None:
-            raise normalize.field_error("card_number", _("No club member has card %(card)s.") % {"card": card_number})
+            raise normalize.field_error("card_number", _("No club member has card %(card)s.") % {"card": card_number},
+                                        "does_not_exist")
         found["card_number"] = member.contact
-    if not normalize.blank(email):
+    if email:
         if not found:
-            return contact_upsert(data={"email": email}, source=create_source)[0]
-        owner = Contact.objects.filter(email=normalize.email(email)).first()
+            return contact_upsert(email=email, origin=create_source)[0]
+        owner = Contact.objects.filter(email=email).first()
         if owner is not None:
             found["email"] = owner
     if not found:
@@ -201,11 +214,11 @@ def contact_resolve(*, contact_id: Any = None, email: Any = None, card_number: A
     return next(iter(found.values()))
 
 
-def _contact_by_id(contact_id: Any) -> Contact:
-    try:
-        contact = Contact.objects.get(pk=int(contact_id))
-    except (Contact.DoesNotExist, ValueError, TypeError, OverflowError):
-        raise normalize.field_error("contact", _("Contact %(id)s does not exist.") % {"id": contact_id}) from None
+def _contact_by_id(contact_id: int) -> Contact:
+    contact = Contact.objects.filter(pk=contact_id).first()
+    if contact is None:
+        raise normalize.field_error("contact", _("Contact %(id)s does not exist.") % {"id": contact_id},
+                                    "does_not_exist")
     if contact.erased_at:
         ensure_not_erased(contact.pk)
     return contact
@@ -217,6 +230,6 @@ def identifiers_conflict(owners: dict[str, int | None]) -> dict[str, list]:
     known = {field: pk for field, pk in owners.items() if pk is not None}
     if len(set(known.values())) < 2:
         return {}
-    return {field: [_("Belongs to a different contact than %(fields)s.") % {
-        "fields": ", ".join(other for other, other_pk in known.items() if other_pk != pk)}]
+    return {field: [ValidationError(_("Belongs to a different contact than %(fields)s.") % {
+        "fields": ", ".join(other for other, other_pk in known.items() if other_pk != pk)}, code="conflict")]
         for field, pk in known.items()}

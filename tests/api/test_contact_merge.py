@@ -3,7 +3,7 @@ import pytest
 from django.contrib.auth.models import Permission
 from rest_framework.test import APIClient
 
-from contacts import services
+from contacts import ingest, services
 from contacts.models import Contact, Purchase
 from tests.factories import ContactFactory
 
@@ -19,7 +19,7 @@ def merge(client, survivor_id, body):
 def test_merge_folds_the_duplicate_into_the_contact_and_answers_with_it(api):
     survivor = ContactFactory(city="")
     duplicate = ContactFactory(city="Akko")
-    services.purchase_record(data={"contact": duplicate.pk, "total": "40"})
+    ingest.purchase_ingest(data={"contact": duplicate.pk, "total": "40"})
     response = merge(api, survivor.pk, {"duplicate": duplicate.pk})
     assert response.status_code == 200
     assert response.json()["id"] == survivor.pk and response.json()["city"] == "Akko"

@@ -1,7 +1,7 @@
 import pytest
 from django.core.exceptions import ValidationError
 
-from contacts import services
+from contacts import ingest, services
 from contacts.models import Activity, Contact, FunnelStage
 from tests.factories import ContactFactory, MemberFactory, ProductFactory
 
@@ -9,7 +9,7 @@ pytestmark = pytest.mark.django_db
 
 
 def track(**data):
-    return services.activity_track(data=data)
+    return ingest.activity_ingest(data=data)
 
 
 def stage_of(contact) -> int:
@@ -17,7 +17,7 @@ def stage_of(contact) -> int:
 
 
 def test_new_contact_has_funnel_stage_none():
-    contact, _ = services.contact_upsert(data={"email": "a@example.com"})
+    contact, _ = services.contact_upsert(email="a@example.com")
     assert stage_of(contact) == FunnelStage.NONE
 
 
@@ -30,7 +30,7 @@ def test_funnel_climbs_visitor_interested_cart_purchaser():
     assert stage_of(contact) == FunnelStage.INTERESTED
     track(contact=contact.pk, type="add_to_cart", product="LENS")
     assert stage_of(contact) == FunnelStage.CART
-    services.purchase_record(data={"contact": contact.pk, "total": "10"})
+    ingest.purchase_ingest(data={"contact": contact.pk, "total": "10"})
     assert stage_of(contact) == FunnelStage.PURCHASER
 
 
@@ -54,7 +54,7 @@ def test_funnel_never_moves_down():
     track(contact=contact.pk, type="page_view")
     track(contact=contact.pk, type="product_view")
     assert stage_of(contact) == FunnelStage.CART
-    services.purchase_record(data={"contact": contact.pk, "total": "10"})
+    ingest.purchase_ingest(data={"contact": contact.pk, "total": "10"})
     track(contact=contact.pk, type="add_to_cart")
     assert stage_of(contact) == FunnelStage.PURCHASER
 
@@ -128,7 +128,7 @@ def test_identify_rehomes_anonymous_events_and_recolors_the_contact():
 
 def test_identify_keeps_a_purchaser_a_purchaser():
     contact = ContactFactory()
-    services.purchase_record(data={"contact": contact.pk, "total": "10"})
+    ingest.purchase_ingest(data={"contact": contact.pk, "total": "10"})
     track(anonymous_id="anon-1", type="add_to_cart")
     services.identify(anonymous_id="anon-1", contact=contact)
     assert stage_of(contact) == FunnelStage.PURCHASER
@@ -153,7 +153,7 @@ def test_events_that_arrive_anonymously_after_identify_land_on_the_contact():
 
     contact = ContactFactory()
     services.identify(anonymous_id="web-42", contact=contact)
-    later, _created = services.activity_track(data={"anonymous_id": "web-42", "type": "add_to_cart"})
+    later, _created = ingest.activity_ingest(data={"anonymous_id": "web-42", "type": "add_to_cart"})
     assert later.contact_id == contact.pk
     contact.refresh_from_db()
     assert contact.funnel_stage == FunnelStage.CART
@@ -162,11 +162,10 @@ def test_events_that_arrive_anonymously_after_identify_land_on_the_contact():
 
 @pytest.mark.django_db
 def test_bulk_events_of_an_identified_visitor_land_on_the_contact():
-    from contacts.ingest import activities_track_bulk
 
     contact = ContactFactory()
     services.identify(anonymous_id="web-77", contact=contact)
-    result = activities_track_bulk(items=[{"anonymous_id": "web-77", "type": "product_view"},
+    result = ingest.activities_track_bulk(items=[{"anonymous_id": "web-77", "type": "product_view"},
                                           {"anonymous_id": "web-unknown", "type": "page_view"}])
     assert result["created"] == 2
     assert Activity.objects.get(anonymous_id="web-77").contact_id == contact.pk

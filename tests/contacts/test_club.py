@@ -57,11 +57,11 @@ def test_member_create_reads_tier_ignoring_case_and_rejects_unknown_tiers():
 def test_member_update_changes_card_but_not_to_one_in_use():
     MemberFactory(card_number="900000000001")
     member = MemberFactory(card_number="900000000002")
-    services.member_update(member=member, data={"card_number": "900000000003", "tier": "Silver"})
+    services.member_update(member=member, card_number="900000000003", tier="silver")
     member.refresh_from_db()
     assert (member.card_number, member.tier) == ("900000000003", "silver")
     with pytest.raises(ValidationError) as excinfo:
-        services.member_update(member=member, data={"card_number": "900000000001"})
+        services.member_update(member=member, card_number="900000000001")
     assert set(excinfo.value.message_dict) == {"card_number"}
 
 

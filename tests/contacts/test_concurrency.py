@@ -7,8 +7,9 @@ from django.db import connection, connections
 from django.db.models import F, Sum, Value
 from django.db.models.functions import Coalesce
 
-from contacts import services
+from contacts import ingest, services
 from contacts.models import Contact, LoyaltyMember, PointsEntry, Purchase
+from contacts.serializers import ContactUpsertSerializer, read_input
 from tests.factories import ContactFactory
 
 pytestmark = [
@@ -44,7 +45,8 @@ def run_together(task: Callable[[int], object], threads: int = THREADS) -> tuple
 
 def test_concurrent_upserts_with_the_same_email_make_one_contact():
     results, errors = run_together(
-        lambda n: services.contact_upsert(data={"email": "Race@Example.com", "city": f"City {n}", "tags": ["race"]})
+        lambda n: services.contact_upsert(**read_input(ContactUpsertSerializer, {
+            "email": "Race@Example.com", "city": f"City {n}", "tags": ["race"]}))
     )
     assert errors == []
     assert Contact.objects.filter(email="race@example.com").count() == 1
@@ -54,7 +56,7 @@ def test_concurrent_upserts_with_the_same_email_make_one_contact():
 
 def test_concurrent_purchases_with_the_same_external_id_make_one_purchase():
     contact = ContactFactory()
-    results, errors = run_together(lambda n: services.purchase_record(
+    results, errors = run_together(lambda n: ingest.purchase_ingest(
         data={"contact": contact.pk, "source": "shop", "external_id": "order-1", "total": "100"}))
     assert errors == []
     assert Purchase.objects.count() == 1
@@ -64,7 +66,7 @@ def test_concurrent_purchases_with_the_same_external_id_make_one_purchase():
 
 
 def test_concurrent_purchases_by_a_new_email_make_one_contact_and_one_purchase():
-    results, errors = run_together(lambda n: services.purchase_record(
+    _results, errors = run_together(lambda n: ingest.purchase_ingest(
         data={"email": "buyer@example.com", "source": "shop", "external_id": "order-2", "total": "100"}))
     assert errors == []
     assert Contact.objects.count() == 1
@@ -102,7 +104,7 @@ def test_concurrent_points_with_the_same_reference_are_applied_once():
 
 def test_concurrent_events_with_the_same_event_id_are_stored_once():
     contact = ContactFactory()
-    results, errors = run_together(lambda n: services.activity_track(
+    results, errors = run_together(lambda n: ingest.activity_ingest(
         data={"contact": contact.pk, "type": "add_to_cart", "event_id": "evt-race"}))
     assert errors == []
     assert len({activity.pk for activity, _ in results}) == 1

@@ -72,7 +72,7 @@ def test_sms_consent_does_not_touch_email():
 
 def test_regranting_by_upsert_reactivates_an_unsubscribed_contact():
     contact = ContactFactory(email="dana@example.com", email_opt_in=False, email_status=EmailStatus.UNSUBSCRIBED)
-    services.contact_upsert(data={"email": "dana@example.com", "email_opt_in": True}, source="web_form")
+    services.contact_upsert(email="dana@example.com", email_opt_in=True, origin="web_form")
     contact = fresh(contact)
     assert contact.email_opt_in and contact.email_status == EmailStatus.ACTIVE
     assert ConsentEvent.objects.get().source == "web_form"

@@ -14,8 +14,9 @@ from campaigns import links, tracking
 from campaigns.models import Message, TrackingEvent
 from campaigns.services import campaign_save, campaign_start, template_save
 from campaigns.tokens import message_token
-from contacts import hooks, services
+from contacts import hooks, ingest, services
 from contacts.models import Contact, LoyaltyMember, PointsEntry, Tag
+from contacts.serializers import ContactUpsertSerializer, read_input
 from segments.services import segment_create, static_add
 from tests.factories import ContactFactory, ProductFactory
 
@@ -76,25 +77,24 @@ def send_campaign(contacts, capture):
 @pytest.fixture
 def everywhere(outbox, admin_client, django_capture_on_commit_callbacks):
     """A contact with distinctive values in every place personal data can end up."""
-    contact, _ = services.contact_upsert(data={
+    contact, _ = services.contact_upsert(**read_input(ContactUpsertSerializer, {
         "email": EMAIL, "phone": "052-777-8899", "external_id": "crm-zq-4471", "first_name": "Zelda",
         "last_name": "Quagmire", "birth_date": "1983-02-11", "city": "Qiryat-Zelda", "email_opt_in": True,
-        "attributes": {"nickname": "xyzzy-secret-nickname"}, "tags": ["friend-of-zelda"],
-    })
+        "attributes": {"nickname": "xyzzy-secret-nickname"}, "tags": ["friend-of-zelda"]}))
     services.consent_change(contact=contact, channel="sms", granted=True, source="pos",
                             text_shown="Zelda Quagmire agrees to SMS")
     member = services.member_create(contact=contact, card_number="771234567890")
     services.points_adjust(member=member, delta=50, reason="Birthday gift for Zelda Quagmire",
                            reference=f"gift-{EMAIL}")
     product = ProductFactory()
-    services.purchase_record(data={"contact": contact.pk, "source": "shop", "external_id": f"order-{EMAIL}",
-                                   "total": "99", "items": [{"sku": product.sku, "quantity": 1, "unit_price": "99"}]})
-    services.activity_track(data={"anonymous_id": "zq-anon-9", "type": "page_view", "event_id": f"evt-{EMAIL}",
-                                  "url": f"https://shop.example.com/?u={EMAIL}",
-                                  "properties": {"search": "Zelda Quagmire"}})
+    ingest.purchase_ingest(data={"contact": contact.pk, "source": "shop", "external_id": f"order-{EMAIL}",
+                                 "total": "99", "items": [{"sku": product.sku, "quantity": 1, "unit_price": "99"}]})
+    ingest.activity_ingest(data={"anonymous_id": "zq-anon-9", "type": "page_view", "event_id": f"evt-{EMAIL}",
+                                 "url": f"https://shop.example.com/?u={EMAIL}",
+                                 "properties": {"search": "Zelda Quagmire"}})
     services.identify(anonymous_id="zq-anon-9", contact=contact)
-    services.activity_track(data={"contact": contact.pk, "type": "product_view", "product": product.sku,
-                                  "properties": {"note": "Qiryat-Zelda"}})
+    ingest.activity_ingest(data={"contact": contact.pk, "type": "product_view", "product": product.sku,
+                                 "properties": {"note": "Qiryat-Zelda"}})
     campaign = send_campaign([contact], django_capture_on_commit_callbacks)
     message = Message.objects.get(campaign=campaign, contact=contact)
     Message.objects.filter(pk=message.pk).update(error=f"452 mailbox of {EMAIL} full (retried)")
@@ -155,7 +155,7 @@ def test_erase_keeps_the_figures_reports_need(everywhere):
 
 
 def test_a_tag_other_contacts_still_carry_is_kept(everywhere):
-    other, _ = services.contact_upsert(data={"email": "other@example.com", "tags": ["friend-of-zelda"]})
+    other, _ = services.contact_upsert(email="other@example.com", tags=["friend-of-zelda"])
     services.contact_erase(contact=everywhere)
     assert Tag.objects.filter(name="friend-of-zelda").exists()
     assert list(other.tags.values_list("name", flat=True)) == ["friend-of-zelda"]
@@ -209,14 +209,14 @@ def erased():
 
 
 @pytest.mark.parametrize("write", [
-    lambda c: services.contact_update(contact=c, data={"first_name": "Back"}),
+    lambda c: services.contact_update(contact=c, first_name="Back"),
     lambda c: services.consent_change(contact=c, channel="email", granted=True, source="api"),
     lambda c: services.points_adjust(member=LoyaltyMember.objects.get(contact=c), delta=5, reason="x"),
-    lambda c: services.member_update(member=LoyaltyMember.objects.get(contact=c), data={"tier": "gold"}),
-    lambda c: services.purchase_record(data={"contact": c.pk, "total": "10"}),
-    lambda c: services.activity_track(data={"contact": c.pk, "type": "page_view"}),
+    lambda c: services.member_update(member=LoyaltyMember.objects.get(contact=c), tier="gold"),
+    lambda c: ingest.purchase_ingest(data={"contact": c.pk, "total": "10"}),
+    lambda c: ingest.activity_ingest(data={"contact": c.pk, "type": "page_view"}),
     lambda c: services.identify(anonymous_id="web-1", contact=c),
-    lambda c: services.contact_upsert(data={"first_name": "Back"}, card_number=f"erased-{c.pk}"),
+    lambda c: services.contact_upsert(first_name="Back", card_number=f"erased-{c.pk}"),
 ], ids=["update", "consent", "points", "member", "purchase", "event", "identify", "upsert-by-card"])
 def test_every_write_to_an_erased_contact_is_refused(erased, write):
     with pytest.raises(ValidationError) as excinfo:

@@ -5,7 +5,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from contacts import services
+from contacts import ingest, services
 from contacts.models import (
     Activity,
     ConsentEvent,
@@ -17,6 +17,7 @@ from contacts.models import (
     PointsEntry,
     Purchase,
 )
+from contacts.serializers import ContactUpsertSerializer, read_input
 from tests.factories import ActivityFactory, ContactFactory
 
 pytestmark = pytest.mark.django_db
@@ -31,9 +32,9 @@ def days_ago(days: float) -> dt.datetime:
 def test_merge_moves_history_to_the_target_and_deletes_the_source():
     target = ContactFactory(email="dana@example.com")
     source = ContactFactory(email="dana.old@example.com")
-    services.purchase_record(data={"contact": source.pk, "total": "70", "purchased_at": days_ago(200)})
-    services.purchase_record(data={"contact": target.pk, "total": "30", "purchased_at": days_ago(100)})
-    services.activity_track(data={"contact": source.pk, "type": "add_to_cart"})
+    ingest.purchase_ingest(data={"contact": source.pk, "total": "70", "purchased_at": days_ago(200)})
+    ingest.purchase_ingest(data={"contact": target.pk, "total": "30", "purchased_at": days_ago(100)})
+    ingest.activity_ingest(data={"contact": source.pk, "type": "add_to_cart"})
     services.consent_change(contact=source, channel="sms", granted=True, source="pos", text_shown="SMS ok?")
     merged = services.contact_merge(target=target, source=source)
     assert merged.pk == target.pk
@@ -64,8 +65,8 @@ def test_merge_fills_blanks_and_keeps_the_targets_values():
 
 
 def test_merge_takes_the_union_of_tags():
-    target, _ = services.contact_upsert(data={"email": "a@example.com", "tags": ["vip", "shoes"]})
-    source, _ = services.contact_upsert(data={"email": "b@example.com", "tags": ["shoes", "lenses"]})
+    target, _ = services.contact_upsert(email="a@example.com", tags=["vip", "shoes"])
+    source, _ = services.contact_upsert(email="b@example.com", tags=["shoes", "lenses"])
     services.contact_merge(target=target, source=source)
     assert sorted(target.tags.values_list("name", flat=True)) == ["lenses", "shoes", "vip"]
 
@@ -133,8 +134,8 @@ def test_merge_moves_consent_with_the_address_it_was_given_for():
 def test_merge_recolors_the_target_from_the_sources_events():
     target = ContactFactory()
     source = ContactFactory()
-    services.activity_track(data={"contact": target.pk, "type": "page_view"})
-    services.activity_track(data={"contact": source.pk, "type": "product_view"})
+    ingest.activity_ingest(data={"contact": target.pk, "type": "page_view"})
+    ingest.activity_ingest(data={"contact": source.pk, "type": "product_view"})
     services.contact_merge(target=target, source=source)
     target.refresh_from_db()
     assert target.funnel_stage == FunnelStage.INTERESTED
@@ -144,13 +145,12 @@ def test_merge_recolors_the_target_from_the_sources_events():
 
 @pytest.fixture
 def rich_contact():
-    contact, _ = services.contact_upsert(data={
+    contact, _ = services.contact_upsert(**read_input(ContactUpsertSerializer, {
         "email": "dana@example.com", "phone": "0501234567", "external_id": "crm-1", "first_name": "Dana",
         "last_name": "Levi", "birth_date": "1990-05-17", "city": "Haifa", "gender": "female",
-        "attributes": {"pet": "cat"}, "tags": ["vip"], "email_opt_in": True,
-    })
+        "attributes": {"pet": "cat"}, "tags": ["vip"], "email_opt_in": True}))
     services.member_create(contact=contact, card_number="900000000099")
-    services.purchase_record(data={"contact": contact.pk, "external_id": "o-1", "total": "120"})
+    ingest.purchase_ingest(data={"contact": contact.pk, "external_id": "o-1", "total": "120"})
     ActivityFactory(contact=contact, anonymous_id="anon-9", url="https://shop.example.com/?email=dana",
                     properties={"ip": "10.0.0.1"})
     ConsentEvent.objects.update(text_shown="I agree to get mail")
@@ -198,7 +198,7 @@ def test_erase_keeps_the_consent_log_without_its_text(rich_contact):
 
 def test_erased_identities_can_be_used_by_a_new_contact(rich_contact):
     services.contact_erase(contact=rich_contact)
-    contact, created = services.contact_upsert(data={"email": "dana@example.com", "phone": "0501234567"})
+    contact, created = services.contact_upsert(email="dana@example.com", phone="+972501234567")
     assert created and contact.pk != rich_contact.pk
 
 

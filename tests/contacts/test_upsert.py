@@ -1,15 +1,25 @@
 import pytest
 from django.core.exceptions import ValidationError
 
-from contacts import services
+from contacts import ingest, services
 from contacts.models import ConsentEvent, Contact, CustomField, EmailStatus, FunnelStage, Tag
+from contacts.serializers import ContactSerializer, ContactUpsertSerializer, read_input
 from tests.factories import ContactFactory, MemberFactory
 
 pytestmark = pytest.mark.django_db
 
 
 def upsert(**data):
-    return services.contact_upsert(data=data)
+    """Raw input read as the API reads it, then upserted."""
+    return services.contact_upsert(**read_input(ContactUpsertSerializer, data))
+
+
+def create(**data):
+    return services.contact_create(**read_input(ContactSerializer, data))
+
+
+def update(contact, **data):
+    return services.contact_update(contact=contact, **read_input(ContactSerializer, data))
 
 
 def test_upsert_creates_a_contact_with_normalized_fields():
@@ -52,7 +62,7 @@ def test_upsert_matches_on_external_id_when_email_and_phone_are_new():
 
 def test_upsert_matches_on_card_number_last():
     member = MemberFactory(card_number="900012345678", contact__email=None)
-    contact, created = services.contact_upsert(data={"first_name": "Noa"}, card_number=" 900012345678 ")
+    contact, created = upsert(first_name="Noa", card_number=" 900012345678 ")
     assert not created and contact.pk == member.contact_id
     assert Contact.objects.count() == 1
 
@@ -99,7 +109,7 @@ def test_upsert_blank_values_never_wipe_stored_ones():
 
 def test_upsert_adds_tags_without_removing_existing_ones():
     contact, _ = upsert(email="dana@example.com", tags=["vip"])
-    upsert(email="dana@example.com", tags="VIP, newsletter")
+    upsert(email="dana@example.com", tags=["VIP", "newsletter"])
     assert sorted(contact.tags.values_list("name", flat=True)) == ["newsletter", "vip"]
     assert Tag.objects.count() == 2
 
@@ -165,7 +175,7 @@ def test_upsert_keeps_derived_fields():
 
 
 def test_contact_create_makes_a_new_contact():
-    contact = services.contact_create(data={"email": "Dana@Example.com", "tags": ["vip"], "source": "in_store"})
+    contact = create(email="Dana@Example.com", tags=["vip"], source="in_store")
     assert contact.email == "dana@example.com"
     assert contact.source == "in_store"
     assert list(contact.tags.values_list("name", flat=True)) == ["vip"]
@@ -174,15 +184,14 @@ def test_contact_create_makes_a_new_contact():
 def test_contact_create_with_an_email_in_use_names_email():
     ContactFactory(email="dana@example.com")
     with pytest.raises(ValidationError) as excinfo:
-        services.contact_create(data={"email": "DANA@example.com"})
+        create(email="DANA@example.com")
     assert set(excinfo.value.message_dict) == {"email"}
     assert Contact.objects.count() == 1
 
 
 def test_contact_update_replaces_given_fields_and_tag_set():
-    contact = services.contact_create(data={"email": "dana@example.com", "city": "Haifa", "tags": ["a", "b"],
-                                            "attributes": {"x": 1, "y": 2}})
-    services.contact_update(contact=contact, data={"city": "", "tags": ["c"], "attributes": {"y": 3}})
+    contact = create(email="dana@example.com", city="Haifa", tags=["a", "b"], attributes={"x": 1, "y": 2})
+    update(contact, city="", tags=["c"], attributes={"y": 3})
     contact.refresh_from_db()
     assert contact.city == ""
     assert contact.attributes == {"y": 3}
@@ -193,7 +202,7 @@ def test_contact_update_with_a_phone_in_use_names_phone_and_saves_nothing():
     ContactFactory(phone="+972501234567")
     contact = ContactFactory(email="dana@example.com", city="Haifa")
     with pytest.raises(ValidationError) as excinfo:
-        services.contact_update(contact=contact, data={"phone": "0501234567", "city": "Eilat"})
+        update(contact, phone="0501234567", city="Eilat")
     assert set(excinfo.value.message_dict) == {"phone"}
     contact.refresh_from_db()
     assert (contact.phone, contact.city) == (None, "Haifa")
@@ -202,8 +211,8 @@ def test_contact_update_with_a_phone_in_use_names_phone_and_saves_nothing():
 def test_contact_update_does_not_overwrite_derived_fields_with_stale_values():
     contact = ContactFactory(email="dana@example.com")
     stale = Contact.objects.get(pk=contact.pk)
-    services.purchase_record(data={"contact": contact.pk, "external_id": "o-1", "total": "80"})
-    services.contact_update(contact=stale, data={"city": "Eilat"})
+    ingest.purchase_ingest(data={"contact": contact.pk, "external_id": "o-1", "total": "80"})
+    services.contact_update(contact=stale, city="Eilat")
     contact.refresh_from_db()
     assert contact.city == "Eilat"
     assert contact.purchase_count == 1
@@ -212,7 +221,7 @@ def test_contact_update_does_not_overwrite_derived_fields_with_stale_values():
 
 def test_contact_update_consent_change_writes_a_consent_event():
     contact = ContactFactory(email_opt_in=True)
-    services.contact_update(contact=contact, data={"email_opt_in": False}, source="admin")
+    services.contact_update(contact=contact, email_opt_in=False, origin="admin")
     event = ConsentEvent.objects.get()
     assert (event.granted, event.source) == (False, "admin")
     contact.refresh_from_db()

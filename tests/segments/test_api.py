@@ -58,7 +58,7 @@ def test_adding_unknown_contacts_is_a_400_that_names_them(api):
 def test_live_count_and_members_of_a_dynamic_segment(api):
     ContactFactory(city="Haifa")
     segment = segment_create(name="Haifa", rules=HAIFA)
-    contact_upsert(data={"email": "new@example.com", "city": "Haifa"})
+    contact_upsert(email="new@example.com", city="Haifa")
     assert api.get(f"/api/v1/segments/{segment.pk}/count/").json() == {"count": 2}
     assert len(api.get(f"/api/v1/segments/{segment.pk}/members/").json()["results"]) == 2
 

@@ -69,7 +69,7 @@ def test_rules_matching_everyone_are_saved_counted_refreshed_and_exported_in_ful
 def test_a_contact_write_re_evaluates_it_against_empty_groups():
     everyone = services.segment_create(name="Everyone", rules=EVERYONE)
     no_one = services.segment_create(name="No one", rules=NO_ONE)
-    contact, created = contact_services.contact_upsert(data={"email": "new@example.com", "city": "Haifa"})
+    contact, created = contact_services.contact_upsert(email="new@example.com", city="Haifa")
     assert created
     assert contact.pk in members(everyone)
     assert contact.pk not in members(no_one)

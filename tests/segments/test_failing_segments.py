@@ -95,7 +95,7 @@ def test_a_contact_write_succeeds_and_re_evaluates_the_other_segments(segments, 
     break_region(monkeypatch, how)
     contact = ContactFactory(city="Eilat", region="North")
 
-    contact_services.contact_update(contact=contact, data={"city": "Haifa"})
+    contact_services.contact_update(contact=contact, city="Haifa")
 
     contact.refresh_from_db()
     assert contact.city == "Haifa"
@@ -112,7 +112,7 @@ def test_a_contact_write_succeeds_and_re_evaluates_the_other_segments(segments, 
 def test_a_stored_tree_that_no_longer_compiles_is_isolated_on_every_path(segments, make_client):
     first, broken, last = segments
     Segment.objects.filter(pk=broken.pk).update(rules={"all": [{"field": "retired_key", "op": "eq", "value": 1}]})
-    contact, _created = contact_services.contact_upsert(data={"email": "new@example.com", "city": "Haifa"})
+    contact, _created = contact_services.contact_upsert(email="new@example.com", city="Haifa")
     assert contact.pk in members(first) and contact.pk in members(last)
     assert_marked(broken)
 
@@ -141,7 +141,7 @@ def test_per_contact_re_evaluation_clears_the_mark_when_the_segment_works_again(
     _first, broken, _last = segments
     Segment.objects.filter(pk=broken.pk).update(last_error="OperationalError: gone", last_error_at=broken.created_at)
     contact = ContactFactory(city="Eilat")
-    contact_services.contact_update(contact=contact, data={"region": "North"})
+    contact_services.contact_update(contact=contact, region="North")
     broken.refresh_from_db()
     assert not broken.is_failing
     assert contact.pk in members(broken)
@@ -183,7 +183,7 @@ def test_a_contact_write_stands_even_when_the_whole_re_evaluation_breaks(segment
     monkeypatch.setattr(services, "segments_refresh_contacts", unavailable)
     contact = ContactFactory(city="Eilat")
     with caplog.at_level(logging.ERROR, logger="segments"):
-        contact_services.contact_update(contact=contact, data={"city": "Haifa"})
+        contact_services.contact_update(contact=contact, city="Haifa")
     contact.refresh_from_db()
     assert contact.city == "Haifa"
     assert any("changed contacts failed" in record.getMessage() for record in caplog.records)

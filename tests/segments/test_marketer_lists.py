@@ -8,6 +8,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from contacts import ingest
 from contacts import services as contact_services
 from contacts.models import Activity, LoyaltyMember
 from segments.models import Segment
@@ -49,16 +50,16 @@ def make_landing_page():
 def make_bought_x():
     lens = ProductFactory(sku="LENS-30", replenishment_days=30)
     buyer = ContactFactory()
-    contact_services.purchase_record(data={"contact": buyer.pk, "external_id": "x1", "total": "120",
+    ingest.purchase_ingest(data={"contact": buyer.pk, "external_id": "x1", "total": "120",
                                            "items": [{"sku": lens.sku, "quantity": 1, "unit_price": "120"}]})
     return buyer, ContactFactory()
 
 
 def make_dormant():
     dormant, recent = ContactFactory(), ContactFactory()
-    contact_services.purchase_record(data={"contact": dormant.pk, "external_id": "d1", "total": "50",
+    ingest.purchase_ingest(data={"contact": dormant.pk, "external_id": "d1", "total": "50",
                                            "purchased_at": ago(75).isoformat()})
-    contact_services.purchase_record(data={"contact": recent.pk, "external_id": "d2", "total": "50",
+    ingest.purchase_ingest(data={"contact": recent.pk, "external_id": "d2", "total": "50",
                                            "purchased_at": ago(5).isoformat()})
     return dormant, recent
 
@@ -70,15 +71,15 @@ def make_married():
 def make_stage(event_type):
     def make():
         colored, other = ContactFactory(), ContactFactory()
-        contact_services.activity_track(data={"contact": colored.pk, "type": event_type})
+        ingest.activity_ingest(data={"contact": colored.pk, "type": event_type})
         return colored, other
     return make
 
 
 def make_purchaser():
     buyer, other = ContactFactory(), ContactFactory()
-    contact_services.activity_track(data={"contact": other.pk, "type": "add_to_cart"})
-    contact_services.purchase_record(data={"contact": buyer.pk, "external_id": "p1", "total": "10"})
+    ingest.activity_ingest(data={"contact": other.pk, "type": "add_to_cart"})
+    ingest.purchase_ingest(data={"contact": buyer.pk, "external_id": "p1", "total": "10"})
     return buyer, other
 
 
@@ -92,9 +93,9 @@ def make_gold():
 def make_cart_abandoned():
     left, bought = ContactFactory(), ContactFactory()
     for contact in (left, bought):
-        contact_services.activity_track(data={"contact": contact.pk, "type": "add_to_cart",
+        ingest.activity_ingest(data={"contact": contact.pk, "type": "add_to_cart",
                                               "occurred_at": ago(2).isoformat()})
-    contact_services.purchase_record(data={"contact": bought.pk, "external_id": "c1", "total": "10"})
+    ingest.purchase_ingest(data={"contact": bought.pk, "external_id": "c1", "total": "10"})
     return left, bought
 
 
@@ -145,7 +146,7 @@ def test_replenishment_list_catches_the_monthly_lens_buyer():
     lens = ProductFactory(sku="LENS-M", replenishment_days=30)
     due, fresh = ContactFactory(), ContactFactory()
     for contact, days in ((due, 27), (fresh, 2)):
-        contact_services.purchase_record(data={
+        ingest.purchase_ingest(data={
             "contact": contact.pk, "external_id": f"r{contact.pk}", "total": "90",
             "purchased_at": ago(days).isoformat(), "items": [{"sku": lens.sku, "quantity": 1, "unit_price": "90"}]})
     from segments.services import segment_create

@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.utils import timezone
 
+from contacts import ingest
 from contacts import services as contact_services
 from contacts.models import Contact
 from segments import services
@@ -53,8 +54,8 @@ def test_a_contact_that_comes_back_gets_a_second_stay():
     contact = ContactFactory(city="Haifa")
     segment = services.segment_create(name="Haifa", rules=HAIFA, refresh=False)
     services.segment_refresh(segment=segment)
-    contact_services.contact_update(contact=contact, data={"city": "Eilat"})
-    contact_services.contact_update(contact=contact, data={"city": "Haifa"})
+    contact_services.contact_update(contact=contact, city="Eilat")
+    contact_services.contact_update(contact=contact, city="Haifa")
     stays = SegmentMembership.objects.filter(segment=segment, contact=contact).order_by("joined_at")
     assert stays.count() == 2
     assert stays[0].left_at is not None and stays[1].left_at is None
@@ -72,7 +73,7 @@ def test_a_purchase_moves_the_contact_into_a_segment_at_once():
     contact = ContactFactory()
     segment = services.segment_create(name="Buyers", rules={"field": "purchase_count", "op": "gte", "value": 1})
     assert members(segment) == set()
-    contact_services.purchase_record(data={"contact": contact.pk, "external_id": "o-1", "total": "99.90"})
+    ingest.purchase_ingest(data={"contact": contact.pk, "external_id": "o-1", "total": "99.90"})
     assert members(segment) == {contact.pk}
     segment.refresh_from_db()
     assert segment.member_count == 1
@@ -81,7 +82,7 @@ def test_a_purchase_moves_the_contact_into_a_segment_at_once():
 def test_profile_change_moves_the_contact_out_at_once():
     contact = ContactFactory(city="Haifa")
     segment = services.segment_create(name="Haifa", rules=HAIFA)
-    contact_services.contact_update(contact=contact, data={"city": "Eilat"})
+    contact_services.contact_update(contact=contact, city="Eilat")
     assert members(segment) == set()
 
 
@@ -108,7 +109,7 @@ def test_erased_contacts_leave_every_segment():
 def test_entries_and_exits_are_queryable_events_with_daily_counts():
     a, b = ContactFactory(city="Haifa"), ContactFactory(city="Haifa")
     segment = services.segment_create(name="Haifa", rules=HAIFA)
-    contact_services.contact_update(contact=a, data={"city": "Eilat"})
+    contact_services.contact_update(contact=a, city="Eilat")
     since = timezone.now() - dt.timedelta(hours=1)
     events = membership_events(segment=segment, since=since)
     assert events.filter(left_at__isnull=False).count() == 1
@@ -139,7 +140,7 @@ def test_nested_segment_follows_the_inner_rules_live():
         {"field": "in_segment", "op": "is", "value": True, "segment": inner.pk},
         {"field": "total_spent", "op": "gte", "value": 100}]})
     contact = ContactFactory(city="Haifa")
-    contact_services.purchase_record(data={"contact": contact.pk, "external_id": "o-2", "total": "150"})
+    ingest.purchase_ingest(data={"contact": contact.pk, "external_id": "o-2", "total": "150"})
     assert members(outer) == {contact.pk}
 
 
@@ -196,7 +197,7 @@ def test_static_segments_are_not_touched_by_contact_changes():
     segment = services.segment_create(name="List", kind=Segment.Kind.STATIC)
     services.static_add(segment=segment, contact_ids=[contact.pk])
     services.segment_create(name="Haifa", rules=HAIFA)
-    contact_services.contact_update(contact=contact, data={"city": "Eilat"})
+    contact_services.contact_update(contact=contact, city="Eilat")
     assert members(segment) == {contact.pk}
 
 
@@ -205,7 +206,7 @@ def test_large_changes_refresh_whole_segments(settings):
     contacts = [ContactFactory(city="Haifa") for _ in range(4)]
     segment = services.segment_create(name="Buyers", rules={"field": "total_spent", "op": "gte", "value": 1})
     for i, contact in enumerate(contacts):
-        contact_services.purchase_record(data={"contact": contact.pk, "external_id": f"x{i}", "total": "5"})
+        ingest.purchase_ingest(data={"contact": contact.pk, "external_id": f"x{i}", "total": "5"})
     contact_services.contacts_refresh_purchase_stats(contact_ids=[c.pk for c in contacts])
     assert members(segment) == {c.pk for c in contacts}
 
@@ -250,7 +251,7 @@ def test_a_segment_needs_a_name():
 
 def test_total_spent_accepts_decimal_strings():
     contact = ContactFactory()
-    contact_services.purchase_record(data={"contact": contact.pk, "external_id": "d1", "total": "100.50"})
+    ingest.purchase_ingest(data={"contact": contact.pk, "external_id": "d1", "total": "100.50"})
     segment = services.segment_create(name="Spenders", rules={"field": "total_spent", "op": "gte", "value": "100.5"})
     assert members(segment) == {contact.pk}
     assert Decimal(str(segment.rules["value"])) == Decimal("100.5")

@@ -1,6 +1,7 @@
 """Every condition key and operator, compiled to SQL, agrees with the plain-Python reference on
 randomized data: missing values, time-zone edges around local midnight, 29 February, and nested
 not/any/all. Runs on SQLite and on PostgreSQL (CI) alike."""
+
 import datetime as dt
 import random
 from decimal import Decimal
@@ -20,7 +21,7 @@ from segments.selectors import audience
 
 from .reference import Reference, load
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 # "Now" anchors: late evening on 28 Feb of a non-leap year (local date still the 28th), just
 # past local midnight into 1 March (UTC still on the 28th), a leap day, and a year-end window.
 ANCHORS = [
@@ -65,24 +66,38 @@ def _day_near(rng: random.Random, today: dt.date, years_back: int) -> dt.date | 
 def build_dataset(seed: int, now: dt.datetime, size: int = 70) -> None:
     rng = random.Random(seed)
     today = now.astimezone(dt.timezone(dt.timedelta(hours=2))).date()
-    products = {sku: Product.objects.create(sku=sku, name=sku, category=CATEGORIES[sku],
-                                            replenishment_days=REPLENISH[sku], price=Decimal("10"))
-                for sku in SKUS}
+    products = {
+        sku: Product.objects.create(
+            sku=sku, name=sku, category=CATEGORIES[sku], replenishment_days=REPLENISH[sku], price=Decimal("10")
+        )
+        for sku in SKUS
+    }
     tags = contact_services.tags_get_or_create(["VIP", "Pet owner", "newsletter"])
     ids = []
     for i in range(size):
         contact = Contact.objects.create(
             email=None if rng.random() < 0.1 else f"c{i}@example.com",
-            city=rng.choice(CITIES), region=rng.choice(REGIONS), country=rng.choice(["IL", "il", "US", ""]),
-            language=rng.choice(["he", "en", ""]), gender=rng.choice(["female", "male", "other", "unknown"]),
+            city=rng.choice(CITIES),
+            region=rng.choice(REGIONS),
+            country=rng.choice(["IL", "il", "US", ""]),
+            language=rng.choice(["he", "en", ""]),
+            gender=rng.choice(["female", "male", "other", "unknown"]),
             marital_status=rng.choice(["single", "married", "divorced", "unknown"]),
             source=rng.choice(["web_form", "landing_page", "in_store", "import", ""]),
-            source_detail=rng.choice(DETAILS), birth_date=_day_near(rng, today, 60),
+            source_detail=rng.choice(DETAILS),
+            birth_date=_day_near(rng, today, 60),
             wedding_date=_day_near(rng, today, 20),
             signed_up_at=None if rng.random() < 0.1 else _moment(rng, now, 1200),
-            attributes=rng.choice([{}, {"pet_type": "cat", "shoe_size": 38}, {"pet_type": " Dog", "shoe_size": 41.5},
-                                   {"pet_type": "", "shoe_size": "42"}, {"vip": True, "shoe_size": None},
-                                   {"vip": False, "pet_type": None}]),
+            attributes=rng.choice(
+                [
+                    {},
+                    {"pet_type": "cat", "shoe_size": 38},
+                    {"pet_type": " Dog", "shoe_size": 41.5},
+                    {"pet_type": "", "shoe_size": "42"},
+                    {"vip": True, "shoe_size": None},
+                    {"vip": False, "pet_type": None},
+                ]
+            ),
             email_opt_in=rng.random() < 0.7,
             email_status=rng.choice(["active", "active", "active", "unsubscribed", "bounced", "complained"]),
             erased_at=now if i == 0 else None,
@@ -91,28 +106,43 @@ def build_dataset(seed: int, now: dt.datetime, size: int = 70) -> None:
         ids.append(contact.pk)
         if rng.random() < 0.45:
             LoyaltyMember.objects.create(
-                contact=contact, card_number=f"C{seed}-{i}", tier=rng.choice(["basic", "silver", "gold"]),
-                status=rng.choice(["active", "active", "cancelled"]), points=rng.randint(0, 900),
-                joined_at=_moment(rng, now, 900))
+                contact=contact,
+                card_number=f"C{seed}-{i}",
+                tier=rng.choice(["basic", "silver", "gold"]),
+                status=rng.choice(["active", "active", "cancelled"]),
+                points=rng.randint(0, 900),
+                joined_at=_moment(rng, now, 900),
+            )
         for _n in range(rng.choice([0, 0, 1, 2, 3])):
             purchase = Purchase.objects.create(
-                contact=contact, channel=rng.choice(["online", "in_store", "app"]),
-                purchased_at=_moment(rng, now, 400), total=Decimal(rng.choice(["0", "49.90", "120", "350.50"])))
+                contact=contact,
+                channel=rng.choice(["online", "in_store", "app"]),
+                purchased_at=_moment(rng, now, 400),
+                total=Decimal(rng.choice(["0", "49.90", "120", "350.50"])),
+            )
             for sku in rng.sample(SKUS, rng.randint(1, 2)):
-                PurchaseItem.objects.create(purchase=purchase, product=products[sku], quantity=1,
-                                            unit_price=Decimal("10"))
+                PurchaseItem.objects.create(
+                    purchase=purchase, product=products[sku], quantity=1, unit_price=Decimal("10")
+                )
         for _n in range(rng.choice([0, 1, 2, 4])):
-            Activity.objects.create(contact=contact, type=rng.choice(EVENT_TYPES), occurred_at=_moment(rng, now, 60),
-                                    product=products[rng.choice(SKUS)] if rng.random() < 0.5 else None)
+            Activity.objects.create(
+                contact=contact,
+                type=rng.choice(EVENT_TYPES),
+                occurred_at=_moment(rng, now, 60),
+                product=products[rng.choice(SKUS)] if rng.random() < 0.5 else None,
+            )
     contact_services.contacts_refresh_purchase_stats(contact_ids=ids)
     static = Segment.objects.create(name="Hand-picked", kind=Segment.Kind.STATIC)
     SegmentMembership.objects.bulk_create(
-        [SegmentMembership(segment=static, contact_id=i) for i in ids if rng.random() < 0.3])
-    Segment.objects.create(name="Haifa", kind=Segment.Kind.DYNAMIC,
-                           rules={"field": "city", "op": "eq", "value": "haifa"})
+        [SegmentMembership(segment=static, contact_id=i) for i in ids if rng.random() < 0.3]
+    )
+    Segment.objects.create(
+        name="Haifa", kind=Segment.Kind.DYNAMIC, rules={"field": "city", "op": "eq", "value": "haifa"}
+    )
 
 
 # ------------------------------------------------------------------ strategies
+
 
 def cond(field_name, op, value=None, **extra):
     node = {"field": field_name, "op": op, **extra}
@@ -153,8 +183,11 @@ def range_number(field_name, values):
 
 
 def anniversary(field_name):
-    return st.one_of(st.just(cond(field_name, "today")), st.just(cond(field_name, "this_month")),
-                     st.builds(lambda n: cond(field_name, "in_next_days", n), window))
+    return st.one_of(
+        st.just(cond(field_name, "today")),
+        st.just(cond(field_name, "this_month")),
+        st.builds(lambda n: cond(field_name, "in_next_days", n), window),
+    )
 
 
 def times(field_name, ops):
@@ -162,10 +195,12 @@ def times(field_name, ops):
         "within_last_days": st.builds(lambda n: cond(field_name, "within_last_days", n), small_days),
         "more_than_days_ago": st.builds(lambda n: cond(field_name, "more_than_days_ago", n), small_days),
         "anniversary_in_next_days": st.builds(lambda n: cond(field_name, "anniversary_in_next_days", n), window),
-        "before": st.builds(lambda d: cond(field_name, "before", d.isoformat()),
-                            st.dates(dt.date(2023, 1, 1), dt.date(2028, 12, 31))),
-        "after": st.builds(lambda d: cond(field_name, "after", d.isoformat()),
-                           st.dates(dt.date(2023, 1, 1), dt.date(2028, 12, 31))),
+        "before": st.builds(
+            lambda d: cond(field_name, "before", d.isoformat()), st.dates(dt.date(2023, 1, 1), dt.date(2028, 12, 31))
+        ),
+        "after": st.builds(
+            lambda d: cond(field_name, "after", d.isoformat()), st.dates(dt.date(2023, 1, 1), dt.date(2028, 12, 31))
+        ),
         "never": st.just(cond(field_name, "never")),
     }
     return st.one_of(*(builders[op] for op in ops))
@@ -176,9 +211,16 @@ optional_channel = st.one_of(st.none(), st.sampled_from(["online", "in_store", "
 
 
 def with_extras(strategy):
-    return st.builds(lambda node, days, channel: {**node, **({"days": days} if days is not None else {}),
-                                                  **({"channel": channel} if channel else {})},
-                     strategy, optional_days, optional_channel)
+    return st.builds(
+        lambda node, days, channel: {
+            **node,
+            **({"days": days} if days is not None else {}),
+            **({"channel": channel} if channel else {}),
+        },
+        strategy,
+        optional_days,
+        optional_channel,
+    )
 
 
 money = st.sampled_from([0, 1, 49.9, 50, 120, 169.9, 350.5, 500])
@@ -194,67 +236,110 @@ STRATEGIES = {
     "age": range_int("age", 0, 70),
     "birthday": anniversary("birthday"),
     "wedding_anniversary": anniversary("wedding_anniversary"),
-    "signed_up": times("signed_up", ["before", "after", "within_last_days", "more_than_days_ago",
-                                     "anniversary_in_next_days"]),
-    "tag": st.builds(lambda op, v: cond("tag", op, v), st.sampled_from(["has", "has_not"]),
-                     st.sampled_from(["vip", " VIP", "pet owner", "newsletter", "unknown-tag"])),
+    "signed_up": times(
+        "signed_up", ["before", "after", "within_last_days", "more_than_days_ago", "anniversary_in_next_days"]
+    ),
+    "tag": st.builds(
+        lambda op, v: cond("tag", op, v),
+        st.sampled_from(["has", "has_not"]),
+        st.sampled_from(["vip", " VIP", "pet owner", "newsletter", "unknown-tag"]),
+    ),
     "attribute": st.one_of(
-        st.builds(lambda op, key, v: cond("attribute", op, v, key=key), st.sampled_from(["eq", "neq"]),
-                  st.sampled_from(["pet_type", "vip", "shoe_size"]),
-                  st.sampled_from(["cat", "dog", "true", "false", "42", "38"])),
-        st.builds(lambda key, v: cond("attribute", "in", v, key=key), st.sampled_from(["pet_type", "shoe_size"]),
-                  st.lists(st.sampled_from(["cat", " DOG ", "41.5", "42"]), min_size=1, max_size=2)),
-        st.builds(lambda op, v: cond("attribute", op, v, key="shoe_size"), st.sampled_from(["gt", "lt"]),
-                  st.sampled_from([0, 38, 40, 41.5, 42])),
-        st.builds(lambda op, key: cond("attribute", op, key=key), st.sampled_from(["exists", "not_exists"]),
-                  st.sampled_from(["pet_type", "vip", "shoe_size", "missing"])),
+        st.builds(
+            lambda op, key, v: cond("attribute", op, v, key=key),
+            st.sampled_from(["eq", "neq"]),
+            st.sampled_from(["pet_type", "vip", "shoe_size"]),
+            st.sampled_from(["cat", "dog", "true", "false", "42", "38"]),
+        ),
+        st.builds(
+            lambda key, v: cond("attribute", "in", v, key=key),
+            st.sampled_from(["pet_type", "shoe_size"]),
+            st.lists(st.sampled_from(["cat", " DOG ", "41.5", "42"]), min_size=1, max_size=2),
+        ),
+        st.builds(
+            lambda op, v: cond("attribute", op, v, key="shoe_size"),
+            st.sampled_from(["gt", "lt"]),
+            st.sampled_from([0, 38, 40, 41.5, 42]),
+        ),
+        st.builds(
+            lambda op, key: cond("attribute", op, key=key),
+            st.sampled_from(["exists", "not_exists"]),
+            st.sampled_from(["pet_type", "vip", "shoe_size", "missing"]),
+        ),
     ),
     "email_consent": st.builds(lambda v: cond("email_consent", "is", v), st.booleans()),
     "club_member": st.builds(lambda v: cond("club_member", "is", v), st.booleans()),
     "club_tier": st.one_of(
         st.builds(lambda v: cond("club_tier", "eq", v), st.sampled_from(["basic", "silver", "gold", "platinum"])),
-        st.builds(lambda v: cond("club_tier", "in", v),
-                  st.lists(st.sampled_from(["basic", "silver", "gold"]), min_size=1, max_size=2))),
+        st.builds(
+            lambda v: cond("club_tier", "in", v),
+            st.lists(st.sampled_from(["basic", "silver", "gold"]), min_size=1, max_size=2),
+        ),
+    ),
     "club_points": range_int("club_points", 0, 900),
     "club_joined": times("club_joined", ["within_last_days", "more_than_days_ago", "anniversary_in_next_days"]),
-    "purchase_count": with_extras(st.one_of(range_int("purchase_count", 0, 4),
-                                            st.builds(lambda v: cond("purchase_count", "eq", v), st.integers(0, 3)))),
+    "purchase_count": with_extras(
+        st.one_of(
+            range_int("purchase_count", 0, 4), st.builds(lambda v: cond("purchase_count", "eq", v), st.integers(0, 3))
+        )
+    ),
     "total_spent": with_extras(range_number("total_spent", money)),
     "average_order_value": range_number("average_order_value", money),
-    "purchased_product": st.builds(lambda v, d: {**cond("purchased_product", "in", v),
-                                                 **({"days": d} if d is not None else {})},
-                                   st.lists(st.sampled_from(SKUS), min_size=1, max_size=2), optional_days),
-    "purchased_category": st.builds(lambda v, d: {**cond("purchased_category", "in", v),
-                                                  **({"days": d} if d is not None else {})},
-                                    st.lists(st.sampled_from(["lenses", " Hair care", "COFFEE", "garden"]),
-                                             min_size=1, max_size=2), optional_days),
+    "purchased_product": st.builds(
+        lambda v, d: {**cond("purchased_product", "in", v), **({"days": d} if d is not None else {})},
+        st.lists(st.sampled_from(SKUS), min_size=1, max_size=2),
+        optional_days,
+    ),
+    "purchased_category": st.builds(
+        lambda v, d: {**cond("purchased_category", "in", v), **({"days": d} if d is not None else {})},
+        st.lists(st.sampled_from(["lenses", " Hair care", "COFFEE", "garden"]), min_size=1, max_size=2),
+        optional_days,
+    ),
     "last_purchase": times("last_purchase", ["within_last_days", "more_than_days_ago", "never"]),
     "first_purchase": times("first_purchase", ["within_last_days"]),
     "replenishment_due": st.builds(lambda n: cond("replenishment_due", "in_next_days", n), st.integers(0, 60)),
-    "event": st.builds(lambda n, event, d, sku: {**cond("event", "count_gte", n, event=event),
-                                                 **({"days": d} if d is not None else {}),
-                                                 **({"product": sku} if sku else {})},
-                       st.integers(0, 3), st.sampled_from(EVENT_TYPES), st.one_of(st.none(), st.integers(0, 60)),
-                       st.one_of(st.none(), st.sampled_from(SKUS))),
+    "event": st.builds(
+        lambda n, event, d, sku: {
+            **cond("event", "count_gte", n, event=event),
+            **({"days": d} if d is not None else {}),
+            **({"product": sku} if sku else {}),
+        },
+        st.integers(0, 3),
+        st.sampled_from(EVENT_TYPES),
+        st.one_of(st.none(), st.integers(0, 60)),
+        st.one_of(st.none(), st.sampled_from(SKUS)),
+    ),
     "cart_abandoned": st.builds(lambda n: cond("cart_abandoned", "within_last_days", n), st.integers(0, 60)),
     "funnel_stage": st.one_of(
-        st.builds(lambda op, v: cond("funnel_stage", op, v), st.sampled_from(["eq", "gte"]),
-                  st.sampled_from(["none", "visitor", "interested", "cart", "purchaser"])),
-        st.builds(lambda v: cond("funnel_stage", "in", v),
-                  st.lists(st.sampled_from(["visitor", "cart", "purchaser"]), min_size=1, max_size=2))),
+        st.builds(
+            lambda op, v: cond("funnel_stage", op, v),
+            st.sampled_from(["eq", "gte"]),
+            st.sampled_from(["none", "visitor", "interested", "cart", "purchaser"]),
+        ),
+        st.builds(
+            lambda v: cond("funnel_stage", "in", v),
+            st.lists(st.sampled_from(["visitor", "cart", "purchaser"]), min_size=1, max_size=2),
+        ),
+    ),
     "lifecycle": st.one_of(
-        st.builds(lambda v: cond("lifecycle", "eq", v),
-                  st.sampled_from(["prospect", "new", "active", "at_risk", "lapsed"])),
-        st.builds(lambda v: cond("lifecycle", "in", v),
-                  st.lists(st.sampled_from(["new", "active", "lapsed"]), min_size=1, max_size=2))),
+        st.builds(
+            lambda v: cond("lifecycle", "eq", v), st.sampled_from(["prospect", "new", "active", "at_risk", "lapsed"])
+        ),
+        st.builds(
+            lambda v: cond("lifecycle", "in", v),
+            st.lists(st.sampled_from(["new", "active", "lapsed"]), min_size=1, max_size=2),
+        ),
+    ),
 }
 EXTERNAL_KEYS = {"in_segment", "email_opened", "email_clicked", "email_not_opened"}
 
 
 def in_segment_strategy():
-    return st.builds(lambda name, v: {"field": "in_segment", "op": "is", "value": v,
-                                      "segment": Segment.objects.get(name=name).pk},
-                     st.sampled_from(["Hand-picked", "Haifa"]), st.booleans())
+    return st.builds(
+        lambda name, v: {"field": "in_segment", "op": "is", "value": v, "segment": Segment.objects.get(name=name).pk},
+        st.sampled_from(["Hand-picked", "Haifa"]),
+        st.booleans(),
+    )
 
 
 def any_condition():
@@ -276,6 +361,7 @@ def trees():
 
 # ------------------------------------------------------------------ tests
 
+
 def _depth(node) -> int:
     children = [node["not"]] if "not" in node else node.get("all", node.get("any", None))
     return 0 if children is None else 1 + max((_depth(child) for child in children), default=0)
@@ -289,12 +375,20 @@ def _compare(tree, now, snapshots, reference):
     assert compiled == expected, (tree, sorted(compiled ^ expected))
 
 
-def _setup(anchor_index):
-    now = ANCHORS[anchor_index]
-    build_dataset(seed=anchor_index, now=now)
-    snapshots = load(Contact.objects.select_related("club").prefetch_related("tags"))
-    reference = Reference(now, {s.pk: s for s in Segment.objects.all()})
-    return now, snapshots, reference
+@pytest.fixture(scope="module")
+def dataset(anchor, shared_rows):
+    """One data set per anchor, built once for all the tests of that anchor (they only read it), so
+    every key is checked against the same rows."""
+
+    def build():
+        now = ANCHORS[anchor]
+        build_dataset(seed=anchor, now=now)
+        snapshots = load(Contact.objects.select_related("club").prefetch_related("tags"))
+        reference = Reference(now, {s.pk: s for s in Segment.objects.all()})
+        return now, snapshots, reference
+
+    with shared_rows(build) as built:
+        yield built
 
 
 def test_every_builtin_key_has_a_strategy():
@@ -302,10 +396,10 @@ def test_every_builtin_key_has_a_strategy():
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("anchor", range(len(ANCHORS)))
+@pytest.mark.parametrize("anchor", range(len(ANCHORS)), scope="module")
 @pytest.mark.parametrize("key", sorted(STRATEGIES))
-def test_condition_matches_reference(key, anchor):
-    now, snapshots, reference = _setup(anchor)
+def test_condition_matches_reference(key, dataset):
+    now, snapshots, reference = dataset
 
     @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
     @given(node=STRATEGIES[key], negate=st.booleans())
@@ -316,9 +410,9 @@ def test_condition_matches_reference(key, anchor):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("anchor", range(len(ANCHORS)))
-def test_nested_trees_match_reference(anchor):
-    now, snapshots, reference = _setup(anchor)
+@pytest.mark.parametrize("anchor", range(len(ANCHORS)), scope="module")
+def test_nested_trees_match_reference(dataset):
+    now, snapshots, reference = dataset
 
     @settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
     @given(tree=trees())
@@ -330,8 +424,9 @@ def test_nested_trees_match_reference(anchor):
 
 
 @pytest.mark.django_db
-def test_empty_all_matches_everyone_and_empty_any_no_one():
-    now, snapshots, reference = _setup(0)
+@pytest.mark.parametrize("anchor", [0], scope="module")
+def test_empty_all_matches_everyone_and_empty_any_no_one(dataset):
+    now, snapshots, _reference = dataset
     live = {s.contact.pk for s in snapshots if s.contact.erased_at is None}
     ctx = Context.current(now)
     assert set(audience().filter(compile_tree({"all": []}, ctx)).values_list("pk", flat=True)) == live

@@ -1,4 +1,5 @@
 import time
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
@@ -16,9 +17,9 @@ HELP = gettext_lazy(
 
 
 class Command(BaseCommand):
-    @property
-    def help(self) -> str:
-        return str(HELP)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.help = str(HELP)  # argparse needs a str: translated here, in the language the command runs in
 
     def add_arguments(self, parser):
         parser.add_argument("--contacts", type=int, default=demo.DEFAULT_CONTACTS,

@@ -1,0 +1,151 @@
+"""What a batch shares whatever its kind: its contacts, products and stores resolved with one query per
+kind, the contacts it touches locked in order, and rows inserted in one statement."""
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from ..models import Contact, LoyaltyMember
+from ..serializers import MAX_BATCH
+from ..services import contact_changed, identifiers_conflict
+
+Errors = dict[str, list]
+REF_FIELDS = {"id": "contact", "card": "card_number", "email": "email"}
+
+
+def contact_refs(item: dict) -> list[tuple[str, Any]]:
+    """Every contact identifier a validated item gives, in the order the services resolve them: id, club
+    card, email. The first one names the contact; the others must agree with it (checked by `Contacts`)."""
+    refs = (("id", item.get("contact")), ("card", item.get("card_number")), ("email", item.get("email")))
+    return [(kind, value) for kind, value in refs if value]
+
+
+class Contacts:
+    """Contact ids for a batch's references; unknown emails become new contacts (as the services do)."""
+
+    def __init__(self, items: Iterable[list[tuple[str, Any]]]):
+        items = list(items)
+        refs = [ref for item in items for ref in item]
+        self._secondary_emails = {v for item in items for k, v in item[1:] if k == "email"}
+        ids = {v for k, v in refs if k == "id"}
+        cards = {v for k, v in refs if k == "card"}
+        self.emails = {v for k, v in refs if k == "email"}
+        self.by_id = set(Contact.objects.filter(pk__in=ids).values_list("pk", flat=True)) if ids else set()
+        self.erased = set(Contact.objects.filter(pk__in=ids, erased_at__isnull=False)
+                          .values_list("pk", flat=True)) if ids else set()
+        self.by_card = dict(LoyaltyMember.objects.filter(card_number__in=cards, contact__erased_at__isnull=True)
+                            .values_list("card_number", "contact_id")) if cards else {}
+        self.by_email: dict[str, int] = {}
+        # Emails given beside an id or a card are only compared with it (never create a contact).
+        seconds = self._secondary_emails
+        self.owner_of_email = lookup(Contact, "email", seconds)
+
+    def check(self, refs: list[tuple[str, Any]]) -> Errors:
+        """Unknown ids and cards, then identifiers of one item that name different contacts."""
+        problems: Errors = {}
+        for ref in refs:
+            problems.update(self._check_one(ref))
+        if problems or len(refs) < 2:
+            return problems
+        return identifiers_conflict({REF_FIELDS[kind]: self._owner(kind, value) for kind, value in refs})
+
+    def _owner(self, kind: str, value: Any) -> int | None:
+        if kind == "id":
+            return value
+        return self.by_card.get(value) if kind == "card" else self.owner_of_email.get(value)
+
+    def _check_one(self, ref: tuple[str, Any]) -> Errors:
+        kind, value = ref
+        if kind == "id" and value not in self.by_id:
+            return {"contact": [_("Contact %(id)s does not exist.") % {"id": value}]}
+        if kind == "id" and value in self.erased:
+            return {"contact": [_("Contact %(id)s has been erased and can no longer be changed.") % {"id": value}]}
+        if kind == "card" and value not in self.by_card:
+            return {"card_number": [_("No club member has card %(card)s.") % {"card": value}]}
+        return {}
+
+    def create_missing(self, emails: set[str], source: str) -> None:
+        """Find the contacts of these emails, creating the missing ones in one insert."""
+        if not emails:
+            return
+        self.by_email = lookup(Contact, "email", emails)
+        missing = emails - set(self.by_email)
+        if missing:
+            now = timezone.now()
+            Contact.objects.bulk_create(
+                [Contact(email=e, source=source, signed_up_at=now) for e in sorted(missing)],
+                ignore_conflicts=True,
+            )
+            self.by_email = lookup(Contact, "email", emails)
+            contact_changed(self.by_email[e] for e in missing if e in self.by_email)
+
+    def id_for(self, ref: tuple[str, Any] | None) -> int | None:
+        if ref is None:
+            return None
+        kind, value = ref
+        if kind == "id":
+            return value
+        return self.by_card[value] if kind == "card" else self.by_email.get(value)
+
+
+def lookup(model: Any, field: str, values: set) -> dict:
+    return dict(model.objects.filter(**{f"{field}__in": values}).values_list(field, "pk")) if values else {}
+
+
+def batch_result(created: int, duplicates: int, errors: dict[int, Errors]) -> dict:
+    """The answer to a batch; each item's errors as field → messages, as in any 400."""
+    return {"created": created, "duplicates": duplicates,
+            "errors": [{"index": i, "errors": {field: ValidationError(messages).messages
+                                               for field, messages in errors[i].items()}} for i in sorted(errors)]}
+
+
+def contacts_lock(contact_ids: Iterable[int | None]) -> list[int]:
+    """Lock the contacts a batch is about to update, in id order, so concurrent batches touching the same
+    contacts wait for each other instead of deadlocking on rows locked in different orders."""
+    ids = sorted({pk for pk in contact_ids if pk is not None})
+    if ids and connection.vendor == "postgresql":
+        list(Contact.objects.filter(pk__in=ids).order_by("pk").select_for_update(no_key=True)
+             .values_list("pk", flat=True))
+    return ids
+
+
+def rows_insert(model: Any, columns: tuple[str, ...], rows: list[tuple], *, returning: bool = True) -> list[int]:
+    """Insert already validated rows in one statement and return their ids in order.
+
+    On PostgreSQL: `INSERT … SELECT FROM unnest(arrays)`, one array per column, which skips building a
+    model instance per row (the same statement `bulk_create` sends, at a fraction of the Python cost).
+    Elsewhere: `bulk_create`.
+    """
+    if not rows:
+        return []
+    if connection.vendor != "postgresql":
+        objs = [model(**dict(zip(columns, row, strict=True))) for row in rows]
+        model.objects.bulk_create(objs, batch_size=MAX_BATCH if len(columns) > 5 else 3 * MAX_BATCH)
+        return [obj.pk for obj in objs]
+    fields = [model._meta.get_field(name) for name in columns]
+    arrays, selects = [], []
+    for position, field in enumerate(fields):
+        values = [row[position] for row in rows]
+        db_type = field.db_type(connection)
+        if db_type == "jsonb":
+            values = [json.dumps(v) for v in values]
+            selects.append(f"c{position}::jsonb")
+            arrays.append(("text", values))
+        else:
+            selects.append(f"c{position}")
+            arrays.append((db_type, values))
+    sql = "INSERT INTO {table} ({columns}) SELECT {selects} FROM unnest({arrays}) AS t({names}){returning}".format(
+        table=connection.ops.quote_name(model._meta.db_table),
+        columns=", ".join(connection.ops.quote_name(f.column) for f in fields),
+        selects=", ".join(selects),
+        arrays=", ".join(f"%s::{db_type}[]" for db_type, _values in arrays),
+        names=", ".join(f"c{n}" for n in range(len(fields))),
+        returning=" RETURNING id" if returning else "",
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [values for _db_type, values in arrays])
+        return [row[0] for row in cursor.fetchall()] if returning else []
