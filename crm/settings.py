@@ -4,6 +4,7 @@ Every deploy-specific value comes from the environment (see `.env.example`); the
 defaults give a working local set-up with SQLite, in-process tasks and mail written
 to files, so `make run` needs no server of any kind.
 """
+
 import os
 from pathlib import Path
 
@@ -91,11 +92,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The web server, the worker and beat write side by side: WAL lets readers go on during a write,
     # IMMEDIATE takes the write lock when a transaction starts (so two writers queue instead of one
     # failing with "database is locked" half-way), and the busy timeout makes the second one wait.
-    DATABASES["default"].setdefault("OPTIONS", {}).update({
-        "timeout": 30,
-        "transaction_mode": "IMMEDIATE",
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-    })
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "timeout": 30,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -127,7 +130,7 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Club <club@example.com>"
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 _email = {k: v for k, v in env.email_url("EMAIL_URL", default="filemail://").items() if v is not None}
 vars().update(_email)
-if EMAIL_BACKEND == "django.core.mail.backends.filebased.EmailBackend":  # noqa: F821
+if _email.get("EMAIL_BACKEND") == "django.core.mail.backends.filebased.EmailBackend":
     EMAIL_BACKEND = "crm.mail.EmlFileBackend"  # one .eml file per message
     EMAIL_FILE_PATH = "/" + _email["EMAIL_FILE_PATH"] if _email.get("EMAIL_FILE_PATH") else str(VAR_DIR / "outbox")
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
@@ -137,10 +140,12 @@ EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
 # worker and beat like production. Only the test suite, with no broker named, runs tasks in-process
 # (pytest sets PYTEST_VERSION; CELERY_TASK_ALWAYS_EAGER overrides either way).
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="")
-CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER",
-                                    default="PYTEST_VERSION" in os.environ and not CELERY_BROKER_URL)
+CELERY_TASK_ALWAYS_EAGER = env.bool(
+    "CELERY_TASK_ALWAYS_EAGER", default="PYTEST_VERSION" in os.environ and not CELERY_BROKER_URL
+)
 if not CELERY_BROKER_URL:
-    from crm.broker import ALIAS as _EMBEDDED_BROKER, folders as _broker_folders
+    from crm.broker import ALIAS as _EMBEDDED_BROKER
+    from crm.broker import folders as _broker_folders
 
     CELERY_BROKER_URL = "memory://" if CELERY_TASK_ALWAYS_EAGER else f"{_EMBEDDED_BROKER}://"
     if not CELERY_TASK_ALWAYS_EAGER:
@@ -154,6 +159,7 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "crm.runtime.scheduler:Scheduler"  # django-celery-beat's, plus a heartbeat
 # The health page and the admin banner call the worker or beat stopped after this long unseen.
 HEALTH_STALE_SECONDS = env.int("HEALTH_STALE_SECONDS", default=180)
+HEALTH_CACHE_SECONDS = env.int("HEALTH_CACHE_SECONDS", default=10)  # how old GET /api/v1/health/ may answer
 
 # Segments: how often beat re-evaluates every dynamic segment (time-based rules drift as days
 # pass), and above how many changed contacts a change triggers whole-segment refreshes instead
@@ -216,8 +222,11 @@ ANYMAIL = {
 API_MAX_JSON_DEPTH = env.int("API_MAX_JSON_DEPTH", default=50)
 
 REST_FRAMEWORK = {
-    "DEFAULT_PARSER_CLASSES": ["crm.parsers.JSONParser", "rest_framework.parsers.FormParser",
-                               "rest_framework.parsers.MultiPartParser"],
+    "DEFAULT_PARSER_CLASSES": [
+        "crm.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "crm.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
@@ -239,9 +248,9 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "Retail Club CRM API",
     "DESCRIPTION": "Partner API: contacts, club members, catalogue, purchases, site events and segments.\n\n"
-                   "Errors: a 400 is `{\"field\": [\"message\", …], \"error_codes\": {\"field\": [\"code\", …]}}` "
-                   "(one machine-readable code per message, same keys); any other error is "
-                   "`{\"detail\": \"…\", \"code\": \"…\"}`.",
+    'Errors: a 400 is `{"field": ["message", …], "error_codes": {"field": ["code", …]}}` '
+    "(one machine-readable code per message, same keys); any other error is "
+    '`{"detail": "…", "code": "…"}`.',
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
@@ -283,9 +292,13 @@ if env.bool("TRUST_X_FORWARDED_PROTO", default=False):
 # decision (SECURE_HSTS_PRELOAD=true), so its absence is not reported as a deployment problem.
 SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 # Sent on every HTML page (admin, API docs, unsubscribe pages): scripts only from our own static files.
-CONTENT_SECURITY_POLICY = env("CONTENT_SECURITY_POLICY", default=(
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: https:; "
-    "object-src 'none'; base-uri 'self'; frame-ancestors 'self'; form-action 'self'"))
+CONTENT_SECURITY_POLICY = env(
+    "CONTENT_SECURITY_POLICY",
+    default=(
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: https:; "
+        "object-src 'none'; base-uri 'self'; frame-ancestors 'self'; form-action 'self'"
+    ),
+)
 # Flash messages live in the session, not a cookie: one of them shows a new API key once.
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 # Admin sign-in: after this many failed attempts for one user name or from one address, further

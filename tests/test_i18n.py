@@ -1,4 +1,5 @@
 """Hebrew from day one: the catalogue is complete and compiled, and the back office answers in Hebrew, right to left."""
+
 import ast
 import gettext
 import re
@@ -82,8 +83,11 @@ def test_catalogue_header_has_two_plural_forms(po_entries):
 
 def test_catalogue_is_large_and_every_entry_is_translated(messages):
     assert len(messages) > 500
-    untranslated = [e["msgid"] for e in messages
-                    if (not all(e["msgstr"].values()) if isinstance(e["msgstr"], dict) else not e["msgstr"])]
+    untranslated = [
+        e["msgid"]
+        for e in messages
+        if (not all(e["msgstr"].values()) if isinstance(e["msgstr"], dict) else not e["msgstr"])
+    ]
     assert untranslated == []
 
 
@@ -112,9 +116,11 @@ def test_placeholders_and_markup_are_kept(messages):
 def test_translations_are_hebrew(messages):
     """Only code, names and format examples may stay in Latin letters; the rest reads in Hebrew."""
     hebrew = re.compile(r"[\u0590-\u05FF]")
-    latin_only = [e["msgid"] for e in messages
-                  if not isinstance(e["msgstr"], dict) and not hebrew.search(e["msgstr"])
-                  and e["msgstr"] != e["msgid"]]
+    latin_only = [
+        e["msgid"]
+        for e in messages
+        if not isinstance(e["msgstr"], dict) and not hebrew.search(e["msgstr"]) and e["msgstr"] != e["msgid"]
+    ]
     assert latin_only == []
     kept = [e["msgid"] for e in messages if not isinstance(e["msgstr"], dict) and e["msgstr"] == e["msgid"]]
     assert len(kept) < 20, kept  # API, SMS, SKU-like names and formulas only
@@ -158,9 +164,8 @@ def test_plural_forms_pick_by_count():
 def test_service_errors_speak_hebrew():
     from contacts import normalize
 
-    with translation.override("he"):
-        with pytest.raises(ValidationError) as caught:
-            normalize.email("not-an-email")
+    with translation.override("he"), pytest.raises(ValidationError) as caught:
+        normalize.email("not-an-email")
     assert "אינה כתובת אימייל תקינה" in str(caught.value.message_dict["email"][0])
 
 
@@ -168,9 +173,8 @@ def test_service_errors_speak_hebrew():
 def test_rule_errors_speak_hebrew():
     from segments import services
 
-    with translation.override("he"):
-        with pytest.raises(ValidationError) as caught:
-            services.segment_create(name="x", kind="dynamic", rules=None)
+    with translation.override("he"), pytest.raises(ValidationError) as caught:
+        services.segment_create(name="x", kind="dynamic", rules=None)
     assert "פלח דינמי חייב לכלול כללים." in " ".join(caught.value.messages)
 
 
@@ -189,6 +193,24 @@ def test_admin_answers_in_hebrew_to_accept_language(admin_client, url, text):
     html = response.content.decode()
     assert '<html lang="he" dir="rtl">' in html
     assert text in html
+
+
+@pytest.fixture(scope="class")
+def language_once_the_test_is_over():
+    """Looked at after the test and all of its own fixtures are torn down: what the next test in this
+    worker would start with."""
+    yield
+    assert translation.get_language() == settings.LANGUAGE_CODE
+
+
+@pytest.mark.usefixtures("language_once_the_test_is_over")
+class TestAfterAHebrewRequest:
+    @pytest.mark.django_db
+    def test_the_next_test_starts_in_the_default_language_again(self, admin_client):
+        response = admin_client.get("/admin/", HTTP_ACCEPT_LANGUAGE="he")
+
+        assert '<html lang="he" dir="rtl">' in response.content.decode()
+        assert translation.get_language() == "he"  # the request leaves Hebrew on in this thread
 
 
 @pytest.mark.django_db

@@ -1,4 +1,6 @@
 """The health answer: a page for staff in the admin, and `GET /api/v1/health/` for load balancers and monitors."""
+
+from django.conf import settings
 from django.contrib import admin
 from django.core.cache import cache
 from django.template.response import TemplateResponse
@@ -12,27 +14,33 @@ from rest_framework.views import APIView
 from .health import FAILING, health_report
 
 CACHE_KEY = "runtime:health"
-CACHE_SECONDS = 10
 
-HEALTH = inline_serializer("Health", {
-    "status": serializers.ChoiceField(choices=["ok", "warning", "failing"]),
-    "checked_at": serializers.DateTimeField(),
-    "checks": inline_serializer("HealthCheck", {
-        "name": serializers.ChoiceField(choices=["database", "broker", "worker", "beat", "queue", "mail"]),
+HEALTH = inline_serializer(
+    "Health",
+    {
         "status": serializers.ChoiceField(choices=["ok", "warning", "failing"]),
-        "detail": serializers.CharField(),
-        "seconds": serializers.FloatField(allow_null=True),
-    }, many=True),
-})
+        "checked_at": serializers.DateTimeField(),
+        "checks": inline_serializer(
+            "HealthCheck",
+            {
+                "name": serializers.ChoiceField(choices=["database", "broker", "worker", "beat", "queue", "mail"]),
+                "status": serializers.ChoiceField(choices=["ok", "warning", "failing"]),
+                "detail": serializers.CharField(),
+                "seconds": serializers.FloatField(allow_null=True),
+            },
+            many=True,
+        ),
+    },
+)
 
 
 def cached_report() -> dict:
     """Probing the mail server and the broker on every request would let anyone load them: answer from a
-    report at most CACHE_SECONDS old."""
+    report at most HEALTH_CACHE_SECONDS old."""
     report = cache.get(CACHE_KEY)
     if report is None:
         report = health_report()
-        cache.set(CACHE_KEY, report, CACHE_SECONDS)
+        cache.set(CACHE_KEY, report, settings.HEALTH_CACHE_SECONDS)
     return report
 
 
@@ -41,10 +49,14 @@ class HealthView(APIView):
     permission_classes = [AllowAny]
 
     @extend_schema(
-        operation_id="health", tags=["health"], auth=[],
+        operation_id="health",
+        tags=["health"],
+        auth=[],
         summary=_("Health of the database, broker, worker, scheduler, queue and mail"),
-        description=_("No authentication and nothing personal. 503 only when the database is down (nothing "
-                      "can be served then); a stopped worker or scheduler is reported in `checks` with a 200."),
+        description=_(
+            "No authentication and nothing personal. 503 only when the database is down (nothing "
+            "can be served then); a stopped worker or scheduler is reported in `checks` with a 200."
+        ),
         responses={200: HEALTH, 503: HEALTH},
     )
     def get(self, request):

@@ -1,5 +1,6 @@
 """Background jobs: declared once, editable by staff, watched by a health page and an admin banner;
 and the embedded broker that gives `make run` a real worker without a server."""
+
 import datetime as dt
 import os
 import subprocess
@@ -20,6 +21,7 @@ pytestmark = pytest.mark.django_db
 
 
 # ------------------------------------------------------------------ declared jobs
+
 
 def test_migrate_installs_every_declared_job():
     assert set(PeriodicTask.objects.values_list("task", flat=True)) >= {job.task for job in jobs()}
@@ -61,13 +63,15 @@ def test_staff_retime_a_job_in_plain_words(admin_client):
     assert job.interval is None and (job.crontab.hour, job.crontab.minute) == ("3", "30")
     response = admin_client.post(url, {"enabled": "on", "timing": "every", "every_minutes": "5"})
     job.refresh_from_db()
-    assert job.crontab is None and (job.interval.every, job.interval.period) == (5, "minutes")
+    assert job.crontab is None and job.interval is not None
+    assert (job.interval.every, job.interval.period) == (5, "minutes")
 
 
 def test_retiming_without_a_time_names_the_field(admin_client):
     job = PeriodicTask.objects.get(task="segments.tasks.refresh_dynamic_segments")
-    response = admin_client.post(f"/admin/runtime/scheduledjob/{job.pk}/change/",
-                                 {"enabled": "on", "timing": "daily", "daily_at": ""})
+    response = admin_client.post(
+        f"/admin/runtime/scheduledjob/{job.pk}/change/", {"enabled": "on", "timing": "daily", "daily_at": ""}
+    )
     assert response.status_code == 200
     assert "daily_at" in response.context["adminform"].form.errors
 
@@ -79,6 +83,7 @@ def test_jobs_are_not_added_or_deleted_by_hand(admin_client):
 
 
 # ------------------------------------------------------------------ health and banner
+
 
 @pytest.fixture
 def real_broker(settings, tmp_path):
@@ -154,6 +159,7 @@ def test_the_worker_heartbeat_task_records_the_worker():
 
 
 # ------------------------------------------------------------------ the embedded broker
+
 
 def dead_pid() -> int:
     process = subprocess.Popen([sys.executable, "-c", "pass"])

@@ -1,4 +1,5 @@
 """Browser-facing safeguards: a Content Security Policy, throttled admin sign-in, messages kept server-side."""
+
 import re
 
 import pytest
