@@ -9,6 +9,7 @@ and of the client. Meant for PostgreSQL:
 
 The database named in DATABASE_URL is created if missing and its CRM tables are emptied first.
 """
+
 import argparse
 import http.client
 import json
@@ -21,6 +22,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -36,8 +38,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--event-batches", type=int, default=60)
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
-    parser.add_argument("--connections", type=int, default=4,
-                        help="requests the client keeps in flight at once (keep-alive connections)")
+    parser.add_argument(
+        "--connections",
+        type=int,
+        default=4,
+        help="requests the client keeps in flight at once (keep-alive connections)",
+    )
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--seed", type=int, default=7)
     return parser.parse_args()
@@ -52,8 +58,14 @@ def create_database() -> None:
         return
     import psycopg
 
-    with psycopg.connect(host=url["HOST"], port=url["PORT"] or 5432, user=url["USER"],
-                         password=url["PASSWORD"] or None, dbname="postgres", autocommit=True) as conn:
+    with psycopg.connect(
+        host=url["HOST"],
+        port=url["PORT"] or 5432,
+        user=url["USER"],
+        password=url["PASSWORD"] or None,
+        dbname="postgres",
+        autocommit=True,
+    ) as conn:
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [url["NAME"]]).fetchone():
             conn.execute(f'CREATE DATABASE "{url["NAME"]}"')
 
@@ -73,13 +85,14 @@ def prepare(args: argparse.Namespace) -> dict:
     for model in (PurchaseItem, Purchase, Activity, LoyaltyMember, Contact, Product, Store):
         model.objects.all().delete()
     Store.objects.bulk_create([Store(code=f"ST-{n:02d}", name=f"Store {n}") for n in range(20)])
-    Product.objects.bulk_create([Product(sku=f"SKU-{n:04d}", name=f"Product {n}", category=f"cat-{n % 12}")
-                                 for n in range(500)])
-    Contact.objects.bulk_create([Contact(email=f"bench{n}@example.com") for n in range(args.contacts)],
-                                batch_size=5000)
+    Product.objects.bulk_create(
+        [Product(sku=f"SKU-{n:04d}", name=f"Product {n}", category=f"cat-{n % 12}") for n in range(500)]
+    )
+    Contact.objects.bulk_create([Contact(email=f"bench{n}@example.com") for n in range(args.contacts)], batch_size=5000)
     ids = list(Contact.objects.order_by("pk").values_list("pk", flat=True))
-    LoyaltyMember.objects.bulk_create([LoyaltyMember(contact_id=pk, card_number=f"8{pk:011d}")
-                                       for pk in ids[::4]], batch_size=5000)
+    LoyaltyMember.objects.bulk_create(
+        [LoyaltyMember(contact_id=pk, card_number=f"8{pk:011d}") for pk in ids[::4]], batch_size=5000
+    )
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute("ANALYZE")
@@ -88,24 +101,45 @@ def prepare(args: argparse.Namespace) -> dict:
     return {"ids": ids, "cards": [f"8{pk:011d}" for pk in ids[::4]], "key": raw}
 
 
+def _buyer(rng: random.Random, args: argparse.Namespace, refs: dict) -> dict:
+    """Most purchases name the contact, some only a club card, the rest an email (half of them unknown)."""
+    draw = rng.random()
+    if draw < 0.6:
+        return {"contact": rng.choice(refs["ids"])}
+    if draw < 0.9:
+        return {"card_number": rng.choice(refs["cards"])}
+    return {"email": f"bench{rng.randrange(args.contacts * 2)}@example.com"}
+
+
 def purchase_batches(args: argparse.Namespace, refs: dict) -> list[bytes]:
     rng = random.Random(args.seed)
     batches = []
     for b in range(args.purchase_batches):
         items = []
         for n in range(args.batch_size):
-            buyer = rng.random()
-            who = ({"contact": rng.choice(refs["ids"])} if buyer < 0.6 else
-                   {"card_number": rng.choice(refs["cards"])} if buyer < 0.9 else
-                   {"email": f"bench{rng.randrange(args.contacts * 2)}@example.com"})
-            lines = [{"sku": f"SKU-{rng.randrange(500):04d}", "quantity": rng.randint(1, 3),
-                      "unit_price": f"{rng.randint(500, 30000) / 100:.2f}"} for _ in range(3)]
+            who = _buyer(rng, args, refs)
+            lines: list[dict[str, Any]] = [
+                {
+                    "sku": f"SKU-{rng.randrange(500):04d}",
+                    "quantity": rng.randint(1, 3),
+                    "unit_price": f"{rng.randint(500, 30000) / 100:.2f}",
+                }
+                for _ in range(3)
+            ]
             total = sum(float(line["unit_price"]) * line["quantity"] for line in lines)
-            items.append({"external_id": f"bench-{b}-{n}", "source": "pos", **who,
-                          "channel": rng.choice(["online", "in_store", "app"]),
-                          "store": f"ST-{rng.randrange(20):02d}",
-                          "purchased_at": f"2026-{rng.randint(1, 10):02d}-{rng.randint(1, 28):02d}T12:00:00+02:00",
-                          "total": f"{total:.2f}", "currency": "ILS", "items": lines})
+            items.append(
+                {
+                    "external_id": f"bench-{b}-{n}",
+                    "source": "pos",
+                    **who,
+                    "channel": rng.choice(["online", "in_store", "app"]),
+                    "store": f"ST-{rng.randrange(20):02d}",
+                    "purchased_at": f"2026-{rng.randint(1, 10):02d}-{rng.randint(1, 28):02d}T12:00:00+02:00",
+                    "total": f"{total:.2f}",
+                    "currency": "ILS",
+                    "items": lines,
+                }
+            )
         batches.append(json.dumps({"purchases": items}).encode())
     return batches
 
@@ -118,12 +152,21 @@ def event_batches(args: argparse.Namespace, refs: dict) -> list[bytes]:
         items = []
         for n in range(args.batch_size):
             who = rng.random()
-            ref = ({"anonymous_id": f"anon-{rng.randrange(100_000)}"} if who < 0.5 else
-                   {"contact": rng.choice(refs["ids"])} if who < 0.9 else
-                   {"email": f"bench{rng.randrange(args.contacts)}@example.com"})
-            event = {"type": rng.choice(types), "event_id": f"ev-{b}-{n}", **ref,
-                     "occurred_at": "2026-10-01T12:00:00+03:00",
-                     "url": f"https://shop.example.com/p/{rng.randrange(500)}", "properties": {"n": n}}
+            ref = (
+                {"anonymous_id": f"anon-{rng.randrange(100_000)}"}
+                if who < 0.5
+                else {"contact": rng.choice(refs["ids"])}
+                if who < 0.9
+                else {"email": f"bench{rng.randrange(args.contacts)}@example.com"}
+            )
+            event = {
+                "type": rng.choice(types),
+                "event_id": f"ev-{b}-{n}",
+                **ref,
+                "occurred_at": "2026-10-01T12:00:00+03:00",
+                "url": f"https://shop.example.com/p/{rng.randrange(500)}",
+                "properties": {"n": n},
+            }
             if event["type"] in ("product_view", "add_to_cart"):
                 event["product"] = f"SKU-{rng.randrange(500):04d}"
             items.append(event)
@@ -134,9 +177,20 @@ def event_batches(args: argparse.Namespace, refs: dict) -> list[bytes]:
 def start_server(args: argparse.Namespace) -> subprocess.Popen:
     gunicorn = str(Path(sys.executable).with_name("gunicorn"))
     server = subprocess.Popen(
-        [gunicorn, "crm.wsgi:application", "--bind", f"127.0.0.1:{args.port}", "--workers", str(args.workers),
-         "--log-level", "warning", "--timeout", "120"],
-        cwd=ROOT, env=os.environ.copy(),
+        [
+            gunicorn,
+            "crm.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{args.port}",
+            "--workers",
+            str(args.workers),
+            "--log-level",
+            "warning",
+            "--timeout",
+            "120",
+        ],
+        cwd=ROOT,
+        env=os.environ.copy(),
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -168,8 +222,9 @@ def worker_peak_rss_mb(server: subprocess.Popen) -> float:
     return peak / 1024
 
 
-def post_all(args: argparse.Namespace, key: str, path: str, bodies: list[bytes],
-             connections: int | None = None) -> tuple[float, dict]:
+def post_all(
+    args: argparse.Namespace, key: str, path: str, bodies: list[bytes], connections: int | None = None
+) -> tuple[float, dict]:
     """Post every body, `connections` at a time, each on its own keep-alive connection."""
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
     totals = {"created": 0, "duplicates": 0, "errors": 0}
@@ -203,6 +258,38 @@ def post_all(args: argparse.Namespace, key: str, path: str, bodies: list[bytes],
     return time.perf_counter() - started, totals
 
 
+def bench_purchases(args: argparse.Namespace, key: str, purchases: list[bytes]) -> None:
+    """Half the batches on one connection, half on several; then five batches again, all duplicates."""
+    half = len(purchases) // 2
+    for label, bodies, connections in (
+        ("1 connection", purchases[:half], 1),
+        (f"{args.connections} connections", purchases[half:], None),
+    ):
+        seconds, totals = post_all(args, key, "/api/v1/purchases/bulk/", bodies, connections)
+        count = len(bodies) * args.batch_size
+        print(
+            f"purchases, {label}: {count} in {seconds:.2f}s = {count / seconds:,.0f} purchases/s "
+            f"({count * 3} items; {totals})"
+        )
+    seconds, retry = post_all(args, key, "/api/v1/purchases/bulk/", purchases[:5])
+    print(
+        f"purchases retried: {5 * args.batch_size} in {seconds:.2f}s = {5 * args.batch_size / seconds:,.0f}/s, "
+        f"all duplicates: {retry['duplicates'] == 5 * args.batch_size}"
+    )
+
+
+def bench_events(args: argparse.Namespace, key: str, events: list[bytes]) -> None:
+    """Half the batches on one connection, half on several."""
+    half = len(events) // 2
+    for label, bodies, connections in (
+        ("1 connection", events[:half], 1),
+        (f"{args.connections} connections", events[half:], None),
+    ):
+        seconds, totals = post_all(args, key, "/api/v1/events/bulk/", bodies, connections)
+        count = len(bodies) * args.batch_size
+        print(f"events, {label}: {count} in {seconds:.2f}s = {count / seconds:,.0f} events/s ({totals})")
+
+
 def main() -> None:
     args = parse_args()
     create_database()
@@ -211,26 +298,18 @@ def main() -> None:
     purchases, events = purchase_batches(args, refs), event_batches(args, refs)
     server = start_server(args)
     try:
-        post_all(args, refs["key"], "/api/v1/events/bulk/", [json.dumps({"events": [
-            {"type": "page_view", "anonymous_id": "warm-up"}]}).encode()] * 3)
-        half = len(purchases) // 2
-        for label, bodies, connections in (("1 connection", purchases[:half], 1),
-                                           (f"{args.connections} connections", purchases[half:], None)):
-            seconds, totals = post_all(args, refs["key"], "/api/v1/purchases/bulk/", bodies, connections)
-            count = len(bodies) * args.batch_size
-            print(f"purchases, {label}: {count} in {seconds:.2f}s = {count / seconds:,.0f} purchases/s "
-                  f"({count * 3} items; {totals})")
-        seconds, retry = post_all(args, refs["key"], "/api/v1/purchases/bulk/", purchases[:5])
-        print(f"purchases retried: {5 * args.batch_size} in {seconds:.2f}s = {5 * args.batch_size / seconds:,.0f}/s, "
-              f"all duplicates: {retry['duplicates'] == 5 * args.batch_size}")
-        half = len(events) // 2
-        for label, bodies, connections in (("1 connection", events[:half], 1),
-                                           (f"{args.connections} connections", events[half:], None)):
-            seconds, totals = post_all(args, refs["key"], "/api/v1/events/bulk/", bodies, connections)
-            count = len(bodies) * args.batch_size
-            print(f"events, {label}: {count} in {seconds:.2f}s = {count / seconds:,.0f} events/s ({totals})")
-        print(f"peak memory: server process {worker_peak_rss_mb(server):.0f} MiB, "
-              f"client {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+        post_all(
+            args,
+            refs["key"],
+            "/api/v1/events/bulk/",
+            [json.dumps({"events": [{"type": "page_view", "anonymous_id": "warm-up"}]}).encode()] * 3,
+        )
+        bench_purchases(args, refs["key"], purchases)
+        bench_events(args, refs["key"], events)
+        print(
+            f"peak memory: server process {worker_peak_rss_mb(server):.0f} MiB, "
+            f"client {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB"
+        )
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)

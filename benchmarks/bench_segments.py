@@ -7,6 +7,8 @@ Run against a database seeded at scale, e.g.:
 
 Prints each figure beside the same predicate written by hand in SQL (the physical reference).
 """
+
+import datetime as dt
 import os
 import statistics
 import sys
@@ -17,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
@@ -25,21 +27,27 @@ from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
+from contacts.ingest import purchase_ingest  # noqa: E402
 from contacts.models import Activity, Contact, Purchase  # noqa: E402
-from contacts.services import purchase_record  # noqa: E402
 from segments import export  # noqa: E402
 from segments.models import Segment, SegmentMembership  # noqa: E402
 from segments.selectors import segment_contacts  # noqa: E402
 from segments.services import segment_create, segment_refresh, segments_refresh_contacts  # noqa: E402
 
-FIVE_CONDITIONS = {"all": [
-    {"field": "region", "op": "in", "value": ["Tel Aviv District", "Central District", "Haifa District"]},
-    {"field": "total_spent", "op": "gte", "value": 300, "days": 365},
-    {"any": [{"field": "cart_abandoned", "op": "within_last_days", "value": 30},
-             {"field": "club_member", "op": "is", "value": True}]},
-    {"field": "email_consent", "op": "is", "value": True},
-    {"field": "lifecycle", "op": "in", "value": ["active", "at_risk"]},
-]}
+FIVE_CONDITIONS = {
+    "all": [
+        {"field": "region", "op": "in", "value": ["Tel Aviv District", "Central District", "Haifa District"]},
+        {"field": "total_spent", "op": "gte", "value": 300, "days": 365},
+        {
+            "any": [
+                {"field": "cart_abandoned", "op": "within_last_days", "value": 30},
+                {"field": "club_member", "op": "is", "value": True},
+            ]
+        },
+        {"field": "email_consent", "op": "is", "value": True},
+        {"field": "lifecycle", "op": "in", "value": ["active", "at_risk"]},
+    ]
+}
 
 HAND_SQL = """
 SELECT count(*) FROM contacts_contact c
@@ -69,9 +77,13 @@ def best_of(fn, runs=3):
 
 def hand_count():
     now = timezone.now()
-    day = timezone.timedelta(days=1)
-    params = {"year_ago": now - 365 * day, "month_ago": now - 30 * day,
-              "new_since": now - settings.LIFECYCLE_NEW_DAYS * day, "risk_since": now - settings.LIFECYCLE_AT_RISK_DAYS * day}
+    day = dt.timedelta(days=1)
+    params = {
+        "year_ago": now - 365 * day,
+        "month_ago": now - 30 * day,
+        "new_since": now - settings.LIFECYCLE_NEW_DAYS * day,
+        "risk_since": now - settings.LIFECYCLE_AT_RISK_DAYS * day,
+    }
     with connection.cursor() as cursor:
         cursor.execute(HAND_SQL, params)
         return cursor.fetchone()[0]
@@ -111,18 +123,18 @@ def rss_mb():
     return 0.0
 
 
-def main():
-    assert connection.vendor == "postgresql", "run this against PostgreSQL (DATABASE_URL)"
-    print(f"contacts={Contact.objects.count():,} purchases={Purchase.objects.count():,} "
-          f"events={Activity.objects.count():,}")
+def bench_count_and_refresh() -> None:
+    """A five-condition segment: its live count against hand-written SQL, then full refreshes."""
     Segment.objects.filter(name="bench-five").delete()
     segment = segment_create(name="bench-five", rules=FIVE_CONDITIONS, refresh=False)
 
     count_s, count = best_of(lambda: segment_contacts(segment).count())
     hand_s, hand = best_of(hand_count)
     assert count == hand, (count, hand)
-    print(f"live count (5 conditions): {count:,} contacts in {count_s * 1000:.0f} ms; "
-          f"hand-written SQL {hand_s * 1000:.0f} ms; ratio {count_s / hand_s:.2f}x")
+    print(
+        f"live count (5 conditions): {count:,} contacts in {count_s * 1000:.0f} ms; "
+        f"hand-written SQL {hand_s * 1000:.0f} ms; ratio {count_s / hand_s:.2f}x"
+    )
 
     SegmentMembership.objects.filter(segment=segment).delete()
     first = segment_refresh(segment=segment)
@@ -130,12 +142,21 @@ def main():
     again = segment_refresh(segment=segment)
     print(f"full refresh, no change: {again.milliseconds} ms (+{again.entered} / -{again.left})")
 
+
+def bench_one_contact() -> None:
+    """One contact checked against every dynamic segment after a purchase, warm and cold."""
     ensure_fifty_segments()
     ids = list(Contact.objects.filter(purchase_count__gt=0).order_by("?").values_list("pk", flat=True)[:20])
     timings = []
     for n, contact_id in enumerate(ids):
-        purchase_record(data={"contact": contact_id, "external_id": f"bench-{time.time_ns()}-{n}", "total": "120",
-                              "source": "bench"})
+        purchase_ingest(
+            data={
+                "contact": contact_id,
+                "external_id": f"bench-{time.time_ns()}-{n}",
+                "total": "120",
+                "source": "bench",
+            }
+        )
         started = time.perf_counter()
         segments_refresh_contacts(contact_ids=[contact_id])
         timings.append((time.perf_counter() - started) * 1000)
@@ -147,11 +168,17 @@ def main():
     cold = (time.perf_counter() - started) * 1000
     dynamic = Segment.objects.filter(kind="dynamic").count()
     print(f"first check in a new minute (rule trees compiled to SQL again): {cold:.1f} ms")
-    print(f"one contact against {dynamic} dynamic segments after a purchase: median "
-          f"{statistics.median(timings):.1f} ms, max {max(timings):.1f} ms")
+    print(
+        f"one contact against {dynamic} dynamic segments after a purchase: median "
+        f"{statistics.median(timings):.1f} ms, max {max(timings):.1f} ms"
+    )
 
+
+def bench_export() -> None:
+    """A consent-filtered export of everyone, streamed: rows, time and peak memory."""
     everyone = Segment.objects.filter(name="bench-everyone").first() or segment_create(
-        name="bench-everyone", rules={"all": []}, refresh=False)
+        name="bench-everyone", rules={"all": []}, refresh=False
+    )
     tracemalloc.start()
     rows = 0
     started = time.perf_counter()
@@ -159,8 +186,21 @@ def main():
         rows += chunk.count("\n")
     _current, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    print(f"meta export of everyone with consent: {rows - 1:,} rows in {time.perf_counter() - started:.1f} s, "
-          f"peak Python allocations {peak / 1e6:.1f} MB, process peak RSS {rss_mb():.0f} MB")
+    print(
+        f"meta export of everyone with consent: {rows - 1:,} rows in {time.perf_counter() - started:.1f} s, "
+        f"peak Python allocations {peak / 1e6:.1f} MB, process peak RSS {rss_mb():.0f} MB"
+    )
+
+
+def main() -> None:
+    assert connection.vendor == "postgresql", "run this against PostgreSQL (DATABASE_URL)"
+    print(
+        f"contacts={Contact.objects.count():,} purchases={Purchase.objects.count():,} "
+        f"events={Activity.objects.count():,}"
+    )
+    bench_count_and_refresh()
+    bench_one_contact()
+    bench_export()
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ async def _session(reader, writer, counter) -> None:
         verb = line[:4].upper()
         if verb == b"DATA":
             writer.write(b"354 go ahead\r\n")
-            while (body := await reader.readline()) not in (b".\r\n", b""):
+            while (await reader.readline()) not in (b".\r\n", b""):
                 pass
             with counter.get_lock():
                 counter.value += 1

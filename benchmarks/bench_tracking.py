@@ -153,7 +153,7 @@ def cpu_seconds(server_pid: int, database: str) -> float:
         except OSError:
             continue
         fields = stat.rsplit(")", 1)[1].split()
-        ppid, pgid = int(fields[1]), int(fields[2])
+        pgid = int(fields[2])
         if pgid == server_pid or (cmdline.startswith("postgres: ") and f" {database} " in cmdline):
             total += int(fields[11]) + int(fields[12])
     return total / ticks
@@ -169,7 +169,7 @@ def counts(kind: str) -> tuple[int, int]:
     return rows, Message.objects.aggregate(total=Sum(field))["total"] or 0
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:55446/crm_bench_tracking")
     parser.add_argument("--messages", type=int, default=20_000)
@@ -179,38 +179,31 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--wrk-threads", type=int, default=1)
     parser.add_argument("--port", type=int, default=18765)
-    args = parser.parse_args()
-    if not shutil.which("wrk"):
-        raise SystemExit("wrk is not installed (apt-get install wrk)")
+    return parser.parse_args()
 
-    env = django_env(args.database_url, args.port)
-    os.environ.update(env)
-    sys.path.insert(0, str(BASE_DIR))
-    create_database(args.database_url)
-    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=BASE_DIR, env=env, check=True)
-    campaign_id, link_id = prepare(args.messages)
-    work = Path(tempfile.mkdtemp(prefix="bench-tracking-"))
-    server = start_gunicorn(env, args.port, args.workers, args.threads)
+
+def measure(args: argparse.Namespace, server: subprocess.Popen, work: Path, campaign_id: int, link_id: int) -> dict:
+    """wrk on the pixel, then on the redirect: its numbers, the rows written and the CPU spent per request."""
     results = {}
-    try:
-        for kind, event_kind in (("pixel", "open"), ("redirect", "click")):
-            paths = work / f"{kind}.txt"
-            write_paths(paths, kind, campaign_id, link_id)
-            run_wrk(args.port, paths, 3, args.connections, args.wrk_threads)  # warm-up: connections, caches
-            time.sleep(1)  # let the warm-up's last in-flight requests finish before counting
-            before, _counter = counts(event_kind)
-            database = args.database_url.rsplit("/", 1)[1]
-            cpu_before = cpu_seconds(server.pid, database)
-            result = run_wrk(args.port, paths, args.seconds, args.connections, args.wrk_threads)
-            result["cpu_ms"] = (cpu_seconds(server.pid, database) - cpu_before) * 1000 / max(result["requests"], 1)
-            time.sleep(0.5)
-            rows, counter = counts(event_kind)
-            result.update(rows=rows - before, counter_matches=counter == rows)
-            results[kind] = result
-    finally:
-        stop(server)
-        shutil.rmtree(work, ignore_errors=True)
+    for kind, event_kind in (("pixel", "open"), ("redirect", "click")):
+        paths = work / f"{kind}.txt"
+        write_paths(paths, kind, campaign_id, link_id)
+        run_wrk(args.port, paths, 3, args.connections, args.wrk_threads)  # warm-up: connections, caches
+        time.sleep(1)  # let the warm-up's last in-flight requests finish before counting
+        before, _counter = counts(event_kind)
+        database = args.database_url.rsplit("/", 1)[1]
+        cpu_before = cpu_seconds(server.pid, database)
+        result = run_wrk(args.port, paths, args.seconds, args.connections, args.wrk_threads)
+        result["cpu_ms"] = (cpu_seconds(server.pid, database) - cpu_before) * 1000 / max(result["requests"], 1)
+        time.sleep(0.5)
+        rows, counter = counts(event_kind)
+        result.update(rows=rows - before, counter_matches=counter == rows)
+        results[kind] = result
+    return results
 
+
+def report(args: argparse.Namespace, results: dict) -> bool:
+    """Print the table; True when an event was lost or a response was bad."""
     cores = os.cpu_count()
     print(f"PostgreSQL, gunicorn gthread {args.workers}×{args.threads}, wrk -t{args.wrk_threads} "
           f"-c{args.connections} -d{args.seconds}s, {args.messages} messages, {cores} cores, DEBUG off")
@@ -228,6 +221,28 @@ def main() -> None:
     print("CPU ms/req: gunicorn workers plus PostgreSQL backends per request served (wrk excluded); "
           "2 idle cores serve about 2000 / that many requests per second.")
     print(f"load average at the end: {os.getloadavg()[0]:.1f}")
+    return lost
+
+
+def main() -> None:
+    args = parse_args()
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is not installed (apt-get install wrk)")
+
+    env = django_env(args.database_url, args.port)
+    os.environ.update(env)
+    sys.path.insert(0, str(BASE_DIR))
+    create_database(args.database_url)
+    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=BASE_DIR, env=env, check=True)
+    campaign_id, link_id = prepare(args.messages)
+    work = Path(tempfile.mkdtemp(prefix="bench-tracking-"))
+    server = start_gunicorn(env, args.port, args.workers, args.threads)
+    try:
+        results = measure(args, server, work, campaign_id, link_id)
+    finally:
+        stop(server)
+        shutil.rmtree(work, ignore_errors=True)
+    lost = report(args, results)
     print("no event lost" if not lost else "EVENTS LOST OR ERRORS: see above")
     sys.exit(1 if lost else 0)
 

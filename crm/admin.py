@@ -1,4 +1,5 @@
 """API keys in the admin: the raw key is shown once, right after it is created; revoke is an action."""
+
 from django import forms
 from django.contrib import admin, messages
 from django.utils.html import format_html
@@ -11,7 +12,9 @@ from .services import api_key_create, api_key_revoke, api_key_update
 
 class ApiKeyForm(forms.ModelForm):
     scopes = forms.MultipleChoiceField(
-        label=_("scopes"), choices=[(s, s) for s in SCOPES], widget=forms.CheckboxSelectMultiple,
+        label=_("scopes"),
+        choices=[(s, s) for s in SCOPES],
+        widget=forms.CheckboxSelectMultiple,
         help_text=_("What the key may do: read or write contacts, send purchases or events, and so on."),
     )
 
@@ -77,15 +80,22 @@ class ApiKeyAdmin(admin.ModelAdmin):
         key, raw = api_key_create(name=form.cleaned_data["name"], scopes=form.cleaned_data["scopes"])
         obj.__dict__.update({f.attname: getattr(key, f.attname) for f in key._meta.concrete_fields})
         obj._state.adding = False
-        messages.warning(request, format_html(
-            "{} <code style=\"user-select: all\">{}</code>",
-            _("Copy the new API key now; it is stored hashed and will not be shown again:"), raw,
-        ))
+        messages.warning(
+            request,
+            format_html(
+                '{} <code style="user-select: all">{}</code>',
+                _("Copy the new API key now; it is stored hashed and will not be shown again:"),
+                raw,
+            ),
+        )
 
     @admin.action(description=_("Revoke selected API keys"), permissions=["change"])
     def revoke(self, request, queryset):
         keys = list(queryset.filter(revoked_at__isnull=True))
         for key in keys:
             api_key_revoke(key=key)
-        self.message_user(request, ngettext("%(n)d key revoked.", "%(n)d keys revoked.", len(keys)) % {
-            "n": len(keys)}, messages.SUCCESS)
+        self.message_user(
+            request,
+            ngettext("%(n)d key revoked.", "%(n)d keys revoked.", len(keys)) % {"n": len(keys)},
+            messages.SUCCESS,
+        )

@@ -5,7 +5,8 @@ Beside the messages (translated, for people) every error carries machine-readabl
 `"error_codes": {"field": ["code", …]}` parallel to the messages, any other error is
 `{"detail": "…", "code": "…"}`.
 """
-from typing import Any
+
+from typing import Any, cast
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError
@@ -23,8 +24,10 @@ def exception_handler(exc, context):
     if response is None or not isinstance(response.data, dict):
         return response
     if response.status_code == 400:
-        response.data[ERROR_CODES] = {field: [getattr(message, "code", None) or "invalid" for message in messages]
-                                      for field, messages in response.data.items()}
+        response.data[ERROR_CODES] = {
+            field: [getattr(message, "code", None) or "invalid" for message in messages]
+            for field, messages in response.data.items()
+        }
     elif "detail" in response.data:
         response.data["code"] = getattr(response.data["detail"], "code", None) or "error"
     return response
@@ -36,23 +39,27 @@ def _as_api_exception(exc: Exception) -> Exception:
     elif isinstance(exc, (DataError, OverflowError)):
         # The database refused a value the validation let through (a length or range limit): the input
         # is at fault, so it is a 400 like any other bad value.
-        exc = exceptions.ValidationError({NON_FIELD: [_("A value is out of the range the database accepts.")]},
-                                         code="out_of_range")
+        exc = exceptions.ValidationError(
+            {NON_FIELD: [_("A value is out of the range the database accepts.")]}, code="out_of_range"
+        )
     elif isinstance(exc, RecursionError):
         exc = exceptions.ValidationError({NON_FIELD: [_("The input is nested too deeply.")]}, code="too_deep")
     elif isinstance(exc, exceptions.ParseError):
         # A body that is not JSON is a 400 like the others: same shape, so clients parse one format.
-        exc = exceptions.ValidationError({NON_FIELD: [exc.detail]}, code=exc.detail.code)
+        exc = exceptions.ValidationError({NON_FIELD: [exc.detail]}, code=cast(ErrorDetail, exc.detail).code)
     if isinstance(exc, exceptions.ValidationError):
-        exc.detail = flatten_errors(exc.detail)
+        # A flat mapping is one of the shapes DRF's (recursive) detail type allows.
+        exc.detail = cast(dict[str, Any], flatten_errors(exc.detail))
     return exc
 
 
 def _django_details(exc: DjangoValidationError) -> dict[str, list[ErrorDetail]]:
     """Django's errors with their codes kept (message_dict would drop them)."""
     groups = exc.error_dict if hasattr(exc, "error_dict") else {NON_FIELD: exc.error_list}
-    return {field: [ErrorDetail(message, code=error.code or "invalid") for error in errors
-                    for message in error.messages] for field, errors in groups.items()}
+    return {
+        field: [ErrorDetail(message, code=error.code or "invalid") for error in errors for message in error.messages]
+        for field, errors in groups.items()
+    }
 
 
 def flatten_errors(detail: Any, prefix: str = "") -> dict[str, list]:

@@ -1,4 +1,5 @@
 """Partner API keys in `Authorization: Bearer <key>`; staff sessions go through DRF's SessionAuthentication."""
+
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
@@ -61,6 +62,10 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
         return {
             "type": "http",
             "scheme": "bearer",
-            "description": str(_("A partner API key from the admin or `manage.py create_api_key`, "
-                                 "sent as `Authorization: Bearer <key>`.")),
+            "description": str(
+                _(
+                    "A partner API key from the admin or `manage.py create_api_key`, "
+                    "sent as `Authorization: Bearer <key>`."
+                )
+            ),
         }

@@ -9,11 +9,12 @@ the default install needs no server. The tasks themselves are idempotent, as the
 
 Selected with `CELERY_BROKER_URL` unset outside tests (see crm/settings.py), as `crmfs://`.
 """
+
 from __future__ import annotations
 
 import os
-from queue import Empty
 from pathlib import Path
+from queue import Empty
 
 from kombu.transport import TRANSPORT_ALIASES, filesystem, virtual
 from kombu.utils.encoding import bytes_to_str
@@ -27,8 +28,12 @@ def folders(base: Path) -> dict[str, str]:
     queue, control = base / "queue", base / "control"
     for folder in (queue, control, base / "unacked"):
         folder.mkdir(parents=True, exist_ok=True)
-    return {"data_folder_in": str(queue), "data_folder_out": str(queue), "control_folder": str(control),
-            "unacked_folder": str(base / "unacked")}
+    return {
+        "data_folder_in": str(queue),
+        "data_folder_out": str(queue),
+        "control_folder": str(control),
+        "unacked_folder": str(base / "unacked"),
+    }
 
 
 def _alive(pid: int) -> bool:
@@ -83,7 +88,7 @@ class Channel(filesystem.Channel):
                 continue
         return moved
 
-    def _get(self, queue):
+    def _get(self, queue, timeout=None):
         wanted = f"{queue}.msg"
         for filename in sorted(os.listdir(self.data_folder_in)):
             if filename.partition(".")[2] != wanted:

@@ -4,6 +4,7 @@ Outside tests, tasks always go through a broker to a real worker: Redis (or Rabb
 CELERY_BROKER_URL is set, else the embedded file broker of `make run` (crm/broker.py). The test
 suite alone runs them in-process (crm/settings.py).
 """
+
 import os
 import time
 

@@ -8,6 +8,7 @@ a program reading the file sees the quote and can strip it. Phone numbers in E.1
 so plain-text phones appear as `'+972…` in exports; the ad-platform formats hash phones (hex digits
 only), so their files are unchanged.
 """
+
 from typing import Any
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

@@ -1,6 +1,7 @@
 """Brute-force protection for the admin sign-in: failures are counted per user name and per client
 address in the cache, and past LOGIN_FAILURE_LIMIT further attempts are refused, right or wrong,
 until LOGIN_LOCKOUT_MINUTES have passed since the last failure."""
+
 from django import forms
 from django.conf import settings
 from django.contrib.admin.forms import AdminAuthenticationForm
@@ -39,8 +40,9 @@ class ThrottledAdminAuthenticationForm(AdminAuthenticationForm):
     def clean(self):
         username = self.cleaned_data.get("username") or ""
         if is_locked(self.request, username):
-            raise forms.ValidationError(self.error_messages["locked"], code="locked",
-                                        params={"minutes": settings.LOGIN_LOCKOUT_MINUTES})
+            raise forms.ValidationError(
+                self.error_messages["locked"], code="locked", params={"minutes": settings.LOGIN_LOCKOUT_MINUTES}
+            )
         try:
             cleaned = super().clean()
         except forms.ValidationError:

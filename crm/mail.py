@@ -4,6 +4,7 @@ A file's name carries a keyed hash of its recipient (`<time>-<recipient key>-<ra
 copies sent to a person can be found and deleted when they ask to be erased, without reading every
 file and without the address itself showing in a directory listing.
 """
+
 import re
 from collections.abc import Iterable
 from email.parser import BytesHeaderParser

@@ -1,4 +1,5 @@
 """Partner API keys: stored hashed, shown once, with scopes."""
+
 import hashlib
 import secrets
 
@@ -7,8 +8,14 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 SCOPES = (
-    "contacts:read", "contacts:write", "purchases:write", "events:write",
-    "segments:read", "segments:write", "campaigns:read", "campaigns:write",
+    "contacts:read",
+    "contacts:write",
+    "purchases:write",
+    "events:write",
+    "segments:read",
+    "segments:write",
+    "campaigns:read",
+    "campaigns:write",
 )
 KEY_PREFIX_LENGTH = 8
 

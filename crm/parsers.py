@@ -1,4 +1,8 @@
 """JSON bodies with a nesting limit: a deeply nested document is a 400, not a stack overflow."""
+
+from collections.abc import Iterable
+from typing import Any
+
 from django.conf import settings
 from django.utils.translation import gettext as _
 from rest_framework import parsers
@@ -23,8 +27,10 @@ class JSONParser(parsers.JSONParser):
 
     @staticmethod
     def _too_deep() -> ParseError:
-        return ParseError(_("JSON parse error - nested deeper than %(depth)d levels.")
-                          % {"depth": settings.API_MAX_JSON_DEPTH}, code="too_deep")
+        return ParseError(
+            _("JSON parse error - nested deeper than %(depth)d levels.") % {"depth": settings.API_MAX_JSON_DEPTH},
+            code="too_deep",
+        )
 
 
 def depth_exceeds(data, limit: int) -> bool:
@@ -32,6 +38,7 @@ def depth_exceeds(data, limit: int) -> bool:
     stack = [(data, 1)]
     while stack:
         value, depth = stack.pop()
+        children: Iterable[Any]
         if isinstance(value, dict):
             children = value.values()
         elif isinstance(value, list):

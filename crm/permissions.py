@@ -4,6 +4,7 @@ A staff session gets exactly the rights its role has in the admin: the Django mo
 matches the method on the view's model (view for reads, add / change / delete for writes), plus the
 explicit permissions below for actions that reach beyond one record. Superusers pass.
 """
+
 from rest_framework import permissions
 
 from .models import ApiKey
@@ -14,8 +15,15 @@ MERGE_CONTACT = "contacts.merge_contact"
 EXPORT_CONTACT = "contacts.export_contact"
 EXPORT_SEGMENT = "segments.export_segment"  # created, and granted to roles, by crm's migrations
 
-METHOD_ACTIONS = {"GET": "view", "HEAD": "view", "OPTIONS": "view", "POST": "add", "PUT": "change",
-                  "PATCH": "change", "DELETE": "delete"}
+METHOD_ACTIONS = {
+    "GET": "view",
+    "HEAD": "view",
+    "OPTIONS": "view",
+    "POST": "add",
+    "PUT": "change",
+    "PATCH": "change",
+    "DELETE": "delete",
+}
 
 
 class HasScope(permissions.BasePermission):
@@ -69,8 +77,7 @@ def required_scope(request, view) -> str | tuple[str, ...] | None:
 
 def required_permissions(request, view) -> tuple[str, ...]:
     """The permissions a staff session needs for this request; empty means nobody but superusers."""
-    explicit = _for_method(getattr(view, "action_permissions", {}).get(getattr(view, "action", None)),
-                           request.method)
+    explicit = _for_method(getattr(view, "action_permissions", {}).get(getattr(view, "action", None)), request.method)
     if explicit is not None:
         return (explicit,) if isinstance(explicit, str) else tuple(explicit)
     model = getattr(view, "permission_model", None)

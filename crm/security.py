@@ -1,5 +1,6 @@
 """Start-up and response safeguards: a real secret key outside development, and a Content Security
 Policy on every HTML page."""
+
 from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
@@ -16,13 +17,17 @@ def check_production_secret_key(key: str) -> None:
     """Refuse to start with a key anyone can guess: sessions, password resets and the mail links'
     signed tokens are all forgeable with it."""
     if not key or key == MISSING_SECRET_KEY:
-        raise ImproperlyConfigured("SECRET_KEY is not set. With DEBUG off, set SECRET_KEY to a long random value "
-                                   "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(64))').")
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set. With DEBUG off, set SECRET_KEY to a long random value "
+            "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(64))')."
+        )
     if key == DEV_SECRET_KEY or key.startswith("django-insecure"):
         raise ImproperlyConfigured("SECRET_KEY is the development key. With DEBUG off, set a long random value.")
     if len(key) < MIN_SECRET_KEY_LENGTH or len(set(key)) < MIN_SECRET_KEY_UNIQUE_CHARACTERS:
-        raise ImproperlyConfigured(f"SECRET_KEY is too weak: use at least {MIN_SECRET_KEY_LENGTH} random "
-                                   f"characters ({MIN_SECRET_KEY_UNIQUE_CHARACTERS} or more different ones).")
+        raise ImproperlyConfigured(
+            f"SECRET_KEY is too weak: use at least {MIN_SECRET_KEY_LENGTH} random "
+            f"characters ({MIN_SECRET_KEY_UNIQUE_CHARACTERS} or more different ones)."
+        )
 
 
 def refuse_unsafe_start() -> None:
@@ -38,8 +43,7 @@ def secret_key_check(app_configs=None, **kwargs) -> list:
     try:
         refuse_unsafe_start()
     except ImproperlyConfigured as exc:
-        return [checks.Warning(str(exc), hint="The web app, the worker and beat will refuse to start.",
-                               id="crm.W001")]
+        return [checks.Warning(str(exc), hint="The web app, the worker and beat will refuse to start.", id="crm.W001")]
     return []
 
 

@@ -1,4 +1,5 @@
 """Writes for partner API keys: the raw key exists only in the return value of `api_key_create`."""
+
 from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
@@ -16,8 +17,14 @@ def scopes_clean(scopes: Iterable[str] | str) -> list[str]:
     wanted = {str(s).strip() for s in scopes if str(s).strip()}
     unknown = sorted(wanted - set(SCOPES))
     if unknown:
-        raise ValidationError({"scopes": [_("Unknown scope(s): %(names)s. Known: %(known)s.") % {
-            "names": ", ".join(unknown), "known": ", ".join(SCOPES)}]})
+        raise ValidationError(
+            {
+                "scopes": [
+                    _("Unknown scope(s): %(names)s. Known: %(known)s.")
+                    % {"names": ", ".join(unknown), "known": ", ".join(SCOPES)}
+                ]
+            }
+        )
     if not wanted:
         raise ValidationError({"scopes": [_("Give at least one scope.")]})
     return [s for s in SCOPES if s in wanted]
@@ -33,8 +40,7 @@ def api_key_create(*, name: str, scopes: Iterable[str] | str) -> tuple[ApiKey, s
         raise ValidationError({"name": [_("At most %(n)d characters.") % {"n": 100}]})
     clean_scopes = scopes_clean(scopes)
     raw = ApiKey.generate()
-    key = ApiKey.objects.create(name=name, scopes=clean_scopes, prefix=raw[:KEY_PREFIX_LENGTH],
-                                key_hash=hash_key(raw))
+    key = ApiKey.objects.create(name=name, scopes=clean_scopes, prefix=raw[:KEY_PREFIX_LENGTH], key_hash=hash_key(raw))
     return key, raw
 
 

@@ -48,7 +48,7 @@ def _build(segments: list[Segment], ctx: Context, slots: int) -> Plan:
         try:
             columns[f"s{segment.pk}"] = ExpressionWrapper(compile_tree(segment.rules or {"any": []}, ctx),
                                                           output_field=BooleanField())
-        except Exception as exc:  # one broken segment must not keep the others from being evaluated
+        except Exception as exc:  # noqa: BLE001 - one broken segment must not keep the others from being evaluated
             failed[segment.pk] = exc
     sentinels = list(range(-slots, 0))  # never a real id: stands for the contact ids to check
     qs = audience().filter(pk__in=sentinels).annotate(**columns).values_list("pk", *columns)
@@ -97,7 +97,7 @@ def matching_segments(segments: list[Segment], ids: list[int]) -> Matches:
     try:
         with transaction.atomic():
             return _matching(segments, ids)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - the segments at fault are found one by one below
         if len(segments) == 1:
             return Matches(found=set(), failed={segments[0].pk: exc})
     found: set[tuple[int, int]] = set()
@@ -120,6 +120,7 @@ def _matching(segments: list[Segment], ids: list[int]) -> Matches:
         plan = plan_for(segments, slots)
         failed.update(plan.failed)
         for row in _run(plan, chunk):
-            found.update((segment_id, row[0]) for segment_id, hit in zip(plan.segment_ids, row[1:]) if hit)
+            hits = zip(plan.segment_ids, row[1:], strict=False)
+            found.update((segment_id, row[0]) for segment_id, hit in hits if hit)
         start += slots
     return Matches(found=found, failed=failed)

@@ -4,6 +4,7 @@ Each segment costs one query: every leaf condition becomes a boolean column of a
 and the groups are then combined in Python from those answers.
 """
 from dataclasses import dataclass
+from typing import Any
 
 from django.db.models import BooleanField, ExpressionWrapper
 from django.utils.translation import gettext as _
@@ -91,9 +92,9 @@ def explain(segment: Segment, contact: Contact, ctx: Context | None = None) -> E
     for path, leaf in _leaves(rules):
         try:
             columns[path] = ExpressionWrapper(compile_condition(leaf, ctx), output_field=BooleanField())
-        except Exception:  # a condition that cannot compile is shown as not met, never as a crash
+        except Exception:  # noqa: BLE001 - a condition that cannot compile is shown as not met, never as a crash
             columns[path] = ExpressionWrapper(NOTHING, output_field=BooleanField())
-    answers = {}
+    answers: dict[str, Any] = {}
     if columns:
         answers = audience().filter(pk=contact.pk).annotate(**columns).values(*columns).first() or {}
     lines: list = []

@@ -6,8 +6,9 @@ one) and SEGMENT_RULES_MAX_DEPTH (levels of nested groups; an in_segment conditi
 more level holding the other segment's tree). Every walk here is iterative, so a stored tree of any
 shape is measured without recursion.
 """
+import functools
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -107,8 +108,11 @@ class Sizes:
     def included(self, node: Any, visiting: tuple[int, ...]) -> tuple[int, int] | None:
         if not isinstance(node, dict) or node.get("field") != "in_segment":
             return None
+        segment = node.get("segment")
+        if segment is None:
+            return None
         try:
-            return self.of(int(node.get("segment")), visiting)
+            return self.of(int(segment), visiting)
         except (TypeError, ValueError):
             return None
 
@@ -138,7 +142,9 @@ def check_including_segments(segment_id: int, sizes: Sizes) -> None:
     for other_id in sorted(sizes.rules()):
         if other_id == segment_id or segment_id not in _reachable(other_id, sizes.rules()):
             continue
-        conditions, depth = sizes.of(other_id)
+        size = sizes.of(other_id)
+        assert size is not None  # other_id is one of the stored dynamic segments
+        conditions, depth = size
         if conditions > settings.SEGMENT_RULES_MAX_CONDITIONS or depth > settings.SEGMENT_RULES_MAX_DEPTH:
             name = Segment.objects.filter(pk=other_id).values_list("name", flat=True).first()
             raise RuleError("rules", _("Segment “%(name)s” includes this one and would then exceed the limits of "
@@ -164,7 +170,7 @@ def check_compiles(tree: dict) -> None:
     ctx = Context.current()
     for node, path, _depth in _nodes(tree):
         if isinstance(node, dict) and "field" in node:
-            _guarded(lambda: compile_condition(node, ctx), path, _("This condition cannot be evaluated."))
+            _guarded(functools.partial(compile_condition, node, ctx), path, _("This condition cannot be evaluated."))
 
     def plan() -> None:
         with transaction.atomic():
@@ -173,7 +179,7 @@ def check_compiles(tree: dict) -> None:
     _guarded(plan, "rules", _("The database cannot evaluate these rules."))
 
 
-def _guarded(step, path: str, message: str) -> None:
+def _guarded(step: Callable[[], object], path: str, message: str) -> None:
     try:
         step()
     except RuleError:

@@ -7,7 +7,7 @@ import datetime as dt
 import math
 import re
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -88,11 +88,11 @@ def _validate_condition(node: dict, path: str) -> dict:
     if condition is None:
         raise RuleError(join_path(path, "field"), _("Unknown field “%(field)s”.") % {"field": key})
     op_name = node.get("op")
-    op = condition.ops.get(op_name) if isinstance(op_name, str) else None
-    if op is None:
+    if not isinstance(op_name, str) or op_name not in condition.ops:
         allowed = ", ".join(condition.ops)
         raise RuleError(join_path(path, "op"), _("Operator “%(op)s” does not apply to %(field)s (use one of: "
                                              "%(allowed)s).") % {"op": op_name, "field": key, "allowed": allowed})
+    op = condition.ops[op_name]
     allowed_keys = {"field", "op", "value", *condition.extras}
     unknown = sorted(set(node) - allowed_keys)
     if unknown:
@@ -111,7 +111,7 @@ def _validate_condition(node: dict, path: str) -> dict:
     return clean
 
 
-def _fail(path: str, message: str) -> None:
+def _fail(path: str, message: str) -> NoReturn:
     raise RuleError(path, message)
 
 
@@ -318,13 +318,14 @@ def _compile(node: dict, ctx: Context) -> Q:
 
 
 def compile_condition(node: dict, ctx: Context) -> Q:
-    condition = registry.get(node["field"])
+    """A stored key no longer registered raises KeyError, which marks the segment as failing."""
+    condition = registry.conditions()[node["field"]]
     return condition.compile(_typed(node), ctx)
 
 
 def _typed(node: dict) -> dict:
     """JSON values to Python ones: ISO dates to dates."""
-    op = registry.get(node["field"]).ops[node["op"]]
+    op = registry.conditions()[node["field"]].ops[node["op"]]
     if op.value == "date":
         return {**node, "value": dt.date.fromisoformat(node["value"])}
     return node

@@ -14,7 +14,6 @@ from .models import Segment, SegmentMembership
 from .registry import Context
 from .rules import compile_tree
 
-
 RULES_VERSION_KEY = "segments:rules-version"
 
 

@@ -1,12 +1,13 @@
 """Scheduled jobs in the admin: each declared job under its own translated name, timed in words a marketer
 uses ("every 15 minutes", "daily at 00:05"), switched on or off. django-celery-beat's own schedule admins
 (crontabs, solar events…) are taken out of the menu: the jobs here are the whole story."""
+
 import datetime as dt
 
 from django import forms
 from django.conf import settings
 from django.contrib import admin
-from django.contrib.admin.sites import NotRegistered
+from django.contrib.admin.exceptions import NotRegistered
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
@@ -22,9 +23,12 @@ def timing_of(job: beat.PeriodicTask) -> str:
     if job.crontab_id and job.crontab.minute.isdigit() and job.crontab.hour.isdigit():
         return gettext("daily at %(time)s") % {"time": f"{int(job.crontab.hour):02d}:{int(job.crontab.minute):02d}"}
     if job.interval_id:
-        seconds = job.interval.every * {beat.IntervalSchedule.SECONDS: 1, beat.IntervalSchedule.MINUTES: 60,
-                                        beat.IntervalSchedule.HOURS: 3600, beat.IntervalSchedule.DAYS: 86400,
-                                        }.get(job.interval.period, 1)
+        seconds = job.interval.every * {
+            beat.IntervalSchedule.SECONDS: 1,
+            beat.IntervalSchedule.MINUTES: 60,
+            beat.IntervalSchedule.HOURS: 3600,
+            beat.IntervalSchedule.DAYS: 86400,
+        }.get(job.interval.period, 1)
         if seconds % 60:
             return ngettext("every %(n)d second", "every %(n)d seconds", seconds) % {"n": seconds}
         return ngettext("every %(n)d minute", "every %(n)d minutes", seconds // 60) % {"n": seconds // 60}
@@ -34,8 +38,11 @@ def timing_of(job: beat.PeriodicTask) -> str:
 class ScheduledJobForm(forms.ModelForm):
     timing = forms.ChoiceField(label=_("runs"), choices=[(EVERY, _("every few minutes")), (DAILY, _("once a day"))])
     every_minutes = forms.IntegerField(label=_("every (minutes)"), min_value=1, max_value=24 * 60, required=False)
-    daily_at = forms.TimeField(label=_("daily at (local time)"), required=False,
-                               help_text=_("In the time zone %(tz)s.") % {"tz": settings.TIME_ZONE})
+    daily_at = forms.TimeField(
+        label=_("daily at (local time)"),
+        required=False,
+        help_text=_("In the time zone %(tz)s.") % {"tz": settings.TIME_ZONE},
+    )
 
     class Meta:
         model = ScheduledJob
@@ -51,7 +58,8 @@ class ScheduledJobForm(forms.ModelForm):
             self.initial.update(timing=EVERY, every_minutes=max(1, int(seconds // 60)))
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if data.get("timing") == EVERY and not data.get("every_minutes"):
             self.add_error("every_minutes", ValidationError(_("Say how many minutes apart."), code="required"))
         if data.get("timing") == DAILY and not data.get("daily_at"):
@@ -63,13 +71,19 @@ class ScheduledJobForm(forms.ModelForm):
         data = self.cleaned_data
         if data["timing"] == EVERY:
             job.interval, _new = beat.IntervalSchedule.objects.get_or_create(
-                every=data["every_minutes"], period=beat.IntervalSchedule.MINUTES)
+                every=data["every_minutes"], period=beat.IntervalSchedule.MINUTES
+            )
             job.crontab = None
         else:
             at = data["daily_at"]
             job.crontab, _new = beat.CrontabSchedule.objects.get_or_create(
-                minute=str(at.minute), hour=str(at.hour), day_of_week="*", day_of_month="*", month_of_year="*",
-                timezone=settings.TIME_ZONE)
+                minute=str(at.minute),
+                hour=str(at.hour),
+                day_of_week="*",
+                day_of_month="*",
+                month_of_year="*",
+                timezone=settings.TIME_ZONE,
+            )
             job.interval = None
         if commit:
             job.save()
@@ -108,8 +122,7 @@ class ScheduledJobAdmin(admin.ModelAdmin):
         return timing_of(obj)
 
 
-for model in (beat.PeriodicTask, beat.IntervalSchedule, beat.CrontabSchedule, beat.SolarSchedule,
-              beat.ClockedSchedule):
+for model in (beat.PeriodicTask, beat.IntervalSchedule, beat.CrontabSchedule, beat.SolarSchedule, beat.ClockedSchedule):
     try:
         admin.site.unregister(model)
     except NotRegistered:

@@ -1,4 +1,5 @@
 """The admin banner: staff see at once when no worker or scheduler is running."""
+
 from .health import background_warning as _warning
 
 

@@ -3,6 +3,7 @@
 Each check answers ok / warning / failing with a short detail a person can act on, and nothing personal,
 so the same answer serves the staff page and the unauthenticated `GET /api/v1/health/`.
 """
+
 from __future__ import annotations
 
 import json
@@ -58,8 +59,11 @@ def check_broker() -> Check:
     folder = embedded_broker_dir()
     if folder is not None:
         if os.access(folder, os.W_OK):
-            where = folder.parent.relative_to(settings.BASE_DIR) if folder.parent.is_relative_to(settings.BASE_DIR) \
+            where = (
+                folder.parent.relative_to(settings.BASE_DIR)
+                if folder.parent.is_relative_to(settings.BASE_DIR)
                 else folder.parent
+            )
             return Check("broker", OK, _("Embedded broker: message files in %(folder)s.") % {"folder": where})
         return Check("broker", FAILING, _("The embedded broker's folder cannot be written."))
     from crm.celery import app
@@ -85,15 +89,20 @@ def _heartbeat_check(name: str, missing: str, stale: str, fine: str) -> Check:
 
 def check_worker() -> Check:
     return _heartbeat_check(
-        Heartbeat.WORKER, _("No worker has been seen yet."),
-        _("No worker has run a task for a while: queued work is waiting."), _("A worker is running tasks."))
+        Heartbeat.WORKER,
+        _("No worker has been seen yet."),
+        _("No worker has run a task for a while: queued work is waiting."),
+        _("A worker is running tasks."),
+    )
 
 
 def check_beat() -> Check:
     return _heartbeat_check(
-        Heartbeat.BEAT, _("The scheduler (beat) has not been seen yet."),
+        Heartbeat.BEAT,
+        _("The scheduler (beat) has not been seen yet."),
         _("The scheduler (beat) has stopped ticking: scheduled jobs will not start."),
-        _("The scheduler (beat) is ticking."))
+        _("The scheduler (beat) is ticking."),
+    )
 
 
 def oldest_waiting_seconds() -> float | None:
@@ -124,8 +133,11 @@ def check_queue() -> Check:
     if age is None:
         return Check("queue", OK, _("This broker does not show waiting tasks."))
     status = OK if age <= settings.HEALTH_STALE_SECONDS else WARNING
-    detail = _("Nothing is waiting.") if age == 0 else _("The oldest waiting task was queued %(seconds)d s ago.") % {
-        "seconds": age}
+    detail = (
+        _("Nothing is waiting.")
+        if age == 0
+        else _("The oldest waiting task was queued %(seconds)d s ago.") % {"seconds": age}
+    )
     return Check("queue", status, detail, round(age, 1))
 
 
@@ -134,15 +146,19 @@ def check_mail() -> Check:
     if backend == "crm.mail.EmlFileBackend":
         outbox = Path(settings.EMAIL_FILE_PATH)
         writable = os.access(outbox if outbox.exists() else outbox.parent, os.W_OK)
-        return (Check("mail", OK, _("Mail is written to files in the outbox folder.")) if writable
-                else Check("mail", FAILING, _("The outbox folder cannot be written.")))
+        return (
+            Check("mail", OK, _("Mail is written to files in the outbox folder."))
+            if writable
+            else Check("mail", FAILING, _("The outbox folder cannot be written."))
+        )
     if backend == "django.core.mail.backends.smtp.EmailBackend":
         try:
             with smtplib.SMTP(settings.EMAIL_HOST, settings.EMAIL_PORT, timeout=PROBE_TIMEOUT_SECONDS) as smtp:
                 smtp.noop()
         except (OSError, smtplib.SMTPException) as exc:
-            return Check("mail", FAILING, _("The SMTP server does not answer: %(error)s") % {
-                "error": type(exc).__name__})
+            return Check(
+                "mail", FAILING, _("The SMTP server does not answer: %(error)s") % {"error": type(exc).__name__}
+            )
         return Check("mail", OK, _("The SMTP server answers."))
     return Check("mail", OK, _("Mail goes through %(backend)s (not probed).") % {"backend": backend.rsplit(".", 1)[-1]})
 
@@ -152,8 +168,11 @@ CHECKS = (check_database, check_broker, check_worker, check_beat, check_queue, c
 
 def health_report() -> dict:
     checks = [check() for check in CHECKS]
-    worst = FAILING if any(c.status == FAILING for c in checks) else (
-        WARNING if any(c.status == WARNING for c in checks) else OK)
+    worst = (
+        FAILING
+        if any(c.status == FAILING for c in checks)
+        else (WARNING if any(c.status == WARNING for c in checks) else OK)
+    )
     return {"status": worst, "checked_at": timezone.now().isoformat(), "checks": [asdict(c) for c in checks]}
 
 

@@ -1,4 +1,5 @@
 """Liveness of the background processes, and the scheduled jobs as marketers see them."""
+
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -17,6 +18,9 @@ class Heartbeat(models.Model):
     class Meta:
         verbose_name = _("heartbeat")
         verbose_name_plural = _("heartbeats")
+
+    def __str__(self) -> str:
+        return self.name
 
     @classmethod
     def record(cls, name: str) -> None:

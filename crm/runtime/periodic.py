@@ -4,6 +4,7 @@
 install, `make run` and production all get them); a job that already exists is left as staff set it
 in the admin (its timing, or switched off), so upgrades never undo their edits.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -26,16 +27,33 @@ class Job:
 
 def jobs() -> list[Job]:
     return [
-        Job("campaigns.tasks.campaigns_start_due", _("Send scheduled campaigns"),
-            _("Starts every scheduled campaign whose time has come, within a minute."), every_seconds=60),
-        Job("segments.tasks.refresh_dynamic_segments", _("Refresh segment lists"),
-            _("Re-evaluates every dynamic segment, so rules about dates and days move contacts in and out "
-              "as time passes."), every_seconds=settings.SEGMENT_REFRESH_MINUTES * 60),
-        Job("contacts.recompute_all", _("Nightly RFM recompute"),
+        Job(
+            "campaigns.tasks.campaigns_start_due",
+            _("Send scheduled campaigns"),
+            _("Starts every scheduled campaign whose time has come, within a minute."),
+            every_seconds=60,
+        ),
+        Job(
+            "segments.tasks.refresh_dynamic_segments",
+            _("Refresh segment lists"),
+            _(
+                "Re-evaluates every dynamic segment, so rules about dates and days move contacts in and out "
+                "as time passes."
+            ),
+            every_seconds=settings.SEGMENT_REFRESH_MINUTES * 60,
+        ),
+        Job(
+            "contacts.recompute_all",
+            _("Nightly RFM recompute"),
             _("Recomputes every contact's RFM scores after local midnight, as purchases age."),
-            daily_at=(0, 5)),
-        Job("runtime.heartbeat", _("Worker heartbeat"),
-            _("Lets the health page and the admin banner know that a worker is running."), every_seconds=30),
+            daily_at=(0, 5),
+        ),
+        Job(
+            "runtime.heartbeat",
+            _("Worker heartbeat"),
+            _("Lets the health page and the admin banner know that a worker is running."),
+            every_seconds=30,
+        ),
     ]
 
 
@@ -57,12 +75,18 @@ def setup_periodic_tasks() -> list[str]:
         schedule: dict = {}
         if job.every_seconds:
             schedule["interval"], _new = IntervalSchedule.objects.get_or_create(
-                every=job.every_seconds, period=IntervalSchedule.SECONDS)
+                every=job.every_seconds, period=IntervalSchedule.SECONDS
+            )
         else:
             hour, minute = job.daily_at or (0, 0)
             schedule["crontab"], _new = CrontabSchedule.objects.get_or_create(
-                minute=str(minute), hour=str(hour), day_of_week="*", day_of_month="*", month_of_year="*",
-                timezone=settings.TIME_ZONE)
+                minute=str(minute),
+                hour=str(hour),
+                day_of_week="*",
+                day_of_month="*",
+                month_of_year="*",
+                timezone=settings.TIME_ZONE,
+            )
         with override("en"):
             name, description = str(job.name), str(job.description)
         PeriodicTask.objects.create(task=job.task, name=name, description=description, **schedule)

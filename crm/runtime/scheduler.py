@@ -1,4 +1,5 @@
 """Celery beat's scheduler: django-celery-beat's database scheduler that also says it is alive."""
+
 import logging
 from time import monotonic
 

@@ -1,4 +1,5 @@
 """The worker's heartbeat: beat sends it every 30 s, and running it proves a worker takes tasks."""
+
 from celery import shared_task
 
 from .models import Heartbeat

@@ -15,8 +15,10 @@ from campaigns import services as campaign_services
 from campaigns import tracking
 from campaigns.models import Campaign, EmailTemplate, Link, Message
 from campaigns.tokens import message_token
+from contacts import ingest
 from contacts import services as contact_services
 from contacts.models import Contact, CustomField, LoyaltyMember
+from contacts.serializers import ContactSerializer, ContactUpsertSerializer, read_input
 from crm.services import api_key_create
 from segments import services as segment_services
 
@@ -31,7 +33,7 @@ ALL = PAYLOADS + HEBREW
 # Valid addresses (Django's validator accepts a quoted local part) that still carry markup.
 EMAILS = ('"<svg/onload=window.__xss=1>"@example.com', "{{7*7}}@example.com",
           "\"'><img/src=x/onerror=window.__xss=1>\"@example.co.il")
-HOSTILE_URL = "https://example.com/?q=%s&b=" % SCRIPT + ATTRIBUTE.replace(" ", "%20")
+HOSTILE_URL = f"https://example.com/?q={SCRIPT}&b=" + ATTRIBUTE.replace(" ", "%20")
 
 
 def payload(index: int) -> str:
@@ -53,15 +55,14 @@ def build(user) -> World:
     CustomField.objects.create(key="note", label=SCRIPT, help_text=ATTRIBUTE)
     CustomField.objects.create(key="colour", label=HEBREW[4], type=CustomField.Type.CHOICE,
                                choices=list(PAYLOADS), help_text=TEXTAREA)
-    store = contact_services.store_save(data={"code": "S<b>1</b>", "name": ATTRIBUTE, "city": HEBREW[0]})
-    products = [contact_services.product_save(data={"sku": f"SKU{ATTRIBUTE}"[:64], "name": SCRIPT,
-                                                    "category": TEXTAREA}),
-                contact_services.product_save(data={"sku": HEBREW[3], "name": HEBREW[1], "category": HEBREW[0]})]
+    store = contact_services.store_save(code="S<b>1</b>", name=ATTRIBUTE, city=HEBREW[0])
+    products = [contact_services.product_save(sku=f"SKU{ATTRIBUTE}"[:64], name=SCRIPT, category=TEXTAREA),
+                contact_services.product_save(sku=HEBREW[3], name=HEBREW[1], category=HEBREW[0])]
     for index in range(len(ALL)):
         world.contacts.append(_contact(index, store, products))
     for index, email in enumerate(EMAILS):
-        contact, _created = contact_services.contact_upsert(data={
-            "email": email, "first_name": payload(index + 3), "email_opt_in": True}, source="api")
+        contact, _created = contact_services.contact_upsert(**read_input(ContactUpsertSerializer, {
+            "email": email, "first_name": payload(index + 3), "email_opt_in": True}))
         world.contacts.append(contact)
     _segments(world)
     _templates_and_campaigns(world)
@@ -76,27 +77,26 @@ def build(user) -> World:
 
 def _contact(index: int, store, products) -> Contact:
     text = payload(index)
-    contact = contact_services.contact_create(data={
+    contact = contact_services.contact_create(**read_input(ContactSerializer, {
         "email": f"hostile{index}@example.com", "first_name": text, "last_name": payload(index + 1),
         "city": payload(index + 2), "region": payload(index + 4), "source_detail": text,
         "external_id": f"x{index}{text}", "tags": [text, payload(index + 5)], "email_opt_in": True,
         "attributes": {"note": text, "colour": PAYLOADS[index % len(PAYLOADS)], payload(index + 1)[:60]: text},
-        "language": "he" if index >= len(PAYLOADS) else "en",
-    }, source="api")
+        "language": "he" if index >= len(PAYLOADS) else "en"}))
     contact_services.consent_change(contact=contact, channel="sms", granted=True, source=text[:100],
                                     text_shown=text)
     member = contact_services.member_create(contact=contact, card_number=f"{index}{text}"[:50])
     contact_services.points_adjust(member=member, delta=10, reason=text)
-    contact_services.purchase_record(data={
+    ingest.purchase_ingest(data={
         "contact": contact.pk, "external_id": f"o{index}{text}"[:100], "source": "pos", "store": store.code,
         "channel": "in_store", "total": "99.90",
         "items": [{"sku": products[index % 2].sku, "quantity": 1, "unit_price": "99.90"}]})
-    contact_services.activity_track(data={
+    ingest.activity_ingest(data={
         "contact": contact.pk, "type": "product_view", "product": products[index % 2].sku,
         "url": HOSTILE_URL, "properties": {text: text, "ref": payload(index + 2)},
         "event_id": f"e{index}{text}"[:100]})
-    contact_services.activity_track(data={"anonymous_id": f"a{index}{text}"[:100], "type": "page_view",
-                                          "url": HOSTILE_URL})
+    ingest.activity_ingest(data={"anonymous_id": f"a{index}{text}"[:100], "type": "page_view",
+                                 "url": HOSTILE_URL})
     return contact
 
 

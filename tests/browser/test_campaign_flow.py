@@ -57,6 +57,8 @@ def number(page, key: str) -> str:
 
 def test_a_marketer_sends_a_hebrew_campaign_and_watches_the_stats_fill_in(logged_in, live_server, browser,
                                                                           mail_settings, sink, audience):
+    """One marketer's session end to end in one browser, each step on the page the previous one left:
+    long on purpose, since splitting it would repeat the set-up of every earlier step."""
     page = logged_in
     shop_url = f"{live_server.url}/admin/login/"
 

@@ -1,6 +1,6 @@
 import pytest
 
-from contacts import services as contact_services
+from contacts import ingest
 from segments.models import Segment
 from tests.factories import ContactFactory
 
@@ -12,7 +12,7 @@ def test_a_marketer_builds_nests_previews_and_saves_a_segment(logged_in, live_se
     buyer = ContactFactory(city="Haifa")
     ContactFactory(city="Haifa")
     ContactFactory(city="Eilat")
-    contact_services.purchase_record(data={"contact": buyer.pk, "external_id": "b-1", "total": "80"})
+    ingest.purchase_ingest(data={"contact": buyer.pk, "external_id": "b-1", "total": "80"})
 
     page.goto(f"{live_server.url}/admin/segments/segment/add/")
     page.fill("#id_name", "Haifa buyers")

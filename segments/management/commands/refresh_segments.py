@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -5,9 +7,13 @@ from django.utils.translation import gettext_lazy
 from segments.models import Segment
 from segments.services import SegmentFailed, segment_refresh
 
+HELP = gettext_lazy("Re-evaluate dynamic segments now and record who entered and who left.")
+
 
 class Command(BaseCommand):
-    help = gettext_lazy("Re-evaluate dynamic segments now and record who entered and who left.")
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.help = str(HELP)  # argparse needs a str: translated here, in the language the command runs in
 
     def add_arguments(self, parser):
         parser.add_argument("--segment", type=int, action="append", dest="segments", metavar="ID",
