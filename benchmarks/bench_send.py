@@ -7,6 +7,7 @@ Creates the contacts once (tagged by size), then for each size sends a campaign 
 (start → snapshot → batches → status "sent") and prints mails/s and each worker's peak RSS.
 The reference is the same sink fed by a bare smtplib loop of pre-built messages.
 """
+
 import argparse
 import asyncio
 import multiprocessing
@@ -25,6 +26,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings")
 
 
 # ------------------------------------------------------------------ the sink (its own process)
+
 
 async def _session(reader, writer, counter) -> None:
     writer.write(b"220 sink ready\r\n")
@@ -50,6 +52,7 @@ async def _session(reader, writer, counter) -> None:
 
 def run_sink(port: int, counter) -> None:
     """A minimal SMTP server that accepts and discards every mail, counting them."""
+
     async def main():
         server = await asyncio.start_server(lambda r, w: _session(r, w, counter), "127.0.0.1", port)
         async with server:
@@ -70,11 +73,28 @@ POOL = ["--pool=solo"]
 
 
 def start_workers(n: int, env: dict, log: Path) -> list[subprocess.Popen]:
-    command = [str(Path(sys.executable).with_name("celery")), "-A", "crm", "worker", *POOL,
-               "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel=INFO"]
-    workers = [subprocess.Popen([*command, "-n", f"bench{i}-{os.getpid()}@%h"], cwd=ROOT, env=env,
-                                start_new_session=True, stdout=log.open("ab"), stderr=subprocess.STDOUT)
-               for i in range(n)]
+    command = [
+        str(Path(sys.executable).with_name("celery")),
+        "-A",
+        "crm",
+        "worker",
+        *POOL,
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+        "--loglevel=INFO",
+    ]
+    workers = [
+        subprocess.Popen(
+            [*command, "-n", f"bench{i}-{os.getpid()}@%h"],
+            cwd=ROOT,
+            env=env,
+            start_new_session=True,
+            stdout=log.open("ab"),
+            stderr=subprocess.STDOUT,
+        )
+        for i in range(n)
+    ]
     deadline = time.monotonic() + 60
     while log.read_text(errors="replace").count(" ready.") < n:
         if time.monotonic() > deadline:
@@ -99,6 +119,7 @@ def stop(processes) -> None:
 
 # ------------------------------------------------------------------ data
 
+
 def ensure_contacts(size: int) -> str:
     from contacts.models import Contact
 
@@ -106,8 +127,14 @@ def ensure_contacts(size: int) -> str:
     have = Contact.objects.filter(source_detail=tag).count()
     batch = []
     for i in range(have, size):
-        batch.append(Contact(email=f"{tag}-{i}@bench.example", first_name=("Dana", "נועה", "")[i % 3],
-                             email_opt_in=True, source_detail=tag))
+        batch.append(
+            Contact(
+                email=f"{tag}-{i}@bench.example",
+                first_name=("Dana", "נועה", "")[i % 3],
+                email_opt_in=True,
+                source_detail=tag,
+            )
+        )
         if len(batch) == 10_000:
             Contact.objects.bulk_create(batch)
             batch = []
@@ -122,17 +149,25 @@ def make_campaign(size: int):
 
     Campaign.objects.filter(name__startswith="bench").delete()
     tag = ensure_contacts(size)
-    segment = segment_create(name=f"bench {size}", rules={"field": "source_detail", "op": "eq", "value": tag},
-                             refresh=False)
-    template = template_save(data={
-        "name": "bench", "language": "he", "subject": "שלום {{ contact.first_name|default:'חבר' }}, מבצע",
-        "html": '<h1>שלום {{ contact.first_name|default:"חבר" }}</h1><p>מבצע החורף כאן.</p>'
-                '<p><a href="https://shop.example.com/sale">לחנות</a> · <a href="https://shop.example.com/new">חדש</a></p>'})
-    return campaign_save(data={"name": f"bench {size}", "template": template, "from_email": "club@shop.example"},
-                         segments=[segment])
+    segment = segment_create(
+        name=f"bench {size}", rules={"field": "source_detail", "op": "eq", "value": tag}, refresh=False
+    )
+    template = template_save(
+        data={
+            "name": "bench",
+            "language": "he",
+            "subject": "שלום {{ contact.first_name|default:'חבר' }}, מבצע",
+            "html": '<h1>שלום {{ contact.first_name|default:"חבר" }}</h1><p>מבצע החורף כאן.</p>'
+            '<p><a href="https://shop.example.com/sale">לחנות</a> · <a href="https://shop.example.com/new">חדש</a></p>',
+        }
+    )
+    return campaign_save(
+        data={"name": f"bench {size}", "template": template, "from_email": "club@shop.example"}, segments=[segment]
+    )
 
 
 # ------------------------------------------------------------------ runs
+
 
 def run_campaign(size: int, env: dict, log: Path) -> dict:
     from django.db import transaction
@@ -163,8 +198,9 @@ def reference(port: int, count: int) -> float:
     html = "<html dir='rtl'><body>" + "<p>שלום, מבצע החורף כאן.</p>" * 40 + "</body></html>"
     messages = []
     for i in range(count):
-        mail = EmailMultiAlternatives("שלום", "שלום, מבצע החורף כאן.\n" * 40, "club@shop.example",
-                                      [f"ref{i}@bench.example"])
+        mail = EmailMultiAlternatives(
+            "שלום", "שלום, מבצע החורף כאן.\n" * 40, "club@shop.example", [f"ref{i}@bench.example"]
+        )
         mail.attach_alternative(html, "text/html")
         messages.append((f"ref{i}@bench.example", mail.message().as_bytes(linesep="\r\n")))
     smtp = smtplib.SMTP("127.0.0.1", port)
@@ -179,8 +215,9 @@ def reference(port: int, count: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="sending threads per worker process (1: solo pool; more: thread pool)")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="sending threads per worker process (1: solo pool; more: thread pool)"
+    )
     args = parser.parse_args()
     if args.threads > 1:
         POOL[:] = ["--pool=threads", f"--concurrency={args.threads}"]
@@ -203,8 +240,10 @@ def main() -> None:
     try:
         for size in (int(s) for s in args.sizes.split(",")):
             result = run_campaign(size, env, log)
-            print(f"{result['size']:>7} recipients: {result['sent']} sent in {result['seconds']:.1f} s = "
-                  f"{result['rate']:.0f} mails/s; worker peak RSS {', '.join(f'{r:.0f}' for r in result['rss'])} MB")
+            print(
+                f"{result['size']:>7} recipients: {result['sent']} sent in {result['seconds']:.1f} s = "
+                f"{result['rate']:.0f} mails/s; worker peak RSS {', '.join(f'{r:.0f}' for r in result['rss'])} MB"
+            )
         ref = reference(port, 20_000)
         print(f"reference: bare smtplib loop, pre-built messages, one connection: {ref:.0f} mails/s")
         print(f"campaign / reference: {result['rate'] / ref:.2f}")

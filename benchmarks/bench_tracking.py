@@ -10,6 +10,7 @@ latency, and checks that no event was lost: every response wrk received has its 
 and the counters on Message add up to the rows. The servers it starts are stopped at the end.
 Needs `wrk` (apt-get install wrk) and a PostgreSQL it can create a database in.
 """
+
 import argparse
 import os
 import re
@@ -38,10 +39,18 @@ end
 
 def django_env(database_url: str, port: int) -> dict:
     env = dict(os.environ)
-    env.update(DJANGO_SETTINGS_MODULE="crm.settings", DATABASE_URL=database_url, DEBUG="false",
-               SECRET_KEY="bench-tracking-secret-key-not-for-production", ALLOWED_HOSTS="127.0.0.1",
-               SITE_URL=f"http://127.0.0.1:{port}", CONN_MAX_AGE="600", LOG_LEVEL="WARNING",
-               SESSION_COOKIE_SECURE="false", CSRF_COOKIE_SECURE="false")
+    env.update(
+        DJANGO_SETTINGS_MODULE="crm.settings",
+        DATABASE_URL=database_url,
+        DEBUG="false",
+        SECRET_KEY="bench-tracking-secret-key-not-for-production",
+        ALLOWED_HOSTS="127.0.0.1",
+        SITE_URL=f"http://127.0.0.1:{port}",
+        CONN_MAX_AGE="600",
+        LOG_LEVEL="WARNING",
+        SESSION_COOKIE_SECURE="false",
+        CSRF_COOKIE_SECURE="false",
+    )
     return env
 
 
@@ -68,11 +77,19 @@ def prepare(messages: int) -> tuple[int, int]:
     now = timezone.now()
     template = EmailTemplate.objects.create(name="Bench", subject="Hi", html="<p>Hi</p>", language="en")
     campaign = Campaign.objects.create(name="Bench", template=template, status=Campaign.Status.SENT)
-    Contact.objects.bulk_create([Contact(email=f"bench{i}@example.com", email_opt_in=True)
-                                 for i in range(messages)], batch_size=5000)
+    Contact.objects.bulk_create(
+        [Contact(email=f"bench{i}@example.com", email_opt_in=True) for i in range(messages)], batch_size=5000
+    )
     ids = Contact.objects.order_by("pk").values_list("pk", flat=True)
-    Message.objects.bulk_create([Message(campaign=campaign, contact_id=i, status=Message.Status.SENT,
-                                         sent_at=now - timezone.timedelta(hours=1)) for i in ids], batch_size=5000)
+    Message.objects.bulk_create(
+        [
+            Message(
+                campaign=campaign, contact_id=i, status=Message.Status.SENT, sent_at=now - timezone.timedelta(hours=1)
+            )
+            for i in ids
+        ],
+        batch_size=5000,
+    )
     link_id = links.link_register(campaign, "https://shop.example.com/sale?utm_source=crm")
     return campaign.pk, link_id
 
@@ -97,9 +114,24 @@ def port_taken(port: int) -> bool:
 def start_gunicorn(env: dict, port: int, workers: int, threads: int) -> subprocess.Popen:
     if port_taken(port):
         raise SystemExit(f"something already listens on 127.0.0.1:{port}; pick another --port")
-    command = [str(BASE_DIR / ".venv/bin/gunicorn"), "crm.wsgi:application", "--bind", f"127.0.0.1:{port}",
-               "--workers", str(workers), "--worker-class", "gthread", "--threads", str(threads),
-               "--keep-alive", "30", "--log-level", "warning", "--backlog", "2048"]
+    command = [
+        str(BASE_DIR / ".venv/bin/gunicorn"),
+        "crm.wsgi:application",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        "--worker-class",
+        "gthread",
+        "--threads",
+        str(threads),
+        "--keep-alive",
+        "30",
+        "--log-level",
+        "warning",
+        "--backlog",
+        "2048",
+    ]
     server = subprocess.Popen(command, cwd=BASE_DIR, env=env, start_new_session=True)
     for _attempt in range(100):
         try:
@@ -127,17 +159,36 @@ def to_ms(value: str) -> float:
 def run_wrk(port: int, paths: Path, seconds: int, connections: int, threads: int) -> dict:
     script = paths.with_suffix(".lua")
     script.write_text(WRK_SCRIPT % {"paths": paths, "ua": HUMAN_UA})
-    output = subprocess.run(["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--latency",
-                             "-s", str(script), f"http://127.0.0.1:{port}"], capture_output=True, text=True,
-                            check=True).stdout
+    output = subprocess.run(
+        [
+            "wrk",
+            "-t",
+            str(threads),
+            "-c",
+            str(connections),
+            "-d",
+            f"{seconds}s",
+            "--latency",
+            "-s",
+            str(script),
+            f"http://127.0.0.1:{port}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     completed = int(re.search(r"(\d+) requests in", output).group(1))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     socket_errors = re.search(r"Socket errors: (.*)", output)
-    return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)), "requests": completed,
-            "p50": to_ms(re.search(r"^\s*50%\s+(\S+)", output, re.M).group(1)),
-            "p99": to_ms(re.search(r"^\s*99%\s+(\S+)", output, re.M).group(1)),
-            "bad": int(errors.group(1)) if errors else 0, "socket_errors": socket_errors.group(1) if socket_errors
-            else "none", "raw": output}
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
+        "requests": completed,
+        "p50": to_ms(re.search(r"^\s*50%\s+(\S+)", output, re.M).group(1)),
+        "p99": to_ms(re.search(r"^\s*99%\s+(\S+)", output, re.M).group(1)),
+        "bad": int(errors.group(1)) if errors else 0,
+        "socket_errors": socket_errors.group(1) if socket_errors else "none",
+        "raw": output,
+    }
 
 
 def cpu_seconds(server_pid: int, database: str) -> float:
@@ -205,21 +256,29 @@ def measure(args: argparse.Namespace, server: subprocess.Popen, work: Path, camp
 def report(args: argparse.Namespace, results: dict) -> bool:
     """Print the table; True when an event was lost or a response was bad."""
     cores = os.cpu_count()
-    print(f"PostgreSQL, gunicorn gthread {args.workers}×{args.threads}, wrk -t{args.wrk_threads} "
-          f"-c{args.connections} -d{args.seconds}s, {args.messages} messages, {cores} cores, DEBUG off")
-    print(f"{'endpoint':<10} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'responses':>10} {'events':>8} "
-          f"{'bad':>4} {'counters':>9} {'CPU ms/req':>11}")
+    print(
+        f"PostgreSQL, gunicorn gthread {args.workers}×{args.threads}, wrk -t{args.wrk_threads} "
+        f"-c{args.connections} -d{args.seconds}s, {args.messages} messages, {cores} cores, DEBUG off"
+    )
+    print(
+        f"{'endpoint':<10} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'responses':>10} {'events':>8} "
+        f"{'bad':>4} {'counters':>9} {'CPU ms/req':>11}"
+    )
     lost = False
     for kind, r in results.items():
         # wrk stops with up to one request per connection in flight: those are served and recorded
         # but not counted by wrk, so rows may exceed responses by at most the connection count.
         ok = r["requests"] <= r["rows"] <= r["requests"] + args.connections and r["counter_matches"] and not r["bad"]
         lost |= not ok
-        print(f"{kind:<10} {r['rps']:>8.0f} {r['p50']:>8.2f} {r['p99']:>8.2f} {r['requests']:>10} {r['rows']:>8} "
-              f"{r['bad']:>4} {'ok' if r['counter_matches'] else 'MISMATCH':>9} {r['cpu_ms']:>11.2f}"
-              f"   socket errors: {r['socket_errors']}")
-    print("CPU ms/req: gunicorn workers plus PostgreSQL backends per request served (wrk excluded); "
-          "2 idle cores serve about 2000 / that many requests per second.")
+        print(
+            f"{kind:<10} {r['rps']:>8.0f} {r['p50']:>8.2f} {r['p99']:>8.2f} {r['requests']:>10} {r['rows']:>8} "
+            f"{r['bad']:>4} {'ok' if r['counter_matches'] else 'MISMATCH':>9} {r['cpu_ms']:>11.2f}"
+            f"   socket errors: {r['socket_errors']}"
+        )
+    print(
+        "CPU ms/req: gunicorn workers plus PostgreSQL backends per request served (wrk excluded); "
+        "2 idle cores serve about 2000 / that many requests per second."
+    )
     print(f"load average at the end: {os.getloadavg()[0]:.1f}")
     return lost
 

@@ -3,6 +3,7 @@
 Reads need `campaigns:read`, writes `campaigns:write`. Saves go through `campaigns.services`, so a
 template that does not compile or uses an unknown variable is a 400 naming the field and the line.
 """
+
 from typing import Any
 
 from django.utils.translation import gettext_lazy
@@ -26,18 +27,36 @@ from .serializers import (
     RescheduleSerializer,
 )
 
-TEMPLATE_EXAMPLE = OpenApiExample("A Hebrew birthday mail", request_only=True, value={
-    "name": "Birthday benefit", "language": "he",
-    "subject": "יום הולדת שמח, {{ contact.first_name|default:'חבר/ה' }}!",
-    "preheader": "מתנה מחכה לך בחנות",
-    "html": "<h1>שלום {{ contact.first_name|default:'חבר/ה' }}</h1>\n"
-            "{% if club %}<p>יש לך {{ club.points }} נקודות.</p>{% endif %}\n"
-            "<p><a href=\"https://shop.example.com/birthday\">לקבלת ההטבה</a></p>",
-    "text": ""})
-CAMPAIGN_EXAMPLE = OpenApiExample("Haifa shoppers minus recent buyers", request_only=True, value={
-    "name": "Spring sale — Haifa", "template": 3, "segments": [12], "exclude_segments": [15],
-    "from_name": "Club", "from_email": "club@shop.example.com", "reply_to": "service@shop.example.com",
-    "utm_campaign": "spring-sale", "cost": "350.00", "scheduled_at": "2026-04-01T09:00:00+03:00"})
+TEMPLATE_EXAMPLE = OpenApiExample(
+    "A Hebrew birthday mail",
+    request_only=True,
+    value={
+        "name": "Birthday benefit",
+        "language": "he",
+        "subject": "יום הולדת שמח, {{ contact.first_name|default:'חבר/ה' }}!",
+        "preheader": "מתנה מחכה לך בחנות",
+        "html": "<h1>שלום {{ contact.first_name|default:'חבר/ה' }}</h1>\n"
+        "{% if club %}<p>יש לך {{ club.points }} נקודות.</p>{% endif %}\n"
+        '<p><a href="https://shop.example.com/birthday">לקבלת ההטבה</a></p>',
+        "text": "",
+    },
+)
+CAMPAIGN_EXAMPLE = OpenApiExample(
+    "Haifa shoppers minus recent buyers",
+    request_only=True,
+    value={
+        "name": "Spring sale — Haifa",
+        "template": 3,
+        "segments": [12],
+        "exclude_segments": [15],
+        "from_name": "Club",
+        "from_email": "club@shop.example.com",
+        "reply_to": "service@shop.example.com",
+        "utm_campaign": "spring-sale",
+        "cost": "350.00",
+        "scheduled_at": "2026-04-01T09:00:00+03:00",
+    },
+)
 
 
 def _template_data(template: EmailTemplate | None, changes: dict) -> dict:
@@ -50,14 +69,24 @@ def _template_data(template: EmailTemplate | None, changes: dict) -> dict:
 @extend_schema_view(
     list=extend_schema(summary=gettext_lazy("List email templates")),
     retrieve=extend_schema(summary=gettext_lazy("Get an email template")),
-    create=extend_schema(summary=gettext_lazy("Create an email template"), examples=[TEMPLATE_EXAMPLE],
-                         description=gettext_lazy(
-                             "Personalize with contact, club, last_purchase and recommended variables. A template "
-                             "that does not compile or uses an unknown variable is a 400 naming the field and the "
-                             "line, e.g. `{\"html\": [\"line 2: unknown variable “contact.nickname”.\"]}`. Left "
-                             "blank, text is made from the HTML and direction follows the language.")),
-    partial_update=extend_schema(summary=gettext_lazy("Change an email template"), examples=[OpenApiExample(
-        "New subject", request_only=True, value={"subject": "{{ contact.first_name }}, the sale ends tonight"})]),
+    create=extend_schema(
+        summary=gettext_lazy("Create an email template"),
+        examples=[TEMPLATE_EXAMPLE],
+        description=gettext_lazy(
+            "Personalize with contact, club, last_purchase and recommended variables. A template "
+            "that does not compile or uses an unknown variable is a 400 naming the field and the "
+            'line, e.g. `{"html": ["line 2: unknown variable “contact.nickname”."]}`. Left '
+            "blank, text is made from the HTML and direction follows the language."
+        ),
+    ),
+    partial_update=extend_schema(
+        summary=gettext_lazy("Change an email template"),
+        examples=[
+            OpenApiExample(
+                "New subject", request_only=True, value={"subject": "{{ contact.first_name }}, the sale ends tonight"}
+            )
+        ],
+    ),
 )
 class EmailTemplateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
     queryset = EmailTemplate.objects.all()
@@ -76,22 +105,34 @@ class EmailTemplateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Api
         template = self.get_object()
         serializer = EmailTemplateSerializer(template, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        template = services.template_save(template=template,
-                                          data=_template_data(template, dict(serializer.validated_data)))
+        template = services.template_save(
+            template=template, data=_template_data(template, dict(serializer.validated_data))
+        )
         return Response(EmailTemplateSerializer(template).data)
 
 
 @extend_schema_view(
     list=extend_schema(summary=gettext_lazy("List campaigns")),
     retrieve=extend_schema(summary=gettext_lazy("Get a campaign")),
-    create=extend_schema(summary=gettext_lazy("Create a campaign"), examples=[CAMPAIGN_EXAMPLE],
-                         description=gettext_lazy(
-                             "A draft to the members of `segments` minus those of `exclude_segments`. Nothing is "
-                             "sent until `POST /campaigns/{id}/send/`.")),
-    partial_update=extend_schema(summary=gettext_lazy("Change a draft campaign"), examples=[OpenApiExample(
-        "Exclude one more segment", request_only=True, value={"exclude_segments": [15, 16], "cost": "420.00"})],
-        description=gettext_lazy("Only a draft (or a scheduled campaign not started yet) can change; once "
-                                 "sending, a change is a 400.")),
+    create=extend_schema(
+        summary=gettext_lazy("Create a campaign"),
+        examples=[CAMPAIGN_EXAMPLE],
+        description=gettext_lazy(
+            "A draft to the members of `segments` minus those of `exclude_segments`. Nothing is "
+            "sent until `POST /campaigns/{id}/send/`."
+        ),
+    ),
+    partial_update=extend_schema(
+        summary=gettext_lazy("Change a draft campaign"),
+        examples=[
+            OpenApiExample(
+                "Exclude one more segment", request_only=True, value={"exclude_segments": [15, 16], "cost": "420.00"}
+            )
+        ],
+        description=gettext_lazy(
+            "Only a draft (or a scheduled campaign not started yet) can change; once sending, a change is a 400."
+        ),
+    ),
 )
 class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
     queryset = Campaign.objects.select_related("template").prefetch_related("segments", "exclude_segments")
@@ -122,16 +163,22 @@ class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewS
         data = {name: getattr(campaign, name) for name in CAMPAIGN_FIELDS} if campaign else {}
         data.update(changes)
         user = request.user if getattr(request.user, "pk", None) else None
-        saved = services.campaign_save(campaign=campaign, data=data, segments=segments, exclude_segments=excluded,
-                                       user=user)
+        saved = services.campaign_save(
+            campaign=campaign, data=data, segments=segments, exclude_segments=excluded, user=user
+        )
         return self.get_queryset().get(pk=saved.pk)
 
-    @extend_schema(summary=gettext_lazy("Send the campaign"), request=None, responses={202: CampaignSerializer},
-                   description=gettext_lazy(
-                       "Starts a draft now, or at `scheduled_at` when that is in the future; a scheduled "
-                       "campaign is sent now, whatever its time. Answers 202 at once: workers send in the "
-                       "background; follow with `GET /campaigns/{id}/stats/`. Any other status is a 400. A staff user "
-                       "needs the “Can send … campaigns” permission."))
+    @extend_schema(
+        summary=gettext_lazy("Send the campaign"),
+        request=None,
+        responses={202: CampaignSerializer},
+        description=gettext_lazy(
+            "Starts a draft now, or at `scheduled_at` when that is in the future; a scheduled "
+            "campaign is sent now, whatever its time. Answers 202 at once: workers send in the "
+            "background; follow with `GET /campaigns/{id}/stats/`. Any other status is a 400. A staff user "
+            "needs the “Can send … campaigns” permission."
+        ),
+    )
     @action(detail=True, methods=["post"])
     def send(self, request: Request, pk: Any = None) -> Response:
         campaign = self.get_object()
@@ -139,24 +186,36 @@ class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewS
             services.campaign_send_now(campaign=campaign)
         else:
             services.campaign_start(campaign=campaign)
-        return Response(CampaignSerializer(self.get_queryset().get(pk=campaign.pk)).data,
-                        status=status.HTTP_202_ACCEPTED)
+        return Response(
+            CampaignSerializer(self.get_queryset().get(pk=campaign.pk)).data, status=status.HTTP_202_ACCEPTED
+        )
 
-    @extend_schema(summary=gettext_lazy("Move a scheduled campaign back to draft"), request=None,
-                   responses={200: CampaignSerializer}, description=gettext_lazy(
-                       "It will not go out until it is scheduled or sent again; its `scheduled_at` is kept. A "
-                       "campaign that is not scheduled is a 400."))
+    @extend_schema(
+        summary=gettext_lazy("Move a scheduled campaign back to draft"),
+        request=None,
+        responses={200: CampaignSerializer},
+        description=gettext_lazy(
+            "It will not go out until it is scheduled or sent again; its `scheduled_at` is kept. A "
+            "campaign that is not scheduled is a 400."
+        ),
+    )
     @action(detail=True, methods=["post"])
     def unschedule(self, request: Request, pk: Any = None) -> Response:
         campaign = services.campaign_unschedule(campaign=self.get_object())
         return Response(CampaignSerializer(self.get_queryset().get(pk=campaign.pk)).data)
 
-    @extend_schema(summary=gettext_lazy("Reschedule a campaign"), request=RescheduleSerializer,
-                   responses={200: CampaignSerializer}, examples=[OpenApiExample(
-                       "Tomorrow morning", request_only=True, value={"scheduled_at": "2026-04-02T09:00:00+03:00"})],
-                   description=gettext_lazy(
-                       "Moves a scheduled campaign, or schedules a draft, to a time in the future (a past time "
-                       "is a 400 naming `scheduled_at`)."))
+    @extend_schema(
+        summary=gettext_lazy("Reschedule a campaign"),
+        request=RescheduleSerializer,
+        responses={200: CampaignSerializer},
+        examples=[
+            OpenApiExample("Tomorrow morning", request_only=True, value={"scheduled_at": "2026-04-02T09:00:00+03:00"})
+        ],
+        description=gettext_lazy(
+            "Moves a scheduled campaign, or schedules a draft, to a time in the future (a past time "
+            "is a 400 naming `scheduled_at`)."
+        ),
+    )
     @action(detail=True, methods=["post"])
     def reschedule(self, request: Request, pk: Any = None) -> Response:
         serializer = RescheduleSerializer(data=request.data)
@@ -164,29 +223,45 @@ class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewS
         campaign = services.campaign_reschedule(campaign=self.get_object(), **serializer.validated_data)
         return Response(CampaignSerializer(self.get_queryset().get(pk=campaign.pk)).data)
 
-    @extend_schema(summary=gettext_lazy("Duplicate a campaign"), request=None, responses={201: CampaignSerializer},
-                   description=gettext_lazy(
-                       "A new draft with the same template, segments, exclusions, sender, UTM tags and cost, and "
-                       "no scheduled time. Works on a campaign in any status."))
+    @extend_schema(
+        summary=gettext_lazy("Duplicate a campaign"),
+        request=None,
+        responses={201: CampaignSerializer},
+        description=gettext_lazy(
+            "A new draft with the same template, segments, exclusions, sender, UTM tags and cost, and "
+            "no scheduled time. Works on a campaign in any status."
+        ),
+    )
     @action(detail=True, methods=["post"])
     def duplicate(self, request: Request, pk: Any = None) -> Response:
         user = request.user if getattr(request.user, "pk", None) else None
         copy = services.campaign_duplicate(campaign=self.get_object(), user=user)
         return Response(CampaignSerializer(self.get_queryset().get(pk=copy.pk)).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(summary=gettext_lazy("Campaign stats"), request=None, responses={200: CampaignStatsSerializer},
-                   description=gettext_lazy(
-                       "Counts and rates of CONTRACT §4. delivered = sent − bounced; open_rate = unique_opens / "
-                       "delivered; click_rate = unique_clicks / delivered; click_to_open_rate = unique_clicks / "
-                       "unique_opens; rates are fractions 0..1, null when the divisor is 0. Machine opens "
-                       "(privacy proxies, scanners) are counted apart and never in the rates."))
+    @extend_schema(
+        summary=gettext_lazy("Campaign stats"),
+        request=None,
+        responses={200: CampaignStatsSerializer},
+        description=gettext_lazy(
+            "Counts and rates of CONTRACT §4. delivered = sent − bounced; open_rate = unique_opens / "
+            "delivered; click_rate = unique_clicks / delivered; click_to_open_rate = unique_clicks / "
+            "unique_opens; rates are fractions 0..1, null when the divisor is 0. Machine opens "
+            "(privacy proxies, scanners) are counted apart and never in the rates."
+        ),
+    )
     @action(detail=True, methods=["get"])
     def stats(self, request: Request, pk: Any = None) -> Response:
         return Response(campaign_stats(self.get_object()))
 
-    @extend_schema(summary=gettext_lazy("Recipient count"), request=None, responses={200: RecipientCountSerializer},
-                   description=gettext_lazy("Who the campaign would reach if sent now: the segments' members minus "
-                                            "the exclusions (total), and of those the ones mail may go to."))
+    @extend_schema(
+        summary=gettext_lazy("Recipient count"),
+        request=None,
+        responses={200: RecipientCountSerializer},
+        description=gettext_lazy(
+            "Who the campaign would reach if sent now: the segments' members minus "
+            "the exclusions (total), and of those the ones mail may go to."
+        ),
+    )
     @action(detail=True, methods=["get"], url_path="recipient-count")
     def recipient_count(self, request: Request, pk: Any = None) -> Response:
         return Response(services.campaign_recipient_count(campaign=self.get_object()))

@@ -3,6 +3,7 @@
 "May receive marketing email" is owned by `contacts.marketing`; this module adds the campaigns' own
 rule on top (the frequency cap) and turns the reason a contact is left out into a Message skip reason.
 """
+
 import datetime as dt
 from collections import defaultdict
 
@@ -18,11 +19,16 @@ from segments.selectors import audience, segment_contacts
 from .models import Campaign, Message
 
 # contacts.marketing's reasons, as skip reasons; "status" is told apart by the email status itself.
-MARKETING_REASONS = {"erased": Message.SkipReason.ERASED, "no_email": Message.SkipReason.NO_EMAIL,
-                     "no_consent": Message.SkipReason.NO_CONSENT}
-STATUS_REASONS: dict[str, str] = {EmailStatus.UNSUBSCRIBED: Message.SkipReason.UNSUBSCRIBED,
-                  EmailStatus.BOUNCED: Message.SkipReason.BOUNCED,
-                  EmailStatus.COMPLAINED: Message.SkipReason.COMPLAINED}
+MARKETING_REASONS = {
+    "erased": Message.SkipReason.ERASED,
+    "no_email": Message.SkipReason.NO_EMAIL,
+    "no_consent": Message.SkipReason.NO_CONSENT,
+}
+STATUS_REASONS: dict[str, str] = {
+    EmailStatus.UNSUBSCRIBED: Message.SkipReason.UNSUBSCRIBED,
+    EmailStatus.BOUNCED: Message.SkipReason.BOUNCED,
+    EmailStatus.COMPLAINED: Message.SkipReason.COMPLAINED,
+}
 
 
 def recipients(campaign: Campaign) -> QuerySet:
@@ -46,8 +52,12 @@ def capped_contacts(*, contact_ids=None, exclude_campaign_id: int | None = None)
         sent = sent.filter(contact_id__in=contact_ids)
     if exclude_campaign_id is not None:
         sent = sent.exclude(campaign_id=exclude_campaign_id)
-    return (sent.values("contact_id").annotate(n=Count("id")).filter(n__gte=settings.FREQUENCY_CAP_COUNT)
-            .values("contact_id"))
+    return (
+        sent.values("contact_id")
+        .annotate(n=Count("id"))
+        .filter(n__gte=settings.FREQUENCY_CAP_COUNT)
+        .values("contact_id")
+    )
 
 
 def eligible(contacts: QuerySet) -> QuerySet:
@@ -60,9 +70,18 @@ def eligible(contacts: QuerySet) -> QuerySet:
 
 # The columns a snapshot writes, with their SQL value: "%s" takes a parameter, in this order.
 SNAPSHOT_VALUES = {
-    "campaign": "%s", "contact": "r.recipient_id", "status": "%s", "skip_reason": "''", "error": "''",
-    "attempts": "0", "message_id": "''", "queued_at": "%s", "open_count": "0", "machine_open_count": "0",
-    "click_count": "0", "bounce_type": "''",
+    "campaign": "%s",
+    "contact": "r.recipient_id",
+    "status": "%s",
+    "skip_reason": "''",
+    "error": "''",
+    "attempts": "0",
+    "message_id": "''",
+    "queued_at": "%s",
+    "open_count": "0",
+    "machine_open_count": "0",
+    "click_count": "0",
+    "bounce_type": "''",
 }
 
 
@@ -79,7 +98,8 @@ def snapshot(campaign: Campaign) -> int:
     insert = (
         f"INSERT INTO {Message._meta.db_table} ({columns}) "
         f"SELECT {', '.join(SNAPSHOT_VALUES.values())} FROM ({sql}) AS r WHERE 1 = 1 "
-        f"ON CONFLICT ({_column('campaign')}, {_column('contact')}) DO NOTHING")
+        f"ON CONFLICT ({_column('campaign')}, {_column('contact')}) DO NOTHING"
+    )
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     with connection.cursor() as cursor:
         cursor.execute(insert, (campaign.pk, Message.Status.QUEUED, now, *params))
@@ -103,8 +123,11 @@ def skip_ineligible(messages: list[Message], stamp: dt.datetime, campaign_id: in
     """Consent and frequency cap checked now, one query each; the rest is returned to be sent."""
     capped: set = set()
     if settings.FREQUENCY_CAP_COUNT > 0:
-        capped = set(capped_contacts(contact_ids=[m.contact_id for m in messages],
-                                     exclude_campaign_id=campaign_id).values_list("contact_id", flat=True))
+        capped = set(
+            capped_contacts(contact_ids=[m.contact_id for m in messages], exclude_campaign_id=campaign_id).values_list(
+                "contact_id", flat=True
+            )
+        )
     by_reason: dict[str, list[int]] = defaultdict(list)
     sendable = []
     for message in messages:
@@ -115,5 +138,6 @@ def skip_ineligible(messages: list[Message], stamp: dt.datetime, campaign_id: in
             sendable.append(message)
     for reason, ids in by_reason.items():
         Message.objects.filter(id__in=ids, status=Message.Status.CLAIMED, claimed_at=stamp).update(
-            status=Message.Status.SKIPPED, skip_reason=reason)
+            status=Message.Status.SKIPPED, skip_reason=reason
+        )
     return sendable

@@ -1,10 +1,13 @@
 """System checks that tell the operator what the provider webhooks will do with the current settings."""
+
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 
-HINT = ("Set ANYMAIL_WEBHOOK_SECRET to a long random 'user:password' and configure the same credentials in the "
-        "provider's webhook URL (https://user:password@host/anymail/<provider>/tracking/); for Mailgun also set "
-        "MAILGUN_WEBHOOK_SIGNING_KEY.")
+HINT = (
+    "Set ANYMAIL_WEBHOOK_SECRET to a long random 'user:password' and configure the same credentials in the "
+    "provider's webhook URL (https://user:password@host/anymail/<provider>/tracking/); for Mailgun also set "
+    "MAILGUN_WEBHOOK_SIGNING_KEY."
+)
 
 
 def _webhook_secret() -> bool:
@@ -17,16 +20,32 @@ def webhook_secret_check(app_configs, **kwargs) -> list:
     if _webhook_secret():
         return []
     if settings.DEBUG:
-        return [Warning("Provider webhooks at /anymail/…/tracking/ accept unauthenticated requests "
-                        "(allowed only because DEBUG is on).", hint=HINT, id="campaigns.W001")]
-    return [Warning("Provider webhooks at /anymail/…/tracking/ are refused (403): no ANYMAIL_WEBHOOK_SECRET "
-                    "is set, so bounces and complaints reported by the provider are not recorded.",
-                    hint=HINT, id="campaigns.W002")]
+        return [
+            Warning(
+                "Provider webhooks at /anymail/…/tracking/ accept unauthenticated requests "
+                "(allowed only because DEBUG is on).",
+                hint=HINT,
+                id="campaigns.W001",
+            )
+        ]
+    return [
+        Warning(
+            "Provider webhooks at /anymail/…/tracking/ are refused (403): no ANYMAIL_WEBHOOK_SECRET "
+            "is set, so bounces and complaints reported by the provider are not recorded.",
+            hint=HINT,
+            id="campaigns.W002",
+        )
+    ]
 
 
 @register(Tags.security, deploy=True)
 def webhook_secret_deploy_check(app_configs, **kwargs) -> list:
     if _webhook_secret():
         return []
-    return [Error("ANYMAIL_WEBHOOK_SECRET is not set: provider bounce and complaint webhooks cannot be "
-                  "authenticated.", hint=HINT, id="campaigns.E001")]
+    return [
+        Error(
+            "ANYMAIL_WEBHOOK_SECRET is not set: provider bounce and complaint webhooks cannot be authenticated.",
+            hint=HINT,
+            id="campaigns.E001",
+        )
+    ]

@@ -1,5 +1,6 @@
 """What campaigns do when contacts are erased or merged, and what they add to a contact's timeline
 (registered in CampaignsConfig.ready)."""
+
 from django.db.models import F
 from django.db.models.functions import Coalesce, Least
 from django.utils.translation import gettext as _
@@ -23,14 +24,16 @@ def messages_erase(contact_ids: list[int]) -> None:
 def messages_merge(survivor_id: int, duplicate_id: int) -> None:
     """Messages move to the survivor. Both got the same campaign: the survivor's message stays and
     takes the duplicate's tracking events, counts and earliest dates; the duplicate's goes."""
-    clashes = Message.objects.filter(contact_id=survivor_id, campaign_id__in=Message.objects.filter(
-        contact_id=duplicate_id).values("campaign_id"))
+    clashes = Message.objects.filter(
+        contact_id=survivor_id, campaign_id__in=Message.objects.filter(contact_id=duplicate_id).values("campaign_id")
+    )
     for kept in clashes:
         dropped = Message.objects.get(contact_id=duplicate_id, campaign_id=kept.campaign_id)
         TrackingEvent.objects.filter(message=dropped).update(message=kept, contact_id=survivor_id)
         Message.objects.filter(pk=kept.pk).update(
             **{field: F(field) + getattr(dropped, field) for field in MOVED_COUNTS},
-            **{field: _earliest(field, getattr(dropped, field)) for field in EARLIEST})
+            **{field: _earliest(field, getattr(dropped, field)) for field in EARLIEST},
+        )
         dropped.delete()
     Message.objects.filter(contact_id=duplicate_id).update(contact_id=survivor_id)
     TrackingEvent.objects.filter(contact_id=duplicate_id).update(contact_id=survivor_id)
@@ -44,5 +47,6 @@ def _describe_email(entry: TimelineEntry) -> str:
     return _("Email · %(event)s") % {"event": choice_label(TrackingEvent.Kind, entry.title)}
 
 
-EMAIL_TIMELINE = TimelineSource(kind="email", model=TrackingEvent, at="occurred_at", title="kind",
-                                detail="campaign__name", describe=_describe_email)
+EMAIL_TIMELINE = TimelineSource(
+    kind="email", model=TrackingEvent, at="occurred_at", title="kind", detail="campaign__name", describe=_describe_email
+)

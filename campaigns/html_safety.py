@@ -9,6 +9,7 @@ On the way out go <script> (with its content), frames, plugins and <base>, <svg>
 `<meta http-equiv="refresh">`, and URLs whose scheme is not http(s), mailto, tel, sms, cid or an
 image `data:`. Template validation reports the same findings with their line (`problems`).
 """
+
 import html
 import re
 from html.parser import HTMLParser
@@ -16,10 +17,39 @@ from html.parser import HTMLParser
 from django.utils.translation import gettext as _
 
 DROP_WITH_CONTENT = {"script"}
-DROP_TAGS = {"script", "iframe", "frame", "frameset", "object", "embed", "applet", "base", "svg", "math",
-             "portal", "noscript", "template"}
-URL_ATTRIBUTES = {"href", "src", "action", "formaction", "xlink:href", "background", "poster", "cite", "longdesc",
-                  "lowsrc", "dynsrc", "data", "codebase", "ping", "manifest", "icon"}
+DROP_TAGS = {
+    "script",
+    "iframe",
+    "frame",
+    "frameset",
+    "object",
+    "embed",
+    "applet",
+    "base",
+    "svg",
+    "math",
+    "portal",
+    "noscript",
+    "template",
+}
+URL_ATTRIBUTES = {
+    "href",
+    "src",
+    "action",
+    "formaction",
+    "xlink:href",
+    "background",
+    "poster",
+    "cite",
+    "longdesc",
+    "lowsrc",
+    "dynsrc",
+    "data",
+    "codebase",
+    "ping",
+    "manifest",
+    "icon",
+}
 SAFE_SCHEMES = {"http", "https", "mailto", "tel", "sms", "cid"}
 SAFE_DATA = re.compile(r"^data:image/(png|gif|jpe?g|webp);", re.I)
 NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]*$")
@@ -68,25 +98,34 @@ class _Cleaner(HTMLParser):
                 self.skipping = tag
             return
         if tag == "meta" and any(k == "http-equiv" and (v or "").strip().lower() == "refresh" for k, v in attrs):
-            self.note(_("<meta http-equiv=\"refresh\"> is not allowed in a mail."))
+            self.note(_('<meta http-equiv="refresh"> is not allowed in a mail.'))
             return
         kept = "".join(self._attribute(tag, name, value) for name, value in attrs)
         self.out.append(f"<{tag}{kept}{closing}>")
 
     def _attribute(self, tag: str, name: str, value: str | None) -> str:
         if name.startswith("on"):
-            self.note(_("The attribute “%(name)s” of <%(tag)s> is not allowed in a mail.") % {
-                "name": name[:30], "tag": tag})
+            self.note(
+                _("The attribute “%(name)s” of <%(tag)s> is not allowed in a mail.") % {"name": name[:30], "tag": tag}
+            )
             return ""
         if not ATTRIBUTE_NAME.match(name):
             return ""
-        safe = (_srcset_is_safe(value or "") if name in ("srcset", "imagesrcset") else
-                url_is_safe(value or "") if name in URL_ATTRIBUTES else
-                "expression(" not in (value or "").lower() and "javascript:" not in INVISIBLE.sub(
-                    "", (value or "").lower()) if name == "style" else True)
+        safe = (
+            _srcset_is_safe(value or "")
+            if name in ("srcset", "imagesrcset")
+            else url_is_safe(value or "")
+            if name in URL_ATTRIBUTES
+            else "expression(" not in (value or "").lower()
+            and "javascript:" not in INVISIBLE.sub("", (value or "").lower())
+            if name == "style"
+            else True
+        )
         if not safe:
-            self.note(_("The link “%(value)s” in <%(tag)s %(name)s> is not allowed in a mail.") % {
-                "value": (value or "")[:60], "tag": tag, "name": name})
+            self.note(
+                _("The link “%(value)s” in <%(tag)s %(name)s> is not allowed in a mail.")
+                % {"value": (value or "")[:60], "tag": tag, "name": name}
+            )
             return ""
         if value is None:
             return f" {name}"
@@ -136,5 +175,6 @@ def sanitize(page: str) -> str:
 
 def problems(source: str) -> list[str]:
     """What `sanitize` would remove from a template's HTML, each with its line."""
-    return [_("line %(line)d: %(problem)s") % {"line": line, "problem": problem}
-            for line, problem in _clean(source).found]
+    return [
+        _("line %(line)d: %(problem)s") % {"line": line, "problem": problem} for line, problem in _clean(source).found
+    ]

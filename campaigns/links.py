@@ -4,6 +4,7 @@ Every http(s) link of a message is registered as a Link of its campaign and repl
 redirect, which only ever sends people to a Link of that same campaign (no open redirect). UTM
 parameters are added to the destination unless the link already has them.
 """
+
 import functools
 import hashlib
 import re
@@ -51,8 +52,11 @@ def add_utm(url: str, campaign: Campaign) -> str:
     parts = urlsplit(url)
     query = parse_qsl(parts.query, keep_blank_values=True)
     present = {key for key, _value in query}
-    wanted = [("utm_source", campaign.utm_source), ("utm_medium", campaign.utm_medium),
-              ("utm_campaign", utm_campaign(campaign))]
+    wanted = [
+        ("utm_source", campaign.utm_source),
+        ("utm_medium", campaign.utm_medium),
+        ("utm_campaign", utm_campaign(campaign)),
+    ]
     query += [(key, value) for key, value in wanted if value and key not in present]
     return urlunsplit(parts._replace(query=urlencode(query)))
 

@@ -21,6 +21,7 @@ naming the reason (tests/campaigns/test_machine.py checks the two against a tabl
 The client address is the first X-Forwarded-For entry when a proxy sets one, else REMOTE_ADDR;
 it only ever flags events, it grants nothing, so a forged header can at worst skew the counts.
 """
+
 import datetime as dt
 import ipaddress
 from collections.abc import Callable
@@ -36,12 +37,48 @@ OPEN, CLICK = TrackingEvent.Kind.OPEN, TrackingEvent.Kind.CLICK
 APPLE_NETWORKS = (ipaddress.ip_network("17.0.0.0/8"),)
 APPLE_PROXY_AGENT = "mozilla/5.0"
 SCANNER_AGENTS = (
-    "barracuda", "mimecast", "proofpoint", "safelinks", "safe links", "microsoft defender", "msdefender",
-    "office365 atp", "symantec", "messagelabs", "forcepoint", "trend micro", "trendmicro", "sophos",
-    "fortiguard", "ironport", "cisco", "zscaler", "checkpoint", "check point", "avanan", "bitdefender",
-    "abnormal security", "hornetsecurity", "spamtitan", "mailcontrol", "urldefense",
-    "python-requests", "python-urllib", "aiohttp", "curl/", "wget/", "go-http-client", "okhttp",
-    "java/", "libwww-perl", "headlesschrome", "phantomjs", "bot/", "bot;", "crawler", "spider",
+    "barracuda",
+    "mimecast",
+    "proofpoint",
+    "safelinks",
+    "safe links",
+    "microsoft defender",
+    "msdefender",
+    "office365 atp",
+    "symantec",
+    "messagelabs",
+    "forcepoint",
+    "trend micro",
+    "trendmicro",
+    "sophos",
+    "fortiguard",
+    "ironport",
+    "cisco",
+    "zscaler",
+    "checkpoint",
+    "check point",
+    "avanan",
+    "bitdefender",
+    "abnormal security",
+    "hornetsecurity",
+    "spamtitan",
+    "mailcontrol",
+    "urldefense",
+    "python-requests",
+    "python-urllib",
+    "aiohttp",
+    "curl/",
+    "wget/",
+    "go-http-client",
+    "okhttp",
+    "java/",
+    "libwww-perl",
+    "headlesschrome",
+    "phantomjs",
+    "bot/",
+    "bot;",
+    "crawler",
+    "spider",
 )
 USER_AGENT_MAX = 500
 
@@ -142,8 +179,7 @@ def time_rules(kind: str, rules: tuple[TimeRule, ...] | None = None) -> tuple[Ti
     return tuple(rule for rule in (TIME_RULES if rules is None else rules) if rule.kind == kind)
 
 
-def machine_reason(kind: str, visitor: Visitor, *, sent_at: dt.datetime | None, opened: bool,
-                   now: dt.datetime) -> str:
+def machine_reason(kind: str, visitor: Visitor, *, sent_at: dt.datetime | None, opened: bool, now: dt.datetime) -> str:
     """Why an open or click is a machine's, or "" for a person."""
     reason = agent_reason(kind, visitor)
     if reason:

@@ -3,6 +3,7 @@
 Multipart text + HTML, a Message-ID we keep, List-Unsubscribe with one-click POST, a visible
 unsubscribe link, one open pixel and every http(s) link pointed at the click redirect.
 """
+
 from email.utils import formataddr, make_msgid, parseaddr
 
 from django.conf import settings
@@ -26,8 +27,11 @@ def campaign_context(campaign: Campaign | None) -> dict:
 def message_urls(message_pk: int) -> dict:
     """The tracking token of a message and the URLs its template may use."""
     token = message_token(message_pk)
-    return {"token": token, "unsubscribe_url": links.unsubscribe_url(token),
-            "view_in_browser_url": links.browser_url(token)}
+    return {
+        "token": token,
+        "unsubscribe_url": links.unsubscribe_url(token),
+        "view_in_browser_url": links.browser_url(token),
+    }
 
 
 def sender(campaign: Campaign | None) -> str:
@@ -48,8 +52,10 @@ def with_unsubscribe_footer(html: str, url: str, language: str) -> str:
         return html
     with translation.override(language):
         label = _("Unsubscribe")
-    footer = (f'<p style="font-size:12px;color:#6b7280;text-align:center">'
-              f'<a href="{escape(url)}" data-no-track="1">{escape(label)}</a></p>')
+    footer = (
+        f'<p style="font-size:12px;color:#6b7280;text-align:center">'
+        f'<a href="{escape(url)}" data-no-track="1">{escape(label)}</a></p>'
+    )
     index = html.lower().rfind("</body>")
     return html[:index] + footer + html[index:] if index >= 0 else html + footer
 
@@ -71,29 +77,38 @@ def new_message_id(campaign: Campaign | None) -> str:
     return make_msgid(domain=sender_domain(campaign))
 
 
-def build(*, to: str, subject: str, text: str, html: str, campaign: Campaign | None,
-          headers: dict | None = None) -> EmailMultiAlternatives:
+def build(
+    *, to: str, subject: str, text: str, html: str, campaign: Campaign | None, headers: dict | None = None
+) -> EmailMultiAlternatives:
     reply_to = [campaign.reply_to] if campaign and campaign.reply_to else []
-    mail = EmailMultiAlternatives(subject=subject, body=text, from_email=sender(campaign), to=[to],
-                                  reply_to=reply_to, headers=headers or {})
+    mail = EmailMultiAlternatives(
+        subject=subject, body=text, from_email=sender(campaign), to=[to], reply_to=reply_to, headers=headers or {}
+    )
     mail.attach_alternative(html, "text/html")
     return mail
 
 
-def campaign_mail(*, campaign: Campaign, compiled: Compiled, rendered: Rendered, to: str, urls: dict,
-                  message_id: str) -> EmailMultiAlternatives:
+def campaign_mail(
+    *, campaign: Campaign, compiled: Compiled, rendered: Rendered, to: str, urls: dict, message_id: str
+) -> EmailMultiAlternatives:
     """The tracked mail of one Message; `urls` comes from `message_urls`."""
     html = tracked_html(rendered, campaign=campaign, compiled=compiled, urls=urls)
     headers = {"Message-ID": message_id, **unsubscribe_headers(urls)}
-    return build(to=to, subject=rendered.subject, text=rendered.text, html=html, campaign=campaign,
-                 headers=headers)
+    return build(to=to, subject=rendered.subject, text=rendered.text, html=html, campaign=campaign, headers=headers)
 
 
-def proof_mail(*, campaign: Campaign | None, template: EmailTemplate, rendered: Rendered,
-              to: str) -> EmailMultiAlternatives:
+def proof_mail(
+    *, campaign: Campaign | None, template: EmailTemplate, rendered: Rendered, to: str
+) -> EmailMultiAlternatives:
     """A marked copy for the marketer: links untracked, nothing recorded."""
     with translation.override(template.language):
         marker = _("[TEST]")
     headers = {"Message-ID": new_message_id(campaign)}
-    return build(to=to, subject=f"{marker} {rendered.subject}", text=rendered.text, html=rendered.html,
-                 campaign=campaign, headers=headers)
+    return build(
+        to=to,
+        subject=f"{marker} {rendered.subject}",
+        text=rendered.text,
+        html=rendered.html,
+        campaign=campaign,
+        headers=headers,
+    )

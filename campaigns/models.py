@@ -4,6 +4,7 @@
 the same campaign twice. Tracking tokens are not stored; they are signed message ids (see
 `campaigns.tokens`).
 """
+
 import datetime as dt
 
 from django.conf import settings
@@ -21,8 +22,19 @@ OVERDUE_AFTER_SECONDS = 120
 # What people edit, in one place for the services, the API serializers and the admin forms.
 TEMPLATE_FIELDS = ("name", "subject", "preheader", "html", "text", "language", "direction", "layout")
 CAMPAIGN_AUDIENCE_FIELDS = ("segments", "exclude_segments")
-CAMPAIGN_EDITABLE_FIELDS = ("name", "template", *CAMPAIGN_AUDIENCE_FIELDS, "from_name", "from_email", "reply_to",
-                            "utm_source", "utm_medium", "utm_campaign", "cost", "scheduled_at")
+CAMPAIGN_EDITABLE_FIELDS = (
+    "name",
+    "template",
+    *CAMPAIGN_AUDIENCE_FIELDS,
+    "from_name",
+    "from_email",
+    "reply_to",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "cost",
+    "scheduled_at",
+)
 # The campaign's own columns among them (the audience is saved as many-to-many relations).
 CAMPAIGN_FIELDS = tuple(name for name in CAMPAIGN_EDITABLE_FIELDS if name not in CAMPAIGN_AUDIENCE_FIELDS)
 
@@ -42,13 +54,22 @@ class EmailTemplate(models.Model):
 
     name = models.CharField(_("name"), max_length=200)
     subject = models.CharField(_("subject"), max_length=300)
-    preheader = models.CharField(_("preheader"), max_length=300, blank=True,
-                                 help_text=_("The preview line shown after the subject in the inbox."))
+    preheader = models.CharField(
+        _("preheader"),
+        max_length=300,
+        blank=True,
+        help_text=_("The preview line shown after the subject in the inbox."),
+    )
     html = models.TextField(_("HTML body"))
     text = models.TextField(_("text body"), blank=True, help_text=_("Left blank, it is made from the HTML."))
     language = models.CharField(_("language"), max_length=5, choices=Language.choices, default=Language.HEBREW)
-    direction = models.CharField(_("direction"), max_length=3, choices=Direction.choices, blank=True,
-                                 help_text=_("Left blank, it follows the language."))
+    direction = models.CharField(
+        _("direction"),
+        max_length=3,
+        choices=Direction.choices,
+        blank=True,
+        help_text=_("Left blank, it follows the language."),
+    )
     layout = models.CharField(_("layout"), max_length=10, choices=Layout.choices, default=Layout.DEFAULT)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
@@ -78,35 +99,53 @@ class Campaign(models.Model):
         CANCELLED = "cancelled", _("Cancelled")
 
     name = models.CharField(_("name"), max_length=200)
-    template = models.ForeignKey(EmailTemplate, verbose_name=_("template"), on_delete=models.PROTECT,
-                                 related_name="campaigns")
+    template = models.ForeignKey(
+        EmailTemplate, verbose_name=_("template"), on_delete=models.PROTECT, related_name="campaigns"
+    )
     segments = models.ManyToManyField(Segment, verbose_name=_("send to segments"), related_name="campaigns")
-    exclude_segments = models.ManyToManyField(Segment, verbose_name=_("exclude segments"), blank=True,
-                                              related_name="excluded_from_campaigns")
+    exclude_segments = models.ManyToManyField(
+        Segment, verbose_name=_("exclude segments"), blank=True, related_name="excluded_from_campaigns"
+    )
     from_name = models.CharField(_("from name"), max_length=100, blank=True)
-    from_email = models.EmailField(_("from email"), blank=True,
-                                   help_text=_("Left blank, DEFAULT_FROM_EMAIL is used."))
+    from_email = models.EmailField(_("from email"), blank=True, help_text=_("Left blank, DEFAULT_FROM_EMAIL is used."))
     reply_to = models.EmailField(_("reply-to"), blank=True)
     utm_source = models.CharField(_("UTM source"), max_length=100, blank=True, default="crm")
     utm_medium = models.CharField(_("UTM medium"), max_length=100, blank=True, default="email")
-    utm_campaign = models.CharField(_("UTM campaign"), max_length=100, blank=True,
-                                    help_text=_("Left blank, made from the campaign name."))
-    cost = models.DecimalField(_("cost"), max_digits=12, decimal_places=2, default=0,
-                               help_text=_("What the campaign cost, for return on marketing investment."))
+    utm_campaign = models.CharField(
+        _("UTM campaign"), max_length=100, blank=True, help_text=_("Left blank, made from the campaign name.")
+    )
+    cost = models.DecimalField(
+        _("cost"),
+        max_digits=12,
+        decimal_places=2,
+        default=0,
+        help_text=_("What the campaign cost, for return on marketing investment."),
+    )
     scheduled_at = models.DateTimeField(_("scheduled at"), null=True, blank=True)
-    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.DRAFT,
-                              db_index=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("created by"), null=True, blank=True,
-                                   on_delete=models.SET_NULL, related_name="+")
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.DRAFT, db_index=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
     frozen_template = models.JSONField(
-        _("template as sent"), null=True, blank=True, editable=False,
-        help_text=_("The template's subject, preheader, HTML, text and layout when the campaign started: "
-                    "its mails, the browser view and the preview use this copy, whatever the template "
-                    "becomes later."))
+        _("template as sent"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_(
+            "The template's subject, preheader, HTML, text and layout when the campaign started: "
+            "its mails, the browser view and the preview use this copy, whatever the template "
+            "becomes later."
+        ),
+    )
     frozen_at = models.DateTimeField(_("template frozen at"), null=True, blank=True, editable=False)
 
     # A campaign can be changed only before it starts.
@@ -124,8 +163,11 @@ class Campaign(models.Model):
     def is_overdue(self) -> bool:
         """Scheduled, and its time passed more than a grace period ago: the scheduler starts due
         campaigns every minute, so this means no worker or scheduler is running."""
-        return bool(self.status == self.Status.SCHEDULED and self.scheduled_at
-                    and self.scheduled_at < timezone.now() - dt.timedelta(seconds=OVERDUE_AFTER_SECONDS))
+        return bool(
+            self.status == self.Status.SCHEDULED
+            and self.scheduled_at
+            and self.scheduled_at < timezone.now() - dt.timedelta(seconds=OVERDUE_AFTER_SECONDS)
+        )
 
 
 class Message(models.Model):
@@ -148,8 +190,9 @@ class Message(models.Model):
         ERASED = "erased", _("Erased")
         CANCELLED = "cancelled", _("Campaign cancelled")
 
-    campaign = models.ForeignKey(Campaign, verbose_name=_("campaign"), on_delete=models.CASCADE,
-                                 related_name="messages")
+    campaign = models.ForeignKey(
+        Campaign, verbose_name=_("campaign"), on_delete=models.CASCADE, related_name="messages"
+    )
     contact = models.ForeignKey(Contact, verbose_name=_("contact"), on_delete=models.CASCADE, related_name="messages")
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.QUEUED)
     skip_reason = models.CharField(_("skip reason"), max_length=20, choices=SkipReason.choices, blank=True)
@@ -157,7 +200,8 @@ class Message(models.Model):
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     message_id = models.CharField(_("Message-ID"), max_length=255, blank=True)
     esp_message_id = models.CharField(  # noqa: DJ001 - NULL when absent, so the partial index below skips it
-        _("provider message id"), max_length=255, null=True, blank=True)
+        _("provider message id"), max_length=255, null=True, blank=True
+    )
     queued_at = models.DateTimeField(_("queued at"), default=timezone.now)
     claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
@@ -180,8 +224,9 @@ class Message(models.Model):
         indexes = [
             models.Index(fields=["campaign", "status", "id"], name="message_campaign_status_idx"),
             models.Index(fields=["contact", "sent_at"], name="message_contact_sent_idx"),
-            models.Index(fields=["esp_message_id"], condition=Q(esp_message_id__isnull=False),
-                         name="message_esp_id_idx"),
+            models.Index(
+                fields=["esp_message_id"], condition=Q(esp_message_id__isnull=False), name="message_esp_id_idx"
+            ),
             models.Index(fields=["message_id"], name="message_message_id_idx"),
         ]
 
@@ -222,16 +267,18 @@ class TrackingEvent(models.Model):
         DEFERRED = "deferred", _("Deferred")
 
     message = models.ForeignKey(Message, verbose_name=_("message"), on_delete=models.CASCADE, related_name="events")
-    campaign = models.ForeignKey(Campaign, verbose_name=_("campaign"), on_delete=models.CASCADE,
-                                 related_name="events")
-    contact = models.ForeignKey(Contact, verbose_name=_("contact"), on_delete=models.CASCADE,
-                                related_name="email_events")
+    campaign = models.ForeignKey(Campaign, verbose_name=_("campaign"), on_delete=models.CASCADE, related_name="events")
+    contact = models.ForeignKey(
+        Contact, verbose_name=_("contact"), on_delete=models.CASCADE, related_name="email_events"
+    )
     kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
-    link = models.ForeignKey(Link, verbose_name=_("link"), null=True, blank=True, on_delete=models.SET_NULL,
-                             related_name="events")
+    link = models.ForeignKey(
+        Link, verbose_name=_("link"), null=True, blank=True, on_delete=models.SET_NULL, related_name="events"
+    )
     occurred_at = models.DateTimeField(_("occurred at"), default=timezone.now)
-    is_machine = models.BooleanField(_("machine"), default=False,
-                                     help_text=_("A privacy proxy, a security scanner or an automatic prefetch."))
+    is_machine = models.BooleanField(
+        _("machine"), default=False, help_text=_("A privacy proxy, a security scanner or an automatic prefetch.")
+    )
     machine_reason = models.CharField(_("why machine"), max_length=50, blank=True)
     user_agent = models.CharField(_("user agent"), max_length=500, blank=True)
     detail = models.JSONField(_("detail"), default=dict, blank=True)

@@ -8,6 +8,7 @@ backends (files, memory, ESPs) are marked sent once they return.
 This module speaks the protocol only. What happened to each mail is handed back to the caller,
 which records it: messages are opaque here, carried along beside their connection and mail.
 """
+
 import re
 import smtplib
 import socket
@@ -160,13 +161,13 @@ class Outbox:
         count = min(count, self.max_width)
         while len(self._extra) < count - 1:
             self._extra.append(Outbox())
-        return [self, *self._extra[:count - 1]]
+        return [self, *self._extra[: count - 1]]
 
     def limit_lanes(self, count: int) -> None:
         """The server refused connection number `count + 1`: from now on use at most `count`."""
-        for lane in self._extra[count - 1:]:
+        for lane in self._extra[count - 1 :]:
             lane.close()
-        self._extra = self._extra[:count - 1]
+        self._extra = self._extra[: count - 1]
         self.max_width = max(count, 1)
 
     def _finish_data(self, smtp, commit) -> bool:

@@ -4,6 +4,7 @@ The schema is what saving a template checks every variable against (`campaigns.r
 contexts give each contact of a batch exactly those variables, with a handful of queries whatever
 the batch size.
 """
+
 from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -25,17 +26,42 @@ class ListOf:
     item: Any
 
 
-CONTACT: dict[str, Any] = dict.fromkeys((
-    "first_name", "last_name", "full_name", "email", "phone", "city", "region", "country", "language", "gender",
-    "birth_date", "wedding_date", "marital_status", "source", "source_detail", "signed_up_at", "id"), LEAF)
+CONTACT: dict[str, Any] = dict.fromkeys(
+    (
+        "first_name",
+        "last_name",
+        "full_name",
+        "email",
+        "phone",
+        "city",
+        "region",
+        "country",
+        "language",
+        "gender",
+        "birth_date",
+        "wedding_date",
+        "marital_status",
+        "source",
+        "source_detail",
+        "signed_up_at",
+        "id",
+    ),
+    LEAF,
+)
 CONTACT["attributes"] = ANY
 CLUB = dict.fromkeys(("card_number", "tier", "tier_label", "points", "joined_at"), LEAF)
 ITEM = dict.fromkeys(("name", "sku", "category", "quantity", "unit_price"), LEAF)
 PURCHASE = {**dict.fromkeys(("purchased_at", "total", "currency", "channel", "store"), LEAF), "items": ListOf(ITEM)}
 PRODUCT = dict.fromkeys(("name", "sku", "category", "price"), LEAF)
 SCHEMA = {
-    "contact": CONTACT, "club": CLUB, "last_purchase": PURCHASE, "recommended": ListOf(PRODUCT),
-    "campaign": {"name": LEAF}, "unsubscribe_url": LEAF, "view_in_browser_url": LEAF, "site_url": LEAF,
+    "contact": CONTACT,
+    "club": CLUB,
+    "last_purchase": PURCHASE,
+    "recommended": ListOf(PRODUCT),
+    "campaign": {"name": LEAF},
+    "unsubscribe_url": LEAF,
+    "view_in_browser_url": LEAF,
+    "site_url": LEAF,
 }
 RECOMMENDED_COUNT = 4
 
@@ -50,22 +76,42 @@ def club_context(contact: Contact) -> dict | None:
     member = getattr(contact, "club", None) if hasattr(contact, "club") else None
     if member is None:
         return None
-    return {"card_number": member.card_number, "tier": member.tier, "tier_label": str(member.get_tier_display()),
-            "points": member.points, "joined_at": member.joined_at}
+    return {
+        "card_number": member.card_number,
+        "tier": member.tier,
+        "tier_label": str(member.get_tier_display()),
+        "points": member.points,
+        "joined_at": member.joined_at,
+    }
 
 
 def _last_purchases(ids: list[int]) -> dict[int, dict]:
     latest = Purchase.objects.filter(contact=OuterRef("pk")).order_by("-purchased_at", "-pk").values("pk")[:1]
-    purchase_ids = [p for p in Contact.objects.filter(pk__in=ids).annotate(last=Subquery(latest))
-                    .values_list("last", flat=True) if p]
+    purchase_ids = [
+        p
+        for p in Contact.objects.filter(pk__in=ids).annotate(last=Subquery(latest)).values_list("last", flat=True)
+        if p
+    ]
     result = {}
-    for purchase in Purchase.objects.filter(pk__in=purchase_ids).select_related("store").prefetch_related(
-            "items__product"):
+    for purchase in (
+        Purchase.objects.filter(pk__in=purchase_ids).select_related("store").prefetch_related("items__product")
+    ):
         result[purchase.contact_id] = {
-            "purchased_at": purchase.purchased_at, "total": purchase.total, "currency": purchase.currency,
-            "channel": purchase.get_channel_display(), "store": purchase.store.name if purchase.store else "",
-            "items": [{"name": i.product.name, "sku": i.product.sku, "category": i.product.category,
-                       "quantity": i.quantity, "unit_price": i.unit_price} for i in purchase.items.all()],
+            "purchased_at": purchase.purchased_at,
+            "total": purchase.total,
+            "currency": purchase.currency,
+            "channel": purchase.get_channel_display(),
+            "store": purchase.store.name if purchase.store else "",
+            "items": [
+                {
+                    "name": i.product.name,
+                    "sku": i.product.sku,
+                    "category": i.product.category,
+                    "quantity": i.quantity,
+                    "unit_price": i.unit_price,
+                }
+                for i in purchase.items.all()
+            ],
         }
     return result
 
@@ -74,22 +120,29 @@ def _recommendations(ids: list[int]) -> dict[int, list]:
     """Best sellers of the categories each contact buys from, that it has not bought yet; best
     sellers overall for contacts with no purchase. Three queries for the whole batch."""
     bought = PurchaseItem.objects.filter(purchase__contact_id__in=ids).values_list(
-        "purchase__contact_id", "product_id", "product__category")
+        "purchase__contact_id", "product_id", "product__category"
+    )
     products_by_contact: dict[int, set] = {}
     categories_by_contact: dict[int, Counter] = {}
     for contact_id, product_id, category in bought:
         products_by_contact.setdefault(contact_id, set()).add(product_id)
         categories_by_contact.setdefault(contact_id, Counter())[category] += 1
-    popular = list(Product.objects.annotate(sold=Count("items")).order_by("-sold", "pk")[:200]
-                   .values("pk", "name", "sku", "category", "price"))
+    popular = list(
+        Product.objects.annotate(sold=Count("items"))
+        .order_by("-sold", "pk")[:200]
+        .values("pk", "name", "sku", "category", "price")
+    )
     result = {}
     for contact_id in ids:
         owned = products_by_contact.get(contact_id, set())
         liked = [c for c, _n in categories_by_contact.get(contact_id, Counter()).most_common()]
-        ranked = sorted((p for p in popular if p["pk"] not in owned),
-                        key=lambda p: liked.index(p["category"]) if p["category"] in liked else len(liked))
-        result[contact_id] = [{k: p[k] for k in ("name", "sku", "category", "price")}
-                              for p in ranked[:RECOMMENDED_COUNT]]
+        ranked = sorted(
+            (p for p in popular if p["pk"] not in owned),
+            key=lambda p: liked.index(p["category"]) if p["category"] in liked else len(liked),
+        )
+        result[contact_id] = [
+            {k: p[k] for k in ("name", "sku", "category", "price")} for p in ranked[:RECOMMENDED_COUNT]
+        ]
     return result
 
 
@@ -99,13 +152,28 @@ def batch_contexts(compiled: "Compiled", contacts: list[Contact], extra: dict[in
     purchases = _last_purchases(ids) if "last_purchase" in compiled.uses else {}
     recommended = _recommendations(ids) if "recommended" in compiled.uses else {}
     site = settings.SITE_URL
-    return {c.pk: {"contact": contact_context(c), "club": club_context(c), "last_purchase": purchases.get(c.pk),
-                   "recommended": recommended.get(c.pk, []), "site_url": site, **extra.get(c.pk, {})}
-            for c in contacts}
+    return {
+        c.pk: {
+            "contact": contact_context(c),
+            "club": club_context(c),
+            "last_purchase": purchases.get(c.pk),
+            "recommended": recommended.get(c.pk, []),
+            "site_url": site,
+            **extra.get(c.pk, {}),
+        }
+        for c in contacts
+    }
 
 
 def sample_context() -> dict:
     """A contact with no data: what a template must render for without reaching a limit."""
-    return {"contact": contact_context(Contact()), "club": None, "last_purchase": None, "recommended": [],
-            "site_url": settings.SITE_URL, "campaign": {"name": ""}, "unsubscribe_url": "#unsubscribe",
-            "view_in_browser_url": "#view-in-browser"}
+    return {
+        "contact": contact_context(Contact()),
+        "club": None,
+        "last_purchase": None,
+        "recommended": [],
+        "site_url": settings.SITE_URL,
+        "campaign": {"name": ""},
+        "unsubscribe_url": "#unsubscribe",
+        "view_in_browser_url": "#view-in-browser",
+    }

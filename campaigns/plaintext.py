@@ -1,4 +1,5 @@
 """The text part of a mail, made from its HTML: block elements become lines, links keep their address."""
+
 import html as html_lib
 import re
 from html.parser import HTMLParser

@@ -5,6 +5,7 @@ A template is compiled once and checked on save: a syntax error or a variable th
 have (say `{{ contact.nickname }}`) is refused with its line. The schema and the per-contact
 contexts live in `campaigns.personalization`, the text part made from HTML in `campaigns.plaintext`.
 """
+
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, cast
 
@@ -36,6 +37,7 @@ TEXT_ENGINE = SandboxEngine(debug=True, loaders=[], libraries={}, builtins=["cam
 
 # ------------------------------------------------------------------ compile and check
 
+
 @dataclass
 class Compiled:
     subject: Any
@@ -51,8 +53,14 @@ class Compiled:
 def compile_source(source: str, field_name: str, engine: Engine = ENGINE) -> tuple[Any, set]:
     """The compiled template and the top-level names it uses; errors name the field and the line."""
     if len((source or "").encode()) > settings.TEMPLATE_MAX_OUTPUT_BYTES:
-        raise ValidationError({field_name: [_("It is longer than %(n)d bytes (TEMPLATE_MAX_OUTPUT_BYTES).") % {
-            "n": settings.TEMPLATE_MAX_OUTPUT_BYTES}]})
+        raise ValidationError(
+            {
+                field_name: [
+                    _("It is longer than %(n)d bytes (TEMPLATE_MAX_OUTPUT_BYTES).")
+                    % {"n": settings.TEMPLATE_MAX_OUTPUT_BYTES}
+                ]
+            }
+        )
     try:
         template = engine.from_string(source or "")
     except TemplateSyntaxError as exc:
@@ -72,9 +80,12 @@ def template_compile(template: EmailTemplate) -> Compiled:
     errors: dict[str, list] = {}
     parts: dict[str, Any] = {}
     uses: set = set()
-    for name, source, engine in (("subject", template.subject, TEXT_ENGINE), ("html", template.html, ENGINE),
-                                 ("text", template.text, TEXT_ENGINE), ("preheader", template.preheader,
-                                                                        TEXT_ENGINE)):
+    for name, source, engine in (
+        ("subject", template.subject, TEXT_ENGINE),
+        ("html", template.html, ENGINE),
+        ("text", template.text, TEXT_ENGINE),
+        ("preheader", template.preheader, TEXT_ENGINE),
+    ):
         if name in ("text", "preheader") and not (source or "").strip():
             parts[name] = None
             continue
@@ -88,8 +99,16 @@ def template_compile(template: EmailTemplate) -> Compiled:
     if errors:
         raise ValidationError(errors)
     text = parts["text"] or _derived_text(template)
-    return Compiled(subject=parts["subject"], html=parts["html"], text=text, preheader=parts["preheader"],
-                    language=template.language, direction=template.text_direction, layout=template.layout, uses=uses)
+    return Compiled(
+        subject=parts["subject"],
+        html=parts["html"],
+        text=text,
+        preheader=parts["preheader"],
+        language=template.language,
+        direction=template.text_direction,
+        layout=template.layout,
+        uses=uses,
+    )
 
 
 def _derived_text(template: EmailTemplate) -> Any | None:
@@ -99,13 +118,22 @@ def _derived_text(template: EmailTemplate) -> Any | None:
     body = html_to_text(template.html)
     if template.layout == EmailTemplate.Layout.DEFAULT:
         with translation.override(template.language):
-            body = "\n\n".join([
-                settings.ADMIN_SITE_HEADER, body.strip(),
-                "{% if view_in_browser_url %}" + _("View this email in your browser")
-                + " ({{ view_in_browser_url }}){% endif %}\n"
-                + _("You receive this email because you joined our club or agreed to hear from us.") + "\n"
-                + _("Unsubscribe") + " ({{ unsubscribe_url }})",
-            ]) + "\n"
+            body = (
+                "\n\n".join(
+                    [
+                        settings.ADMIN_SITE_HEADER,
+                        body.strip(),
+                        "{% if view_in_browser_url %}"
+                        + _("View this email in your browser")
+                        + " ({{ view_in_browser_url }}){% endif %}\n"
+                        + _("You receive this email because you joined our club or agreed to hear from us.")
+                        + "\n"
+                        + _("Unsubscribe")
+                        + " ({{ unsubscribe_url }})",
+                    ]
+                )
+                + "\n"
+            )
     try:
         return compile_source(body, "text", TEXT_ENGINE)[0]
     except ValidationError:
@@ -198,8 +226,10 @@ def _check_variable(variable, scope: dict, line: int, problems: list, uses: set)
         else:
             schema = KeyError
         if schema is KeyError:
-            problems.append(_("line %(line)d: unknown variable “%(name)s”.") % {
-                "line": line, "name": ".".join(lookups[:depth + 1])})
+            problems.append(
+                _("line %(line)d: unknown variable “%(name)s”.")
+                % {"line": line, "name": ".".join(lookups[: depth + 1])}
+            )
             return ANY
     if schema is KeyError:
         problems.append(_("line %(line)d: unknown variable “%(name)s”.") % {"line": line, "name": lookups[0]})
@@ -208,6 +238,7 @@ def _check_variable(variable, scope: dict, line: int, problems: list, uses: set)
 
 
 # ------------------------------------------------------------------ rendering
+
 
 @dataclass
 class Rendered:
@@ -227,22 +258,30 @@ def render(compiled: Compiled, context: dict) -> Rendered:
     with translation.override(compiled.language), timezone.override(settings.TIME_ZONE), render_budget() as budget:
         subject = " ".join(_part("subject", compiled.subject, context, budget, autoescape=False).split())
         body = html_safety.sanitize(_part("html", compiled.html, context, budget))
-        preheader = (_part("preheader", compiled.preheader, context, budget, autoescape=False)
-                     if compiled.preheader else "")
+        preheader = (
+            _part("preheader", compiled.preheader, context, budget, autoescape=False) if compiled.preheader else ""
+        )
         page: str
         if compiled.layout == EmailTemplate.Layout.DEFAULT:
-            page = render_to_string("email/layout.html", {
-                "body": mark_safe(body), "subject": subject, "preheader": preheader, "lang": compiled.language,
-                "dir": compiled.direction, "unsubscribe_url": context.get("unsubscribe_url", ""),
-                "view_in_browser_url": context.get("view_in_browser_url", ""), "site_url": settings.SITE_URL,
-                "brand": settings.ADMIN_SITE_HEADER,
-            })
+            page = render_to_string(
+                "email/layout.html",
+                {
+                    "body": mark_safe(body),
+                    "subject": subject,
+                    "preheader": preheader,
+                    "lang": compiled.language,
+                    "dir": compiled.direction,
+                    "unsubscribe_url": context.get("unsubscribe_url", ""),
+                    "view_in_browser_url": context.get("view_in_browser_url", ""),
+                    "site_url": settings.SITE_URL,
+                    "brand": settings.ADMIN_SITE_HEADER,
+                },
+            )
         else:
             page = body
         page = css_inline.inline(page)
         _check_size("html", page)
-        text = (_part("text", compiled.text, context, budget, autoescape=False) if compiled.text
-                else html_to_text(page))
+        text = _part("text", compiled.text, context, budget, autoescape=False) if compiled.text else html_to_text(page)
     return Rendered(subject=subject, html=page, text=text)
 
 
@@ -266,8 +305,10 @@ def _located(exc: TemplateLimitError, name: str) -> TemplateLimitError:
 
 def _check_size(name: str, output: str) -> None:
     if len(output.encode()) > settings.TEMPLATE_MAX_OUTPUT_BYTES:
-        error = TemplateLimitError(gettext_lazy("the output is longer than %(n)d bytes (TEMPLATE_MAX_OUTPUT_BYTES)."),
-                                   {"n": settings.TEMPLATE_MAX_OUTPUT_BYTES})
+        error = TemplateLimitError(
+            gettext_lazy("the output is longer than %(n)d bytes (TEMPLATE_MAX_OUTPUT_BYTES)."),
+            {"n": settings.TEMPLATE_MAX_OUTPUT_BYTES},
+        )
         error.field = name
         raise error
 

@@ -10,6 +10,7 @@ iterations, output size, seconds) that loops and filters draw on, and padding fi
 widths above TEMPLATE_MAX_WIDTH. The budget is checked inside the render itself — no signal, no
 thread — and an exceeded one raises TemplateLimitError, which fails that one render.
 """
+
 import contextvars
 import functools
 import re
@@ -30,10 +31,38 @@ register = Library()
 
 SAFE_TAGS = ("if", "with", "firstof", "comment", "now", "spaceless", "verbatim", "cycle", "ifchanged")
 SAFE_FILTERS = (
-    "default", "default_if_none", "upper", "lower", "title", "capfirst", "date", "time", "floatformat",
-    "truncatewords", "truncatechars", "length", "first", "last", "join", "yesno", "pluralize", "linebreaksbr",
-    "escape", "urlencode", "add", "slice", "cut", "divisibleby", "stringformat", "wordcount", "center", "ljust",
-    "rjust", "length_is", "make_list", "striptags",
+    "default",
+    "default_if_none",
+    "upper",
+    "lower",
+    "title",
+    "capfirst",
+    "date",
+    "time",
+    "floatformat",
+    "truncatewords",
+    "truncatechars",
+    "length",
+    "first",
+    "last",
+    "join",
+    "yesno",
+    "pluralize",
+    "linebreaksbr",
+    "escape",
+    "urlencode",
+    "add",
+    "slice",
+    "cut",
+    "divisibleby",
+    "stringformat",
+    "wordcount",
+    "center",
+    "ljust",
+    "rjust",
+    "length_is",
+    "make_list",
+    "striptags",
 )
 # Filters whose argument is a width or a number of digits: the output grows with it.
 WIDTH_FILTERS = ("center", "ljust", "rjust", "floatformat", "stringformat")
@@ -57,8 +86,12 @@ class TemplateLimitError(Exception):
 
 
 def limits() -> dict:
-    return {"output": settings.TEMPLATE_MAX_OUTPUT_BYTES, "iterations": settings.TEMPLATE_MAX_LOOP_ITERATIONS,
-            "width": settings.TEMPLATE_MAX_WIDTH, "seconds": settings.TEMPLATE_MAX_RENDER_SECONDS}
+    return {
+        "output": settings.TEMPLATE_MAX_OUTPUT_BYTES,
+        "iterations": settings.TEMPLATE_MAX_LOOP_ITERATIONS,
+        "width": settings.TEMPLATE_MAX_WIDTH,
+        "seconds": settings.TEMPLATE_MAX_RENDER_SECONDS,
+    }
 
 
 @dataclass
@@ -75,8 +108,9 @@ class Budget:
     @classmethod
     def start(cls) -> "Budget":
         cap = limits()
-        return cls(max_output=cap["output"], max_iterations=cap["iterations"],
-                   deadline=time.monotonic() + cap["seconds"])
+        return cls(
+            max_output=cap["output"], max_iterations=cap["iterations"], deadline=time.monotonic() + cap["seconds"]
+        )
 
     def fail(self, message, params: dict | None = None) -> None:
         """Raise, and remember: an {% if %} swallows errors of its condition, the render must not."""
@@ -88,20 +122,26 @@ class Budget:
         if self.error is not None:
             raise self.error
         if time.monotonic() > self.deadline:
-            self.fail(gettext_lazy("rendering took longer than %(seconds)s seconds (TEMPLATE_MAX_RENDER_SECONDS)."),
-                      {"seconds": settings.TEMPLATE_MAX_RENDER_SECONDS})
+            self.fail(
+                gettext_lazy("rendering took longer than %(seconds)s seconds (TEMPLATE_MAX_RENDER_SECONDS)."),
+                {"seconds": settings.TEMPLATE_MAX_RENDER_SECONDS},
+            )
 
     def charge_iterations(self, count: int) -> None:
         self.iterations += count
         if self.iterations > self.max_iterations:
-            self.fail(gettext_lazy("loops repeat more than %(n)d times in all (TEMPLATE_MAX_LOOP_ITERATIONS)."),
-                      {"n": self.max_iterations})
+            self.fail(
+                gettext_lazy("loops repeat more than %(n)d times in all (TEMPLATE_MAX_LOOP_ITERATIONS)."),
+                {"n": self.max_iterations},
+            )
 
     def charge_output(self, size: int) -> None:
         self.output += size
         if self.output > self.max_output:
-            self.fail(gettext_lazy("the output is longer than %(n)d bytes (TEMPLATE_MAX_OUTPUT_BYTES)."),
-                      {"n": self.max_output})
+            self.fail(
+                gettext_lazy("the output is longer than %(n)d bytes (TEMPLATE_MAX_OUTPUT_BYTES)."),
+                {"n": self.max_output},
+            )
 
 
 _budget: contextvars.ContextVar[Budget | None] = contextvars.ContextVar("template_budget", default=None)
@@ -124,6 +164,7 @@ def current_budget() -> Budget:
 
 
 # ------------------------------------------------------------------ loops
+
 
 class LimitedForNode(ForNode):
     """{% for %} that draws each iteration and its output from the render's budget."""
@@ -151,8 +192,14 @@ class LimitedForNode(ForNode):
         loop = context["forloop"] = {"parentloop": parentloop}
         for index, item in enumerate(reversed(values) if self.is_reversed else values):
             budget.check_time()
-            loop.update(counter0=index, counter=index + 1, revcounter=total - index, revcounter0=total - index - 1,
-                        first=index == 0, last=index == total - 1)
+            loop.update(
+                counter0=index,
+                counter=index + 1,
+                revcounter=total - index,
+                revcounter0=total - index - 1,
+                first=index == 0,
+                last=index == total - 1,
+            )
             unpack = len(self.loopvars) > 1
             if unpack:
                 context.update(self._unpacked(item))
@@ -184,6 +231,7 @@ def do_for(parser, token):
 
 # ------------------------------------------------------------------ filters
 
+
 def width_problem(name: str, argument) -> tuple | None:
     """Why a width filter's argument is refused, as (message, params), or None; checked on save
     and on every call."""
@@ -198,7 +246,10 @@ def width_problem(name: str, argument) -> tuple | None:
     widest = max(numbers, default=0)
     if widest > settings.TEMPLATE_MAX_WIDTH:
         return gettext_lazy("“%(filter)s” with %(width)d is wider than %(max)d (TEMPLATE_MAX_WIDTH)."), {
-            "filter": name, "width": widest, "max": settings.TEMPLATE_MAX_WIDTH}
+            "filter": name,
+            "width": widest,
+            "max": settings.TEMPLATE_MAX_WIDTH,
+        }
     return None
 
 
@@ -214,8 +265,10 @@ def _limited(name: str, func):
             budget.fail(*problem)
         result = func(value, *args, **kwargs)
         if isinstance(result, (str, list)) and len(result) > budget.max_output:
-            budget.fail(gettext_lazy("“%(filter)s” made a value longer than %(n)d (TEMPLATE_MAX_OUTPUT_BYTES)."), {
-                "filter": name, "n": budget.max_output})
+            budget.fail(
+                gettext_lazy("“%(filter)s” made a value longer than %(n)d (TEMPLATE_MAX_OUTPUT_BYTES)."),
+                {"filter": name, "n": budget.max_output},
+            )
         return result
 
     return limited

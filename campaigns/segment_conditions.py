@@ -4,6 +4,7 @@ Each compiles to an EXISTS over TrackingEvent (or Message) correlated on the con
 that mixes them with any other keys is still ONE query. Only human events count: an open or
 click flagged as a machine's (privacy proxy, scanner, too fast) never satisfies a condition.
 """
+
 from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext_lazy as _
 
@@ -38,12 +39,33 @@ def compile_not_opened(cond: dict, ctx: Context) -> Q:
     return Q(Exists(sent)) & ~Q(Exists(opened))
 
 
-register(Condition(key="email_opened", label=_("Opened an email"), group=ENGAGEMENT, ops=ENGAGEMENT_OPS,
-                   compile=_engaged(TrackingEvent.Kind.OPEN),
-                   help=_("Opens by privacy proxies and security scanners do not count.")))
-register(Condition(key="email_clicked", label=_("Clicked in an email"), group=ENGAGEMENT, ops=ENGAGEMENT_OPS,
-                   compile=_engaged(TrackingEvent.Kind.CLICK),
-                   help=_("Clicks by security scanners do not count.")))
-register(Condition(key="email_not_opened", label=_("Did not open a campaign"), group=ENGAGEMENT,
-                   ops={"campaign": Op("campaign", _("this campaign"))}, compile=compile_not_opened,
-                   help=_("Was sent the campaign and has not opened it (machine opens do not count).")))
+register(
+    Condition(
+        key="email_opened",
+        label=_("Opened an email"),
+        group=ENGAGEMENT,
+        ops=ENGAGEMENT_OPS,
+        compile=_engaged(TrackingEvent.Kind.OPEN),
+        help=_("Opens by privacy proxies and security scanners do not count."),
+    )
+)
+register(
+    Condition(
+        key="email_clicked",
+        label=_("Clicked in an email"),
+        group=ENGAGEMENT,
+        ops=ENGAGEMENT_OPS,
+        compile=_engaged(TrackingEvent.Kind.CLICK),
+        help=_("Clicks by security scanners do not count."),
+    )
+)
+register(
+    Condition(
+        key="email_not_opened",
+        label=_("Did not open a campaign"),
+        group=ENGAGEMENT,
+        ops={"campaign": Op("campaign", _("this campaign"))},
+        compile=compile_not_opened,
+        help=_("Was sent the campaign and has not opened it (machine opens do not count)."),
+    )
+)

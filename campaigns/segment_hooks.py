@@ -1,4 +1,5 @@
 """What campaigns add to the segment builder (registered in CampaignsConfig.ready)."""
+
 from .models import Campaign
 
 BUILDER_CAMPAIGNS = 300

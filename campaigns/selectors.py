@@ -5,6 +5,7 @@ Everything is computed in the database with aggregate queries, whatever the camp
 Python loop over messages. Human and machine activity (privacy proxies, scanners, prefetch) are
 counted apart; the rates use human activity only.
 """
+
 import datetime as dt
 from dataclasses import dataclass
 
@@ -22,9 +23,23 @@ RATE_DIGITS = 4
 HOURLY_SPAN = dt.timedelta(hours=48)
 MAX_DAYS = 90
 
-STATS_FIELDS = ("recipients", "sent", "failed", "skipped", "bounced", "complaints", "unsubscribes", "opens",
-                "unique_opens", "machine_opens", "clicks", "unique_clicks", "open_rate", "click_rate",
-                "click_to_open_rate")
+STATS_FIELDS = (
+    "recipients",
+    "sent",
+    "failed",
+    "skipped",
+    "bounced",
+    "complaints",
+    "unsubscribes",
+    "opens",
+    "unique_opens",
+    "machine_opens",
+    "clicks",
+    "unique_clicks",
+    "open_rate",
+    "click_rate",
+    "click_to_open_rate",
+)
 
 
 def rate(part: int, whole: int) -> float | None:
@@ -37,9 +52,11 @@ def rate(part: int, whole: int) -> float | None:
 def _state_counts() -> dict[str, Count]:
     """How many of a campaign's messages are sent, failed and skipped: the counts the stats and the
     progress bar share."""
-    return {"sent": Count("pk", filter=Q(status=Message.Status.SENT)),
-            "failed": Count("pk", filter=Q(status=Message.Status.FAILED)),
-            "skipped": Count("pk", filter=Q(status=Message.Status.SKIPPED))}
+    return {
+        "sent": Count("pk", filter=Q(status=Message.Status.SENT)),
+        "failed": Count("pk", filter=Q(status=Message.Status.FAILED)),
+        "skipped": Count("pk", filter=Q(status=Message.Status.SKIPPED)),
+    }
 
 
 def campaign_stats(campaign: Campaign) -> dict:
@@ -64,9 +81,11 @@ def campaign_stats(campaign: Campaign) -> dict:
         unique_clicks=Count("message", filter=HUMAN_CLICK, distinct=True),
     )
     stats = {**messages, **events}
-    stats.update(open_rate=rate(stats["unique_opens"], delivered(stats)),
-                 click_rate=rate(stats["unique_clicks"], delivered(stats)),
-                 click_to_open_rate=rate(stats["unique_clicks"], stats["unique_opens"]))
+    stats.update(
+        open_rate=rate(stats["unique_opens"], delivered(stats)),
+        click_rate=rate(stats["unique_clicks"], delivered(stats)),
+        click_to_open_rate=rate(stats["unique_clicks"], stats["unique_opens"]),
+    )
     return {name: stats[name] for name in STATS_FIELDS}
 
 
@@ -81,17 +100,25 @@ def campaign_progress(campaign: Campaign) -> dict:
     (read again, so a page polling it sees the campaign finish)."""
     minute_ago = timezone.now() - dt.timedelta(minutes=1)
     counts = Message.objects.filter(campaign=campaign).aggregate(
-        total=Count("pk"), **_state_counts(),
+        total=Count("pk"),
+        **_state_counts(),
         queued=Count("pk", filter=Q(status__in=[Message.Status.QUEUED, Message.Status.CLAIMED])),
-        last_minute=Count("pk", filter=Q(status=Message.Status.SENT, sent_at__gte=minute_ago)))
+        last_minute=Count("pk", filter=Q(status=Message.Status.SENT, sent_at__gte=minute_ago)),
+    )
     last_minute = counts.pop("last_minute")
     done = counts["sent"] + counts["failed"] + counts["skipped"]
     campaign.refresh_from_db(fields=["status"])
-    return {**counts, "done": done, "rate": round(last_minute / 60, 2), "status": campaign.status,
-            "percent": round(100 * done / counts["total"], 1) if counts["total"] else 0.0}
+    return {
+        **counts,
+        "done": done,
+        "rate": round(last_minute / 60, 2),
+        "status": campaign.status,
+        "percent": round(100 * done / counts["total"], 1) if counts["total"] else 0.0,
+    }
 
 
 # ------------------------------------------------------------------ over time
+
 
 @dataclass
 class Bucket:
@@ -105,8 +132,12 @@ class Bucket:
 def _start(campaign: Campaign) -> dt.datetime | None:
     if campaign.started_at:
         return campaign.started_at
-    first = TrackingEvent.objects.filter(campaign=campaign).order_by("occurred_at").values_list(
-        "occurred_at", flat=True).first()
+    first = (
+        TrackingEvent.objects.filter(campaign=campaign)
+        .order_by("occurred_at")
+        .values_list("occurred_at", flat=True)
+        .first()
+    )
     return first
 
 
@@ -146,33 +177,57 @@ def _local(moment: dt.datetime, tz) -> dt.datetime:
 
 
 def _counts(events: QuerySet, trunc, tz) -> dict:
-    rows = (events.annotate(bucket=trunc).values("bucket")
-            .annotate(opens=Count("pk", filter=HUMAN_OPEN), clicks=Count("pk", filter=HUMAN_CLICK),
-                      machine_opens=Count("pk", filter=Q(kind=OPEN, is_machine=True))).order_by("bucket"))
+    rows = (
+        events.annotate(bucket=trunc)
+        .values("bucket")
+        .annotate(
+            opens=Count("pk", filter=HUMAN_OPEN),
+            clicks=Count("pk", filter=HUMAN_CLICK),
+            machine_opens=Count("pk", filter=Q(kind=OPEN, is_machine=True)),
+        )
+        .order_by("bucket")
+    )
     return {_local(row["bucket"], tz): row for row in rows}
 
 
 def _bucket(counts: dict, key: dt.datetime, start: dt.datetime, hours: int) -> Bucket:
     row = counts.get(key, {})
-    return Bucket(start=start, hours=hours, opens=row.get("opens", 0), clicks=row.get("clicks", 0),
-                  machine_opens=row.get("machine_opens", 0))
+    return Bucket(
+        start=start,
+        hours=hours,
+        opens=row.get("opens", 0),
+        clicks=row.get("clicks", 0),
+        machine_opens=row.get("machine_opens", 0),
+    )
 
 
 # ------------------------------------------------------------------ links and recipients
 
+
 def clicks_per_link(campaign: Campaign) -> QuerySet:
     """Each link of the campaign with its human clicks, distinct clickers and scanner clicks."""
-    return (Link.objects.filter(campaign=campaign)
-            .annotate(clicks=Count("events", filter=Q(events__kind=CLICK, events__is_machine=False)),
-                      unique_clicks=Count("events__message", distinct=True,
-                                          filter=Q(events__kind=CLICK, events__is_machine=False)),
-                      machine_clicks=Count("events", filter=Q(events__kind=CLICK, events__is_machine=True)))
-            .order_by("-clicks", "pk"))
+    return (
+        Link.objects.filter(campaign=campaign)
+        .annotate(
+            clicks=Count("events", filter=Q(events__kind=CLICK, events__is_machine=False)),
+            unique_clicks=Count(
+                "events__message", distinct=True, filter=Q(events__kind=CLICK, events__is_machine=False)
+            ),
+            machine_clicks=Count("events", filter=Q(events__kind=CLICK, events__is_machine=True)),
+        )
+        .order_by("-clicks", "pk")
+    )
 
 
 RECIPIENT_STATES = {
-    "skipped": _("Skipped"), "failed": _("Failed"), "pending": _("Not sent yet"), "complained": _("Complained"),
-    "bounced": _("Bounced"), "unsubscribed": _("Unsubscribed"), "clicked": _("Clicked"), "opened": _("Opened"),
+    "skipped": _("Skipped"),
+    "failed": _("Failed"),
+    "pending": _("Not sent yet"),
+    "complained": _("Complained"),
+    "bounced": _("Bounced"),
+    "unsubscribed": _("Unsubscribed"),
+    "clicked": _("Clicked"),
+    "opened": _("Opened"),
     "delivered": _("Delivered"),
 }
 # What happened to one message, most telling first: a complaint outranks a click, a click an open.
@@ -196,15 +251,20 @@ def campaign_recipients(campaign: Campaign, *, state: str | None = None) -> Quer
     Filter with `state` (one of RECIPIENT_STATES); page with keyset pagination on the id: the query
     never needs a COUNT over a big campaign.
     """
-    qs = (Message.objects.filter(campaign=campaign).select_related("contact")
-          .annotate(state=RECIPIENT_STATE).order_by("-pk"))
+    qs = (
+        Message.objects.filter(campaign=campaign)
+        .select_related("contact")
+        .annotate(state=RECIPIENT_STATE)
+        .order_by("-pk")
+    )
     if state in RECIPIENT_STATES:
         qs = qs.filter(state=state)
     return qs
 
 
-def recipients_page(campaign: Campaign, *, before: int | None = None, state: str | None = None,
-                    size: int = 50) -> tuple[list, int | None]:
+def recipients_page(
+    campaign: Campaign, *, before: int | None = None, state: str | None = None, size: int = 50
+) -> tuple[list, int | None]:
     """One page of recipients and the id to continue from (None on the last page)."""
     qs = campaign_recipients(campaign, state=state)
     if before:

@@ -13,6 +13,7 @@ stamp, so a worker whose claim was taken over abandons the mail instead of sendi
 "." is written inside the transaction that marks the message sent, just before its COMMIT, so the
 in-doubt window is the gap between those two writes, not a database round trip.
 """
+
 import datetime as dt
 import functools
 import time
@@ -49,13 +50,17 @@ def retry_delay(attempts: int) -> dt.timedelta:
 
 # ------------------------------------------------------------------ claims
 
+
 def claim(campaign_id: int, *, after: int, size: int) -> tuple[list[int], dt.datetime]:
     """Take up to `size` due queued messages with id > after; rows other workers hold are skipped."""
     stamp = timezone.now()
     with transaction.atomic():
-        ids = list(Message.objects.select_for_update(skip_locked=True)
-                   .filter(campaign_id=campaign_id, status=Message.Status.QUEUED, queued_at__lte=stamp, id__gt=after)
-                   .order_by("id").values_list("id", flat=True)[:size])
+        ids = list(
+            Message.objects.select_for_update(skip_locked=True)
+            .filter(campaign_id=campaign_id, status=Message.Status.QUEUED, queued_at__lte=stamp, id__gt=after)
+            .order_by("id")
+            .values_list("id", flat=True)[:size]
+        )
         if ids:
             Message.objects.filter(id__in=ids).update(status=Message.Status.CLAIMED, claimed_at=stamp)
     return ids, stamp
@@ -71,18 +76,30 @@ def release_claims(campaign_id: int, *, older_than: dt.timedelta | None = None) 
 
 def release_batch(ids: list[int], stamp: dt.datetime) -> None:
     Message.objects.filter(id__in=ids, status=Message.Status.CLAIMED, claimed_at=stamp).update(
-        status=Message.Status.QUEUED, claimed_at=None)
+        status=Message.Status.QUEUED, claimed_at=None
+    )
 
 
 # ------------------------------------------------------------------ recording outcomes
 
-def mark_sent(message: Message, stamp: dt.datetime, message_id: str, *, esp_id: str | None = None,
-              guarded: bool) -> bool:
+
+def mark_sent(
+    message: Message, stamp: dt.datetime, message_id: str, *, esp_id: str | None = None, guarded: bool
+) -> bool:
     rows = Message.objects.filter(pk=message.pk)
     if guarded:
         rows = rows.filter(status=Message.Status.CLAIMED, claimed_at=stamp)
-    return rows.update(status=Message.Status.SENT, sent_at=timezone.now(), message_id=message_id,
-                       esp_message_id=esp_id, attempts=F("attempts") + 1, error="") == 1
+    return (
+        rows.update(
+            status=Message.Status.SENT,
+            sent_at=timezone.now(),
+            message_id=message_id,
+            esp_message_id=esp_id,
+            attempts=F("attempts") + 1,
+            error="",
+        )
+        == 1
+    )
 
 
 def mark_failed(message: Message, error: SendError) -> None:
@@ -90,13 +107,18 @@ def mark_failed(message: Message, error: SendError) -> None:
     attempts = message.attempts + 1
     fields: dict[str, Any] = {"status": Message.Status.FAILED}
     if error.temporary and attempts < settings.CAMPAIGN_MAX_ATTEMPTS:
-        fields = {"status": Message.Status.QUEUED, "claimed_at": None,
-                  "queued_at": timezone.now() + retry_delay(attempts)}
+        fields = {
+            "status": Message.Status.QUEUED,
+            "claimed_at": None,
+            "queued_at": timezone.now() + retry_delay(attempts),
+        }
     Message.objects.filter(pk=message.pk, status__in=[Message.Status.CLAIMED, Message.Status.SENT]).update(
-        attempts=attempts, error=error.reason[:2000], **fields)
+        attempts=attempts, error=error.reason[:2000], **fields
+    )
 
 
 # ------------------------------------------------------------------ batches
+
 
 @dataclass(frozen=True)
 class _TemplateVersion:
@@ -123,17 +145,33 @@ def batch_mails(campaign: Campaign, messages: list[Message]) -> list[tuple[Messa
     """(message, mail) pairs ready to go; a message that fails to render is failed with the reason."""
     compiled = compiled_template(campaign)
     urls = {m.contact_id: mail.message_urls(m.pk) for m in messages}
-    extra = {cid: {**mail.campaign_context(campaign), "unsubscribe_url": u["unsubscribe_url"],
-                   "view_in_browser_url": u["view_in_browser_url"]} for cid, u in urls.items()}
+    extra = {
+        cid: {
+            **mail.campaign_context(campaign),
+            "unsubscribe_url": u["unsubscribe_url"],
+            "view_in_browser_url": u["view_in_browser_url"],
+        }
+        for cid, u in urls.items()
+    }
     contexts = batch_contexts(compiled, [m.contact for m in messages], extra)
     ready = []
     for message in messages:
         assert message.contact.email is not None  # contacts without an address were skipped before
         try:
             rendered = render(compiled, contexts[message.contact_id])
-            ready.append((message, mail.campaign_mail(
-                campaign=campaign, compiled=compiled, rendered=rendered, to=message.contact.email,
-                urls=urls[message.contact_id], message_id=mail.new_message_id(campaign))))
+            ready.append(
+                (
+                    message,
+                    mail.campaign_mail(
+                        campaign=campaign,
+                        compiled=compiled,
+                        rendered=rendered,
+                        to=message.contact.email,
+                        urls=urls[message.contact_id],
+                        message_id=mail.new_message_id(campaign),
+                    ),
+                )
+            )
         except Exception as exc:  # noqa: BLE001 - one broken contact record must not stall the campaign
             mark_failed(message, SendError(f"rendering: {exc}", temporary=False))
     return ready
@@ -141,8 +179,11 @@ def batch_mails(campaign: Campaign, messages: list[Message]) -> list[tuple[Messa
 
 def send_batch(campaign: Campaign, ids: list[int], stamp: dt.datetime, outbox: Outbox) -> int:
     """Send one claimed batch; returns how many mails went out."""
-    messages = list(Message.objects.filter(id__in=ids, status=Message.Status.CLAIMED, claimed_at=stamp)
-                    .select_related("contact", "contact__club").order_by("id"))
+    messages = list(
+        Message.objects.filter(id__in=ids, status=Message.Status.CLAIMED, claimed_at=stamp)
+        .select_related("contact", "contact__club")
+        .order_by("id")
+    )
     sendable = skip_ineligible(messages, stamp, campaign.pk)
     pairs = batch_mails(campaign, sendable)
     width = settings.CAMPAIGN_SMTP_CONNECTIONS if outbox.two_phase else 1
@@ -150,10 +191,11 @@ def send_batch(campaign: Campaign, ids: list[int], stamp: dt.datetime, outbox: O
     start = 0
     while start < len(pairs):
         width = min(width, outbox.max_width)
-        group = pairs[start:start + width]
+        group = pairs[start : start + width]
         try:
-            sent += deliver(outbox, *group[0], stamp) if width == 1 else deliver_group(outbox.lanes(width), group,
-                                                                                       stamp)
+            sent += (
+                deliver(outbox, *group[0], stamp) if width == 1 else deliver_group(outbox.lanes(width), group, stamp)
+            )
         except TransientSendError:
             release_batch([m.pk for m, _e in pairs[start:]], stamp)
             raise
@@ -207,14 +249,23 @@ def _settle(step: Lockstep, stamp: dt.datetime) -> None:
 def mark_group_sent(pairs: list[tuple[Message, EmailMultiAlternatives]], stamp: dt.datetime) -> set[int]:
     """Mark the messages whose claim still holds as sent (one locked read, one UPDATE); their ids."""
     ids = [m.pk for m, _e in pairs]
-    kept = set(Message.objects.select_for_update().filter(
-        pk__in=ids, status=Message.Status.CLAIMED, claimed_at=stamp).values_list("pk", flat=True))
+    kept = set(
+        Message.objects.select_for_update()
+        .filter(pk__in=ids, status=Message.Status.CLAIMED, claimed_at=stamp)
+        .values_list("pk", flat=True)
+    )
     if kept:
-        message_ids = Case(*[When(pk=m.pk, then=Value(e.extra_headers["Message-ID"])) for m, e in pairs
-                             if m.pk in kept], output_field=CharField())
+        message_ids = Case(
+            *[When(pk=m.pk, then=Value(e.extra_headers["Message-ID"])) for m, e in pairs if m.pk in kept],
+            output_field=CharField(),
+        )
         Message.objects.filter(pk__in=kept).update(
-            status=Message.Status.SENT, sent_at=timezone.now(), message_id=message_ids, attempts=F("attempts") + 1,
-            error="")
+            status=Message.Status.SENT,
+            sent_at=timezone.now(),
+            message_id=message_ids,
+            attempts=F("attempts") + 1,
+            error="",
+        )
     return kept
 
 
@@ -233,6 +284,7 @@ def deliver(outbox: Outbox, message: Message, email, stamp: dt.datetime) -> int:
 
 
 # ------------------------------------------------------------------ the chain of batches
+
 
 @dataclass
 class Outcome:
@@ -303,12 +355,14 @@ def when_idle(campaign: Campaign) -> Outcome:
     if release_claims(campaign.pk, older_than=claim_lease()):
         return Outcome(more=True)
     pending = Message.objects.filter(campaign=campaign, status__in=[Message.Status.QUEUED, Message.Status.CLAIMED])
-    next_retry = pending.filter(status=Message.Status.QUEUED).order_by("queued_at").values_list(
-        "queued_at", flat=True).first()
+    next_retry = (
+        pending.filter(status=Message.Status.QUEUED).order_by("queued_at").values_list("queued_at", flat=True).first()
+    )
     if next_retry is not None:
         return Outcome(wait=max((next_retry - timezone.now()).total_seconds(), 0.0) + 0.5)
     if pending.exists():
         return Outcome(wait=claim_lease().total_seconds())
     Campaign.objects.filter(pk=campaign.pk, status=Campaign.Status.SENDING).update(
-        status=Campaign.Status.SENT, finished_at=timezone.now())
+        status=Campaign.Status.SENT, finished_at=timezone.now()
+    )
     return Outcome()

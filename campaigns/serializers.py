@@ -39,29 +39,47 @@ class EmailTemplateSerializer(StrictModelSerializer):
         read_only_fields = ["created_at", "updated_at"]
         extra_kwargs = {
             "subject": {"help_text": _("May use variables, e.g. {{ contact.first_name|default:'friend' }}.")},
-            "html": {"help_text": _("The body; checked on save: a syntax error or an unknown variable is a 400 "
-                                    "naming the line.")},
+            "html": {
+                "help_text": _(
+                    "The body; checked on save: a syntax error or an unknown variable is a 400 naming the line."
+                )
+            },
         }
 
 
 class CampaignSerializer(StrictModelSerializer):
     """A campaign: one template sent to the members of its segments minus those of the excluded ones."""
 
-    template = serializers.PrimaryKeyRelatedField(queryset=EmailTemplate.objects.all(), help_text=_(
-        "Email template id."))
+    template = serializers.PrimaryKeyRelatedField(
+        queryset=EmailTemplate.objects.all(), help_text=_("Email template id.")
+    )
     segments = SegmentIdsField(allow_empty=False, help_text=_("Ids of the segments to send to."))
-    exclude_segments = SegmentIdsField(required=False,
-                                       help_text=_("Ids of segments whose members never get this campaign."))
+    exclude_segments = SegmentIdsField(
+        required=False, help_text=_("Ids of segments whose members never get this campaign.")
+    )
     # Money as purchases take it (a non-negative amount as a string or a number, rounded to cents), within
     # the column's 12 digits like a unit price.
     cost = UnitPriceField(required=False, help_text=Campaign._meta.get_field("cost").help_text)
-    overdue = serializers.BooleanField(source="is_overdue", read_only=True, help_text=_(
-        "Scheduled, and its time passed minutes ago without it starting: no worker or scheduler is running."))
+    overdue = serializers.BooleanField(
+        source="is_overdue",
+        read_only=True,
+        help_text=_(
+            "Scheduled, and its time passed minutes ago without it starting: no worker or scheduler is running."
+        ),
+    )
 
     class Meta:
         model = Campaign
-        fields = ["id", *CAMPAIGN_EDITABLE_FIELDS, "status", "overdue", "created_at", "updated_at", "started_at",
-                  "finished_at"]
+        fields = [
+            "id",
+            *CAMPAIGN_EDITABLE_FIELDS,
+            "status",
+            "overdue",
+            "created_at",
+            "updated_at",
+            "started_at",
+            "finished_at",
+        ]
         read_only_fields = ["status", "created_at", "updated_at", "started_at", "finished_at"]
 
 
@@ -82,13 +100,16 @@ class CampaignStatsSerializer(serializers.Serializer):
     machine_opens = serializers.IntegerField(help_text=_("Opens by privacy proxies, scanners and prefetch."))
     clicks = serializers.IntegerField(help_text=_("Human click events."))
     unique_clicks = serializers.IntegerField(help_text=_("Messages with at least one human click."))
-    open_rate = serializers.FloatField(allow_null=True, help_text=_(
-        "unique_opens / delivered (delivered = sent − bounced); null when nothing was delivered."))
+    open_rate = serializers.FloatField(
+        allow_null=True,
+        help_text=_("unique_opens / delivered (delivered = sent − bounced); null when nothing was delivered."),
+    )
     click_rate = serializers.FloatField(allow_null=True, help_text=_("unique_clicks / delivered."))
     click_to_open_rate = serializers.FloatField(allow_null=True, help_text=_("unique_clicks / unique_opens."))
 
 
 class RecipientCountSerializer(serializers.Serializer):
     total = serializers.IntegerField(help_text=_("Members of the segments, minus the excluded segments."))
-    eligible = serializers.IntegerField(help_text=_("Of those, how many may get mail now (consent, status, "
-                                                    "frequency cap)."))
+    eligible = serializers.IntegerField(
+        help_text=_("Of those, how many may get mail now (consent, status, frequency cap).")
+    )

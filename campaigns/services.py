@@ -3,6 +3,7 @@
 draft → scheduled → sending → sent, with paused and cancelled on the side. The sending itself
 lives in `campaigns.sending`; these functions change a campaign's state and enqueue the tasks.
 """
+
 import datetime as dt
 from decimal import Decimal
 
@@ -41,6 +42,7 @@ def _merge(errors: dict, exc: ValidationError) -> None:
 
 # ------------------------------------------------------------------ templates
 
+
 def template_save(*, template: EmailTemplate | None = None, data: dict) -> EmailTemplate:
     """Save a template only if every part compiles and uses known variables; errors name field and line."""
     template = template or EmailTemplate()
@@ -60,6 +62,7 @@ def template_save(*, template: EmailTemplate | None = None, data: dict) -> Email
 
 
 # ------------------------------------------------------------------ campaigns
+
 
 def _segments(values, field: str, errors: dict) -> list[Segment]:
     ids = [getattr(value, "pk", value) for value in values]
@@ -96,8 +99,14 @@ def _campaign_errors(campaign: Campaign, included: list | None) -> dict:
     return errors
 
 
-def campaign_save(*, campaign: Campaign | None = None, data: dict, segments: list | None = None,
-                  exclude_segments: list | None = None, user=None) -> Campaign:
+def campaign_save(
+    *,
+    campaign: Campaign | None = None,
+    data: dict,
+    segments: list | None = None,
+    exclude_segments: list | None = None,
+    user=None,
+) -> Campaign:
     """Create or change a campaign while it is a draft or scheduled."""
     campaign = campaign or Campaign(created_by=user if getattr(user, "pk", None) else None)
     if campaign.pk and campaign.status not in Campaign.EDITABLE_STATUSES:
@@ -113,7 +122,8 @@ def campaign_save(*, campaign: Campaign | None = None, data: dict, segments: lis
     rescheduled = campaign.status == Campaign.Status.SCHEDULED and campaign.scheduled_at != scheduled_before
     if rescheduled and not _in_future(campaign.scheduled_at):
         errors.setdefault("scheduled_at", []).append(
-            _("A scheduled campaign needs a time in the future; send it now or move it back to draft instead."))
+            _("A scheduled campaign needs a time in the future; send it now or move it back to draft instead.")
+        )
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
@@ -170,20 +180,27 @@ def _clean_emails(emails: list[str]) -> list[str]:
     return list(dict.fromkeys(cleaned))
 
 
-def campaign_test_send(*, campaign: Campaign | None = None, template: EmailTemplate | None = None,
-                       emails: list[str], contact: Contact | None = None) -> int:
+def campaign_test_send(
+    *,
+    campaign: Campaign | None = None,
+    template: EmailTemplate | None = None,
+    emails: list[str],
+    contact: Contact | None = None,
+) -> int:
     """A "[TEST]" copy to each address, personalized for `contact` (or a blank one); no stats recorded."""
     template = template or (campaign_template(campaign) if campaign else None)
     if template is None:
         raise ValidationError({"template": [_("Choose a template.")]})
     addresses = _clean_emails(emails)
     rendered = campaign_preview(template=template, contact=contact or Contact(), campaign=campaign)
-    mails = [mail.proof_mail(campaign=campaign, template=template, rendered=rendered, to=address)
-             for address in addresses]
+    mails = [
+        mail.proof_mail(campaign=campaign, template=template, rendered=rendered, to=address) for address in addresses
+    ]
     return get_connection().send_messages(mails) or 0
 
 
 # ------------------------------------------------------------------ life cycle
+
 
 def _enqueue(task, *args, **options) -> None:
     transaction.on_commit(lambda: task.apply_async(args, **options))
@@ -194,8 +211,9 @@ def _transition(campaign: Campaign, allowed: tuple, **fields) -> None:
     changed = Campaign.objects.filter(pk=campaign.pk, status__in=allowed).update(**fields)
     campaign.refresh_from_db()
     if not changed:
-        raise ValidationError(_("This cannot be done while the campaign is “%(status)s”.") % {
-            "status": campaign.get_status_display()})
+        raise ValidationError(
+            _("This cannot be done while the campaign is “%(status)s”.") % {"status": campaign.get_status_display()}
+        )
 
 
 def _check_sendable(campaign: Campaign) -> None:
@@ -206,8 +224,9 @@ def _check_sendable(campaign: Campaign) -> None:
 
 def _start_now(campaign: Campaign) -> Campaign:
     now = timezone.now()
-    _transition(campaign, Campaign.EDITABLE_STATUSES, status=Campaign.Status.SENDING, started_at=now,
-                **_frozen(campaign, now))
+    _transition(
+        campaign, Campaign.EDITABLE_STATUSES, status=Campaign.Status.SENDING, started_at=now, **_frozen(campaign, now)
+    )
     _enqueue(tasks.campaign_dispatch, campaign.pk)
     return campaign
 
@@ -241,7 +260,8 @@ def campaigns_start_due() -> int:
     started = 0
     for campaign in due.only("pk"):
         if Campaign.objects.filter(pk=campaign.pk, status=Campaign.Status.SCHEDULED).update(
-                status=Campaign.Status.SENDING, started_at=timezone.now()):
+            status=Campaign.Status.SENDING, started_at=timezone.now()
+        ):
             campaign_freeze(campaign=campaign)
             _enqueue(tasks.campaign_dispatch, campaign.pk)
             started += 1
@@ -287,8 +307,9 @@ def campaign_reschedule(*, campaign: Campaign, scheduled_at: dt.datetime) -> Cam
 
 def _requeue(campaign: Campaign) -> Campaign:
     if campaign.status != Campaign.Status.SCHEDULED:
-        raise ValidationError(_("This cannot be done while the campaign is “%(status)s”.") % {
-            "status": campaign.get_status_display()})
+        raise ValidationError(
+            _("This cannot be done while the campaign is “%(status)s”.") % {"status": campaign.get_status_display()}
+        )
     _enqueue(tasks.campaigns_start_due, eta=campaign.scheduled_at)
     return campaign
 
@@ -296,9 +317,11 @@ def _requeue(campaign: Campaign) -> Campaign:
 def campaign_duplicate(*, campaign: Campaign, user=None) -> Campaign:
     """A new draft with the same template, audience, sender, tracking and cost; no time, no copy of the
     template's content, no recipients."""
-    copy = Campaign(created_by=user if getattr(user, "pk", None) else None,
-                    **{name: getattr(campaign, name) for name in CAMPAIGN_FIELDS if name != "scheduled_at"})
-    copy.name = (_("Copy of %(name)s") % {"name": campaign.name})[:Campaign._meta.get_field("name").max_length]
+    copy = Campaign(
+        created_by=user if getattr(user, "pk", None) else None,
+        **{name: getattr(campaign, name) for name in CAMPAIGN_FIELDS if name != "scheduled_at"},
+    )
+    copy.name = (_("Copy of %(name)s") % {"name": campaign.name})[: Campaign._meta.get_field("name").max_length]
     with transaction.atomic():
         copy.save()
         copy.segments.set(campaign.segments.all())
@@ -331,5 +354,6 @@ def campaign_cancel(*, campaign: Campaign) -> Campaign:
     with transaction.atomic():
         _transition(campaign, allowed, status=Campaign.Status.CANCELLED, finished_at=timezone.now())
         Message.objects.filter(campaign=campaign, status__in=[Message.Status.QUEUED, Message.Status.CLAIMED]).update(
-            status=Message.Status.SKIPPED, skip_reason=Message.SkipReason.CANCELLED, claimed_at=None)
+            status=Message.Status.SKIPPED, skip_reason=Message.SkipReason.CANCELLED, claimed_at=None
+        )
     return campaign

@@ -2,6 +2,7 @@
 
 The services enqueue these tasks, so they import this module; a task imports the services only
 when it runs, which keeps the two modules from importing each other."""
+
 from celery import shared_task
 from django.db import InterfaceError, OperationalError, transaction
 
@@ -33,7 +34,7 @@ def campaign_send(self, campaign_id: int, after: int = 0) -> None:
     except TransientSendError as exc:
         if self.request.is_eager:
             return
-        raise self.retry(exc=exc, countdown=min(600, 10 * 2 ** self.request.retries)) from exc
+        raise self.retry(exc=exc, countdown=min(600, 10 * 2**self.request.retries)) from exc
     if outcome.more:
         transaction.on_commit(lambda: campaign_send.apply_async((campaign_id, outcome.after)))
     elif outcome.wait and not self.request.is_eager:

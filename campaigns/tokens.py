@@ -1,5 +1,6 @@
 """Tracking tokens: a message id, signed with SECRET_KEY, so tokens are unguessable and tamper-proof
 without storing anything. A forged or mangled token maps to no message."""
+
 from django.core import signing
 from django.utils.http import base36_to_int, int_to_base36
 

@@ -9,6 +9,7 @@ both the Python test of the ORM path and the SQL of the single statement.
 Machine events are recorded and counted (Message.open_count, machine_open_count, click_count)
 but never set first_opened_at / first_clicked_at and never count for segment conditions.
 """
+
 import datetime as dt
 import functools
 import logging
@@ -32,13 +33,16 @@ from .tokens import message_id_from_token, message_token
 logger = logging.getLogger(__name__)
 
 # A transparent 1×1 GIF (43 bytes).
-PIXEL_GIF = (b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00"
-             b",\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;")
+PIXEL_GIF = (
+    b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00"
+    b",\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
+)
 ENGAGEMENT_KEYS = ("email_opened", "email_clicked", "email_not_opened")
 ENGAGEMENT_CHECK_SECONDS = 60
 
 
 # ------------------------------------------------------------------ segments
+
 
 def engagement_rules_in_use() -> bool:
     """Whether any dynamic segment has an email-engagement condition.
@@ -73,6 +77,7 @@ def _engagement_changed(contact_id: int) -> None:
 
 # ------------------------------------------------------------------ opens and clicks
 
+
 @dataclass(frozen=True)
 class Recorded:
     """What an open or click was: whose, flagged how, and (for a click) where it leads."""
@@ -90,6 +95,7 @@ class Recorded:
 # data-modifying CTE, atomic on its own, with the time-based machine rules evaluated in SQL (the
 # expression comes from `campaigns.machine`). Other databases take the ORM path below (a SELECT,
 # then UPDATE and INSERT in a transaction). Built once per set of machine rules.
+
 
 @functools.lru_cache(maxsize=4)
 def open_sql(rules: tuple[machine.TimeRule, ...]) -> str:
@@ -150,9 +156,15 @@ def record_open(*, token: str, visitor: Visitor, now: dt.datetime | None = None)
         return None
     now = now or timezone.now()
     if connection.vendor == "postgresql":
-        row = _single_statement(open_sql(machine.TIME_RULES), {
-            "message": message_pk, "now": now, "agent": visitor.user_agent,
-            **machine.sql_params(machine.OPEN, visitor, now)})
+        row = _single_statement(
+            open_sql(machine.TIME_RULES),
+            {
+                "message": message_pk,
+                "now": now,
+                "agent": visitor.user_agent,
+                **machine.sql_params(machine.OPEN, visitor, now),
+            },
+        )
         recorded = Recorded(contact_id=row[0], machine_reason=row[1]) if row else None
     else:
         recorded = _record_open_orm(message_pk, visitor, now)
@@ -162,8 +174,11 @@ def record_open(*, token: str, visitor: Visitor, now: dt.datetime | None = None)
 
 
 def _record_open_orm(message_pk: int, visitor: Visitor, now: dt.datetime) -> Recorded | None:
-    row = (Message.objects.filter(pk=message_pk, contact__erased_at__isnull=True)
-           .values_list("campaign_id", "contact_id", "sent_at").first())
+    row = (
+        Message.objects.filter(pk=message_pk, contact__erased_at__isnull=True)
+        .values_list("campaign_id", "contact_id", "sent_at")
+        .first()
+    )
     if row is None:
         return None
     campaign_id, contact_id, sent_at = row
@@ -176,8 +191,15 @@ def _record_open_orm(message_pk: int, visitor: Visitor, now: dt.datetime) -> Rec
     with transaction.atomic():
         Message.objects.filter(pk=message_pk).update(**updates)
         TrackingEvent.objects.create(
-            message_id=message_pk, campaign_id=campaign_id, contact_id=contact_id, kind=TrackingEvent.Kind.OPEN,
-            occurred_at=now, is_machine=bool(reason), machine_reason=reason, user_agent=visitor.user_agent)
+            message_id=message_pk,
+            campaign_id=campaign_id,
+            contact_id=contact_id,
+            kind=TrackingEvent.Kind.OPEN,
+            occurred_at=now,
+            is_machine=bool(reason),
+            machine_reason=reason,
+            user_agent=visitor.user_agent,
+        )
     return Recorded(contact_id=contact_id, machine_reason=reason)
 
 
@@ -189,9 +211,16 @@ def record_click(*, token: str, link_id: int, visitor: Visitor, now: dt.datetime
         return None
     now = now or timezone.now()
     if connection.vendor == "postgresql":
-        row = _single_statement(click_sql(machine.TIME_RULES), {
-            "message": message_pk, "link": link_id, "now": now, "agent": visitor.user_agent,
-            **machine.sql_params(machine.CLICK, visitor, now)})
+        row = _single_statement(
+            click_sql(machine.TIME_RULES),
+            {
+                "message": message_pk,
+                "link": link_id,
+                "now": now,
+                "agent": visitor.user_agent,
+                **machine.sql_params(machine.CLICK, visitor, now),
+            },
+        )
         recorded = Recorded(contact_id=row[0], machine_reason=row[1], url=row[2]) if row else None
     else:
         recorded = _record_click_orm(message_pk, link_id, visitor, now)
@@ -201,8 +230,11 @@ def record_click(*, token: str, link_id: int, visitor: Visitor, now: dt.datetime
 
 
 def _record_click_orm(message_pk: int, link_id: int, visitor: Visitor, now: dt.datetime) -> Recorded | None:
-    row = (Message.objects.filter(pk=message_pk, campaign__links__id=link_id, contact__erased_at__isnull=True)
-           .values_list("campaign_id", "contact_id", "sent_at", "first_opened_at", "campaign__links__url").first())
+    row = (
+        Message.objects.filter(pk=message_pk, campaign__links__id=link_id, contact__erased_at__isnull=True)
+        .values_list("campaign_id", "contact_id", "sent_at", "first_opened_at", "campaign__links__url")
+        .first()
+    )
     if row is None:
         return None
     campaign_id, contact_id, sent_at, first_opened_at, url = row
@@ -213,21 +245,32 @@ def _record_click_orm(message_pk: int, link_id: int, visitor: Visitor, now: dt.d
     with transaction.atomic():
         Message.objects.filter(pk=message_pk).update(**updates)
         TrackingEvent.objects.create(
-            message_id=message_pk, campaign_id=campaign_id, contact_id=contact_id, kind=TrackingEvent.Kind.CLICK,
-            link_id=link_id, occurred_at=now, is_machine=bool(reason), machine_reason=reason,
-            user_agent=visitor.user_agent)
+            message_id=message_pk,
+            campaign_id=campaign_id,
+            contact_id=contact_id,
+            kind=TrackingEvent.Kind.CLICK,
+            link_id=link_id,
+            occurred_at=now,
+            is_machine=bool(reason),
+            machine_reason=reason,
+            user_agent=visitor.user_agent,
+        )
     return Recorded(contact_id=contact_id, machine_reason=reason, url=url)
 
 
 # ------------------------------------------------------------------ unsubscribe and browser view
+
 
 def message_for_token(token: str) -> Message | None:
     """The message behind a token, with its campaign, template and contact; None for a bad token."""
     message_pk = message_id_from_token(token)
     if message_pk is None:
         return None
-    return (Message.objects.select_related("campaign__template", "contact")
-            .filter(pk=message_pk, contact__erased_at__isnull=True).first())
+    return (
+        Message.objects.select_related("campaign__template", "contact")
+        .filter(pk=message_pk, contact__erased_at__isnull=True)
+        .first()
+    )
 
 
 def _already_unsubscribed(contact: Contact) -> bool:
@@ -237,8 +280,9 @@ def _already_unsubscribed(contact: Contact) -> bool:
     return not contact.email_opt_in and contact.email_status != EmailStatus.ACTIVE
 
 
-def unsubscribe(*, message: Message, one_click: bool = False, now: dt.datetime | None = None,
-                detail: dict | None = None) -> TrackingEvent | None:
+def unsubscribe(
+    *, message: Message, one_click: bool = False, now: dt.datetime | None = None, detail: dict | None = None
+) -> TrackingEvent | None:
     """Opt the contact out of email with a consent-log entry naming the campaign.
 
     Safe to repeat (mail clients may POST the one-click body more than once): a contact who is
@@ -250,18 +294,32 @@ def unsubscribe(*, message: Message, one_click: bool = False, now: dt.datetime |
         message.unsubscribed_at = message.unsubscribed_at or now
         if _already_unsubscribed(contact):
             return None
-        contact_services.consent_change(contact=contact, channel=ConsentEvent.ConsentChannel.EMAIL, granted=False,
-                                        source=f"campaign:{message.campaign_id}", occurred_at=now, unsubscribe=True)
-        return TrackingEvent.objects.create(message=message, campaign_id=message.campaign_id, contact=contact,
-                                            kind=TrackingEvent.Kind.UNSUBSCRIBE, occurred_at=now,
-                                            detail={"one_click": one_click, **(detail or {})})
+        contact_services.consent_change(
+            contact=contact,
+            channel=ConsentEvent.ConsentChannel.EMAIL,
+            granted=False,
+            source=f"campaign:{message.campaign_id}",
+            occurred_at=now,
+            unsubscribe=True,
+        )
+        return TrackingEvent.objects.create(
+            message=message,
+            campaign_id=message.campaign_id,
+            contact=contact,
+            kind=TrackingEvent.Kind.UNSUBSCRIBE,
+            occurred_at=now,
+            detail={"one_click": one_click, **(detail or {})},
+        )
 
 
 def message_urls(message: Message, campaign: Campaign) -> dict:
     """The per-message part of a template context: its own unsubscribe and browser URLs."""
     token = message_token(message.pk)
-    return {"unsubscribe_url": links.unsubscribe_url(token), "view_in_browser_url": links.browser_url(token),
-            "campaign": {"name": campaign.name}}
+    return {
+        "unsubscribe_url": links.unsubscribe_url(token),
+        "view_in_browser_url": links.browser_url(token),
+        "campaign": {"name": campaign.name},
+    }
 
 
 def browser_view(*, message: Message) -> str:
@@ -273,8 +331,9 @@ def browser_view(*, message: Message) -> str:
     template limit raises `sandbox.TemplateLimitError`."""
     campaign = message.campaign
     compiled = rendering.template_compile(rendering.campaign_template(campaign))
-    context = personalization.batch_contexts(compiled, [message.contact], {message.contact_id: message_urls(message,
-                                                                                                       campaign)})
+    context = personalization.batch_contexts(
+        compiled, [message.contact], {message.contact_id: message_urls(message, campaign)}
+    )
     rendered = rendering.render(compiled, context[message.contact_id])
     return links.rewrite_links(rendered.html, campaign=campaign, token=message_token(message.pk))
 
@@ -288,4 +347,3 @@ def page_language(message: Message | None) -> str:
             if code in available:
                 return code
     return settings.LANGUAGE_CODE
-

@@ -3,6 +3,7 @@
 The URL shapes are fixed by `campaigns.links`, which writes them into every mail. Tokens match
 anything up to the next slash so that a mangled token still reaches its view (and gets the
 campaign 404 page, or the pixel's GIF) rather than the site's generic 404."""
+
 from django.urls import re_path
 
 from . import views

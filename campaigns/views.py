@@ -1,6 +1,7 @@
 """Public, login-free endpoints of campaign mail. Thin: each view reads the request, calls one
 service from `campaigns.tracking` and answers. A garbage or forged token is a 404 page (the pixel
 still gets its GIF), never a server error."""
+
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils import translation
@@ -12,8 +13,11 @@ from .sandbox import TemplateLimitError
 
 # Marketer HTML is shown as a sandboxed document: no script runs even if one got through, no form
 # posts, and it cannot reach this origin's cookies or storage. Links still open (new tabs too).
-MAIL_PAGE_CSP = ("sandbox allow-popups allow-popups-to-escape-sandbox; "
-                 "script-src 'none'; object-src 'none'; base-uri 'none'; form-action 'none'")
+MAIL_PAGE_CSP = (
+    "sandbox allow-popups allow-popups-to-escape-sandbox; "
+    "script-src 'none'; object-src 'none'; base-uri 'none'; form-action 'none'"
+)
+
 
 def _private(response: HttpResponse) -> HttpResponse:
     """Tracking URLs carry a token: keep them out of caches, search engines and Referer headers."""
@@ -25,9 +29,12 @@ def _private(response: HttpResponse) -> HttpResponse:
 
 def not_found(request: HttpRequest, language: str | None = None) -> HttpResponse:
     with translation.override(language or translation.get_language()):
-        response = render(request, "campaigns/not_found.html", {"lang": translation.get_language(),
-                                                                 "dir": "rtl" if translation.get_language_bidi()
-                                                                 else "ltr"}, status=404)
+        response = render(
+            request,
+            "campaigns/not_found.html",
+            {"lang": translation.get_language(), "dir": "rtl" if translation.get_language_bidi() else "ltr"},
+            status=404,
+        )
     return _private(response)
 
 
@@ -55,8 +62,12 @@ def click(request: HttpRequest, token: str, link_id: str) -> HttpResponse:
 
 def _page(request: HttpRequest, template: str, message, **context) -> HttpResponse:
     with translation.override(tracking.page_language(message)):
-        context.update(lang=translation.get_language(), dir="rtl" if translation.get_language_bidi() else "ltr",
-                       message=message, contact=message.contact)
+        context.update(
+            lang=translation.get_language(),
+            dir="rtl" if translation.get_language_bidi() else "ltr",
+            message=message,
+            contact=message.contact,
+        )
         return _private(render(request, template, context))
 
 

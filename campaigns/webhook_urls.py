@@ -3,6 +3,7 @@
 Included at /anymail/ instead of `anymail.urls`, with the same namespace and names, so that a
 provider webhook without credentials is refused outside DEBUG instead of merely warned about.
 """
+
 from anymail import urls as anymail_urls
 from django.urls import URLPattern
 

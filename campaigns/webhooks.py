@@ -24,6 +24,7 @@ message's contact, changes nothing (a forged or misrouted event must not suppres
 Outside DEBUG a webhook without credentials (no WEBHOOK_SECRET for basic auth; for Mailgun, no
 signing key) is refused with 403 before anymail sees it: anymail itself would only warn.
 """
+
 import functools
 import logging
 import warnings
@@ -50,12 +51,20 @@ from .models import Message, TrackingEvent
 logger = logging.getLogger(__name__)
 
 HARD, SOFT = "hard", "soft"
-POSTMARK_SOFT = {"SoftBounce", "Transient", "DnsError", "VirusNotification", "AutoResponder", "OpenRelayTest",
-                 "ChallengeVerification"}
+POSTMARK_SOFT = {
+    "SoftBounce",
+    "Transient",
+    "DnsError",
+    "VirusNotification",
+    "AutoResponder",
+    "OpenRelayTest",
+    "ChallengeVerification",
+}
 PERMANENT_REASONS = {RejectReason.BOUNCED, RejectReason.INVALID}
 
 
 # ------------------------------------------------------------------ credentials
+
 
 def webhook_credentials_missing(view_class, initkwargs: dict | None = None) -> str | None:
     """What the webhook lacks to tell the provider from anyone else, or None when it is secured."""
@@ -81,14 +90,16 @@ def refuse_unsecured(view):
         missing = webhook_credentials_missing(view_class, initkwargs) if view_class else None
         if missing and not settings.DEBUG:
             logger.warning("Refused a provider webhook at %s: no %s configured", request.path, missing)
-            return HttpResponseForbidden(_("This webhook is not configured on this server."),
-                                         content_type="text/plain; charset=utf-8")
+            return HttpResponseForbidden(
+                _("This webhook is not configured on this server."), content_type="text/plain; charset=utf-8"
+            )
         return view(request, *args, **kwargs)
 
     return guarded
 
 
 # ------------------------------------------------------------------ matching
+
 
 def _header_message_ids(esp_event, esp_name: str) -> list:
     """Our Message-ID as the provider echoes it back, where it does."""
@@ -124,22 +135,32 @@ def message_for_event(event, esp_name: str) -> Message | None:
     ids = _id_forms([event.message_id, *_header_message_ids(event.esp_event, esp_name)])
     if not ids:
         return None
-    found = (Message.objects.select_related("contact").filter(Q(esp_message_id__in=ids) | Q(message_id__in=ids))
-             .filter(contact__erased_at__isnull=True).order_by("-pk"))
+    found = (
+        Message.objects.select_related("contact")
+        .filter(Q(esp_message_id__in=ids) | Q(message_id__in=ids))
+        .filter(contact__erased_at__isnull=True)
+        .order_by("-pk")
+    )
     messages = list(found[:5])
     for message in messages:
         if _same_address(event.recipient, message.contact.email):
             return message
     if messages:
-        logger.warning("%s %s event for message %s names recipient %r, not its contact: ignored",
-                       esp_name, event.event_type, messages[0].pk, event.recipient)
+        logger.warning(
+            "%s %s event for message %s names recipient %r, not its contact: ignored",
+            esp_name,
+            event.event_type,
+            messages[0].pk,
+            event.recipient,
+        )
     return None
 
 
 # ------------------------------------------------------------------ classification
 
+
 def bounce_severity(event, esp_name: str) -> str | None:
-    """"hard", "soft", or None when the event is no bounce at all."""
+    """ "hard", "soft", or None when the event is no bounce at all."""
     esp = event.esp_event if isinstance(event.esp_event, dict) else {}
     if event.event_type == EventType.DEFERRED:
         return SOFT
@@ -160,10 +181,12 @@ def bounce_severity(event, esp_name: str) -> str | None:
 
 def _kind_and_severity(event, esp_name: str) -> tuple[str | None, str | None]:
     if event.event_type == EventType.COMPLAINED or (
-            event.event_type == EventType.REJECTED and event.reject_reason == RejectReason.SPAM):
+        event.event_type == EventType.REJECTED and event.reject_reason == RejectReason.SPAM
+    ):
         return TrackingEvent.Kind.COMPLAINT, None
     if event.event_type == EventType.UNSUBSCRIBED or (
-            event.event_type == EventType.REJECTED and event.reject_reason == RejectReason.UNSUBSCRIBED):
+        event.event_type == EventType.REJECTED and event.reject_reason == RejectReason.UNSUBSCRIBED
+    ):
         return TrackingEvent.Kind.UNSUBSCRIBE, None
     if event.event_type == EventType.DELIVERED:
         return TrackingEvent.Kind.DELIVERED, None
@@ -176,31 +199,44 @@ def _kind_and_severity(event, esp_name: str) -> tuple[str | None, str | None]:
 
 # ------------------------------------------------------------------ recording
 
+
 def soft_bounced_messages(contact_id: int) -> int:
     """On how many different messages the contact soft-bounced."""
-    return (TrackingEvent.objects.filter(contact_id=contact_id, detail__bounce_type=SOFT,
-                                         kind__in=[TrackingEvent.Kind.BOUNCE, TrackingEvent.Kind.DEFERRED])
-            .values("message_id").distinct().count())
+    return (
+        TrackingEvent.objects.filter(
+            contact_id=contact_id,
+            detail__bounce_type=SOFT,
+            kind__in=[TrackingEvent.Kind.BOUNCE, TrackingEvent.Kind.DEFERRED],
+        )
+        .values("message_id")
+        .distinct()
+        .count()
+    )
 
 
 def _detail(event, esp_name: str, severity: str | None) -> dict:
-    detail = {"esp": esp_name, "event_type": event.event_type, "event_id": event.event_id or "",
-              "reject_reason": event.reject_reason or "", "description": (event.description or "")[:500],
-              "mta_response": (event.mta_response or "")[:500]}
+    detail = {
+        "esp": esp_name,
+        "event_type": event.event_type,
+        "event_id": event.event_id or "",
+        "reject_reason": event.reject_reason or "",
+        "description": (event.description or "")[:500],
+        "mta_response": (event.mta_response or "")[:500],
+    }
     if severity:
         detail["bounce_type"] = severity
     return detail
 
 
 def _already_recorded(message: Message, kind: str, event_id: str | None) -> bool:
-    return bool(event_id) and TrackingEvent.objects.filter(message=message, kind=kind,
-                                                           detail__event_id=event_id).exists()
+    return (
+        bool(event_id) and TrackingEvent.objects.filter(message=message, kind=kind, detail__event_id=event_id).exists()
+    )
 
 
 def _apply_bounce(message: Message, severity: str, now) -> None:
     if severity == HARD:
-        Message.objects.filter(pk=message.pk).update(bounced_at=Coalesce(F("bounced_at"), Value(now)),
-                                                     bounce_type=HARD)
+        Message.objects.filter(pk=message.pk).update(bounced_at=Coalesce(F("bounced_at"), Value(now)), bounce_type=HARD)
         contact_suppress(contact_id=message.contact_id, status=EmailStatus.BOUNCED)
         return
     Message.objects.filter(pk=message.pk, bounce_type="").update(bounce_type=SOFT)
@@ -225,9 +261,14 @@ def provider_event_record(*, event, esp_name: str) -> TrackingEvent | None:
         return tracking.unsubscribe(message=message, now=now, detail=detail)
     with transaction.atomic():
         recorded = TrackingEvent.objects.create(
-            message=message, campaign_id=message.campaign_id, contact_id=message.contact_id, kind=kind,
-            occurred_at=now, user_agent=(event.user_agent or "")[:USER_AGENT_MAX],
-            detail=detail)
+            message=message,
+            campaign_id=message.campaign_id,
+            contact_id=message.contact_id,
+            kind=kind,
+            occurred_at=now,
+            user_agent=(event.user_agent or "")[:USER_AGENT_MAX],
+            detail=detail,
+        )
         if kind == TrackingEvent.Kind.COMPLAINT:
             Message.objects.filter(pk=message.pk, complained_at__isnull=True).update(complained_at=now)
             contact_suppress(contact_id=message.contact_id, status=EmailStatus.COMPLAINED)

@@ -9,6 +9,7 @@ whatever the apps above keep (they scrub their own rows through `contacts.hooks`
 
 Set-based: each statement covers a batch of ids, so erasing a million contacts keeps memory flat.
 """
+
 from typing import cast
 
 from django.contrib.admin.models import LogEntry
@@ -48,9 +49,24 @@ def erase_ids(ids: list[int]) -> None:
 def _scrub_contacts(ids: list[int]) -> None:
     now = timezone.now()
     Contact.objects.filter(pk__in=ids).update(
-        email=None, phone=None, external_id=None, first_name="", last_name="", birth_date=None,
-        wedding_date=None, marital_status="unknown", gender="unknown", city="", region="", source_detail="",
-        attributes={}, email_opt_in=False, sms_opt_in=False, referred_by=None, erased_at=now, updated_at=now,
+        email=None,
+        phone=None,
+        external_id=None,
+        first_name="",
+        last_name="",
+        birth_date=None,
+        wedding_date=None,
+        marital_status="unknown",
+        gender="unknown",
+        city="",
+        region="",
+        source_detail="",
+        attributes={},
+        email_opt_in=False,
+        sms_opt_in=False,
+        referred_by=None,
+        erased_at=now,
+        updated_at=now,
     )
 
 
@@ -68,10 +84,12 @@ def _scrub_history(ids: list[int]) -> None:
     VisitorIdentity.objects.filter(contact_id__in=ids).delete()
     ConsentEvent.objects.filter(contact_id__in=ids).update(text_shown="")
     Purchase.objects.filter(contact_id__in=ids, external_id__isnull=False).update(
-        external_id=Concat(Value("erased-"), Cast("pk", CharField())))
+        external_id=Concat(Value("erased-"), Cast("pk", CharField()))
+    )
     PointsEntry.objects.filter(member__contact_id__in=ids).update(reason=_("(erased)"), reference=None)
     LoyaltyMember.objects.filter(contact_id__in=ids).update(
-        card_number=Concat(Value("erased-"), Cast("contact_id", CharField())), status=LoyaltyMember.Status.CANCELLED)
+        card_number=Concat(Value("erased-"), Cast("contact_id", CharField())), status=LoyaltyMember.Status.CANCELLED
+    )
 
 
 def _scrub_admin_history(ids: list[int]) -> None:

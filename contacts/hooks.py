@@ -13,6 +13,7 @@ before the duplicate is deleted (whatever is left on the duplicate would cascade
 A timeline source is one more table the contact page's timeline reads in its single UNION query
 (see `selectors.contact_timeline`); contacts registers its own sources the same way, first.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable

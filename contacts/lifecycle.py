@@ -6,6 +6,7 @@ lapsed = longer ago. It depends on the clock, so it is never stored: every reade
 filters and exports, segment conditions, the "why" view) evaluates these expressions over the stored
 purchase dates at the moment it reads, and gets the same answer.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -47,8 +48,11 @@ def lifecycle_in(stages, *, now: dt.datetime | None = None) -> Q:
 def lifecycle_case(*, now: dt.datetime | None = None) -> Case:
     """The stage as one SQL expression, built from `lifecycle_q` (so the two can never disagree)."""
     now = now or timezone.now()
-    return Case(*(When(lifecycle_q(stage, now=now), then=Value(stage)) for stage in ORDER),
-                default=Value(None), output_field=CharField())
+    return Case(
+        *(When(lifecycle_q(stage, now=now), then=Value(stage)) for stage in ORDER),
+        default=Value(None),
+        output_field=CharField(),
+    )
 
 
 def with_lifecycle(queryset: QuerySet, *, now: dt.datetime | None = None) -> QuerySet:

@@ -5,6 +5,7 @@ Every path asks here: the sender's audience and its per-batch re-check, the segm
 clause is written once as a pair — the SQL condition and the same test on a loaded contact — so
 the two cannot drift apart (tests/contacts/test_marketing.py checks them against each other).
 """
+
 from collections.abc import Callable
 from dataclasses import dataclass
 

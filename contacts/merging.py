@@ -17,6 +17,7 @@ The rule (also in README, "Merging contacts"):
 - Then the duplicate is deleted and the survivor's derived fields (purchase totals, funnel stage,
   lifecycle, RFM) and segment memberships are recomputed.
 """
+
 from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
@@ -37,8 +38,10 @@ from .services import IDENTITY_FIELDS, PROFILE_FIELDS, contacts_refresh_purchase
 
 EMPTY = (None, "", "unknown")
 TIER_ORDER = list(LoyaltyMember.Tier.values)
-CONSENT = (("email_opt_in", ConsentEvent.ConsentChannel.EMAIL, "email"),
-           ("sms_opt_in", ConsentEvent.ConsentChannel.SMS, "phone"))
+CONSENT = (
+    ("email_opt_in", ConsentEvent.ConsentChannel.EMAIL, "email"),
+    ("sms_opt_in", ConsentEvent.ConsentChannel.SMS, "phone"),
+)
 
 
 @transaction.atomic
@@ -47,11 +50,13 @@ def merge(*, survivor: Contact, duplicate: Contact, merged_by: str = "") -> Cont
         raise normalize.field_error("duplicate", _("A contact cannot be merged into itself."))
     ensure_not_erased(survivor.pk)
     ensure_not_erased(duplicate.pk, field="duplicate")
-    locked = {c.pk: c for c in Contact.objects.select_for_update().filter(pk__in=[survivor.pk, duplicate.pk])
-              .order_by("pk")}
+    locked = {
+        c.pk: c for c in Contact.objects.select_for_update().filter(pk__in=[survivor.pk, duplicate.pk]).order_by("pk")
+    }
     survivor, duplicate = locked[survivor.pk], locked[duplicate.pk]
-    identities = {f: getattr(duplicate, f) for f in IDENTITY_FIELDS
-                  if getattr(duplicate, f) and not getattr(survivor, f)}
+    identities = {
+        f: getattr(duplicate, f) for f in IDENTITY_FIELDS if getattr(duplicate, f) and not getattr(survivor, f)
+    }
     consent = _consent(survivor, duplicate, identities)
     _move_history(survivor, duplicate)
     _merge_club(survivor, duplicate)
@@ -72,15 +77,18 @@ def _move_history(survivor: Contact, duplicate: Contact) -> None:
     VisitorIdentity.objects.filter(contact=duplicate).update(contact=survivor)
     ConsentEvent.objects.filter(contact=duplicate).update(contact=survivor)
     Contact.objects.filter(referred_by=duplicate).exclude(pk=survivor.pk).update(referred_by=survivor)
-    LogEntry.objects.filter(content_type=ContentType.objects.get_for_model(Contact),
-                            object_id=str(duplicate.pk)).update(object_id=str(survivor.pk))
+    LogEntry.objects.filter(
+        content_type=ContentType.objects.get_for_model(Contact), object_id=str(duplicate.pk)
+    ).update(object_id=str(survivor.pk))
 
 
 def _fill_profile(survivor: Contact, duplicate: Contact) -> None:
     for field in PROFILE_FIELDS + ("referred_by_id",):
         if field == "attributes":
-            survivor.attributes = {**duplicate.attributes, **{k: v for k, v in survivor.attributes.items()
-                                                              if not normalize.blank(v)}}
+            survivor.attributes = {
+                **duplicate.attributes,
+                **{k: v for k, v in survivor.attributes.items() if not normalize.blank(v)},
+            }
         elif getattr(survivor, field) in EMPTY and getattr(duplicate, field) not in EMPTY:
             setattr(survivor, field, getattr(duplicate, field))
     if survivor.referred_by_id in (survivor.pk, duplicate.pk):
@@ -88,8 +96,12 @@ def _fill_profile(survivor: Contact, duplicate: Contact) -> None:
 
 
 def _latest_consent(contact: Contact, channel: str) -> tuple | None:
-    return (ConsentEvent.objects.filter(contact=contact, channel=channel).order_by("-occurred_at", "-pk")
-            .values_list("occurred_at", "pk").first())
+    return (
+        ConsentEvent.objects.filter(contact=contact, channel=channel)
+        .order_by("-occurred_at", "-pk")
+        .values_list("occurred_at", "pk")
+        .first()
+    )
 
 
 def _consent(survivor: Contact, duplicate: Contact, identities: dict) -> dict:

@@ -3,6 +3,7 @@
 Each function takes what a person or partner sent (strings from a CSV, JSON values from
 the API) and returns the stored form, or raises ValidationError naming the field.
 """
+
 import datetime as dt
 import math
 import re
@@ -225,8 +226,9 @@ def attributes(value: Any, field: str = "attributes") -> dict:
     errors: dict[str, list[ValidationError]] = {}
     for key, raw in value.items():
         if not isinstance(key, str) or not key.strip() or len(key) > 64:
-            errors.setdefault(field, []).append(ValidationError(
-                _("“%(key)s” is not a valid attribute name.") % {"key": key}, code="invalid_key"))
+            errors.setdefault(field, []).append(
+                ValidationError(_("“%(key)s” is not a valid attribute name.") % {"key": key}, code="invalid_key")
+            )
             continue
         definition = definitions.get(key)
         try:

@@ -3,6 +3,7 @@
 Unfiltered on PostgreSQL it reads the planner's row estimate (pg_class.reltuples); filtered it
 counts at most `cap` rows, so the cost of a count is bounded whatever the table size.
 """
+
 from typing import cast
 
 from django.core.paginator import Paginator
@@ -45,7 +46,6 @@ class EstimatedCountPaginator(Paginator):
         if connection.vendor != "postgresql":
             return -1
         with connection.cursor() as cursor:
-            cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
-                           [qs.model._meta.db_table])
+            cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass", [qs.model._meta.db_table])
             row = cursor.fetchone()
         return int(row[0]) if row else -1

@@ -5,6 +5,7 @@ UPDATE … FROM (grouped purchases) rather than several passes that would each r
 and their indexes. RFM scores are computed in the same statement from the fresh aggregates, by the
 expressions `contacts.rfm` owns; lifecycle is not stored (contacts.lifecycle computes it when read).
 """
+
 from django.db import connection
 from django.utils import timezone
 

@@ -6,6 +6,7 @@ serializer), so a bad email or date is reported naming its column, then written 
 `purchase_record`, which dedupe on their natural keys. Importing the same
 file twice therefore updates contacts in place and skips purchases already recorded.
 """
+
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -21,12 +22,28 @@ from . import ingest, normalize, services
 from .models import Contact, LoyaltyMember, Purchase
 from .serializers import PurchaseInSerializer
 
-CONTACT_INPUT = services.IDENTITY_FIELDS + tuple(f for f in services.PROFILE_FIELDS if f != "attributes") + (
-    "email_opt_in", "sms_opt_in", "tags",
+CONTACT_INPUT = (
+    services.IDENTITY_FIELDS
+    + tuple(f for f in services.PROFILE_FIELDS if f != "attributes")
+    + (
+        "email_opt_in",
+        "sms_opt_in",
+        "tags",
+    )
 )
 ATTRIBUTE_PREFIX = "attributes."
-PURCHASE_INPUT = ("source", "external_id", "contact", "email", "card_number", "channel", "store",
-                  "purchased_at", "total", "currency")
+PURCHASE_INPUT = (
+    "source",
+    "external_id",
+    "contact",
+    "email",
+    "card_number",
+    "channel",
+    "store",
+    "purchased_at",
+    "total",
+    "currency",
+)
 EXPORT_CHUNK = 2000
 
 
@@ -77,9 +94,20 @@ class ContactResource(ServiceResource):
 
     class Meta:
         model = Contact
-        fields = ("id",) + CONTACT_INPUT + (
-            "card_number", "tier", "email_status", "funnel_stage", "lifecycle", "purchase_count", "total_spent",
-            "last_purchase_at", "created_at",
+        fields = (
+            ("id",)
+            + CONTACT_INPUT
+            + (
+                "card_number",
+                "tier",
+                "email_status",
+                "funnel_stage",
+                "lifecycle",
+                "purchase_count",
+                "total_spent",
+                "last_purchase_at",
+                "created_at",
+            )
         )
         export_order = fields
         import_id_fields: list[str] = []  # rows are matched like contact_upsert matches them (get_instance)
@@ -98,13 +126,17 @@ class ContactResource(ServiceResource):
         card = str(row.get("card_number") or "").strip() or None
         if not (any(keys.values()) or card):
             return None
-        return services.contact_find(email=keys["email"], phone=keys["phone"], external_id=keys["external_id"],
-                                     card_number=card)
+        return services.contact_find(
+            email=keys["email"], phone=keys["phone"], external_id=keys["external_id"], card_number=card
+        )
 
     def clean_row(self, row: dict) -> dict:
         data = _present(row, CONTACT_INPUT)
-        attributes = {k[len(ATTRIBUTE_PREFIX):]: v for k, v in row.items()
-                      if k and k.startswith(ATTRIBUTE_PREFIX) and not normalize.blank(v)}
+        attributes = {
+            k[len(ATTRIBUTE_PREFIX) :]: v
+            for k, v in row.items()
+            if k and k.startswith(ATTRIBUTE_PREFIX) and not normalize.blank(v)
+        }
         if attributes:
             data["attributes"] = attributes
         errors = {}
@@ -123,8 +155,7 @@ class ContactResource(ServiceResource):
         return {"contact": data, "card_number": card, "tier": tier}
 
     def write_row(self, data: dict, row: dict) -> Contact:
-        contact, _created = services.contact_upsert(origin="import", card_number=data["card_number"],
-                                                    **data["contact"])
+        contact, _created = services.contact_upsert(origin="import", card_number=data["card_number"], **data["contact"])
         if data["card_number"] and not LoyaltyMember.objects.filter(contact=contact).exists():
             services.member_create(contact=contact, card_number=data["card_number"], tier=data["tier"])
         return contact
@@ -153,8 +184,18 @@ class PurchaseResource(ServiceResource):
 
     class Meta:
         model = Purchase
-        fields = ("source", "external_id", "contact", "email", "channel", "store", "purchased_at", "total",
-                  "currency", "items")
+        fields = (
+            "source",
+            "external_id",
+            "contact",
+            "email",
+            "channel",
+            "store",
+            "purchased_at",
+            "total",
+            "currency",
+            "items",
+        )
         export_order = fields
         import_id_fields = ("external_id",)
         skip_unchanged = False

@@ -6,6 +6,7 @@ the stored columns through the ORM (`rfm_apply`); purchase ingestion compiles th
 expression into its UPDATE … FROM over freshly grouped purchases (`scores_sql`, used by
 `purchase_stats`). Neither path writes its own copy of the rule, so they cannot drift apart.
 """
+
 import datetime as dt
 from collections.abc import Mapping
 from decimal import Decimal
@@ -65,8 +66,9 @@ def score_case(value: Combinable, cuts: list) -> Any:
     if not cuts:
         return Value(None, output_field=IntegerField())
     whens = [When(LessThan(value, Value(cut)), then=Value(score)) for score, cut in enumerate(cuts, start=1)]
-    return Case(When(IsNull(value, True), then=Value(None)), *whens, default=Value(len(cuts) + 1),
-                output_field=IntegerField())
+    return Case(
+        When(IsNull(value, True), then=Value(None)), *whens, default=Value(len(cuts) + 1), output_field=IntegerField()
+    )
 
 
 def score_updates(cuts: Cuts, values: Mapping[str, Combinable] | None = None) -> dict[str, Any]:
@@ -81,9 +83,9 @@ def rfm_apply(qs: QuerySet) -> None:
     if cuts is None:
         return
     qs.filter(purchase_count__gt=0).update(**score_updates(cuts))
-    qs.filter(purchase_count=0).exclude(rfm_recency__isnull=True, rfm_frequency__isnull=True,
-                                        rfm_monetary__isnull=True).update(
-        rfm_recency=None, rfm_frequency=None, rfm_monetary=None)
+    qs.filter(purchase_count=0).exclude(
+        rfm_recency__isnull=True, rfm_frequency__isnull=True, rfm_monetary__isnull=True
+    ).update(rfm_recency=None, rfm_frequency=None, rfm_monetary=None)
 
 
 def scores_sql(columns: dict[str, str]) -> tuple[dict[str, str], list]:
@@ -95,8 +97,10 @@ def scores_sql(columns: dict[str, str]) -> tuple[dict[str, str], list]:
         return {score: score for score in SCORED}, []
     query = Query(Contact)
     compiler = query.get_compiler(connection=connection)
-    values = {aggregate: RawSQL(column, (), output_field=cast(Field, Contact._meta.get_field(aggregate)))
-              for aggregate, column in columns.items()}  # the aggregates are concrete columns
+    values = {
+        aggregate: RawSQL(column, (), output_field=cast(Field, Contact._meta.get_field(aggregate)))
+        for aggregate, column in columns.items()
+    }  # the aggregates are concrete columns
     sql, params = {}, []
     for score, expression in score_updates(cuts, values).items():
         sql[score], expression_params = compiler.compile(expression.resolve_expression(query))

@@ -8,6 +8,7 @@ from its own migration (depending on contacts.0002_roles):
         grant_app_permissions(apps, "Marketer", "segments")
         grant_app_permissions(apps, "Analyst", "segments", actions=("view",))
 """
+
 from collections.abc import Iterable
 
 from django.contrib.auth.management import create_permissions
@@ -35,8 +36,9 @@ def ensure_app_permissions(apps, app_label: str, using: str = "default") -> bool
     return True
 
 
-def grant_app_permissions(apps, group_name: str, app_label: str, actions: Iterable[str] | None = None,
-                          using: str = "default") -> int:
+def grant_app_permissions(
+    apps, group_name: str, app_label: str, actions: Iterable[str] | None = None, using: str = "default"
+) -> int:
     """Give `group_name` the permissions of `app_label` (all of them, or only `actions`).
 
     Creates the group if missing; returns how many permissions the app has for those actions.

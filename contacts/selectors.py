@@ -3,6 +3,7 @@
 Everything here is read-only and bounded: a contact with years of site activity still costs one
 query that returns at most `limit` rows.
 """
+
 import dataclasses
 import datetime as dt
 import re
@@ -34,21 +35,26 @@ class TimelineEntry:
     granted: bool | None = None
 
 
-def _timeline_part(qs: QuerySet, *, at: str, title: str, detail: str, kind: str,
-                   amount: str | None = None, granted: str | None = None) -> QuerySet:
+def _timeline_part(
+    qs: QuerySet, *, at: str, title: str, detail: str, kind: str, amount: str | None = None, granted: str | None = None
+) -> QuerySet:
     """One branch of the timeline union: the same column names and types from every table."""
     # Typed NULLs: PostgreSQL will not match an untyped NULL parameter with boolean/numeric.
     no_decimal = Cast(Value(None), DecimalField(max_digits=14, decimal_places=2))
     no_bool = Cast(Value(None), BooleanField())
-    part = qs.annotate(
-        tl_kind=Value(kind, output_field=CharField()),
-        tl_ref=F("pk"),
-        tl_at=F(at),
-        tl_title=Cast(title, CharField()),
-        tl_detail=Cast(detail, CharField()),
-        tl_amount=F(amount) if amount else no_decimal,
-        tl_granted=F(granted) if granted else no_bool,
-    ).values_list(*TIMELINE_COLUMNS).order_by()
+    part = (
+        qs.annotate(
+            tl_kind=Value(kind, output_field=CharField()),
+            tl_ref=F("pk"),
+            tl_at=F(at),
+            tl_title=Cast(title, CharField()),
+            tl_detail=Cast(detail, CharField()),
+            tl_amount=F(amount) if amount else no_decimal,
+            tl_granted=F(granted) if granted else no_bool,
+        )
+        .values_list(*TIMELINE_COLUMNS)
+        .order_by()
+    )
     return part
 
 
@@ -65,13 +71,30 @@ def contact_timeline(*, contact: Contact, limit: int = TIMELINE_LIMIT) -> list[T
     parts = [_latest(_source_rows(source, contact), limit) for source in hooks.timeline_sources()]
     union = parts[0].union(*parts[1:], all=True)
     rows = union.order_by("-tl_at", "-tl_ref")[:limit]
-    return [TimelineEntry(kind=row[0], ref=row[1], at=row[2], title=row[3], detail=row[4] or "",
-                          amount=_money(row[5]), granted=None if row[6] is None else bool(row[6])) for row in rows]
+    return [
+        TimelineEntry(
+            kind=row[0],
+            ref=row[1],
+            at=row[2],
+            title=row[3],
+            detail=row[4] or "",
+            amount=_money(row[5]),
+            granted=None if row[6] is None else bool(row[6]),
+        )
+        for row in rows
+    ]
 
 
 def _source_rows(source: hooks.TimelineSource, contact: Contact) -> QuerySet:
-    return _timeline_part(source.model._default_manager.filter(contact=contact), kind=source.kind, at=source.at,
-                          title=source.title, detail=source.detail, amount=source.amount, granted=source.granted)
+    return _timeline_part(
+        source.model._default_manager.filter(contact=contact),
+        kind=source.kind,
+        at=source.at,
+        title=source.title,
+        detail=source.detail,
+        amount=source.amount,
+        granted=source.granted,
+    )
 
 
 def _money(value) -> Decimal | None:
@@ -138,10 +161,25 @@ def _describe_consent(entry: TimelineEntry) -> str:
 
 
 CONTACT_TIMELINE_SOURCES = (
-    hooks.TimelineSource(kind="activity", model=Activity, at="occurred_at", title="type", detail="url",
-                         describe=_describe_activity),
-    hooks.TimelineSource(kind="purchase", model=Purchase, at="purchased_at", title="channel",
-                         detail="store__name", amount="total", describe=_describe_purchase),
-    hooks.TimelineSource(kind="consent", model=ConsentEvent, at="occurred_at", title="channel", detail="source",
-                         granted="granted", describe=_describe_consent),
+    hooks.TimelineSource(
+        kind="activity", model=Activity, at="occurred_at", title="type", detail="url", describe=_describe_activity
+    ),
+    hooks.TimelineSource(
+        kind="purchase",
+        model=Purchase,
+        at="purchased_at",
+        title="channel",
+        detail="store__name",
+        amount="total",
+        describe=_describe_purchase,
+    ),
+    hooks.TimelineSource(
+        kind="consent",
+        model=ConsentEvent,
+        at="occurred_at",
+        title="channel",
+        detail="source",
+        granted="granted",
+        describe=_describe_consent,
+    ),
 )

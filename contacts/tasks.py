@@ -1,4 +1,5 @@
 """Thin Celery tasks of the contacts app (their schedule is declared in crm/runtime/periodic.py)."""
+
 from celery import shared_task
 from django.db import OperationalError
 

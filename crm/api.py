@@ -2,6 +2,7 @@
 
 This module imports no app (the apps' `api` modules import it); the router that gathers their
 views under /api/v1/ is assembled in `crm.api_urls`."""
+
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse
@@ -12,32 +13,44 @@ from .parsers import JSONParser
 ERROR_CODES = {
     "type": "object",
     "description": "Machine-readable codes parallel to the messages: the same keys, one code per message "
-                   "(e.g. required, invalid, invalid_choice, unique, out_of_range, invalid_cursor).",
+    "(e.g. required, invalid, invalid_choice, unique, out_of_range, invalid_cursor).",
     "additionalProperties": {"type": "array", "items": {"type": "string"}},
 }
 FIELD_ERRORS = {
     "type": "object",
     "description": "Field name (dotted for nested or per-item fields, e.g. items.0.sku) → messages, plus "
-                   "`error_codes` with a code for each message.",
+    "`error_codes` with a code for each message.",
     "properties": {"error_codes": ERROR_CODES},
     "additionalProperties": {"type": "array", "items": {"type": "string"}},
     "example": {"email": ["“not-an-email” is not a valid email address."], "error_codes": {"email": ["invalid"]}},
 }
-DETAIL = {"type": "object", "properties": {"detail": {"type": "string"}, "code": {
-    "type": "string", "description": "Machine-readable: not_authenticated, authentication_failed, "
-                                     "permission_denied, not_found, throttled, …"}}, "required": ["detail"]}
+DETAIL = {
+    "type": "object",
+    "properties": {
+        "detail": {"type": "string"},
+        "code": {
+            "type": "string",
+            "description": "Machine-readable: not_authenticated, authentication_failed, "
+            "permission_denied, not_found, throttled, …",
+        },
+    },
+    "required": ["detail"],
+}
 ERROR_RESPONSES = {
     "400": (FIELD_ERRORS, _("Invalid input: every bad field is named.")),
     "401": (DETAIL, _("Missing, invalid or revoked API key.")),
-    "403": (DETAIL, _("The key lacks the scope, or the staff user's role the permission, this operation "
-                      "needs.")),
+    "403": (DETAIL, _("The key lacks the scope, or the staff user's role the permission, this operation needs.")),
     "404": (DETAIL, _("No such object.")),
     "429": (DETAIL, _("Too many requests for this key: retry after the Retry-After header's seconds.")),
 }
 
 
-ID_ONLY = {"type": "object", "properties": {"id": {"type": "integer", "readOnly": True}}, "required": ["id"],
-           "description": "What a caller without `contacts:read` gets back: only the id of what it wrote."}
+ID_ONLY = {
+    "type": "object",
+    "properties": {"id": {"type": "integer", "readOnly": True}},
+    "required": ["id"],
+    "description": "What a caller without `contacts:read` gets back: only the id of what it wrote.",
+}
 
 
 def object_or_id(component: str) -> dict:
@@ -55,7 +68,8 @@ class ApiAutoSchema(AutoSchema):
                 continue
             if code not in responses:
                 responses[code] = self._get_response_for_code(
-                    OpenApiResponse(response=schema, description=description), code, direction=direction)
+                    OpenApiResponse(response=schema, description=description), code, direction=direction
+                )
         return responses
 
 

@@ -1,4 +1,5 @@
 """The partner API under /api/: one router for every app's views (under v1/), the schema and its docs."""
+
 from django.http import JsonResponse
 from django.urls import include, path, re_path
 from django.utils.translation import gettext_lazy as _

@@ -1,4 +1,5 @@
 """One way to change a model instance from validated data, shared by every app's services."""
+
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
@@ -8,8 +9,9 @@ from django.utils import timezone
 M = TypeVar("M", bound=models.Model)
 
 
-def model_update(*, instance: M, fields: Iterable[str], data: Mapping[str, Any],
-                 auto_updated_at: bool = True) -> tuple[M, bool]:
+def model_update(
+    *, instance: M, fields: Iterable[str], data: Mapping[str, Any], auto_updated_at: bool = True
+) -> tuple[M, bool]:
     """Set those of `fields` present in `data` that differ from the instance, then save only them.
 
     Many-to-many fields are set after the save. `updated_at` is touched when the model has one and
@@ -33,8 +35,9 @@ def model_update(*, instance: M, fields: Iterable[str], data: Mapping[str, Any],
         if auto_updated_at and "updated_at" in model_fields and "updated_at" not in changed:
             instance.updated_at = timezone.now()  # type: ignore[attr-defined]
             changed.append("updated_at")
-        instance.full_clean(exclude=[f for f in model_fields if f not in changed], validate_unique=False,
-                            validate_constraints=False)
+        instance.full_clean(
+            exclude=[f for f in model_fields if f not in changed], validate_unique=False, validate_constraints=False
+        )
         instance.save(update_fields=changed)
     for name, value in many.items():
         getattr(instance, name).set(value)

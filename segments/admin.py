@@ -1,4 +1,5 @@
 """Segments in the back office: the rule builder, live preview, history chart, exports, static lists."""
+
 import csv
 import io
 import json
@@ -53,8 +54,11 @@ class RulesField(forms.JSONField):
 
 
 class SegmentForm(forms.ModelForm):
-    rules = RulesField(label=gettext_lazy("Rules"), required=False,
-                            widget=forms.Textarea(attrs={"rows": 6, "class": "vLargeTextField segment-rules-json"}))
+    rules = RulesField(
+        label=gettext_lazy("Rules"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 6, "class": "vLargeTextField segment-rules-json"}),
+    )
 
     class Meta:
         model = Segment
@@ -104,8 +108,15 @@ class SegmentAdmin(admin.ModelAdmin):
     list_display = ("name", "kind", "member_count", "last_refreshed_at", "last_refresh_ms", "health")
     list_filter = ("kind", FailingFilter)
     search_fields = ("name", "description")
-    readonly_fields = ("member_count", "last_refreshed_at", "last_refresh_ms", "last_error", "last_error_at",
-                       "created_by", "created_at")
+    readonly_fields = (
+        "member_count",
+        "last_refreshed_at",
+        "last_refresh_ms",
+        "last_error",
+        "last_error_at",
+        "created_by",
+        "created_at",
+    )
     change_form_template = "admin/segments/segment/change_form.html"
     actions = ["refresh_selected", "export_meta", "export_google", "export_csv"]
 
@@ -127,18 +138,26 @@ class SegmentAdmin(admin.ModelAdmin):
         segment = self.get_object(request, object_id) if object_id else None
         if segment is not None and segment.is_failing and request.method == "GET":
             self.message_user(request, failing_message(segment), messages.ERROR)
-        extra.update({
-            "builder_catalogue": registry.catalogue(),
-            "builder_options": builder_options(),
-            "builder_text": builder_text(),
-            "preview_url": reverse("admin:segments_segment_preview"),
-        })
+        extra.update(
+            {
+                "builder_catalogue": registry.catalogue(),
+                "builder_options": builder_options(),
+                "builder_text": builder_text(),
+                "preview_url": reverse("admin:segments_segment_preview"),
+            }
+        )
         if segment is not None:
             series = daily_movement(segment, days=30)
-            extra.update({"movement": series, "movement_bars": chart_bars(series),
-                          "members": SegmentMembership.objects.filter(segment=segment, left_at__isnull=True)
-                          .select_related("contact").order_by("-joined_at")[:50],
-                          "export_formats": export.FORMATS if self.has_export_permission(request) else ()})
+            extra.update(
+                {
+                    "movement": series,
+                    "movement_bars": chart_bars(series),
+                    "members": SegmentMembership.objects.filter(segment=segment, left_at__isnull=True)
+                    .select_related("contact")
+                    .order_by("-joined_at")[:50],
+                    "export_formats": export.FORMATS if self.has_export_permission(request) else (),
+                }
+            )
         return super().changeform_view(request, object_id, form_url, extra)
 
     def save_model(self, request, obj, form, change):
@@ -155,8 +174,12 @@ class SegmentAdmin(admin.ModelAdmin):
         if segment is not None and request.method == "POST":
             users = list(segments_using(segment).values_list("name", flat=True))
             if users:
-                self.message_user(request, _("“%(name)s” is used by: %(users)s. Change those segments first.") % {
-                    "name": segment.name, "users": ", ".join(users)}, messages.ERROR)
+                self.message_user(
+                    request,
+                    _("“%(name)s” is used by: %(users)s. Change those segments first.")
+                    % {"name": segment.name, "users": ", ".join(users)},
+                    messages.ERROR,
+                )
                 return HttpResponseRedirect(reverse("admin:segments_segment_change", args=[segment.pk]))
         return super().delete_view(request, object_id, extra_context)
 
@@ -179,11 +202,22 @@ class SegmentAdmin(admin.ModelAdmin):
         except ValidationError as exc:
             return JsonResponse({"errors": exc.message_dict.get("rules", exc.messages)}, status=400)
         preview = rules_preview(rules)
-        return JsonResponse({
-            "count": preview.count, "milliseconds": preview.milliseconds,
-            "contacts": [{"id": c.pk, "name": c.full_name, "email": c.email or "", "city": c.city,
-                          "url": reverse("admin:contacts_contact_change", args=[c.pk])} for c in preview.contacts],
-        })
+        return JsonResponse(
+            {
+                "count": preview.count,
+                "milliseconds": preview.milliseconds,
+                "contacts": [
+                    {
+                        "id": c.pk,
+                        "name": c.full_name,
+                        "email": c.email or "",
+                        "city": c.city,
+                        "url": reverse("admin:contacts_contact_change", args=[c.pk]),
+                    }
+                    for c in preview.contacts
+                ],
+            }
+        )
 
     def export_view(self, request, pk, fmt):
         segment = get_object_or_404(Segment, pk=pk)
@@ -210,15 +244,22 @@ class SegmentAdmin(admin.ModelAdmin):
         contact = get_object_or_404(Contact, pk=contact_id)
         if not self.has_view_permission(request):
             raise PermissionDenied
-        context = {**self.admin_site.each_context(request), "contact": contact, "opts": self.model._meta,
-                   "title": _("Why is %(contact)s in these segments?") % {"contact": contact},
-                   "explanations": explain_contact(contact)}
+        context = {
+            **self.admin_site.each_context(request),
+            "contact": contact,
+            "opts": self.model._meta,
+            "title": _("Why is %(contact)s in these segments?") % {"contact": contact},
+            "explanations": explain_contact(contact),
+        }
         return TemplateResponse(request, "admin/segments/segment/why.html", context)
 
     def has_export_permission(self, request) -> bool:
         """Audience files hand people to ad platforms: they take their own permission, and seeing contacts."""
-        return (self.has_view_permission(request) and request.user.has_perm("contacts.view_contact")
-                and request.user.has_perm(EXPORT_SEGMENT))
+        return (
+            self.has_view_permission(request)
+            and request.user.has_perm("contacts.view_contact")
+            and request.user.has_perm(EXPORT_SEGMENT)
+        )
 
     # ---------------------------------------------------------- actions
 
@@ -237,8 +278,11 @@ class SegmentAdmin(admin.ModelAdmin):
                 segment.refresh_from_db()
                 self.message_user(request, failing_message(segment), messages.ERROR)
                 continue
-            self.message_user(request, _("%(name)s: %(members)d members (+%(entered)d / -%(left)d).") % {
-                "name": segment.name, "members": result.members, "entered": result.entered, "left": result.left})
+            self.message_user(
+                request,
+                _("%(name)s: %(members)d members (+%(entered)d / -%(left)d).")
+                % {"name": segment.name, "members": result.members, "entered": result.entered, "left": result.left},
+            )
 
     def _export_action(self, request, queryset, fmt):
         if queryset.count() != 1:
@@ -260,9 +304,10 @@ class SegmentAdmin(admin.ModelAdmin):
 
 
 def failing_message(segment: Segment) -> str:
-    return _("“%(name)s” could not be evaluated (last at %(when)s): %(error)s. Its members stay as they were "
-             "until its rules work again; fix the rules or the segments they include.") % {
-        "name": segment.name, "when": formats.localize(segment.last_error_at), "error": segment.last_error}
+    return _(
+        "“%(name)s” could not be evaluated (last at %(when)s): %(error)s. Its members stay as they were "
+        "until its rules work again; fix the rules or the segments they include."
+    ) % {"name": segment.name, "when": formats.localize(segment.last_error_at), "error": segment.last_error}
 
 
 def chart_bars(series: list[dict], height: int = 100) -> list[dict]:
@@ -272,8 +317,16 @@ def chart_bars(series: list[dict], height: int = 100) -> list[dict]:
     for index, day in enumerate(series):
         entries_h = round(day["entries"] / peak * height)
         exits_h = round(day["exits"] / peak * height)
-        bars.append({**day, "x": index * 10, "entries_h": entries_h, "entries_y": height - entries_h,
-                     "exits_h": exits_h, "exits_y": height - exits_h})
+        bars.append(
+            {
+                **day,
+                "x": index * 10,
+                "entries_h": entries_h,
+                "entries_y": height - entries_h,
+                "exits_h": exits_h,
+                "exits_y": height - exits_h,
+            }
+        )
     return bars
 
 
@@ -322,19 +375,37 @@ def _find_contact(value: str) -> int | None:
 def builder_text() -> dict:
     """The builder's own words, translated on the server."""
     return {
-        "all": _("ALL of these"), "any": _("ANY of these"), "none": _("NONE of these"),
-        "add_condition": _("+ condition"), "add_group": _("+ group"), "remove": _("remove"),
-        "choose_field": _("choose a field…"), "preview": _("Preview"), "matches": _("contacts match"),
-        "took": _("query took"), "ms": _("ms"), "optional": _("optional"), "json": _("Edit as JSON"),
-        "yes": _("yes"), "no": _("no"), "from": _("from"), "to": _("to"),
-        "comma": _("comma-separated"), "name": _("Name"), "email": _("Email"), "city": _("City"),
+        "all": _("ALL of these"),
+        "any": _("ANY of these"),
+        "none": _("NONE of these"),
+        "add_condition": _("+ condition"),
+        "add_group": _("+ group"),
+        "remove": _("remove"),
+        "choose_field": _("choose a field…"),
+        "preview": _("Preview"),
+        "matches": _("contacts match"),
+        "took": _("query took"),
+        "ms": _("ms"),
+        "optional": _("optional"),
+        "json": _("Edit as JSON"),
+        "yes": _("yes"),
+        "no": _("no"),
+        "from": _("from"),
+        "to": _("to"),
+        "comma": _("comma-separated"),
+        "name": _("Name"),
+        "email": _("Email"),
+        "city": _("City"),
         "error": _("Fix the rules first:"),
     }
 
 
 class AddToListForm(forms.Form):
-    segment = forms.ModelChoiceField(label=gettext_lazy("Static list"), required=False,
-                                     queryset=Segment.objects.filter(kind=Segment.Kind.STATIC).order_by("name"))
+    segment = forms.ModelChoiceField(
+        label=gettext_lazy("Static list"),
+        required=False,
+        queryset=Segment.objects.filter(kind=Segment.Kind.STATIC).order_by("name"),
+    )
     new_name = forms.CharField(label=gettext_lazy("…or a new list named"), required=False, max_length=200)
 
     def clean(self):
@@ -352,13 +423,18 @@ def add_to_static_list(modeladmin, request, queryset):
     form = AddToListForm(request.POST if "apply" in request.POST else None)
     if form.is_valid():
         segment = form.cleaned_data["segment"] or services.segment_create(
-            name=form.cleaned_data["new_name"], kind=Segment.Kind.STATIC, created_by=request.user)
+            name=form.cleaned_data["new_name"], kind=Segment.Kind.STATIC, created_by=request.user
+        )
         added = services.static_add_queryset(segment=segment, contacts=queryset)
-        modeladmin.message_user(request, _("%(count)d contacts added to “%(name)s”.") % {
-            "count": added, "name": segment.name}, messages.SUCCESS)
+        modeladmin.message_user(
+            request,
+            _("%(count)d contacts added to “%(name)s”.") % {"count": added, "name": segment.name},
+            messages.SUCCESS,
+        )
         return None
-    return intermediate_page(modeladmin, request, queryset, "admin/segments/segment/add_to_list.html",
-                             _("Add to a static list"), form=form)
+    return intermediate_page(
+        modeladmin, request, queryset, "admin/segments/segment/add_to_list.html", _("Add to a static list"), form=form
+    )
 
 
 def may_fill_lists(request: HttpRequest) -> bool:

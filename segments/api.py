@@ -4,6 +4,7 @@ Reads need `segments:read`, writes `segments:write`. Members and exports hand ou
 `contacts:read` as well (and staff the permission to view contacts; exports also "Can export segment
 audiences").
 """
+
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -38,11 +39,21 @@ from .serializers import (
     SegmentSerializer,
 )
 
-RULES_EXAMPLE = OpenApiExample("Haifa shoppers who left a cart", request_only=True, value={
-    "name": "Haifa cart abandoners", "kind": "dynamic",
-    "rules": {"all": [{"field": "city", "op": "eq", "value": "Haifa"},
-                      {"field": "cart_abandoned", "op": "within_last_days", "value": 7},
-                      {"not": {"field": "club_tier", "op": "in", "value": ["gold", "platinum"]}}]}})
+RULES_EXAMPLE = OpenApiExample(
+    "Haifa shoppers who left a cart",
+    request_only=True,
+    value={
+        "name": "Haifa cart abandoners",
+        "kind": "dynamic",
+        "rules": {
+            "all": [
+                {"field": "city", "op": "eq", "value": "Haifa"},
+                {"field": "cart_abandoned", "op": "within_last_days", "value": 7},
+                {"not": {"field": "club_tier", "op": "in", "value": ["gold", "platinum"]}},
+            ]
+        },
+    },
+)
 
 
 def _django_errors(exc: DjangoValidationError) -> ValidationError:
@@ -52,14 +63,28 @@ def _django_errors(exc: DjangoValidationError) -> ValidationError:
 @extend_schema_view(
     list=extend_schema(summary=gettext_lazy("List segments")),
     retrieve=extend_schema(summary=gettext_lazy("Get a segment")),
-    create=extend_schema(summary=gettext_lazy("Create a segment"), examples=[RULES_EXAMPLE], description=gettext_lazy(
-        "Rules are validated against the condition catalogue; an error names the bad node, e.g. "
-        "`all[1].value: Enter a whole number.` A dynamic segment is filled right after it is saved.")),
-    partial_update=extend_schema(summary=gettext_lazy("Change a segment"), examples=[OpenApiExample(
-        "Widen to two cities", request_only=True,
-        value={"rules": {"field": "city", "op": "in", "value": ["Haifa", "Tel Aviv"]}})]),
-    destroy=extend_schema(summary=gettext_lazy("Delete a segment"), description=gettext_lazy(
-        "Refused (409) while another segment's rules use it.")),
+    create=extend_schema(
+        summary=gettext_lazy("Create a segment"),
+        examples=[RULES_EXAMPLE],
+        description=gettext_lazy(
+            "Rules are validated against the condition catalogue; an error names the bad node, e.g. "
+            "`all[1].value: Enter a whole number.` A dynamic segment is filled right after it is saved."
+        ),
+    ),
+    partial_update=extend_schema(
+        summary=gettext_lazy("Change a segment"),
+        examples=[
+            OpenApiExample(
+                "Widen to two cities",
+                request_only=True,
+                value={"rules": {"field": "city", "op": "in", "value": ["Haifa", "Tel Aviv"]}},
+            )
+        ],
+    ),
+    destroy=extend_schema(
+        summary=gettext_lazy("Delete a segment"),
+        description=gettext_lazy("Refused (409) while another segment's rules use it."),
+    ),
 )
 class SegmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
     queryset = Segment.objects.all()
@@ -84,9 +109,13 @@ class SegmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         creator = request.user if getattr(request.user, "pk", None) else None
-        segment = services.segment_create(name=data["name"], kind=data.get("kind", Segment.Kind.DYNAMIC),
-                                          rules=data.get("rules"), description=data.get("description", ""),
-                                          created_by=creator)
+        segment = services.segment_create(
+            name=data["name"],
+            kind=data.get("kind", Segment.Kind.DYNAMIC),
+            rules=data.get("rules"),
+            description=data.get("description", ""),
+            created_by=creator,
+        )
         segment.refresh_from_db()
         return Response(SegmentSerializer(segment).data, status=status.HTTP_201_CREATED)
 
@@ -105,28 +134,51 @@ class SegmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
             return Response({"detail": " ".join(exc.messages)}, status=status.HTTP_409_CONFLICT)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(summary=gettext_lazy("Live count"), request=None, responses={
-        200: CountSerializer, 409: OpenApiResponse(description=gettext_lazy(
-            "The segment's rules cannot be evaluated now; the segment is marked failing."))},
-                   description=gettext_lazy("Evaluates the rules now, whatever the last refresh."))
+    @extend_schema(
+        summary=gettext_lazy("Live count"),
+        request=None,
+        responses={
+            200: CountSerializer,
+            409: OpenApiResponse(
+                description=gettext_lazy("The segment's rules cannot be evaluated now; the segment is marked failing.")
+            ),
+        },
+        description=gettext_lazy("Evaluates the rules now, whatever the last refresh."),
+    )
     @action(detail=True, methods=["get"])
     def count(self, request: Request, pk: Any = None) -> Response:
         try:
             return Response({"count": services.segment_count(segment=self.get_object())})
         except services.SegmentFailed:
-            return Response({"detail": gettext_lazy("This segment's rules cannot be evaluated now; it is marked "
-                                                    "failing.")}, status=status.HTTP_409_CONFLICT)
+            return Response(
+                {"detail": gettext_lazy("This segment's rules cannot be evaluated now; it is marked failing.")},
+                status=status.HTTP_409_CONFLICT,
+            )
 
-    @extend_schema(methods=["GET"], summary=gettext_lazy("Current members"), request=None,
-                   responses={200: MemberSerializer(many=True)},
-                   description=gettext_lazy("As of the last refresh for dynamic segments; cursor-paginated. "
-                                            "Needs `contacts:read` as well as `segments:read`."))
-    @extend_schema(methods=["POST"], summary=gettext_lazy("Add contacts to a static list"),
-                   request=ContactIdsSerializer, responses={200: ChangedSerializer},
-                   examples=[OpenApiExample("Add", value={"contacts": [12, 15]}, request_only=True)])
-    @extend_schema(methods=["DELETE"], summary=gettext_lazy("Remove contacts from a static list"),
-                   request=ContactIdsSerializer, responses={200: ChangedSerializer},
-                   examples=[OpenApiExample("Remove", value={"contacts": [12]}, request_only=True)])
+    @extend_schema(
+        methods=["GET"],
+        summary=gettext_lazy("Current members"),
+        request=None,
+        responses={200: MemberSerializer(many=True)},
+        description=gettext_lazy(
+            "As of the last refresh for dynamic segments; cursor-paginated. "
+            "Needs `contacts:read` as well as `segments:read`."
+        ),
+    )
+    @extend_schema(
+        methods=["POST"],
+        summary=gettext_lazy("Add contacts to a static list"),
+        request=ContactIdsSerializer,
+        responses={200: ChangedSerializer},
+        examples=[OpenApiExample("Add", value={"contacts": [12, 15]}, request_only=True)],
+    )
+    @extend_schema(
+        methods=["DELETE"],
+        summary=gettext_lazy("Remove contacts from a static list"),
+        request=ContactIdsSerializer,
+        responses={200: ChangedSerializer},
+        examples=[OpenApiExample("Remove", value={"contacts": [12]}, request_only=True)],
+    )
     @action(detail=True, methods=["get", "post", "delete"])
     def members(self, request: Request, pk: Any = None) -> Response:
         segment = self.get_object()
@@ -145,14 +197,27 @@ class SegmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
         segment.refresh_from_db()
         return Response({"changed": changed, "member_count": segment.member_count})
 
-    @extend_schema(summary=gettext_lazy("Export the audience"), request=None,
-                   parameters=[OpenApiParameter("format", str, enum=list(export.FORMATS), description=gettext_lazy(
-                       "meta: Meta Custom Audience (hashed), google: Google Customer Match (hashed), csv: plain. "
-                       "Each channel follows its own consent: an email only with email consent, a phone only "
-                       "with SMS consent; a contact with neither is left out."))],
-                   description=gettext_lazy("Needs `contacts:read` as well as `segments:read`; a staff user "
-                                            "needs the “Can export segment audiences” permission."),
-                   responses={(200, "text/csv"): OpenApiTypes.BINARY})
+    @extend_schema(
+        summary=gettext_lazy("Export the audience"),
+        request=None,
+        parameters=[
+            OpenApiParameter(
+                "format",
+                str,
+                enum=list(export.FORMATS),
+                description=gettext_lazy(
+                    "meta: Meta Custom Audience (hashed), google: Google Customer Match (hashed), csv: plain. "
+                    "Each channel follows its own consent: an email only with email consent, a phone only "
+                    "with SMS consent; a contact with neither is left out."
+                ),
+            )
+        ],
+        description=gettext_lazy(
+            "Needs `contacts:read` as well as `segments:read`; a staff user "
+            "needs the “Can export segment audiences” permission."
+        ),
+        responses={(200, "text/csv"): OpenApiTypes.BINARY},
+    )
     @action(detail=True, methods=["get"])
     def export(self, request: Request, pk: Any = None) -> StreamingHttpResponse:
         segment = self.get_object()
@@ -163,10 +228,14 @@ class SegmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
         response["Content-Disposition"] = f'attachment; filename="{export.export_filename(segment, fmt)}"'
         return response
 
-    @extend_schema(summary=gettext_lazy("Condition catalogue"), request=None,
-                   responses={200: ConditionSerializer(many=True)},
-                   description=gettext_lazy("Every rule key with its operators and value types; the admin "
-                                            "builder is generated from the same registry."))
+    @extend_schema(
+        summary=gettext_lazy("Condition catalogue"),
+        request=None,
+        responses={200: ConditionSerializer(many=True)},
+        description=gettext_lazy(
+            "Every rule key with its operators and value types; the admin builder is generated from the same registry."
+        ),
+    )
     @action(detail=False, methods=["get"], pagination_class=None, filter_backends=[])
     def conditions(self, request: Request) -> Response:
         return Response(registry.catalogue())

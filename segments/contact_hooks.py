@@ -2,6 +2,7 @@
 
 Erasure needs nothing here: a membership row holds ids and dates only, and the erased contact
 leaves the dynamic segments it no longer matches at its next re-evaluation."""
+
 from django.db.models import F
 
 from .models import Segment, SegmentMembership

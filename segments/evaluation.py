@@ -6,6 +6,7 @@ SQL is kept for the current minute — per-contact checks read "now" to the minu
 full refresh uses the exact time — and, on PostgreSQL, run as a prepared statement so the planner
 does its work once per connection.
 """
+
 import datetime as dt
 from dataclasses import dataclass, field
 
@@ -46,8 +47,9 @@ def _build(segments: list[Segment], ctx: Context, slots: int) -> Plan:
     columns, failed = {}, {}
     for segment in segments:
         try:
-            columns[f"s{segment.pk}"] = ExpressionWrapper(compile_tree(segment.rules or {"any": []}, ctx),
-                                                          output_field=BooleanField())
+            columns[f"s{segment.pk}"] = ExpressionWrapper(
+                compile_tree(segment.rules or {"any": []}, ctx), output_field=BooleanField()
+            )
         except Exception as exc:  # noqa: BLE001 - one broken segment must not keep the others from being evaluated
             failed[segment.pk] = exc
     sentinels = list(range(-slots, 0))  # never a real id: stands for the contact ids to check
@@ -56,8 +58,9 @@ def _build(segments: list[Segment], ctx: Context, slots: int) -> Plan:
     params = list(params)
     if params[-slots:] != sentinels:
         raise AssertionError("contact ids are expected to be the last parameters")
-    return Plan(segment_ids=[int(name[1:]) for name in columns], sql=sql, params=params[:-slots], slots=slots,
-                failed=failed)
+    return Plan(
+        segment_ids=[int(name[1:]) for name in columns], sql=sql, params=params[:-slots], slots=slots, failed=failed
+    )
 
 
 def plan_for(segments: list[Segment], slots: int) -> Plan:
@@ -82,8 +85,11 @@ def _run(plan: Plan, ids: list[int]) -> list[tuple]:
             with transaction.atomic(), psycopg.Cursor(connection.connection) as cursor:
                 cursor.execute(plan.sql, params, prepare=True)
                 return cursor.fetchall()
-        except (psycopg.errors.IndeterminateDatatype, psycopg.errors.DatatypeMismatch,
-                psycopg.errors.UndefinedFunction):
+        except (
+            psycopg.errors.IndeterminateDatatype,
+            psycopg.errors.DatatypeMismatch,
+            psycopg.errors.UndefinedFunction,
+        ):
             plan.preparable = False
     with connection.cursor() as cursor:
         cursor.execute(plan.sql, params)
@@ -116,7 +122,7 @@ def _matching(segments: list[Segment], ids: list[int]) -> Matches:
     while start < len(ids):
         remaining = len(ids) - start
         slots = next((s for s in ID_SLOTS if s >= remaining), ID_SLOTS[-1])
-        chunk = ids[start:start + slots]
+        chunk = ids[start : start + slots]
         plan = plan_for(segments, slots)
         failed.update(plan.failed)
         for row in _run(plan, chunk):

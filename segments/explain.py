@@ -3,6 +3,7 @@
 Each segment costs one query: every leaf condition becomes a boolean column of a one-row query,
 and the groups are then combined in Python from those answers.
 """
+
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,5 +105,6 @@ def explain(segment: Segment, contact: Contact, ctx: Context | None = None) -> E
 
 def explain_contact(contact: Contact) -> list[Explanation]:
     ctx = Context.current()
-    return [explain(segment, contact, ctx) for segment in Segment.objects.filter(kind=Segment.Kind.DYNAMIC)
-            .order_by("name")]
+    return [
+        explain(segment, contact, ctx) for segment in Segment.objects.filter(kind=Segment.Kind.DYNAMIC).order_by("name")
+    ]

@@ -10,6 +10,7 @@ still reachable: not unsubscribed, bounced or complained), a phone number only w
 contact with neither is not exported at all, so no file ever carries someone who did not say yes
 to the channel it is matched on.
 """
+
 import csv
 import hashlib
 import io
@@ -27,8 +28,19 @@ from .selectors import segment_contacts
 
 FORMATS = ("meta", "google", "csv")
 BATCH = 2000
-FIELDS = ("pk", "email", "phone", "first_name", "last_name", "city", "country", "birth_date", "gender",
-          "email_ok", "phone_ok")
+FIELDS = (
+    "pk",
+    "email",
+    "phone",
+    "first_name",
+    "last_name",
+    "city",
+    "country",
+    "birth_date",
+    "gender",
+    "email_ok",
+    "phone_ok",
+)
 
 
 def sha256(value: str) -> str:
@@ -45,9 +57,16 @@ def meta_row(c: dict) -> list[str]:
     phone = re.sub(r"\D", "", c["phone"] or "")
     gender = {"female": "f", "male": "m"}.get(c["gender"], "")
     dob = c["birth_date"].strftime("%Y%m%d") if c["birth_date"] else ""
-    return [sha256((c["email"] or "").strip().lower()), sha256(phone), sha256(_letters(c["first_name"])),
-            sha256(_letters(c["last_name"])), sha256(_letters(c["city"])), sha256((c["country"] or "").lower()),
-            sha256(dob), sha256(gender)]
+    return [
+        sha256((c["email"] or "").strip().lower()),
+        sha256(phone),
+        sha256(_letters(c["first_name"])),
+        sha256(_letters(c["last_name"])),
+        sha256(_letters(c["city"])),
+        sha256((c["country"] or "").lower()),
+        sha256(dob),
+        sha256(gender),
+    ]
 
 
 def google_email(email: str) -> str:
@@ -61,13 +80,26 @@ def google_email(email: str) -> str:
 def google_row(c: dict) -> list[str]:
     first = unicodedata.normalize("NFKC", c["first_name"] or "").strip().lower()
     last = unicodedata.normalize("NFKC", c["last_name"] or "").strip().lower()
-    return [sha256(google_email(c["email"])), sha256(c["phone"] or ""), sha256(first), sha256(last),
-            (c["country"] or "").upper(), ""]
+    return [
+        sha256(google_email(c["email"])),
+        sha256(c["phone"] or ""),
+        sha256(first),
+        sha256(last),
+        (c["country"] or "").upper(),
+        "",
+    ]
 
 
 def plain_row(c: dict) -> list[str]:
-    return [str(c["pk"]), c["email"] or "", c["phone"] or "", c["first_name"], c["last_name"], c["city"],
-            c["country"] or ""]
+    return [
+        str(c["pk"]),
+        c["email"] or "",
+        c["phone"] or "",
+        c["first_name"],
+        c["last_name"],
+        c["city"],
+        c["country"] or "",
+    ]
 
 
 HEADERS = {
@@ -88,13 +120,17 @@ def consented(qs: QuerySet) -> QuerySet:
     sms_ok = q_sms_consent()
     return qs.filter(email_ok | sms_ok).annotate(
         email_ok=ExpressionWrapper(email_ok, output_field=BooleanField()),
-        phone_ok=ExpressionWrapper(sms_ok, output_field=BooleanField()))
+        phone_ok=ExpressionWrapper(sms_ok, output_field=BooleanField()),
+    )
 
 
 def _channels(contact: dict) -> dict:
     """The row as it may leave: the identifiers of the channels without consent blanked."""
-    return {**contact, "email": contact["email"] if contact["email_ok"] else "",
-            "phone": contact["phone"] if contact["phone_ok"] else ""}
+    return {
+        **contact,
+        "email": contact["email"] if contact["email_ok"] else "",
+        "phone": contact["phone"] if contact["phone_ok"] else "",
+    }
 
 
 def export_rows(segment: Segment, fmt: str) -> Iterator[str]:

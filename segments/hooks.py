@@ -7,6 +7,7 @@ it owns (the condition registry already names the type, e.g. "campaign"):
 
 The segment builder offers those options in its pickers, next to segments' own.
 """
+
 from collections.abc import Callable
 
 OptionsProvider = Callable[[], list[dict]]

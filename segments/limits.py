@@ -6,6 +6,7 @@ one) and SEGMENT_RULES_MAX_DEPTH (levels of nested groups; an in_segment conditi
 more level holding the other segment's tree). Every walk here is iterative, so a stored tree of any
 shape is measured without recursion.
 """
+
 import functools
 import logging
 from collections.abc import Callable, Iterator
@@ -32,9 +33,14 @@ class Counter:
         self.conditions += count
         limit = settings.SEGMENT_RULES_MAX_CONDITIONS
         if self.conditions > limit:
-            raise RuleError(path, _("Too many conditions: at most %(max)d in one segment, counting those of "
-                                    "the segments that in_segment conditions include.") % {"max": limit})
-
+            raise RuleError(
+                path,
+                _(
+                    "Too many conditions: at most %(max)d in one segment, counting those of "
+                    "the segments that in_segment conditions include."
+                )
+                % {"max": limit},
+            )
 
 
 def _nodes(tree: Any) -> Iterator[tuple[Any, str, int]]:
@@ -50,8 +56,10 @@ def _nodes(tree: Any) -> Iterator[tuple[Any, str, int]]:
         for key in ("all", "any"):
             children = node.get(key)
             if isinstance(children, list):
-                stack.extend((child, join_path(path, f"{key}[{i}]"), depth + 1)
-                             for i, child in reversed(list(enumerate(children))))
+                stack.extend(
+                    (child, join_path(path, f"{key}[{i}]"), depth + 1)
+                    for i, child in reversed(list(enumerate(children)))
+                )
 
 
 def _is_leaf(node: Any) -> bool:
@@ -130,9 +138,14 @@ def check_expanded_size(tree: dict, sizes: Sizes) -> None:
             continue
         counter.add(path, nested[0])
         if depth + 1 + nested[1] > limit:
-            raise RuleError(path, _("Including this segment nests the rules too deeply: at most %(max)d levels, "
-                                    "counting those of the segments that in_segment conditions include.")
-                            % {"max": limit})
+            raise RuleError(
+                path,
+                _(
+                    "Including this segment nests the rules too deeply: at most %(max)d levels, "
+                    "counting those of the segments that in_segment conditions include."
+                )
+                % {"max": limit},
+            )
 
 
 def check_including_segments(segment_id: int, sizes: Sizes) -> None:
@@ -147,10 +160,18 @@ def check_including_segments(segment_id: int, sizes: Sizes) -> None:
         conditions, depth = size
         if conditions > settings.SEGMENT_RULES_MAX_CONDITIONS or depth > settings.SEGMENT_RULES_MAX_DEPTH:
             name = Segment.objects.filter(pk=other_id).values_list("name", flat=True).first()
-            raise RuleError("rules", _("Segment “%(name)s” includes this one and would then exceed the limits of "
-                                       "%(conditions)d conditions and %(depth)d levels.") % {
-                "name": name, "conditions": settings.SEGMENT_RULES_MAX_CONDITIONS,
-                "depth": settings.SEGMENT_RULES_MAX_DEPTH})
+            raise RuleError(
+                "rules",
+                _(
+                    "Segment “%(name)s” includes this one and would then exceed the limits of "
+                    "%(conditions)d conditions and %(depth)d levels."
+                )
+                % {
+                    "name": name,
+                    "conditions": settings.SEGMENT_RULES_MAX_CONDITIONS,
+                    "depth": settings.SEGMENT_RULES_MAX_DEPTH,
+                },
+            )
 
 
 def _reachable(segment_id: int, rules: dict[int, Any]) -> set[int]:

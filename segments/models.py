@@ -4,6 +4,7 @@ Membership is materialized with its history: a row per stay in the list, with th
 the contact joined and the time it left (null while it is still in). Automations and
 reports read those entries and exits.
 """
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -25,11 +26,21 @@ class Segment(models.Model):
     member_count = models.PositiveIntegerField(_("members"), default=0)
     last_refreshed_at = models.DateTimeField(_("last refreshed"), null=True, blank=True)
     last_refresh_ms = models.PositiveIntegerField(_("refresh time (ms)"), null=True, blank=True)
-    last_error = models.TextField(_("last error"), blank=True, default="", help_text=_(
-        "Why the last refresh or re-evaluation of this segment failed; empty once it works again."))
+    last_error = models.TextField(
+        _("last error"),
+        blank=True,
+        default="",
+        help_text=_("Why the last refresh or re-evaluation of this segment failed; empty once it works again."),
+    )
     last_error_at = models.DateTimeField(_("last error at"), null=True, blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("created by"), null=True,
-                                   blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -51,10 +62,12 @@ class Segment(models.Model):
 
 
 class SegmentMembership(models.Model):
-    segment = models.ForeignKey(Segment, verbose_name=_("segment"), on_delete=models.CASCADE,
-                                related_name="memberships")
-    contact = models.ForeignKey(Contact, verbose_name=_("contact"), on_delete=models.CASCADE,
-                                related_name="segment_memberships")
+    segment = models.ForeignKey(
+        Segment, verbose_name=_("segment"), on_delete=models.CASCADE, related_name="memberships"
+    )
+    contact = models.ForeignKey(
+        Contact, verbose_name=_("contact"), on_delete=models.CASCADE, related_name="segment_memberships"
+    )
     joined_at = models.DateTimeField(_("joined at"), default=timezone.now)
     left_at = models.DateTimeField(_("left at"), null=True, blank=True)
 
@@ -62,12 +75,14 @@ class SegmentMembership(models.Model):
         verbose_name = _("segment membership")
         verbose_name_plural = _("segment memberships")
         constraints = [
-            models.UniqueConstraint(fields=["segment", "contact"], condition=Q(left_at__isnull=True),
-                                    name="membership_current_unique"),
+            models.UniqueConstraint(
+                fields=["segment", "contact"], condition=Q(left_at__isnull=True), name="membership_current_unique"
+            ),
         ]
         indexes = [
-            models.Index(fields=["contact", "segment"], condition=Q(left_at__isnull=True),
-                         name="membership_contact_current_idx"),
+            models.Index(
+                fields=["contact", "segment"], condition=Q(left_at__isnull=True), name="membership_contact_current_idx"
+            ),
             models.Index(fields=["segment", "joined_at"], name="membership_segment_joined_idx"),
             models.Index(fields=["segment", "left_at"], name="membership_segment_left_idx"),
         ]

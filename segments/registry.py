@@ -4,6 +4,7 @@ The API's condition catalogue, the builder form and rule validation all read thi
 registry. Other apps add keys by defining a `segment_conditions` module that calls
 `register(...)` (the campaigns app adds the email-engagement keys that way).
 """
+
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,8 +16,23 @@ from django.utils.module_loading import autodiscover_modules
 
 # Value types a condition's `value` (or an extra key) may take.
 VALUE_TYPES = (
-    "none", "text", "text_list", "choice", "choice_list", "int", "int_range", "number", "number_range",
-    "date", "bool", "sku_list", "category_list", "tag", "campaign", "segment", "attribute_key",
+    "none",
+    "text",
+    "text_list",
+    "choice",
+    "choice_list",
+    "int",
+    "int_range",
+    "number",
+    "number_range",
+    "date",
+    "bool",
+    "sku_list",
+    "category_list",
+    "tag",
+    "campaign",
+    "segment",
+    "attribute_key",
 )
 
 
@@ -96,17 +112,28 @@ def catalogue() -> list[dict]:
     """The registry as JSON-ready data for the API and the builder."""
     items = []
     for condition in conditions().values():
-        items.append({
-            "field": condition.key,
-            "label": str(condition.label),
-            "group": str(condition.group),
-            "help": str(condition.help),
-            "choices": _choices(condition.choices),
-            "operators": [{"op": name, "label": str(op.label), "value_type": op.value}
-                          for name, op in condition.ops.items()],
-            "extra": [{"key": name, "label": str(extra.label), "type": extra.type, "required": extra.required,
-                       "choices": _choices(extra.choices)} for name, extra in condition.extras.items()],
-        })
+        items.append(
+            {
+                "field": condition.key,
+                "label": str(condition.label),
+                "group": str(condition.group),
+                "help": str(condition.help),
+                "choices": _choices(condition.choices),
+                "operators": [
+                    {"op": name, "label": str(op.label), "value_type": op.value} for name, op in condition.ops.items()
+                ],
+                "extra": [
+                    {
+                        "key": name,
+                        "label": str(extra.label),
+                        "type": extra.type,
+                        "required": extra.required,
+                        "choices": _choices(extra.choices),
+                    }
+                    for name, extra in condition.extras.items()
+                ],
+            }
+        )
     return items
 
 

@@ -3,6 +3,7 @@
 A tree is a group — {"all": [...]}, {"any": [...]}, {"not": node} — or a condition
 {"field", "op", "value", ...extra keys}; see CONTRACT.md §3.
 """
+
 import datetime as dt
 import math
 import re
@@ -40,6 +41,7 @@ def join_path(path: str, part: str) -> str:
 
 # ------------------------------------------------------------------ validation
 
+
 def validate(tree: Any, *, segment_id: int | None = None) -> dict:
     """Check a whole tree against the registry and the size caps, and make sure the database can
     plan it; returns it with values normalized. A tree that passes can be stored and evaluated."""
@@ -76,8 +78,12 @@ def _validate_node(node: Any, path: str, depth: int, counter: "Counter") -> dict
             raise RuleError(join_path(path, key), _("Expected a list of conditions."))
         if not children:
             counter.add(path)
-        return {key: [_validate_node(child, join_path(path, f"{key}[{i}]"), depth + 1, counter)
-                      for i, child in enumerate(children)]}
+        return {
+            key: [
+                _validate_node(child, join_path(path, f"{key}[{i}]"), depth + 1, counter)
+                for i, child in enumerate(children)
+            ]
+        }
     counter.add(path)
     return _validate_condition(node, path)
 
@@ -90,8 +96,11 @@ def _validate_condition(node: dict, path: str) -> dict:
     op_name = node.get("op")
     if not isinstance(op_name, str) or op_name not in condition.ops:
         allowed = ", ".join(condition.ops)
-        raise RuleError(join_path(path, "op"), _("Operator “%(op)s” does not apply to %(field)s (use one of: "
-                                             "%(allowed)s).") % {"op": op_name, "field": key, "allowed": allowed})
+        raise RuleError(
+            join_path(path, "op"),
+            _("Operator “%(op)s” does not apply to %(field)s (use one of: %(allowed)s).")
+            % {"op": op_name, "field": key, "allowed": allowed},
+        )
     op = condition.ops[op_name]
     allowed_keys = {"field", "op", "value", *condition.extras}
     unknown = sorted(set(node) - allowed_keys)
@@ -181,6 +190,7 @@ def _number(value, path, choices, op):
 
 def _range_of(single):
     """A [from, to] pair of values each checked by `single`."""
+
     def check(value, path, choices, op):
         if not isinstance(value, list) or len(value) != 2:
             _fail(path, _("Enter two numbers: [from, to]."))
@@ -247,10 +257,22 @@ def _attribute_key(value, path, choices, op):
 
 
 VALUE_CHECKERS = {
-    "none": _none, "text": _text, "text_list": _text_list, "choice": _choice, "choice_list": _choice_list,
-    "int": _int, "int_range": _int_range, "number": _number, "number_range": _number_range, "date": _date,
-    "bool": _bool, "sku_list": _sku_list, "category_list": _text_list, "tag": _tag,
-    "campaign": _ref("campaigns.Campaign", "campaign"), "segment": _ref("segments.Segment", "segment"),
+    "none": _none,
+    "text": _text,
+    "text_list": _text_list,
+    "choice": _choice,
+    "choice_list": _choice_list,
+    "int": _int,
+    "int_range": _int_range,
+    "number": _number,
+    "number_range": _number_range,
+    "date": _date,
+    "bool": _bool,
+    "sku_list": _sku_list,
+    "category_list": _text_list,
+    "tag": _tag,
+    "campaign": _ref("campaigns.Campaign", "campaign"),
+    "segment": _ref("segments.Segment", "segment"),
     "attribute_key": _attribute_key,
 }
 
@@ -287,6 +309,7 @@ def _check_cycles(segment_id: int, tree: dict) -> None:
 
 
 # ------------------------------------------------------------------ compilation
+
 
 def compile_tree(tree: dict, ctx: Context | None = None) -> Q:
     """The whole tree as one Q on Contact. `tree` must have passed `validate`."""

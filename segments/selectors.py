@@ -1,4 +1,5 @@
 """Reads: which contacts a segment holds, counts, entry/exit history."""
+
 import datetime as dt
 import time
 from dataclasses import dataclass
@@ -79,10 +80,20 @@ def daily_movement(segment: Segment, *, days: int = 30) -> list[dict]:
     today = timezone.localdate()
     start = dt.datetime.combine(today - dt.timedelta(days=days - 1), dt.time(), tzinfo=tz)
     rows = SegmentMembership.objects.filter(segment=segment)
-    joined = dict(rows.filter(joined_at__gte=start).annotate(day=TruncDate("joined_at", tzinfo=tz))
-                  .values("day").annotate(n=Count("pk")).values_list("day", "n"))
-    left = dict(rows.filter(left_at__gte=start).annotate(day=TruncDate("left_at", tzinfo=tz))
-                .values("day").annotate(n=Count("pk")).values_list("day", "n"))
+    joined = dict(
+        rows.filter(joined_at__gte=start)
+        .annotate(day=TruncDate("joined_at", tzinfo=tz))
+        .values("day")
+        .annotate(n=Count("pk"))
+        .values_list("day", "n")
+    )
+    left = dict(
+        rows.filter(left_at__gte=start)
+        .annotate(day=TruncDate("left_at", tzinfo=tz))
+        .values("day")
+        .annotate(n=Count("pk"))
+        .values_list("day", "n")
+    )
     series = []
     for offset in range(days):
         day = today - dt.timedelta(days=days - 1 - offset)
@@ -94,8 +105,11 @@ def segments_using(segment: Segment) -> QuerySet:
     """Dynamic segments whose rules point at `segment` through in_segment."""
     from .rules import referenced_segments
 
-    using = [s.pk for s in Segment.objects.filter(kind=Segment.Kind.DYNAMIC).exclude(pk=segment.pk).only("rules")
-             if segment.pk in referenced_segments(s.rules)]
+    using = [
+        s.pk
+        for s in Segment.objects.filter(kind=Segment.Kind.DYNAMIC).exclude(pk=segment.pk).only("rules")
+        if segment.pk in referenced_segments(s.rules)
+    ]
     return Segment.objects.filter(pk__in=using)
 
 

@@ -26,18 +26,46 @@ class RulesField(serializers.JSONField):
 class SegmentSerializer(StrictModelSerializer):
     """A segment: dynamic (its rules decide who is in) or static (a list of contacts added by id)."""
 
-    rules = RulesField(required=False, allow_null=True, help_text=_(
-        "Rule tree (CONTRACT §3): {\"all\"|\"any\": [...]}, {\"not\": node} or a condition "
-        "{\"field\", \"op\", \"value\", ...}. Not needed for a static list."))
-    failing = serializers.BooleanField(source="is_failing", read_only=True, help_text=_(
-        "The last refresh or re-evaluation of these rules failed; members stay as they were until it works."))
+    rules = RulesField(
+        required=False,
+        allow_null=True,
+        help_text=_(
+            'Rule tree (CONTRACT §3): {"all"|"any": [...]}, {"not": node} or a condition '
+            '{"field", "op", "value", ...}. Not needed for a static list.'
+        ),
+    )
+    failing = serializers.BooleanField(
+        source="is_failing",
+        read_only=True,
+        help_text=_(
+            "The last refresh or re-evaluation of these rules failed; members stay as they were until it works."
+        ),
+    )
 
     class Meta:
         model = Segment
-        fields = ["id", "name", "description", "kind", "rules", "member_count", "last_refreshed_at",
-                  "last_refresh_ms", "failing", "last_error_at", "created_at", "updated_at"]
-        read_only_fields = ["member_count", "last_refreshed_at", "last_refresh_ms", "last_error_at", "created_at",
-                            "updated_at"]
+        fields = [
+            "id",
+            "name",
+            "description",
+            "kind",
+            "rules",
+            "member_count",
+            "last_refreshed_at",
+            "last_refresh_ms",
+            "failing",
+            "last_error_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = [
+            "member_count",
+            "last_refreshed_at",
+            "last_refresh_ms",
+            "last_error_at",
+            "created_at",
+            "updated_at",
+        ]
         extra_kwargs = {"kind": {"required": False}, "description": {"required": False}}
 
 

@@ -1,4 +1,5 @@
 """Writes for segments: save with validation, membership refresh by set-based diff, static lists."""
+
 import logging
 import time
 import uuid
@@ -45,8 +46,9 @@ class SegmentFailed(Exception):
 def segment_mark_failed(*, segment_id: int, error: BaseException) -> str:
     """Record why the segment failed (shown in the admin) and log it with the segment id."""
     message = (f"{type(error).__name__}: {error}".strip())[:MAX_ERROR_LENGTH]
-    logger.error("segment %s could not be evaluated: %s", segment_id, message,
-                 exc_info=(type(error), error, error.__traceback__))
+    logger.error(
+        "segment %s could not be evaluated: %s", segment_id, message, exc_info=(type(error), error, error.__traceback__)
+    )
     Segment.objects.filter(pk=segment_id).update(last_error=message, last_error_at=timezone.now())
     return message
 
@@ -57,6 +59,7 @@ def _mark_working(segment_ids: list[int]) -> None:
 
 
 # ------------------------------------------------------------------ save / delete
+
 
 def _clean(*, name, kind, rules, segment_id=None) -> dict:
     errors = {}
@@ -77,8 +80,15 @@ def _rules_changed() -> None:
 
 
 @transaction.atomic
-def segment_create(*, name: str, kind: str = Segment.Kind.DYNAMIC, rules: dict | None = None,
-                   description: str = "", created_by=None, refresh: bool = True) -> Segment:
+def segment_create(
+    *,
+    name: str,
+    kind: str = Segment.Kind.DYNAMIC,
+    rules: dict | None = None,
+    description: str = "",
+    created_by=None,
+    refresh: bool = True,
+) -> Segment:
     clean = _clean(name=name, kind=kind, rules=rules)
     segment = Segment.objects.create(**clean, description=description or "", created_by=created_by)
     _rules_changed()
@@ -90,8 +100,12 @@ def segment_create(*, name: str, kind: str = Segment.Kind.DYNAMIC, rules: dict |
 @transaction.atomic
 def segment_update(*, segment: Segment, data: dict) -> Segment:
     """Change name, description, kind or rules; changed rules are re-evaluated right after commit."""
-    clean = _clean(name=data.get("name", segment.name), kind=data.get("kind", segment.kind),
-                   rules=data.get("rules", segment.rules), segment_id=segment.pk)
+    clean = _clean(
+        name=data.get("name", segment.name),
+        kind=data.get("kind", segment.kind),
+        rules=data.get("rules", segment.rules),
+        segment_id=segment.pk,
+    )
     if clean["kind"] == Segment.Kind.STATIC and segment.is_dynamic and segments_using(segment).exists():
         raise ValidationError({"kind": [_("Other segments use this one's rules; it must stay dynamic.")]})
     rules_changed = clean["rules"] != segment.rules or clean["kind"] != segment.kind
@@ -111,15 +125,16 @@ def segment_delete(*, segment: Segment) -> None:
     """Refused while another segment's rules use it, or a campaign targets it."""
     users = list(segments_using(segment).values_list("name", flat=True)) + _campaigns_using(segment)
     if users:
-        raise ValidationError(_("“%(name)s” is used by: %(users)s. Change those segments first.") % {
-            "name": segment.name, "users": ", ".join(users)})
+        raise ValidationError(
+            _("“%(name)s” is used by: %(users)s. Change those segments first.")
+            % {"name": segment.name, "users": ", ".join(users)}
+        )
     try:
         segment.delete()
         _rules_changed()
     except ProtectedError as exc:
         names = ", ".join(sorted({str(obj) for obj in exc.protected_objects})[:10])
-        raise ValidationError(_("“%(name)s” is used by: %(users)s.") % {"name": segment.name, "users": names}) \
-            from None
+        raise ValidationError(_("“%(name)s” is used by: %(users)s.") % {"name": segment.name, "users": names}) from None
 
 
 def _campaigns_using(segment: Segment) -> list[str]:
@@ -138,6 +153,7 @@ def _enqueue_refresh(segment_id: int) -> None:
 
 # ------------------------------------------------------------------ dynamic refresh
 
+
 def segment_refresh(*, segment: Segment) -> RefreshResult:
     """Re-evaluate a dynamic segment and record the difference: new members get an entry row,
     members who no longer match get `left_at`. Two statements, whatever the segment's size."""
@@ -149,13 +165,21 @@ def segment_refresh(*, segment: Segment) -> RefreshResult:
         with transaction.atomic():  # a savepoint when nested: a failure leaves the caller's transaction usable
             Segment.objects.select_for_update().filter(pk=segment.pk).first()
             matching = segment_contacts(segment, ctx)
-            left = (SegmentMembership.objects.filter(segment=segment, left_at__isnull=True)
-                    .exclude(Exists(matching.filter(pk=OuterRef("contact_id")))).update(left_at=ctx.now))
+            left = (
+                SegmentMembership.objects.filter(segment=segment, left_at__isnull=True)
+                .exclude(Exists(matching.filter(pk=OuterRef("contact_id"))))
+                .update(left_at=ctx.now)
+            )
             entered = _insert_entries(segment, matching, ctx)
             members = SegmentMembership.objects.filter(segment=segment, left_at__isnull=True).count()
             elapsed = int((time.perf_counter() - started) * 1000)
-            Segment.objects.filter(pk=segment.pk).update(member_count=members, last_refreshed_at=ctx.now,
-                                                         last_refresh_ms=elapsed, last_error="", last_error_at=None)
+            Segment.objects.filter(pk=segment.pk).update(
+                member_count=members,
+                last_refreshed_at=ctx.now,
+                last_refresh_ms=elapsed,
+                last_error="",
+                last_error_at=None,
+            )
     except Exception as exc:
         raise SegmentFailed(segment.pk, segment_mark_failed(segment_id=segment.pk, error=exc)) from exc
     segment.member_count, segment.last_refreshed_at, segment.last_refresh_ms = members, ctx.now, elapsed
@@ -181,8 +205,7 @@ def _insert_entries(segment: Segment, matching, ctx: Context) -> int:
     except EmptyResultSet:  # rules that match no one, e.g. an empty "any" group
         return 0
     table = connection.ops.quote_name(SegmentMembership._meta.db_table)
-    insert = (f"INSERT INTO {table} (segment_id, joined_at, contact_id) "
-              f"SELECT %s, %s, q.* FROM ({sql}) q")
+    insert = f"INSERT INTO {table} (segment_id, joined_at, contact_id) SELECT %s, %s, q.* FROM ({sql}) q"
     joined_at = connection.ops.adapt_datetimefield_value(ctx.now)
     with connection.cursor() as cursor:
         cursor.execute(insert, [segment.pk, joined_at, *params])
@@ -204,8 +227,11 @@ def segments_refresh_contacts(*, contact_ids: Iterable[int]) -> dict[str, int]:
     """Re-evaluate these contacts against every dynamic segment in one query, then write the
     difference. This is what runs right after a contact's data changes."""
     ids = sorted(set(contact_ids))
-    segments = list(Segment.objects.filter(kind=Segment.Kind.DYNAMIC)
-                    .only("pk", "rules", "updated_at", "last_error_at").order_by("pk"))
+    segments = list(
+        Segment.objects.filter(kind=Segment.Kind.DYNAMIC)
+        .only("pk", "rules", "updated_at", "last_error_at")
+        .order_by("pk")
+    )
     if not ids or not segments:
         return {"entered": 0, "left": 0, "failed": 0}
     matches = matching_segments(segments, ids)
@@ -213,8 +239,11 @@ def segments_refresh_contacts(*, contact_ids: Iterable[int]) -> dict[str, int]:
         segment_mark_failed(segment_id=segment_id, error=error)
     evaluated = [s.pk for s in segments if s.pk not in matches.failed]
     # Only segments that were evaluated: a failing one keeps its members rather than losing them all.
-    current = set(SegmentMembership.objects.filter(contact_id__in=ids, segment_id__in=evaluated,
-                                                   left_at__isnull=True).values_list("segment_id", "contact_id"))
+    current = set(
+        SegmentMembership.objects.filter(
+            contact_id__in=ids, segment_id__in=evaluated, left_at__isnull=True
+        ).values_list("segment_id", "contact_id")
+    )
     changes = _apply_difference(matches.found, current, ids, Context.current())
     _mark_working([s.pk for s in segments if s.is_failing and s.pk not in matches.failed])
     return {**changes, "failed": len(matches.failed)}
@@ -224,12 +253,13 @@ def _apply_difference(wanted: set, current: set, ids: list[int], ctx: Context) -
     entries, exits = wanted - current, current - wanted
     SegmentMembership.objects.bulk_create(
         [SegmentMembership(segment_id=s, contact_id=c, joined_at=ctx.now) for s, c in sorted(entries)],
-        ignore_conflicts=True, batch_size=1000,
+        ignore_conflicts=True,
+        batch_size=1000,
     )
     for segment_id in {s for s, _c in exits}:
-        SegmentMembership.objects.filter(segment_id=segment_id, left_at__isnull=True,
-                                         contact_id__in=[c for s, c in exits if s == segment_id]
-                                         ).update(left_at=ctx.now)
+        SegmentMembership.objects.filter(
+            segment_id=segment_id, left_at__isnull=True, contact_id__in=[c for s, c in exits if s == segment_id]
+        ).update(left_at=ctx.now)
     _adjust_counts(entries, exits)
     return {"entered": len(entries), "left": len(exits)}
 
@@ -247,6 +277,7 @@ def _adjust_counts(entries: set, exits: set) -> None:
 
 # ------------------------------------------------------------------ static lists
 
+
 def _static(segment: Segment) -> None:
     if segment.is_dynamic:
         raise ValidationError({"contacts": [_("Contacts are added by hand only to static lists.")]})
@@ -261,8 +292,9 @@ def _existing_ids(contact_ids: Iterable) -> list[int]:
     found = set(audience().filter(pk__in=ids).values_list("pk", flat=True))
     missing = [i for i in ids if i not in found]
     if missing:
-        raise ValidationError({"contacts": [_("No contact with id %(ids)s.") % {
-            "ids": ", ".join(map(str, missing[:20]))}]})
+        raise ValidationError(
+            {"contacts": [_("No contact with id %(ids)s.") % {"ids": ", ".join(map(str, missing[:20]))}]}
+        )
     return sorted(found)
 
 
@@ -271,8 +303,11 @@ def static_add(*, segment: Segment, contact_ids: Iterable) -> int:
     """Add contacts to a static list; ones already in it are left alone. Returns how many joined."""
     _static(segment)
     ids = _existing_ids(contact_ids)
-    present = set(SegmentMembership.objects.filter(segment=segment, contact_id__in=ids, left_at__isnull=True)
-                  .values_list("contact_id", flat=True))
+    present = set(
+        SegmentMembership.objects.filter(segment=segment, contact_id__in=ids, left_at__isnull=True).values_list(
+            "contact_id", flat=True
+        )
+    )
     now = timezone.now()
     new = [SegmentMembership(segment=segment, contact_id=i, joined_at=now) for i in ids if i not in present]
     SegmentMembership.objects.bulk_create(new, ignore_conflicts=True, batch_size=1000)
@@ -285,7 +320,8 @@ def static_remove(*, segment: Segment, contact_ids: Iterable) -> int:
     _static(segment)
     ids = _existing_ids(contact_ids)
     removed = SegmentMembership.objects.filter(segment=segment, contact_id__in=ids, left_at__isnull=True).update(
-        left_at=timezone.now())
+        left_at=timezone.now()
+    )
     _recount(segment)
     return removed
 
@@ -317,8 +353,7 @@ def contacts_changed_receiver(sender, contact_ids, **kwargs) -> None:
             refresh_dynamic_segments.delay()
             return
         for start in range(0, len(ids), 1000):
-            refresh_contacts.delay(ids[start:start + 1000])
+            refresh_contacts.delay(ids[start : start + 1000])
     except Exception:
         # The contact write is committed and stands; the periodic refresh catches membership up.
         logger.exception("re-evaluating segments for %d changed contacts failed", len(ids))
-

@@ -2,6 +2,7 @@
 
 The services enqueue these tasks, so they import this module; a task imports the
 services only when it runs, which keeps the two modules from importing each other."""
+
 from celery import shared_task
 
 from .models import Segment

@@ -8,6 +8,7 @@ registry). `crm` is the project package: the parts of it that the apps import ne
 Read from the source with `ast`, so the check needs no database and sees imports that a test run
 would never execute.
 """
+
 import ast
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -78,15 +79,22 @@ def imports_in(module: str, source: str, *, is_package: bool, modules: dict[str,
     found = []
     for node, at_import_time in _walk(ast.parse(source), True):
         if isinstance(node, (ast.Import, ast.ImportFrom)):
-            found += [Import(module, target, node.lineno, at_import_time)
-                      for target in _targets(node, module, is_package, modules)]
+            found += [
+                Import(module, target, node.lineno, at_import_time)
+                for target in _targets(node, module, is_package, modules)
+            ]
     return found
 
 
 def project_imports() -> list[Import]:
     modules = project_modules()
-    return [imp for module, path in modules.items() for imp in imports_in(
-        module, path.read_text(encoding="utf-8"), is_package=path.name == "__init__.py", modules=modules)]
+    return [
+        imp
+        for module, path in modules.items()
+        for imp in imports_in(
+            module, path.read_text(encoding="utf-8"), is_package=path.name == "__init__.py", modules=modules
+        )
+    ]
 
 
 def _app_named_by(node: ast.Call) -> str | None:
@@ -163,10 +171,11 @@ def _app(module: str) -> str:
 
 
 def _higher_apps(app: str) -> tuple[str, ...]:
-    return LAYERS[LAYERS.index(app) + 1:] if app in LAYERS else ()
+    return LAYERS[LAYERS.index(app) + 1 :] if app in LAYERS else ()
 
 
 # ---------------------------------------------------------------- the finder finds
+
 
 def test_the_cycle_finder_reports_a_cycle_and_ignores_a_chain():
     chain = [Import("a", "b", 1, True), Import("b", "c", 1, True)]
@@ -176,12 +185,14 @@ def test_the_cycle_finder_reports_a_cycle_and_ignores_a_chain():
 
 def test_the_import_reader_tells_load_time_imports_from_later_ones():
     modules = dict.fromkeys(["p", "p.a", "p.b", "p.c", "p.d", "q"])
-    source = ("from . import b\nimport q\nfrom django.db import models\n"
-              "def f():\n    from .c import x\n"
-              "if TYPE_CHECKING:\n    from p import d\n")
-    assert [(imp.target, imp.at_import_time) for imp in imports_in("p.a", source, is_package=False,
-                                                                    modules=modules)] == [
-        ("p.b", True), ("q", True), ("p.c", False), ("p.d", False)]
+    source = (
+        "from . import b\nimport q\nfrom django.db import models\n"
+        "def f():\n    from .c import x\n"
+        "if TYPE_CHECKING:\n    from p import d\n"
+    )
+    assert [
+        (imp.target, imp.at_import_time) for imp in imports_in("p.a", source, is_package=False, modules=modules)
+    ] == [("p.b", True), ("q", True), ("p.c", False), ("p.d", False)]
 
 
 def test_the_name_finder_sees_get_model_with_an_app_label():
@@ -191,20 +202,27 @@ def test_the_name_finder_sees_get_model_with_an_app_label():
 
 # ---------------------------------------------------------------- the rules
 
+
 def test_no_project_module_imports_itself_back_when_loaded():
     cycles = import_cycles([imp for imp in project_imports() if imp.at_import_time])
     assert cycles == [], "import cycles: " + "; ".join(" → ".join(cycle) for cycle in cycles)
 
 
 def test_a_lower_app_never_imports_a_higher_one():
-    upward = [f"{imp.source}:{imp.line} imports {imp.target}" for imp in project_imports()
-              if _app(imp.target) in _higher_apps(_app(imp.source))]
+    upward = [
+        f"{imp.source}:{imp.line} imports {imp.target}"
+        for imp in project_imports()
+        if _app(imp.target) in _higher_apps(_app(imp.source))
+    ]
     assert upward == []
 
 
 def test_a_lower_app_never_reaches_a_higher_one_by_name():
-    upward = [f"{module}:{line} names {app}" for module, app, line in apps_named_by_string()
-              if app in _higher_apps(_app(module))]
+    upward = [
+        f"{module}:{line} names {app}"
+        for module, app, line in apps_named_by_string()
+        if app in _higher_apps(_app(module))
+    ]
     assert upward == []
 
 
@@ -212,6 +230,9 @@ def test_what_the_apps_import_from_crm_imports_no_app():
     """The API base, permissions, parsers… sit below the apps; only the URL root gathers them."""
     imports = project_imports()
     used_by_apps = {imp.target for imp in imports if _app(imp.source) in LAYERS and _app(imp.target) == "crm"}
-    back = [f"{imp.source}:{imp.line} imports {imp.target}" for imp in imports
-            if imp.source in used_by_apps and _app(imp.target) in LAYERS]
+    back = [
+        f"{imp.source}:{imp.line} imports {imp.target}"
+        for imp in imports
+        if imp.source in used_by_apps and _app(imp.target) in LAYERS
+    ]
     assert back == []

@@ -1,6 +1,7 @@
 """Campaigns in the back office: edit a draft, count its recipients, send, schedule, pause, resume or
 cancel it (each after a confirmation page, each through the service), watch its progress, read its
 report."""
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import widgets
@@ -27,22 +28,48 @@ from .report import report_numbers, report_page
 Status = Campaign.Status
 # verb → (service name, statuses it applies to, button label, question on the confirmation page)
 VERBS = {
-    "send": ("campaign_send_now", {Status.DRAFT, Status.SCHEDULED}, gettext_lazy("Send now"),
-             gettext_lazy("Send “%(name)s” now to %(eligible)s of %(total)s recipients?")),
-    "schedule": ("campaign_start", {Status.DRAFT}, gettext_lazy("Schedule"),
-                 gettext_lazy("Schedule “%(name)s” for %(when)s, to the recipients of that moment?")),
-    "reschedule": ("campaign_reschedule", {Status.SCHEDULED}, gettext_lazy("Reschedule"),
-                   gettext_lazy("Move “%(name)s” to another time (now set for %(when)s)?")),
-    "unschedule": ("campaign_unschedule", {Status.SCHEDULED}, gettext_lazy("Back to draft"),
-                   gettext_lazy("Move “%(name)s” back to draft? It will not go out until it is scheduled or sent "
-                                "again.")),
-    "pause": ("campaign_pause", {Status.SENDING}, gettext_lazy("Pause"),
-              gettext_lazy("Pause “%(name)s”? Mail already handed to the server stays sent.")),
-    "resume": ("campaign_resume", {Status.PAUSED}, gettext_lazy("Resume"),
-               gettext_lazy("Resume “%(name)s”? Nobody gets it twice.")),
-    "cancel": ("campaign_cancel", {Status.DRAFT, Status.SCHEDULED, Status.SENDING, Status.PAUSED},
-               gettext_lazy("Cancel"),
-               gettext_lazy("Cancel “%(name)s”? Mail not sent yet is dropped; this cannot be undone.")),
+    "send": (
+        "campaign_send_now",
+        {Status.DRAFT, Status.SCHEDULED},
+        gettext_lazy("Send now"),
+        gettext_lazy("Send “%(name)s” now to %(eligible)s of %(total)s recipients?"),
+    ),
+    "schedule": (
+        "campaign_start",
+        {Status.DRAFT},
+        gettext_lazy("Schedule"),
+        gettext_lazy("Schedule “%(name)s” for %(when)s, to the recipients of that moment?"),
+    ),
+    "reschedule": (
+        "campaign_reschedule",
+        {Status.SCHEDULED},
+        gettext_lazy("Reschedule"),
+        gettext_lazy("Move “%(name)s” to another time (now set for %(when)s)?"),
+    ),
+    "unschedule": (
+        "campaign_unschedule",
+        {Status.SCHEDULED},
+        gettext_lazy("Back to draft"),
+        gettext_lazy("Move “%(name)s” back to draft? It will not go out until it is scheduled or sent again."),
+    ),
+    "pause": (
+        "campaign_pause",
+        {Status.SENDING},
+        gettext_lazy("Pause"),
+        gettext_lazy("Pause “%(name)s”? Mail already handed to the server stays sent."),
+    ),
+    "resume": (
+        "campaign_resume",
+        {Status.PAUSED},
+        gettext_lazy("Resume"),
+        gettext_lazy("Resume “%(name)s”? Nobody gets it twice."),
+    ),
+    "cancel": (
+        "campaign_cancel",
+        {Status.DRAFT, Status.SCHEDULED, Status.SENDING, Status.PAUSED},
+        gettext_lazy("Cancel"),
+        gettext_lazy("Cancel “%(name)s”? Mail not sent yet is dropped; this cannot be undone."),
+    ),
 }
 LIVE = {Status.SCHEDULED, Status.SENDING}
 
@@ -55,8 +82,11 @@ def verbs_for(campaign: Campaign) -> list[str]:
     """The buttons a campaign offers: send now, or schedule when its time is in the future, then the
     state changes."""
     future = campaign.scheduled_at and campaign.scheduled_at > timezone.now()
-    return [verb for verb, (_service, statuses, _label, _question) in VERBS.items()
-            if campaign.status in statuses and not (verb == "schedule" and not future)]
+    return [
+        verb
+        for verb, (_service, statuses, _label, _question) in VERBS.items()
+        if campaign.status in statuses and not (verb == "schedule" and not future)
+    ]
 
 
 @admin.register(Campaign)
@@ -72,13 +102,27 @@ class CampaignAdmin(ServiceErrorsMixin, admin.ModelAdmin):
     filter_horizontal = ("segments", "exclude_segments")
     fieldsets = (
         (None, {"fields": ("name", "template")}),
-        (gettext_lazy("Audience"), {"fields": ("segments", "exclude_segments"), "description": gettext_lazy(
-            "Members of any of the segments, minus members of any excluded segment. Contacts without consent, "
-            "unsubscribed, bounced or over the frequency cap are skipped when the mail goes out.")}),
+        (
+            gettext_lazy("Audience"),
+            {
+                "fields": ("segments", "exclude_segments"),
+                "description": gettext_lazy(
+                    "Members of any of the segments, minus members of any excluded segment. Contacts without consent, "
+                    "unsubscribed, bounced or over the frequency cap are skipped when the mail goes out."
+                ),
+            },
+        ),
         (gettext_lazy("Sender"), {"fields": (("from_name", "from_email"), "reply_to")}),
         (gettext_lazy("Tracking and cost"), {"fields": (("utm_source", "utm_medium", "utm_campaign"), "cost")}),
-        (gettext_lazy("When"), {"fields": ("scheduled_at",), "description": gettext_lazy(
-            "Left blank, “Send now” starts at once; set, the campaign waits for that moment.")}),
+        (
+            gettext_lazy("When"),
+            {
+                "fields": ("scheduled_at",),
+                "description": gettext_lazy(
+                    "Left blank, “Send now” starts at once; set, the campaign waits for that moment."
+                ),
+            },
+        ),
     )
     LOCKED_EXTRA = ("status", "created_by", "started_at", "finished_at")
 
@@ -112,30 +156,41 @@ class CampaignAdmin(ServiceErrorsMixin, admin.ModelAdmin):
     @admin.display(description=gettext_lazy("status"), ordering="status")
     def status_label(self, obj: Campaign) -> str:
         if obj.is_overdue:
-            return format_html('<span class="campaign-overdue" title="{}">{} — {}</span>', _(
-                "Its time has passed and it has not started: is the worker and scheduler running?"),
-                obj.get_status_display(), _("overdue"))
+            return format_html(
+                '<span class="campaign-overdue" title="{}">{} — {}</span>',
+                _("Its time has passed and it has not started: is the worker and scheduler running?"),
+                obj.get_status_display(),
+                _("overdue"),
+            )
         return obj.get_status_display()
 
     @admin.action(description=gettext_lazy("Duplicate the selected campaigns as new drafts"), permissions=["add"])
     def duplicate_selected(self, request, queryset):
         copies = [services.campaign_duplicate(campaign=campaign, user=request.user) for campaign in queryset]
-        self.message_user(request, ngettext("%(count)d new draft.", "%(count)d new drafts.", len(copies)) % {
-            "count": len(copies)}, messages.SUCCESS)
+        self.message_user(
+            request,
+            ngettext("%(count)d new draft.", "%(count)d new drafts.", len(copies)) % {"count": len(copies)},
+            messages.SUCCESS,
+        )
 
     @admin.display(description=gettext_lazy("report"))
     def report_link(self, obj: Campaign) -> str:
         if obj.status == Status.DRAFT:
             return "—"
-        return format_html('<a href="{}">{}</a>', reverse("admin:campaigns_campaign_report", args=[obj.pk]),
-                           _("Report"))
+        return format_html(
+            '<a href="{}">{}</a>', reverse("admin:campaigns_campaign_report", args=[obj.pk]), _("Report")
+        )
 
     def save_model(self, request, obj, form, change):
         data = {name: form.cleaned_data.get(name) for name in CAMPAIGN_FIELDS}
         current = Campaign.objects.get(pk=obj.pk) if change else None
-        saved = services.campaign_save(campaign=current, data=data, segments=list(form.cleaned_data["segments"]),
-                                       exclude_segments=list(form.cleaned_data.get("exclude_segments") or []),
-                                       user=request.user)
+        saved = services.campaign_save(
+            campaign=current,
+            data=data,
+            segments=list(form.cleaned_data["segments"]),
+            exclude_segments=list(form.cleaned_data.get("exclude_segments") or []),
+            user=request.user,
+        )
         obj.pk = saved.pk
         obj.refresh_from_db()
 
@@ -151,14 +206,19 @@ class CampaignAdmin(ServiceErrorsMixin, admin.ModelAdmin):
 
     def _panel(self, request, campaign: Campaign) -> dict:
         can_send = self.has_send_permission(request, campaign)
-        panel = {"verbs": [(verb, VERBS[verb][2]) for verb in verbs_for(campaign)] if can_send else [],
-                 "progress_url": reverse("admin:campaigns_campaign_progress", args=[campaign.pk]),
-                 "report_url": reverse("admin:campaigns_campaign_report", args=[campaign.pk]),
-                 "preview_url": reverse("admin:campaigns_campaign_preview", args=[campaign.pk]),
-                 "live": campaign.status in LIVE, "progress": progress_data(campaign),
-                 "overdue": campaign.is_overdue, "health_url": reverse("admin-health"),
-                 "duplicate_url": reverse("admin:campaigns_campaign_duplicate", args=[campaign.pk])
-                 if self.has_add_permission(request) else None}
+        panel = {
+            "verbs": [(verb, VERBS[verb][2]) for verb in verbs_for(campaign)] if can_send else [],
+            "progress_url": reverse("admin:campaigns_campaign_progress", args=[campaign.pk]),
+            "report_url": reverse("admin:campaigns_campaign_report", args=[campaign.pk]),
+            "preview_url": reverse("admin:campaigns_campaign_preview", args=[campaign.pk]),
+            "live": campaign.status in LIVE,
+            "progress": progress_data(campaign),
+            "overdue": campaign.is_overdue,
+            "health_url": reverse("admin-health"),
+            "duplicate_url": reverse("admin:campaigns_campaign_duplicate", args=[campaign.pk])
+            if self.has_add_permission(request)
+            else None,
+        }
         if campaign.status in (Status.DRAFT, Status.SCHEDULED):
             panel["recipient_count"] = services.campaign_recipient_count(campaign=campaign)
         return panel
@@ -171,8 +231,11 @@ class CampaignAdmin(ServiceErrorsMixin, admin.ModelAdmin):
             raise PermissionDenied
         change_url = reverse("admin:campaigns_campaign_change", args=[campaign.pk])
         if verb not in verbs_for(campaign):
-            self.message_user(request, _("A campaign that is “%(status)s” cannot do that.") % {
-                "status": campaign.get_status_display()}, messages.WARNING)
+            self.message_user(
+                request,
+                _("A campaign that is “%(status)s” cannot do that.") % {"status": campaign.get_status_display()},
+                messages.WARNING,
+            )
             return HttpResponseRedirect(change_url)
         service_name, _statuses, label, question = VERBS[verb]
         form = RescheduleForm(request.POST or None) if verb == "reschedule" else None
@@ -185,26 +248,49 @@ class CampaignAdmin(ServiceErrorsMixin, admin.ModelAdmin):
                     self.message_user(request, error, messages.ERROR)
             else:
                 campaign.refresh_from_db()
-                self.message_user(request, _("“%(name)s” is now %(status)s.") % {
-                    "name": campaign.name, "status": campaign.get_status_display().lower()}, messages.SUCCESS)
+                self.message_user(
+                    request,
+                    _("“%(name)s” is now %(status)s.")
+                    % {"name": campaign.name, "status": campaign.get_status_display().lower()},
+                    messages.SUCCESS,
+                )
             return HttpResponseRedirect(change_url)
         counts = services.campaign_recipient_count(campaign=campaign) if verb in ("send", "schedule") else {}
         when = timezone.localtime(campaign.scheduled_at).strftime("%Y-%m-%d %H:%M") if campaign.scheduled_at else ""
-        return TemplateResponse(request, "admin/campaigns/campaign/confirm.html", {
-            **self.admin_site.each_context(request), "opts": self.opts, "original": campaign, "form": form,
-            "media": self.media + (form.media if form is not None else forms.Media()),
-            "title": label, "verb": verb, "label": label, "counts": counts, "change_url": change_url,
-            "question": question % {"name": campaign.name, "when": when, "total": counts.get("total", ""),
-                                    "eligible": counts.get("eligible", "")},
-        })
+        return TemplateResponse(
+            request,
+            "admin/campaigns/campaign/confirm.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "original": campaign,
+                "form": form,
+                "media": self.media + (form.media if form is not None else forms.Media()),
+                "title": label,
+                "verb": verb,
+                "label": label,
+                "counts": counts,
+                "change_url": change_url,
+                "question": question
+                % {
+                    "name": campaign.name,
+                    "when": when,
+                    "total": counts.get("total", ""),
+                    "eligible": counts.get("eligible", ""),
+                },
+            },
+        )
 
     def duplicate_view(self, request, pk):
         campaign = get_object_or_404(Campaign, pk=pk)
         if request.method != "POST" or not self.has_add_permission(request):
             raise PermissionDenied
         copy = services.campaign_duplicate(campaign=campaign, user=request.user)
-        self.message_user(request, _("“%(name)s” is a new draft: change what you need, then send or schedule it.")
-                          % {"name": copy.name}, messages.SUCCESS)
+        self.message_user(
+            request,
+            _("“%(name)s” is a new draft: change what you need, then send or schedule it.") % {"name": copy.name},
+            messages.SUCCESS,
+        )
         return HttpResponseRedirect(reverse("admin:campaigns_campaign_change", args=[copy.pk]))
 
     def progress_view(self, request, pk):
@@ -229,8 +315,13 @@ class CampaignAdmin(ServiceErrorsMixin, admin.ModelAdmin):
         campaign = get_object_or_404(Campaign.objects.select_related("template"), pk=pk)
         if not self.has_view_permission(request, campaign):
             raise PermissionDenied
-        return preview_page(self, request, template=campaign.template, campaign=campaign,
-                            can_send=self.has_send_permission(request, campaign))
+        return preview_page(
+            self,
+            request,
+            template=campaign.template,
+            campaign=campaign,
+            can_send=self.has_send_permission(request, campaign),
+        )
 
     def preview_html_view(self, request, pk):
         campaign = get_object_or_404(Campaign.objects.select_related("template"), pk=pk)
@@ -245,5 +336,8 @@ class CampaignAdmin(ServiceErrorsMixin, admin.ModelAdmin):
 
 def progress_data(campaign: Campaign) -> dict:
     """What the progress bar shows, and what its JSON endpoint answers while it refreshes."""
-    return {**campaign_progress(campaign), "status_label": str(campaign.get_status_display()),
-            "live": campaign.status in LIVE}
+    return {
+        **campaign_progress(campaign),
+        "status_label": str(campaign.get_status_display()),
+        "live": campaign.status in LIVE,
+    }

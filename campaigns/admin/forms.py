@@ -1,4 +1,5 @@
 """Forms of the campaigns back office: template and campaign edit forms, preview contact, test send."""
+
 import re
 
 from django import forms
@@ -20,8 +21,9 @@ class EmailTemplateForm(forms.ModelForm):
         model = EmailTemplate
         fields = TEMPLATE_FIELDS
         widgets = {
-            "html": forms.Textarea(attrs={"rows": 18, "class": "vLargeTextField campaign-code", "dir": "auto",
-                                          "spellcheck": "false"}),
+            "html": forms.Textarea(
+                attrs={"rows": 18, "class": "vLargeTextField campaign-code", "dir": "auto", "spellcheck": "false"}
+            ),
             "text": forms.Textarea(attrs={"rows": 8, "class": "vLargeTextField campaign-code", "dir": "auto"}),
             "subject": forms.TextInput(attrs={"class": "vTextField", "dir": "auto"}),
             "preheader": forms.TextInput(attrs={"class": "vTextField", "dir": "auto"}),
@@ -46,8 +48,12 @@ def find_contact(value: str) -> Contact | None:
 
 
 class PreviewContactForm(forms.Form):
-    contact = forms.CharField(label=gettext_lazy("Contact id or email"), required=False, max_length=254,
-                              widget=forms.TextInput(attrs={"dir": "ltr", "placeholder": "dana@example.com"}))
+    contact = forms.CharField(
+        label=gettext_lazy("Contact id or email"),
+        required=False,
+        max_length=254,
+        widget=forms.TextInput(attrs={"dir": "ltr", "placeholder": "dana@example.com"}),
+    )
 
     def clean_contact(self) -> Contact | None:
         value = self.cleaned_data["contact"]
@@ -60,9 +66,12 @@ class PreviewContactForm(forms.Form):
 
 
 class TestSendForm(forms.Form):
-    emails = forms.CharField(label=gettext_lazy("Send a test to"), max_length=2000,
-                             help_text=gettext_lazy("Up to 10 addresses, separated by commas or new lines."),
-                             widget=forms.Textarea(attrs={"rows": 2, "dir": "ltr", "class": "vLargeTextField"}))
+    emails = forms.CharField(
+        label=gettext_lazy("Send a test to"),
+        max_length=2000,
+        help_text=gettext_lazy("Up to 10 addresses, separated by commas or new lines."),
+        widget=forms.Textarea(attrs={"rows": 2, "dir": "ltr", "class": "vLargeTextField"}),
+    )
     contact = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def clean_emails(self) -> list[str]:

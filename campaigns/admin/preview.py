@@ -1,4 +1,5 @@
 """Preview a template (or a campaign's mail) as one chosen contact would get it, and send a test."""
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse, HttpResponseRedirect
@@ -16,8 +17,13 @@ from .forms import PreviewContactForm, TestSendForm
 
 def sample_contact() -> Contact | None:
     """Who the preview shows when nobody was chosen: the newest contact with an email address."""
-    return (Contact.objects.filter(erased_at__isnull=True, email__isnull=False).exclude(email="")
-            .select_related("club").order_by("-pk").first())
+    return (
+        Contact.objects.filter(erased_at__isnull=True, email__isnull=False)
+        .exclude(email="")
+        .select_related("club")
+        .order_by("-pk")
+        .first()
+    )
 
 
 def _picked(request) -> tuple[PreviewContactForm, Contact | None]:
@@ -43,8 +49,9 @@ def preview_html(request, *, template: EmailTemplate, campaign: Campaign | None 
     return response
 
 
-def preview_page(modeladmin, request, *, template: EmailTemplate, campaign: Campaign | None = None,
-                 can_send: bool) -> TemplateResponse | HttpResponseRedirect:
+def preview_page(
+    modeladmin, request, *, template: EmailTemplate, campaign: Campaign | None = None, can_send: bool
+) -> TemplateResponse | HttpResponseRedirect:
     if request.method == "POST":
         if not can_send:
             raise PermissionDenied
@@ -57,15 +64,26 @@ def preview_page(modeladmin, request, *, template: EmailTemplate, campaign: Camp
         except ValidationError as exc:
             problems = exc.messages
     subject = campaign or template
-    return TemplateResponse(request, "admin/campaigns/preview.html", {
-        **modeladmin.admin_site.each_context(request),
-        "opts": modeladmin.opts, "original": subject, "template_obj": template, "campaign": campaign,
-        "title": _("Preview of “%(name)s”") % {"name": subject},
-        "picker": picker, "preview_contact": contact, "rendered": rendered, "problems": problems,
-        "html_url": f"{request.path}html/?{urlencode({'contact': contact.pk})}" if contact is not None else "",
-        "send_form": TestSendForm(initial={"contact": contact.pk if contact else "",
-                                           "emails": request.user.email}) if can_send else None,
-    })
+    return TemplateResponse(
+        request,
+        "admin/campaigns/preview.html",
+        {
+            **modeladmin.admin_site.each_context(request),
+            "opts": modeladmin.opts,
+            "original": subject,
+            "template_obj": template,
+            "campaign": campaign,
+            "title": _("Preview of “%(name)s”") % {"name": subject},
+            "picker": picker,
+            "preview_contact": contact,
+            "rendered": rendered,
+            "problems": problems,
+            "html_url": f"{request.path}html/?{urlencode({'contact': contact.pk})}" if contact is not None else "",
+            "send_form": TestSendForm(initial={"contact": contact.pk if contact else "", "emails": request.user.email})
+            if can_send
+            else None,
+        },
+    )
 
 
 def _test_send(modeladmin, request, *, template: EmailTemplate, campaign: Campaign | None):
@@ -78,14 +96,21 @@ def _test_send(modeladmin, request, *, template: EmailTemplate, campaign: Campai
         return HttpResponseRedirect(back)
     contact = form.cleaned_data["contact"]
     try:
-        sent = services.campaign_test_send(campaign=campaign, template=None if campaign else template,
-                                           emails=form.cleaned_data["emails"], contact=contact)
+        sent = services.campaign_test_send(
+            campaign=campaign,
+            template=None if campaign else template,
+            emails=form.cleaned_data["emails"],
+            contact=contact,
+        )
     except ValidationError as exc:
         for error in exc.messages:
             modeladmin.message_user(request, error, messages.ERROR)
     else:
-        modeladmin.message_user(request, _("Test sent to %(emails)s (%(n)d mails).") % {
-            "emails": ", ".join(form.cleaned_data["emails"]), "n": sent}, messages.SUCCESS)
+        modeladmin.message_user(
+            request,
+            _("Test sent to %(emails)s (%(n)d mails).") % {"emails": ", ".join(form.cleaned_data["emails"]), "n": sent},
+            messages.SUCCESS,
+        )
     if contact is not None:
         back += "?" + urlencode({"contact": contact.pk})
     return HttpResponseRedirect(back)

@@ -1,5 +1,6 @@
 """A campaign's report page: the CONTRACT §4 stats, opens and clicks over time as an inline SVG (no
 chart library, no CDN), clicks per link, and the recipients with their state, paged by id."""
+
 from typing import TYPE_CHECKING
 
 from django.template.response import TemplateResponse
@@ -29,20 +30,31 @@ def report_page(modeladmin, request, campaign: Campaign) -> TemplateResponse:
     stats = campaign_stats(campaign)
     state = request.GET.get("state") if request.GET.get("state") in RECIPIENT_STATES else None
     before = request.GET.get("before")
-    rows, next_before = recipients_page(campaign, before=int(before) if (before or "").isdigit() else None,
-                                        state=state, size=RECIPIENTS_PER_PAGE)
+    rows, next_before = recipients_page(
+        campaign, before=int(before) if (before or "").isdigit() else None, state=state, size=RECIPIENTS_PER_PAGE
+    )
     series = opens_clicks_over_time(campaign)
-    return TemplateResponse(request, "admin/campaigns/campaign/report.html", {
-        **modeladmin.admin_site.each_context(request),
-        "opts": modeladmin.opts, "original": campaign,
-        "title": _("Report: %(name)s") % {"name": campaign.name},
-        "stats": stats, "rows": stat_rows(stats),
-        "numbers_url": reverse("admin:campaigns_campaign_numbers", args=[campaign.pk]),
-        "chart": chart(series), "series": series,
-        "links": clicks_per_link(campaign)[:200],
-        "recipients": rows, "next_before": next_before, "paged": bool(before), "state": state,
-        "states": RECIPIENT_STATES.items(),
-    })
+    return TemplateResponse(
+        request,
+        "admin/campaigns/campaign/report.html",
+        {
+            **modeladmin.admin_site.each_context(request),
+            "opts": modeladmin.opts,
+            "original": campaign,
+            "title": _("Report: %(name)s") % {"name": campaign.name},
+            "stats": stats,
+            "rows": stat_rows(stats),
+            "numbers_url": reverse("admin:campaigns_campaign_numbers", args=[campaign.pk]),
+            "chart": chart(series),
+            "series": series,
+            "links": clicks_per_link(campaign)[:200],
+            "recipients": rows,
+            "next_before": next_before,
+            "paged": bool(before),
+            "state": state,
+            "states": RECIPIENT_STATES.items(),
+        },
+    )
 
 
 def percent(value: float | None) -> str:
@@ -95,9 +107,22 @@ def chart(series: list) -> dict:
         clicks_h = round(bucket.clicks / peak * CHART_HEIGHT)
         if boundary is None and bucket.hours == 24 and index:
             boundary = index * BAR_STEP - 1
-        bars.append({"bucket": bucket, "x": index * BAR_STEP, "opens_h": opens_h,
-                     "opens_y": CHART_HEIGHT - opens_h, "machine_h": machine_h,
-                     "machine_y": CHART_HEIGHT - opens_h - machine_h, "clicks_h": clicks_h,
-                     "clicks_y": CHART_HEIGHT - clicks_h})
-    return {"bars": bars, "width": max(len(series) * BAR_STEP, BAR_STEP), "height": CHART_HEIGHT,
-            "peak": peak, "boundary": boundary}
+        bars.append(
+            {
+                "bucket": bucket,
+                "x": index * BAR_STEP,
+                "opens_h": opens_h,
+                "opens_y": CHART_HEIGHT - opens_h,
+                "machine_h": machine_h,
+                "machine_y": CHART_HEIGHT - opens_h - machine_h,
+                "clicks_h": clicks_h,
+                "clicks_y": CHART_HEIGHT - clicks_h,
+            }
+        )
+    return {
+        "bars": bars,
+        "width": max(len(series) * BAR_STEP, BAR_STEP),
+        "height": CHART_HEIGHT,
+        "peak": peak,
+        "boundary": boundary,
+    }

@@ -1,5 +1,6 @@
 """Email templates in the back office: saved through the service (errors on their field, with the
 line), previewed as a chosen contact, sent as a test."""
+
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
@@ -24,10 +25,17 @@ class EmailTemplateAdmin(ServiceErrorsMixin, admin.ModelAdmin):
     search_fields = ("name", "subject")
     fieldsets = (
         (None, {"fields": ("name", ("language", "direction", "layout"))}),
-        (_("Message"), {"fields": ("subject", "preheader", "html", "text"), "description": _(
-            "Variables: contact.first_name, contact.attributes.KEY, club.tier_label, club.points, "
-            "last_purchase.items, recommended, unsubscribe_url, view_in_browser_url. Give a fallback with "
-            "{{ contact.first_name|default:'friend' }}.")}),
+        (
+            _("Message"),
+            {
+                "fields": ("subject", "preheader", "html", "text"),
+                "description": _(
+                    "Variables: contact.first_name, contact.attributes.KEY, club.tier_label, club.points, "
+                    "last_purchase.items, recommended, unsubscribe_url, view_in_browser_url. Give a fallback with "
+                    "{{ contact.first_name|default:'friend' }}."
+                ),
+            },
+        ),
     )
 
     class Media:
@@ -51,9 +59,12 @@ class EmailTemplateAdmin(ServiceErrorsMixin, admin.ModelAdmin):
         template = get_object_or_404(EmailTemplate, pk=pk)
         if not self.has_view_permission(request, template):
             raise PermissionDenied
-        return preview_page(self, request, template=template,
-                            can_send=self.has_change_permission(request, template)
-                            and request.user.has_perm(SEND_CAMPAIGN))
+        return preview_page(
+            self,
+            request,
+            template=template,
+            can_send=self.has_change_permission(request, template) and request.user.has_perm(SEND_CAMPAIGN),
+        )
 
     def preview_html_view(self, request, pk):
         template = get_object_or_404(EmailTemplate, pk=pk)

@@ -5,6 +5,7 @@ The apps above contacts add their own actions to the contacts list through `regi
 
     register_contact_action(add_to_static_list, allowed=lambda request: request.user.has_perm(...))
 """
+
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -42,19 +43,24 @@ def registered_actions(request: HttpRequest) -> list[Callable]:
 
 def intermediate_page(modeladmin, request, queryset, template: str, title: str, **context) -> TemplateResponse:
     """A confirmation page that posts the same selection back to the same action."""
-    return TemplateResponse(request, template, {
-        **modeladmin.admin_site.each_context(request),
-        "title": title,
-        "opts": modeladmin.opts,
-        "queryset": queryset[:20],
-        "count": None if request.POST.get("select_across") == "1" else len(request.POST.getlist(
-            helpers.ACTION_CHECKBOX_NAME)),
-        "action": request.POST.get("action"),
-        "select_across": request.POST.get("select_across", "0"),
-        "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
-        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-        **context,
-    })
+    return TemplateResponse(
+        request,
+        template,
+        {
+            **modeladmin.admin_site.each_context(request),
+            "title": title,
+            "opts": modeladmin.opts,
+            "queryset": queryset[:20],
+            "count": None
+            if request.POST.get("select_across") == "1"
+            else len(request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)),
+            "action": request.POST.get("action"),
+            "select_across": request.POST.get("select_across", "0"),
+            "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            **context,
+        },
+    )
 
 
 def _source(request) -> str:
@@ -66,19 +72,25 @@ def add_tag(modeladmin, request, queryset):
     form = AddTagForm(request.POST if "apply" in request.POST else None)
     if form.is_valid():
         added = services.contacts_add_tag(contact_ids=queryset, name=form.cleaned_data["name"])
-        modeladmin.message_user(request, _("Tag “%(tag)s” added to %(count)d contacts.") % {
-            "tag": form.cleaned_data["name"], "count": added}, messages.SUCCESS)
+        modeladmin.message_user(
+            request,
+            _("Tag “%(tag)s” added to %(count)d contacts.") % {"tag": form.cleaned_data["name"], "count": added},
+            messages.SUCCESS,
+        )
         return None
-    return intermediate_page(modeladmin, request, queryset, "admin/contacts/contact/add_tag.html",
-                             _("Add a tag"), form=form)
+    return intermediate_page(
+        modeladmin, request, queryset, "admin/contacts/contact/add_tag.html", _("Add a tag"), form=form
+    )
 
 
 @admin.action(description=gettext_lazy("Revoke email consent of the selected contacts"), permissions=["change"])
 def revoke_email_consent(modeladmin, request, queryset):
-    revoked = services.contacts_revoke_consent(contact_ids=queryset, channel=ConsentEvent.ConsentChannel.EMAIL,
-                                               source=_source(request))
-    modeladmin.message_user(request, _("Email consent revoked for %(count)d contacts.") % {"count": revoked},
-                            messages.SUCCESS)
+    revoked = services.contacts_revoke_consent(
+        contact_ids=queryset, channel=ConsentEvent.ConsentChannel.EMAIL, source=_source(request)
+    )
+    modeladmin.message_user(
+        request, _("Email consent revoked for %(count)d contacts.") % {"count": revoked}, messages.SUCCESS
+    )
 
 
 @admin.action(description=gettext_lazy("Erase the selected contacts (anonymize)"), permissions=["erase"])
@@ -87,5 +99,6 @@ def erase_contacts(modeladmin, request, queryset):
         erased = services.contacts_erase(contact_ids=queryset)
         modeladmin.message_user(request, _("%(count)d contacts erased.") % {"count": erased}, messages.SUCCESS)
         return None
-    return intermediate_page(modeladmin, request, queryset, "admin/contacts/contact/erase_confirmation.html",
-                             _("Erase contacts"))
+    return intermediate_page(
+        modeladmin, request, queryset, "admin/contacts/contact/erase_confirmation.html", _("Erase contacts")
+    )

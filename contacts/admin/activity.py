@@ -1,4 +1,5 @@
 """Site activity and the consent log: large, append-only tables, browsed by contact."""
+
 from typing import Any
 
 from django import forms
@@ -62,8 +63,13 @@ class ActivityAdmin(ServiceErrorsMixin, BigTableAdmin):
     def save_model(self, request, obj, form, change):
         """The form has validated and typed every value (contact, product, URL): the service stores it."""
         obj.pk = services.activity_track(
-            contact=obj.contact, anonymous_id=obj.anonymous_id or None, event_id=obj.event_id or None,
-            type=obj.type, occurred_at=obj.occurred_at, product=obj.product, url=obj.url,
+            contact=obj.contact,
+            anonymous_id=obj.anonymous_id or None,
+            event_id=obj.event_id or None,
+            type=obj.type,
+            occurred_at=obj.occurred_at,
+            product=obj.product,
+            url=obj.url,
             properties=obj.properties or {},
         )[0].pk
         obj._state.adding = False

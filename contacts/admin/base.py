@@ -1,4 +1,5 @@
 """Building blocks shared by the back-office admins."""
+
 from typing import TYPE_CHECKING, Any
 
 from django import forms
@@ -64,8 +65,9 @@ class ServiceErrorsMixin(_ModelAdmin):
         return _with_service_errors(form_class, error, self.service_error_fields)
 
 
-def _with_service_errors(form_class: type[forms.ModelForm], error: ValidationError,
-                         renamed: dict[str, str]) -> type[forms.ModelForm]:
+def _with_service_errors(
+    form_class: type[forms.ModelForm], error: ValidationError, renamed: dict[str, str]
+) -> type[forms.ModelForm]:
     """The admin's form class, with the service's errors added when it is cleaned."""
 
     class ServiceErrorsForm(form_class):  # type: ignore[valid-type,misc]  # a subclass of the admin's form
@@ -177,16 +179,20 @@ def invalid_lines(result) -> list[tuple[int, str, list]]:
     Built here because a template cannot loop over `error_dict.items` when a column is itself
     named "items" (purchases): the lookup finds that column's messages instead of the method.
     """
-    return [(row.number + 1, "" if field == NON_FIELD_ERRORS else field, messages)
-            for row in result.invalid_rows for field, messages in row.error_dict.items()]
+    return [
+        (row.number + 1, "" if field == NON_FIELD_ERRORS else field, messages)
+        for row in result.invalid_rows
+        for field, messages in row.error_dict.items()
+    ]
 
 
 def invalid_rows_message(result) -> str:
-    """"Line 3 — email: “x” is not a valid email address." for each skipped row (header = line 1)."""
+    """ "Line 3 — email: “x” is not a valid email address." for each skipped row (header = line 1)."""
     lines = []
     for row in result.invalid_rows:
-        reasons = "; ".join(f"{field}: {' '.join(map(str, msgs))}" if field != NON_FIELD_ERRORS else
-                            " ".join(map(str, msgs)) for field, msgs in row.error_dict.items())
+        reasons = "; ".join(
+            f"{field}: {' '.join(map(str, msgs))}" if field != NON_FIELD_ERRORS else " ".join(map(str, msgs))
+            for field, msgs in row.error_dict.items()
+        )
         lines.append(_("Line %(line)d — %(reasons)s") % {"line": row.number + 1, "reasons": reasons})
-    return _("%(count)d invalid rows were not imported: %(lines)s") % {
-        "count": len(lines), "lines": " | ".join(lines)}
+    return _("%(count)d invalid rows were not imported: %(lines)s") % {"count": len(lines), "lines": " | ".join(lines)}

@@ -1,4 +1,5 @@
 """Stores, products, tags, custom fields and purchases."""
+
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
@@ -78,5 +79,6 @@ class PurchaseAdmin(CsvImportExportMixin, admin.ModelAdmin):
         return False
 
     def get_export_queryset(self, request):
-        return super().get_export_queryset(request).select_related("contact", "store").prefetch_related(
-            "items__product")
+        return (
+            super().get_export_queryset(request).select_related("contact", "store").prefetch_related("items__product")
+        )

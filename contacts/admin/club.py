@@ -1,4 +1,5 @@
 """Club members: membership is edited here, points only move through the ledger."""
+
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
@@ -63,7 +64,8 @@ class LoyaltyMemberAdmin(ServiceErrorsMixin, admin.ModelAdmin):
             obj.pk = services.member_create(contact=form.cleaned_data["contact"], **data).pk
         delta = form.cleaned_data.get("points_delta")
         if delta:
-            services.points_adjust(member=LoyaltyMember.objects.get(pk=obj.pk), delta=delta,
-                                   reason=form.cleaned_data["points_reason"])
+            services.points_adjust(
+                member=LoyaltyMember.objects.get(pk=obj.pk), delta=delta, reason=form.cleaned_data["points_reason"]
+            )
         obj.refresh_from_db()
         obj._state.adding = False

@@ -1,4 +1,5 @@
 """The contacts back office: find a person fast among a million, see their history, act on many."""
+
 from django.contrib import admin
 from django.contrib.admin.options import IS_POPUP_VAR
 from django.db.models import Q
@@ -21,8 +22,19 @@ from .forms import ContactAdminForm
 from .merge import MergeAdminMixin, merge_contacts
 
 DERIVED_FIELDS = (
-    "email_status", "funnel_stage", "lifecycle_now", "purchase_count", "total_spent", "first_purchase_at",
-    "last_purchase_at", "rfm_recency", "rfm_frequency", "rfm_monetary", "referred_by", "erased_at", "created_at",
+    "email_status",
+    "funnel_stage",
+    "lifecycle_now",
+    "purchase_count",
+    "total_spent",
+    "first_purchase_at",
+    "last_purchase_at",
+    "rfm_recency",
+    "rfm_frequency",
+    "rfm_monetary",
+    "referred_by",
+    "erased_at",
+    "created_at",
     "updated_at",
 )
 
@@ -58,11 +70,30 @@ class ContactAdmin(MergeAdminMixin, ServiceErrorsMixin, CsvImportExportMixin, ad
     resource_classes = [ContactResource]
     change_form_template = "admin/contacts/contact/change_form.html"
     change_list_template = "admin/contacts/contact/change_list.html"
-    list_display = ("display_name", "email", "phone", "city", "funnel_stage", "lifecycle_now", "club_tier",
-                    "email_opt_in", "email_status", "created_at")
+    list_display = (
+        "display_name",
+        "email",
+        "phone",
+        "city",
+        "funnel_stage",
+        "lifecycle_now",
+        "club_tier",
+        "email_opt_in",
+        "email_status",
+        "created_at",
+    )
     list_select_related = ("club",)
-    list_filter = ("funnel_stage", LifecycleFilter, "club__tier", RegionFilter, CityFilter, "source", "email_opt_in",
-                   "email_status", "tags")
+    list_filter = (
+        "funnel_stage",
+        LifecycleFilter,
+        "club__tier",
+        RegionFilter,
+        CityFilter,
+        "source",
+        "email_opt_in",
+        "email_status",
+        "tags",
+    )
     search_fields = ("first_name", "last_name", "email", "phone", "club__card_number")
     search_help_text = _("An email, a phone number, a club card number, or the start of a first or last name.")
     sortable_by = ("created_at",)
@@ -76,14 +107,40 @@ class ContactAdmin(MergeAdminMixin, ServiceErrorsMixin, CsvImportExportMixin, ad
     actions = (actions.add_tag, actions.revoke_email_consent, actions.erase_contacts, merge_contacts)
     fieldsets = (
         (None, {"fields": ("email", "phone", "external_id", "first_name", "last_name")}),
-        (_("Profile"), {"fields": ("gender", "birth_date", "wedding_date", "marital_status", "city", "region",
-                                   "country", "language")}),
+        (
+            _("Profile"),
+            {
+                "fields": (
+                    "gender",
+                    "birth_date",
+                    "wedding_date",
+                    "marital_status",
+                    "city",
+                    "region",
+                    "country",
+                    "language",
+                )
+            },
+        ),
         (_("Where they signed up"), {"fields": ("source", "source_detail", "signed_up_at", "referred_by")}),
         (_("Consent"), {"fields": ("email_opt_in", "sms_opt_in", "email_status")}),
         (_("Tags and custom fields"), {"fields": ("tags", "attributes")}),
-        (_("Funnel and value"), {"fields": ("funnel_stage", "lifecycle_now", "purchase_count", "total_spent",
-                                            "first_purchase_at", "last_purchase_at", "rfm_recency",
-                                            "rfm_frequency", "rfm_monetary")}),
+        (
+            _("Funnel and value"),
+            {
+                "fields": (
+                    "funnel_stage",
+                    "lifecycle_now",
+                    "purchase_count",
+                    "total_spent",
+                    "first_purchase_at",
+                    "last_purchase_at",
+                    "rfm_recency",
+                    "rfm_frequency",
+                    "rfm_monetary",
+                )
+            },
+        ),
         (_("Record"), {"fields": ("erased_at", "created_at", "updated_at")}),
     )
 

@@ -3,6 +3,7 @@
 Listing the distinct cities of a big table means reading all of it on every page view, so free-text
 columns get a small text box instead (an exact match, which the column index answers).
 """
+
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
@@ -24,7 +25,9 @@ class TextInputFilter(admin.SimpleListFilter):
             "parameter_name": self.parameter_name,
             "query_string": changelist.get_query_string(remove=[self.parameter_name]),
             "hidden_params": [
-                (key, value) for key, values in changelist.filter_params.items() if key != self.parameter_name
+                (key, value)
+                for key, values in changelist.filter_params.items()
+                if key != self.parameter_name
                 for value in values
             ],
         }

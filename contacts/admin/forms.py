@@ -1,5 +1,6 @@
 """Forms of the back office; they read input with the same normalizers as the API's serializers and hand
 the services typed values."""
+
 from typing import Any
 
 from django import forms
@@ -10,8 +11,14 @@ from .. import normalize, selectors, services
 from ..models import Contact
 from .base import add_service_errors
 
-CONTACT_SERVICE_FIELDS = services.IDENTITY_FIELDS + services.PROFILE_FIELDS + (
-    "email_opt_in", "sms_opt_in", "tags",
+CONTACT_SERVICE_FIELDS = (
+    services.IDENTITY_FIELDS
+    + services.PROFILE_FIELDS
+    + (
+        "email_opt_in",
+        "sms_opt_in",
+        "tags",
+    )
 )
 
 
@@ -45,8 +52,7 @@ class ContactAdminForm(forms.ModelForm):
     def check_identity_free(self, field: str, value: str) -> None:
         owner = selectors.contact_identity_owner(field=field, value=value, exclude_pk=self.instance.pk)
         if owner is not None:
-            self.add_error(field, _("%(value)s already belongs to contact #%(id)d.") % {"value": value,
-                                                                                       "id": owner.pk})
+            self.add_error(field, _("%(value)s already belongs to contact #%(id)d.") % {"value": value, "id": owner.pk})
 
     def service_value(self, field: str) -> Any:
         """The cleaned value in the shape the services take: tags as names, dates as text.
@@ -82,8 +88,9 @@ class AddTagForm(forms.Form):
 class PointsForm(forms.ModelForm):
     """The member form plus one optional ledger entry, applied through `points_adjust`."""
 
-    points_delta = forms.IntegerField(label=_("Add or remove points"), required=False,
-                                      help_text=_("Negative to spend points. Written to the ledger."))
+    points_delta = forms.IntegerField(
+        label=_("Add or remove points"), required=False, help_text=_("Negative to spend points. Written to the ledger.")
+    )
     points_reason = forms.CharField(label=_("Reason"), max_length=200, required=False)
 
     def clean(self) -> dict[str, Any]:

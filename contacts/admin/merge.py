@@ -1,5 +1,6 @@
 """Merging duplicates in the back office: the action on two selected contacts, the side-by-side
 confirmation, and the list of likely duplicates. Staff need the "merge contacts" permission."""
+
 from typing import TYPE_CHECKING, Any, cast
 
 from django.contrib import admin, messages
@@ -19,15 +20,35 @@ from .. import services
 from ..duplicates import KINDS, duplicate_groups
 from ..models import Contact
 
-COMPARED_FIELDS = ("email", "phone", "external_id", "first_name", "last_name", "gender", "birth_date",
-                   "wedding_date", "city", "region", "country", "language", "source", "signed_up_at",
-                   "attributes", "email_opt_in", "sms_opt_in", "email_status", "purchase_count", "total_spent",
-                   "created_at")
+COMPARED_FIELDS = (
+    "email",
+    "phone",
+    "external_id",
+    "first_name",
+    "last_name",
+    "gender",
+    "birth_date",
+    "wedding_date",
+    "city",
+    "region",
+    "country",
+    "language",
+    "source",
+    "signed_up_at",
+    "attributes",
+    "email_opt_in",
+    "sms_opt_in",
+    "email_status",
+    "purchase_count",
+    "total_spent",
+    "created_at",
+)
 
 
 def merge_url(survivor_id: int, duplicate_id: int) -> str:
-    return reverse("admin:contacts_contact_merge") + "?" + urlencode({"survivor": survivor_id,
-                                                                      "duplicate": duplicate_id})
+    return (
+        reverse("admin:contacts_contact_merge") + "?" + urlencode({"survivor": survivor_id, "duplicate": duplicate_id})
+    )
 
 
 def _require_permission(request) -> None:
@@ -68,34 +89,63 @@ class MergeAdminMixin(_ModelAdmin):
         error = None
         if request.method == "POST" and request.POST.get("confirm") == "yes":
             try:
-                services.contact_merge(target=survivor, source=duplicate,
-                                       merged_by=f"admin:{request.user.get_username()}")
+                services.contact_merge(
+                    target=survivor, source=duplicate, merged_by=f"admin:{request.user.get_username()}"
+                )
             except ValidationError as exc:
                 error = " ".join(exc.messages)
             else:
-                self.message_user(request, _("Contact #%(dup)d was merged into #%(id)d.") % {
-                    "dup": duplicate.pk, "id": survivor.pk}, messages.SUCCESS)
+                self.message_user(
+                    request,
+                    _("Contact #%(dup)d was merged into #%(id)d.") % {"dup": duplicate.pk, "id": survivor.pk},
+                    messages.SUCCESS,
+                )
                 return HttpResponseRedirect(reverse("admin:contacts_contact_change", args=[survivor.pk]))
-        rows = [(cast(Field, Contact._meta.get_field(f)).verbose_name, getattr(survivor, f), getattr(duplicate, f))
-                for f in COMPARED_FIELDS]  # all concrete fields
-        rows.append((_("tags"), ", ".join(survivor.tags.values_list("name", flat=True)),
-                     ", ".join(duplicate.tags.values_list("name", flat=True))))
-        return TemplateResponse(request, "admin/contacts/contact/merge_confirmation.html", {
-            **self.admin_site.each_context(request), "opts": self.opts, "title": _("Merge contacts"),
-            "survivor": survivor, "duplicate": duplicate, "rows": rows, "error": error,
-            "swap_url": merge_url(duplicate.pk, survivor.pk),
-        })
+        rows = [
+            (cast(Field, Contact._meta.get_field(f)).verbose_name, getattr(survivor, f), getattr(duplicate, f))
+            for f in COMPARED_FIELDS
+        ]  # all concrete fields
+        rows.append(
+            (
+                _("tags"),
+                ", ".join(survivor.tags.values_list("name", flat=True)),
+                ", ".join(duplicate.tags.values_list("name", flat=True)),
+            )
+        )
+        return TemplateResponse(
+            request,
+            "admin/contacts/contact/merge_confirmation.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "title": _("Merge contacts"),
+                "survivor": survivor,
+                "duplicate": duplicate,
+                "rows": rows,
+                "error": error,
+                "swap_url": merge_url(duplicate.pk, survivor.pk),
+            },
+        )
 
     def duplicates_view(self, request):
         _require_permission(request)
         kind = request.GET.get("kind") if request.GET.get("kind") in KINDS else "phone"
         page, groups = duplicate_groups(kind=kind, page=_int(request.GET.get("page")) or 1)
-        return TemplateResponse(request, "admin/contacts/contact/duplicates.html", {
-            **self.admin_site.each_context(request), "opts": self.opts, "title": _("Likely duplicates"),
-            "kind": kind, "kinds": [(k, label) for k, (label, *_rest) in KINDS.items()], "page": page,
-            "groups": [[(c, merge_url(group[0].pk, c.pk) if i else None) for i, c in enumerate(group)]
-                       for group in groups],
-        })
+        return TemplateResponse(
+            request,
+            "admin/contacts/contact/duplicates.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "title": _("Likely duplicates"),
+                "kind": kind,
+                "kinds": [(k, label) for k, (label, *_rest) in KINDS.items()],
+                "page": page,
+                "groups": [
+                    [(c, merge_url(group[0].pk, c.pk) if i else None) for i, c in enumerate(group)] for group in groups
+                ],
+            },
+        )
 
 
 def _int(value) -> int | None:

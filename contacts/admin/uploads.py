@@ -5,6 +5,7 @@ files hold personal data, so they live in their own folder (var/imports/), are r
 import, right after a dry run that cannot be confirmed, and, for dry runs nobody confirmed, once
 they are older than IMPORT_UPLOAD_MAX_AGE_MINUTES (checked at every upload).
 """
+
 import os
 import time
 from pathlib import Path
@@ -68,5 +69,6 @@ class LimitedImportForm(ImportForm):
             raise forms.ValidationError(
                 _("The file is %(size)s; files up to %(limit)s can be imported.")
                 % {"size": filesizeformat(upload.size), "limit": filesizeformat(settings.IMPORT_MAX_UPLOAD_BYTES)},
-                code="file_too_large")
+                code="file_too_large",
+            )
         return upload

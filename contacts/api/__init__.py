@@ -6,6 +6,7 @@ send purchases or events); contact and club writes need `contacts:write`; purcha
 `purchases:write`; events and identify `events:write`. A writer without `contacts:read` gets back only the
 id of what it wrote, never the personal data stored with it.
 """
+
 from typing import Any
 
 from .catalogue import ProductViewSet, StoreViewSet
@@ -22,4 +23,3 @@ def register(router: Any) -> None:
     router.register("purchases", PurchaseViewSet, basename="purchase")
     router.register("events", EventViewSet, basename="event")
     router.register("identify", IdentifyViewSet, basename="identify")
-

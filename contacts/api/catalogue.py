@@ -1,4 +1,5 @@
 """The catalogue: products and stores, referenced by SKU and code in purchases and events."""
+
 from typing import Any
 
 from django.utils.translation import gettext_lazy
@@ -17,8 +18,7 @@ from .common import CATALOGUE_READ
 
 
 class CatalogueViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
-    required_scopes = {"GET": CATALOGUE_READ, "HEAD": CATALOGUE_READ, "OPTIONS": CATALOGUE_READ,
-                       "*": "purchases:write"}
+    required_scopes = {"GET": CATALOGUE_READ, "HEAD": CATALOGUE_READ, "OPTIONS": CATALOGUE_READ, "*": "purchases:write"}
     save: Any = None
 
     def create(self, request: Request) -> Response:
@@ -38,15 +38,30 @@ class CatalogueViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiView
 @extend_schema_view(
     list=extend_schema(summary=gettext_lazy("List products")),
     retrieve=extend_schema(summary=gettext_lazy("Get a product")),
-    create=extend_schema(summary=gettext_lazy("Add a product"), description=gettext_lazy(
-        "Products are referenced by SKU in purchases and events. `replenishment_days` drives "
-        "\"time to buy again\" lists (e.g. 30 for monthly contact lenses)."),
-        examples=[OpenApiExample("Monthly lenses", request_only=True, value={
-            "sku": "LENS-30", "name": "Monthly contact lenses", "category": "lenses", "price": "79.90",
-            "replenishment_days": 30})]),
-    partial_update=extend_schema(summary=gettext_lazy("Change a product"),
-                                 examples=[OpenApiExample("New price", request_only=True,
-                                                          value={"price": "74.90"})]),
+    create=extend_schema(
+        summary=gettext_lazy("Add a product"),
+        description=gettext_lazy(
+            "Products are referenced by SKU in purchases and events. `replenishment_days` drives "
+            '"time to buy again" lists (e.g. 30 for monthly contact lenses).'
+        ),
+        examples=[
+            OpenApiExample(
+                "Monthly lenses",
+                request_only=True,
+                value={
+                    "sku": "LENS-30",
+                    "name": "Monthly contact lenses",
+                    "category": "lenses",
+                    "price": "79.90",
+                    "replenishment_days": 30,
+                },
+            )
+        ],
+    ),
+    partial_update=extend_schema(
+        summary=gettext_lazy("Change a product"),
+        examples=[OpenApiExample("New price", request_only=True, value={"price": "74.90"})],
+    ),
 )
 class ProductViewSet(CatalogueViewSet):
     queryset = Product.objects.all()
@@ -62,12 +77,26 @@ class ProductViewSet(CatalogueViewSet):
 @extend_schema_view(
     list=extend_schema(summary=gettext_lazy("List stores")),
     retrieve=extend_schema(summary=gettext_lazy("Get a store")),
-    create=extend_schema(summary=gettext_lazy("Add a store"), description=gettext_lazy(
-        "Stores are referenced by code in in-store purchases."),
-        examples=[OpenApiExample("A store", request_only=True, value={
-            "code": "TLV-01", "name": "Tel Aviv Dizengoff", "city": "Tel Aviv", "region": "Tel Aviv District"})]),
-    partial_update=extend_schema(summary=gettext_lazy("Change a store"),
-                                 examples=[OpenApiExample("Moved", request_only=True, value={"city": "Ramat Gan"})]),
+    create=extend_schema(
+        summary=gettext_lazy("Add a store"),
+        description=gettext_lazy("Stores are referenced by code in in-store purchases."),
+        examples=[
+            OpenApiExample(
+                "A store",
+                request_only=True,
+                value={
+                    "code": "TLV-01",
+                    "name": "Tel Aviv Dizengoff",
+                    "city": "Tel Aviv",
+                    "region": "Tel Aviv District",
+                },
+            )
+        ],
+    ),
+    partial_update=extend_schema(
+        summary=gettext_lazy("Change a store"),
+        examples=[OpenApiExample("Moved", request_only=True, value={"city": "Ramat Gan"})],
+    ),
 )
 class StoreViewSet(CatalogueViewSet):
     queryset = Store.objects.all()

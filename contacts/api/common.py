@@ -1,4 +1,5 @@
 """What every audience view shares: scopes and the answer to a write."""
+
 from typing import Any
 
 from django.db.models import Model

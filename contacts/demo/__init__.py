@@ -19,6 +19,7 @@ Layout: `seed` (the entry point and the derived-field refresh), `catalogue` (sto
 custom fields, cities), `chunk` (one chunk of contacts, built from the `people`, `consent`,
 `purchases`, `events` and `club` parts) and `writer` (COPY or bulk_create).
 """
+
 from .catalogue import Catalogue, catalogue_ensure
 from .people import phone_for
 from .seed import DEFAULT_CONTACTS, DEFAULT_SEED, default_anchor, demo_data_present, derived_refresh, seed_demo

@@ -1,4 +1,5 @@
 """What every part of one chunk's generator shares: its random generator, the clock and the counters."""
+
 import datetime as dt
 import random
 from dataclasses import dataclass, field
@@ -48,8 +49,7 @@ class ChunkBase:
     sub-domain changes nothing in the numbers drawn.
     """
 
-    def __init__(self, rng: random.Random, catalogue: Catalogue, anchor: dt.datetime, state: State,
-                 seed: int) -> None:
+    def __init__(self, rng: random.Random, catalogue: Catalogue, anchor: dt.datetime, state: State, seed: int) -> None:
         self.r = rng
         self.cat = catalogue
         self.anchor = anchor

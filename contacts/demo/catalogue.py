@@ -1,4 +1,5 @@
 """The shop's fixed catalogue: stores, products with replenishment cycles, tags, custom fields, cities."""
+
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -7,18 +8,35 @@ from contacts.models import CustomField, Product, Store
 
 # (city, district, weight); kibbutzim are their own localities, as in the national registry.
 CITIES = [
-    ("Tel Aviv", "Tel Aviv District", 14), ("Jerusalem", "Jerusalem District", 12),
-    ("Haifa", "Haifa District", 8), ("Be'er Sheva", "Southern District", 6),
-    ("Rishon LeZion", "Central District", 7), ("Petah Tikva", "Central District", 7),
-    ("Netanya", "Central District", 6), ("Ashdod", "Southern District", 6), ("Holon", "Tel Aviv District", 5),
-    ("Ramat Gan", "Tel Aviv District", 5), ("Herzliya", "Tel Aviv District", 3), ("Ra'anana", "Central District", 3),
-    ("Kfar Saba", "Central District", 3), ("Rehovot", "Central District", 3), ("Modi'in", "Central District", 3),
-    ("Ashkelon", "Southern District", 3), ("Eilat", "Southern District", 2), ("Nazareth", "Northern District", 2),
-    ("Karmiel", "Northern District", 2), ("Tiberias", "Northern District", 1), ("Hadera", "Haifa District", 2),
-    ("Beit Shemesh", "Jerusalem District", 2), ("Kibbutz Ein Gedi", "Southern District", 0.3),
-    ("Kibbutz Yotvata", "Southern District", 0.3), ("Kibbutz Hatzerim", "Southern District", 0.3),
-    ("Kibbutz Degania Alef", "Northern District", 0.4), ("Kibbutz Kfar Giladi", "Northern District", 0.3),
-    ("Kibbutz Ma'agan Michael", "Haifa District", 0.4), ("Kibbutz Shefayim", "Central District", 0.4),
+    ("Tel Aviv", "Tel Aviv District", 14),
+    ("Jerusalem", "Jerusalem District", 12),
+    ("Haifa", "Haifa District", 8),
+    ("Be'er Sheva", "Southern District", 6),
+    ("Rishon LeZion", "Central District", 7),
+    ("Petah Tikva", "Central District", 7),
+    ("Netanya", "Central District", 6),
+    ("Ashdod", "Southern District", 6),
+    ("Holon", "Tel Aviv District", 5),
+    ("Ramat Gan", "Tel Aviv District", 5),
+    ("Herzliya", "Tel Aviv District", 3),
+    ("Ra'anana", "Central District", 3),
+    ("Kfar Saba", "Central District", 3),
+    ("Rehovot", "Central District", 3),
+    ("Modi'in", "Central District", 3),
+    ("Ashkelon", "Southern District", 3),
+    ("Eilat", "Southern District", 2),
+    ("Nazareth", "Northern District", 2),
+    ("Karmiel", "Northern District", 2),
+    ("Tiberias", "Northern District", 1),
+    ("Hadera", "Haifa District", 2),
+    ("Beit Shemesh", "Jerusalem District", 2),
+    ("Kibbutz Ein Gedi", "Southern District", 0.3),
+    ("Kibbutz Yotvata", "Southern District", 0.3),
+    ("Kibbutz Hatzerim", "Southern District", 0.3),
+    ("Kibbutz Degania Alef", "Northern District", 0.4),
+    ("Kibbutz Kfar Giladi", "Northern District", 0.3),
+    ("Kibbutz Ma'agan Michael", "Haifa District", 0.4),
+    ("Kibbutz Shefayim", "Central District", 0.4),
 ]
 STORES = [
     ("TLV-01", "Tel Aviv – Dizengoff Center", "Tel Aviv", "Tel Aviv District"),
@@ -102,13 +120,22 @@ def catalogue_ensure() -> Catalogue:
     for code, name, city, region in STORES:
         Store.objects.get_or_create(code=code, defaults={"name": name, "city": city, "region": region})
     for sku, name, category, price, days in PRODUCTS:
-        Product.objects.get_or_create(sku=sku, defaults={
-            "name": name, "category": category, "price": Decimal(price).scaleb(-2), "replenishment_days": days})
+        Product.objects.get_or_create(
+            sku=sku,
+            defaults={
+                "name": name,
+                "category": category,
+                "price": Decimal(price).scaleb(-2),
+                "replenishment_days": days,
+            },
+        )
     for key, label, kind, choices in CUSTOM_FIELDS:
         CustomField.objects.get_or_create(key=key, defaults={"label": label, "type": kind, "choices": choices})
     tags = {t.name.lower(): t.pk for t in services.tags_get_or_create(TAGS)}
-    stores = [(s.pk, s.code, s.name, s.city, s.region) for s in Store.objects.filter(
-        code__in=[s[0] for s in STORES]).order_by("code")]
+    stores = [
+        (s.pk, s.code, s.name, s.city, s.region)
+        for s in Store.objects.filter(code__in=[s[0] for s in STORES]).order_by("code")
+    ]
     by_sku = {p.sku: p for p in Product.objects.filter(sku__in=[p[0] for p in PRODUCTS])}
     products = [(by_sku[sku].pk, sku, category, price, days) for sku, _n, category, price, days in PRODUCTS]
     stores_by_city: dict = {}
@@ -117,8 +144,13 @@ def catalogue_ensure() -> Catalogue:
         stores_by_city.setdefault(store[3], []).append(store)
         stores_by_region.setdefault(store[4], []).append(store)
     return Catalogue(
-        stores=stores, products=products, sku={p[1]: p for p in products},
-        replenishable=[p for p in products if p[4]], stores_by_city=stores_by_city,
-        stores_by_region=stores_by_region, tags=tags, city_names=[(c[0], c[1]) for c in CITIES],
+        stores=stores,
+        products=products,
+        sku={p[1]: p for p in products},
+        replenishable=[p for p in products if p[4]],
+        stores_by_city=stores_by_city,
+        stores_by_region=stores_by_region,
+        tags=tags,
+        city_names=[(c[0], c[1]) for c in CITIES],
         city_weights=[c[2] for c in CITIES],
     )

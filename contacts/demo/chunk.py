@@ -1,4 +1,5 @@
 """One chunk of contacts, generated from its own random generator."""
+
 from decimal import Decimal
 
 from .base import DAY, Rows
@@ -35,14 +36,37 @@ class Chunk(People, Purchases, Events, Club):
         buying = self.purchases(contact_id, profile, stage, signup_ago) if stage == "purchaser" else []
         self.activity(contact_id, profile, stage, signup_ago, buying)
         total = sum(b[1] for b in buying)
-        self.rows.contacts.append((
-            contact_id, profile["email"], profile["phone"], profile["external_id"], profile["first_name"],
-            profile["last_name"], profile["gender"], profile["birth_date"], profile["wedding_date"],
-            profile["marital_status"], profile["city"], profile["region"], "IL", profile["language"],
-            profile["source"], profile["source_detail"], signed_up_at, profile["attributes"],
-            profile["email_opt_in"], profile["sms_opt_in"], profile["email_status"], profile["referred_by"],
-            STAGE_VALUES[stage], 0, Decimal(0), signed_up_at, self.anchor,
-        ))
+        self.rows.contacts.append(
+            (
+                contact_id,
+                profile["email"],
+                profile["phone"],
+                profile["external_id"],
+                profile["first_name"],
+                profile["last_name"],
+                profile["gender"],
+                profile["birth_date"],
+                profile["wedding_date"],
+                profile["marital_status"],
+                profile["city"],
+                profile["region"],
+                "IL",
+                profile["language"],
+                profile["source"],
+                profile["source_detail"],
+                signed_up_at,
+                profile["attributes"],
+                profile["email_opt_in"],
+                profile["sms_opt_in"],
+                profile["email_status"],
+                profile["referred_by"],
+                STAGE_VALUES[stage],
+                0,
+                Decimal(0),
+                signed_up_at,
+                self.anchor,
+            )
+        )
         self.consent(contact_id, profile, signup_ago)
         if stage == "purchaser":
             member = r.random() < 0.85

@@ -1,4 +1,5 @@
 """Club membership with its points ledger, and the tags a contact's profile and purchases earn."""
+
 from .base import DAY, ChunkBase
 
 
@@ -24,11 +25,19 @@ class Club(ChunkBase):
         for reference, delta, reason, ago in entries:
             balance += delta
             self.rows.points.append((member_id, delta, balance, reason, reference, self.at(max(ago, 30))))
-        tier = ("platinum" if spent >= 800_000 else "gold" if spent >= 300_000 else
-                "silver" if spent >= 100_000 else "basic")
+        tier = (
+            "platinum"
+            if spent >= 800_000
+            else "gold"
+            if spent >= 300_000
+            else "silver"
+            if spent >= 100_000
+            else "basic"
+        )
         status = r.choices(["active", "suspended", "cancelled"], [95, 2, 3])[0]
-        self.rows.members.append((member_id, contact_id, f"29{index:010d}", tier, status, self.at(joined_ago),
-                                  p["home_store"][0], balance))
+        self.rows.members.append(
+            (member_id, contact_id, f"29{index:010d}", tier, status, self.at(joined_ago), p["home_store"][0], balance)
+        )
         return tier
 
     def tag(self, contact_id: int, p: dict, bought: list, total: int, tier: str | None) -> None:

@@ -1,4 +1,5 @@
 """Consent as the contact gave it: the opt-in flags on the profile and the log of each change."""
+
 from .base import ChunkBase
 
 CONSENT_TEXT = {

@@ -1,10 +1,27 @@
 """Site activity along the funnel: page and product views, carts, checkouts, and anonymous visitors."""
+
 from .base import DAY, ChunkBase
 
-GUIDE_BY_LANDING = {"pet-owners-guide": "PET-DOG-FOOD", "new-parents-kit": "BABY-DIAPERS",
-                    "skin-care-guide": "SKIN-SERUM", "wedding-gifts": "GIFT-WEDDING", "summer-sale": "SKIN-SPF50"}
-PAGES = ["", "sale", "club", "stores", "blog/summer-skin-care", "blog/coffee-at-home", "category/pet", "category/baby",
-         "category/coffee", "category/contact-lenses", "search?q=shampoo"]
+GUIDE_BY_LANDING = {
+    "pet-owners-guide": "PET-DOG-FOOD",
+    "new-parents-kit": "BABY-DIAPERS",
+    "skin-care-guide": "SKIN-SERUM",
+    "wedding-gifts": "GIFT-WEDDING",
+    "summer-sale": "SKIN-SPF50",
+}
+PAGES = [
+    "",
+    "sale",
+    "club",
+    "stores",
+    "blog/summer-skin-care",
+    "blog/coffee-at-home",
+    "category/pet",
+    "category/baby",
+    "category/coffee",
+    "category/contact-lenses",
+    "search?q=shampoo",
+]
 SHOP = "https://shop.example.com/"
 
 
@@ -46,18 +63,33 @@ class Events(ChunkBase):
             elif r.random() < 0.3:
                 event(contact_id, "product_view", ago + r.uniform(1, 5) * DAY, product=product)
             if r.random() < 0.04:
-                event(contact_id, "review", max(ago - 5 * DAY, 30), product=product,
-                      properties={"rating": r.randint(3, 5)})
+                event(
+                    contact_id,
+                    "review",
+                    max(ago - 5 * DAY, 30),
+                    product=product,
+                    properties={"rating": r.randint(3, 5)},
+                )
         if p["referred_by"]:
             event(p["referred_by"], "referral", signup_ago + 600, url=f"{SHOP}invite")
 
-    def event(self, contact_id: int | None, kind: str, ago: float, *, product: tuple | None = None, url: str = "",
-              properties: dict | None = None, anonymous_id: str | None = None) -> None:
+    def event(
+        self,
+        contact_id: int | None,
+        kind: str,
+        ago: float,
+        *,
+        product: tuple | None = None,
+        url: str = "",
+        properties: dict | None = None,
+        anonymous_id: str | None = None,
+    ) -> None:
         if product is not None and not url:
             url = f"{SHOP}p/{product[1].lower()}"
         when = self.at(max(ago, 1))
-        self.rows.events.append((contact_id, anonymous_id, kind, when, product[0] if product else None, url,
-                                 properties or {}, when))
+        self.rows.events.append(
+            (contact_id, anonymous_id, kind, when, product[0] if product else None, url, properties or {}, when)
+        )
 
     def anonymous_visitors(self, count: int) -> None:
         """Visitors the site has not identified yet: events with an anonymous id and no contact."""
@@ -68,5 +100,11 @@ class Events(ChunkBase):
             ago = r.uniform(0, 365) * DAY
             for _i in range(r.randint(1, 4)):
                 product = r.choice(self.cat.products) if r.random() < 0.4 else None
-                self.event(None, "product_view" if product else "page_view", ago - r.uniform(0, 1800),
-                           product=product, url="" if product else SHOP + r.choice(PAGES), anonymous_id=anonymous_id)
+                self.event(
+                    None,
+                    "product_view" if product else "page_view",
+                    ago - r.uniform(0, 1800),
+                    product=product,
+                    url="" if product else SHOP + r.choice(PAGES),
+                    anonymous_id=anonymous_id,
+                )

@@ -1,38 +1,150 @@
 """Who the contacts are: names in Hebrew and English, e-mail and mobile, city, family, sign-up source."""
+
 import datetime as dt
 
 from .base import pick_weighted
 from .consent import Consent
 
 HEBREW_FEMALE = [
-    ("דנה", "dana"), ("נועה", "noa"), ("מיכל", "michal"), ("יעל", "yael"), ("שירה", "shira"),
-    ("תמר", "tamar"), ("מאיה", "maya"), ("רוני", "roni"), ("הילה", "hila"), ("אורית", "orit"),
-    ("ליאת", "liat"), ("שני", "shani"), ("אביגיל", "avigail"), ("עדי", "adi"), ("רחל", "rachel"),
-    ("אסתר", "esther"), ("נטע", "neta"), ("טליה", "talia"), ("איילת", "ayelet"), ("מירב", "meirav"),
+    ("דנה", "dana"),
+    ("נועה", "noa"),
+    ("מיכל", "michal"),
+    ("יעל", "yael"),
+    ("שירה", "shira"),
+    ("תמר", "tamar"),
+    ("מאיה", "maya"),
+    ("רוני", "roni"),
+    ("הילה", "hila"),
+    ("אורית", "orit"),
+    ("ליאת", "liat"),
+    ("שני", "shani"),
+    ("אביגיל", "avigail"),
+    ("עדי", "adi"),
+    ("רחל", "rachel"),
+    ("אסתר", "esther"),
+    ("נטע", "neta"),
+    ("טליה", "talia"),
+    ("איילת", "ayelet"),
+    ("מירב", "meirav"),
 ]
 HEBREW_MALE = [
-    ("יוסי", "yossi"), ("דוד", "david"), ("משה", "moshe"), ("אבי", "avi"), ("איתי", "itai"),
-    ("עומר", "omer"), ("נועם", "noam"), ("יונתן", "yonatan"), ("אורי", "uri"), ("אריאל", "ariel"),
-    ("דניאל", "daniel"), ("רון", "ron"), ("גיל", "gil"), ("עמית", "amit"), ("אלון", "alon"),
-    ("יואב", "yoav"), ("איתן", "eitan"), ("שלמה", "shlomo"), ("אברהם", "avraham"), ("מתן", "matan"),
+    ("יוסי", "yossi"),
+    ("דוד", "david"),
+    ("משה", "moshe"),
+    ("אבי", "avi"),
+    ("איתי", "itai"),
+    ("עומר", "omer"),
+    ("נועם", "noam"),
+    ("יונתן", "yonatan"),
+    ("אורי", "uri"),
+    ("אריאל", "ariel"),
+    ("דניאל", "daniel"),
+    ("רון", "ron"),
+    ("גיל", "gil"),
+    ("עמית", "amit"),
+    ("אלון", "alon"),
+    ("יואב", "yoav"),
+    ("איתן", "eitan"),
+    ("שלמה", "shlomo"),
+    ("אברהם", "avraham"),
+    ("מתן", "matan"),
 ]
 HEBREW_LAST = [
-    ("כהן", "cohen"), ("לוי", "levi"), ("מזרחי", "mizrahi"), ("פרץ", "peretz"), ("ביטון", "biton"),
-    ("דהן", "dahan"), ("אברהם", "avraham"), ("פרידמן", "friedman"), ("אזולאי", "azulay"), ("מלכה", "malka"),
-    ("חדד", "hadad"), ("גבאי", "gabay"), ("שפירא", "shapira"), ("קליין", "klein"), ("אוחיון", "ohayon"),
-    ("יוסף", "yosef"), ("בן דוד", "ben-david"), ("גולדברג", "goldberg"), ("רוזנברג", "rosenberg"),
-    ("אשכנזי", "ashkenazi"), ("שמעוני", "shimoni"), ("ברק", "barak"), ("טל", "tal"), ("אלמוג", "almog"),
+    ("כהן", "cohen"),
+    ("לוי", "levi"),
+    ("מזרחי", "mizrahi"),
+    ("פרץ", "peretz"),
+    ("ביטון", "biton"),
+    ("דהן", "dahan"),
+    ("אברהם", "avraham"),
+    ("פרידמן", "friedman"),
+    ("אזולאי", "azulay"),
+    ("מלכה", "malka"),
+    ("חדד", "hadad"),
+    ("גבאי", "gabay"),
+    ("שפירא", "shapira"),
+    ("קליין", "klein"),
+    ("אוחיון", "ohayon"),
+    ("יוסף", "yosef"),
+    ("בן דוד", "ben-david"),
+    ("גולדברג", "goldberg"),
+    ("רוזנברג", "rosenberg"),
+    ("אשכנזי", "ashkenazi"),
+    ("שמעוני", "shimoni"),
+    ("ברק", "barak"),
+    ("טל", "tal"),
+    ("אלמוג", "almog"),
 ]
-ENGLISH_FEMALE = ["Emma", "Olivia", "Sophie", "Hannah", "Rachel", "Emily", "Sarah", "Jessica", "Laura",
-                  "Rebecca", "Natalie", "Chloe", "Grace", "Abigail", "Julia", "Naomi"]
-ENGLISH_MALE = ["James", "Michael", "Daniel", "David", "Benjamin", "Jonathan", "Adam", "Ethan", "Noah",
-                "Samuel", "Joshua", "Aaron", "Matthew", "Nathan", "Oliver", "Jacob"]
-ENGLISH_LAST = ["Smith", "Johnson", "Brown", "Miller", "Davis", "Wilson", "Taylor", "Anderson", "Thomas",
-                "Moore", "Martin", "Green", "Baker", "Adams", "Collins", "Stewart", "Morris", "Cooper",
-                "Bennett", "Fisher", "Gordon", "Stone"]
+ENGLISH_FEMALE = [
+    "Emma",
+    "Olivia",
+    "Sophie",
+    "Hannah",
+    "Rachel",
+    "Emily",
+    "Sarah",
+    "Jessica",
+    "Laura",
+    "Rebecca",
+    "Natalie",
+    "Chloe",
+    "Grace",
+    "Abigail",
+    "Julia",
+    "Naomi",
+]
+ENGLISH_MALE = [
+    "James",
+    "Michael",
+    "Daniel",
+    "David",
+    "Benjamin",
+    "Jonathan",
+    "Adam",
+    "Ethan",
+    "Noah",
+    "Samuel",
+    "Joshua",
+    "Aaron",
+    "Matthew",
+    "Nathan",
+    "Oliver",
+    "Jacob",
+]
+ENGLISH_LAST = [
+    "Smith",
+    "Johnson",
+    "Brown",
+    "Miller",
+    "Davis",
+    "Wilson",
+    "Taylor",
+    "Anderson",
+    "Thomas",
+    "Moore",
+    "Martin",
+    "Green",
+    "Baker",
+    "Adams",
+    "Collins",
+    "Stewart",
+    "Morris",
+    "Cooper",
+    "Bennett",
+    "Fisher",
+    "Gordon",
+    "Stone",
+]
 EMAIL_DOMAINS = ["example.com", "example.net", "example.org", "mail.example.com", "example.co.il"]
-SOURCES = [("web_form", 30), ("landing_page", 15), ("in_store", 30), ("social", 10), ("import", 7),
-           ("api", 5), ("referral", 3)]
+SOURCES = [
+    ("web_form", 30),
+    ("landing_page", 15),
+    ("in_store", 30),
+    ("social", 10),
+    ("import", 7),
+    ("api", 5),
+    ("referral", 3),
+]
 SOURCE_DETAILS = {
     "web_form": ["Homepage footer", "Checkout", "Club page"],
     "landing_page": ["pet-owners-guide", "summer-sale", "wedding-gifts", "new-parents-kit", "skin-care-guide"],
@@ -71,8 +183,11 @@ class People(Consent):
             p["language"] = "en" if r.random() < 0.7 else "he"
         p["first_name"], p["last_name"] = first, last
         has_email = r.random() < 0.92
-        p["email"] = (f"{first_latin.lower()}.{last_latin.lower().replace(' ', '')}{index + 1}@"
-                      f"{r.choice(EMAIL_DOMAINS)}") if has_email else None
+        p["email"] = (
+            (f"{first_latin.lower()}.{last_latin.lower().replace(' ', '')}{index + 1}@{r.choice(EMAIL_DOMAINS)}")
+            if has_email
+            else None
+        )
         p["phone"] = phone_for(index, self.seed) if (not has_email or r.random() < 0.75) else None
         p["external_id"] = f"SHOP-{index + 1:08d}" if r.random() < 0.2 else None
         p["city"], p["region"] = r.choices(self.cat.city_names, weights=self.cat.city_weights)[0]
@@ -98,10 +213,17 @@ class People(Consent):
     def family(self, p: dict) -> None:
         r = self.r
         age = int(r.triangular(18, 80, 34))
-        p["birth_date"] = (self.today - dt.timedelta(days=int(age * 365.25) + r.randrange(365))
-                           if r.random() < 0.88 else None)
-        statuses = [("single", 30), ("in_relationship", 12), ("married", 40), ("divorced", 7), ("widowed", 2),
-                    ("unknown", 9)]
+        p["birth_date"] = (
+            self.today - dt.timedelta(days=int(age * 365.25) + r.randrange(365)) if r.random() < 0.88 else None
+        )
+        statuses = [
+            ("single", 30),
+            ("in_relationship", 12),
+            ("married", 40),
+            ("divorced", 7),
+            ("widowed", 2),
+            ("unknown", 9),
+        ]
         p["marital_status"] = "single" if age < 21 and r.random() < 0.8 else pick_weighted(r, statuses)
         p["wedding_date"] = None
         if p["marital_status"] == "married" and r.random() < 0.55 and age > 23:
@@ -115,6 +237,7 @@ class People(Consent):
         if p["marital_status"] == "in_relationship" and (landing == "wedding-gifts" or r.random() < 0.1):
             attributes["wedding_day"] = (self.today + dt.timedelta(days=r.randint(20, 330))).isoformat()
         if landing == "new-parents-kit" or (p["marital_status"] == "married" and r.random() < 0.45):
-            attributes["kids_age_group"] = "baby" if landing == "new-parents-kit" else r.choice(
-                ["baby", "toddler", "child", "teen"])
+            attributes["kids_age_group"] = (
+                "baby" if landing == "new-parents-kit" else r.choice(["baby", "toddler", "child", "teen"])
+            )
         p["attributes"] = attributes

@@ -1,4 +1,5 @@
 """Purchases of one buyer: when, through which channel, which products (a habit product first)."""
+
 from decimal import Decimal
 
 from .base import DAY, ChunkBase
@@ -60,8 +61,18 @@ class Purchases(ChunkBase):
         store = p["home_store"] if r.random() < 0.8 else r.choice(self.cat.stores)
         source = {"in_store": "pos", "online": "shop", "app": "app"}[channel]
         when = self.at(ago)
-        self.rows.purchases.append((
-            purchase_id, contact_id, source, f"{source.upper()}-{number + 1:010d}", channel,
-            store[0] if channel == "in_store" else None, when, Decimal(total).scaleb(-2), "ILS", when,
-        ))
+        self.rows.purchases.append(
+            (
+                purchase_id,
+                contact_id,
+                source,
+                f"{source.upper()}-{number + 1:010d}",
+                channel,
+                store[0] if channel == "in_store" else None,
+                when,
+                Decimal(total).scaleb(-2),
+                "ILS",
+                when,
+            )
+        )
         return (ago, total, channel, products[0])

@@ -1,4 +1,5 @@
 """The entry point: load the whole data set in one transaction, chunk by chunk, then set derived fields."""
+
 import datetime as dt
 import random
 from collections.abc import Callable
@@ -31,8 +32,13 @@ def demo_data_present() -> bool:
     return Contact.objects.exists()
 
 
-def seed_demo(*, contacts: int = DEFAULT_CONTACTS, seed: int = DEFAULT_SEED, anchor: dt.datetime | None = None,
-              progress: Callable[[int, int], None] | None = None) -> Result:
+def seed_demo(
+    *,
+    contacts: int = DEFAULT_CONTACTS,
+    seed: int = DEFAULT_SEED,
+    anchor: dt.datetime | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Result:
     """Load the demo data set unless contacts exist already; all of it or nothing (one transaction)."""
     if demo_data_present():
         return Result(skipped=True)
@@ -41,8 +47,9 @@ def seed_demo(*, contacts: int = DEFAULT_CONTACTS, seed: int = DEFAULT_SEED, anc
         catalogue = catalogue_ensure()
         writer = Writer()
         result = Result()
-        state = State(contact_base=_next_id(Contact), purchase_base=_next_id(Purchase),
-                       member_base=_next_id(LoyaltyMember))
+        state = State(
+            contact_base=_next_id(Contact), purchase_base=_next_id(Purchase), member_base=_next_id(LoyaltyMember)
+        )
         for chunk_no, start in enumerate(range(0, contacts, CHUNK)):
             size = min(CHUNK, contacts - start)
             rng = random.Random(f"demo:{seed}:{chunk_no}")
@@ -71,8 +78,9 @@ def derived_refresh(lo: int, hi: int) -> None:
         chunk.alias(stage=stage).exclude(funnel_stage=F("stage")).update(funnel_stage=stage)
     services.rfm_breakpoints_compute()
     for start in range(lo, hi, DERIVED_BATCH):
-        services.rfm_apply(Contact.objects.filter(pk__gte=start, pk__lt=min(start + DERIVED_BATCH, hi),
-                                                  purchase_count__gt=0))
+        services.rfm_apply(
+            Contact.objects.filter(pk__gte=start, pk__lt=min(start + DERIVED_BATCH, hi), purchase_count__gt=0)
+        )
 
 
 def _next_id(model: type[models.Model]) -> int:

@@ -1,4 +1,5 @@
 """Bulk writes of a chunk's rows, table by table, and the counts the command reports."""
+
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,18 +36,62 @@ class Result:
 
 TagLink = Contact.tags.through
 FIELDS: dict[str, tuple[type[models.Model], tuple[str, ...]]] = {
-    "contacts": (Contact, (
-        "id", "email", "phone", "external_id", "first_name", "last_name", "gender", "birth_date", "wedding_date",
-        "marital_status", "city", "region", "country", "language", "source", "source_detail", "signed_up_at",
-        "attributes", "email_opt_in", "sms_opt_in", "email_status", "referred_by_id", "funnel_stage",
-        "purchase_count", "total_spent", "created_at", "updated_at")),
-    "purchases": (Purchase, ("id", "contact_id", "source", "external_id", "channel", "store_id", "purchased_at",
-                             "total", "currency", "created_at")),
+    "contacts": (
+        Contact,
+        (
+            "id",
+            "email",
+            "phone",
+            "external_id",
+            "first_name",
+            "last_name",
+            "gender",
+            "birth_date",
+            "wedding_date",
+            "marital_status",
+            "city",
+            "region",
+            "country",
+            "language",
+            "source",
+            "source_detail",
+            "signed_up_at",
+            "attributes",
+            "email_opt_in",
+            "sms_opt_in",
+            "email_status",
+            "referred_by_id",
+            "funnel_stage",
+            "purchase_count",
+            "total_spent",
+            "created_at",
+            "updated_at",
+        ),
+    ),
+    "purchases": (
+        Purchase,
+        (
+            "id",
+            "contact_id",
+            "source",
+            "external_id",
+            "channel",
+            "store_id",
+            "purchased_at",
+            "total",
+            "currency",
+            "created_at",
+        ),
+    ),
     "items": (PurchaseItem, ("purchase_id", "product_id", "quantity", "unit_price")),
-    "events": (Activity, ("contact_id", "anonymous_id", "type", "occurred_at", "product_id", "url", "properties",
-                          "created_at")),
-    "members": (LoyaltyMember, ("id", "contact_id", "card_number", "tier", "status", "joined_at", "home_store_id",
-                                "points")),
+    "events": (
+        Activity,
+        ("contact_id", "anonymous_id", "type", "occurred_at", "product_id", "url", "properties", "created_at"),
+    ),
+    "members": (
+        LoyaltyMember,
+        ("id", "contact_id", "card_number", "tier", "status", "joined_at", "home_store_id", "points"),
+    ),
     "points": (PointsEntry, ("member_id", "delta", "balance_after", "reason", "reference", "created_at")),
     "consent": (ConsentEvent, ("contact_id", "channel", "granted", "source", "text_shown", "occurred_at")),
     "tags": (TagLink, ("contact_id", "tag_id")),
@@ -77,8 +122,9 @@ class Writer:
         if self.copy:
             self._copy(model, fields, rows)
         else:
-            model._default_manager.bulk_create([model(**dict(zip(fields, row, strict=True))) for row in rows],
-                                               batch_size=CHUNK)
+            model._default_manager.bulk_create(
+                [model(**dict(zip(fields, row, strict=True))) for row in rows], batch_size=CHUNK
+            )
 
     def _copy(self, model: type[models.Model], fields: Sequence[str], rows: list) -> None:
         meta = model._meta

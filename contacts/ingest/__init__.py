@@ -11,6 +11,7 @@ Idempotency: a key already stored (or repeated inside the batch) counts as a dup
 identical batches race, the loser's bulk insert hits the unique constraints and the batch is replayed
 item by item through the single-item path, whose services resolve each conflict to the stored row.
 """
+
 from .common import contacts_lock, rows_insert
 from .events import activities_track_bulk, activity_ingest, activity_submit
 from .purchases import purchase_ingest, purchase_submit, purchases_record_bulk

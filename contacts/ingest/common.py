@@ -1,5 +1,6 @@
 """What a batch shares whatever its kind: its contacts, products and stores resolved with one query per
 kind, the contacts it touches locked in order, and rows inserted in one statement."""
+
 import json
 from collections.abc import Iterable
 from typing import Any
@@ -35,10 +36,20 @@ class Contacts:
         cards = {v for k, v in refs if k == "card"}
         self.emails = {v for k, v in refs if k == "email"}
         self.by_id = set(Contact.objects.filter(pk__in=ids).values_list("pk", flat=True)) if ids else set()
-        self.erased = set(Contact.objects.filter(pk__in=ids, erased_at__isnull=False)
-                          .values_list("pk", flat=True)) if ids else set()
-        self.by_card = dict(LoyaltyMember.objects.filter(card_number__in=cards, contact__erased_at__isnull=True)
-                            .values_list("card_number", "contact_id")) if cards else {}
+        self.erased = (
+            set(Contact.objects.filter(pk__in=ids, erased_at__isnull=False).values_list("pk", flat=True))
+            if ids
+            else set()
+        )
+        self.by_card = (
+            dict(
+                LoyaltyMember.objects.filter(card_number__in=cards, contact__erased_at__isnull=True).values_list(
+                    "card_number", "contact_id"
+                )
+            )
+            if cards
+            else {}
+        )
         self.by_email: dict[str, int] = {}
         # Emails given beside an id or a card are only compared with it (never create a contact).
         seconds = self._secondary_emails
@@ -98,9 +109,14 @@ def lookup(model: Any, field: str, values: set) -> dict:
 
 def batch_result(created: int, duplicates: int, errors: dict[int, Errors]) -> dict:
     """The answer to a batch; each item's errors as field → messages, as in any 400."""
-    return {"created": created, "duplicates": duplicates,
-            "errors": [{"index": i, "errors": {field: ValidationError(messages).messages
-                                               for field, messages in errors[i].items()}} for i in sorted(errors)]}
+    return {
+        "created": created,
+        "duplicates": duplicates,
+        "errors": [
+            {"index": i, "errors": {field: ValidationError(messages).messages for field, messages in errors[i].items()}}
+            for i in sorted(errors)
+        ],
+    }
 
 
 def contacts_lock(contact_ids: Iterable[int | None]) -> list[int]:
@@ -108,8 +124,12 @@ def contacts_lock(contact_ids: Iterable[int | None]) -> list[int]:
     contacts wait for each other instead of deadlocking on rows locked in different orders."""
     ids = sorted({pk for pk in contact_ids if pk is not None})
     if ids and connection.vendor == "postgresql":
-        list(Contact.objects.filter(pk__in=ids).order_by("pk").select_for_update(no_key=True)
-             .values_list("pk", flat=True))
+        list(
+            Contact.objects.filter(pk__in=ids)
+            .order_by("pk")
+            .select_for_update(no_key=True)
+            .values_list("pk", flat=True)
+        )
     return ids
 
 

@@ -1,4 +1,5 @@
 """Site and app events from the partner API: one at a time, or set-based in batches."""
+
 from collections import defaultdict
 from typing import Any
 
@@ -13,8 +14,17 @@ from ..services import activity_track, contact_resolve, contacts_raise_stage, st
 from .common import Contacts, batch_result, contact_refs, contacts_lock, lookup, rows_insert
 from .purchases import replay_one_by_one
 
-ACTIVITY_COLUMNS = ("contact_id", "anonymous_id", "event_id", "type", "occurred_at", "product_id", "url",
-                    "properties", "created_at")
+ACTIVITY_COLUMNS = (
+    "contact_id",
+    "anonymous_id",
+    "event_id",
+    "type",
+    "occurred_at",
+    "product_id",
+    "url",
+    "properties",
+    "created_at",
+)
 
 
 @transaction.atomic
@@ -25,15 +35,22 @@ def activity_submit(*, item: dict) -> tuple[Activity, bool]:
     if item["product"]:
         product = Product.objects.filter(sku=item["product"]).first()
         if product is None:
-            raise normalize.field_error("product", _("Unknown product %(sku)s.") % {"sku": item["product"]},
-                                        "does_not_exist")
+            raise normalize.field_error(
+                "product", _("Unknown product %(sku)s.") % {"sku": item["product"]}, "does_not_exist"
+            )
     contact = None
     if contact_refs(item):
-        contact = contact_resolve(contact_id=item["contact"], email=item["email"], card_number=item["card_number"],
-                                  create_source="web_form")
+        contact = contact_resolve(
+            contact_id=item["contact"], email=item["email"], card_number=item["card_number"], create_source="web_form"
+        )
     return activity_track(
-        contact=contact, anonymous_id=item["anonymous_id"], event_id=item["event_id"], type=item["type"],
-        occurred_at=item["occurred_at"] or timezone.now(), product=product, url=item["url"],
+        contact=contact,
+        anonymous_id=item["anonymous_id"],
+        event_id=item["event_id"],
+        type=item["type"],
+        occurred_at=item["occurred_at"] or timezone.now(),
+        product=product,
+        url=item["url"],
         properties=item["properties"],
     )
 
@@ -59,8 +76,7 @@ def activities_track_bulk(*, items: list) -> dict:
     new, duplicates = _split_new_events(valid)
     try:
         with transaction.atomic():
-            contacts.create_missing({refs[i][0][1] for i in new if refs[i] and refs[i][0][0] == "email"},
-                                    "web_form")
+            contacts.create_missing({refs[i][0][1] for i in new if refs[i] and refs[i][0][0] == "email"}, "web_form")
             _activities_insert(new, refs, contacts, products)
     except IntegrityError:
         return replay_one_by_one(activity_submit, new, duplicates, errors)
@@ -88,8 +104,19 @@ def _activities_insert(new: dict[int, dict], refs: dict[int, list], contacts: Co
     visitors = visitors_resolve(c["anonymous_id"] for index, c in new.items() if not refs[index])
     for index, c in new.items():
         contact_id = contacts.id_for(refs[index][0]) if refs[index] else visitors.get(c["anonymous_id"])
-        rows.append((contact_id, c["anonymous_id"], c["event_id"], c["type"], c["occurred_at"] or now,
-                     products.get(c["product"]), c["url"], c["properties"], now))
+        rows.append(
+            (
+                contact_id,
+                c["anonymous_id"],
+                c["event_id"],
+                c["type"],
+                c["occurred_at"] or now,
+                products.get(c["product"]),
+                c["url"],
+                c["properties"],
+                now,
+            )
+        )
         if contact_id is not None:
             stage_by_contact[contact_id] = max(stage_by_contact.get(contact_id, 0), stage_for_event(c["type"]))
     rows_insert(Activity, ACTIVITY_COLUMNS, rows, returning=False)

@@ -1,4 +1,5 @@
 """Purchases from the partner API and the CSV import: one at a time, or set-based in batches."""
+
 from collections.abc import Callable
 from typing import Any
 
@@ -12,20 +13,31 @@ from ..serializers import PurchaseInSerializer, read_input, validate_each
 from ..services import PurchaseLine, contact_resolve, contacts_refresh_purchase_stats, purchase_record
 from .common import Contacts, Errors, batch_result, contact_refs, contacts_lock, lookup, rows_insert
 
-PURCHASE_COLUMNS = ("contact_id", "source", "external_id", "channel", "store_id", "purchased_at", "total",
-                    "currency", "created_at")
+PURCHASE_COLUMNS = (
+    "contact_id",
+    "source",
+    "external_id",
+    "channel",
+    "store_id",
+    "purchased_at",
+    "total",
+    "currency",
+    "created_at",
+)
 ITEM_COLUMNS = ("purchase_id", "product_id", "quantity", "unit_price")
 
 
 def _unknown_references(item: dict, stores: dict, products: dict) -> Errors:
     problems: Errors = {}
     if item["store"] and item["store"] not in stores:
-        problems["store"] = [ValidationError(_("Unknown store %(code)s.") % {"code": item["store"]},
-                                             code="does_not_exist")]
+        problems["store"] = [
+            ValidationError(_("Unknown store %(code)s.") % {"code": item["store"]}, code="does_not_exist")
+        ]
     for n, line in enumerate(item["items"]):
         if line["sku"] not in products:
-            problems[f"items.{n}.sku"] = [ValidationError(_("Unknown product %(sku)s.") % {"sku": line["sku"]},
-                                                          code="does_not_exist")]
+            problems[f"items.{n}.sku"] = [
+                ValidationError(_("Unknown product %(sku)s.") % {"sku": line["sku"]}, code="does_not_exist")
+            ]
     return problems
 
 
@@ -45,11 +57,18 @@ def purchase_submit(*, item: dict) -> tuple[Purchase, bool]:
             return existing, False
     contact = contact_resolve(contact_id=item["contact"], email=item["email"], card_number=item["card_number"])
     return purchase_record(
-        contact=contact, source=item["source"], external_id=item["external_id"], channel=item["channel"],
-        purchased_at=item["purchased_at"] or timezone.now(), total=item["total"], currency=item["currency"],
+        contact=contact,
+        source=item["source"],
+        external_id=item["external_id"],
+        channel=item["channel"],
+        purchased_at=item["purchased_at"] or timezone.now(),
+        total=item["total"],
+        currency=item["currency"],
         store=stores.get(item["store"]),
-        items=[PurchaseLine(product=products[line["sku"]], quantity=line["quantity"], unit_price=line["unit_price"])
-               for line in item["items"]],
+        items=[
+            PurchaseLine(product=products[line["sku"]], quantity=line["quantity"], unit_price=line["unit_price"])
+            for line in item["items"]
+        ],
     )
 
 
@@ -85,8 +104,11 @@ def _split_new_purchases(valid: dict[int, dict]) -> tuple[dict[int, dict], int]:
     keyed = [(c["source"], c["external_id"]) for c in valid.values() if c["external_id"]]
     stored = set()
     if keyed:
-        stored = set(Purchase.objects.filter(source__in={s for s, _e in keyed}, external_id__in={e for _s, e in keyed})
-                     .values_list("source", "external_id"))
+        stored = set(
+            Purchase.objects.filter(
+                source__in={s for s, _e in keyed}, external_id__in={e for _s, e in keyed}
+            ).values_list("source", "external_id")
+        )
     new, duplicates = {}, 0
     for index, clean in valid.items():
         key = (clean["source"], clean["external_id"])
@@ -99,25 +121,46 @@ def _split_new_purchases(valid: dict[int, dict]) -> tuple[dict[int, dict], int]:
     return new, duplicates
 
 
-def _purchases_insert(new: dict[int, dict], refs: dict[int, list], contacts: Contacts, stores: dict,
-                      products: dict) -> None:
+def _purchases_insert(
+    new: dict[int, dict], refs: dict[int, list], contacts: Contacts, stores: dict, products: dict
+) -> None:
     now = timezone.now()
     cleans = list(new.values())
     contact_ids = [contacts.id_for(refs[index][0]) for index in new]
-    purchase_ids = rows_insert(Purchase, PURCHASE_COLUMNS, [
-        (contact_id, c["source"], c["external_id"], c["channel"], stores.get(c["store"]), c["purchased_at"] or now,
-         c["total"], c["currency"], now)
-        for contact_id, c in zip(contact_ids, cleans, strict=True)
-    ])
-    rows_insert(PurchaseItem, ITEM_COLUMNS, [
-        (purchase_id, products[line["sku"]], line["quantity"], line["unit_price"])
-        for purchase_id, c in zip(purchase_ids, cleans, strict=True) for line in c["items"]
-    ], returning=False)
+    purchase_ids = rows_insert(
+        Purchase,
+        PURCHASE_COLUMNS,
+        [
+            (
+                contact_id,
+                c["source"],
+                c["external_id"],
+                c["channel"],
+                stores.get(c["store"]),
+                c["purchased_at"] or now,
+                c["total"],
+                c["currency"],
+                now,
+            )
+            for contact_id, c in zip(contact_ids, cleans, strict=True)
+        ],
+    )
+    rows_insert(
+        PurchaseItem,
+        ITEM_COLUMNS,
+        [
+            (purchase_id, products[line["sku"]], line["quantity"], line["unit_price"])
+            for purchase_id, c in zip(purchase_ids, cleans, strict=True)
+            for line in c["items"]
+        ],
+        returning=False,
+    )
     contacts_refresh_purchase_stats(contact_ids=contacts_lock(contact_ids))
 
 
-def replay_one_by_one(submit: Callable[..., tuple[Any, bool]], new: dict[int, dict], duplicates: int,
-                      errors: dict[int, Errors]) -> dict:
+def replay_one_by_one(
+    submit: Callable[..., tuple[Any, bool]], new: dict[int, dict], duplicates: int, errors: dict[int, Errors]
+) -> dict:
     """A concurrent batch stored some of the same keys first: replay through the single-item path."""
     created = 0
     for index, item in new.items():

@@ -6,6 +6,7 @@ segments can read them without aggregating millions of rows.
 
 One module per sub-domain; every model and choice list is importable from `contacts.models`.
 """
+
 from .activity import Activity, VisitorIdentity
 from .catalogue import Product, Store
 from .choices import Channel, EmailStatus, FunnelStage, Gender, Lifecycle, MaritalStatus, Source

@@ -1,4 +1,5 @@
 """Site and app activity, and the anonymous visitor ids known to belong to a contact."""
+
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -21,17 +22,24 @@ class Activity(models.Model):
         REVIEW = "review", _("Review")
         REFERRAL = "referral", _("Referral")
 
-    contact = models.ForeignKey(Contact, verbose_name=_("contact"), null=True, blank=True, on_delete=models.CASCADE,
-                                related_name="activities")
+    contact = models.ForeignKey(
+        Contact, verbose_name=_("contact"), null=True, blank=True, on_delete=models.CASCADE, related_name="activities"
+    )
     anonymous_id = models.CharField(  # noqa: DJ001 - NULL when absent, so the partial index below skips it
-        _("anonymous id"), max_length=100, null=True, blank=True)
+        _("anonymous id"), max_length=100, null=True, blank=True
+    )
     event_id = models.CharField(  # noqa: DJ001 - NULL when absent, so the constraint below is "unique when present"
-        _("event id"), max_length=100, null=True, blank=True,
-        help_text=_("Sender's id of the event: the same id is stored once."))
+        _("event id"),
+        max_length=100,
+        null=True,
+        blank=True,
+        help_text=_("Sender's id of the event: the same id is stored once."),
+    )
     type = models.CharField(_("type"), max_length=20, choices=Type.choices)
     occurred_at = models.DateTimeField(_("occurred at"), default=timezone.now)
-    product = models.ForeignKey(Product, verbose_name=_("product"), null=True, blank=True,
-                                on_delete=models.SET_NULL, related_name="activities")
+    product = models.ForeignKey(
+        Product, verbose_name=_("product"), null=True, blank=True, on_delete=models.SET_NULL, related_name="activities"
+    )
     url = models.URLField(_("URL"), max_length=2000, blank=True)
     properties = models.JSONField(_("properties"), default=dict, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
@@ -40,13 +48,15 @@ class Activity(models.Model):
         verbose_name = _("activity")
         verbose_name_plural = _("activities")
         constraints = [
-            models.UniqueConstraint(fields=["event_id"], condition=Q(event_id__isnull=False),
-                                    name="activity_event_id_unique"),
+            models.UniqueConstraint(
+                fields=["event_id"], condition=Q(event_id__isnull=False), name="activity_event_id_unique"
+            ),
         ]
         indexes = [
             models.Index(fields=["contact", "type", "occurred_at"], name="activity_contact_type_time_idx"),
-            models.Index(fields=["anonymous_id"], condition=Q(anonymous_id__isnull=False),
-                         name="activity_anonymous_idx"),
+            models.Index(
+                fields=["anonymous_id"], condition=Q(anonymous_id__isnull=False), name="activity_anonymous_idx"
+            ),
             models.Index(fields=["type", "occurred_at"], name="activity_type_time_idx"),
             models.Index(fields=["contact", "-occurred_at"], name="activity_contact_recent_idx"),
         ]
@@ -59,8 +69,9 @@ class VisitorIdentity(models.Model):
     """An anonymous site visitor known to be this contact, so later anonymous events land on it too."""
 
     anonymous_id = models.CharField(_("anonymous id"), max_length=100, unique=True)
-    contact = models.ForeignKey(Contact, verbose_name=_("contact"), on_delete=models.CASCADE,
-                                related_name="visitor_ids")
+    contact = models.ForeignKey(
+        Contact, verbose_name=_("contact"), on_delete=models.CASCADE, related_name="visitor_ids"
+    )
     identified_at = models.DateTimeField(_("identified at"), default=timezone.now)
 
     class Meta:

@@ -1,4 +1,5 @@
 """What the chain sells and where: stores and products (with their replenishment cycle)."""
+
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -24,7 +25,9 @@ class Product(models.Model):
     category = models.CharField(_("category"), max_length=100, blank=True, db_index=True)
     price = models.DecimalField(_("price"), max_digits=12, decimal_places=2, null=True, blank=True)
     replenishment_days = models.PositiveIntegerField(
-        _("replenishment days"), null=True, blank=True,
+        _("replenishment days"),
+        null=True,
+        blank=True,
         help_text=_("Typical days until the product runs out, e.g. 30 for monthly contact lenses."),
     )
 

@@ -1,4 +1,5 @@
 """The fixed choice lists of the contacts app, shared by models, filters and segment conditions."""
+
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 

@@ -1,4 +1,5 @@
 """The consent log: every grant and withdrawal, with the text the contact was shown."""
+
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -13,8 +14,9 @@ class ConsentEvent(models.Model):
         EMAIL = "email", _("Email")
         SMS = "sms", _("SMS")
 
-    contact = models.ForeignKey(Contact, verbose_name=_("contact"), on_delete=models.CASCADE,
-                                related_name="consent_events")
+    contact = models.ForeignKey(
+        Contact, verbose_name=_("contact"), on_delete=models.CASCADE, related_name="consent_events"
+    )
     channel = models.CharField(_("channel"), max_length=10, choices=ConsentChannel.choices)
     granted = models.BooleanField(_("granted"))
     source = models.CharField(_("source"), max_length=100, blank=True)

@@ -1,4 +1,5 @@
 """The contact itself, with its tags, custom-field definitions and the RFM breakpoints of its derived state."""
+
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower, Trim
@@ -35,8 +36,9 @@ class CustomField(models.Model):
     key = models.SlugField(_("key"), max_length=64, unique=True)
     label = models.CharField(_("label"), max_length=200)
     type = models.CharField(_("type"), max_length=10, choices=Type.choices, default=Type.TEXT)
-    choices = models.JSONField(_("choices"), default=list, blank=True,
-                               help_text=_("Allowed values for a choice field."))
+    choices = models.JSONField(
+        _("choices"), default=list, blank=True, help_text=_("Allowed values for a choice field.")
+    )
     help_text = models.CharField(_("help text"), max_length=300, blank=True)
 
     class Meta:
@@ -50,11 +52,14 @@ class CustomField(models.Model):
 
 class Contact(models.Model):
     email = models.EmailField(  # noqa: DJ001 - NULL when absent, so the constraint below is "unique when present"
-        _("email"), max_length=254, null=True, blank=True)
+        _("email"), max_length=254, null=True, blank=True
+    )
     phone = models.CharField(  # noqa: DJ001 - NULL when absent, so the constraint below is "unique when present"
-        _("phone"), max_length=32, null=True, blank=True, help_text=_("E.164, e.g. +972501234567"))
+        _("phone"), max_length=32, null=True, blank=True, help_text=_("E.164, e.g. +972501234567")
+    )
     external_id = models.CharField(  # noqa: DJ001 - NULL when absent, so the constraint below is "unique when present"
-        _("external id"), max_length=100, null=True, blank=True)
+        _("external id"), max_length=100, null=True, blank=True
+    )
     first_name = models.CharField(_("first name"), max_length=100, blank=True)
     last_name = models.CharField(_("last name"), max_length=100, blank=True)
     gender = models.CharField(_("gender"), max_length=10, choices=Gender.choices, default=Gender.UNKNOWN)
@@ -78,7 +83,11 @@ class Contact(models.Model):
         _("email status"), max_length=20, choices=EmailStatus.choices, default=EmailStatus.ACTIVE
     )
     referred_by = models.ForeignKey(
-        "self", verbose_name=_("referred by"), null=True, blank=True, on_delete=models.SET_NULL,
+        "self",
+        verbose_name=_("referred by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="referrals",
     )
 

@@ -1,4 +1,5 @@
 """Purchases and their line items."""
+
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -11,13 +12,19 @@ from .contacts import Contact
 
 class Purchase(models.Model):
     contact = models.ForeignKey(Contact, verbose_name=_("contact"), on_delete=models.CASCADE, related_name="purchases")
-    source = models.CharField(_("source system"), max_length=50, default="api",
-                              help_text=_("The system that sent the purchase, e.g. pos or shop."))
+    source = models.CharField(
+        _("source system"),
+        max_length=50,
+        default="api",
+        help_text=_("The system that sent the purchase, e.g. pos or shop."),
+    )
     external_id = models.CharField(  # noqa: DJ001 - NULL when absent, so the constraint below is "unique when present"
-        _("external id"), max_length=100, null=True, blank=True)
+        _("external id"), max_length=100, null=True, blank=True
+    )
     channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices, default=Channel.ONLINE)
-    store = models.ForeignKey(Store, verbose_name=_("store"), null=True, blank=True, on_delete=models.PROTECT,
-                              related_name="purchases")
+    store = models.ForeignKey(
+        Store, verbose_name=_("store"), null=True, blank=True, on_delete=models.PROTECT, related_name="purchases"
+    )
     purchased_at = models.DateTimeField(_("purchased at"))
     total = models.DecimalField(_("total"), max_digits=14, decimal_places=2)
     currency = models.CharField(_("currency"), max_length=3, default="ILS")
@@ -27,8 +34,11 @@ class Purchase(models.Model):
         verbose_name = _("purchase")
         verbose_name_plural = _("purchases")
         constraints = [
-            models.UniqueConstraint(fields=["source", "external_id"], condition=Q(external_id__isnull=False),
-                                    name="purchase_source_external_id_unique"),
+            models.UniqueConstraint(
+                fields=["source", "external_id"],
+                condition=Q(external_id__isnull=False),
+                name="purchase_source_external_id_unique",
+            ),
         ]
         indexes = [
             models.Index(fields=["contact", "purchased_at"], name="purchase_contact_time_idx"),

@@ -1,5 +1,6 @@
 """Shapes of the partner API (CONTRACT.md §4). Each input has one serializer that validates and normalizes
 it (fields wrapping `contacts.normalize`) and is what the schema publishes; services then take typed values."""
+
 from .club import (
     ClubMemberSerializer,
     ClubMemberUpdateSerializer,

@@ -1,4 +1,5 @@
 """The customer club and the catalogue in the partner API."""
+
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
@@ -8,15 +9,20 @@ from .contacts import MAX_INT32
 
 
 class ClubMemberSerializer(fields.StrictModelSerializer):
-    contact = serializers.PrimaryKeyRelatedField(queryset=Contact.objects.all(),
-                                                 help_text=_("The contact's id; one membership per contact."))
+    contact = serializers.PrimaryKeyRelatedField(
+        queryset=Contact.objects.all(), help_text=_("The contact's id; one membership per contact.")
+    )
     email = serializers.EmailField(source="contact.email", read_only=True, allow_null=True)
-    card_number = fields.IdentifierField(max_length=50, help_text=_(
-        "Generated (12 digits) when not given. Unique."))
-    home_store = serializers.SlugRelatedField(slug_field="code", queryset=Store.objects.all(), required=False,
-                                              allow_null=True, help_text=_("Store code."))
-    points = fields.StrictIntegerField(min_value=0, max_value=MAX_INT32, required=False,
-                                      help_text=_("Balance. Writing it adds a ledger entry for the difference."))
+    card_number = fields.IdentifierField(max_length=50, help_text=_("Generated (12 digits) when not given. Unique."))
+    home_store = serializers.SlugRelatedField(
+        slug_field="code", queryset=Store.objects.all(), required=False, allow_null=True, help_text=_("Store code.")
+    )
+    points = fields.StrictIntegerField(
+        min_value=0,
+        max_value=MAX_INT32,
+        required=False,
+        help_text=_("Balance. Writing it adds a ledger entry for the difference."),
+    )
 
     class Meta:
         model = LoyaltyMember
@@ -33,11 +39,13 @@ class ClubMemberUpdateSerializer(ClubMemberSerializer):
 
 
 class PointsEntrySerializer(fields.StrictModelSerializer):
-    delta = fields.StrictIntegerField(min_value=-MAX_INT32, max_value=MAX_INT32,
-                                      help_text=_("Points added (positive) or spent (negative); not zero."))
+    delta = fields.StrictIntegerField(
+        min_value=-MAX_INT32, max_value=MAX_INT32, help_text=_("Points added (positive) or spent (negative); not zero.")
+    )
     reason = fields.StrictCharField(max_length=200)
-    reference = fields.IdentifierField(allow_null=True, help_text=_(
-        "Idempotency key: an entry with the same reference is applied once."))
+    reference = fields.IdentifierField(
+        allow_null=True, help_text=_("Idempotency key: an entry with the same reference is applied once.")
+    )
 
     class Meta:
         model = PointsEntry
@@ -47,8 +55,13 @@ class PointsEntrySerializer(fields.StrictModelSerializer):
 
 class ProductSerializer(fields.StrictModelSerializer):
     price = fields.UnitPriceField(allow_null=True)
-    replenishment_days = fields.StrictIntegerField(min_value=1, max_value=3650, required=False, allow_null=True,
-                                                  help_text=Product._meta.get_field("replenishment_days").help_text)
+    replenishment_days = fields.StrictIntegerField(
+        min_value=1,
+        max_value=3650,
+        required=False,
+        allow_null=True,
+        help_text=Product._meta.get_field("replenishment_days").help_text,
+    )
 
     class Meta:
         model = Product

@@ -1,5 +1,6 @@
 """Contacts in the partner API (CONTRACT.md §4): every writable field is read by a `normalize` field, so
 what this serializer accepts is what the services store and what the schema publishes."""
+
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
@@ -31,8 +32,9 @@ class ContactSerializer(serializers.ModelSerializer):
     """A contact. Identity fields are deduplicated: an email, phone or external id used by another contact is a 400."""
 
     email = fields.EmailField(allow_null=True, help_text=_("Stored lower-case; unique."))
-    phone = fields.PhoneField(allow_null=True,
-                              help_text=_("Any common format; stored as E.164 (default region IL). Unique."))
+    phone = fields.PhoneField(
+        allow_null=True, help_text=_("Any common format; stored as E.164 (default region IL). Unique.")
+    )
     external_id = fields.IdentifierField(allow_null=True, help_text=_("Your system's id for the person. Unique."))
     first_name = fields.TextField()
     last_name = fields.TextField()
@@ -45,39 +47,86 @@ class ContactSerializer(serializers.ModelSerializer):
     country = fields.CountryField(help_text=_("Two-letter country code, e.g. IL."))
     language = fields.LanguageField()
     source = fields.ChoiceField(  # type: ignore[assignment]  # a declared field, not Field.source
-        choices=Source, help_text=_("Where the person signed up."))
+        choices=Source, help_text=_("Where the person signed up.")
+    )
     source_detail = fields.TextField(max_length=200)
     signed_up_at = fields.DateTimeField(allow_null=True)
-    tags = fields.TagsField(required=False, max_length=100, help_text=_(
-        "Tag names. On PATCH the list replaces the contact's tags; on upsert tags are added."))
-    attributes = fields.AttributesField(required=False, help_text=_("Custom fields, e.g. {\"pet\": \"dog\"}."))
+    tags = fields.TagsField(
+        required=False,
+        max_length=100,
+        help_text=_("Tag names. On PATCH the list replaces the contact's tags; on upsert tags are added."),
+    )
+    attributes = fields.AttributesField(required=False, help_text=_('Custom fields, e.g. {"pet": "dog"}.'))
     email_opt_in = fields.BooleanField()
     sms_opt_in = fields.BooleanField()
     funnel_stage = FunnelStageField(read_only=True, help_text=_("none < visitor < interested < cart < purchaser"))
-    lifecycle = serializers.ChoiceField(choices=Lifecycle.choices, read_only=True, help_text=_(
-        "prospect, new, active, at_risk or lapsed: computed from the purchase dates at the moment of the request."))
+    lifecycle = serializers.ChoiceField(
+        choices=Lifecycle.choices,
+        read_only=True,
+        help_text=_(
+            "prospect, new, active, at_risk or lapsed: computed from the purchase dates at the moment of the request."
+        ),
+    )
     club = ClubSummarySerializer(read_only=True, allow_null=True, help_text=_("Club membership, or null."))
 
     class Meta:
         model = Contact
         fields = [
-            "id", "email", "phone", "external_id", "first_name", "last_name", "gender", "birth_date",
-            "wedding_date", "marital_status", "city", "region", "country", "language", "source", "source_detail",
-            "signed_up_at", "tags", "attributes", "email_opt_in", "sms_opt_in",
-            "funnel_stage", "lifecycle", "email_status", "club", "purchase_count", "total_spent",
-            "first_purchase_at", "last_purchase_at", "created_at", "updated_at", "erased_at",
+            "id",
+            "email",
+            "phone",
+            "external_id",
+            "first_name",
+            "last_name",
+            "gender",
+            "birth_date",
+            "wedding_date",
+            "marital_status",
+            "city",
+            "region",
+            "country",
+            "language",
+            "source",
+            "source_detail",
+            "signed_up_at",
+            "tags",
+            "attributes",
+            "email_opt_in",
+            "sms_opt_in",
+            "funnel_stage",
+            "lifecycle",
+            "email_status",
+            "club",
+            "purchase_count",
+            "total_spent",
+            "first_purchase_at",
+            "last_purchase_at",
+            "created_at",
+            "updated_at",
+            "erased_at",
         ]
         read_only_fields = [
-            "id", "funnel_stage", "lifecycle", "email_status", "club", "purchase_count", "total_spent",
-            "first_purchase_at", "last_purchase_at", "created_at", "updated_at", "erased_at",
+            "id",
+            "funnel_stage",
+            "lifecycle",
+            "email_status",
+            "club",
+            "purchase_count",
+            "total_spent",
+            "first_purchase_at",
+            "last_purchase_at",
+            "created_at",
+            "updated_at",
+            "erased_at",
         ]
 
 
 class ContactUpsertSerializer(ContactSerializer):
     """Upsert input: blank values are dropped before reading, so they never wipe stored ones."""
 
-    card_number = fields.IdentifierField(max_length=50, write_only=True, help_text=_(
-        "Club card; matched after email, phone and external id."))
+    card_number = fields.IdentifierField(
+        max_length=50, write_only=True, help_text=_("Club card; matched after email, phone and external id.")
+    )
 
     class Meta(ContactSerializer.Meta):
         fields = ContactSerializer.Meta.fields + ["card_number"]
@@ -94,8 +143,9 @@ class ContactUpsertSerializer(ContactSerializer):
 
 
 class ContactMergeSerializer(serializers.Serializer):
-    duplicate = fields.StrictIntegerField(min_value=1, max_value=MAX_INT32,
-                                         help_text=_("Id of the contact folded into this one (it is deleted)."))
+    duplicate = fields.StrictIntegerField(
+        min_value=1, max_value=MAX_INT32, help_text=_("Id of the contact folded into this one (it is deleted).")
+    )
 
 
 class MergeCallSerializer(serializers.Serializer):
@@ -107,8 +157,9 @@ class MergeCallSerializer(serializers.Serializer):
 class ContactConflictSerializer(serializers.Serializer):
     """409 of upsert: the given identities belong to two contacts (plus the usual field → messages)."""
 
-    contacts = serializers.ListField(child=serializers.IntegerField(),
-                                     help_text=_("The contact matched first, then the other owners."))
+    contacts = serializers.ListField(
+        child=serializers.IntegerField(), help_text=_("The contact matched first, then the other owners.")
+    )
     merge = MergeCallSerializer(many=True, help_text=_("The calls that would merge them into the first."))
 
 

@@ -3,6 +3,7 @@
 The serializer is the one validator of an API input: each field normalizes its value the way the admin
 and the CSV import do (same functions, same messages), and publishes in the schema what it accepts.
 """
+
 import datetime as dt
 from collections.abc import Callable
 from decimal import Decimal
@@ -21,8 +22,10 @@ from .. import normalize
 NUL = "\x00"
 # What a client can rely on being accepted (blank means none); the readers take more forms than these.
 DATE_PATTERN = r"^((19\d\d|20[0-2]\d)-(0[1-9]|1[0-2])-(0[1-9]|1\d|2[0-8]))?$"
-DATETIME_PATTERN = (r"^((19\d\d|2\d\d\d)-(0[1-9]|1[0-2])-(0[1-9]|1\d|2[0-8])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d"
-                    r"(\.\d{1,6})?(Z|[+-](0\d|1[0-3]):[0-5]\d))?$")
+DATETIME_PATTERN = (
+    r"^((19\d\d|2\d\d\d)-(0[1-9]|1[0-2])-(0[1-9]|1\d|2[0-8])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d"
+    r"(\.\d{1,6})?(Z|[+-](0\d|1[0-3]):[0-5]\d))?$"
+)
 
 
 def nul_paths(value: Any, path: str = "") -> list[str]:
@@ -52,8 +55,8 @@ def refuse_nul(value: Any) -> None:
     if paths == [""]:
         raise serializers.ValidationError(message, code="null_characters_not_allowed")
     raise serializers.ValidationError(
-        {(path.replace(NUL, "") or "non_field_errors"): [message] for path in paths},
-        code="null_characters_not_allowed")
+        {(path.replace(NUL, "") or "non_field_errors"): [message] for path in paths}, code="null_characters_not_allowed"
+    )
 
 
 def _bound_name(field: serializers.Field) -> str:
@@ -99,8 +102,7 @@ class NormalizedField(serializers.Field):
         if isinstance(data, bool) or not isinstance(data, self.accepts):
             self.fail("invalid")
         if isinstance(data, str) and NUL in data:
-            raise serializers.ValidationError(_("Null characters are not allowed."),
-                                              code="null_characters_not_allowed")
+            raise serializers.ValidationError(_("Null characters are not allowed."), code="null_characters_not_allowed")
         try:
             return self.normalize(data)
         except DjangoValidationError as error:
@@ -116,13 +118,16 @@ class NormalizedField(serializers.Field):
 class EmailField(NormalizedField):
     """Stored lower-case; Django's email validator decides."""
 
-    request_schema = {"oneOf": [{"type": "string", "format": "email", "maxLength": 254},
-                                {"type": "string", "maxLength": 0}]}
+    request_schema = {
+        "oneOf": [{"type": "string", "format": "email", "maxLength": 254}, {"type": "string", "maxLength": 0}]
+    }
     response_schema = {"type": "string", "format": "email"}
     accepts = (str,)
     normalizer = staticmethod(normalize.email)
-    default_error_messages = {"invalid": _("Must be an email address."),
-                              "max_length": _("Ensure this field has no more than {max_length} characters.")}
+    default_error_messages = {
+        "invalid": _("Must be an email address."),
+        "max_length": _("Ensure this field has no more than {max_length} characters."),
+    }
 
     def normalize(self, data: str) -> str | None:
         if len(data) > 254:
@@ -135,8 +140,7 @@ class PhoneField(NormalizedField):
 
     # Israeli mobile numbers, local or international, are what a client can rely on; the reader also takes
     # other regions' numbers with their country code (see the field's description).
-    request_schema = {"type": "string", "maxLength": 50,
-                      "pattern": r"^((\+972[ -]?|0)5\d[ -]?\d{3}[ -]?\d{4})?$"}
+    request_schema = {"type": "string", "maxLength": 50, "pattern": r"^((\+972[ -]?|0)5\d[ -]?\d{3}[ -]?\d{4})?$"}
     response_schema = {"type": "string"}
 
     normalizer = staticmethod(normalize.phone)
@@ -245,11 +249,13 @@ class DateTimeField(NormalizedField):
 class BooleanField(NormalizedField):
     """true/false (also yes/no, 1/0 as the CSV import reads them)."""
 
-    request_schema = {"oneOf": [
-        {"type": "boolean"},
-        {"type": "string", "enum": sorted(normalize.TRUE_WORDS | normalize.FALSE_WORDS)},
-        {"type": "integer", "enum": [0, 1]},
-    ]}
+    request_schema = {
+        "oneOf": [
+            {"type": "boolean"},
+            {"type": "string", "enum": sorted(normalize.TRUE_WORDS | normalize.FALSE_WORDS)},
+            {"type": "integer", "enum": [0, 1]},
+        ]
+    }
     response_schema = {"type": "boolean"}
 
     accepts = (bool, str, int)
@@ -272,8 +278,7 @@ class MoneyField(NormalizedField):
         if amount < 0:
             raise serializers.ValidationError(_("Must not be negative."), code="min_value")
         if amount >= self.limit:
-            raise serializers.ValidationError(_("“%(value)s” is out of range.") % {"value": data},
-                                              code="out_of_range")
+            raise serializers.ValidationError(_("“%(value)s” is out of range.") % {"value": data}, code="out_of_range")
         return amount
 
     def to_representation(self, value: Any) -> str:
@@ -281,10 +286,12 @@ class MoneyField(NormalizedField):
 
 
 def _money_schema(digits: int) -> dict:
-    return {"oneOf": [
-        {"type": "string", "format": "decimal", "pattern": rf"^\d{{1,{digits}}}(\.\d{{1,2}})?$"},
-        {"type": "number", "minimum": 0, "maximum": 10**digits - 1},
-    ]}
+    return {
+        "oneOf": [
+            {"type": "string", "format": "decimal", "pattern": rf"^\d{{1,{digits}}}(\.\d{{1,2}})?$"},
+            {"type": "number", "minimum": 0, "maximum": 10**digits - 1},
+        ]
+    }
 
 
 class TotalField(MoneyField):
@@ -334,10 +341,14 @@ class AttributesField(JSONObjectField):
             return normalize.attributes(data, _bound_name(self))
         except DjangoValidationError as error:
             prefix = f"{self.field_name}."
-            raise serializers.ValidationError({
-                key[len(prefix):] if key.startswith(prefix) else "non_field_errors": [
-                    ErrorDetail(message, code=item.code or "invalid") for item in items for message in item.messages]
-                for key, items in error.error_dict.items()}) from None
+            raise serializers.ValidationError(
+                {
+                    key[len(prefix) :] if key.startswith(prefix) else "non_field_errors": [
+                        ErrorDetail(message, code=item.code or "invalid") for item in items for message in item.messages
+                    ]
+                    for key, items in error.error_dict.items()
+                }
+            ) from None
 
 
 class NormalizedFieldSchema(OpenApiSerializerFieldExtension):

@@ -1,6 +1,7 @@
 """Purchases, site events and identify in the partner API. One item serializer validates a single item
 and, applied per item, every item of a batch; what needs the database (known contact, card, store, SKU,
 stored keys) is resolved afterwards, one query per kind for a whole batch (`contacts.ingest`)."""
+
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -22,8 +23,12 @@ BUYER_FIELDS = ("contact", "email", "card_number")
 class ContactIdField(fields.NormalizedField):
     """A contact id as a number (or a string of digits); blank means none."""
 
-    request_schema = {"oneOf": [{"type": "integer", "minimum": 1, "maximum": MAX_ID},
-                                {"type": "string", "pattern": r"^([1-9][0-9]{0,17})?$"}]}
+    request_schema = {
+        "oneOf": [
+            {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+            {"type": "string", "pattern": r"^([1-9][0-9]{0,17})?$"},
+        ]
+    }
     response_schema = {"type": "integer"}
     default_error_messages = {"invalid": _("Must be a contact id (a whole number).")}
 
@@ -35,8 +40,7 @@ class ContactIdField(fields.NormalizedField):
         except ValueError:
             self.fail("invalid")
         if not 0 < value <= MAX_ID:
-            raise serializers.ValidationError(_("Contact %(id)s does not exist.") % {"id": data},
-                                              code="does_not_exist")
+            raise serializers.ValidationError(_("Contact %(id)s does not exist.") % {"id": data}, code="does_not_exist")
         return value
 
 
@@ -71,18 +75,26 @@ class BuyerFields(serializers.Serializer):
     default_error_messages = {"invalid": _("Must be an object.")}
 
 
-@extend_schema_field({"oneOf": [
-    {"type": "integer", "minimum": 1, "maximum": 1_000_000, "default": 1},
-    {"type": "string", "pattern": r"^([1-9][0-9]{0,5}|1000000)$"},
-]})
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "integer", "minimum": 1, "maximum": 1_000_000, "default": 1},
+            {"type": "string", "pattern": r"^([1-9][0-9]{0,5}|1000000)$"},
+        ]
+    }
+)
 class QuantityField(serializers.IntegerField):
     """A whole number, also as digits in a string (as the CSV import reads it)."""
 
 
 class PurchaseItemSerializer(serializers.Serializer):
     sku = fields.IdentifierField(max_length=64, required=True, help_text=_("A known product SKU."))
-    quantity = QuantityField(min_value=1, max_value=1_000_000, default=1, error_messages={
-        "invalid": _("Must be a whole number of at least 1.")})
+    quantity = QuantityField(
+        min_value=1,
+        max_value=1_000_000,
+        default=1,
+        error_messages={"invalid": _("Must be a whole number of at least 1.")},
+    )
     unit_price = fields.UnitPriceField(required=True)
     default_error_messages = {"invalid": _("Must be an object with sku, quantity and unit_price.")}
 
@@ -103,10 +115,12 @@ class PurchaseItemListField(serializers.ListField):
 class PurchaseInSerializer(BuyerFields):
     """A purchase sent by a shop or point of sale. Give one of contact, email (created if new) or card_number."""
 
-    external_id = fields.IdentifierField(allow_null=True, help_text=_(
-        "Your order id: the same (source, external_id) is stored once."))
+    external_id = fields.IdentifierField(
+        allow_null=True, help_text=_("Your order id: the same (source, external_id) is stored once.")
+    )
     source = fields.IdentifierField(  # type: ignore[assignment]  # a declared field, not Field.source
-        max_length=50, allow_null=True, help_text=_("The sending system, e.g. pos or shop (default api)."))
+        max_length=50, allow_null=True, help_text=_("The sending system, e.g. pos or shop (default api).")
+    )
     email = fields.EmailField(allow_null=True, help_text=_("Buyer's email; a new contact is created if unknown."))
     channel = fields.ChoiceField(choices=Channel, blank_value=Channel.ONLINE, allow_null=True)
     store = fields.IdentifierField(max_length=50, allow_null=True, help_text=_("Store code."))
@@ -117,8 +131,9 @@ class PurchaseInSerializer(BuyerFields):
 
     def validate(self, attrs: dict) -> dict:
         if not any(attrs.get(name) for name in BUYER_FIELDS):
-            raise serializers.ValidationError({"contact": [_("Give a contact id, email or card number.")]},
-                                              code="identity_required")
+            raise serializers.ValidationError(
+                {"contact": [_("Give a contact id, email or card number.")]}, code="identity_required"
+            )
         return {
             **{name: attrs.get(name) for name in BUYER_FIELDS},
             "external_id": attrs.get("external_id"),
@@ -138,12 +153,12 @@ class EventInSerializer(BuyerFields):
     type = fields.ChoiceField(choices=Activity.Type, required=True)
     occurred_at = fields.DateTimeField(allow_null=True, help_text=_("ISO 8601; default now."))
     anonymous_id = fields.IdentifierField(allow_null=True, help_text=_("The visitor's cookie id until identified."))
-    event_id = fields.IdentifierField(allow_null=True, help_text=_(
-        "Your id of the event: the same id is stored once."))
+    event_id = fields.IdentifierField(allow_null=True, help_text=_("Your id of the event: the same id is stored once."))
     product = fields.IdentifierField(max_length=64, allow_null=True, help_text=_("A known product SKU."))
     url = UrlField(allow_null=True)
-    properties = fields.JSONObjectField(required=False, allow_null=True, error_messages={
-        "not_a_dict": _("Must be an object.")})
+    properties = fields.JSONObjectField(
+        required=False, allow_null=True, error_messages={"not_a_dict": _("Must be an object.")}
+    )
 
     def validate_type(self, value: str) -> str:
         if not value:
@@ -152,8 +167,9 @@ class EventInSerializer(BuyerFields):
 
     def validate(self, attrs: dict) -> dict:
         if not any(attrs.get(name) for name in BUYER_FIELDS) and not attrs.get("anonymous_id"):
-            raise serializers.ValidationError({"contact": [_("Give a contact id, email or anonymous_id.")]},
-                                              code="identity_required")
+            raise serializers.ValidationError(
+                {"contact": [_("Give a contact id, email or anonymous_id.")]}, code="identity_required"
+            )
         return {
             **{name: attrs.get(name) for name in BUYER_FIELDS},
             "type": attrs["type"],
@@ -171,13 +187,15 @@ def read_input(serializer_class: type[serializers.Serializer], data: Any) -> dic
     a Django ValidationError naming every bad field as a 400 would (dotted paths)."""
     serializer = serializer_class(data=data)
     if not serializer.is_valid():
-        raise DjangoValidationError({field: [str(m) for m in messages]
-                                     for field, messages in flatten_errors(serializer.errors).items()})
+        raise DjangoValidationError(
+            {field: [str(m) for m in messages] for field, messages in flatten_errors(serializer.errors).items()}
+        )
     return dict(serializer.validated_data)
 
 
-def validate_each(serializer_class: type[serializers.Serializer],
-                  items: list) -> tuple[dict[int, dict], dict[int, dict]]:
+def validate_each(
+    serializer_class: type[serializers.Serializer], items: list
+) -> tuple[dict[int, dict], dict[int, dict]]:
     """The batch's items read by the single-item serializer: valid ones by index, and the errors of the
     others by index, in the shape of a 400 (dotted paths, e.g. items.0.sku)."""
     valid, errors = {}, {}
@@ -186,16 +204,23 @@ def validate_each(serializer_class: type[serializers.Serializer],
         if serializer.is_valid():
             valid[index] = serializer.validated_data
         else:
-            errors[index] = {field: [str(m) for m in messages]
-                             for field, messages in flatten_errors(serializer.errors).items()}
+            errors[index] = {
+                field: [str(m) for m in messages] for field, messages in flatten_errors(serializer.errors).items()
+            }
     return valid, errors
 
 
 def _batch_schema(component: str) -> dict:
-    return {"type": "array", "minItems": 1, "maxItems": MAX_BATCH, "items": {
-        "anyOf": [{"$ref": f"#/components/schemas/{component}"}, {}],
-        "description": "Each item as in the single endpoint; an invalid item is reported by its index in the "
-                       "answer and never fails the batch."}}
+    return {
+        "type": "array",
+        "minItems": 1,
+        "maxItems": MAX_BATCH,
+        "items": {
+            "anyOf": [{"$ref": f"#/components/schemas/{component}"}, {}],
+            "description": "Each item as in the single endpoint; an invalid item is reported by its index in the "
+            "answer and never fails the batch.",
+        },
+    }
 
 
 @extend_schema_field(_batch_schema("PurchaseInRequest"))
@@ -224,38 +249,63 @@ class PurchaseItemOutSerializer(serializers.Serializer):
 
 class PurchaseSerializer(serializers.ModelSerializer):
     store: "serializers.SlugRelatedField[Store]" = serializers.SlugRelatedField(
-        slug_field="code", read_only=True, allow_null=True)
+        slug_field="code", read_only=True, allow_null=True
+    )
     items = PurchaseItemOutSerializer(many=True, read_only=True)
 
     class Meta:
         model = Purchase
-        fields = ["id", "source", "external_id", "contact", "channel", "store", "purchased_at", "total",
-                  "currency", "items", "created_at"]
+        fields = [
+            "id",
+            "source",
+            "external_id",
+            "contact",
+            "channel",
+            "store",
+            "purchased_at",
+            "total",
+            "currency",
+            "items",
+            "created_at",
+        ]
         read_only_fields = fields
 
 
 class BulkErrorSerializer(serializers.Serializer):
     index = serializers.IntegerField(help_text=_("Position of the item in the batch, from 0."))
     errors = serializers.DictField(  # type: ignore[assignment]  # a declared field, not Serializer.errors
-        child=serializers.ListField(child=serializers.CharField()), help_text=_("Field → messages, as in any 400."))
+        child=serializers.ListField(child=serializers.CharField()), help_text=_("Field → messages, as in any 400.")
+    )
 
 
 class BulkResultSerializer(serializers.Serializer):
     created = serializers.IntegerField(help_text=_("Items stored now."))
     duplicates = serializers.IntegerField(help_text=_("Items already stored before (same key): nothing changed."))
     errors = BulkErrorSerializer(  # type: ignore[assignment]  # a declared field, not Serializer.errors
-        many=True, help_text=_("Items not stored, by index."))
+        many=True, help_text=_("Items not stored, by index.")
+    )
 
 
 class EventSerializer(serializers.ModelSerializer):
     product: "serializers.SlugRelatedField[Product]" = serializers.SlugRelatedField(
-        slug_field="sku", read_only=True, allow_null=True)
+        slug_field="sku", read_only=True, allow_null=True
+    )
     url = serializers.CharField(read_only=True, help_text=_("Page URL, or empty."))
 
     class Meta:
         model = Activity
-        fields = ["id", "type", "occurred_at", "contact", "anonymous_id", "event_id", "product", "url",
-                  "properties", "created_at"]
+        fields = [
+            "id",
+            "type",
+            "occurred_at",
+            "contact",
+            "anonymous_id",
+            "event_id",
+            "product",
+            "url",
+            "properties",
+            "created_at",
+        ]
         read_only_fields = fields
 
 
@@ -267,8 +317,9 @@ class IdentifySerializer(BuyerFields):
         if not attrs.get("anonymous_id"):
             raise serializers.ValidationError({"anonymous_id": [_("This field is required.")]})
         if not any(attrs.get(name) for name in BUYER_FIELDS):
-            raise serializers.ValidationError({"contact": [_("Give a contact id, email or card number.")]},
-                                              code="identity_required")
+            raise serializers.ValidationError(
+                {"contact": [_("Give a contact id, email or card number.")]}, code="identity_required"
+            )
         return {name: attrs.get(name) for name in ("anonymous_id", *BUYER_FIELDS)}
 
 

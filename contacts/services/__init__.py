@@ -6,6 +6,7 @@ read raw input with `normalize`), dedupe on the natural keys
 the derived fields of Contact — funnel stage, purchase aggregates, RFM — right
 whichever door the data came in by.
 """
+
 from .activities import (
     STAGE_BY_EVENT,
     activity_track,

@@ -1,4 +1,5 @@
 """Site and app events, and the anonymous visitors they come from."""
+
 import datetime as dt
 from collections.abc import Iterable
 
@@ -32,9 +33,17 @@ def contacts_raise_stage(*, contact_ids: Iterable[int], stage: int) -> None:
 
 
 @transaction.atomic
-def activity_track(*, contact: Contact | None, anonymous_id: str | None, event_id: str | None, type: str,
-                   occurred_at: dt.datetime, product: Product | None, url: str,
-                   properties: dict) -> tuple[Activity, bool]:
+def activity_track(
+    *,
+    contact: Contact | None,
+    anonymous_id: str | None,
+    event_id: str | None,
+    type: str,
+    occurred_at: dt.datetime,
+    product: Product | None,
+    url: str,
+    properties: dict,
+) -> tuple[Activity, bool]:
     """Store one site/app event and raise the contact's funnel stage; an event_id is stored once.
 
     An anonymous event of a visitor identified earlier lands on that visitor's contact."""
@@ -50,8 +59,14 @@ def activity_track(*, contact: Contact | None, anonymous_id: str | None, event_i
     try:
         with transaction.atomic():
             activity = Activity.objects.create(
-                contact=contact, anonymous_id=anonymous_id, event_id=event_id, type=type,
-                occurred_at=occurred_at, product=product, url=url, properties=properties,
+                contact=contact,
+                anonymous_id=anonymous_id,
+                event_id=event_id,
+                type=type,
+                occurred_at=occurred_at,
+                product=product,
+                url=url,
+                properties=properties,
             )
     except IntegrityError:
         if not event_id:
@@ -70,8 +85,9 @@ def identify(*, anonymous_id: str, contact: Contact) -> int:
     visitor = normalize.identifier(anonymous_id, "anonymous_id")
     if not visitor:
         raise normalize.field_error("anonymous_id", _("This field is required."))
-    VisitorIdentity.objects.update_or_create(anonymous_id=visitor, defaults={
-        "contact": contact, "identified_at": timezone.now()})
+    VisitorIdentity.objects.update_or_create(
+        anonymous_id=visitor, defaults={"contact": contact, "identified_at": timezone.now()}
+    )
     moved = Activity.objects.filter(anonymous_id=visitor, contact__isnull=True).update(contact=contact)
     if moved:
         contacts_refresh_funnel(contact_ids=[contact.pk])

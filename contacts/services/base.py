@@ -1,5 +1,6 @@
 """Pieces every audience service shares: the change hook that keeps segments current, id batching for
 bulk writes over any selection, tags, and the refusal to write to an erased contact."""
+
 from collections.abc import Iterable
 from typing import Any
 
@@ -21,7 +22,6 @@ def contact_changed(contact_ids: Iterable[int]) -> None:
         transaction.on_commit(lambda: contacts_changed.send(sender=Contact, contact_ids=ids))
 
 
-
 BULK_BATCH = 5000
 
 
@@ -39,7 +39,8 @@ def id_batches(contacts: Any, size: int | None = None):
             last = batch[-1]
     ids = sorted(set(contacts))
     for start in range(0, len(ids), size):
-        yield ids[start:start + size]
+        yield ids[start : start + size]
+
 
 def tags_get_or_create(names: Iterable[str]) -> list[Tag]:
     names = normalize.tag_names(list(names))
@@ -65,17 +66,18 @@ def contacts_add_tag(*, contact_ids: Any, name: str) -> int:
     added = 0
     for batch in id_batches(contact_ids):
         batch = list(Contact.objects.filter(pk__in=batch, erased_at__isnull=True).values_list("pk", flat=True))
-        ids = set(batch) - set(through.objects.filter(tag=tag, contact_id__in=batch).values_list("contact_id",
-                                                                                               flat=True))
+        ids = set(batch) - set(
+            through.objects.filter(tag=tag, contact_id__in=batch).values_list("contact_id", flat=True)
+        )
         through.objects.bulk_create([through(contact_id=i, tag=tag) for i in ids], ignore_conflicts=True)
         contact_changed(ids)
         added += len(ids)
     return added
 
 
-
 def ensure_not_erased(contact_id: int | None, field: str = "contact") -> None:
     """Writes to an erased contact are refused: erasure must not be undone by the next sync."""
     if contact_id is not None and Contact.objects.filter(pk=contact_id, erased_at__isnull=False).exists():
-        raise normalize.field_error(field, _("Contact %(id)s has been erased and can no longer be changed.") % {
-            "id": contact_id})
+        raise normalize.field_error(
+            field, _("Contact %(id)s has been erased and can no longer be changed.") % {"id": contact_id}
+        )

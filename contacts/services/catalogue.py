@@ -1,4 +1,5 @@
 """Products and stores, as the shop's catalogue sends them."""
+
 from typing import Any, TypeVar
 
 from django.db import IntegrityError, models, transaction
@@ -24,8 +25,7 @@ def store_save(*, store: Store | None = None, **fields: Any) -> Store:
     return _save_unique(store, Store, STORE_FIELDS, fields, "code", _("Store %(value)s already exists."))
 
 
-def _save_unique(instance: M | None, model: type[M], names: tuple[str, ...], fields: dict, key: str,
-                 message: str) -> M:
+def _save_unique(instance: M | None, model: type[M], names: tuple[str, ...], fields: dict, key: str, message: str) -> M:
     unknown = set(fields) - set(names)
     if unknown:
         raise TypeError(f"unknown {model.__name__} fields: {', '.join(sorted(unknown))}")
@@ -36,6 +36,7 @@ def _save_unique(instance: M | None, model: type[M], names: tuple[str, ...], fie
             else:
                 model_update(instance=instance, fields=names, data=fields)
     except IntegrityError:
-        raise normalize.field_error(key, message % {"value": fields.get(key, getattr(instance, key, ""))},
-                                    "unique") from None
+        raise normalize.field_error(
+            key, message % {"value": fields.get(key, getattr(instance, key, ""))}, "unique"
+        ) from None
     return instance

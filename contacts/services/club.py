@@ -1,4 +1,5 @@
 """The customer club: membership and the append-only points ledger."""
+
 import datetime as dt
 import secrets
 from typing import Any
@@ -20,26 +21,40 @@ def _generate_card_number() -> str:
 
 
 @transaction.atomic
-def member_create(*, contact: Contact, card_number: str | None = None, tier: str = LoyaltyMember.Tier.BASIC,
-                  joined_at: dt.datetime | None = None, home_store: Store | None = None,
-                  status: str = LoyaltyMember.Status.ACTIVE) -> LoyaltyMember:
+def member_create(
+    *,
+    contact: Contact,
+    card_number: str | None = None,
+    tier: str = LoyaltyMember.Tier.BASIC,
+    joined_at: dt.datetime | None = None,
+    home_store: Store | None = None,
+    status: str = LoyaltyMember.Status.ACTIVE,
+) -> LoyaltyMember:
     ensure_not_erased(contact.pk)
     if LoyaltyMember.objects.filter(contact=contact).exists():
         raise normalize.field_error("contact", _("This contact is already a club member."), "unique")
     card_number = normalize.identifier(card_number, "card_number", 50) or _generate_card_number()
     if LoyaltyMember.objects.filter(card_number=card_number).exists():
-        raise normalize.field_error("card_number", _("Card %(card)s is already in use.") % {"card": card_number},
-                                    "unique")
+        raise normalize.field_error(
+            "card_number", _("Card %(card)s is already in use.") % {"card": card_number}, "unique"
+        )
     tier = normalize.choice(tier, "tier", LoyaltyMember.Tier, "basic")
     status = normalize.choice(status, "status", LoyaltyMember.Status, "active")
     try:
         with transaction.atomic():
-            member = LoyaltyMember.objects.create(contact=contact, card_number=card_number, tier=tier, status=status,
-                                                  joined_at=joined_at or timezone.now(), home_store=home_store)
+            member = LoyaltyMember.objects.create(
+                contact=contact,
+                card_number=card_number,
+                tier=tier,
+                status=status,
+                joined_at=joined_at or timezone.now(),
+                home_store=home_store,
+            )
     except IntegrityError:
         if LoyaltyMember.objects.filter(card_number=card_number).exists():
-            raise normalize.field_error("card_number", _("Card %(card)s is already in use.") % {
-                "card": card_number}, "unique") from None
+            raise normalize.field_error(
+                "card_number", _("Card %(card)s is already in use.") % {"card": card_number}, "unique"
+            ) from None
         if LoyaltyMember.objects.filter(contact=contact).exists():
             raise normalize.field_error("contact", _("This contact is already a club member."), "unique") from None
         raise
@@ -83,10 +98,14 @@ def points_adjust(*, member: LoyaltyMember, delta: int, reason: str, reference: 
             return existing
     balance = locked.points + delta
     if balance < 0:
-        raise normalize.field_error("delta", _("Not enough points: the balance is %(points)d.") % {
-            "points": locked.points}, "insufficient_points")
-    entry = PointsEntry.objects.create(member=locked, delta=delta, balance_after=balance,
-                                       reason=str(reason).strip()[:200], reference=reference)
+        raise normalize.field_error(
+            "delta",
+            _("Not enough points: the balance is %(points)d.") % {"points": locked.points},
+            "insufficient_points",
+        )
+    entry = PointsEntry.objects.create(
+        member=locked, delta=delta, balance_after=balance, reason=str(reason).strip()[:200], reference=reference
+    )
     LoyaltyMember.objects.filter(pk=locked.pk).update(points=F("points") + delta)
     member.points = balance
     contact_changed([member.contact_id])

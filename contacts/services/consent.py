@@ -1,4 +1,5 @@
 """Consent: every change is logged (ConsentEvent) and applied in SQL from the stored value."""
+
 import datetime as dt
 from typing import Any
 
@@ -18,8 +19,16 @@ from .base import contact_changed, ensure_not_erased, id_batches
 
 
 @transaction.atomic
-def consent_change(*, contact: Contact, channel: str, granted: bool, source: str, text_shown: str = "",
-                   occurred_at: dt.datetime | None = None, unsubscribe: bool = False) -> ConsentEvent:
+def consent_change(
+    *,
+    contact: Contact,
+    channel: str,
+    granted: bool,
+    source: str,
+    text_shown: str = "",
+    occurred_at: dt.datetime | None = None,
+    unsubscribe: bool = False,
+) -> ConsentEvent:
     """Record a consent change and apply it. An unsubscribe also sets the email status.
 
     The status moves in SQL from the stored value, so a caller holding an older copy of the
@@ -28,17 +37,25 @@ def consent_change(*, contact: Contact, channel: str, granted: bool, source: str
     channel = normalize.choice(channel, "channel", ConsentEvent.ConsentChannel)
     if not channel:
         raise normalize.field_error("channel", _("This field is required."))
-    event = ConsentEvent.objects.create(contact=contact, channel=channel, granted=granted, source=source[:100],
-                                        text_shown=text_shown, occurred_at=occurred_at or timezone.now())
+    event = ConsentEvent.objects.create(
+        contact=contact,
+        channel=channel,
+        granted=granted,
+        source=source[:100],
+        text_shown=text_shown,
+        occurred_at=occurred_at or timezone.now(),
+    )
     updates: dict[str, Any] = {}
     if channel == ConsentEvent.ConsentChannel.EMAIL:
         updates["email_opt_in"] = granted
         if unsubscribe and not granted:
-            updates["email_status"] = Case(When(email_status=EmailStatus.ACTIVE, then=Value(EmailStatus.UNSUBSCRIBED)),
-                                           default=F("email_status"))
+            updates["email_status"] = Case(
+                When(email_status=EmailStatus.ACTIVE, then=Value(EmailStatus.UNSUBSCRIBED)), default=F("email_status")
+            )
         if granted:
-            updates["email_status"] = Case(When(email_status=EmailStatus.UNSUBSCRIBED, then=Value(EmailStatus.ACTIVE)),
-                                           default=F("email_status"))
+            updates["email_status"] = Case(
+                When(email_status=EmailStatus.UNSUBSCRIBED, then=Value(EmailStatus.ACTIVE)), default=F("email_status")
+            )
     else:
         updates["sms_opt_in"] = granted
     Contact.objects.filter(pk=contact.pk).update(**updates, updated_at=timezone.now())
@@ -55,8 +72,9 @@ def contacts_revoke_consent(*, contact_ids: Any, channel: str, source: str) -> i
         ids = list(Contact.objects.filter(pk__in=batch, **{field: True}).values_list("pk", flat=True))
         now = timezone.now()
         ConsentEvent.objects.bulk_create(
-            [ConsentEvent(contact_id=i, channel=channel, granted=False, source=source, occurred_at=now)
-             for i in ids], batch_size=1000)
+            [ConsentEvent(contact_id=i, channel=channel, granted=False, source=source, occurred_at=now) for i in ids],
+            batch_size=1000,
+        )
         Contact.objects.filter(pk__in=ids).update(**{field: False}, updated_at=now)
         contact_changed(ids)
         revoked += len(ids)

@@ -1,5 +1,6 @@
 """Contacts: find, create, update and upsert with dedupe on the natural keys (email, phone, external id,
 club card), with the database constraints as the last word."""
+
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -16,17 +17,39 @@ from .consent import consent_change
 
 IDENTITY_FIELDS = ("email", "phone", "external_id")
 PROFILE_FIELDS = (
-    "first_name", "last_name", "gender", "birth_date", "wedding_date", "marital_status", "city", "region",
-    "country", "language", "source", "source_detail", "signed_up_at", "attributes",
+    "first_name",
+    "last_name",
+    "gender",
+    "birth_date",
+    "wedding_date",
+    "marital_status",
+    "city",
+    "region",
+    "country",
+    "language",
+    "source",
+    "source_detail",
+    "signed_up_at",
+    "attributes",
 )
 
 
-def contact_find(*, email: str | None = None, phone: str | None = None, external_id: str | None = None,
-                 card_number: str | None = None, lock: bool = False) -> Contact | None:
+def contact_find(
+    *,
+    email: str | None = None,
+    phone: str | None = None,
+    external_id: str | None = None,
+    card_number: str | None = None,
+    lock: bool = False,
+) -> Contact | None:
     """The contact matching the first given key, in dedupe order: email, phone, external id, card."""
     qs = Contact.objects.select_for_update() if lock else Contact.objects.all()
-    for field, value in (("email", email), ("phone", phone), ("external_id", external_id),
-                         ("club__card_number", card_number)):
+    for field, value in (
+        ("email", email),
+        ("phone", phone),
+        ("external_id", external_id),
+        ("club__card_number", card_number),
+    ):
         if value:
             found = qs.filter(**{field: value}).first()
             if found:
@@ -53,8 +76,11 @@ def _check_identity_free(contact: Contact | None, data: dict) -> None:
             continue
         other = rivals.filter(**{field: value}).first()
         if other:
-            errors[field] = [ValidationError(_("%(value)s already belongs to contact #%(id)d.") % {
-                "value": value, "id": other.pk}, code="unique")]
+            errors[field] = [
+                ValidationError(
+                    _("%(value)s already belongs to contact #%(id)d.") % {"value": value, "id": other.pk}, code="unique"
+                )
+            ]
             others.append(other.pk)
     if errors and contact is not None:
         raise IdentityConflict(errors, contact_ids=[contact.pk, *dict.fromkeys(others)])
@@ -91,8 +117,10 @@ def _profile_values(contact: Contact, fields: dict, *, overwrite: bool) -> dict:
 
 
 def _apply_consent(contact: Contact, fields: dict, source: str) -> None:
-    for field, channel in (("email_opt_in", ConsentEvent.ConsentChannel.EMAIL),
-                           ("sms_opt_in", ConsentEvent.ConsentChannel.SMS)):
+    for field, channel in (
+        ("email_opt_in", ConsentEvent.ConsentChannel.EMAIL),
+        ("sms_opt_in", ConsentEvent.ConsentChannel.SMS),
+    ):
         if field in fields and fields[field] != getattr(contact, field):
             consent_change(contact=contact, channel=channel, granted=fields[field], source=source)
 
@@ -111,8 +139,15 @@ def contact_upsert(*, origin: str = "api", card_number: str | None = None, **fie
     clean = {name: value for name, value in fields.items() if not normalize.blank(value)}
     keys = {k: clean.get(k) for k in IDENTITY_FIELDS}
     if not any(keys.values()) and not card_number:
-        raise ValidationError({"email": [ValidationError(
-            _("Give at least an email, phone, external id or card number."), code="identity_required")]})
+        raise ValidationError(
+            {
+                "email": [
+                    ValidationError(
+                        _("Give at least an email, phone, external id or card number."), code="identity_required"
+                    )
+                ]
+            }
+        )
     contact = contact_find(**keys, card_number=card_number, lock=True)
     if contact is not None and contact.erased_at:
         ensure_not_erased(contact.pk)
@@ -128,8 +163,11 @@ def contact_upsert(*, origin: str = "api", card_number: str | None = None, **fie
             created = False
     if not created:
         _check_identity_free(contact, clean)
-        model_update(instance=contact, fields=IDENTITY_FIELDS + PROFILE_FIELDS,
-                     data=_profile_values(contact, clean, overwrite=False))
+        model_update(
+            instance=contact,
+            fields=IDENTITY_FIELDS + PROFILE_FIELDS,
+            data=_profile_values(contact, clean, overwrite=False),
+        )
         _apply_consent(contact, clean, origin)
     if clean.get("tags"):
         contact.tags.add(*tags_get_or_create(clean["tags"]))
@@ -172,8 +210,11 @@ def contact_update(*, contact: Contact, origin: str = "api", **fields: Any) -> C
     _check_identity_free(contact, fields)
     try:
         with transaction.atomic():
-            model_update(instance=contact, fields=IDENTITY_FIELDS + PROFILE_FIELDS,
-                         data=_profile_values(contact, fields, overwrite=True))
+            model_update(
+                instance=contact,
+                fields=IDENTITY_FIELDS + PROFILE_FIELDS,
+                data=_profile_values(contact, fields, overwrite=True),
+            )
     except IntegrityError:
         _check_identity_free(contact, fields)
         raise
@@ -184,8 +225,13 @@ def contact_update(*, contact: Contact, origin: str = "api", **fields: Any) -> C
     return contact
 
 
-def contact_resolve(*, contact_id: int | None = None, email: str | None = None, card_number: str | None = None,
-                    create_source: str = "api") -> Contact:
+def contact_resolve(
+    *,
+    contact_id: int | None = None,
+    email: str | None = None,
+    card_number: str | None = None,
+    create_source: str = "api",
+) -> Contact:
     """The contact a purchase or event points at: by id, by club card or by email (created if new).
 
     Every identifier given must name the same contact: a card of one person with the email of
@@ -194,11 +240,15 @@ def contact_resolve(*, contact_id: int | None = None, email: str | None = None, 
     if contact_id is not None:
         found["contact"] = _contact_by_id(contact_id)
     if card_number:
-        member = (LoyaltyMember.objects.filter(card_number=card_number, contact__erased_at__isnull=True)
-                  .select_related("contact").first())
+        member = (
+            LoyaltyMember.objects.filter(card_number=card_number, contact__erased_at__isnull=True)
+            .select_related("contact")
+            .first()
+        )
         if member is None:
-            raise normalize.field_error("card_number", _("No club member has card %(card)s.") % {"card": card_number},
-                                        "does_not_exist")
+            raise normalize.field_error(
+                "card_number", _("No club member has card %(card)s.") % {"card": card_number}, "does_not_exist"
+            )
         found["card_number"] = member.contact
     if email:
         if not found:
@@ -217,8 +267,9 @@ def contact_resolve(*, contact_id: int | None = None, email: str | None = None, 
 def _contact_by_id(contact_id: int) -> Contact:
     contact = Contact.objects.filter(pk=contact_id).first()
     if contact is None:
-        raise normalize.field_error("contact", _("Contact %(id)s does not exist.") % {"id": contact_id},
-                                    "does_not_exist")
+        raise normalize.field_error(
+            "contact", _("Contact %(id)s does not exist.") % {"id": contact_id}, "does_not_exist"
+        )
     if contact.erased_at:
         ensure_not_erased(contact.pk)
     return contact
@@ -230,6 +281,13 @@ def identifiers_conflict(owners: dict[str, int | None]) -> dict[str, list]:
     known = {field: pk for field, pk in owners.items() if pk is not None}
     if len(set(known.values())) < 2:
         return {}
-    return {field: [ValidationError(_("Belongs to a different contact than %(fields)s.") % {
-        "fields": ", ".join(other for other, other_pk in known.items() if other_pk != pk)}, code="conflict")]
-        for field, pk in known.items()}
+    return {
+        field: [
+            ValidationError(
+                _("Belongs to a different contact than %(fields)s.")
+                % {"fields": ", ".join(other for other, other_pk in known.items() if other_pk != pk)},
+                code="conflict",
+            )
+        ]
+        for field, pk in known.items()
+    }

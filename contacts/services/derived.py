@@ -1,5 +1,6 @@
 """Derived state of Contact kept set-based: purchase aggregates, funnel stage and RFM scores
 (the RFM rule itself is `contacts.rfm`'s)."""
+
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
@@ -44,14 +45,20 @@ def contacts_refresh_purchase_stats(*, contact_ids: Iterable[int]) -> None:
         return
     buyers: set[int] = set()
     for start in range(0, len(ids), 5000):
-        buyers |= refresh_buyers(ids[start:start + 5000])
+        buyers |= refresh_buyers(ids[start : start + 5000])
     others = [i for i in ids if i not in buyers]
     if others:
         non_buyers = Contact.objects.filter(pk__in=others)
         non_buyers.filter(purchase_count__gt=0).update(
-            purchase_count=0, total_spent=Decimal("0"), first_purchase_at=None, last_purchase_at=None,
-            rfm_recency=None, rfm_frequency=None, rfm_monetary=None,
-            updated_at=timezone.now())
+            purchase_count=0,
+            total_spent=Decimal("0"),
+            first_purchase_at=None,
+            last_purchase_at=None,
+            rfm_recency=None,
+            rfm_frequency=None,
+            rfm_monetary=None,
+            updated_at=timezone.now(),
+        )
         non_buyers.update(funnel_stage=funnel_stage_case())
     contact_changed(ids)
 

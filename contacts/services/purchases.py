@@ -1,4 +1,5 @@
 """Purchases, online and in store: one per (source, external_id)."""
+
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
@@ -18,9 +19,18 @@ class PurchaseLine:
 
 
 @transaction.atomic
-def purchase_record(*, contact: Contact, source: str, external_id: str | None, channel: str,
-                    purchased_at: dt.datetime, total: Decimal, currency: str, store: Store | None,
-                    items: list[PurchaseLine]) -> tuple[Purchase, bool]:
+def purchase_record(
+    *,
+    contact: Contact,
+    source: str,
+    external_id: str | None,
+    channel: str,
+    purchased_at: dt.datetime,
+    total: Decimal,
+    currency: str,
+    store: Store | None,
+    items: list[PurchaseLine],
+) -> tuple[Purchase, bool]:
     """Record one purchase; the same (source, external_id) twice returns the first one, created=False."""
     if external_id:
         existing = Purchase.objects.filter(source=source, external_id=external_id).first()
@@ -30,16 +40,24 @@ def purchase_record(*, contact: Contact, source: str, external_id: str | None, c
     try:
         with transaction.atomic():
             purchase = Purchase.objects.create(
-                contact=contact, source=source, external_id=external_id, channel=channel, store=store,
-                purchased_at=purchased_at, total=total, currency=currency,
+                contact=contact,
+                source=source,
+                external_id=external_id,
+                channel=channel,
+                store=store,
+                purchased_at=purchased_at,
+                total=total,
+                currency=currency,
             )
     except IntegrityError:
         if not external_id:
             raise
         return Purchase.objects.get(source=source, external_id=external_id), False
-    PurchaseItem.objects.bulk_create([
-        PurchaseItem(purchase=purchase, product=line.product, quantity=line.quantity, unit_price=line.unit_price)
-        for line in items
-    ])
+    PurchaseItem.objects.bulk_create(
+        [
+            PurchaseItem(purchase=purchase, product=line.product, quantity=line.quantity, unit_price=line.unit_price)
+            for line in items
+        ]
+    )
     contacts_refresh_purchase_stats(contact_ids=[contact.pk])
     return purchase, True

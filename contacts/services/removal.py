@@ -1,4 +1,5 @@
 """Merge, erase and delete: the ways a contact stops being what it was."""
+
 from typing import Any
 
 from django.db import transaction
@@ -27,9 +28,11 @@ def contact_erase(*, contact: Contact) -> Contact:
 def contacts_erase(*, contact_ids: Any) -> int:
     """Erase many contacts (ids or a queryset), set-based, a batch per transaction."""
     erased = 0
-    for batch in id_batches(Contact.objects.filter(pk__in=contact_ids, erased_at__isnull=True)
-                            if not isinstance(contact_ids, QuerySet)
-                            else contact_ids.filter(erased_at__isnull=True)):
+    for batch in id_batches(
+        Contact.objects.filter(pk__in=contact_ids, erased_at__isnull=True)
+        if not isinstance(contact_ids, QuerySet)
+        else contact_ids.filter(erased_at__isnull=True)
+    ):
         with transaction.atomic():
             _erase(batch)
         erased += len(batch)
@@ -41,9 +44,6 @@ def _erase(ids: list[int]) -> None:
 
     erase_ids(ids)
     contact_changed(ids)
-
-
-
 
 
 @transaction.atomic

@@ -4,6 +4,7 @@ Higher apps (campaigns, from provider webhooks) report what happened here instea
 `Contact.email_status` themselves, so the rule "a complaint is never downgraded to a bounce" has one
 owner and every change of the status reaches the `contact_changed` hook.
 """
+
 from django.db.models import Case, F, Value, When
 from django.utils import timezone
 

@@ -9,6 +9,7 @@ One module per group of the builder; each lists its conditions in CONDITIONS and
 package registers them in GROUPS order, which is the order the API's catalogue and the
 builder show (other apps' `segment_conditions` modules come after).
 """
+
 from ..registry import register
 from . import attributes, behaviour, club, consent, dates, lists, profile, purchases
 from .attributes import JsonNumber, JsonText

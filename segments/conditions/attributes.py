@@ -1,4 +1,5 @@
 """Tags and custom fields (`Contact.attributes`, read as JSON text or number on each backend)."""
+
 from typing import Any
 
 from django.db.models import Exists, F, FloatField, Func, OuterRef, Q, TextField, Value
@@ -14,8 +15,9 @@ from .base import PROFILE, norm
 
 def compile_tag(cond: dict, ctx: Context) -> Q:
     through = Contact.tags.through
-    has = Exists(through.objects.filter(contact_id=OuterRef("pk"))
-                 .filter(Exact(Lower(Trim("tag__name")), norm(cond["value"]))))
+    has = Exists(
+        through.objects.filter(contact_id=OuterRef("pk")).filter(Exact(Lower(Trim("tag__name")), norm(cond["value"])))
+    )
     return Q(has) if cond["op"] == "has" else ~Q(has)
 
 
@@ -47,9 +49,11 @@ class JsonText(_AttributeKey):
     def as_sqlite(self, compiler, connection, **extra_context):
         sql, params = self._attributes(compiler)
         path = self._sqlite_path
-        return (f"(CASE json_type({sql}, %s) WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' "
-                f"WHEN 'null' THEN NULL ELSE CAST(json_extract({sql}, %s) AS TEXT) END)",
-                [*params, path, *params, path])
+        return (
+            f"(CASE json_type({sql}, %s) WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' "
+            f"WHEN 'null' THEN NULL ELSE CAST(json_extract({sql}, %s) AS TEXT) END)",
+            [*params, path, *params, path],
+        )
 
 
 class JsonNumber(_AttributeKey):
@@ -59,14 +63,18 @@ class JsonNumber(_AttributeKey):
 
     def as_postgresql(self, compiler, connection, **extra_context):
         sql, params = self._attributes(compiler)
-        return (f"(CASE WHEN jsonb_typeof({sql} -> %s) = 'number' THEN ({sql} ->> %s)::double precision END)",
-                [*params, self.key, *params, self.key])
+        return (
+            f"(CASE WHEN jsonb_typeof({sql} -> %s) = 'number' THEN ({sql} ->> %s)::double precision END)",
+            [*params, self.key, *params, self.key],
+        )
 
     def as_sqlite(self, compiler, connection, **extra_context):
         sql, params = self._attributes(compiler)
         path = self._sqlite_path
-        return (f"(CASE WHEN json_type({sql}, %s) IN ('integer', 'real') "
-                f"THEN CAST(json_extract({sql}, %s) AS REAL) END)", [*params, path, *params, path])
+        return (
+            f"(CASE WHEN json_type({sql}, %s) IN ('integer', 'real') THEN CAST(json_extract({sql}, %s) AS REAL) END)",
+            [*params, path, *params, path],
+        )
 
 
 def compile_attribute(cond: dict, ctx: Context) -> Q:
@@ -88,13 +96,26 @@ def compile_attribute(cond: dict, ctx: Context) -> Q:
 
 
 CONDITIONS = (
-    Condition(key="tag", label=_("Tag"), group=PROFILE,
-              ops={"has": Op("tag", _("has")), "has_not": Op("tag", _("has not"))}, compile=compile_tag),
     Condition(
-        key="attribute", label=_("Custom field"), group=PROFILE,
-        ops={"eq": Op("text", _("is")), "neq": Op("text", _("is not")), "in": Op("text_list", _("is one of")),
-             "gt": Op("number", _("greater than")), "lt": Op("number", _("less than")),
-             "exists": Op("none", _("is filled in")), "not_exists": Op("none", _("is empty"))},
+        key="tag",
+        label=_("Tag"),
+        group=PROFILE,
+        ops={"has": Op("tag", _("has")), "has_not": Op("tag", _("has not"))},
+        compile=compile_tag,
+    ),
+    Condition(
+        key="attribute",
+        label=_("Custom field"),
+        group=PROFILE,
+        ops={
+            "eq": Op("text", _("is")),
+            "neq": Op("text", _("is not")),
+            "in": Op("text_list", _("is one of")),
+            "gt": Op("number", _("greater than")),
+            "lt": Op("number", _("less than")),
+            "exists": Op("none", _("is filled in")),
+            "not_exists": Op("none", _("is empty")),
+        },
         extras={"key": Extra("attribute_key", _("field"), required=True)},
         compile=compile_attribute,
     ),

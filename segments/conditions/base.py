@@ -1,4 +1,5 @@
 """What the condition groups share: group labels, operator sets, text and range comparisons."""
+
 from django.db.models import F, Q
 from django.db.models.functions import Lower, Trim
 from django.db.models.lookups import Exact, GreaterThanOrEqual, In, LessThanOrEqual
@@ -18,8 +19,12 @@ LISTS = _("Lists")
 
 
 def _set_ops(one: str, many: str) -> dict[str, Op]:
-    return {"eq": Op(one, _("is")), "neq": Op(one, _("is not")), "in": Op(many, _("is one of")),
-            "not_in": Op(many, _("is none of"))}
+    return {
+        "eq": Op(one, _("is")),
+        "neq": Op(one, _("is not")),
+        "in": Op(many, _("is one of")),
+        "not_in": Op(many, _("is none of")),
+    }
 
 
 def _range_ops(one: str, pair: str) -> dict[str, Op]:

@@ -1,4 +1,5 @@
 """Site behaviour: events, abandoned carts, the funnel stage and the lifecycle stage."""
+
 from django.db.models import Count, Exists, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.db.models.lookups import GreaterThanOrEqual
@@ -12,8 +13,11 @@ from .base import BEHAVIOUR, CHOICE_ONE_OF_OPS, DAYS_EXTRA, chosen_values, norm
 from .dates import TIME_OPS
 
 STAGE_NAMES = {
-    "none": FunnelStage.NONE, "visitor": FunnelStage.VISITOR, "interested": FunnelStage.INTERESTED,
-    "cart": FunnelStage.CART, "purchaser": FunnelStage.PURCHASER,
+    "none": FunnelStage.NONE,
+    "visitor": FunnelStage.VISITOR,
+    "interested": FunnelStage.INTERESTED,
+    "cart": FunnelStage.CART,
+    "purchaser": FunnelStage.PURCHASER,
 }
 
 
@@ -35,10 +39,12 @@ def compile_event(cond: dict, ctx: Context) -> Q:
 def compile_cart_abandoned(cond: dict, ctx: Context) -> Q:
     """An add-to-cart in the window with no purchase at or after it ⇔ the latest such cart is
     later than the contact's last purchase (or there is no purchase at all)."""
-    carts = Activity.objects.filter(contact=OuterRef("pk"), type=Activity.Type.ADD_TO_CART,
-                                    occurred_at__gte=ctx.days_ago(cond["value"]))
+    carts = Activity.objects.filter(
+        contact=OuterRef("pk"), type=Activity.Type.ADD_TO_CART, occurred_at__gte=ctx.days_ago(cond["value"])
+    )
     return (Q(last_purchase_at__isnull=True) & Q(Exists(carts))) | Q(
-        Exists(carts.filter(occurred_at__gt=OuterRef("last_purchase_at"))))
+        Exists(carts.filter(occurred_at__gt=OuterRef("last_purchase_at")))
+    )
 
 
 def compile_funnel(cond: dict, ctx: Context) -> Q:
@@ -57,20 +63,38 @@ def compile_lifecycle(cond: dict, ctx: Context) -> Q:
 
 CONDITIONS = (
     Condition(
-        key="event", label=_("Site/app event"), group=BEHAVIOUR,
+        key="event",
+        label=_("Site/app event"),
+        group=BEHAVIOUR,
         ops={"count_gte": Op("int", _("happened at least N times"))},
-        extras={"event": Extra("choice", _("event"), required=True, choices=lambda: Activity.Type.choices),
-                "days": DAYS_EXTRA, "product": Extra("text", _("product SKU"))},
+        extras={
+            "event": Extra("choice", _("event"), required=True, choices=lambda: Activity.Type.choices),
+            "days": DAYS_EXTRA,
+            "product": Extra("text", _("product SKU")),
+        },
         compile=compile_event,
     ),
-    Condition(key="cart_abandoned", label=_("Abandoned a cart"), group=BEHAVIOUR,
-              ops={"within_last_days": TIME_OPS["within_last_days"]}, compile=compile_cart_abandoned),
     Condition(
-        key="funnel_stage", label=_("Funnel stage"), group=BEHAVIOUR,
+        key="cart_abandoned",
+        label=_("Abandoned a cart"),
+        group=BEHAVIOUR,
+        ops={"within_last_days": TIME_OPS["within_last_days"]},
+        compile=compile_cart_abandoned,
+    ),
+    Condition(
+        key="funnel_stage",
+        label=_("Funnel stage"),
+        group=BEHAVIOUR,
         ops={**CHOICE_ONE_OF_OPS, "gte": Op("choice", _("reached at least"))},
         choices=lambda: [(name, FunnelStage(value).label) for name, value in STAGE_NAMES.items()],
         compile=compile_funnel,
     ),
-    Condition(key="lifecycle", label=_("Customer lifecycle"), group=BEHAVIOUR, ops=CHOICE_ONE_OF_OPS,
-              choices=lambda: Lifecycle.choices, compile=compile_lifecycle),
+    Condition(
+        key="lifecycle",
+        label=_("Customer lifecycle"),
+        group=BEHAVIOUR,
+        ops=CHOICE_ONE_OF_OPS,
+        choices=lambda: Lifecycle.choices,
+        compile=compile_lifecycle,
+    ),
 )

@@ -1,4 +1,5 @@
 """Club conditions: each reads the contact's ACTIVE membership only."""
+
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
@@ -31,15 +32,26 @@ def compile_club_joined(cond: dict, ctx: Context) -> Q:
 
 CONDITIONS = (
     Condition(
-        key="club_member", label=_("Club member"), group=CLUB, ops=BOOL_OPS,
+        key="club_member",
+        label=_("Club member"),
+        group=CLUB,
+        ops=BOOL_OPS,
         compile=lambda cond, ctx: Q(Exists(active_members())) if cond["value"] else ~Q(Exists(active_members())),
     ),
     Condition(
-        key="club_tier", label=_("Club tier"), group=CLUB, ops=CHOICE_ONE_OF_OPS,
+        key="club_tier",
+        label=_("Club tier"),
+        group=CLUB,
+        ops=CHOICE_ONE_OF_OPS,
         choices=lambda: LoyaltyMember.Tier.choices,
         compile=lambda cond, ctx: Q(Exists(active_members(tier__in=[norm(v) for v in chosen_values(cond)]))),
     ),
     Condition(key="club_points", label=_("Club points"), group=CLUB, ops=RANGE_OPS_INT, compile=compile_points),
-    Condition(key="club_joined", label=_("Joined the club"), group=CLUB,
-              ops={**TIME_OPS, "anniversary_in_next_days": ANNIVERSARY_NEXT_OP}, compile=compile_club_joined),
+    Condition(
+        key="club_joined",
+        label=_("Joined the club"),
+        group=CLUB,
+        ops={**TIME_OPS, "anniversary_in_next_days": ANNIVERSARY_NEXT_OP},
+        compile=compile_club_joined,
+    ),
 )

@@ -1,4 +1,5 @@
 """Consent: the contacts app's one "may receive marketing email" rule, as a condition."""
+
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
@@ -14,7 +15,10 @@ def q_email_consent() -> Q:
 
 CONDITIONS = (
     Condition(
-        key="email_consent", label=_("Can receive marketing email"), group=CONSENT, ops=BOOL_OPS,
+        key="email_consent",
+        label=_("Can receive marketing email"),
+        group=CONSENT,
+        ops=BOOL_OPS,
         compile=lambda cond, ctx: q_email_consent() if cond["value"] else ~q_email_consent(),
     ),
 )

@@ -1,4 +1,5 @@
 """Anniversaries (birthday, wedding) and time windows, shared with the club and purchase groups."""
+
 import calendar
 import datetime as dt
 from typing import Any
@@ -34,8 +35,7 @@ def anniversary_q(field: str, days: list[dt.date], exclude_origin_year: bool = F
             spans[(day.year, 2)].append(29)
     q = Q(pk__in=[])
     for (year, month), day_list in spans.items():
-        term = Q(**{f"{field}__month": month, f"{field}__day__gte": min(day_list),
-                    f"{field}__day__lte": max(day_list)})
+        term = Q(**{f"{field}__month": month, f"{field}__day__gte": min(day_list), f"{field}__day__lte": max(day_list)})
         if exclude_origin_year:
             term &= Q(**{f"{field}__year__lt": year})
         q |= term
@@ -87,9 +87,15 @@ CONDITIONS = (
     _anniversary_condition("birthday", "birth_date", _("Birthday")),
     _anniversary_condition("wedding_anniversary", "wedding_date", _("Wedding anniversary")),
     Condition(
-        key="signed_up", label=_("Signed up"), group=DATES,
-        ops={"before": Op("date", _("before")), "after": Op("date", _("after")), **TIME_OPS,
-             "anniversary_in_next_days": ANNIVERSARY_NEXT_OP},
+        key="signed_up",
+        label=_("Signed up"),
+        group=DATES,
+        ops={
+            "before": Op("date", _("before")),
+            "after": Op("date", _("after")),
+            **TIME_OPS,
+            "anniversary_in_next_days": ANNIVERSARY_NEXT_OP,
+        },
         compile=lambda cond, ctx: time_compile("signed_up_at", cond, ctx),
     ),
 )

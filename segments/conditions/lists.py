@@ -1,4 +1,5 @@
 """Membership of another segment: a dynamic one's rules inlined, a static list's members (segments.rules)."""
+
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
@@ -14,6 +15,12 @@ def compile_in_segment(cond: dict, ctx: Context) -> Q:
 
 
 CONDITIONS = (
-    Condition(key="in_segment", label=_("In segment"), group=LISTS, ops=BOOL_OPS,
-              extras={"segment": Extra("segment", _("segment"), required=True)}, compile=compile_in_segment),
+    Condition(
+        key="in_segment",
+        label=_("In segment"),
+        group=LISTS,
+        ops=BOOL_OPS,
+        extras={"segment": Extra("segment", _("segment"), required=True)},
+        compile=compile_in_segment,
+    ),
 )

@@ -1,4 +1,5 @@
 """Profile fields compared as text (city, gender, source, …) and age from the birth date."""
+
 import calendar
 import datetime as dt
 
@@ -15,8 +16,9 @@ def _text_condition(key: str, label, choices=None) -> Condition:
     def compile_(cond: dict, ctx: Context) -> Q:
         return compare_text(key, cond["op"], cond["value"])
 
-    return Condition(key=key, label=label, group=PROFILE, ops=CHOICE_OPS if choices else TEXT_OPS,
-                     compile=compile_, choices=choices)
+    return Condition(
+        key=key, label=label, group=PROFILE, ops=CHOICE_OPS if choices else TEXT_OPS, compile=compile_, choices=choices
+    )
 
 
 def shift_years(day: dt.date, years: int) -> dt.date:

@@ -1,4 +1,5 @@
 """Purchase conditions: the stored aggregates when unfiltered, subqueries over purchases and items otherwise."""
+
 import datetime as dt
 from decimal import Decimal
 from typing import cast
@@ -50,8 +51,7 @@ def compile_total_spent(cond: dict, ctx: Context) -> Q:
     value = [Decimal(str(v)) for v in value] if cond["op"] == "between" else Decimal(str(value))
     if not _filtered(cond):
         return compare_range(F("total_spent"), cond["op"], value)
-    total = Subquery(purchases_filtered(cond, ctx).order_by().values("contact").annotate(s=Sum("total"))
-                     .values("s"))
+    total = Subquery(purchases_filtered(cond, ctx).order_by().values("contact").annotate(s=Sum("total")).values("s"))
     return compare_range(Coalesce(total, Value(Decimal("0"))), cond["op"], value)
 
 
@@ -104,40 +104,90 @@ def compile_replenishment(cond: dict, ctx: Context) -> Q:
     for days in cycles:
         start = ctx.midnight(ctx.today - dt.timedelta(days=days))
         end = ctx.midnight(ctx.today + dt.timedelta(days=n - days + 1))
-        in_window |= Q(product__replenishment_days=days, purchase__purchased_at__gte=start,
-                       purchase__purchased_at__lt=end)
-    later = PurchaseItem.objects.filter(product=OuterRef("product"), purchase__contact=OuterRef("purchase__contact"),
-                                        purchase__purchased_at__gt=OuterRef("purchase__purchased_at"))
+        in_window |= Q(
+            product__replenishment_days=days, purchase__purchased_at__gte=start, purchase__purchased_at__lt=end
+        )
+    later = PurchaseItem.objects.filter(
+        product=OuterRef("product"),
+        purchase__contact=OuterRef("purchase__contact"),
+        purchase__purchased_at__gt=OuterRef("purchase__purchased_at"),
+    )
     due = PurchaseItem.objects.filter(in_window, purchase__contact=OuterRef("pk")).exclude(Exists(later))
     return Q(Exists(due))
 
 
 def _categories() -> list[tuple[str, str]]:
-    return [(c, c) for c in Product.objects.exclude(category="").order_by("category")
-            .values_list("category", flat=True).distinct()[:500]]
+    return [
+        (c, c)
+        for c in Product.objects.exclude(category="")
+        .order_by("category")
+        .values_list("category", flat=True)
+        .distinct()[:500]
+    ]
 
 
 PURCHASE_EXTRAS = {"days": DAYS_EXTRA, "channel": CHANNEL_EXTRA}
 CONDITIONS = (
-    Condition(key="purchase_count", label=_("Number of purchases"), group=PURCHASES,
-              ops={**RANGE_OPS_INT, "eq": Op("int", _("exactly"))}, extras=PURCHASE_EXTRAS,
-              compile=compile_purchase_count),
-    Condition(key="total_spent", label=_("Total spent"), group=PURCHASES, ops=RANGE_OPS_NUMBER,
-              extras=PURCHASE_EXTRAS, compile=compile_total_spent),
-    Condition(key="average_order_value", label=_("Average order value"), group=PURCHASES,
-              ops=RANGE_OPS_NUMBER, compile=compile_aov),
-    Condition(key="purchased_product", label=_("Bought product"), group=PURCHASES,
-              ops={"in": Op("sku_list", _("any of"))}, extras={"days": DAYS_EXTRA},
-              compile=compile_purchased_product),
-    Condition(key="purchased_category", label=_("Bought from category"), group=PURCHASES,
-              ops={"in": Op("category_list", _("any of"))}, extras={"days": DAYS_EXTRA},
-              compile=compile_purchased_category, choices=_categories),
-    Condition(key="last_purchase", label=_("Last purchase"), group=PURCHASES,
-              ops={**TIME_OPS, "never": Op("none", _("never bought"))}, compile=compile_last_purchase),
-    Condition(key="first_purchase", label=_("First purchase"), group=PURCHASES,
-              ops={"within_last_days": TIME_OPS["within_last_days"]},
-              compile=lambda cond, ctx: time_compile("first_purchase_at", cond, ctx)),
-    Condition(key="replenishment_due", label=_("Due to restock"), group=PURCHASES,
-              ops={"in_next_days": Op("int", _("in the next N days"))}, compile=compile_replenishment,
-              help=_("Bought a product with a replenishment cycle that runs out in the next N days.")),
+    Condition(
+        key="purchase_count",
+        label=_("Number of purchases"),
+        group=PURCHASES,
+        ops={**RANGE_OPS_INT, "eq": Op("int", _("exactly"))},
+        extras=PURCHASE_EXTRAS,
+        compile=compile_purchase_count,
+    ),
+    Condition(
+        key="total_spent",
+        label=_("Total spent"),
+        group=PURCHASES,
+        ops=RANGE_OPS_NUMBER,
+        extras=PURCHASE_EXTRAS,
+        compile=compile_total_spent,
+    ),
+    Condition(
+        key="average_order_value",
+        label=_("Average order value"),
+        group=PURCHASES,
+        ops=RANGE_OPS_NUMBER,
+        compile=compile_aov,
+    ),
+    Condition(
+        key="purchased_product",
+        label=_("Bought product"),
+        group=PURCHASES,
+        ops={"in": Op("sku_list", _("any of"))},
+        extras={"days": DAYS_EXTRA},
+        compile=compile_purchased_product,
+    ),
+    Condition(
+        key="purchased_category",
+        label=_("Bought from category"),
+        group=PURCHASES,
+        ops={"in": Op("category_list", _("any of"))},
+        extras={"days": DAYS_EXTRA},
+        compile=compile_purchased_category,
+        choices=_categories,
+    ),
+    Condition(
+        key="last_purchase",
+        label=_("Last purchase"),
+        group=PURCHASES,
+        ops={**TIME_OPS, "never": Op("none", _("never bought"))},
+        compile=compile_last_purchase,
+    ),
+    Condition(
+        key="first_purchase",
+        label=_("First purchase"),
+        group=PURCHASES,
+        ops={"within_last_days": TIME_OPS["within_last_days"]},
+        compile=lambda cond, ctx: time_compile("first_purchase_at", cond, ctx),
+    ),
+    Condition(
+        key="replenishment_due",
+        label=_("Due to restock"),
+        group=PURCHASES,
+        ops={"in_next_days": Op("int", _("in the next N days"))},
+        compile=compile_replenishment,
+        help=_("Bought a product with a replenishment cycle that runs out in the next N days."),
+    ),
 )

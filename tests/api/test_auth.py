@@ -139,8 +139,9 @@ def test_create_api_key_refuses_an_unknown_scope():
 
 
 def test_the_admin_shows_a_new_key_once(admin_client):
-    response = admin_client.post("/admin/crm/apikey/add/", {"name": "Web shop", "scopes": ["events:write"]},
-                                 follow=True)
+    response = admin_client.post(
+        "/admin/crm/apikey/add/", {"name": "Web shop", "scopes": ["events:write"]}, follow=True
+    )
 
     key = ApiKey.objects.get(name="Web shop")
     page = response.content.decode()

@@ -12,8 +12,11 @@ def test_enrolling_a_contact_opens_the_ledger_with_the_given_points(api):
     contact = ContactFactory(email="dana@example.com")
     StoreFactory(code="TLV-01")
 
-    response = api.post(MEMBERS, {"contact": contact.pk, "card_number": "900000001234", "tier": "silver",
-                                  "home_store": "TLV-01", "points": 100}, format="json")
+    response = api.post(
+        MEMBERS,
+        {"contact": contact.pk, "card_number": "900000001234", "tier": "silver", "home_store": "TLV-01", "points": 100},
+        format="json",
+    )
 
     assert response.status_code == 201
     body = response.json()
@@ -123,8 +126,11 @@ def test_club_members_can_be_filtered_by_tier(api):
 
 
 def test_products_can_be_created_changed_and_filtered(api):
-    created = api.post("/api/v1/products/", {"sku": "LENS-30", "name": "Monthly lenses", "category": "lenses",
-                                             "price": "79.90", "replenishment_days": 30}, format="json")
+    created = api.post(
+        "/api/v1/products/",
+        {"sku": "LENS-30", "name": "Monthly lenses", "category": "lenses", "price": "79.90", "replenishment_days": 30},
+        format="json",
+    )
     changed = api.patch(f"/api/v1/products/{created.json()['id']}/", {"price": "74.90"}, format="json")
     listed = api.get("/api/v1/products/", {"sku": "LENS-30"}).json()["results"]
 
@@ -151,8 +157,7 @@ def test_a_product_with_a_negative_price_is_refused(api):
 
 
 def test_stores_can_be_created_and_listed(api):
-    created = api.post("/api/v1/stores/", {"code": "TLV-01", "name": "Dizengoff", "city": "Tel Aviv"},
-                       format="json")
+    created = api.post("/api/v1/stores/", {"code": "TLV-01", "name": "Dizengoff", "city": "Tel Aviv"}, format="json")
     duplicate = api.post("/api/v1/stores/", {"code": "TLV-01", "name": "Again"}, format="json")
 
     assert created.status_code == 201

@@ -1,4 +1,5 @@
 """POST /contacts/{id}/merge/, the upsert that finds two owners, and writes to erased contacts."""
+
 import pytest
 from django.contrib.auth.models import Permission
 from rest_framework.test import APIClient
@@ -28,10 +29,17 @@ def test_merge_folds_the_duplicate_into_the_contact_and_answers_with_it(api):
     assert Purchase.objects.get().contact_id == survivor.pk
 
 
-@pytest.mark.parametrize("body, field", [
-    ({}, "duplicate"), ({"duplicate": "x"}, "duplicate"), ({"duplicate": 99999999}, "duplicate"),
-    ({"duplicate": -1}, "duplicate"), ({"duplicate": 10**30}, "duplicate"), (["nope"], "non_field_errors"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({}, "duplicate"),
+        ({"duplicate": "x"}, "duplicate"),
+        ({"duplicate": 99999999}, "duplicate"),
+        ({"duplicate": -1}, "duplicate"),
+        ({"duplicate": 10**30}, "duplicate"),
+        (["nope"], "non_field_errors"),
+    ],
+)
 def test_a_bad_duplicate_is_a_400_naming_the_field(api, body, field):
     survivor = ContactFactory()
     response = merge(api, survivor.pk, body)
@@ -82,6 +90,7 @@ def test_upsert_with_the_email_of_one_contact_and_the_phone_of_another_names_bot
 
 # ---------------------------------------------------------------- erased contacts refuse writes
 
+
 @pytest.fixture
 def erased():
     contact = ContactFactory()
@@ -102,8 +111,7 @@ def test_purchases_and_events_for_an_erased_contact_are_refused(api, erased):
     bulk = api.post("/api/v1/purchases/bulk/", {"purchases": [{"contact": erased.pk, "total": "5"}]}, format="json")
     assert bulk.status_code == 200
     assert bulk.json()["created"] == 0 and "erased" in bulk.json()["errors"][0]["errors"]["contact"][0]
-    events = api.post("/api/v1/events/bulk/", {"events": [{"contact": erased.pk, "type": "page_view"}]},
-                      format="json")
+    events = api.post("/api/v1/events/bulk/", {"events": [{"contact": erased.pk, "type": "page_view"}]}, format="json")
     assert events.json()["created"] == 0
     assert not erased.purchases.exists() and not erased.activities.exists()
 

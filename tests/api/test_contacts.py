@@ -16,9 +16,18 @@ def ids(response):
 
 
 def test_create_returns_the_normalized_contact_with_its_id(api):
-    response = api.post(URL, {"email": " Dana@Example.COM ", "phone": "050-123-4567", "first_name": "Dana",
-                              "tags": ["vip", "VIP", "newsletter"], "attributes": {"pet": "dog"},
-                              "email_opt_in": True}, format="json")
+    response = api.post(
+        URL,
+        {
+            "email": " Dana@Example.COM ",
+            "phone": "050-123-4567",
+            "first_name": "Dana",
+            "tags": ["vip", "VIP", "newsletter"],
+            "attributes": {"pet": "dog"},
+            "email_opt_in": True,
+        },
+        format="json",
+    )
 
     assert response.status_code == 201
     body = response.json()
@@ -32,8 +41,9 @@ def test_create_returns_the_normalized_contact_with_its_id(api):
 
 
 def test_create_names_every_invalid_field(api):
-    response = api.post(URL, {"email": "not-an-email", "phone": "12", "birth_date": "31/31/1990",
-                              "gender": "robot"}, format="json")
+    response = api.post(
+        URL, {"email": "not-an-email", "phone": "12", "birth_date": "31/31/1990", "gender": "robot"}, format="json"
+    )
 
     assert response.status_code == 400
     assert {"email", "phone", "birth_date", "gender"} <= set(response.json())
@@ -121,8 +131,11 @@ def test_delete_removes_the_contact(api):
 
 def test_upsert_creates_then_updates_the_same_contact(api):
     first = api.post(f"{URL}upsert/", {"email": "dana@example.com", "city": "Haifa"}, format="json")
-    second = api.post(f"{URL}upsert/", {"email": "DANA@example.com", "first_name": "Dana", "city": "",
-                                        "tags": ["wedding"]}, format="json")
+    second = api.post(
+        f"{URL}upsert/",
+        {"email": "DANA@example.com", "first_name": "Dana", "city": "", "tags": ["wedding"]},
+        format="json",
+    )
 
     assert first.status_code == 201
     assert second.status_code == 200
@@ -163,29 +176,46 @@ def test_erase_removes_personal_data_and_keeps_purchases(api):
     assert contact.purchases.count() == 1
 
 
-@pytest.mark.parametrize("query, expected", [
-    ("email=DANA@example.com", "dana"),
-    ("phone=050-123-4567", "dana"),
-    ("city=haifa", "dana"),
-    ("region=North", "dana"),
-    ("source=in_store", "dana"),
-    ("funnel_stage=purchaser", "dana"),
-    ("lifecycle=active", "dana"),
-    ("tag=VIP", "dana"),
-    ("consent=email", "dana"),
-    ("consent=sms", "noa"),
-    ("email_opt_in=false", "noa"),
-    ("club_member=true", "dana"),
-])
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ("email=DANA@example.com", "dana"),
+        ("phone=050-123-4567", "dana"),
+        ("city=haifa", "dana"),
+        ("region=North", "dana"),
+        ("source=in_store", "dana"),
+        ("funnel_stage=purchaser", "dana"),
+        ("lifecycle=active", "dana"),
+        ("tag=VIP", "dana"),
+        ("consent=email", "dana"),
+        ("consent=sms", "noa"),
+        ("email_opt_in=false", "noa"),
+        ("club_member=true", "dana"),
+    ],
+)
 def test_contacts_can_be_filtered(api, query, expected):
-    dana = ContactFactory(email="dana@example.com", phone="+972501234567", city="Haifa", region="North",
-                          source="in_store", funnel_stage=FunnelStage.PURCHASER, email_opt_in=True,
-                          first_purchase_at=timezone.now() - dt.timedelta(days=200),
-                          last_purchase_at=timezone.now() - dt.timedelta(days=20))
+    dana = ContactFactory(
+        email="dana@example.com",
+        phone="+972501234567",
+        city="Haifa",
+        region="North",
+        source="in_store",
+        funnel_stage=FunnelStage.PURCHASER,
+        email_opt_in=True,
+        first_purchase_at=timezone.now() - dt.timedelta(days=200),
+        last_purchase_at=timezone.now() - dt.timedelta(days=20),
+    )
     dana.tags.add(Tag.objects.create(name="vip"))
     MemberFactory(contact=dana)
-    noa = ContactFactory(email="noa@example.com", city="Eilat", region="South", source="web_form",
-                         email_opt_in=False, sms_opt_in=True, email_status=EmailStatus.ACTIVE)
+    noa = ContactFactory(
+        email="noa@example.com",
+        city="Eilat",
+        region="South",
+        source="web_form",
+        email_opt_in=False,
+        sms_opt_in=True,
+        email_status=EmailStatus.ACTIVE,
+    )
     people = {"dana": dana.pk, "noa": noa.pk}
 
     response = api.get(f"{URL}?{query}")
@@ -236,6 +266,7 @@ def test_lists_can_be_ordered(api):
 
 
 # ---------------------------------------------------------------- custom fields: every bad value reported
+
 
 @pytest.fixture
 def custom_fields(db):

@@ -12,9 +12,18 @@ def test_the_schema_is_openapi_3_with_every_resource_and_the_bearer_scheme():
     assert response.status_code == 200
     schema = response.json()
     assert schema["openapi"].startswith("3.")
-    for path in ["/api/v1/contacts/", "/api/v1/contacts/upsert/", "/api/v1/contacts/{id}/erase/",
-                 "/api/v1/club-members/{id}/points/", "/api/v1/products/", "/api/v1/stores/",
-                 "/api/v1/purchases/", "/api/v1/purchases/bulk/", "/api/v1/events/bulk/", "/api/v1/identify/"]:
+    for path in [
+        "/api/v1/contacts/",
+        "/api/v1/contacts/upsert/",
+        "/api/v1/contacts/{id}/erase/",
+        "/api/v1/club-members/{id}/points/",
+        "/api/v1/products/",
+        "/api/v1/stores/",
+        "/api/v1/purchases/",
+        "/api/v1/purchases/bulk/",
+        "/api/v1/events/bulk/",
+        "/api/v1/identify/",
+    ]:
         assert path in schema["paths"], path
     assert schema["components"]["securitySchemes"]["apiKey"]["scheme"] == "bearer"
 
@@ -32,8 +41,12 @@ def test_every_operation_has_a_summary_or_description_and_documents_errors():
 def test_only_the_health_check_is_public():
     schema = APIClient().get("/api/schema/", HTTP_ACCEPT="application/json").json()
 
-    public = [(method, path) for path, operations in schema["paths"].items()
-              for method, operation in operations.items() if not operation.get("security")]
+    public = [
+        (method, path)
+        for path, operations in schema["paths"].items()
+        for method, operation in operations.items()
+        if not operation.get("security")
+    ]
     assert public == [("get", "/api/v1/health/")]
 
 

@@ -13,9 +13,17 @@ def test_an_event_of_a_known_contact_moves_it_up_the_funnel(api):
     contact = ContactFactory()
     ProductFactory(sku="LENS-30")
 
-    response = api.post(URL, {"type": "add_to_cart", "contact": contact.pk, "product": "LENS-30",
-                              "url": "https://shop.example.com/p/lens-30", "properties": {"value": 79.9}},
-                        format="json")
+    response = api.post(
+        URL,
+        {
+            "type": "add_to_cart",
+            "contact": contact.pk,
+            "product": "LENS-30",
+            "url": "https://shop.example.com/p/lens-30",
+            "properties": {"value": 79.9},
+        },
+        format="json",
+    )
 
     assert response.status_code == 201
     body = response.json()
@@ -41,17 +49,20 @@ def test_an_event_id_is_stored_once(api):
     assert Activity.objects.count() == 1
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"type": "dance", "anonymous_id": "a"}, "type"),
-    ({"anonymous_id": "a"}, "type"),
-    ({"type": "page_view"}, "contact"),
-    ({"type": "page_view", "contact": 987654}, "contact"),
-    ({"type": "page_view", "anonymous_id": "a", "product": "NOPE"}, "product"),
-    ({"type": "page_view", "anonymous_id": "a", "url": "javascript:alert(1)"}, "url"),
-    ({"type": "page_view", "anonymous_id": "a", "occurred_at": "soon"}, "occurred_at"),
-    ({"type": "page_view", "anonymous_id": "a", "properties": ["x"]}, "properties"),
-    ({"type": "page_view", "anonymous_id": "a", "properties": {"k": "bad\u0000"}}, "properties.k"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"type": "dance", "anonymous_id": "a"}, "type"),
+        ({"anonymous_id": "a"}, "type"),
+        ({"type": "page_view"}, "contact"),
+        ({"type": "page_view", "contact": 987654}, "contact"),
+        ({"type": "page_view", "anonymous_id": "a", "product": "NOPE"}, "product"),
+        ({"type": "page_view", "anonymous_id": "a", "url": "javascript:alert(1)"}, "url"),
+        ({"type": "page_view", "anonymous_id": "a", "occurred_at": "soon"}, "occurred_at"),
+        ({"type": "page_view", "anonymous_id": "a", "properties": ["x"]}, "properties"),
+        ({"type": "page_view", "anonymous_id": "a", "properties": {"k": "bad\u0000"}}, "properties.k"),
+    ],
+)
 def test_a_bad_event_is_a_400_naming_the_field(api, body, field):
     response = api.post(URL, body, format="json")
 
@@ -125,8 +136,16 @@ def test_events_can_be_listed_and_filtered(api):
 
 def test_identify_links_a_visitor_and_rehomes_its_events(api):
     contact = ContactFactory()
-    api.post(BULK, {"events": [{"type": "product_view", "anonymous_id": "web-7"},
-                               {"type": "add_to_cart", "anonymous_id": "web-7"}]}, format="json")
+    api.post(
+        BULK,
+        {
+            "events": [
+                {"type": "product_view", "anonymous_id": "web-7"},
+                {"type": "add_to_cart", "anonymous_id": "web-7"},
+            ]
+        },
+        format="json",
+    )
 
     response = api.post("/api/v1/identify/", {"anonymous_id": "web-7", "contact": contact.pk}, format="json")
 
@@ -139,19 +158,21 @@ def test_identify_links_a_visitor_and_rehomes_its_events(api):
 def test_identify_by_a_new_email_creates_the_contact(api):
     api.post(URL, {"type": "page_view", "anonymous_id": "web-8"}, format="json")
 
-    response = api.post("/api/v1/identify/", {"anonymous_id": "web-8", "email": "Dana@Example.com"},
-                        format="json")
+    response = api.post("/api/v1/identify/", {"anonymous_id": "web-8", "email": "Dana@Example.com"}, format="json")
 
     contact = Contact.objects.get(email="dana@example.com")
     assert response.json() == {"contact": contact.pk, "moved": 1}
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"email": "dana@example.com"}, "anonymous_id"),
-    ({"anonymous_id": "web-1"}, "contact"),
-    ({"anonymous_id": "web-1", "contact": 987654}, "contact"),
-    ({"anonymous_id": "web-1", "card_number": "nope"}, "card_number"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"email": "dana@example.com"}, "anonymous_id"),
+        ({"anonymous_id": "web-1"}, "contact"),
+        ({"anonymous_id": "web-1", "contact": 987654}, "contact"),
+        ({"anonymous_id": "web-1", "card_number": "nope"}, "card_number"),
+    ],
+)
 def test_identify_names_what_is_missing_or_unknown(api, body, field):
     response = api.post("/api/v1/identify/", body, format="json")
 
@@ -168,8 +189,10 @@ def test_events_need_the_events_scope(make_client):
 
 
 def test_a_null_character_fails_only_its_own_item_in_a_batch(api):
-    batch = [{"type": "page_view", "anonymous_id": "a", "properties": {"q": "x\u0000y"}},
-             {"type": "page_view", "anonymous_id": "b"}]
+    batch = [
+        {"type": "page_view", "anonymous_id": "a", "properties": {"q": "x\u0000y"}},
+        {"type": "page_view", "anonymous_id": "b"},
+    ]
 
     body = api.post(BULK, {"events": batch}, format="json").json()
 
@@ -181,8 +204,9 @@ def test_an_event_whose_identifiers_belong_to_two_contacts_is_refused(api):
     member = MemberFactory()
     other = ContactFactory()
 
-    response = api.post(URL, {"type": "page_view", "contact": other.pk, "card_number": member.card_number},
-                        format="json")
+    response = api.post(
+        URL, {"type": "page_view", "contact": other.pk, "card_number": member.card_number}, format="json"
+    )
 
     assert response.status_code == 400
     assert {"contact", "card_number"} <= set(response.json())
@@ -192,8 +216,10 @@ def test_an_event_whose_identifiers_belong_to_two_contacts_is_refused(api):
 def test_a_bulk_event_with_conflicting_identifiers_fails_alone(api):
     member = MemberFactory()
     other = ContactFactory(email="other@example.com")
-    batch = [{"type": "page_view", "card_number": member.card_number, "email": "other@example.com"},
-             {"type": "page_view", "contact": other.pk, "email": "other@example.com"}]
+    batch = [
+        {"type": "page_view", "card_number": member.card_number, "email": "other@example.com"},
+        {"type": "page_view", "contact": other.pk, "email": "other@example.com"},
+    ]
 
     body = api.post(BULK, {"events": batch}, format="json").json()
 

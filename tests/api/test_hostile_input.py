@@ -1,4 +1,5 @@
 """Input the database cannot take is a 400 in the error shape before any query runs, on SQLite and PostgreSQL."""
+
 import base64
 import json
 
@@ -35,10 +36,13 @@ def test_the_fuzzed_event_filter_with_an_odd_offset_is_answered_without_a_databa
     assert_still_usable()
 
 
-@pytest.mark.parametrize("query", [
-    "occurred_after=0001-01-01T00%3A00%3A00%2B05%3A00",
-    "occurred_before=9999-12-31T23%3A59%3A59-05%3A00",
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "occurred_after=0001-01-01T00%3A00%3A00%2B05%3A00",
+        "occurred_before=9999-12-31T23%3A59%3A59-05%3A00",
+    ],
+)
 def test_a_datetime_outside_the_years_the_database_stores_is_a_400(api, query):
     response = api.get(f"{EVENTS}?{query}")
 
@@ -48,8 +52,15 @@ def test_a_datetime_outside_the_years_the_database_stores_is_a_400(api, query):
     assert_still_usable()
 
 
-@pytest.mark.parametrize("url", [EVENTS + "?anonymous_id=a%00b", MEMBERS + "?card_number=%00",
-                                 "/api/v1/contacts/?email=x%00%40example.com", EVENTS + "?ordering=%00"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        EVENTS + "?anonymous_id=a%00b",
+        MEMBERS + "?card_number=%00",
+        "/api/v1/contacts/?email=x%00%40example.com",
+        EVENTS + "?ordering=%00",
+    ],
+)
 def test_a_nul_byte_in_any_parameter_is_a_400(api, url):
     response = api.get(url)
 
@@ -58,8 +69,9 @@ def test_a_nul_byte_in_any_parameter_is_a_400(api, url):
     assert_still_usable()
 
 
-@pytest.mark.parametrize("url", [MEMBERS + "?contact=99999999999999999999999",
-                                 EVENTS + "?contact=-99999999999999999999999"])
+@pytest.mark.parametrize(
+    "url", [MEMBERS + "?contact=99999999999999999999999", EVENTS + "?contact=-99999999999999999999999"]
+)
 def test_an_id_filter_beyond_64_bits_is_a_400(api, url):
     MemberFactory(contact=ContactFactory())
 
@@ -69,8 +81,9 @@ def test_an_id_filter_beyond_64_bits_is_a_400(api, url):
     assert_still_usable()
 
 
-@pytest.mark.parametrize("url", ["/api/v1/contacts/99999999999999999999999/",
-                                 "/api/v1/club-members/99999999999999999999999/"])
+@pytest.mark.parametrize(
+    "url", ["/api/v1/contacts/99999999999999999999999/", "/api/v1/club-members/99999999999999999999999/"]
+)
 def test_an_object_id_beyond_64_bits_is_a_json_404(api, url):
     response = api.get(url)
 
@@ -78,8 +91,9 @@ def test_an_object_id_beyond_64_bits_is_a_json_404(api, url):
     assert response.json()["code"] == "not_found"
 
 
-@pytest.mark.parametrize("value", ["%%%garbage", cursor("p=abc"), cursor("p=99999999999999999999999"),
-                                   cursor("p=1%00"), cursor("o=x")])
+@pytest.mark.parametrize(
+    "value", ["%%%garbage", cursor("p=abc"), cursor("p=99999999999999999999999"), cursor("p=1%00"), cursor("o=x")]
+)
 def test_a_garbage_cursor_is_a_400(api, value):
     ContactFactory()
 
@@ -124,8 +138,11 @@ def test_a_body_nested_past_the_limit_is_a_400(api, settings):
 def test_a_huge_integer_in_a_body_is_a_400(api):
     member = MemberFactory(contact=ContactFactory())
 
-    response = api.post(f"{MEMBERS}{member.pk}/points/", data=json.dumps({"delta": 10**30, "reason": "x"}),
-                        content_type="application/json")
+    response = api.post(
+        f"{MEMBERS}{member.pk}/points/",
+        data=json.dumps({"delta": 10**30, "reason": "x"}),
+        content_type="application/json",
+    )
 
     assert response.status_code == 400
     assert_still_usable()

@@ -21,10 +21,18 @@ def catalogue():
 
 
 def order(external_id="POS-1", **extra):
-    body = {"external_id": external_id, "source": "pos", "channel": "in_store", "store": "TLV-01",
-            "purchased_at": "2026-03-01T18:05:00+02:00", "total": "189.70",
-            "items": [{"sku": "LENS-30", "quantity": 2, "unit_price": "79.90"},
-                      {"sku": "CASE-01", "quantity": 1, "unit_price": "29.90"}]}
+    body = {
+        "external_id": external_id,
+        "source": "pos",
+        "channel": "in_store",
+        "store": "TLV-01",
+        "purchased_at": "2026-03-01T18:05:00+02:00",
+        "total": "189.70",
+        "items": [
+            {"sku": "LENS-30", "quantity": 2, "unit_price": "79.90"},
+            {"sku": "CASE-01", "quantity": 1, "unit_price": "29.90"},
+        ],
+    }
     return {**body, **extra}
 
 
@@ -71,19 +79,22 @@ def test_a_purchase_by_a_new_email_creates_the_contact(api, catalogue):
     assert Contact.objects.get(pk=response.json()["contact"]).email == "new@example.com"
 
 
-@pytest.mark.parametrize("change, field", [
-    ({"contact": 987654}, "contact"),
-    ({"card_number": "nope"}, "card_number"),
-    ({"store": "NOWHERE"}, "store"),
-    ({"items": [{"sku": "NOPE-1", "quantity": 1, "unit_price": "1"}]}, "items.0.sku"),
-    ({"items": [{"sku": "LENS-30", "quantity": 0, "unit_price": "1"}]}, "items.0.quantity"),
-    ({"items": [{"sku": "LENS-30", "quantity": 1, "unit_price": "1e11"}]}, "items.0.unit_price"),
-    ({"total": "lots"}, "total"),
-    ({"total": "-5"}, "total"),
-    ({"channel": "fax"}, "channel"),
-    ({"purchased_at": "yesterday"}, "purchased_at"),
-    ({"external_id": "x" * 101}, "external_id"),
-])
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"contact": 987654}, "contact"),
+        ({"card_number": "nope"}, "card_number"),
+        ({"store": "NOWHERE"}, "store"),
+        ({"items": [{"sku": "NOPE-1", "quantity": 1, "unit_price": "1"}]}, "items.0.sku"),
+        ({"items": [{"sku": "LENS-30", "quantity": 0, "unit_price": "1"}]}, "items.0.quantity"),
+        ({"items": [{"sku": "LENS-30", "quantity": 1, "unit_price": "1e11"}]}, "items.0.unit_price"),
+        ({"total": "lots"}, "total"),
+        ({"total": "-5"}, "total"),
+        ({"channel": "fax"}, "channel"),
+        ({"purchased_at": "yesterday"}, "purchased_at"),
+        ({"external_id": "x" * 101}, "external_id"),
+    ],
+)
 def test_a_bad_purchase_is_a_400_naming_the_field(api, catalogue, change, field):
     body = order() if "card_number" in change else order(contact=ContactFactory().pk)
     body.update(change)
@@ -160,8 +171,9 @@ def test_purchases_without_external_id_are_each_stored(api, catalogue):
 
 def test_bulk_stats_are_right_for_a_contact_with_several_purchases(api, catalogue):
     contact = ContactFactory()
-    batch = [order(f"D-{n}", contact=contact.pk, total="10.00", purchased_at=f"2026-0{n}-01T10:00:00Z")
-             for n in (1, 2, 3)]
+    batch = [
+        order(f"D-{n}", contact=contact.pk, total="10.00", purchased_at=f"2026-0{n}-01T10:00:00Z") for n in (1, 2, 3)
+    ]
 
     api.post(BULK, {"purchases": batch}, format="json")
 
@@ -170,8 +182,7 @@ def test_bulk_stats_are_right_for_a_contact_with_several_purchases(api, catalogu
     assert contact.first_purchase_at.month == 1 and contact.last_purchase_at.month == 3
 
 
-@pytest.mark.parametrize("body", [{}, {"purchases": []}, {"purchases": "x"}, [1, 2],
-                                  {"purchases": [{}] * 1001}])
+@pytest.mark.parametrize("body", [{}, {"purchases": []}, {"purchases": "x"}, [1, 2], {"purchases": [{}] * 1001}])
 def test_a_bulk_body_of_the_wrong_shape_or_size_is_refused(api, body):
     response = api.post(BULK, body, format="json")
 
@@ -215,8 +226,10 @@ def test_concurrent_posts_of_the_same_purchase_store_one_row(make_client):
             connection.close()
 
     threads = [threading.Thread(target=post, args=(c, URL, order("RACE-1", contact=contact.pk))) for c in clients]
-    threads += [threading.Thread(target=post, args=(c, BULK, {"purchases": [order("RACE-1", contact=contact.pk)]}))
-                for c in clients]
+    threads += [
+        threading.Thread(target=post, args=(c, BULK, {"purchases": [order("RACE-1", contact=contact.pk)]}))
+        for c in clients
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -228,6 +241,7 @@ def test_concurrent_posts_of_the_same_purchase_store_one_row(make_client):
 
 
 # ---------------------------------------------------------------- identifiers of two different contacts
+
 
 def test_a_purchase_whose_card_and_email_belong_to_two_contacts_is_refused_naming_both(api, catalogue):
     member = MemberFactory(card_number="900000001234")
@@ -256,8 +270,11 @@ def test_a_purchase_whose_contact_id_and_card_belong_to_two_contacts_is_refused(
 def test_identifiers_that_agree_are_accepted_and_an_unknown_extra_email_creates_nobody(api, catalogue):
     member = MemberFactory(card_number="900000001234", contact__email="dana@example.com")
 
-    same = api.post(URL, order("P-1", card_number="900000001234", email="dana@example.com", contact=member.contact_id),
-                    format="json")
+    same = api.post(
+        URL,
+        order("P-1", card_number="900000001234", email="dana@example.com", contact=member.contact_id),
+        format="json",
+    )
     unknown_email = api.post(URL, order("P-2", card_number="900000001234", email="nobody@example.com"), format="json")
 
     assert same.status_code == 201 and same.json()["contact"] == member.contact_id

@@ -3,6 +3,7 @@
 The operations come from the OpenAPI schema, so a new endpoint is in the matrix the day it is added, and
 the matrix fails until EXPECTED says which roles it opens to.
 """
+
 import pytest
 from django.contrib.auth.models import Group
 from drf_spectacular.generators import SchemaGenerator
@@ -93,8 +94,12 @@ EXPECTED = {
 
 def schema_operations() -> list[tuple[str, str]]:
     schema = SchemaGenerator().get_schema(request=None, public=True)
-    return sorted((method.upper(), path) for path, item in schema["paths"].items()
-                  for method in item if method in ("get", "post", "put", "patch", "delete"))
+    return sorted(
+        (method.upper(), path)
+        for path, item in schema["paths"].items()
+        for method in item
+        if method in ("get", "post", "put", "patch", "delete")
+    )
 
 
 OPERATIONS = schema_operations()
@@ -108,12 +113,21 @@ def objects():
     purchase = PurchaseFactory(contact=member.contact)
     template = template_save(data={"name": "Sale", "subject": "Sale", "html": "<p>Hi</p>", "language": "en"})
     segment = segment_create(name="List", kind=Segment.Kind.STATIC)
-    campaign = campaign_save(data={"name": "Spring", "template": template},
-                             segments=[segment_create(name="Haifa", rules={"field": "city", "op": "eq",
-                                                                          "value": "Haifa"})])
-    return {"contacts": member.contact, "club-members": member, "products": ProductFactory(),
-            "stores": StoreFactory(), "purchases": purchase, "events": ActivityFactory(contact=member.contact),
-            "segments": segment, "templates": template, "campaigns": campaign}
+    campaign = campaign_save(
+        data={"name": "Spring", "template": template},
+        segments=[segment_create(name="Haifa", rules={"field": "city", "op": "eq", "value": "Haifa"})],
+    )
+    return {
+        "contacts": member.contact,
+        "club-members": member,
+        "products": ProductFactory(),
+        "stores": StoreFactory(),
+        "purchases": purchase,
+        "events": ActivityFactory(contact=member.contact),
+        "segments": segment,
+        "templates": template,
+        "campaigns": campaign,
+    }
 
 
 @pytest.fixture
@@ -128,6 +142,7 @@ def session(django_user_model):
         client = APIClient()
         client.force_authenticate(user)
         return client
+
     return login
 
 

@@ -1,4 +1,5 @@
 """Which scope opens which door (CONTRACT.md §4): every endpoint, with and without its scope."""
+
 import pytest
 
 from crm.models import SCOPES

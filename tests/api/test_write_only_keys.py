@@ -1,4 +1,5 @@
 """Scopes don't leak: a key that may write but not read contacts gets back only the id of what it wrote."""
+
 import pytest
 
 from contacts.models import Contact
@@ -35,8 +36,9 @@ def test_changing_and_erasing_with_a_write_only_key_answer_only_the_id(writer):
 
 def test_enrolling_and_changing_a_club_member_with_a_write_only_key_answer_only_the_id(writer):
     contact = ContactFactory()
-    created = writer.post("/api/v1/club-members/", {"contact": contact.pk, "card_number": "900000001234"},
-                          format="json")
+    created = writer.post(
+        "/api/v1/club-members/", {"contact": contact.pk, "card_number": "900000001234"}, format="json"
+    )
     assert created.status_code == 201
     member_id = created.json()["id"]
     assert created.json() == {"id": member_id}
@@ -46,7 +48,8 @@ def test_enrolling_and_changing_a_club_member_with_a_write_only_key_answer_only_
 
 def test_a_key_that_also_reads_contacts_gets_the_whole_contact(make_client):
     response = make_client("contacts:write", "contacts:read").post(
-        "/api/v1/contacts/", {"email": "dana@example.com", "first_name": "Dana"}, format="json")
+        "/api/v1/contacts/", {"email": "dana@example.com", "first_name": "Dana"}, format="json"
+    )
     assert response.status_code == 201
     assert response.json()["email"] == "dana@example.com" and response.json()["first_name"] == "Dana"
 
@@ -54,9 +57,15 @@ def test_a_key_that_also_reads_contacts_gets_the_whole_contact(make_client):
 def test_recording_a_purchase_with_a_purchases_key_answers_only_the_id(make_client):
     ContactFactory(email="dana@example.com", first_name="Dana")
     ProductFactory(sku="LENS-30")
-    order = {"external_id": "WEB-1", "source": "shop", "channel": "online", "email": "dana@example.com",
-             "purchased_at": "2026-03-01T18:05:00+02:00", "total": "79.90",
-             "items": [{"sku": "LENS-30", "quantity": 1, "unit_price": "79.90"}]}
+    order = {
+        "external_id": "WEB-1",
+        "source": "shop",
+        "channel": "online",
+        "email": "dana@example.com",
+        "purchased_at": "2026-03-01T18:05:00+02:00",
+        "total": "79.90",
+        "items": [{"sku": "LENS-30", "quantity": 1, "unit_price": "79.90"}],
+    }
     client = make_client("purchases:write")
     first = client.post("/api/v1/purchases/", order, format="json")
     again = client.post("/api/v1/purchases/", order, format="json")
@@ -66,9 +75,15 @@ def test_recording_a_purchase_with_a_purchases_key_answers_only_the_id(make_clie
 
 def test_bulk_purchases_answer_counts_and_errors_only(make_client):
     ProductFactory(sku="LENS-30")
-    item = {"external_id": "WEB-2", "source": "shop", "channel": "online", "email": "noa@example.com",
-            "purchased_at": "2026-03-01T18:05:00+02:00", "total": "79.90",
-            "items": [{"sku": "LENS-30", "quantity": 1, "unit_price": "79.90"}]}
+    item = {
+        "external_id": "WEB-2",
+        "source": "shop",
+        "channel": "online",
+        "email": "noa@example.com",
+        "purchased_at": "2026-03-01T18:05:00+02:00",
+        "total": "79.90",
+        "items": [{"sku": "LENS-30", "quantity": 1, "unit_price": "79.90"}],
+    }
     response = make_client("purchases:write").post("/api/v1/purchases/bulk/", {"purchases": [item]}, format="json")
     assert response.status_code == 200
     assert set(response.json()) == {"created", "duplicates", "errors"}
@@ -77,8 +92,11 @@ def test_bulk_purchases_answer_counts_and_errors_only(make_client):
 
 def test_tracking_an_event_with_an_events_key_answers_only_the_id(make_client):
     ContactFactory(email="dana@example.com")
-    response = make_client("events:write").post("/api/v1/events/", {
-        "type": "page_view", "email": "dana@example.com", "url": "https://shop.example.com/"}, format="json")
+    response = make_client("events:write").post(
+        "/api/v1/events/",
+        {"type": "page_view", "email": "dana@example.com", "url": "https://shop.example.com/"},
+        format="json",
+    )
     assert response.status_code == 201
     assert set(response.json()) == {"id"}
 

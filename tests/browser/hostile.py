@@ -3,6 +3,7 @@
 Each payload, if it ever ran, would set `window.__xss`; the crawl asserts it never does. Data goes in
 through the services (the doors real data uses) wherever they accept it.
 """
+
 import datetime as dt
 from dataclasses import dataclass, field
 
@@ -31,8 +32,11 @@ PAYLOADS = (SCRIPT, ATTRIBUTE, JS_URL, TEMPLATE, TEXTAREA)
 HEBREW = tuple(f"דנה{p}" for p in PAYLOADS)
 ALL = PAYLOADS + HEBREW
 # Valid addresses (Django's validator accepts a quoted local part) that still carry markup.
-EMAILS = ('"<svg/onload=window.__xss=1>"@example.com', "{{7*7}}@example.com",
-          "\"'><img/src=x/onerror=window.__xss=1>\"@example.co.il")
+EMAILS = (
+    '"<svg/onload=window.__xss=1>"@example.com',
+    "{{7*7}}@example.com",
+    '"\'><img/src=x/onerror=window.__xss=1>"@example.co.il',
+)
 HOSTILE_URL = f"https://example.com/?q={SCRIPT}&b=" + ATTRIBUTE.replace(" ", "%20")
 
 
@@ -53,16 +57,22 @@ class World:
 def build(user) -> World:
     world = World(user=user)
     CustomField.objects.create(key="note", label=SCRIPT, help_text=ATTRIBUTE)
-    CustomField.objects.create(key="colour", label=HEBREW[4], type=CustomField.Type.CHOICE,
-                               choices=list(PAYLOADS), help_text=TEXTAREA)
+    CustomField.objects.create(
+        key="colour", label=HEBREW[4], type=CustomField.Type.CHOICE, choices=list(PAYLOADS), help_text=TEXTAREA
+    )
     store = contact_services.store_save(code="S<b>1</b>", name=ATTRIBUTE, city=HEBREW[0])
-    products = [contact_services.product_save(sku=f"SKU{ATTRIBUTE}"[:64], name=SCRIPT, category=TEXTAREA),
-                contact_services.product_save(sku=HEBREW[3], name=HEBREW[1], category=HEBREW[0])]
+    products = [
+        contact_services.product_save(sku=f"SKU{ATTRIBUTE}"[:64], name=SCRIPT, category=TEXTAREA),
+        contact_services.product_save(sku=HEBREW[3], name=HEBREW[1], category=HEBREW[0]),
+    ]
     for index in range(len(ALL)):
         world.contacts.append(_contact(index, store, products))
     for index, email in enumerate(EMAILS):
-        contact, _created = contact_services.contact_upsert(**read_input(ContactUpsertSerializer, {
-            "email": email, "first_name": payload(index + 3), "email_opt_in": True}))
+        contact, _created = contact_services.contact_upsert(
+            **read_input(
+                ContactUpsertSerializer, {"email": email, "first_name": payload(index + 3), "email_opt_in": True}
+            )
+        )
         world.contacts.append(contact)
     _segments(world)
     _templates_and_campaigns(world)
@@ -77,37 +87,62 @@ def build(user) -> World:
 
 def _contact(index: int, store, products) -> Contact:
     text = payload(index)
-    contact = contact_services.contact_create(**read_input(ContactSerializer, {
-        "email": f"hostile{index}@example.com", "first_name": text, "last_name": payload(index + 1),
-        "city": payload(index + 2), "region": payload(index + 4), "source_detail": text,
-        "external_id": f"x{index}{text}", "tags": [text, payload(index + 5)], "email_opt_in": True,
-        "attributes": {"note": text, "colour": PAYLOADS[index % len(PAYLOADS)], payload(index + 1)[:60]: text},
-        "language": "he" if index >= len(PAYLOADS) else "en"}))
-    contact_services.consent_change(contact=contact, channel="sms", granted=True, source=text[:100],
-                                    text_shown=text)
+    contact = contact_services.contact_create(
+        **read_input(
+            ContactSerializer,
+            {
+                "email": f"hostile{index}@example.com",
+                "first_name": text,
+                "last_name": payload(index + 1),
+                "city": payload(index + 2),
+                "region": payload(index + 4),
+                "source_detail": text,
+                "external_id": f"x{index}{text}",
+                "tags": [text, payload(index + 5)],
+                "email_opt_in": True,
+                "attributes": {"note": text, "colour": PAYLOADS[index % len(PAYLOADS)], payload(index + 1)[:60]: text},
+                "language": "he" if index >= len(PAYLOADS) else "en",
+            },
+        )
+    )
+    contact_services.consent_change(contact=contact, channel="sms", granted=True, source=text[:100], text_shown=text)
     member = contact_services.member_create(contact=contact, card_number=f"{index}{text}"[:50])
     contact_services.points_adjust(member=member, delta=10, reason=text)
-    ingest.purchase_ingest(data={
-        "contact": contact.pk, "external_id": f"o{index}{text}"[:100], "source": "pos", "store": store.code,
-        "channel": "in_store", "total": "99.90",
-        "items": [{"sku": products[index % 2].sku, "quantity": 1, "unit_price": "99.90"}]})
-    ingest.activity_ingest(data={
-        "contact": contact.pk, "type": "product_view", "product": products[index % 2].sku,
-        "url": HOSTILE_URL, "properties": {text: text, "ref": payload(index + 2)},
-        "event_id": f"e{index}{text}"[:100]})
-    ingest.activity_ingest(data={"anonymous_id": f"a{index}{text}"[:100], "type": "page_view",
-                                 "url": HOSTILE_URL})
+    ingest.purchase_ingest(
+        data={
+            "contact": contact.pk,
+            "external_id": f"o{index}{text}"[:100],
+            "source": "pos",
+            "store": store.code,
+            "channel": "in_store",
+            "total": "99.90",
+            "items": [{"sku": products[index % 2].sku, "quantity": 1, "unit_price": "99.90"}],
+        }
+    )
+    ingest.activity_ingest(
+        data={
+            "contact": contact.pk,
+            "type": "product_view",
+            "product": products[index % 2].sku,
+            "url": HOSTILE_URL,
+            "properties": {text: text, "ref": payload(index + 2)},
+            "event_id": f"e{index}{text}"[:100],
+        }
+    )
+    ingest.activity_ingest(data={"anonymous_id": f"a{index}{text}"[:100], "type": "page_view", "url": HOSTILE_URL})
     return contact
 
 
 def _segments(world: World) -> None:
-    rules = {"any": [
-        {"field": "tag", "op": "has", "value": SCRIPT},
-        {"field": "city", "op": "in", "value": list(PAYLOADS)},
-        {"field": "attribute", "key": "note", "op": "eq", "value": ATTRIBUTE},
-        {"field": "purchased_category", "op": "in", "value": [TEXTAREA]},
-        {"field": "email_consent", "op": "is", "value": True},
-    ]}
+    rules = {
+        "any": [
+            {"field": "tag", "op": "has", "value": SCRIPT},
+            {"field": "city", "op": "in", "value": list(PAYLOADS)},
+            {"field": "attribute", "key": "note", "op": "eq", "value": ATTRIBUTE},
+            {"field": "purchased_category", "op": "in", "value": [TEXTAREA]},
+            {"field": "email_consent", "op": "is", "value": True},
+        ]
+    }
     for index, name in enumerate((SCRIPT, HEBREW[1])):
         segment = segment_services.segment_create(name=name, description=payload(index + 4), rules=rules)
         segment_services.segment_refresh(segment=segment)
@@ -116,8 +151,13 @@ def _segments(world: World) -> None:
     segment_services.static_add(segment=static, contact_ids=[c.pk for c in world.contacts[:3]])
     world.segments.append(static)
     # A dynamic segment built on another: its delete and "used by" paths name the hostile one.
-    world.segments.append(segment_services.segment_create(name=HEBREW[4], description=TEMPLATE, rules={
-        "field": "in_segment", "segment": world.segments[0].pk, "op": "is", "value": True}))
+    world.segments.append(
+        segment_services.segment_create(
+            name=HEBREW[4],
+            description=TEMPLATE,
+            rules={"field": "in_segment", "segment": world.segments[0].pk, "op": "is", "value": True},
+        )
+    )
 
 
 SAFE_HTML = (
@@ -126,23 +166,40 @@ SAFE_HTML = (
     '<a href="https://example.com/?q=&quot;&gt;&lt;img src=x onerror=window.__xss=1&gt;">shop</a>'
 )
 # What a row saved before templates were checked may still hold; saving refuses it today.
-LEGACY_HTML = SAFE_HTML + SCRIPT + '<img src=x onerror="window.__xss=1"><a href="' + JS_URL + '">legacy-link</a>' + (
-    "<svg onload=window.__xss=1></svg>")
+LEGACY_HTML = (
+    SAFE_HTML
+    + SCRIPT
+    + '<img src=x onerror="window.__xss=1"><a href="'
+    + JS_URL
+    + '">legacy-link</a>'
+    + ("<svg onload=window.__xss=1></svg>")
+)
 
 
 def _templates_and_campaigns(world: World) -> None:
     for index, (name, language) in enumerate(((SCRIPT, "en"), (HEBREW[1], "he"))):
-        world.templates.append(campaign_services.template_save(data={
-            "name": name, "subject": payload(index + 4) + " {{ contact.first_name }}",
-            "preheader": payload(index + 1) + " {{ contact.last_name }}", "html": SAFE_HTML,
-            "text": payload(index) + " {{ contact.first_name }}", "language": language}))
-    sent = campaign_services.campaign_save(data={
-        "name": SCRIPT, "template": world.templates[0], "from_name": ATTRIBUTE[:100],
-        "utm_campaign": TEXTAREA}, segments=[world.segments[0]], exclude_segments=[world.segments[2]],
-        user=world.user)
+        world.templates.append(
+            campaign_services.template_save(
+                data={
+                    "name": name,
+                    "subject": payload(index + 4) + " {{ contact.first_name }}",
+                    "preheader": payload(index + 1) + " {{ contact.last_name }}",
+                    "html": SAFE_HTML,
+                    "text": payload(index) + " {{ contact.first_name }}",
+                    "language": language,
+                }
+            )
+        )
+    sent = campaign_services.campaign_save(
+        data={"name": SCRIPT, "template": world.templates[0], "from_name": ATTRIBUTE[:100], "utm_campaign": TEXTAREA},
+        segments=[world.segments[0]],
+        exclude_segments=[world.segments[2]],
+        user=world.user,
+    )
     campaign_services.campaign_start(campaign=sent)
-    draft = campaign_services.campaign_save(data={"name": HEBREW[1], "template": world.templates[1]},
-                                            segments=[world.segments[1]], user=world.user)
+    draft = campaign_services.campaign_save(
+        data={"name": HEBREW[1], "template": world.templates[1]}, segments=[world.segments[1]], user=world.user
+    )
     world.campaigns = [Campaign.objects.get(pk=sent.pk), draft]
     _track(world, sent)
     _plant_legacy_html(world)
@@ -171,20 +228,37 @@ def _plant_legacy_html(world: World) -> None:
 
 
 def _log_entries(world: World) -> None:
-    """"Recent actions" and object histories show what staff once typed."""
-    for obj in (world.contacts[0], world.segments[0], world.templates[0], world.campaigns[0],
-                LoyaltyMember.objects.first()):
-        LogEntry.objects.create(user=world.user, content_type=ContentType.objects.get_for_model(obj),
-                                object_id=str(obj.pk), object_repr=SCRIPT, action_flag=CHANGE,
-                                change_message=ATTRIBUTE)
+    """ "Recent actions" and object histories show what staff once typed."""
+    for obj in (
+        world.contacts[0],
+        world.segments[0],
+        world.templates[0],
+        world.campaigns[0],
+        LoyaltyMember.objects.first(),
+    ):
+        LogEntry.objects.create(
+            user=world.user,
+            content_type=ContentType.objects.get_for_model(obj),
+            object_id=str(obj.pk),
+            object_repr=SCRIPT,
+            action_flag=CHANGE,
+            change_message=ATTRIBUTE,
+        )
 
 
 def hostile_csv() -> bytes:
     """A contacts import with markup in every column and one invalid line per payload."""
     lines = ["email,first_name,last_name,city,tags,attributes.note,card_number"]
     for index, text in enumerate(ALL):
-        cells = [f"imp{index}@example.com", text, payload(index + 1), payload(index + 2), text, text,
-                 f"c{index}{text}"[:50]]
+        cells = [
+            f"imp{index}@example.com",
+            text,
+            payload(index + 1),
+            payload(index + 2),
+            text,
+            text,
+            f"c{index}{text}"[:50],
+        ]
         lines.append(",".join('"' + c.replace('"', '""') + '"' for c in cells))
         bad = [text, text, text, text, text, text, ""]
         lines.append(",".join('"' + c.replace('"', '""') + '"' for c in bad))

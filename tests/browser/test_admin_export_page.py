@@ -1,4 +1,5 @@
 """The contact export page works under the admin's Content Security Policy."""
+
 import pytest
 
 from tests.factories import ContactFactory

@@ -2,6 +2,7 @@
 as a contact, sends a test, sends a campaign to a segment minus an exclusion segment through a real
 SMTP server on loopback, and watches the report fill in as the received mails are opened and clicked
 against the live server."""
+
 import re
 
 import pytest
@@ -13,8 +14,9 @@ from tests.campaigns.conftest import SmtpSink
 from tests.factories import ContactFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-MAIL_CLIENT_AGENT = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-                     "Chrome/126.0.0.0 Safari/537.36")
+MAIL_CLIENT_AGENT = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36"
+)
 
 
 @pytest.fixture
@@ -55,8 +57,9 @@ def number(page, key: str) -> str:
     return page.inner_text(f'.campaign-stats [data-key="{key}"]').strip()
 
 
-def test_a_marketer_sends_a_hebrew_campaign_and_watches_the_stats_fill_in(logged_in, live_server, browser,
-                                                                          mail_settings, sink, audience):
+def test_a_marketer_sends_a_hebrew_campaign_and_watches_the_stats_fill_in(
+    logged_in, live_server, browser, mail_settings, sink, audience
+):
     """One marketer's session end to end in one browser, each step on the page the previous one left:
     long on purpose, since splitting it would repeat the set-up of every earlier step."""
     page = logged_in
@@ -67,8 +70,9 @@ def test_a_marketer_sends_a_hebrew_campaign_and_watches_the_stats_fill_in(logged
     page.fill("#id_name", "מבצע אביב")
     page.select_option("#id_language", "he")
     page.fill("#id_subject", "{{ contact.first_name|default:'חבר' }}, המבצע התחיל!")
-    page.fill("#id_html", "<h1>שלום {{ contact.first_name|default:'חבר' }}</h1>\n"
-                          f'<p><a href="{shop_url}">לחנות</a></p>')
+    page.fill(
+        "#id_html", f"<h1>שלום {{{{ contact.first_name|default:'חבר' }}}}</h1>\n<p><a href=\"{shop_url}\">לחנות</a></p>"
+    )
     page.click("input[name=_continue]")
     page.wait_for_selector(".messagelist .success")
     template = EmailTemplate.objects.get(name="מבצע אביב")
@@ -139,7 +143,8 @@ def test_a_marketer_sends_a_hebrew_campaign_and_watches_the_stats_fill_in(logged
     # The numbers fill in on the open report page, without a reload
     page.wait_for_function(
         "() => document.querySelector('.campaign-stats [data-key=\"unique_opens\"]').textContent.trim() === '2'",
-        timeout=20000)
+        timeout=20000,
+    )
     assert number(page, "opens") == "2"
     assert number(page, "machine_opens") == "1"
     assert number(page, "raw_opens") == "3"

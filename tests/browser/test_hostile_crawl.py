@@ -9,6 +9,7 @@ holds the payloads escaped. Admin URLs are enumerated from `admin.site.get_urls(
 ModelAdmin's `get_urls()`, so a page added later is crawled too, or the crawl fails naming the URL
 parameter it cannot fill.
 """
+
 from html.parser import HTMLParser
 from urllib.parse import urlencode
 
@@ -28,8 +29,13 @@ PASSWORD = "pw-Hostile-1"
 SITE_PAGES_SKIPPED = {"logout", "view_on_site"}  # logging out ends the crawl; no model has a site URL
 FILTER_LINKS_PER_LIST = 3
 # Changelists whose filters list values from the data (tags, segments, stores, categories).
-FILTERED_LISTS = ("/contacts/contact/", "/segments/segmentmembership/", "/contacts/purchase/",
-                  "/contacts/loyaltymember/", "/contacts/product/")
+FILTERED_LISTS = (
+    "/contacts/contact/",
+    "/segments/segmentmembership/",
+    "/contacts/purchase/",
+    "/contacts/loyaltymember/",
+    "/contacts/product/",
+)
 URL_ATTRIBUTES = {"href", "src", "action", "formaction", "xlink:href", "data", "background", "poster"}
 TRAP = """(() => {
   let value;
@@ -78,7 +84,8 @@ class MarkupFinder(HTMLParser):
         for name, value in attrs:
             value = value or ""
             if (name.startswith("on") and "__xss" in value) or (
-                    name in URL_ATTRIBUTES and value.strip().lower().startswith("javascript:")):
+                name in URL_ATTRIBUTES and value.strip().lower().startswith("javascript:")
+            ):
                 self.found.append(f"<{tag} {name}={value!r}>")
         self.in_script = tag == "script" and dict(attrs).get("type") != "application/json"
 
@@ -201,6 +208,7 @@ def crawler(browser, live_server, world):
 
 # ------------------------------------------------------------------ enumerating the admin
 
+
 def _samples(model) -> list:
     """Rows from both ends of the table (English payloads first, Hebrew last); contacts also from the
     middle, where the Hebrew names start before the hostile email addresses."""
@@ -215,8 +223,9 @@ def _parameter_values(model, name: str, world) -> list:
         "object_id": lambda: [obj.pk for obj in _samples(model)],
         "pk": lambda: [obj.pk for obj in _samples(model)][:1],
         "id": lambda: [obj.pk for obj in _samples(model)][:1],
-        "contact_id": lambda: [c.pk for c in (world.contacts[0], world.contacts[len(hostile.PAYLOADS)],
-                                               world.contacts[-1])],
+        "contact_id": lambda: [
+            c.pk for c in (world.contacts[0], world.contacts[len(hostile.PAYLOADS)], world.contacts[-1])
+        ],
         "verb": lambda: list(VERBS),
         "fmt": lambda: list(FORMATS),
     }
@@ -262,12 +271,17 @@ def _site_pages() -> list[str]:
         if isinstance(pattern, URLResolver) or pattern.name in SITE_PAGES_SKIPPED or pattern.name is None:
             continue
         if pattern.name == "app_list":
-            pages.extend(reverse("admin:app_list", kwargs={"app_label": label})
-                         for label in {m._meta.app_label for m in admin.site._registry})
+            pages.extend(
+                reverse("admin:app_list", kwargs={"app_label": label})
+                for label in {m._meta.app_label for m in admin.site._registry}
+            )
         elif pattern.name == "autocomplete":
             for text in (hostile.SCRIPT, hostile.HEBREW[0]):
-                pages.append(reverse("admin:autocomplete") + "?" + urlencode({
-                    "term": text, "app_label": "contacts", "model_name": "contact", "field_name": "tags"}))
+                pages.append(
+                    reverse("admin:autocomplete")
+                    + "?"
+                    + urlencode({"term": text, "app_label": "contacts", "model_name": "contact", "field_name": "tags"})
+                )
         else:
             assert not pattern.pattern.converters, f"the crawl cannot fill admin page {pattern.pattern}"
             pages.append(reverse(f"admin:{pattern.name}"))
@@ -283,13 +297,15 @@ def admin_pages(world) -> list[str]:
 
 def filter_links(crawler) -> list[str]:
     """The changelist's own filter links: hostile tag names, segments, stores become query strings."""
-    hrefs = crawler.page.eval_on_selector_all("#changelist-filter a[href^='?']",
-                                              "links => links.map(link => link.getAttribute('href'))")
+    hrefs = crawler.page.eval_on_selector_all(
+        "#changelist-filter a[href^='?']", "links => links.map(link => link.getAttribute('href'))"
+    )
     hostile_first = sorted(set(hrefs), key=lambda h: ("__xss" not in h and "%3C" not in h, h))
     return hostile_first[:FILTER_LINKS_PER_LIST]
 
 
 # ------------------------------------------------------------------ the crawl
+
 
 def test_no_admin_page_runs_or_serves_unescaped_markup_from_hostile_data(crawler, world):
     pages = admin_pages(world)
@@ -400,8 +416,10 @@ def test_bulk_actions_and_their_messages_keep_hostile_names_as_text(crawler, wor
 def test_previews_as_each_hostile_contact_keep_the_mail_out_of_the_admin_page(crawler, world):
     page = crawler.page
     for contact in (world.contacts[0], world.contacts[len(hostile.PAYLOADS)], world.contacts[-1]):
-        for url in (reverse("admin:campaigns_emailtemplate_preview", args=[world.templates[0].pk]),
-                    reverse("admin:campaigns_campaign_preview", args=[world.campaigns[1].pk])):
+        for url in (
+            reverse("admin:campaigns_emailtemplate_preview", args=[world.templates[0].pk]),
+            reverse("admin:campaigns_campaign_preview", args=[world.campaigns[1].pk]),
+        ):
             crawler.visit(f"{url}?{urlencode({'contact': contact.pk})}")
             sandbox = page.get_attribute("iframe.campaign-html", "sandbox")
             assert sandbox is not None and "allow-scripts" not in sandbox and "allow-same-origin" not in sandbox

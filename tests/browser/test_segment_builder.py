@@ -35,17 +35,20 @@ def test_a_marketer_builds_nests_previews_and_saves_a_segment(logged_in, live_se
     page.click("input[name=_save]")
     page.wait_for_selector(".messagelist .success")
     segment = Segment.objects.get(name="Haifa buyers")
-    assert segment.rules == {"all": [
-        {"field": "city", "op": "eq", "value": "haifa"},
-        {"any": [{"field": "purchase_count", "op": "gte", "value": 1}]},
-    ]}
+    assert segment.rules == {
+        "all": [
+            {"field": "city", "op": "eq", "value": "haifa"},
+            {"any": [{"field": "purchase_count", "op": "gte", "value": 1}]},
+        ]
+    }
     assert segment.member_count == 1
 
 
 def test_the_builder_shows_server_errors_and_reloads_saved_rules(logged_in, live_server):
     page = logged_in
-    segment = Segment.objects.create(name="Saved", rules={"not": {"any": [
-        {"field": "club_tier", "op": "in", "value": ["gold"]}]}})
+    segment = Segment.objects.create(
+        name="Saved", rules={"not": {"any": [{"field": "club_tier", "op": "in", "value": ["gold"]}]}}
+    )
     page.goto(f"{live_server.url}/admin/segments/segment/{segment.pk}/change/")
     assert page.locator("#segment-builder .sb-group-kind").first.input_value() == "none"
     assert page.locator("#segment-builder .sb-field").first.input_value() == "club_tier"

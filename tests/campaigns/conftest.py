@@ -5,6 +5,7 @@
 answer chosen recipients with an error: a string answers every time, a list answers once per
 attempt and then accepts.
 """
+
 import email
 import email.policy
 import socket
@@ -42,8 +43,7 @@ class SinkHandler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
-        parsed = email.message_from_bytes(envelope.original_content or envelope.content,
-                                          policy=email.policy.default)
+        parsed = email.message_from_bytes(envelope.original_content or envelope.content, policy=email.policy.default)
         with self.lock:
             self.messages.append(parsed)
             self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
@@ -101,9 +101,11 @@ def smtp_settings(settings, smtp_sink):
     return settings
 
 
-HEBREW_HTML = ('<p>שלום {{ contact.first_name|default:"חבר" }},</p>'
-               '<p>יש לך {{ club.points|default:0 }} נקודות.</p>'
-               '<p><a href="https://shop.example.com/sale?x=1">למבצע</a></p>')
+HEBREW_HTML = (
+    '<p>שלום {{ contact.first_name|default:"חבר" }},</p>'
+    "<p>יש לך {{ club.points|default:0 }} נקודות.</p>"
+    '<p><a href="https://shop.example.com/sale?x=1">למבצע</a></p>'
+)
 
 
 @pytest.fixture
@@ -111,10 +113,14 @@ def make_template(db):
     from campaigns.services import template_save
 
     def make(**data):
-        values = {"name": "Weekly", "subject": "Hello {{ contact.first_name|default:'friend' }}",
-                  "html": '<p>Hi {{ contact.first_name|default:"friend" }}</p>'
-                          '<p><a href="https://shop.example.com/new">New in</a></p>',
-                  "language": "en", **data}
+        values = {
+            "name": "Weekly",
+            "subject": "Hello {{ contact.first_name|default:'friend' }}",
+            "html": '<p>Hi {{ contact.first_name|default:"friend" }}</p>'
+            '<p><a href="https://shop.example.com/new">New in</a></p>',
+            "language": "en",
+            **data,
+        }
         return template_save(data=values)
 
     return make
@@ -137,8 +143,13 @@ def make_campaign(db, make_template, static_segment):
     from campaigns.services import campaign_save
 
     def make(contacts, *, exclude=(), template=None, **data):
-        values = {"name": "Spring sale", "template": template or make_template(), "from_email": "club@shop.example",
-                  "from_name": "Shop Club", **data}
+        values = {
+            "name": "Spring sale",
+            "template": template or make_template(),
+            "from_email": "club@shop.example",
+            "from_name": "Shop Club",
+            **data,
+        }
         excluded = [static_segment(exclude, name="Excluded")] if exclude else []
         return campaign_save(data=values, segments=[static_segment(contacts)], exclude_segments=excluded)
 

@@ -1,5 +1,6 @@
 """The campaigns back office: templates saved through the service, preview, test send, campaigns with
 exclusions, recipient count, the sending buttons, progress JSON and the report page."""
+
 import datetime as dt
 
 import pytest
@@ -14,14 +15,19 @@ from segments.services import segment_create, static_add
 from tests.factories import ContactFactory, MemberFactory
 
 pytestmark = pytest.mark.django_db
-HEBREW = ('<p>שלום {{ contact.first_name|default:"חבר" }}</p>\n'
-          '<p><a href="https://shop.example.com/">לחנות</a></p>')
+HEBREW = '<p>שלום {{ contact.first_name|default:"חבר" }}</p>\n<p><a href="https://shop.example.com/">לחנות</a></p>'
 
 
 @pytest.fixture
 def template():
-    return template_save(data={"name": "Sale", "subject": "{{ contact.first_name|default:'חבר' }}, מבצע!",
-                               "html": HEBREW, "language": "he"})
+    return template_save(
+        data={
+            "name": "Sale",
+            "subject": "{{ contact.first_name|default:'חבר' }}, מבצע!",
+            "html": HEBREW,
+            "language": "he",
+        }
+    )
 
 
 @pytest.fixture
@@ -39,11 +45,21 @@ def url(name, *args):
 
 
 def template_form(**changes):
-    return {"name": "Welcome", "language": "he", "direction": "", "layout": "default",
-            "subject": "ברוכים הבאים", "preheader": "", "html": "<p>שלום</p>", "text": "", **changes}
+    return {
+        "name": "Welcome",
+        "language": "he",
+        "direction": "",
+        "layout": "default",
+        "subject": "ברוכים הבאים",
+        "preheader": "",
+        "html": "<p>שלום</p>",
+        "text": "",
+        **changes,
+    }
 
 
 # ------------------------------------------------------------------ templates
+
 
 def test_a_template_saves_through_the_service_and_gets_a_text_part_later(admin_client):
     response = admin_client.post(url("emailtemplate_add"), template_form())
@@ -54,8 +70,9 @@ def test_a_template_saves_through_the_service_and_gets_a_text_part_later(admin_c
 
 
 def test_a_template_error_shows_on_its_field_with_the_line(admin_client):
-    response = admin_client.post(url("emailtemplate_add"), template_form(
-        html="<p>שלום</p>\n<p>{{ contact.nickname }}</p>", subject="{% if %}"))
+    response = admin_client.post(
+        url("emailtemplate_add"), template_form(html="<p>שלום</p>\n<p>{{ contact.nickname }}</p>", subject="{% if %}")
+    )
 
     assert response.status_code == 200
     errors = response.context["adminform"].form.errors
@@ -109,8 +126,10 @@ def test_an_unknown_preview_contact_is_an_error_not_a_crash(admin_client, templa
 def test_a_test_send_goes_to_the_given_addresses(admin_client, template, mailoutbox):
     contact = ContactFactory(first_name="Noa")
 
-    response = admin_client.post(url("emailtemplate_preview", template.pk), {
-        "emails": "me@example.com, boss@example.com", "contact": str(contact.pk)})
+    response = admin_client.post(
+        url("emailtemplate_preview", template.pk),
+        {"emails": "me@example.com, boss@example.com", "contact": str(contact.pk)},
+    )
 
     assert response.status_code == 302
     assert sorted(addr for mail in mailoutbox for addr in mail.to) == ["boss@example.com", "me@example.com"]
@@ -119,8 +138,9 @@ def test_a_test_send_goes_to_the_given_addresses(admin_client, template, mailout
 
 
 def test_a_test_send_to_a_bad_address_sends_nothing(admin_client, template, mailoutbox):
-    response = admin_client.post(url("emailtemplate_preview", template.pk), {"emails": "me@, ok@example.com"},
-                                 follow=True)
+    response = admin_client.post(
+        url("emailtemplate_preview", template.pk), {"emails": "me@, ok@example.com"}, follow=True
+    )
 
     assert mailoutbox == []
     assert "me@" in response.content.decode()
@@ -128,11 +148,24 @@ def test_a_test_send_to_a_bad_address_sends_nothing(admin_client, template, mail
 
 # ------------------------------------------------------------------ campaigns
 
+
 def campaign_form(template, include, exclude=(), **changes):
-    return {"name": "Spring", "template": template.pk, "segments": [s.pk for s in include],
-            "exclude_segments": [s.pk for s in exclude], "from_name": "Club", "from_email": "club@example.com",
-            "reply_to": "", "utm_source": "crm", "utm_medium": "email", "utm_campaign": "", "cost": "250",
-            "scheduled_at_0": "", "scheduled_at_1": "", **changes}
+    return {
+        "name": "Spring",
+        "template": template.pk,
+        "segments": [s.pk for s in include],
+        "exclude_segments": [s.pk for s in exclude],
+        "from_name": "Club",
+        "from_email": "club@example.com",
+        "reply_to": "",
+        "utm_source": "crm",
+        "utm_medium": "email",
+        "utm_campaign": "",
+        "cost": "250",
+        "scheduled_at_0": "",
+        "scheduled_at_1": "",
+        **changes,
+    }
 
 
 def test_a_campaign_is_created_with_an_exclusion(admin_client, template, haifa):
@@ -171,8 +204,9 @@ def test_the_change_page_counts_recipients_before_sending(admin_client, campaign
     assert url("campaign_verb", campaign.pk, "pause") not in html
 
 
-def test_send_asks_first_then_sends_through_the_service(admin_client, campaign, mailoutbox,
-                                                        django_capture_on_commit_callbacks):
+def test_send_asks_first_then_sends_through_the_service(
+    admin_client, campaign, mailoutbox, django_capture_on_commit_callbacks
+):
     ContactFactory(city="Haifa", email="reader@example.com")
 
     confirm = admin_client.get(url("campaign_verb", campaign.pk, "send"))
@@ -266,17 +300,26 @@ def sent_campaign(campaign):
     link = Link.objects.create(campaign=campaign, url="https://shop.example.com/sale", url_hash="x")
     messages = []
     for n in range(3):
-        msg = Message.objects.create(campaign=campaign, contact=ContactFactory(email=f"r{n}@example.com"),
-                                     status="sent", sent_at=timezone.now())
+        msg = Message.objects.create(
+            campaign=campaign, contact=ContactFactory(email=f"r{n}@example.com"), status="sent", sent_at=timezone.now()
+        )
         messages.append(msg)
     now = timezone.now()
-    Message.objects.filter(pk=messages[0].pk).update(first_opened_at=now, first_clicked_at=now, open_count=1,
-                                                     click_count=1)
+    Message.objects.filter(pk=messages[0].pk).update(
+        first_opened_at=now, first_clicked_at=now, open_count=1, click_count=1
+    )
     for kind, machine, with_link in (("open", False, False), ("open", True, False), ("click", False, True)):
-        TrackingEvent.objects.create(message=messages[0], campaign=campaign, contact=messages[0].contact, kind=kind,
-                                     is_machine=machine, link=link if with_link else None)
-    Message.objects.create(campaign=campaign, contact=ContactFactory(email="off@example.com"), status="skipped",
-                           skip_reason="no_consent")
+        TrackingEvent.objects.create(
+            message=messages[0],
+            campaign=campaign,
+            contact=messages[0].contact,
+            kind=kind,
+            is_machine=machine,
+            link=link if with_link else None,
+        )
+    Message.objects.create(
+        campaign=campaign, contact=ContactFactory(email="off@example.com"), status="skipped", skip_reason="no_consent"
+    )
     return messages
 
 
@@ -288,7 +331,12 @@ def test_the_report_shows_stats_chart_links_and_recipients(admin_client, campaig
     assert response.status_code == 200
     stats = response.context["stats"]
     assert (stats["recipients"], stats["sent"], stats["skipped"], stats["opens"], stats["machine_opens"]) == (
-        4, 3, 1, 1, 1)
+        4,
+        3,
+        1,
+        1,
+        1,
+    )
     html = response.content.decode()
     assert "<svg" in html and 'class="opens"' in html
     assert "33.3%" in html  # open rate: 1 of 3 delivered
@@ -310,8 +358,8 @@ def test_the_recipients_table_counts_machine_opens_apart_from_human_opens(admin_
 
     html = admin_client.get(url("campaign_report", campaign.pk)).content.decode()
 
-    row = html[html.index("r1@example.com"):]
-    cell = row[row.index('class="campaign-opens"'):].split("</td>")[0]
+    row = html[html.index("r1@example.com") :]
+    cell = row[row.index('class="campaign-opens"') :].split("</td>")[0]
     assert ">1 (+2 machine)" in cell
 
 
@@ -331,11 +379,11 @@ def test_the_recipients_list_filters_by_state_and_pages_by_id(admin_client, camp
     skipped = admin_client.get(url("campaign_report", campaign.pk), {"state": "skipped"}).context["recipients"]
     first = admin_client.get(url("campaign_report", campaign.pk))
     from campaigns.admin import report
+
     report.RECIPIENTS_PER_PAGE, saved = 2, report.RECIPIENTS_PER_PAGE
     try:
         page_one = admin_client.get(url("campaign_report", campaign.pk)).context
-        page_two = admin_client.get(url("campaign_report", campaign.pk),
-                                    {"before": page_one["next_before"]}).context
+        page_two = admin_client.get(url("campaign_report", campaign.pk), {"before": page_one["next_before"]}).context
     finally:
         report.RECIPIENTS_PER_PAGE = saved
 
@@ -359,8 +407,9 @@ def test_an_analyst_reads_the_report_but_cannot_send(client, django_user_model, 
 
     assert viewer.get(url("campaign_report", campaign.pk)).status_code == 200
     assert viewer.post(url("campaign_verb", campaign.pk, "pause")).status_code == 403
-    assert viewer.post(url("emailtemplate_preview", campaign.template_id), {"emails": "a@example.com"}
-                       ).status_code == 403
+    assert (
+        viewer.post(url("emailtemplate_preview", campaign.template_id), {"emails": "a@example.com"}).status_code == 403
+    )
     assert Campaign.objects.get(pk=campaign.pk).status == "sending"
 
 

@@ -1,4 +1,5 @@
 """Templates and campaigns over the partner API (CONTRACT §4)."""
+
 import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -10,10 +11,7 @@ from segments.services import segment_create
 from tests.factories import ContactFactory
 
 pytestmark = pytest.mark.django_db
-HTML = ('<p>שלום {{ contact.first_name|default:"חבר" }}</p>'
-        '<p><a href="https://shop.example.com/">לחנות</a></p>')
-
-
+HTML = '<p>שלום {{ contact.first_name|default:"חבר" }}</p><p><a href="https://shop.example.com/">לחנות</a></p>'
 
 
 @pytest.fixture
@@ -23,8 +21,9 @@ def api(make_client):
 
 @pytest.fixture
 def template(api):
-    body = api.post("/api/v1/templates/", {"name": "Sale", "subject": "מבצע!", "html": HTML, "language": "he"},
-                    format="json").json()
+    body = api.post(
+        "/api/v1/templates/", {"name": "Sale", "subject": "מבצע!", "html": HTML, "language": "he"}, format="json"
+    ).json()
     return EmailTemplate.objects.get(pk=body["id"])
 
 
@@ -36,9 +35,15 @@ def segments():
 
 
 def campaign_body(email_template, audience, /, **extra):
-    return {"name": "Spring", "template": email_template.pk, "segments": [audience[0].pk],
-            "exclude_segments": [audience[1].pk], "from_email": "club@shop.example.com", "cost": "120.50",
-            **extra}
+    return {
+        "name": "Spring",
+        "template": email_template.pk,
+        "segments": [audience[0].pk],
+        "exclude_segments": [audience[1].pk],
+        "from_email": "club@shop.example.com",
+        "cost": "120.50",
+        **extra,
+    }
 
 
 def test_a_key_is_required(template):
@@ -59,8 +64,11 @@ def test_staff_sessions_work_too(admin_client, template):
 
 
 def test_create_template_returns_it_with_its_id_and_direction(api):
-    response = api.post("/api/v1/templates/", {"name": "Birthday", "subject": "Happy birthday",
-                                               "html": HTML, "language": "he"}, format="json")
+    response = api.post(
+        "/api/v1/templates/",
+        {"name": "Birthday", "subject": "Happy birthday", "html": HTML, "language": "he"},
+        format="json",
+    )
 
     assert response.status_code == 201, response.json()
     body = response.json()
@@ -69,20 +77,29 @@ def test_create_template_returns_it_with_its_id_and_direction(api):
 
 
 def test_a_template_with_an_unknown_variable_is_a_400_naming_field_and_line(api):
-    response = api.post("/api/v1/templates/", {"name": "Bad", "subject": "Hi",
-                                               "html": "<p>Hi</p>\n<p>{{ contact.nickname }}</p>"}, format="json")
+    response = api.post(
+        "/api/v1/templates/",
+        {"name": "Bad", "subject": "Hi", "html": "<p>Hi</p>\n<p>{{ contact.nickname }}</p>"},
+        format="json",
+    )
 
     assert response.status_code == 400
     assert "line 2" in response.json()["html"][0]
     assert "contact.nickname" in response.json()["html"][0]
 
 
-@pytest.mark.parametrize("html, expected", [
-    ('<p>Hi</p>\n<img src="x.png" onerror="steal()">', "onerror"),
-    ('<p>Hi</p>\n{% for a in "' + "x" * 200 + '"|make_list %}{% for b in "' + "x" * 200 + '"|make_list %}.'
-     '{% endfor %}{% endfor %}', "TEMPLATE_MAX_LOOP_ITERATIONS"),
-    ('<p>Hi</p>\n<p>{{ contact.first_name|ljust:"999999999" }}</p>', "TEMPLATE_MAX_WIDTH"),
-])
+@pytest.mark.parametrize(
+    "html, expected",
+    [
+        ('<p>Hi</p>\n<img src="x.png" onerror="steal()">', "onerror"),
+        (
+            '<p>Hi</p>\n{% for a in "' + "x" * 200 + '"|make_list %}{% for b in "' + "x" * 200 + '"|make_list %}.'
+            "{% endfor %}{% endfor %}",
+            "TEMPLATE_MAX_LOOP_ITERATIONS",
+        ),
+        ('<p>Hi</p>\n<p>{{ contact.first_name|ljust:"999999999" }}</p>', "TEMPLATE_MAX_WIDTH"),
+    ],
+)
 def test_a_hostile_template_is_a_400_naming_the_line(api, html, expected):
     response = api.post("/api/v1/templates/", {"name": "Bad", "subject": "Hi", "html": html}, format="json")
 
@@ -91,16 +108,16 @@ def test_a_hostile_template_is_a_400_naming_the_line(api, html, expected):
 
 
 def test_a_template_that_does_not_compile_is_a_400(api):
-    response = api.post("/api/v1/templates/", {"name": "Bad", "subject": "{% if %}", "html": "<p>x</p>"},
-                        format="json")
+    response = api.post("/api/v1/templates/", {"name": "Bad", "subject": "{% if %}", "html": "<p>x</p>"}, format="json")
 
     assert response.status_code == 400
     assert "subject" in response.json()
 
 
 def test_patch_template_changes_only_what_is_sent(api, template):
-    response = api.patch(f"/api/v1/templates/{template.pk}/", {"subject": "{{ contact.first_name }}, sale!"},
-                         format="json")
+    response = api.patch(
+        f"/api/v1/templates/{template.pk}/", {"subject": "{{ contact.first_name }}, sale!"}, format="json"
+    )
 
     assert response.status_code == 200, response.json()
     template.refresh_from_db()
@@ -127,10 +144,17 @@ def test_create_campaign_with_an_exclusion(api, template, segments):
     assert list(campaign.exclude_segments.all()) == [segments[1]]
 
 
-@pytest.mark.parametrize("field, value", [
-    ("template", 999999), ("segments", []), ("segments", [999999]), ("from_email", "not-an-address"),
-    ("scheduled_at", "tomorrow-ish"), ("cost", "lots"),
-])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("template", 999999),
+        ("segments", []),
+        ("segments", [999999]),
+        ("from_email", "not-an-address"),
+        ("scheduled_at", "tomorrow-ish"),
+        ("cost", "lots"),
+    ],
+)
 def test_bad_campaign_input_names_the_field(api, template, segments, field, value):
     response = api.post("/api/v1/campaigns/", campaign_body(template, segments, **{field: value}), format="json")
 
@@ -148,8 +172,9 @@ def test_a_negative_cost_is_refused(api, template, segments):
 def test_patch_a_draft_campaign(api, template, segments):
     created = api.post("/api/v1/campaigns/", campaign_body(template, segments), format="json").json()
 
-    response = api.patch(f"/api/v1/campaigns/{created['id']}/", {"exclude_segments": [], "name": "Spring 2"},
-                         format="json")
+    response = api.patch(
+        f"/api/v1/campaigns/{created['id']}/", {"exclude_segments": [], "name": "Spring 2"}, format="json"
+    )
 
     assert response.status_code == 200, response.json()
     assert response.json()["exclude_segments"] == [] and response.json()["name"] == "Spring 2"
@@ -166,13 +191,15 @@ def test_a_campaign_being_sent_cannot_change(api, template, segments):
     assert Campaign.objects.get(pk=created["id"]).name == "Spring"
 
 
-def test_send_answers_202_and_mails_the_segment_minus_the_exclusion(api, template, segments, mailoutbox,
-                                                                   django_capture_on_commit_callbacks):
+def test_send_answers_202_and_mails_the_segment_minus_the_exclusion(
+    api, template, segments, mailoutbox, django_capture_on_commit_callbacks
+):
     haifa, vip = segments
     keep = ContactFactory(city="Haifa", email="keep@example.com")
     dropped = ContactFactory(city="Haifa", email="dropped@example.com")
     ContactFactory(city="Eilat")
     from segments.services import segment_refresh, static_add
+
     segment_refresh(segment=haifa)
     static_add(segment=vip, contact_ids=[dropped.pk])
     created = api.post("/api/v1/campaigns/", campaign_body(template, segments), format="json").json()
@@ -200,6 +227,7 @@ def test_recipient_count_before_sending(api, template, segments):
     ContactFactory(city="Haifa")
     ContactFactory(city="Haifa", email_opt_in=False)
     from segments.services import segment_refresh
+
     segment_refresh(segment=segments[0])
     created = api.post("/api/v1/campaigns/", campaign_body(template, segments), format="json").json()
 
@@ -211,8 +239,9 @@ def test_recipient_count_before_sending(api, template, segments):
 def test_stats_have_exactly_the_contract_fields(api, template, segments):
     created = api.post("/api/v1/campaigns/", campaign_body(template, segments), format="json").json()
     campaign = Campaign.objects.get(pk=created["id"])
-    msg = Message.objects.create(campaign=campaign, contact=ContactFactory(), status=Message.Status.SENT,
-                                 sent_at=timezone.now())
+    msg = Message.objects.create(
+        campaign=campaign, contact=ContactFactory(), status=Message.Status.SENT, sent_at=timezone.now()
+    )
     TrackingEvent.objects.create(message=msg, campaign=campaign, contact=msg.contact, kind="open")
     TrackingEvent.objects.create(message=msg, campaign=campaign, contact=msg.contact, kind="open", is_machine=True)
 
@@ -243,8 +272,14 @@ def test_campaigns_are_filtered_by_status(api, template, segments):
 def test_the_schema_documents_templates_and_campaigns():
     schema = APIClient().get("/api/schema/", HTTP_ACCEPT="application/json").json()
 
-    for path in ("/api/v1/templates/", "/api/v1/templates/{id}/", "/api/v1/campaigns/",
-                 "/api/v1/campaigns/{id}/", "/api/v1/campaigns/{id}/send/", "/api/v1/campaigns/{id}/stats/"):
+    for path in (
+        "/api/v1/templates/",
+        "/api/v1/templates/{id}/",
+        "/api/v1/campaigns/",
+        "/api/v1/campaigns/{id}/",
+        "/api/v1/campaigns/{id}/send/",
+        "/api/v1/campaigns/{id}/stats/",
+    ):
         assert path in schema["paths"], path
     assert "202" in schema["paths"]["/api/v1/campaigns/{id}/send/"]["post"]["responses"]
     stats = schema["components"]["schemas"]["CampaignStats"]["properties"]

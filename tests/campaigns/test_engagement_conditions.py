@@ -2,6 +2,7 @@
 agree with a plain-Python reading of CONTRACT.md §3 on randomized messages and tracking events —
 machine opens and clicks, unsent messages, events exactly on a window's edge — alone and nested
 in not/any/all together with every built-in key."""
+
 import datetime as dt
 import random
 from collections import defaultdict
@@ -22,8 +23,14 @@ from tests.segments.test_rules_reference import ANCHORS, STRATEGIES, build_datas
 
 pytestmark = pytest.mark.django_db
 CAMPAIGNS = ["Spring sale", "Club news", "Back in stock"]
-STATUSES = [Message.Status.SENT, Message.Status.SENT, Message.Status.SENT, Message.Status.QUEUED,
-            Message.Status.SKIPPED, Message.Status.FAILED]
+STATUSES = [
+    Message.Status.SENT,
+    Message.Status.SENT,
+    Message.Status.SENT,
+    Message.Status.QUEUED,
+    Message.Status.SKIPPED,
+    Message.Status.FAILED,
+]
 REASONS = ["apple_privacy", "scanner", "too_fast", "click_before_open"]
 
 
@@ -31,8 +38,9 @@ def build_engagement(seed: int, now: dt.datetime) -> None:
     """Messages of three campaigns to most contacts, with opens and clicks of people and machines."""
     rng = random.Random(seed)
     template = EmailTemplate.objects.create(name="T", subject="Hi", html="<p>Hi</p>")
-    campaigns = [Campaign.objects.create(name=name, template=template, status=Campaign.Status.SENT)
-                 for name in CAMPAIGNS]
+    campaigns = [
+        Campaign.objects.create(name=name, template=template, status=Campaign.Status.SENT) for name in CAMPAIGNS
+    ]
     events = []
     for contact_id in Contact.objects.order_by("pk").values_list("pk", flat=True):
         for campaign in campaigns:
@@ -40,18 +48,34 @@ def build_engagement(seed: int, now: dt.datetime) -> None:
                 continue
             status = rng.choice(STATUSES)
             sent_at = now - dt.timedelta(days=rng.randint(0, 40), minutes=rng.randint(0, 1439))
-            message = Message.objects.create(campaign=campaign, contact_id=contact_id, status=status,
-                                             sent_at=sent_at if status == Message.Status.SENT else None)
+            message = Message.objects.create(
+                campaign=campaign,
+                contact_id=contact_id,
+                status=status,
+                sent_at=sent_at if status == Message.Status.SENT else None,
+            )
             if status != Message.Status.SENT:
                 continue
             for _n in range(rng.choice([0, 0, 1, 2, 3])):
                 kind = rng.choice([TrackingEvent.Kind.OPEN, TrackingEvent.Kind.OPEN, TrackingEvent.Kind.CLICK])
                 machine = rng.random() < 0.35
-                at = rng.choice([sent_at + dt.timedelta(seconds=rng.randint(0, 60 * 24 * 3600)),
-                                 now - dt.timedelta(days=rng.choice([0, 1, 7, 30]))])  # exactly on a window edge
-                events.append(TrackingEvent(message=message, campaign=campaign, contact_id=contact_id, kind=kind,
-                                            occurred_at=min(at, now), is_machine=machine,
-                                            machine_reason=rng.choice(REASONS) if machine else ""))
+                at = rng.choice(
+                    [
+                        sent_at + dt.timedelta(seconds=rng.randint(0, 60 * 24 * 3600)),
+                        now - dt.timedelta(days=rng.choice([0, 1, 7, 30])),
+                    ]
+                )  # exactly on a window edge
+                events.append(
+                    TrackingEvent(
+                        message=message,
+                        campaign=campaign,
+                        contact_id=contact_id,
+                        kind=kind,
+                        occurred_at=min(at, now),
+                        is_machine=machine,
+                        machine_reason=rng.choice(REASONS) if machine else "",
+                    )
+                )
     TrackingEvent.objects.bulk_create(events)
 
 
@@ -89,8 +113,10 @@ def campaign_ids():
 
 def engaged_strategy(key):
     return st.one_of(
-        st.builds(lambda n: {"field": key, "op": "within_last_days", "value": n},
-                  st.sampled_from([0, 1, 2, 7, 29, 30, 31, 60, 400])),
+        st.builds(
+            lambda n: {"field": key, "op": "within_last_days", "value": n},
+            st.sampled_from([0, 1, 2, 7, 29, 30, 31, 60, 400]),
+        ),
         st.builds(lambda c: {"field": key, "op": "campaign", "value": c}, campaign_ids()),
     )
 
@@ -98,8 +124,9 @@ def engaged_strategy(key):
 ENGAGEMENT = {
     "email_opened": engaged_strategy("email_opened"),
     "email_clicked": engaged_strategy("email_clicked"),
-    "email_not_opened": st.builds(lambda c: {"field": "email_not_opened", "op": "campaign", "value": c},
-                                  campaign_ids()),
+    "email_not_opened": st.builds(
+        lambda c: {"field": "email_not_opened", "op": "campaign", "value": c}, campaign_ids()
+    ),
 }
 
 
@@ -133,12 +160,15 @@ def _compare(tree, now, snapshots, reference):
 
 def test_every_engagement_key_is_registered_with_its_operators():
     conditions = registry.conditions()
-    assert set(conditions["email_opened"].ops) == set(conditions["email_clicked"].ops) == {"within_last_days",
-                                                                                           "campaign"}
+    assert (
+        set(conditions["email_opened"].ops) == set(conditions["email_clicked"].ops) == {"within_last_days", "campaign"}
+    )
     assert set(conditions["email_not_opened"].ops) == {"campaign"}
     catalogue = {item["field"]: item for item in registry.catalogue()}
     assert {op["op"]: op["value_type"] for op in catalogue["email_opened"]["operators"]} == {
-        "within_last_days": "int", "campaign": "campaign"}
+        "within_last_days": "int",
+        "campaign": "campaign",
+    }
 
 
 @pytest.mark.parametrize("anchor", range(len(ANCHORS)))
@@ -169,10 +199,20 @@ def test_nested_trees_with_engagement_match_reference(anchor):
 def test_the_whole_tree_is_one_query(django_assert_num_queries):
     now, _snapshots, _reference = _setup(0)
     campaign = Campaign.objects.get(name="Spring sale").pk
-    tree = validate({"any": [{"all": [{"field": "email_opened", "op": "within_last_days", "value": 30},
-                                      {"not": {"field": "email_clicked", "op": "campaign", "value": campaign}}]},
-                             {"field": "email_not_opened", "op": "campaign", "value": campaign},
-                             {"field": "city", "op": "eq", "value": "haifa"}]})
+    tree = validate(
+        {
+            "any": [
+                {
+                    "all": [
+                        {"field": "email_opened", "op": "within_last_days", "value": 30},
+                        {"not": {"field": "email_clicked", "op": "campaign", "value": campaign}},
+                    ]
+                },
+                {"field": "email_not_opened", "op": "campaign", "value": campaign},
+                {"field": "city", "op": "eq", "value": "haifa"},
+            ]
+        }
+    )
     q = compile_tree(tree, Context.current(now))
     with django_assert_num_queries(1):
         list(audience().filter(q).values_list("pk", flat=True))
@@ -186,9 +226,14 @@ def test_machine_opens_and_unsent_messages_do_not_count():
     proxied, queued, human = ContactFactory(), ContactFactory(), ContactFactory()
     for contact, status in ((proxied, "sent"), (queued, "queued"), (human, "sent")):
         message = Message.objects.create(campaign=campaign, contact=contact, status=status)
-        TrackingEvent.objects.create(message=message, campaign=campaign, contact=contact, kind="open",
-                                     is_machine=contact is proxied, machine_reason="apple_privacy"
-                                     if contact is proxied else "")
+        TrackingEvent.objects.create(
+            message=message,
+            campaign=campaign,
+            contact=contact,
+            kind="open",
+            is_machine=contact is proxied,
+            machine_reason="apple_privacy" if contact is proxied else "",
+        )
 
     def members(rule):
         return set(audience().filter(compile_tree(validate(rule))).values_list("pk", flat=True))

@@ -16,9 +16,12 @@ def make_campaign(**extra):
 
 def test_links_get_utm_and_point_at_the_click_redirect():
     campaign = make_campaign()
-    html = links.rewrite_links('<a href="https://shop.example.com/p?id=1">x</a>'
-                               '<a href="mailto:a@b.c">m</a><a data-no-track="1" href="https://x.example/">u</a>',
-                               campaign=campaign, token="tok")
+    html = links.rewrite_links(
+        '<a href="https://shop.example.com/p?id=1">x</a>'
+        '<a href="mailto:a@b.c">m</a><a data-no-track="1" href="https://x.example/">u</a>',
+        campaign=campaign,
+        token="tok",
+    )
     link = Link.objects.get(campaign=campaign)
     assert link.url == "https://shop.example.com/p?id=1&utm_source=crm&utm_medium=email&utm_campaign=spring-sale"
     assert f'href="{links.click_url("tok", link.pk)}"' in html

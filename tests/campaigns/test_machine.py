@@ -1,5 +1,6 @@
 """Machine opens and clicks have one owner: the rules of `campaigns.machine`, from which both the Python
 test (the ORM path) and the SQL expression (PostgreSQL's single statement) are made."""
+
 import datetime as dt
 
 import pytest
@@ -46,15 +47,22 @@ def campaign(db):
 
 def _message(campaign, now, sent_ago, opened) -> Message:
     sent_at = None if sent_ago is None else now - dt.timedelta(seconds=sent_ago)
-    return Message.objects.create(campaign=campaign, contact=ContactFactory(), status=Message.Status.SENT,
-                                  sent_at=sent_at, first_opened_at=now - dt.timedelta(seconds=1) if opened else None)
+    return Message.objects.create(
+        campaign=campaign,
+        contact=ContactFactory(),
+        status=Message.Status.SENT,
+        sent_at=sent_at,
+        first_opened_at=now - dt.timedelta(seconds=1) if opened else None,
+    )
 
 
 def _in_sql(kind, message, visitor, now, rules=None) -> str:
     table = Message._meta.db_table
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {machine.reason_sql(kind, table, rules)} FROM {table} WHERE id = %(message)s",
-                       {**machine.sql_params(kind, visitor, now), "message": message.pk})
+        cursor.execute(
+            f"SELECT {machine.reason_sql(kind, table, rules)} FROM {table} WHERE id = %(message)s",
+            {**machine.sql_params(kind, visitor, now), "message": message.pk},
+        )
         return cursor.fetchone()[0]
 
 

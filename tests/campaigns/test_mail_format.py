@@ -1,4 +1,5 @@
 """Campaign mail as a real SMTP server on loopback receives it (CONTRACT.md §5)."""
+
 import re
 
 import pytest
@@ -22,7 +23,8 @@ def parts(message):
 
 
 def test_the_received_mail_is_multipart_with_unsubscribe_headers_and_message_id(
-        smtp_settings, smtp_sink, make_campaign, run_campaign):
+    smtp_settings, smtp_sink, make_campaign, run_campaign
+):
     contact = ContactFactory(first_name="Dana")
     campaign = run_campaign(make_campaign([contact], reply_to="help@shop.example"))
     [received] = smtp_sink.messages
@@ -48,8 +50,9 @@ def test_unsubscribe_mailto_is_offered_when_configured(smtp_settings, smtp_sink,
     assert re.fullmatch(r"<http://\S+/u/\S+/>, <mailto:unsubscribe@shop\.example\?subject=unsubscribe%20\S+>", header)
 
 
-def test_links_point_at_the_click_redirect_with_valid_tokens_and_utm(smtp_settings, smtp_sink, make_campaign,
-                                                                     run_campaign):
+def test_links_point_at_the_click_redirect_with_valid_tokens_and_utm(
+    smtp_settings, smtp_sink, make_campaign, run_campaign
+):
     campaign = run_campaign(make_campaign([ContactFactory()]))
     message = Message.objects.get(campaign=campaign)
     _text, html = parts(smtp_sink.messages[0])
@@ -64,8 +67,9 @@ def test_links_point_at_the_click_redirect_with_valid_tokens_and_utm(smtp_settin
     assert len(pixels) == 1 and message_id_from_token(pixels[0]) == message.pk
 
 
-def test_a_hebrew_mail_arrives_right_to_left_in_utf8(smtp_settings, smtp_sink, make_template, make_campaign,
-                                                       run_campaign):
+def test_a_hebrew_mail_arrives_right_to_left_in_utf8(
+    smtp_settings, smtp_sink, make_template, make_campaign, run_campaign
+):
     member = MemberFactory(contact=ContactFactory(first_name="נועה"), points=120)
     template = make_template(subject="{{ contact.first_name }}, מבצע חורף", html=HEBREW_HTML, language="he")
     run_campaign(make_campaign([member.contact], template=template, from_name="מועדון החנות"))
@@ -79,8 +83,9 @@ def test_a_hebrew_mail_arrives_right_to_left_in_utf8(smtp_settings, smtp_sink, m
     assert re.search(r"<(\S+)>", received["List-Unsubscribe"]).group(1) in html
 
 
-def test_a_bare_template_gets_an_unsubscribe_footer(smtp_settings, smtp_sink, make_template, make_campaign,
-                                                    run_campaign):
+def test_a_bare_template_gets_an_unsubscribe_footer(
+    smtp_settings, smtp_sink, make_template, make_campaign, run_campaign
+):
     template = make_template(html="<html><body><p>Only this</p></body></html>", layout="none")
     campaign = run_campaign(make_campaign([ContactFactory()], template=template))
     _text, html = parts(smtp_sink.messages[0])
@@ -102,8 +107,9 @@ def test_temporary_smtp_failures_are_retried_until_accepted(smtp_settings, smtp_
     assert campaign.status == Campaign.Status.SENT
 
 
-def test_a_permanent_smtp_failure_fails_the_message_with_the_reason(smtp_settings, smtp_sink, make_campaign,
-                                                                     run_campaign):
+def test_a_permanent_smtp_failure_fails_the_message_with_the_reason(
+    smtp_settings, smtp_sink, make_campaign, run_campaign
+):
     gone, fine = ContactFactory(), ContactFactory()
     smtp_sink.rcpt_replies[gone.email] = "550 5.1.1 No such user"
     campaign = run_campaign(make_campaign([gone, fine]))
@@ -114,8 +120,7 @@ def test_a_permanent_smtp_failure_fails_the_message_with_the_reason(smtp_setting
     assert failed.attempts == 1
 
 
-def test_a_message_always_deferred_fails_after_the_last_attempt(smtp_settings, smtp_sink, make_campaign,
-                                                                 run_campaign):
+def test_a_message_always_deferred_fails_after_the_last_attempt(smtp_settings, smtp_sink, make_campaign, run_campaign):
     smtp_settings.CAMPAIGN_RETRY_SECONDS, smtp_settings.CAMPAIGN_MAX_ATTEMPTS = 0, 3
     contact = ContactFactory()
     smtp_sink.rcpt_replies[contact.email] = "451 4.3.0 Mailbox busy"
@@ -126,15 +131,17 @@ def test_a_message_always_deferred_fails_after_the_last_attempt(smtp_settings, s
 
 
 def test_a_worker_that_dies_before_the_end_of_data_is_resent_once_on_resume(
-        smtp_settings, smtp_sink, make_campaign, run_campaign, django_capture_on_commit_callbacks):
+    smtp_settings, smtp_sink, make_campaign, run_campaign, django_capture_on_commit_callbacks
+):
     contacts = ContactFactory.create_batch(4)
     campaign = make_campaign(contacts)
     Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.SENDING)
     audience.snapshot(campaign)
     outbox = Outbox()
     ids, _stamp = sending.claim(campaign.pk, after=0, size=2)
-    [(_message, email)] = sending.batch_mails(campaign, list(Message.objects.filter(pk=ids[0])
-                                                            .select_related("contact")))
+    [(_message, email)] = sending.batch_mails(
+        campaign, list(Message.objects.filter(pk=ids[0]).select_related("contact"))
+    )
 
     def die():
         raise KeyboardInterrupt  # the process is killed between DATA and the commit
@@ -151,8 +158,9 @@ def test_a_worker_that_dies_before_the_end_of_data_is_resent_once_on_resume(
 def test_a_test_send_is_marked_and_recorded_nowhere(smtp_settings, smtp_sink, make_campaign):
     contact = ContactFactory(first_name="Avi")
     campaign = make_campaign([contact])
-    sent = services.campaign_test_send(campaign=campaign, emails=["boss@shop.example", "Team@Shop.example"],
-                                       contact=contact)
+    sent = services.campaign_test_send(
+        campaign=campaign, emails=["boss@shop.example", "Team@Shop.example"], contact=contact
+    )
     assert sent == 2
     assert sorted(smtp_sink.recipients()) == ["boss@shop.example", "team@shop.example"]
     assert all(m["Subject"] == "[TEST] Hello Avi" for m in smtp_sink.messages)
@@ -167,7 +175,8 @@ def test_a_test_send_refuses_bad_addresses_by_name(smtp_settings, smtp_sink, mak
 
 
 def test_a_group_completes_together_and_a_refusal_in_it_spares_the_others(
-        smtp_settings, smtp_sink, make_campaign, run_campaign, django_assert_max_num_queries):
+    smtp_settings, smtp_sink, make_campaign, run_campaign, django_assert_max_num_queries
+):
     smtp_settings.CAMPAIGN_SMTP_CONNECTIONS = 8
     contacts = ContactFactory.create_batch(8)
     smtp_sink.rcpt_replies[contacts[2].email] = "550 5.1.1 No such user"
@@ -175,8 +184,9 @@ def test_a_group_completes_together_and_a_refusal_in_it_spares_the_others(
     Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.SENDING)
     audience.snapshot(campaign)
     ids, stamp = sending.claim(campaign.pk, after=0, size=8)
-    pairs = sending.batch_mails(campaign, list(Message.objects.filter(pk__in=ids).select_related("contact")
-                                               .order_by("pk")))
+    pairs = sending.batch_mails(
+        campaign, list(Message.objects.filter(pk__in=ids).select_related("contact").order_by("pk"))
+    )
     outbox = Outbox()
     try:
         with django_assert_max_num_queries(6):  # one failure mark, then lock + mark the group sent
@@ -192,7 +202,8 @@ def test_a_group_completes_together_and_a_refusal_in_it_spares_the_others(
 
 
 def test_a_server_that_takes_fewer_connections_still_gets_every_mail_once(
-        smtp_settings, smtp_sink, make_campaign, run_campaign, monkeypatch):
+    smtp_settings, smtp_sink, make_campaign, run_campaign, monkeypatch
+):
     smtp_settings.CAMPAIGN_SMTP_CONNECTIONS = 8
     opened = []
     real_open = Outbox.open

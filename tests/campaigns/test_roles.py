@@ -1,4 +1,5 @@
 """Sending reaches people, so in the back office it takes the "send campaigns" permission, not just editing."""
+
 import pytest
 from django.contrib.auth.models import Group, Permission
 from django.urls import reverse
@@ -27,8 +28,9 @@ def campaign(template):
 def editor():
     """Everything on campaigns except sending."""
     group = Group.objects.create(name="Campaign editors")
-    group.permissions.set(Permission.objects.filter(content_type__app_label="campaigns").exclude(
-        codename="send_campaign"))
+    group.permissions.set(
+        Permission.objects.filter(content_type__app_label="campaigns").exclude(codename="send_campaign")
+    )
     return group
 
 
@@ -65,8 +67,7 @@ def test_an_analyst_cannot_send_either(login, campaign):
 
 
 @pytest.mark.parametrize("admin_name", ["campaign", "emailtemplate"])
-def test_an_editor_without_the_send_permission_cannot_send_a_test(login, editor, campaign, mailoutbox,
-                                                                   admin_name):
+def test_an_editor_without_the_send_permission_cannot_send_a_test(login, editor, campaign, mailoutbox, admin_name):
     contact = ContactFactory()
     obj = campaign if admin_name == "campaign" else campaign.template
     preview = reverse(f"admin:campaigns_{admin_name}_preview", args=[obj.pk])

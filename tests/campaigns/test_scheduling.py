@@ -1,5 +1,6 @@
 """A scheduled campaign can be sent now, moved back to draft or to another time, says when it is overdue,
 and any campaign can be duplicated — in the admin and over the API."""
+
 import datetime as dt
 
 import pytest
@@ -20,10 +21,17 @@ def campaign():
     audience = segment_create(name="VIP", kind=Segment.Kind.STATIC)
     excluded = segment_create(name="Staff", kind=Segment.Kind.STATIC)
     static_add(segment=audience, contact_ids=[ContactFactory(email="dana@example.com", email_opt_in=True).pk])
-    campaign = services.campaign_save(data={"name": "Spring", "template": template,
-                                            "from_email": "club@example.com", "cost": "50",
-                                            "scheduled_at": timezone.now() + dt.timedelta(hours=2)},
-                                      segments=[audience.pk], exclude_segments=[excluded.pk])
+    campaign = services.campaign_save(
+        data={
+            "name": "Spring",
+            "template": template,
+            "from_email": "club@example.com",
+            "cost": "50",
+            "scheduled_at": timezone.now() + dt.timedelta(hours=2),
+        },
+        segments=[audience.pk],
+        exclude_segments=[excluded.pk],
+    )
     return services.campaign_start(campaign=campaign)
 
 
@@ -97,6 +105,7 @@ def test_duplicate_is_a_new_draft_with_the_same_audience_and_no_time(campaign):
 
 # ------------------------------------------------------------------ API
 
+
 def test_the_api_sends_a_scheduled_campaign_now(api, campaign, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         response = api.post(f"/api/v1/campaigns/{campaign.pk}/send/")
@@ -109,12 +118,13 @@ def test_the_api_moves_a_campaign_back_to_draft_and_reschedules_it(api, campaign
     assert body["status"] == "draft"
     assert api.post(f"/api/v1/campaigns/{campaign.pk}/unschedule/").status_code == 400
     when = (timezone.now() + dt.timedelta(days=1)).replace(microsecond=0)
-    body = api.post(f"/api/v1/campaigns/{campaign.pk}/reschedule/", {"scheduled_at": when.isoformat()},
-                    format="json").json()
-    assert body["status"] == "scheduled" and body["scheduled_at"].startswith(
-        timezone.localtime(when).isoformat()[:16])
-    response = api.post(f"/api/v1/campaigns/{campaign.pk}/reschedule/", {"scheduled_at": "2001-01-01T00:00:00Z"},
-                        format="json")
+    body = api.post(
+        f"/api/v1/campaigns/{campaign.pk}/reschedule/", {"scheduled_at": when.isoformat()}, format="json"
+    ).json()
+    assert body["status"] == "scheduled" and body["scheduled_at"].startswith(timezone.localtime(when).isoformat()[:16])
+    response = api.post(
+        f"/api/v1/campaigns/{campaign.pk}/reschedule/", {"scheduled_at": "2001-01-01T00:00:00Z"}, format="json"
+    )
     assert response.status_code == 400 and "scheduled_at" in response.json()
 
 
@@ -137,6 +147,7 @@ def test_a_read_only_key_cannot_change_the_schedule(make_client, campaign):
 
 
 # ------------------------------------------------------------------ admin
+
 
 def test_the_admin_offers_send_now_reschedule_and_back_to_draft_for_a_scheduled_campaign(admin_client, campaign):
     page = admin_client.get(f"/admin/campaigns/campaign/{campaign.pk}/change/").content.decode()
@@ -171,8 +182,7 @@ def test_the_admin_duplicates_a_campaign_from_its_page_and_from_the_list(admin_c
     response = admin_client.post(f"/admin/campaigns/campaign/{campaign.pk}/duplicate/")
     copy = Campaign.objects.exclude(pk=campaign.pk).get()
     assert response.url == f"/admin/campaigns/campaign/{copy.pk}/change/"
-    admin_client.post("/admin/campaigns/campaign/", {"action": "duplicate_selected",
-                                                     "_selected_action": [campaign.pk]})
+    admin_client.post("/admin/campaigns/campaign/", {"action": "duplicate_selected", "_selected_action": [campaign.pk]})
     assert Campaign.objects.count() == 3
 
 

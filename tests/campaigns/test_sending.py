@@ -45,16 +45,20 @@ def test_it_excludes_contacts_of_the_exclusion_segments(make_campaign, run_campa
     assert campaign.messages.count() == 3
 
 
-@pytest.mark.parametrize("change, reason", [
-    ({"email_status": EmailStatus.UNSUBSCRIBED}, Message.SkipReason.UNSUBSCRIBED),
-    ({"email_status": EmailStatus.BOUNCED}, Message.SkipReason.BOUNCED),
-    ({"email_status": EmailStatus.COMPLAINED}, Message.SkipReason.COMPLAINED),
-    ({"email_opt_in": False}, Message.SkipReason.NO_CONSENT),
-    ({"email": None}, Message.SkipReason.NO_EMAIL),
-    ({"erased_at": dt.datetime(2024, 1, 1, tzinfo=dt.UTC)}, Message.SkipReason.ERASED),
-])
+@pytest.mark.parametrize(
+    "change, reason",
+    [
+        ({"email_status": EmailStatus.UNSUBSCRIBED}, Message.SkipReason.UNSUBSCRIBED),
+        ({"email_status": EmailStatus.BOUNCED}, Message.SkipReason.BOUNCED),
+        ({"email_status": EmailStatus.COMPLAINED}, Message.SkipReason.COMPLAINED),
+        ({"email_opt_in": False}, Message.SkipReason.NO_CONSENT),
+        ({"email": None}, Message.SkipReason.NO_EMAIL),
+        ({"erased_at": dt.datetime(2024, 1, 1, tzinfo=dt.UTC)}, Message.SkipReason.ERASED),
+    ],
+)
 def test_a_contact_that_lost_consent_after_the_snapshot_is_skipped_with_the_reason(
-        make_campaign, run_campaign, django_capture_on_commit_callbacks, settings, change, reason):
+    make_campaign, run_campaign, django_capture_on_commit_callbacks, settings, change, reason
+):
     settings.CAMPAIGN_SEND_CONCURRENCY = 1
     ok, gone = ContactFactory(), ContactFactory()
     campaign = make_campaign([ok, gone])
@@ -89,15 +93,23 @@ def test_the_frequency_cap_counts_mails_of_other_campaigns(make_campaign, run_ca
 
 
 def test_recipient_count_leaves_out_those_without_consent(make_campaign):
-    contacts = ContactFactory.create_batch(3) + [ContactFactory(email_opt_in=False),
-                                                 ContactFactory(email_status=EmailStatus.BOUNCED)]
+    contacts = ContactFactory.create_batch(3) + [
+        ContactFactory(email_opt_in=False),
+        ContactFactory(email_status=EmailStatus.BOUNCED),
+    ]
     campaign = make_campaign(contacts)
     assert services.campaign_recipient_count(campaign=campaign) == {"total": 5, "eligible": 3}
 
 
-CONTACT_STATES = st.fixed_dictionaries({
-    "email": st.booleans(), "email_opt_in": st.booleans(), "email_status": st.sampled_from(list(EmailStatus.values)),
-    "erased": st.booleans(), "excluded": st.booleans()})
+CONTACT_STATES = st.fixed_dictionaries(
+    {
+        "email": st.booleans(),
+        "email_opt_in": st.booleans(),
+        "email_status": st.sampled_from(list(EmailStatus.values)),
+        "erased": st.booleans(),
+        "excluded": st.booleans(),
+    }
+)
 
 
 @hypothesis_settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -107,22 +119,36 @@ def test_only_consenting_active_contacts_ever_receive_a_campaign(states, make_ca
 
     django_mail.outbox.clear()
     with transaction.atomic():
-        contacts = [ContactFactory(**({} if s["email"] else {"email": None}), email_opt_in=s["email_opt_in"],
-                                   email_status=s["email_status"]) for s in states]
+        contacts = [
+            ContactFactory(
+                **({} if s["email"] else {"email": None}),
+                email_opt_in=s["email_opt_in"],
+                email_status=s["email_status"],
+            )
+            for s in states
+        ]
         campaign = make_campaign(contacts, exclude=[c for c, s in zip(contacts, states, strict=True) if s["excluded"]])
         erased = [c.pk for c, s in zip(contacts, states, strict=True) if s["erased"]]
         Contact.objects.filter(pk__in=erased).update(erased_at=timezone.now())
         Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.SENDING)
         services.campaign_dispatch(campaign_id=campaign.pk)
         sending.send_batches(campaign_id=campaign.pk)
-        expected = sorted(c.email for c, s in zip(contacts, states, strict=True) if s["email"] and s["email_opt_in"]
-                          and s["email_status"] == EmailStatus.ACTIVE and not s["erased"] and not s["excluded"])
+        expected = sorted(
+            c.email
+            for c, s in zip(contacts, states, strict=True)
+            if s["email"]
+            and s["email_opt_in"]
+            and s["email_status"] == EmailStatus.ACTIVE
+            and not s["erased"]
+            and not s["excluded"]
+        )
         assert received() == expected
         transaction.set_rollback(True)
 
 
-def test_resume_after_a_crash_sends_no_duplicate(make_campaign, run_campaign, django_capture_on_commit_callbacks,
-                                                 settings):
+def test_resume_after_a_crash_sends_no_duplicate(
+    make_campaign, run_campaign, django_capture_on_commit_callbacks, settings
+):
     settings.CAMPAIGN_BATCH_SIZE = 3
     contacts = ContactFactory.create_batch(8)
     campaign = make_campaign(contacts)
@@ -155,8 +181,9 @@ def test_a_claim_taken_over_by_another_worker_is_not_sent_again(make_campaign, s
     assert len(django_mail.outbox) == 2
 
 
-def test_pause_stops_sending_and_resume_finishes(make_campaign, run_campaign, settings,
-                                                 django_capture_on_commit_callbacks):
+def test_pause_stops_sending_and_resume_finishes(
+    make_campaign, run_campaign, settings, django_capture_on_commit_callbacks
+):
     settings.CAMPAIGN_BATCH_SIZE = 2
     contacts = ContactFactory.create_batch(6)
     campaign = make_campaign(contacts)
@@ -194,7 +221,12 @@ def test_progress_counts_each_state_and_the_rate(make_campaign, run_campaign):
     campaign = run_campaign(make_campaign(contacts))
     progress = selectors.campaign_progress(campaign)
     assert {k: progress[k] for k in ("total", "sent", "failed", "skipped", "queued")} == {
-        "total": 4, "sent": 3, "failed": 0, "skipped": 1, "queued": 0}
+        "total": 4,
+        "sent": 3,
+        "failed": 0,
+        "skipped": 1,
+        "queued": 0,
+    }
     assert progress["rate"] == pytest.approx(3 / 60, abs=0.01)
     assert progress["percent"] == 100.0
 

@@ -1,4 +1,5 @@
 """Campaign report numbers (CONTRACT §4) on hand-built messages and tracking events."""
+
 import datetime as dt
 
 import pytest
@@ -25,8 +26,7 @@ START = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
 @pytest.fixture
 def campaign():
     template = EmailTemplate.objects.create(name="Spring", subject="Hi", html="<p>Hi</p>")
-    return Campaign.objects.create(name="Spring sale", template=template, status=Campaign.Status.SENT,
-                                   started_at=START)
+    return Campaign.objects.create(name="Spring sale", template=template, status=Campaign.Status.SENT, started_at=START)
 
 
 def message(campaign, status=Message.Status.SENT, **fields):
@@ -34,8 +34,15 @@ def message(campaign, status=Message.Status.SENT, **fields):
 
 
 def event(msg, kind, *, machine=False, at=None, link=None):
-    return TrackingEvent.objects.create(message=msg, campaign=msg.campaign, contact=msg.contact, kind=kind,
-                                        is_machine=machine, occurred_at=at or START, link=link)
+    return TrackingEvent.objects.create(
+        message=msg,
+        campaign=msg.campaign,
+        contact=msg.contact,
+        kind=kind,
+        is_machine=machine,
+        occurred_at=at or START,
+        link=link,
+    )
 
 
 def opened(msg, times=1, machine=False, at=None):
@@ -241,10 +248,16 @@ def test_recipient_pages_continue_by_id_without_counting(campaign):
 
 
 def test_marketers_manage_campaigns_and_analysts_only_view_them():
-    marketer = set(Group.objects.get(name="Marketer").permissions.filter(
-        content_type__app_label="campaigns").values_list("codename", flat=True))
-    analyst = set(Group.objects.get(name="Analyst").permissions.filter(
-        content_type__app_label="campaigns").values_list("codename", flat=True))
+    marketer = set(
+        Group.objects.get(name="Marketer")
+        .permissions.filter(content_type__app_label="campaigns")
+        .values_list("codename", flat=True)
+    )
+    analyst = set(
+        Group.objects.get(name="Analyst")
+        .permissions.filter(content_type__app_label="campaigns")
+        .values_list("codename", flat=True)
+    )
 
     assert {"add_campaign", "change_campaign", "view_campaign", "add_emailtemplate"} <= marketer
     assert analyst and all(code.startswith("view_") for code in analyst)

@@ -1,6 +1,7 @@
 """A template cannot exhaust the server: padding widths, loop iterations, output size and render time
 are capped, refused with the line when the template is saved, and a mail that reaches a cap at send
 time fails alone with the reason."""
+
 import itertools
 
 import pytest
@@ -26,13 +27,16 @@ def letters(n: int) -> str:
     return '"' + "x" * n + '"|make_list'
 
 
-@pytest.mark.parametrize("expression", [
-    '{{ contact.first_name|ljust:"999999999" }}',
-    '{{ contact.first_name|rjust:"5000" }}',
-    '{{ contact.first_name|center:"-99999" }}',
-    '{{ club.points|floatformat:"999999" }}',
-    '{{ club.points|stringformat:"09999999d" }}',
-])
+@pytest.mark.parametrize(
+    "expression",
+    [
+        '{{ contact.first_name|ljust:"999999999" }}',
+        '{{ contact.first_name|rjust:"5000" }}',
+        '{{ contact.first_name|center:"-99999" }}',
+        '{{ club.points|floatformat:"999999" }}',
+        '{{ club.points|stringformat:"09999999d" }}',
+    ],
+)
 def test_a_padding_wider_than_the_limit_is_refused_on_save_with_its_line(make_template, expression):
     errors = html_errors(make_template, f"<p>Hi</p>\n{expression}")
     assert len(errors) == 1 and errors[0].startswith("line 2: ") and "TEMPLATE_MAX_WIDTH" in errors[0]
@@ -45,9 +49,12 @@ def test_a_padding_within_the_limit_is_fine(make_template):
 
 
 def test_nested_loops_past_the_iteration_limit_are_refused_on_save(make_template):
-    errors = html_errors(make_template, "<p>a</p>\n<p>b</p>\n"
-                                        f"{{% for a in {letters(200)} %}}{{% for b in {letters(200)} %}}."
-                                        "{% endfor %}{% endfor %}")
+    errors = html_errors(
+        make_template,
+        "<p>a</p>\n<p>b</p>\n"
+        f"{{% for a in {letters(200)} %}}{{% for b in {letters(200)} %}}."
+        "{% endfor %}{% endfor %}",
+    )
     assert errors == ["html: line 3: loops repeat more than 10000 times in all (TEMPLATE_MAX_LOOP_ITERATIONS)."]
 
 
@@ -84,14 +91,16 @@ def test_chained_growing_filters_cannot_grow_a_value_past_the_limit(make_templat
 
 @pytest.fixture
 def data_driven(make_template):
-    return make_template(html='<p>{% for i in contact.attributes.items %}{{ i }}{% endfor %}'
-                              '{% if contact.first_name|ljust:contact.attributes.width == "x" %}!{% endif %}</p>')
+    return make_template(
+        html="<p>{% for i in contact.attributes.items %}{{ i }}{% endfor %}"
+        '{% if contact.first_name|ljust:contact.attributes.width == "x" %}!{% endif %}</p>'
+    )
 
 
 def test_a_mail_past_a_limit_at_send_time_fails_alone_with_the_reason(make_campaign, run_campaign, data_driven):
     fine = ContactFactory(attributes={"items": [1, 2, 3], "width": 10})
     huge = ContactFactory(attributes={"items": list(range(20_000)), "width": 10})
-    wide = ContactFactory(attributes={"items": [], "width": 10 ** 9})
+    wide = ContactFactory(attributes={"items": [], "width": 10**9})
 
     campaign = run_campaign(make_campaign([fine, huge, wide], template=data_driven))
 
@@ -105,10 +114,12 @@ def test_a_mail_past_a_limit_at_send_time_fails_alone_with_the_reason(make_campa
 def test_the_preview_of_a_contact_past_a_limit_shows_the_reason(admin_client, data_driven):
     contact = ContactFactory(attributes={"items": list(range(20_000)), "width": 1})
 
-    response = admin_client.get(reverse("admin:campaigns_emailtemplate_preview", args=[data_driven.pk]),
-                                {"contact": contact.pk})
-    frame = admin_client.get(reverse("admin:campaigns_emailtemplate_preview_html", args=[data_driven.pk]),
-                             {"contact": contact.pk})
+    response = admin_client.get(
+        reverse("admin:campaigns_emailtemplate_preview", args=[data_driven.pk]), {"contact": contact.pk}
+    )
+    frame = admin_client.get(
+        reverse("admin:campaigns_emailtemplate_preview_html", args=[data_driven.pk]), {"contact": contact.pk}
+    )
 
     assert response.status_code == 200 and "TEMPLATE_MAX_LOOP_ITERATIONS" in response.context["problems"][0]
     assert frame.status_code == 400
@@ -118,8 +129,9 @@ def test_a_preview_whose_filter_breaks_on_the_contact_data_is_an_error_not_a_cra
     template = make_template(html="<p>{{ club.points|divisibleby:contact.attributes.n }}</p>")
     contact = ContactFactory(attributes={"n": 0})
 
-    response = admin_client.get(reverse("admin:campaigns_emailtemplate_preview", args=[template.pk]),
-                                {"contact": contact.pk})
+    response = admin_client.get(
+        reverse("admin:campaigns_emailtemplate_preview", args=[template.pk]), {"contact": contact.pk}
+    )
 
     assert response.status_code == 200 and response.context["problems"]
 

@@ -27,8 +27,9 @@ def test_a_template_with_a_syntax_error_is_refused_with_field_and_line(make_temp
 
 
 def test_an_unknown_variable_is_refused_with_its_name_and_line(make_template):
-    errors = errors_of(lambda: make_template(subject="Hi {{ contact.nickname }}",
-                                             html="<p>a</p>\n\n<p>{{ settings.SECRET_KEY }}</p>"))
+    errors = errors_of(
+        lambda: make_template(subject="Hi {{ contact.nickname }}", html="<p>a</p>\n\n<p>{{ settings.SECRET_KEY }}</p>")
+    )
     assert errors["subject"] == ["line 1: unknown variable “contact.nickname”."]
     assert errors["html"] == ["line 3: unknown variable “settings.SECRET_KEY”."]
 
@@ -61,8 +62,10 @@ def test_the_name_falls_back_on_the_default(make_template):
 
 
 def test_club_tier_and_points_are_personalized(make_template):
-    template = make_template(html="<p>{{ club.tier_label }}: {{ club.points }} points, card {{ club.card_number }}</p>"
-                                  "{% if not club %}<p>Join the club</p>{% endif %}")
+    template = make_template(
+        html="<p>{{ club.tier_label }}: {{ club.points }} points, card {{ club.card_number }}</p>"
+        "{% if not club %}<p>Join the club</p>{% endif %}"
+    )
     member = MemberFactory(points=350, card_number="900012345678")
     html = preview(template, member.contact).html
     assert "350 points, card 900012345678" in html and "Join the club" not in html
@@ -70,8 +73,10 @@ def test_club_tier_and_points_are_personalized(make_template):
 
 
 def test_the_last_purchase_lists_its_items(make_template):
-    template = make_template(html="{% for item in last_purchase.items %}<li>{{ item.name }} × {{ item.quantity }}</li>"
-                                  "{% empty %}<p>Nothing yet</p>{% endfor %}")
+    template = make_template(
+        html="{% for item in last_purchase.items %}<li>{{ item.name }} × {{ item.quantity }}</li>"
+        "{% empty %}<p>Nothing yet</p>{% endfor %}"
+    )
     contact = ContactFactory()
     older = PurchaseFactory(contact=contact, purchased_at=timezone.now() - dt.timedelta(days=30))
     PurchaseItemFactory(purchase=older, product=ProductFactory(name="Old boots"))
@@ -110,15 +115,19 @@ def test_a_preview_has_no_tracking(make_template):
 
 
 def test_a_campaign_needs_a_name_a_template_and_a_segment():
-    errors = errors_of(lambda: services.campaign_save(data={"name": "", "from_email": "nope", "cost": Decimal("-1")},
-                                                      segments=[]))
+    errors = errors_of(
+        lambda: services.campaign_save(data={"name": "", "from_email": "nope", "cost": Decimal("-1")}, segments=[])
+    )
     assert {"name", "template", "segments", "from_email", "cost"} <= set(errors)
 
 
 def test_a_campaign_keeps_its_segments_and_exclusions(make_template, static_segment):
     include, exclude = static_segment([ContactFactory()]), static_segment([], name="VIP")
-    campaign = services.campaign_save(data={"name": "Sale", "template": make_template().pk, "cost": "120.50"},
-                                      segments=[include.pk], exclude_segments=[exclude])
+    campaign = services.campaign_save(
+        data={"name": "Sale", "template": make_template().pk, "cost": "120.50"},
+        segments=[include.pk],
+        exclude_segments=[exclude],
+    )
     assert list(campaign.segments.all()) == [include] and list(campaign.exclude_segments.all()) == [exclude]
     assert campaign.status == Campaign.Status.DRAFT and campaign.cost == Decimal("120.50")
 
@@ -128,8 +137,9 @@ def test_a_campaign_keeps_its_segments_and_exclusions(make_template, static_segm
 
 
 def test_an_unknown_segment_is_named(make_template):
-    errors = errors_of(lambda: services.campaign_save(data={"name": "x", "template": make_template()},
-                                                      segments=[999999]))
+    errors = errors_of(
+        lambda: services.campaign_save(data={"name": "x", "template": make_template()}, segments=[999999])
+    )
     assert errors["segments"] == ["Unknown segment."]
 
 
@@ -137,13 +147,25 @@ def test_the_text_part_is_made_once_from_the_html_source_with_the_layout_lines()
     from campaigns.models import EmailTemplate
     from campaigns.rendering import render, template_compile
 
-    template = EmailTemplate(name="t", subject="s", language="he", html=(
-        "<p>שלום {{ contact.first_name|default:'חבר' }}</p>"
-        "{% for p in recommended %}<a href='https://shop.example.com/{{ p.sku }}'>{{ p.name }}</a>{% endfor %}"))
+    template = EmailTemplate(
+        name="t",
+        subject="s",
+        language="he",
+        html=(
+            "<p>שלום {{ contact.first_name|default:'חבר' }}</p>"
+            "{% for p in recommended %}<a href='https://shop.example.com/{{ p.sku }}'>{{ p.name }}</a>{% endfor %}"
+        ),
+    )
     compiled = template_compile(template)
     assert compiled.text is not None
-    text = render(compiled, {"contact": {"first_name": "דנה"}, "recommended": [{"sku": "L1", "name": "עדשות"}],
-                             "unsubscribe_url": "https://crm.example.com/u/t/"}).text
+    text = render(
+        compiled,
+        {
+            "contact": {"first_name": "דנה"},
+            "recommended": [{"sku": "L1", "name": "עדשות"}],
+            "unsubscribe_url": "https://crm.example.com/u/t/",
+        },
+    ).text
     assert "שלום דנה" in text
     assert "עדשות (https://shop.example.com/L1)" in text
     assert "(https://crm.example.com/u/t/)" in text

@@ -1,4 +1,5 @@
 """Public tracking endpoints: open pixel, click redirect, unsubscribe (RFC 8058) and view in browser."""
+
 import datetime as dt
 
 import pytest
@@ -19,17 +20,21 @@ HUMAN_UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML,
 
 def make_campaign(name="Summer sale", language="en") -> Campaign:
     template = EmailTemplate.objects.create(
-        name=name, subject="Hello {{ contact.first_name }}", language=language,
+        name=name,
+        subject="Hello {{ contact.first_name }}",
+        language=language,
         html='<p>Hi {{ contact.first_name|default:"friend" }}</p><a href="https://shop.example.com/sale">Sale</a>'
-             '<a href="{{ unsubscribe_url }}">Unsubscribe</a>')
+        '<a href="{{ unsubscribe_url }}">Unsubscribe</a>',
+    )
     return Campaign.objects.create(name=name, template=template, status=Campaign.Status.SENT)
 
 
 def make_message(campaign=None, contact=None, *, sent_ago=dt.timedelta(hours=1), **contact_fields) -> Message:
     campaign = campaign or make_campaign()
     contact = contact or ContactFactory(**contact_fields)
-    return Message.objects.create(campaign=campaign, contact=contact, status=Message.Status.SENT,
-                                  sent_at=timezone.now() - sent_ago)
+    return Message.objects.create(
+        campaign=campaign, contact=contact, status=Message.Status.SENT, sent_at=timezone.now() - sent_ago
+    )
 
 
 def link_for(campaign: Campaign, url="https://shop.example.com/sale?utm_source=crm") -> Link:
@@ -45,6 +50,7 @@ def _no_engagement_segments_cached():
 
 # ------------------------------------------------------------------ open pixel
 
+
 def assert_gif(response):
     assert response.status_code == 200
     assert response["Content-Type"] == "image/gif"
@@ -54,16 +60,20 @@ def assert_gif(response):
 
 def test_pixel_returns_a_gif_and_records_a_human_open(client):
     message = make_message()
-    response = client.get(links.open_url(message_token(message.pk)).replace(links._base(), ""),
-                          HTTP_USER_AGENT=HUMAN_UA)
+    response = client.get(
+        links.open_url(message_token(message.pk)).replace(links._base(), ""), HTTP_USER_AGENT=HUMAN_UA
+    )
     assert_gif(response)
     message.refresh_from_db()
     assert (message.open_count, message.machine_open_count) == (1, 0)
     assert message.first_opened_at is not None
     event = TrackingEvent.objects.get(message=message)
     assert (event.kind, event.is_machine, event.machine_reason) == ("open", False, "")
-    assert (event.campaign_id, event.contact_id, event.user_agent) == (message.campaign_id, message.contact_id,
-                                                                       HUMAN_UA)
+    assert (event.campaign_id, event.contact_id, event.user_agent) == (
+        message.campaign_id,
+        message.contact_id,
+        HUMAN_UA,
+    )
 
 
 @pytest.mark.parametrize("token", ["garbage", "", "1.abc", "zz" * 70, "%00", "1%2F2", "🙂"])
@@ -96,16 +106,19 @@ def test_every_open_is_counted_but_the_first_open_time_stays(client):
     assert TrackingEvent.objects.filter(kind="open").count() == 3
 
 
-@pytest.mark.parametrize("headers, reason", [
-    ({"HTTP_USER_AGENT": "Mozilla/5.0"}, "apple_privacy"),
-    ({"REMOTE_ADDR": "17.58.101.12"}, "apple_privacy"),
-    ({"HTTP_X_FORWARDED_FOR": "17.120.3.4, 10.0.0.1", "REMOTE_ADDR": "10.0.0.1"}, "apple_privacy"),
-    ({"HTTP_USER_AGENT": "Barracuda Sentinel (EE)"}, "scanner"),
-    ({"HTTP_USER_AGENT": "Mozilla/5.0 (compatible; Mimecast Security)"}, "scanner"),
-    ({"HTTP_USER_AGENT": "Proofpoint URL Defense"}, "scanner"),
-    ({"HTTP_USER_AGENT": "Mozilla/5.0 Microsoft SafeLinks"}, "scanner"),
-    ({"HTTP_USER_AGENT": "python-requests/2.31"}, "scanner"),
-])
+@pytest.mark.parametrize(
+    "headers, reason",
+    [
+        ({"HTTP_USER_AGENT": "Mozilla/5.0"}, "apple_privacy"),
+        ({"REMOTE_ADDR": "17.58.101.12"}, "apple_privacy"),
+        ({"HTTP_X_FORWARDED_FOR": "17.120.3.4, 10.0.0.1", "REMOTE_ADDR": "10.0.0.1"}, "apple_privacy"),
+        ({"HTTP_USER_AGENT": "Barracuda Sentinel (EE)"}, "scanner"),
+        ({"HTTP_USER_AGENT": "Mozilla/5.0 (compatible; Mimecast Security)"}, "scanner"),
+        ({"HTTP_USER_AGENT": "Proofpoint URL Defense"}, "scanner"),
+        ({"HTTP_USER_AGENT": "Mozilla/5.0 Microsoft SafeLinks"}, "scanner"),
+        ({"HTTP_USER_AGENT": "python-requests/2.31"}, "scanner"),
+    ],
+)
 def test_machine_opens_are_flagged_and_counted_apart(client, headers, reason):
     message = make_message()
     assert_gif(client.get(f"/t/o/{message_token(message.pk)}.gif", **headers))
@@ -151,6 +164,7 @@ def test_the_pixel_and_the_redirect_cost_one_statement_on_postgresql(client, dja
 
 # ------------------------------------------------------------------ click redirect
 
+
 def test_click_records_and_redirects_to_the_campaign_link(client):
     message = make_message()
     link = link_for(message.campaign)
@@ -173,15 +187,24 @@ def test_a_link_of_another_campaign_is_not_found_and_never_redirected(client):
     assert Message.objects.get().click_count == 0
 
 
-@pytest.mark.parametrize("path", ["/t/c/garbage/1/", "/t/c/{token}/abc/", "/t/c/{token}/99999999/",
-                                  "/t/c/{token}/%C2%B2/", "/t/c/{forged}/{link}/",
-                                  "/t/c/{token}/{link}0000000000000000000/"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/t/c/garbage/1/",
+        "/t/c/{token}/abc/",
+        "/t/c/{token}/99999999/",
+        "/t/c/{token}/%C2%B2/",
+        "/t/c/{forged}/{link}/",
+        "/t/c/{token}/{link}0000000000000000000/",
+    ],
+)
 def test_garbage_clicks_get_the_not_found_page(client, path):
     message = make_message()
     link = link_for(message.campaign)
     token = message_token(message.pk)
-    response = client.get(path.format(token=token, forged=token[:-1] + ("x" if token[-1] != "x" else "y"),
-                                      link=link.pk))
+    response = client.get(
+        path.format(token=token, forged=token[:-1] + ("x" if token[-1] != "x" else "y"), link=link.pk)
+    )
     assert response.status_code == 404
     assert b"This link does not work" in response.content
     assert not TrackingEvent.objects.exists()
@@ -209,10 +232,14 @@ def test_a_scanner_click_is_flagged(client):
 
 # ------------------------------------------------------------------ segments follow engagement
 
+
 def test_a_human_open_re_evaluates_the_contacts_segments(client, django_capture_on_commit_callbacks):
     message = make_message()
-    segment = Segment.objects.create(name="Opened", kind=Segment.Kind.DYNAMIC,
-                                     rules={"field": "email_opened", "op": "campaign", "value": message.campaign_id})
+    segment = Segment.objects.create(
+        name="Opened",
+        kind=Segment.Kind.DYNAMIC,
+        rules={"field": "email_opened", "op": "campaign", "value": message.campaign_id},
+    )
     with django_capture_on_commit_callbacks(execute=True):
         client.get(f"/t/o/{message_token(message.pk)}.gif", HTTP_USER_AGENT=HUMAN_UA)
     assert SegmentMembership.objects.filter(segment=segment, contact=message.contact, left_at__isnull=True).exists()
@@ -221,8 +248,11 @@ def test_a_human_open_re_evaluates_the_contacts_segments(client, django_capture_
 def test_a_human_click_re_evaluates_the_contacts_segments(client, django_capture_on_commit_callbacks):
     message = make_message()
     link = link_for(message.campaign)
-    segment = Segment.objects.create(name="Clicked", kind=Segment.Kind.DYNAMIC,
-                                     rules={"field": "email_clicked", "op": "within_last_days", "value": 7})
+    segment = Segment.objects.create(
+        name="Clicked",
+        kind=Segment.Kind.DYNAMIC,
+        rules={"field": "email_clicked", "op": "within_last_days", "value": 7},
+    )
     with django_capture_on_commit_callbacks(execute=True):
         client.get(f"/t/c/{message_token(message.pk)}/{link.pk}/", HTTP_USER_AGENT=HUMAN_UA)
     assert SegmentMembership.objects.filter(segment=segment, contact=message.contact, left_at__isnull=True).exists()
@@ -230,8 +260,9 @@ def test_a_human_click_re_evaluates_the_contacts_segments(client, django_capture
 
 def test_a_machine_open_changes_no_segment(client, django_capture_on_commit_callbacks):
     message = make_message()
-    Segment.objects.create(name="Opened", kind=Segment.Kind.DYNAMIC,
-                           rules={"field": "email_opened", "op": "within_last_days", "value": 7})
+    Segment.objects.create(
+        name="Opened", kind=Segment.Kind.DYNAMIC, rules={"field": "email_opened", "op": "within_last_days", "value": 7}
+    )
     with django_capture_on_commit_callbacks() as callbacks:
         client.get(f"/t/o/{message_token(message.pk)}.gif", HTTP_USER_AGENT="Mozilla/5.0")
     assert callbacks == []
@@ -243,14 +274,16 @@ def is_member(segment, contact) -> bool:
 
 
 def test_a_human_open_right_after_an_engagement_segment_is_created_makes_the_contact_a_member(
-        client, django_capture_on_commit_callbacks):
+    client, django_capture_on_commit_callbacks
+):
     from segments.services import segment_create
 
     message = make_message()
     assert not tracking.engagement_rules_in_use()  # warm, as in a running server: nothing looks at opens yet
     with django_capture_on_commit_callbacks(execute=True):
-        segment = segment_create(name="Opened today",
-                                 rules={"field": "email_opened", "op": "within_last_days", "value": 1})
+        segment = segment_create(
+            name="Opened today", rules={"field": "email_opened", "op": "within_last_days", "value": 1}
+        )
     assert not is_member(segment, message.contact)
     with django_capture_on_commit_callbacks(execute=True):
         client.get(f"/t/o/{message_token(message.pk)}.gif", HTTP_USER_AGENT=HUMAN_UA)
@@ -258,7 +291,8 @@ def test_a_human_open_right_after_an_engagement_segment_is_created_makes_the_con
 
 
 def test_a_human_click_right_after_a_segment_is_edited_to_look_at_clicks_makes_the_contact_a_member(
-        client, django_capture_on_commit_callbacks):
+    client, django_capture_on_commit_callbacks
+):
     from segments.services import segment_create, segment_update
 
     message = make_message()
@@ -267,8 +301,9 @@ def test_a_human_click_right_after_a_segment_is_edited_to_look_at_clicks_makes_t
         segment = segment_create(name="Haifa", rules={"field": "city", "op": "eq", "value": "haifa"})
     assert not tracking.engagement_rules_in_use()
     with django_capture_on_commit_callbacks(execute=True):
-        segment_update(segment=segment,
-                       data={"rules": {"field": "email_clicked", "op": "within_last_days", "value": 1}})
+        segment_update(
+            segment=segment, data={"rules": {"field": "email_clicked", "op": "within_last_days", "value": 1}}
+        )
     with django_capture_on_commit_callbacks(execute=True):
         client.get(f"/t/c/{message_token(message.pk)}/{link.pk}/", HTTP_USER_AGENT=HUMAN_UA)
     assert is_member(segment, message.contact)
@@ -276,14 +311,16 @@ def test_a_human_click_right_after_a_segment_is_edited_to_look_at_clicks_makes_t
 
 def test_opens_skip_segment_work_while_no_segment_looks_at_engagement(client, django_capture_on_commit_callbacks):
     message = make_message()
-    Segment.objects.create(name="Haifa", kind=Segment.Kind.DYNAMIC, rules={"field": "city", "op": "eq",
-                                                                            "value": "haifa"})
+    Segment.objects.create(
+        name="Haifa", kind=Segment.Kind.DYNAMIC, rules={"field": "city", "op": "eq", "value": "haifa"}
+    )
     with django_capture_on_commit_callbacks() as callbacks:
         client.get(f"/t/o/{message_token(message.pk)}.gif", HTTP_USER_AGENT=HUMAN_UA)
     assert callbacks == []
 
 
 # ------------------------------------------------------------------ unsubscribe
+
 
 def test_unsubscribe_get_asks_and_changes_nothing(client):
     message = make_message(language="en")
@@ -304,11 +341,14 @@ def test_unsubscribe_page_is_hebrew_right_to_left_for_a_hebrew_contact(client):
     assert b'lang="he" dir="rtl"' in response.content
 
 
-@pytest.mark.parametrize("body, content_type, one_click", [
-    ("List-Unsubscribe=One-Click", "application/x-www-form-urlencoded", True),
-    ("", "application/x-www-form-urlencoded", False),
-    ("", "text/plain", False),
-])
+@pytest.mark.parametrize(
+    "body, content_type, one_click",
+    [
+        ("List-Unsubscribe=One-Click", "application/x-www-form-urlencoded", True),
+        ("", "application/x-www-form-urlencoded", False),
+        ("", "text/plain", False),
+    ],
+)
 def test_one_click_post_unsubscribes_without_cookie_or_csrf_token(body, content_type, one_click):
     message = make_message()
     client = Client(enforce_csrf_checks=True)
@@ -358,6 +398,7 @@ def test_unsubscribe_of_an_erased_contact_is_not_found(client):
 
 
 # ------------------------------------------------------------------ view in browser
+
 
 def test_view_in_browser_renders_the_mail_for_its_contact_with_tracked_links(client):
     message = make_message(first_name="Dana")

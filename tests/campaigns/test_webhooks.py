@@ -1,5 +1,6 @@
 """Provider webhooks through django-anymail: each provider's documented payload, POSTed to anymail's
 tracking URL with the basic-auth secret, ends up on the Message, the contact and its timeline."""
+
 import base64
 import datetime as dt
 import hashlib
@@ -17,8 +18,10 @@ from contacts import selectors
 from contacts.models import ConsentEvent, EmailStatus
 from tests.factories import ContactFactory
 
-pytestmark = [pytest.mark.django_db,
-              pytest.mark.filterwarnings("ignore::anymail.exceptions.AnymailNotSupportedWarning")]
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.filterwarnings("ignore::anymail.exceptions.AnymailNotSupportedWarning"),
+]
 SECRET = "anymail-user:s3cret-Passw0rd"
 MAILGUN_KEY = "key-0123456789abcdef"
 AUTH = {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(SECRET.encode()).decode()}
@@ -26,8 +29,11 @@ AUTH = {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(SECRET.encode()).decod
 
 @pytest.fixture(autouse=True)
 def _webhook_settings(settings):
-    settings.ANYMAIL = {"WEBHOOK_SECRET": SECRET, "MAILGUN_WEBHOOK_SIGNING_KEY": MAILGUN_KEY,
-                        "AMAZON_SES_AUTO_CONFIRM_SNS_SUBSCRIPTIONS": False}
+    settings.ANYMAIL = {
+        "WEBHOOK_SECRET": SECRET,
+        "MAILGUN_WEBHOOK_SIGNING_KEY": MAILGUN_KEY,
+        "AMAZON_SES_AUTO_CONFIRM_SNS_SUBSCRIPTIONS": False,
+    }
     settings.SOFT_BOUNCE_LIMIT = 3
 
 
@@ -49,9 +55,14 @@ def make_message(*, esp_id=None, header_id=None, email=None, **contact_fields) -
     template = EmailTemplate.objects.create(name="T", subject="Hi", html="<p>Hi</p>", language="en")
     campaign = Campaign.objects.create(name="Spring", template=template, status=Campaign.Status.SENT)
     contact = ContactFactory(email=email or f"{uuid.uuid4().hex[:10]}@example.com", **contact_fields)
-    return Message.objects.create(campaign=campaign, contact=contact, status=Message.Status.SENT,
-                                  sent_at=timezone.now() - dt.timedelta(hours=2), esp_message_id=esp_id,
-                                  message_id=header_id or f"<{uuid.uuid4().hex}@club.example.com>")
+    return Message.objects.create(
+        campaign=campaign,
+        contact=contact,
+        status=Message.Status.SENT,
+        sent_at=timezone.now() - dt.timedelta(hours=2),
+        esp_message_id=esp_id,
+        message_id=header_id or f"<{uuid.uuid4().hex}@club.example.com>",
+    )
 
 
 def status_of(message: Message) -> str:
@@ -61,45 +72,81 @@ def status_of(message: Message) -> str:
 
 # ------------------------------------------------------------------ Amazon SES (SNS notifications)
 
+
 def ses_mail(message: Message) -> dict:
     email = message.contact.email
     return {
-        "timestamp": "2026-05-01T10:00:00.000Z", "source": "club@example.com",
+        "timestamp": "2026-05-01T10:00:00.000Z",
+        "source": "club@example.com",
         "sourceArn": "arn:aws:ses:us-east-1:123456789012:identity/example.com",
-        "sourceIp": "127.0.3.0", "sendingAccountId": "123456789012",
+        "sourceIp": "127.0.3.0",
+        "sendingAccountId": "123456789012",
         "messageId": message.esp_message_id or "0100018f2a5e6b7c-unknown-000000",
-        "destination": [email], "headersTruncated": False,
-        "headers": [{"name": "From", "value": "Club <club@example.com>"}, {"name": "To", "value": email},
-                    {"name": "Message-ID", "value": message.message_id}, {"name": "Subject", "value": "Hi"}],
-        "commonHeaders": {"from": ["Club <club@example.com>"], "to": [email], "messageId": message.message_id,
-                          "subject": "Hi"},
+        "destination": [email],
+        "headersTruncated": False,
+        "headers": [
+            {"name": "From", "value": "Club <club@example.com>"},
+            {"name": "To", "value": email},
+            {"name": "Message-ID", "value": message.message_id},
+            {"name": "Subject", "value": "Hi"},
+        ],
+        "commonHeaders": {
+            "from": ["Club <club@example.com>"],
+            "to": [email],
+            "messageId": message.message_id,
+            "subject": "Hi",
+        },
     }
 
 
 def ses_post(client, ses_event: dict, sns_type="Notification"):
     sns_id = str(uuid.uuid4())
     body = {
-        "Type": sns_type, "MessageId": sns_id, "TopicArn": "arn:aws:sns:us-east-1:123456789012:ses-feedback",
-        "Message": json.dumps(ses_event), "Timestamp": "2026-05-01T10:00:01.000Z", "SignatureVersion": "1",
+        "Type": sns_type,
+        "MessageId": sns_id,
+        "TopicArn": "arn:aws:sns:us-east-1:123456789012:ses-feedback",
+        "Message": json.dumps(ses_event),
+        "Timestamp": "2026-05-01T10:00:01.000Z",
+        "SignatureVersion": "1",
         "Signature": "EXAMPLEpH+DcEwjAPg8O9mY8dReBSwksfg2S7WKQcikcNKWLQjwu6A4VbeS0QHVCkhRS7fUQvi2egU3N858fiTDN6bkk"
-                     "OxYDVrY0Ad8L10Hs3zH81mtnPk5uvvolIC1CXGu43obcgFxeL3khZl8IKvO61GWB6jI9b5+gLPoBc1Q=",
+        "OxYDVrY0Ad8L10Hs3zH81mtnPk5uvvolIC1CXGu43obcgFxeL3khZl8IKvO61GWB6jI9b5+gLPoBc1Q=",
         "SigningCertURL": "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-f3ecfb7224c7233fe7bb5f59f96de52f.pem",
         "UnsubscribeURL": "https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe&SubscriptionArn=arn:aws:sns:"
-                          "us-east-1:123456789012:ses-feedback:9e8e2b8c",
+        "us-east-1:123456789012:ses-feedback:9e8e2b8c",
     }
     if sns_type == "SubscriptionConfirmation":
         body["SubscribeURL"] = "https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription&Token=2336412f37"
         body["Token"] = "2336412f37"
-    return client.post("/anymail/amazon_ses/tracking/", data=json.dumps(body), content_type="text/plain; charset=UTF-8",
-                       HTTP_X_AMZ_SNS_MESSAGE_TYPE=sns_type, HTTP_X_AMZ_SNS_MESSAGE_ID=sns_id, **AUTH)
+    return client.post(
+        "/anymail/amazon_ses/tracking/",
+        data=json.dumps(body),
+        content_type="text/plain; charset=UTF-8",
+        HTTP_X_AMZ_SNS_MESSAGE_TYPE=sns_type,
+        HTTP_X_AMZ_SNS_MESSAGE_ID=sns_id,
+        **AUTH,
+    )
 
 
 def ses_bounce(message: Message, bounce_type="Permanent", sub_type="General") -> dict:
-    return {"notificationType": "Bounce", "mail": ses_mail(message), "bounce": {
-        "bounceType": bounce_type, "bounceSubType": sub_type, "timestamp": "2026-05-01T10:00:00.500Z",
-        "feedbackId": "0100018f2a5e6b7c-bounce-000000", "reportingMTA": "dsn; a8-70.smtp-out.amazonses.com",
-        "bouncedRecipients": [{"emailAddress": message.contact.email, "action": "failed", "status": "5.1.1",
-                               "diagnosticCode": "smtp; 550 5.1.1 user unknown"}]}}
+    return {
+        "notificationType": "Bounce",
+        "mail": ses_mail(message),
+        "bounce": {
+            "bounceType": bounce_type,
+            "bounceSubType": sub_type,
+            "timestamp": "2026-05-01T10:00:00.500Z",
+            "feedbackId": "0100018f2a5e6b7c-bounce-000000",
+            "reportingMTA": "dsn; a8-70.smtp-out.amazonses.com",
+            "bouncedRecipients": [
+                {
+                    "emailAddress": message.contact.email,
+                    "action": "failed",
+                    "status": "5.1.1",
+                    "diagnosticCode": "smtp; 550 5.1.1 user unknown",
+                }
+            ],
+        },
+    }
 
 
 def test_ses_permanent_bounce_suppresses_the_contact(client):
@@ -128,10 +175,18 @@ def test_ses_transient_bounce_is_soft(client):
 
 def test_ses_complaint_marks_the_contact_complained(client):
     message = make_message(esp_id="0100018f2a5e6b7c-cccc-000000")
-    ses_event = {"notificationType": "Complaint", "mail": ses_mail(message), "complaint": {
-        "complainedRecipients": [{"emailAddress": message.contact.email}], "timestamp": "2026-05-01T11:00:00.000Z",
-        "feedbackId": "0100018f-complaint-000000", "userAgent": "Yahoo!-Mail-Feedback/2.0",
-        "complaintFeedbackType": "abuse", "arrivalDate": "2026-05-01T10:59:00.000Z"}}
+    ses_event = {
+        "notificationType": "Complaint",
+        "mail": ses_mail(message),
+        "complaint": {
+            "complainedRecipients": [{"emailAddress": message.contact.email}],
+            "timestamp": "2026-05-01T11:00:00.000Z",
+            "feedbackId": "0100018f-complaint-000000",
+            "userAgent": "Yahoo!-Mail-Feedback/2.0",
+            "complaintFeedbackType": "abuse",
+            "arrivalDate": "2026-05-01T10:59:00.000Z",
+        },
+    }
     assert ses_post(client, ses_event).status_code == 200
     message.refresh_from_db()
     assert message.complained_at is not None
@@ -151,24 +206,36 @@ def test_ses_subscription_confirmation_is_not_fetched(client, monkeypatch):
 def test_ses_webhook_without_the_secret_is_refused(client):
     message = make_message(esp_id="0100018f2a5e6b7c-dddd-000000")
     body = json.dumps({"Type": "Notification", "MessageId": "x", "Message": json.dumps(ses_bounce(message))})
-    response = client.post("/anymail/amazon_ses/tracking/", data=body, content_type="text/plain",
-                           HTTP_X_AMZ_SNS_MESSAGE_TYPE="Notification", HTTP_X_AMZ_SNS_MESSAGE_ID="x",
-                           HTTP_AUTHORIZATION="Basic " + base64.b64encode(b"anymail-user:wrong").decode())
+    response = client.post(
+        "/anymail/amazon_ses/tracking/",
+        data=body,
+        content_type="text/plain",
+        HTTP_X_AMZ_SNS_MESSAGE_TYPE="Notification",
+        HTTP_X_AMZ_SNS_MESSAGE_ID="x",
+        HTTP_AUTHORIZATION="Basic " + base64.b64encode(b"anymail-user:wrong").decode(),
+    )
     assert response.status_code == 400
     assert status_of(message) == EmailStatus.ACTIVE
 
 
 # ------------------------------------------------------------------ SendGrid (event webhook array)
 
+
 def sendgrid_event(message: Message, event: str, **fields) -> dict:
-    return {"email": message.contact.email, "timestamp": 1777629600, "smtp-id": message.message_id,
-            "event": event, "category": ["campaign"], "sg_event_id": base64.b64encode(uuid.uuid4().bytes).decode(),
-            "sg_message_id": "14c5d75ce93.dfd.64b469.filter0001.16648.5515E0B88.0", **fields}
+    return {
+        "email": message.contact.email,
+        "timestamp": 1777629600,
+        "smtp-id": message.message_id,
+        "event": event,
+        "category": ["campaign"],
+        "sg_event_id": base64.b64encode(uuid.uuid4().bytes).decode(),
+        "sg_message_id": "14c5d75ce93.dfd.64b469.filter0001.16648.5515E0B88.0",
+        **fields,
+    }
 
 
 def sendgrid_post(client, events: list):
-    return client.post("/anymail/sendgrid/tracking/", data=json.dumps(events), content_type="application/json",
-                       **AUTH)
+    return client.post("/anymail/sendgrid/tracking/", data=json.dumps(events), content_type="application/json", **AUTH)
 
 
 def test_sendgrid_bounce_blocked_deferred_and_spamreport(client):
@@ -176,14 +243,29 @@ def test_sendgrid_bounce_blocked_deferred_and_spamreport(client):
     soft = make_message()
     deferred = make_message()
     complained = make_message()
-    response = sendgrid_post(client, [
-        sendgrid_event(hard, "bounce", reason="550 5.1.1 unknown recipient", status="5.1.1", type="bounce",
-                       bounce_classification="Invalid Address"),
-        sendgrid_event(soft, "bounce", reason="550 blocked by policy", status="5.7.1", type="blocked",
-                       bounce_classification="Reputation"),
-        sendgrid_event(deferred, "deferred", response="400 try again later", attempt="5"),
-        sendgrid_event(complained, "spamreport"),
-    ])
+    response = sendgrid_post(
+        client,
+        [
+            sendgrid_event(
+                hard,
+                "bounce",
+                reason="550 5.1.1 unknown recipient",
+                status="5.1.1",
+                type="bounce",
+                bounce_classification="Invalid Address",
+            ),
+            sendgrid_event(
+                soft,
+                "bounce",
+                reason="550 blocked by policy",
+                status="5.7.1",
+                type="blocked",
+                bounce_classification="Reputation",
+            ),
+            sendgrid_event(deferred, "deferred", response="400 try again later", attempt="5"),
+            sendgrid_event(complained, "spamreport"),
+        ],
+    )
     assert response.status_code == 200
     assert status_of(hard) == EmailStatus.BOUNCED
     assert Message.objects.get(pk=hard.pk).bounce_type == "hard"
@@ -212,6 +294,7 @@ def test_a_retried_webhook_is_recorded_once(client):
 
 # ------------------------------------------------------------------ Mailgun (signed event-data)
 
+
 def mailgun_post(client, event_data: dict, key=MAILGUN_KEY):
     token = uuid.uuid4().hex + uuid.uuid4().hex[:18]
     timestamp = str(int(timezone.now().timestamp()))
@@ -222,17 +305,39 @@ def mailgun_post(client, event_data: dict, key=MAILGUN_KEY):
 
 def mailgun_failed(message: Message, severity: str) -> dict:
     return {
-        "event": "failed", "id": uuid.uuid4().hex[:22], "timestamp": timezone.now().timestamp(),
-        "severity": severity, "reason": "bounce" if severity == "permanent" else "generic",
-        "recipient": message.contact.email, "log-level": "error",
-        "delivery-status": {"attempt-no": 1, "message": "No such mailbox" if severity == "permanent" else "Try later",
-                            "code": 550 if severity == "permanent" else 452, "description": "", "session-seconds": 0.4},
-        "message": {"headers": {"to": message.contact.email, "message-id": message.message_id.strip("<>"),
-                                "from": "Club <club@example.com>", "subject": "Hi"}, "attachments": [], "size": 2048},
+        "event": "failed",
+        "id": uuid.uuid4().hex[:22],
+        "timestamp": timezone.now().timestamp(),
+        "severity": severity,
+        "reason": "bounce" if severity == "permanent" else "generic",
+        "recipient": message.contact.email,
+        "log-level": "error",
+        "delivery-status": {
+            "attempt-no": 1,
+            "message": "No such mailbox" if severity == "permanent" else "Try later",
+            "code": 550 if severity == "permanent" else 452,
+            "description": "",
+            "session-seconds": 0.4,
+        },
+        "message": {
+            "headers": {
+                "to": message.contact.email,
+                "message-id": message.message_id.strip("<>"),
+                "from": "Club <club@example.com>",
+                "subject": "Hi",
+            },
+            "attachments": [],
+            "size": 2048,
+        },
         "flags": {"is-routed": False, "is-authenticated": True, "is-system-test": False, "is-test-mode": False},
-        "envelope": {"transport": "smtp", "sender": "club@example.com", "sending-ip": "209.61.154.250",
-                     "targets": message.contact.email},
-        "user-variables": {}, "tags": [],
+        "envelope": {
+            "transport": "smtp",
+            "sender": "club@example.com",
+            "sending-ip": "209.61.154.250",
+            "targets": message.contact.email,
+        },
+        "user-variables": {},
+        "tags": [],
     }
 
 
@@ -245,11 +350,26 @@ def test_mailgun_permanent_failure_is_a_hard_bounce(client):
 
 def test_mailgun_complaint(client):
     message = make_message()
-    event = {"event": "complained", "id": "-Agny091SquKnsrW2NEKUA", "timestamp": timezone.now().timestamp(),
-             "recipient": message.contact.email, "log-level": "warn",
-             "message": {"headers": {"to": message.contact.email, "message-id": message.message_id.strip("<>"),
-                                     "from": "club@example.com", "subject": "Hi"}, "attachments": [], "size": 111},
-             "envelope": {"sending-ip": "173.193.210.33"}, "user-variables": {}, "tags": []}
+    event = {
+        "event": "complained",
+        "id": "-Agny091SquKnsrW2NEKUA",
+        "timestamp": timezone.now().timestamp(),
+        "recipient": message.contact.email,
+        "log-level": "warn",
+        "message": {
+            "headers": {
+                "to": message.contact.email,
+                "message-id": message.message_id.strip("<>"),
+                "from": "club@example.com",
+                "subject": "Hi",
+            },
+            "attachments": [],
+            "size": 111,
+        },
+        "envelope": {"sending-ip": "173.193.210.33"},
+        "user-variables": {},
+        "tags": [],
+    }
     mailgun_post(client, event)
     assert status_of(message) == EmailStatus.COMPLAINED
 
@@ -279,18 +399,34 @@ def test_soft_bounces_on_enough_different_messages_suppress_the_contact(client):
 
 # ------------------------------------------------------------------ Postmark
 
+
 def postmark_post(client, record: dict):
-    return client.post("/anymail/postmark/tracking/", data=json.dumps(record), content_type="application/json",
-                       **AUTH)
+    return client.post("/anymail/postmark/tracking/", data=json.dumps(record), content_type="application/json", **AUTH)
 
 
 def postmark_record(message: Message, record_type: str, type_: str, type_code: int, name: str) -> dict:
-    return {"RecordType": record_type, "MessageStream": "outbound", "ID": 4323372036854775807, "Type": type_,
-            "TypeCode": type_code, "Name": name, "Tag": "campaign", "MessageID": message.esp_message_id,
-            "Metadata": {}, "ServerID": 23, "Description": "The server was unable to deliver your message.",
-            "Details": "smtp;550 5.1.1 The email account that you tried to reach does not exist.",
-            "Email": message.contact.email, "From": "club@example.com", "BouncedAt": "2026-05-01T16:33:54.9070259Z",
-            "DumpAvailable": True, "Inactive": True, "CanActivate": True, "Subject": "Hi", "Content": ""}
+    return {
+        "RecordType": record_type,
+        "MessageStream": "outbound",
+        "ID": 4323372036854775807,
+        "Type": type_,
+        "TypeCode": type_code,
+        "Name": name,
+        "Tag": "campaign",
+        "MessageID": message.esp_message_id,
+        "Metadata": {},
+        "ServerID": 23,
+        "Description": "The server was unable to deliver your message.",
+        "Details": "smtp;550 5.1.1 The email account that you tried to reach does not exist.",
+        "Email": message.contact.email,
+        "From": "club@example.com",
+        "BouncedAt": "2026-05-01T16:33:54.9070259Z",
+        "DumpAvailable": True,
+        "Inactive": True,
+        "CanActivate": True,
+        "Subject": "Hi",
+        "Content": "",
+    }
 
 
 def test_postmark_hard_bounce_and_soft_bounce(client):
@@ -330,6 +466,7 @@ def test_an_event_for_an_unknown_message_changes_nothing(client):
 
 # ------------------------------------------------------------------ timeline
 
+
 def test_bounces_and_complaints_show_in_the_contact_timeline(client, admin_client):
     message = make_message(esp_id="timeline-1")
     postmark_post(client, postmark_record(message, "Bounce", "HardBounce", 1, "Hard bounce"))
@@ -337,10 +474,11 @@ def test_bounces_and_complaints_show_in_the_contact_timeline(client, admin_clien
     assert [(e.kind, e.title, e.detail) for e in entries] == [("email", "bounce", "Spring")]
     assert selectors.describe_timeline_entry(entries[0]) == "Email · Bounce"
     page = admin_client.get(f"/admin/contacts/contact/{message.contact_id}/change/").content.decode()
-    assert "Email · Bounce" in page[page.index('id="timeline"'):]
+    assert "Email · Bounce" in page[page.index('id="timeline"') :]
 
 
 # ------------------------------------------------------------------ credentials
+
 
 def test_outside_debug_webhooks_without_a_secret_are_refused_and_change_nothing(client, settings):
     settings.DEBUG = False
@@ -373,8 +511,11 @@ def test_in_debug_a_webhook_without_a_secret_is_accepted_for_local_testing(clien
     settings.DEBUG = True
     settings.ANYMAIL = {"WEBHOOK_SECRET": ""}
     message = make_message(esp_id="local-1")
-    response = client.post("/anymail/postmark/tracking/", content_type="application/json",
-                           data=json.dumps(postmark_record(message, "Bounce", "HardBounce", 1, "Hard bounce")))
+    response = client.post(
+        "/anymail/postmark/tracking/",
+        content_type="application/json",
+        data=json.dumps(postmark_record(message, "Bounce", "HardBounce", 1, "Hard bounce")),
+    )
     assert response.status_code == 200
     assert status_of(message) == EmailStatus.BOUNCED
 
@@ -395,6 +536,7 @@ def test_system_checks_tell_the_operator_about_a_missing_webhook_secret(settings
 
 
 # ------------------------------------------------------------------ matching
+
 
 def test_an_event_with_an_empty_message_id_changes_nothing(client):
     message = make_message(esp_id="", header_id="")

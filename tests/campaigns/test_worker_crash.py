@@ -3,6 +3,7 @@
 Needs REDIS_URL and PostgreSQL (DATABASE_URL): the worker is a separate process that must see
 the test database.
 """
+
 import os
 import signal
 import subprocess
@@ -37,13 +38,32 @@ def database_url() -> str:
 
 
 def start_worker(sink, log: Path) -> subprocess.Popen:
-    env = {**os.environ, "DATABASE_URL": database_url(), "CELERY_BROKER_URL": os.environ["REDIS_URL"],
-           "EMAIL_URL": f"smtp://{sink.host}:{sink.port}", "CAMPAIGN_BATCH_SIZE": "10",
-           "CAMPAIGN_SEND_RATE": "60", "CAMPAIGN_SEND_CONCURRENCY": "2", "LOG_LEVEL": "WARNING"}
-    command = [str(CELERY), "-A", "crm", "worker", "--concurrency=2", "--without-gossip", "--without-mingle",
-               "--without-heartbeat", "--loglevel=WARNING", "-n", f"crash-{os.getpid()}-{time.time_ns()}@%h"]
-    return subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True, stdout=log.open("ab"),
-                            stderr=subprocess.STDOUT)
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "CELERY_BROKER_URL": os.environ["REDIS_URL"],
+        "EMAIL_URL": f"smtp://{sink.host}:{sink.port}",
+        "CAMPAIGN_BATCH_SIZE": "10",
+        "CAMPAIGN_SEND_RATE": "60",
+        "CAMPAIGN_SEND_CONCURRENCY": "2",
+        "LOG_LEVEL": "WARNING",
+    }
+    command = [
+        str(CELERY),
+        "-A",
+        "crm",
+        "worker",
+        "--concurrency=2",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+        "--loglevel=WARNING",
+        "-n",
+        f"crash-{os.getpid()}-{time.time_ns()}@%h",
+    ]
+    return subprocess.Popen(
+        command, cwd=ROOT, env=env, start_new_session=True, stdout=log.open("ab"), stderr=subprocess.STDOUT
+    )
 
 
 def kill(worker: subprocess.Popen) -> None:
@@ -59,10 +79,19 @@ def wait_for(condition, timeout: float = 90.0) -> None:
 
 
 def make_contacts(n: int) -> tuple[list[Contact], set[str]]:
-    states = [{}, {}, {}, {"email_opt_in": False}, {"email_status": EmailStatus.UNSUBSCRIBED},
-              {}, {"email_status": EmailStatus.BOUNCED}, {}]
+    states = [
+        {},
+        {},
+        {},
+        {"email_opt_in": False},
+        {"email_status": EmailStatus.UNSUBSCRIBED},
+        {},
+        {"email_status": EmailStatus.BOUNCED},
+        {},
+    ]
     contacts = Contact.objects.bulk_create(
-        Contact(email=f"crash{i}@example.com", **{"email_opt_in": True, **states[i % len(states)]}) for i in range(n))
+        Contact(email=f"crash{i}@example.com", **{"email_opt_in": True, **states[i % len(states)]}) for i in range(n)
+    )
     eligible = {c.email for c in contacts if c.email_opt_in and c.email_status == EmailStatus.ACTIVE}
     return contacts, eligible
 
@@ -71,23 +100,26 @@ def make_contacts(n: int) -> tuple[list[Contact], set[str]]:
 def broker(monkeypatch):
     """Tasks go to the real Redis broker, never run in this process."""
     client = Celery(broker=os.environ["REDIS_URL"], set_as_current=False)
-    monkeypatch.setattr(services, "_enqueue",
-                        lambda task, *args, **options: client.send_task(task.name, args=args, **options))
+    monkeypatch.setattr(
+        services, "_enqueue", lambda task, *args, **options: client.send_task(task.name, args=args, **options)
+    )
     yield client
     client.close()
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the worker must share the test database")
-def test_a_killed_worker_loses_nothing_and_sends_nothing_twice(smtp_settings, smtp_sink, broker, make_template,
-                                                                tmp_path):
+def test_a_killed_worker_loses_nothing_and_sends_nothing_twice(
+    smtp_settings, smtp_sink, broker, make_template, tmp_path
+):
     contacts, eligible = make_contacts(320)
     segment, excluded = segment_create(name="All", kind="static"), segment_create(name="Staff", kind="static")
     static_add(segment=segment, contact_ids=[c.pk for c in contacts])
     staff = [c for c in contacts[:40] if c.email in eligible][:5]
     static_add(segment=excluded, contact_ids=[c.pk for c in staff])
     eligible -= {c.email for c in staff}
-    campaign = services.campaign_save(data={"name": "Crash", "template": make_template()}, segments=[segment],
-                                      exclude_segments=[excluded])
+    campaign = services.campaign_save(
+        data={"name": "Crash", "template": make_template()}, segments=[segment], exclude_segments=[excluded]
+    )
 
     worker = start_worker(smtp_sink, tmp_path / "worker.log")
     try:

@@ -96,16 +96,19 @@ def test_anonymous_event_is_stored_without_a_contact():
     assert not Contact.objects.exists()
 
 
-@pytest.mark.parametrize("data, field", [
-    ({"type": "page_view"}, "contact"),
-    ({"anonymous_id": "a", "type": "teleport"}, "type"),
-    ({"anonymous_id": "a"}, "type"),
-    ({"anonymous_id": "a", "type": "page_view", "product": "NOPE"}, "product"),
-    ({"anonymous_id": "a", "type": "page_view", "url": "javascript:alert(1)"}, "url"),
-    ({"anonymous_id": "a", "type": "page_view", "occurred_at": "never"}, "occurred_at"),
-    ({"anonymous_id": "a", "type": "page_view", "properties": ["x"]}, "properties"),
-    ({"contact": 424242, "type": "page_view"}, "contact"),
-])
+@pytest.mark.parametrize(
+    "data, field",
+    [
+        ({"type": "page_view"}, "contact"),
+        ({"anonymous_id": "a", "type": "teleport"}, "type"),
+        ({"anonymous_id": "a"}, "type"),
+        ({"anonymous_id": "a", "type": "page_view", "product": "NOPE"}, "product"),
+        ({"anonymous_id": "a", "type": "page_view", "url": "javascript:alert(1)"}, "url"),
+        ({"anonymous_id": "a", "type": "page_view", "occurred_at": "never"}, "occurred_at"),
+        ({"anonymous_id": "a", "type": "page_view", "properties": ["x"]}, "properties"),
+        ({"contact": 424242, "type": "page_view"}, "contact"),
+    ],
+)
 def test_invalid_event_names_the_field(data, field):
     with pytest.raises(ValidationError) as excinfo:
         track(**data)
@@ -120,8 +123,7 @@ def test_identify_rehomes_anonymous_events_and_recolors_the_contact():
     track(anonymous_id="anon-2", type="product_view")
     moved = services.identify(anonymous_id="anon-1", contact=contact)
     assert moved == 2
-    assert set(Activity.objects.filter(contact=contact).values_list("type", flat=True)) == {
-        "page_view", "add_to_cart"}
+    assert set(Activity.objects.filter(contact=contact).values_list("type", flat=True)) == {"page_view", "add_to_cart"}
     assert Activity.objects.get(anonymous_id="anon-2").contact_id is None
     assert stage_of(contact) == FunnelStage.CART
 
@@ -165,8 +167,9 @@ def test_bulk_events_of_an_identified_visitor_land_on_the_contact():
 
     contact = ContactFactory()
     services.identify(anonymous_id="web-77", contact=contact)
-    result = ingest.activities_track_bulk(items=[{"anonymous_id": "web-77", "type": "product_view"},
-                                          {"anonymous_id": "web-unknown", "type": "page_view"}])
+    result = ingest.activities_track_bulk(
+        items=[{"anonymous_id": "web-77", "type": "product_view"}, {"anonymous_id": "web-unknown", "type": "page_view"}]
+    )
     assert result["created"] == 2
     assert Activity.objects.get(anonymous_id="web-77").contact_id == contact.pk
     assert Activity.objects.get(anonymous_id="web-unknown").contact_id is None

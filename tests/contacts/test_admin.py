@@ -36,6 +36,7 @@ def listed_ids(response):
 
 # ---------------------------------------------------------------- changelist
 
+
 def test_changelist_loads_with_members_without_a_query_per_row(admin_client):
     for _ in range(5):
         MemberFactory(tier=LoyaltyMember.Tier.GOLD)
@@ -59,8 +60,19 @@ def test_changelist_does_not_count_the_whole_table_twice(admin_client):
     assert len(counts) <= 1
 
 
-@pytest.mark.parametrize("term", ["dana.cohen@example.com", "DANA.COHEN@example.com ", "050-123-4567",
-                                  "+972501234567", "900012345678", "Dana", "coh", "dana coh"])
+@pytest.mark.parametrize(
+    "term",
+    [
+        "dana.cohen@example.com",
+        "DANA.COHEN@example.com ",
+        "050-123-4567",
+        "+972501234567",
+        "900012345678",
+        "Dana",
+        "coh",
+        "dana coh",
+    ],
+)
 def test_search_finds_a_contact_by_email_phone_card_or_name(admin_client, term):
     dana = ContactFactory(first_name="Dana", last_name="Cohen", email="dana.cohen@example.com", phone="+972501234567")
     MemberFactory(contact=dana, card_number="900012345678")
@@ -80,16 +92,22 @@ def days_ago(days: int) -> dt.datetime:
     return timezone.now() - dt.timedelta(days=days)
 
 
-@pytest.mark.parametrize("params, match, other", [
-    ({"funnel_stage__exact": FunnelStage.CART}, {"funnel_stage": FunnelStage.CART}, {}),
-    ({"lifecycle": Lifecycle.AT_RISK}, {"first_purchase_at": days_ago(300), "last_purchase_at": days_ago(120)},
-     {"first_purchase_at": days_ago(300), "last_purchase_at": days_ago(10)}),
-    ({"region": "Northern District"}, {"region": "Northern District"}, {}),
-    ({"city": "Haifa"}, {"city": "Haifa"}, {}),
-    ({"source__exact": "in_store"}, {"source": "in_store"}, {"source": "web_form"}),
-    ({"email_opt_in__exact": "0"}, {"email_opt_in": False}, {}),
-    ({"email_status__exact": "unsubscribed"}, {"email_status": "unsubscribed"}, {}),
-])
+@pytest.mark.parametrize(
+    "params, match, other",
+    [
+        ({"funnel_stage__exact": FunnelStage.CART}, {"funnel_stage": FunnelStage.CART}, {}),
+        (
+            {"lifecycle": Lifecycle.AT_RISK},
+            {"first_purchase_at": days_ago(300), "last_purchase_at": days_ago(120)},
+            {"first_purchase_at": days_ago(300), "last_purchase_at": days_ago(10)},
+        ),
+        ({"region": "Northern District"}, {"region": "Northern District"}, {}),
+        ({"city": "Haifa"}, {"city": "Haifa"}, {}),
+        ({"source__exact": "in_store"}, {"source": "in_store"}, {"source": "web_form"}),
+        ({"email_opt_in__exact": "0"}, {"email_opt_in": False}, {}),
+        ({"email_status__exact": "unsubscribed"}, {"email_status": "unsubscribed"}, {}),
+    ],
+)
 def test_each_profile_filter_narrows_the_list(admin_client, params, match, other):
     wanted = ContactFactory(**match)
     ContactFactory(**other)
@@ -155,6 +173,7 @@ def test_paginator_reads_the_planner_estimate_on_postgresql():
 
 # ---------------------------------------------------------------- contact page
 
+
 def test_contact_page_shows_the_timeline_newest_first(admin_client):
     contact = ContactFactory()
     now = timezone.now()
@@ -166,7 +185,7 @@ def test_contact_page_shows_the_timeline_newest_first(admin_client):
     kinds = [entry.kind for entry, _label in response.context["timeline"]]
     assert kinds == ["consent", "purchase", "activity"]
     html = response.content.decode()
-    html = html[html.index('id="timeline"'):]
+    html = html[html.index('id="timeline"') :]
     assert html.index("Email consent revoked") < html.index("321.50") < html.index("Product view")
 
 
@@ -212,11 +231,14 @@ def test_adding_a_contact_normalizes_and_tags_it(admin_client):
     assert list(contact.tags.values_list("name", flat=True)) == ["newsletter"]
 
 
-@pytest.mark.parametrize("field, value, message", [
-    ("phone", "12", "not a valid phone number"),
-    ("email", "taken@example.com", "already belongs to contact"),
-    ("birth_date", "1800-01-01", "out of range"),
-])
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("phone", "12", "not a valid phone number"),
+        ("email", "taken@example.com", "already belongs to contact"),
+        ("birth_date", "1800-01-01", "out of range"),
+    ],
+)
 def test_an_invalid_value_is_reported_on_its_field(admin_client, field, value, message):
     ContactFactory(email="taken@example.com")
     contact = ContactFactory()
@@ -244,13 +266,28 @@ def test_a_service_refusal_comes_back_on_the_form_and_writes_nothing(admin_clien
 
 def contact_form_data(contact, **overrides):
     data = {
-        "email": contact.email or "", "phone": contact.phone or "", "external_id": contact.external_id or "",
-        "first_name": contact.first_name, "last_name": contact.last_name, "gender": contact.gender,
-        "birth_date": "", "wedding_date": "", "marital_status": contact.marital_status, "city": contact.city,
-        "region": contact.region, "country": contact.country, "language": contact.language,
-        "source": contact.source, "source_detail": "", "signed_up_at_0": "", "signed_up_at_1": "",
-        "attributes": "{}", "club-TOTAL_FORMS": 0, "club-INITIAL_FORMS": 0,
-        "purchases-TOTAL_FORMS": 0, "purchases-INITIAL_FORMS": 0,
+        "email": contact.email or "",
+        "phone": contact.phone or "",
+        "external_id": contact.external_id or "",
+        "first_name": contact.first_name,
+        "last_name": contact.last_name,
+        "gender": contact.gender,
+        "birth_date": "",
+        "wedding_date": "",
+        "marital_status": contact.marital_status,
+        "city": contact.city,
+        "region": contact.region,
+        "country": contact.country,
+        "language": contact.language,
+        "source": contact.source,
+        "source_detail": "",
+        "signed_up_at_0": "",
+        "signed_up_at_1": "",
+        "attributes": "{}",
+        "club-TOTAL_FORMS": 0,
+        "club-INITIAL_FORMS": 0,
+        "purchases-TOTAL_FORMS": 0,
+        "purchases-INITIAL_FORMS": 0,
     }
     if contact.email_opt_in:
         data["email_opt_in"] = "on"
@@ -259,6 +296,7 @@ def contact_form_data(contact, **overrides):
 
 
 # ---------------------------------------------------------------- bulk actions
+
 
 def run_action(client, action, contacts, **extra):
     data = {"action": action, ACTION_CHECKBOX_NAME: [c.pk for c in contacts], "index": 0, **extra}
@@ -314,6 +352,7 @@ def test_erase_asks_for_confirmation_then_anonymizes(admin_client):
 
 # ---------------------------------------------------------------- other admins
 
+
 def test_every_back_office_list_loads(admin_client):
     member = MemberFactory()
     services.points_adjust(member=member, delta=10, reason="welcome")
@@ -321,8 +360,7 @@ def test_every_back_office_list_loads(admin_client):
     ActivityFactory(contact=member.contact)
     ConsentEventFactory(contact=member.contact)
     TagFactory()
-    for model in ("loyaltymember", "product", "store", "purchase", "activity", "consentevent", "tag",
-                  "customfield"):
+    for model in ("loyaltymember", "product", "store", "purchase", "activity", "consentevent", "tag", "customfield"):
         response = admin_client.get(reverse(f"admin:contacts_{model}_changelist"))
         assert response.status_code == 200, model
 
@@ -337,10 +375,19 @@ def test_purchase_page_shows_its_items(admin_client):
 def test_member_points_change_only_through_the_ledger(admin_client):
     member = MemberFactory(tier="basic")
     url = reverse("admin:contacts_loyaltymember_change", args=[member.pk])
-    data = {"card_number": member.card_number, "tier": "silver", "status": "active",
-            "joined_at_0": "2024-01-01", "joined_at_1": "10:00", "home_store": "", "points": 999,
-            "points_delta": 25, "points_reason": "Birthday gift",
-            "ledger-TOTAL_FORMS": 0, "ledger-INITIAL_FORMS": 0}
+    data = {
+        "card_number": member.card_number,
+        "tier": "silver",
+        "status": "active",
+        "joined_at_0": "2024-01-01",
+        "joined_at_1": "10:00",
+        "home_store": "",
+        "points": 999,
+        "points_delta": 25,
+        "points_reason": "Birthday gift",
+        "ledger-TOTAL_FORMS": 0,
+        "ledger-INITIAL_FORMS": 0,
+    }
     response = admin_client.post(url, data)
     assert response.status_code == 302
     member.refresh_from_db()
@@ -352,9 +399,17 @@ def test_member_points_change_only_through_the_ledger(admin_client):
 def test_spending_more_points_than_the_balance_is_a_field_error(admin_client):
     member = MemberFactory()
     url = reverse("admin:contacts_loyaltymember_change", args=[member.pk])
-    data = {"card_number": member.card_number, "tier": "basic", "status": "active",
-            "joined_at_0": "2024-01-01", "joined_at_1": "10:00", "points_delta": -5, "points_reason": "Oops",
-            "ledger-TOTAL_FORMS": 0, "ledger-INITIAL_FORMS": 0}
+    data = {
+        "card_number": member.card_number,
+        "tier": "basic",
+        "status": "active",
+        "joined_at_0": "2024-01-01",
+        "joined_at_1": "10:00",
+        "points_delta": -5,
+        "points_reason": "Oops",
+        "ledger-TOTAL_FORMS": 0,
+        "ledger-INITIAL_FORMS": 0,
+    }
     response = admin_client.post(url, data)
     assert response.status_code == 200
     assert "Not enough points" in " ".join(response.context["adminform"].form.errors["points_delta"])
@@ -363,9 +418,18 @@ def test_spending_more_points_than_the_balance_is_a_field_error(admin_client):
 
 def test_adding_a_member_creates_the_membership_through_the_service(admin_client):
     contact = ContactFactory()
-    data = {"contact": contact.pk, "card_number": "  777123 ", "tier": "gold", "status": "active",
-            "joined_at_0": "2024-05-01", "joined_at_1": "09:00", "points_delta": 100, "points_reason": "Welcome",
-            "ledger-TOTAL_FORMS": 0, "ledger-INITIAL_FORMS": 0}
+    data = {
+        "contact": contact.pk,
+        "card_number": "  777123 ",
+        "tier": "gold",
+        "status": "active",
+        "joined_at_0": "2024-05-01",
+        "joined_at_1": "09:00",
+        "points_delta": 100,
+        "points_reason": "Welcome",
+        "ledger-TOTAL_FORMS": 0,
+        "ledger-INITIAL_FORMS": 0,
+    }
     response = admin_client.post(reverse("admin:contacts_loyaltymember_add"), data)
     assert response.status_code == 302
     member = LoyaltyMember.objects.get(contact=contact)
@@ -384,9 +448,17 @@ def test_consent_log_cannot_be_edited(admin_client):
 
 def test_adding_an_activity_records_it_through_the_service(admin_client):
     contact = ContactFactory()
-    data = {"contact": contact.pk, "type": "add_to_cart", "occurred_at_0": "2024-06-01", "occurred_at_1": "12:00",
-            "url": "https://shop.example.com/cart", "properties": "{}", "anonymous_id": "", "event_id": "ev-1",
-            "product": ""}
+    data = {
+        "contact": contact.pk,
+        "type": "add_to_cart",
+        "occurred_at_0": "2024-06-01",
+        "occurred_at_1": "12:00",
+        "url": "https://shop.example.com/cart",
+        "properties": "{}",
+        "anonymous_id": "",
+        "event_id": "ev-1",
+        "product": "",
+    }
     response = admin_client.post(reverse("admin:contacts_activity_add"), data)
     assert response.status_code == 302
     contact.refresh_from_db()

@@ -14,7 +14,8 @@ def assert_ledgers_balance():
     from django.db.models.functions import Coalesce
 
     bad = LoyaltyMember.objects.annotate(ledger_sum=Coalesce(Sum("ledger__delta"), Value(0))).exclude(
-        points=F("ledger_sum"))
+        points=F("ledger_sum")
+    )
     assert list(bad.values_list("card_number", "points", "ledger_sum")) == []
     for member in LoyaltyMember.objects.all():
         running = 0
@@ -134,9 +135,16 @@ def test_same_reference_on_another_member_is_applied():
     assert PointsEntry.objects.count() == 2
 
 
-@pytest.mark.parametrize("delta, reason, field", [
-    (0, "x", "delta"), (1.5, "x", "delta"), ("10", "x", "delta"), (True, "x", "delta"), (5, " ", "reason"),
-])
+@pytest.mark.parametrize(
+    "delta, reason, field",
+    [
+        (0, "x", "delta"),
+        (1.5, "x", "delta"),
+        ("10", "x", "delta"),
+        (True, "x", "delta"),
+        (5, " ", "reason"),
+    ],
+)
 def test_invalid_points_adjustment_names_the_field(delta, reason, field):
     member = services.member_create(contact=ContactFactory())
     with pytest.raises(ValidationError) as excinfo:

@@ -1,4 +1,5 @@
 """Races that only a real server shows: the database constraints and row locks must decide."""
+
 import threading
 from collections.abc import Callable
 
@@ -45,8 +46,9 @@ def run_together(task: Callable[[int], object], threads: int = THREADS) -> tuple
 
 def test_concurrent_upserts_with_the_same_email_make_one_contact():
     results, errors = run_together(
-        lambda n: services.contact_upsert(**read_input(ContactUpsertSerializer, {
-            "email": "Race@Example.com", "city": f"City {n}", "tags": ["race"]}))
+        lambda n: services.contact_upsert(
+            **read_input(ContactUpsertSerializer, {"email": "Race@Example.com", "city": f"City {n}", "tags": ["race"]})
+        )
     )
     assert errors == []
     assert Contact.objects.filter(email="race@example.com").count() == 1
@@ -56,8 +58,11 @@ def test_concurrent_upserts_with_the_same_email_make_one_contact():
 
 def test_concurrent_purchases_with_the_same_external_id_make_one_purchase():
     contact = ContactFactory()
-    results, errors = run_together(lambda n: ingest.purchase_ingest(
-        data={"contact": contact.pk, "source": "shop", "external_id": "order-1", "total": "100"}))
+    results, errors = run_together(
+        lambda n: ingest.purchase_ingest(
+            data={"contact": contact.pk, "source": "shop", "external_id": "order-1", "total": "100"}
+        )
+    )
     assert errors == []
     assert Purchase.objects.count() == 1
     assert sum(created for _, created in results) == 1
@@ -66,8 +71,11 @@ def test_concurrent_purchases_with_the_same_external_id_make_one_purchase():
 
 
 def test_concurrent_purchases_by_a_new_email_make_one_contact_and_one_purchase():
-    _results, errors = run_together(lambda n: ingest.purchase_ingest(
-        data={"email": "buyer@example.com", "source": "shop", "external_id": "order-2", "total": "100"}))
+    _results, errors = run_together(
+        lambda n: ingest.purchase_ingest(
+            data={"email": "buyer@example.com", "source": "shop", "external_id": "order-2", "total": "100"}
+        )
+    )
     assert errors == []
     assert Contact.objects.count() == 1
     assert Purchase.objects.count() == 1
@@ -78,8 +86,12 @@ def test_concurrent_points_adjustments_keep_balance_equal_to_the_ledger():
     member = services.member_create(contact=ContactFactory())
     services.points_adjust(member=member, delta=50, reason="Start")
     deltas = [30, -20, 15, -40, 25, -10, 5, -35]
-    _, errors = run_together(lambda n: services.points_adjust(
-        member=LoyaltyMember.objects.get(pk=member.pk), delta=deltas[n], reason="Race"), threads=len(deltas))
+    _, errors = run_together(
+        lambda n: services.points_adjust(
+            member=LoyaltyMember.objects.get(pk=member.pk), delta=deltas[n], reason="Race"
+        ),
+        threads=len(deltas),
+    )
     member.refresh_from_db()
     ledger = PointsEntry.objects.filter(member=member).aggregate(s=Coalesce(Sum("delta"), Value(0)))["s"]
     assert member.points == ledger >= 0
@@ -94,8 +106,11 @@ def test_concurrent_points_adjustments_keep_balance_equal_to_the_ledger():
 
 def test_concurrent_points_with_the_same_reference_are_applied_once():
     member = services.member_create(contact=ContactFactory())
-    results, errors = run_together(lambda n: services.points_adjust(
-        member=LoyaltyMember.objects.get(pk=member.pk), delta=10, reason="Order", reference="order-9"))
+    results, errors = run_together(
+        lambda n: services.points_adjust(
+            member=LoyaltyMember.objects.get(pk=member.pk), delta=10, reason="Order", reference="order-9"
+        )
+    )
     assert errors == []
     assert len({entry.pk for entry in results}) == 1
     member.refresh_from_db()
@@ -104,8 +119,9 @@ def test_concurrent_points_with_the_same_reference_are_applied_once():
 
 def test_concurrent_events_with_the_same_event_id_are_stored_once():
     contact = ContactFactory()
-    results, errors = run_together(lambda n: ingest.activity_ingest(
-        data={"contact": contact.pk, "type": "add_to_cart", "event_id": "evt-race"}))
+    results, errors = run_together(
+        lambda n: ingest.activity_ingest(data={"contact": contact.pk, "type": "add_to_cart", "event_id": "evt-race"})
+    )
     assert errors == []
     assert len({activity.pk for activity, _ in results}) == 1
 

@@ -14,17 +14,24 @@ def fresh(contact) -> Contact:
 
 def test_consent_change_is_logged_with_source_and_text():
     contact = ContactFactory(email_opt_in=False)
-    event = services.consent_change(contact=contact, channel="email", granted=True, source="landing_page",
-                                    text_shown="Send me offers")
+    event = services.consent_change(
+        contact=contact, channel="email", granted=True, source="landing_page", text_shown="Send me offers"
+    )
     assert (event.contact_id, event.channel, event.granted, event.source, event.text_shown) == (
-        contact.pk, "email", True, "landing_page", "Send me offers")
+        contact.pk,
+        "email",
+        True,
+        "landing_page",
+        "Send me offers",
+    )
     assert fresh(contact).email_opt_in
 
 
 def test_unsubscribe_revokes_consent_and_sets_the_email_status():
     contact = ContactFactory(email_opt_in=True)
-    services.consent_change(contact=contact, channel="email", granted=False, source="unsubscribe_link",
-                            unsubscribe=True)
+    services.consent_change(
+        contact=contact, channel="email", granted=False, source="unsubscribe_link", unsubscribe=True
+    )
     contact = fresh(contact)
     assert not contact.email_opt_in
     assert contact.email_status == EmailStatus.UNSUBSCRIBED

@@ -1,5 +1,6 @@
 """Erase really erases: after it, no table and no outbox file holds the person's data, and nothing
 new can be written to the erased contact."""
+
 import datetime as dt
 from pathlib import Path
 
@@ -24,8 +25,16 @@ pytestmark = pytest.mark.django_db
 
 EMAIL = "zelda.quagmire@example.org"
 PERSONAL = [
-    "zelda", "quagmire", "+972527778899", "crm-zq-4471", "1983-02-11", "qiryat-zelda", "ZeldaPhone", "zq-anon-9",
-    "771234567890", "xyzzy-secret-nickname",
+    "zelda",
+    "quagmire",
+    "+972527778899",
+    "crm-zq-4471",
+    "1983-02-11",
+    "qiryat-zelda",
+    "ZeldaPhone",
+    "zq-anon-9",
+    "771234567890",
+    "xyzzy-secret-nickname",
 ]
 USER_AGENT = "Mozilla/5.0 (iPhone) ZeldaPhone/1.0"
 
@@ -48,8 +57,11 @@ def outbox_dump(folder: Path) -> str:
 def found_anywhere(values: list[str], folder: Path) -> dict[str, list[str]]:
     dump = table_dump()
     dump["outbox"] = outbox_dump(folder)
-    return {value: [table for table, text in dump.items() if value.lower() in text] for value in values
-            if any(value.lower() in text for text in dump.values())}
+    return {
+        value: [table for table, text in dump.items() if value.lower() in text]
+        for value in values
+        if any(value.lower() in text for text in dump.values())
+    }
 
 
 @pytest.fixture
@@ -62,13 +74,22 @@ def outbox(settings, tmp_path):
 
 
 def send_campaign(contacts, capture):
-    template = template_save(data={"name": "Hello", "subject": "Hi {{ contact.first_name }}", "language": "en",
-                                   "html": '<p>Dear {{ contact.first_name }} {{ contact.last_name }}</p>'
-                                           '<a href="https://shop.example.com/new">New</a>'})
+    template = template_save(
+        data={
+            "name": "Hello",
+            "subject": "Hi {{ contact.first_name }}",
+            "language": "en",
+            "html": "<p>Dear {{ contact.first_name }} {{ contact.last_name }}</p>"
+            '<a href="https://shop.example.com/new">New</a>',
+        }
+    )
     segment = segment_create(name="Recipients", kind="static")
     static_add(segment=segment, contact_ids=[c.pk for c in contacts])
-    campaign = campaign_save(data={"name": "Spring", "template": template, "from_email": "club@shop.example"},
-                             segments=[segment], exclude_segments=[])
+    campaign = campaign_save(
+        data={"name": "Spring", "template": template, "from_email": "club@shop.example"},
+        segments=[segment],
+        exclude_segments=[],
+    )
     with capture(execute=True):
         campaign_start(campaign=campaign)
     return campaign
@@ -77,24 +98,58 @@ def send_campaign(contacts, capture):
 @pytest.fixture
 def everywhere(outbox, admin_client, django_capture_on_commit_callbacks):
     """A contact with distinctive values in every place personal data can end up."""
-    contact, _ = services.contact_upsert(**read_input(ContactUpsertSerializer, {
-        "email": EMAIL, "phone": "052-777-8899", "external_id": "crm-zq-4471", "first_name": "Zelda",
-        "last_name": "Quagmire", "birth_date": "1983-02-11", "city": "Qiryat-Zelda", "email_opt_in": True,
-        "attributes": {"nickname": "xyzzy-secret-nickname"}, "tags": ["friend-of-zelda"]}))
-    services.consent_change(contact=contact, channel="sms", granted=True, source="pos",
-                            text_shown="Zelda Quagmire agrees to SMS")
+    contact, _ = services.contact_upsert(
+        **read_input(
+            ContactUpsertSerializer,
+            {
+                "email": EMAIL,
+                "phone": "052-777-8899",
+                "external_id": "crm-zq-4471",
+                "first_name": "Zelda",
+                "last_name": "Quagmire",
+                "birth_date": "1983-02-11",
+                "city": "Qiryat-Zelda",
+                "email_opt_in": True,
+                "attributes": {"nickname": "xyzzy-secret-nickname"},
+                "tags": ["friend-of-zelda"],
+            },
+        )
+    )
+    services.consent_change(
+        contact=contact, channel="sms", granted=True, source="pos", text_shown="Zelda Quagmire agrees to SMS"
+    )
     member = services.member_create(contact=contact, card_number="771234567890")
-    services.points_adjust(member=member, delta=50, reason="Birthday gift for Zelda Quagmire",
-                           reference=f"gift-{EMAIL}")
+    services.points_adjust(
+        member=member, delta=50, reason="Birthday gift for Zelda Quagmire", reference=f"gift-{EMAIL}"
+    )
     product = ProductFactory()
-    ingest.purchase_ingest(data={"contact": contact.pk, "source": "shop", "external_id": f"order-{EMAIL}",
-                                 "total": "99", "items": [{"sku": product.sku, "quantity": 1, "unit_price": "99"}]})
-    ingest.activity_ingest(data={"anonymous_id": "zq-anon-9", "type": "page_view", "event_id": f"evt-{EMAIL}",
-                                 "url": f"https://shop.example.com/?u={EMAIL}",
-                                 "properties": {"search": "Zelda Quagmire"}})
+    ingest.purchase_ingest(
+        data={
+            "contact": contact.pk,
+            "source": "shop",
+            "external_id": f"order-{EMAIL}",
+            "total": "99",
+            "items": [{"sku": product.sku, "quantity": 1, "unit_price": "99"}],
+        }
+    )
+    ingest.activity_ingest(
+        data={
+            "anonymous_id": "zq-anon-9",
+            "type": "page_view",
+            "event_id": f"evt-{EMAIL}",
+            "url": f"https://shop.example.com/?u={EMAIL}",
+            "properties": {"search": "Zelda Quagmire"},
+        }
+    )
     services.identify(anonymous_id="zq-anon-9", contact=contact)
-    ingest.activity_ingest(data={"contact": contact.pk, "type": "product_view", "product": product.sku,
-                                 "properties": {"note": "Qiryat-Zelda"}})
+    ingest.activity_ingest(
+        data={
+            "contact": contact.pk,
+            "type": "product_view",
+            "product": product.sku,
+            "properties": {"note": "Qiryat-Zelda"},
+        }
+    )
     campaign = send_campaign([contact], django_capture_on_commit_callbacks)
     message = Message.objects.get(campaign=campaign, contact=contact)
     Message.objects.filter(pk=message.pk).update(error=f"452 mailbox of {EMAIL} full (retried)")
@@ -111,21 +166,50 @@ def admin_edit(client, contact, member):
     """Staff edit the contact and give points in the admin: that writes admin history."""
     contact.refresh_from_db()
     data = {
-        "email": contact.email, "phone": contact.phone, "external_id": contact.external_id,
-        "first_name": "Zelda", "last_name": "Quagmire-Levi", "gender": "female", "birth_date": "1983-02-11",
-        "wedding_date": "", "marital_status": "unknown", "city": contact.city, "region": "", "country": "IL",
-        "language": "he", "source": contact.source, "source_detail": "", "signed_up_at_0": "",
-        "signed_up_at_1": "", "attributes": '{"nickname": "xyzzy-secret-nickname"}',
-        "club-TOTAL_FORMS": 0, "club-INITIAL_FORMS": 0, "purchases-TOTAL_FORMS": 0, "purchases-INITIAL_FORMS": 0,
-        "tags": list(contact.tags.values_list("pk", flat=True)), "email_opt_in": "on",
+        "email": contact.email,
+        "phone": contact.phone,
+        "external_id": contact.external_id,
+        "first_name": "Zelda",
+        "last_name": "Quagmire-Levi",
+        "gender": "female",
+        "birth_date": "1983-02-11",
+        "wedding_date": "",
+        "marital_status": "unknown",
+        "city": contact.city,
+        "region": "",
+        "country": "IL",
+        "language": "he",
+        "source": contact.source,
+        "source_detail": "",
+        "signed_up_at_0": "",
+        "signed_up_at_1": "",
+        "attributes": '{"nickname": "xyzzy-secret-nickname"}',
+        "club-TOTAL_FORMS": 0,
+        "club-INITIAL_FORMS": 0,
+        "purchases-TOTAL_FORMS": 0,
+        "purchases-INITIAL_FORMS": 0,
+        "tags": list(contact.tags.values_list("pk", flat=True)),
+        "email_opt_in": "on",
     }
     response = client.post(reverse("admin:contacts_contact_change", args=[contact.pk]), data)
     assert response.status_code == 302, response.context["adminform"].form.errors
     member.refresh_from_db()
-    response = client.post(reverse("admin:contacts_loyaltymember_change", args=[member.pk]), {
-        "card_number": member.card_number, "tier": "gold", "status": "active", "joined_at_0": "2024-01-01",
-        "joined_at_1": "10:00", "home_store": "", "points": member.points, "points_delta": 5,
-        "points_reason": "Thanks Zelda", "ledger-TOTAL_FORMS": 0, "ledger-INITIAL_FORMS": 0})
+    response = client.post(
+        reverse("admin:contacts_loyaltymember_change", args=[member.pk]),
+        {
+            "card_number": member.card_number,
+            "tier": "gold",
+            "status": "active",
+            "joined_at_0": "2024-01-01",
+            "joined_at_1": "10:00",
+            "home_store": "",
+            "points": member.points,
+            "points_delta": 5,
+            "points_reason": "Thanks Zelda",
+            "ledger-TOTAL_FORMS": 0,
+            "ledger-INITIAL_FORMS": 0,
+        },
+    )
     assert response.status_code == 302
     assert LogEntry.objects.filter(object_repr__icontains="zelda").exists()
 
@@ -184,9 +268,11 @@ def test_outbox_copies_of_other_people_stay(outbox, django_capture_on_commit_cal
 def test_outbox_files_named_before_recipient_keys_are_found_by_their_headers(outbox):
     contact = ContactFactory(email="legacy@example.com")
     (outbox / "20250101-120000-0123456789ab.eml").write_bytes(
-        b"To: Legacy Person <legacy@example.com>\r\nSubject: Hi\r\n\r\nHello\r\n")
+        b"To: Legacy Person <legacy@example.com>\r\nSubject: Hi\r\n\r\nHello\r\n"
+    )
     (outbox / "20250101-120001-0123456789ac.eml").write_bytes(
-        b"To: someone@example.com\r\nSubject: Hi\r\n\r\nlegacy@example.com in the body only\r\n")
+        b"To: someone@example.com\r\nSubject: Hi\r\n\r\nlegacy@example.com in the body only\r\n"
+    )
     services.contact_erase(contact=contact)
     assert [p.name for p in outbox.glob("*.eml")] == ["20250101-120001-0123456789ac.eml"]
 
@@ -201,6 +287,7 @@ def test_erase_runs_the_handlers_other_apps_registered(monkeypatch):
 
 # ---------------------------------------------------------------- writes to an erased contact
 
+
 @pytest.fixture
 def erased():
     contact = ContactFactory(email="gone@example.com", phone="+972501112233")
@@ -208,16 +295,20 @@ def erased():
     return services.contact_erase(contact=contact)
 
 
-@pytest.mark.parametrize("write", [
-    lambda c: services.contact_update(contact=c, first_name="Back"),
-    lambda c: services.consent_change(contact=c, channel="email", granted=True, source="api"),
-    lambda c: services.points_adjust(member=LoyaltyMember.objects.get(contact=c), delta=5, reason="x"),
-    lambda c: services.member_update(member=LoyaltyMember.objects.get(contact=c), tier="gold"),
-    lambda c: ingest.purchase_ingest(data={"contact": c.pk, "total": "10"}),
-    lambda c: ingest.activity_ingest(data={"contact": c.pk, "type": "page_view"}),
-    lambda c: services.identify(anonymous_id="web-1", contact=c),
-    lambda c: services.contact_upsert(first_name="Back", card_number=f"erased-{c.pk}"),
-], ids=["update", "consent", "points", "member", "purchase", "event", "identify", "upsert-by-card"])
+@pytest.mark.parametrize(
+    "write",
+    [
+        lambda c: services.contact_update(contact=c, first_name="Back"),
+        lambda c: services.consent_change(contact=c, channel="email", granted=True, source="api"),
+        lambda c: services.points_adjust(member=LoyaltyMember.objects.get(contact=c), delta=5, reason="x"),
+        lambda c: services.member_update(member=LoyaltyMember.objects.get(contact=c), tier="gold"),
+        lambda c: ingest.purchase_ingest(data={"contact": c.pk, "total": "10"}),
+        lambda c: ingest.activity_ingest(data={"contact": c.pk, "type": "page_view"}),
+        lambda c: services.identify(anonymous_id="web-1", contact=c),
+        lambda c: services.contact_upsert(first_name="Back", card_number=f"erased-{c.pk}"),
+    ],
+    ids=["update", "consent", "points", "member", "purchase", "event", "identify", "upsert-by-card"],
+)
 def test_every_write_to_an_erased_contact_is_refused(erased, write):
     with pytest.raises(ValidationError) as excinfo:
         write(erased)

@@ -60,6 +60,7 @@ def catalog():
 
 # ---------------------------------------------------------------- contacts
 
+
 def test_contact_dry_run_reports_bad_lines_by_field_and_imports_nothing(admin_client):
     response = upload(admin_client, "contact", CONTACTS_CSV)
     assert response.status_code == 200
@@ -116,9 +117,17 @@ def test_contact_export_returns_the_filtered_list_as_csv(admin_client):
     MemberFactory(contact=haifa, card_number="4242")
     ContactFactory(city="Eilat", email="eilat@example.com")
     url = reverse("admin:contacts_contact_export") + "?city=Haifa"
-    response = admin_client.post(url, {"format": "0", "resource": "0", "contactresource_email": "on",
-                                       "contactresource_city": "on", "contactresource_tags": "on",
-                                       "contactresource_card_number": "on"})
+    response = admin_client.post(
+        url,
+        {
+            "format": "0",
+            "resource": "0",
+            "contactresource_email": "on",
+            "contactresource_city": "on",
+            "contactresource_tags": "on",
+            "contactresource_card_number": "on",
+        },
+    )
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
@@ -126,6 +135,7 @@ def test_contact_export_returns_the_filtered_list_as_csv(admin_client):
 
 
 # ---------------------------------------------------------------- purchases
+
 
 def test_purchase_dry_run_reports_bad_lines_and_imports_nothing(admin_client, catalog):
     response = upload(admin_client, "purchase", PURCHASES_CSV)
@@ -173,16 +183,18 @@ def test_a_purchase_row_without_external_id_is_refused(admin_client, catalog):
 def test_purchase_export_lists_items(admin_client, catalog):
     import_file(admin_client, "purchase", PURCHASES_CSV)
     url = reverse("admin:contacts_purchase_export") + "?channel__exact=in_store"
-    response = admin_client.post(url, {"format": "0", "resource": "0", "purchaseresource_external_id": "on",
-                                       "purchaseresource_items": "on"})
+    response = admin_client.post(
+        url, {"format": "0", "resource": "0", "purchaseresource_external_id": "on", "purchaseresource_items": "on"}
+    )
     rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
     assert rows == [{"external_id": "A-1", "items": "SKU-1:2:50.00; SKU-2:1:50.00"}]
 
 
 def test_a_purchase_dry_run_with_a_malformed_items_cell_lists_the_line_instead_of_failing(admin_client, catalog):
     """A column named "items" once made the dry-run page look up `error_dict["items"]` and fail."""
-    response = upload(admin_client, "purchase",
-                      'external_id,email,total,items\nB-1,z@example.com,10,"a:1:2:3<script>x</script>"\n')
+    response = upload(
+        admin_client, "purchase", 'external_id,email,total,items\nB-1,z@example.com,10,"a:1:2:3<script>x</script>"\n'
+    )
     assert response.status_code == 200
     assert "items" in invalid_lines(response)[2]
     page = response.content.decode()
@@ -192,16 +204,38 @@ def test_a_purchase_dry_run_with_a_malformed_items_cell_lists_the_line_instead_o
 
 # ---------------------------------------------------------------- spreadsheet safety and uploads
 
+
 def test_contact_export_writes_formula_like_cells_as_text(admin_client):
-    ContactFactory(email="f@example.com", first_name="=HYPERLINK(\"http://x\")", last_name="@SUM(A1)",
-                   city="-2+3", phone="+972501234567")
+    ContactFactory(
+        email="f@example.com",
+        first_name='=HYPERLINK("http://x")',
+        last_name="@SUM(A1)",
+        city="-2+3",
+        phone="+972501234567",
+    )
     url = reverse("admin:contacts_contact_export")
-    response = admin_client.post(url, {"format": "0", "resource": "0", "contactresource_email": "on",
-                                       "contactresource_first_name": "on", "contactresource_last_name": "on",
-                                       "contactresource_city": "on", "contactresource_phone": "on"})
+    response = admin_client.post(
+        url,
+        {
+            "format": "0",
+            "resource": "0",
+            "contactresource_email": "on",
+            "contactresource_first_name": "on",
+            "contactresource_last_name": "on",
+            "contactresource_city": "on",
+            "contactresource_phone": "on",
+        },
+    )
     rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
-    assert rows == [{"email": "f@example.com", "phone": "'+972501234567", "first_name": "'=HYPERLINK(\"http://x\")",
-                     "last_name": "'@SUM(A1)", "city": "'-2+3"}]
+    assert rows == [
+        {
+            "email": "f@example.com",
+            "phone": "'+972501234567",
+            "first_name": '\'=HYPERLINK("http://x")',
+            "last_name": "'@SUM(A1)",
+            "city": "'-2+3",
+        }
+    ]
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """Lifecycle is never stale: every place that shows it evaluates the one rule (contacts.lifecycle) over the
 stored purchase dates when it reads, so the passage of time moves a contact everywhere at once, with no
 recompute in between."""
+
 import datetime as dt
 
 import pytest
@@ -34,15 +35,18 @@ def buyer():
 def shown_everywhere(contact: Contact, api, admin_client) -> dict:
     """The stage as each reader shows it."""
     exported = ContactResource().export(queryset=with_lifecycle(Contact.objects.filter(pk=contact.pk)))
-    filtered = {stage: contact.pk in [c["id"] for c in api.get(f"/api/v1/contacts/?lifecycle={stage}").json()[
-        "results"]] for stage in Lifecycle.values}
-    at_risk = segment_create(name=f"At risk {timezone.now().timestamp()}",
-                             rules={"field": "lifecycle", "op": "eq", "value": "at_risk"})
+    filtered = {
+        stage: contact.pk in [c["id"] for c in api.get(f"/api/v1/contacts/?lifecycle={stage}").json()["results"]]
+        for stage in Lifecycle.values
+    }
+    at_risk = segment_create(
+        name=f"At risk {timezone.now().timestamp()}", rules={"field": "lifecycle", "op": "eq", "value": "at_risk"}
+    )
     return {
         "api": api.get(f"/api/v1/contacts/{contact.pk}/").json()["lifecycle"],
         "api_filter": [stage for stage, hit in filtered.items() if hit],
-        "admin_filter_at_risk": "dana@example.com" in admin_client.get(
-            "/admin/contacts/contact/", {"lifecycle": "at_risk"}).content.decode(),
+        "admin_filter_at_risk": "dana@example.com"
+        in admin_client.get("/admin/contacts/contact/", {"lifecycle": "at_risk"}).content.decode(),
         "export": exported.dict[0]["lifecycle"],
         "segment_at_risk": segment_count(segment=at_risk) == 1,
         "why_at_risk": explain(at_risk, Contact.objects.get(pk=contact.pk)).matches,
@@ -69,7 +73,8 @@ def test_the_sql_case_is_built_from_the_per_stage_rules(monkeypatch):
         contact = ContactFactory()
         Contact.objects.filter(pk=contact.pk).update(
             first_purchase_at=first and now - dt.timedelta(days=first),
-            last_purchase_at=last and now - dt.timedelta(days=last))
+            last_purchase_at=last and now - dt.timedelta(days=last),
+        )
     annotated = dict(with_lifecycle(Contact.objects.all(), now=now).values_list("pk", "lifecycle"))
     for stage in ORDER:
         members = set(Contact.objects.filter(lifecycle_q(stage, now=now)).values_list("pk", flat=True))

@@ -1,4 +1,5 @@
 """The rule "may receive marketing email" has one owner: its SQL and its row test agree on every combination."""
+
 import itertools
 
 import pytest

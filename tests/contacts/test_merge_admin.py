@@ -1,4 +1,5 @@
 """Merging in the back office: action, side-by-side confirmation, likely-duplicates list."""
+
 import datetime as dt
 
 import pytest
@@ -20,8 +21,9 @@ DUPLICATES = reverse("admin:contacts_contact_duplicates")
 def test_the_merge_action_on_two_contacts_opens_the_side_by_side_confirmation(admin_client):
     first = ContactFactory(first_name="Noa", city="Haifa")
     second = ContactFactory(first_name="Noah", city="Eilat")
-    response = admin_client.post(CHANGELIST, {"action": "merge_contacts", "index": 0,
-                                              ACTION_CHECKBOX_NAME: [first.pk, second.pk]})
+    response = admin_client.post(
+        CHANGELIST, {"action": "merge_contacts", "index": 0, ACTION_CHECKBOX_NAME: [first.pk, second.pk]}
+    )
     assert response.status_code == 302
     page = admin_client.get(response["Location"])
     assert page.status_code == 200
@@ -34,8 +36,11 @@ def test_the_merge_action_on_two_contacts_opens_the_side_by_side_confirmation(ad
 
 def test_the_merge_action_wants_exactly_two_contacts(admin_client):
     contacts = [ContactFactory() for _ in range(3)]
-    response = admin_client.post(CHANGELIST, {"action": "merge_contacts", "index": 0,
-                                              ACTION_CHECKBOX_NAME: [c.pk for c in contacts]}, follow=True)
+    response = admin_client.post(
+        CHANGELIST,
+        {"action": "merge_contacts", "index": 0, ACTION_CHECKBOX_NAME: [c.pk for c in contacts]},
+        follow=True,
+    )
     assert "exactly two" in response.content.decode()
     assert Contact.objects.count() == 3
 
@@ -92,6 +97,7 @@ def test_staff_with_the_merge_permission_may_merge(clerk_client):
 
 
 # ---------------------------------------------------------------- likely duplicates
+
 
 def groups(response) -> list[set[int]]:
     return [{contact.pk for contact, _link in group} for group in response.context["groups"]]

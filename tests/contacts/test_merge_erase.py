@@ -29,6 +29,7 @@ def days_ago(days: float) -> dt.datetime:
 
 # ---------------------------------------------------------------- merge
 
+
 def test_merge_moves_history_to_the_target_and_deletes_the_source():
     target = ContactFactory(email="dana@example.com")
     source = ContactFactory(email="dana.old@example.com")
@@ -51,11 +52,25 @@ def test_merge_moves_history_to_the_target_and_deletes_the_source():
 
 
 def test_merge_fills_blanks_and_keeps_the_targets_values():
-    target = ContactFactory(email="dana@example.com", phone=None, first_name="Dana", city="", gender="unknown",
-                            birth_date=None, attributes={"pet": "cat"})
-    source = ContactFactory(email="old@example.com", phone="+972501234567", external_id="crm-9", first_name="D.",
-                            city="Haifa", gender="female", birth_date=dt.date(1990, 5, 17),
-                            attributes={"pet": "dog", "shoe_size": 38})
+    target = ContactFactory(
+        email="dana@example.com",
+        phone=None,
+        first_name="Dana",
+        city="",
+        gender="unknown",
+        birth_date=None,
+        attributes={"pet": "cat"},
+    )
+    source = ContactFactory(
+        email="old@example.com",
+        phone="+972501234567",
+        external_id="crm-9",
+        first_name="D.",
+        city="Haifa",
+        gender="female",
+        birth_date=dt.date(1990, 5, 17),
+        attributes={"pet": "dog", "shoe_size": 38},
+    )
     services.contact_merge(target=target, source=source)
     target.refresh_from_db()
     assert (target.email, target.phone, target.external_id) == ("dana@example.com", "+972501234567", "crm-9")
@@ -143,16 +158,35 @@ def test_merge_recolors_the_target_from_the_sources_events():
 
 # ---------------------------------------------------------------- erase
 
+
 @pytest.fixture
 def rich_contact():
-    contact, _ = services.contact_upsert(**read_input(ContactUpsertSerializer, {
-        "email": "dana@example.com", "phone": "0501234567", "external_id": "crm-1", "first_name": "Dana",
-        "last_name": "Levi", "birth_date": "1990-05-17", "city": "Haifa", "gender": "female",
-        "attributes": {"pet": "cat"}, "tags": ["vip"], "email_opt_in": True}))
+    contact, _ = services.contact_upsert(
+        **read_input(
+            ContactUpsertSerializer,
+            {
+                "email": "dana@example.com",
+                "phone": "0501234567",
+                "external_id": "crm-1",
+                "first_name": "Dana",
+                "last_name": "Levi",
+                "birth_date": "1990-05-17",
+                "city": "Haifa",
+                "gender": "female",
+                "attributes": {"pet": "cat"},
+                "tags": ["vip"],
+                "email_opt_in": True,
+            },
+        )
+    )
     services.member_create(contact=contact, card_number="900000000099")
     ingest.purchase_ingest(data={"contact": contact.pk, "external_id": "o-1", "total": "120"})
-    ActivityFactory(contact=contact, anonymous_id="anon-9", url="https://shop.example.com/?email=dana",
-                    properties={"ip": "10.0.0.1"})
+    ActivityFactory(
+        contact=contact,
+        anonymous_id="anon-9",
+        url="https://shop.example.com/?email=dana",
+        properties={"ip": "10.0.0.1"},
+    )
     ConsentEvent.objects.update(text_shown="I agree to get mail")
     return contact
 

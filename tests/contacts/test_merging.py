@@ -1,4 +1,5 @@
 """A merge loses nothing: every row of the duplicate ends on the survivor, conflicts follow the rule."""
+
 import datetime as dt
 
 import pytest
@@ -27,13 +28,15 @@ def make_campaign(name="Spring") -> Campaign:
 
 
 def sent(campaign, contact, **fields) -> Message:
-    return Message.objects.create(campaign=campaign, contact=contact, status=Message.Status.SENT,
-                                  sent_at=ago(2), **fields)
+    return Message.objects.create(
+        campaign=campaign, contact=contact, status=Message.Status.SENT, sent_at=ago(2), **fields
+    )
 
 
 def track(message, kind=TrackingEvent.Kind.OPEN, **fields) -> TrackingEvent:
-    return TrackingEvent.objects.create(message=message, campaign_id=message.campaign_id,
-                                        contact_id=message.contact_id, kind=kind, **fields)
+    return TrackingEvent.objects.create(
+        message=message, campaign_id=message.campaign_id, contact_id=message.contact_id, kind=kind, **fields
+    )
 
 
 @pytest.fixture
@@ -42,6 +45,7 @@ def pair():
 
 
 # ---------------------------------------------------------------- campaigns
+
 
 def test_the_duplicates_messages_and_their_tracking_move_to_the_survivor(pair):
     survivor, duplicate = pair
@@ -58,8 +62,9 @@ def test_when_both_got_a_campaign_the_survivors_message_takes_the_duplicates_ope
     survivor, duplicate = pair
     campaign = make_campaign()
     kept = sent(campaign, survivor, open_count=1, first_opened_at=ago(1))
-    dropped = sent(campaign, duplicate, open_count=2, click_count=1, first_opened_at=ago(1.5),
-                   first_clicked_at=ago(1.4))
+    dropped = sent(
+        campaign, duplicate, open_count=2, click_count=1, first_opened_at=ago(1.5), first_clicked_at=ago(1.4)
+    )
     events = [track(kept), track(dropped), track(dropped, kind=TrackingEvent.Kind.CLICK)]
     services.contact_merge(target=survivor, source=duplicate)
     assert not Message.objects.filter(pk=dropped.pk).exists()
@@ -73,6 +78,7 @@ def test_when_both_got_a_campaign_the_survivors_message_takes_the_duplicates_ope
 
 # ---------------------------------------------------------------- segments
 
+
 def test_static_list_stays_move_and_a_shared_list_keeps_one_stay_from_the_earlier_join(pair):
     survivor, duplicate = pair
     both = segment_create(name="Both", kind="static")
@@ -80,8 +86,9 @@ def test_static_list_stays_move_and_a_shared_list_keeps_one_stay_from_the_earlie
     SegmentMembership.objects.filter(contact=duplicate, segment=both).update(joined_at=ago(30))
     only_duplicate = segment_create(name="Only dup", kind="static")
     static_add(segment=only_duplicate, contact_ids=[duplicate.pk])
-    past = SegmentMembership.objects.create(segment=only_duplicate, contact=duplicate, joined_at=ago(90),
-                                            left_at=ago(60))
+    past = SegmentMembership.objects.create(
+        segment=only_duplicate, contact=duplicate, joined_at=ago(90), left_at=ago(60)
+    )
     services.contact_merge(target=survivor, source=duplicate)
     current = SegmentMembership.objects.filter(contact=survivor, left_at__isnull=True)
     assert set(current.values_list("segment_id", flat=True)) == {both.pk, only_duplicate.pk}
@@ -107,12 +114,11 @@ def test_dynamic_segments_are_recomputed_for_the_survivor(django_capture_on_comm
 
 # ---------------------------------------------------------------- consent
 
+
 def test_the_most_recent_consent_event_per_channel_wins_and_both_logs_are_kept(pair):
     survivor, duplicate = pair
-    services.consent_change(contact=survivor, channel="email", granted=True, source="web",
-                            occurred_at=ago(10))
-    services.consent_change(contact=duplicate, channel="email", granted=False, source="shop",
-                            occurred_at=ago(1))
+    services.consent_change(contact=survivor, channel="email", granted=True, source="web", occurred_at=ago(10))
+    services.consent_change(contact=duplicate, channel="email", granted=False, source="shop", occurred_at=ago(1))
     services.consent_change(contact=duplicate, channel="sms", granted=True, source="pos", occurred_at=ago(20))
     services.consent_change(contact=survivor, channel="sms", granted=False, source="pos", occurred_at=ago(2))
     services.contact_merge(target=survivor, source=duplicate)
@@ -131,6 +137,7 @@ def test_a_newer_opt_in_of_the_duplicate_wins(pair):
 
 
 # ---------------------------------------------------------------- club
+
 
 def test_when_both_are_members_the_ledgers_join_and_the_points_add_up(pair):
     survivor, duplicate = pair
@@ -152,6 +159,7 @@ def test_when_both_are_members_the_ledgers_join_and_the_points_add_up(pair):
 
 # ---------------------------------------------------------------- profile, history, rules
 
+
 def test_survivors_custom_fields_win_and_empty_ones_are_filled(pair):
     survivor, duplicate = pair
     Contact.objects.filter(pk=survivor.pk).update(attributes={"size": "M", "pet": ""})
@@ -165,8 +173,9 @@ def test_survivors_custom_fields_win_and_empty_ones_are_filled(pair):
 
 def test_the_duplicates_admin_history_moves_to_the_survivor(pair, admin_user):
     survivor, duplicate = pair
-    LogEntry.objects.log_actions(user_id=admin_user.pk, queryset=[duplicate], action_flag=CHANGE,
-                                 change_message="edited", single_object=True)
+    LogEntry.objects.log_actions(
+        user_id=admin_user.pk, queryset=[duplicate], action_flag=CHANGE, change_message="edited", single_object=True
+    )
     services.contact_merge(target=survivor, source=duplicate)
     entry = LogEntry.objects.get(content_type=ContentType.objects.get_for_model(Contact))
     assert entry.object_id == str(survivor.pk)

@@ -106,23 +106,30 @@ class TestCustomAttributes:
         CustomField.objects.create(key="shoe_size", label="Shoe size", type=CustomField.Type.NUMBER)
         CustomField.objects.create(key="anniversary", label="Anniversary", type=CustomField.Type.DATE)
         CustomField.objects.create(key="has_pet", label="Has a pet", type=CustomField.Type.BOOLEAN)
-        CustomField.objects.create(key="skin", label="Skin type", type=CustomField.Type.CHOICE,
-                                   choices=["dry", "oily", "normal"])
+        CustomField.objects.create(
+            key="skin", label="Skin type", type=CustomField.Type.CHOICE, choices=["dry", "oily", "normal"]
+        )
 
     def test_defined_attributes_are_converted_to_their_type(self):
         cleaned = normalize.attributes(
             {"shoe_size": "38", "anniversary": "01/02/2015", "has_pet": "yes", "skin": "oily", "note": "hi"}
         )
-        assert cleaned == {"shoe_size": 38, "anniversary": "2015-02-01", "has_pet": True, "skin": "oily",
-                           "note": "hi"}
+        assert cleaned == {"shoe_size": 38, "anniversary": "2015-02-01", "has_pet": True, "skin": "oily", "note": "hi"}
 
     def test_fractional_numbers_stay_fractional(self):
         assert normalize.attributes({"shoe_size": "38.5"}) == {"shoe_size": 38.5}
 
-    @pytest.mark.parametrize("key, raw", [
-        ("shoe_size", "big"), ("shoe_size", "nan"), ("shoe_size", "inf"), ("anniversary", "someday"),
-        ("has_pet", "perhaps"), ("skin", "scaly"),
-    ])
+    @pytest.mark.parametrize(
+        "key, raw",
+        [
+            ("shoe_size", "big"),
+            ("shoe_size", "nan"),
+            ("shoe_size", "inf"),
+            ("anniversary", "someday"),
+            ("has_pet", "perhaps"),
+            ("skin", "scaly"),
+        ],
+    )
     def test_wrong_type_is_an_error_naming_the_attribute(self, key, raw):
         with pytest.raises(ValidationError) as excinfo:
             normalize.contact_fields({"attributes": {key: raw}})

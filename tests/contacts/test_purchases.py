@@ -25,13 +25,24 @@ def test_purchase_is_recorded_with_its_items():
     contact = ContactFactory()
     store = StoreFactory(code="TLV1")
     lens = ProductFactory(sku="LENS-30")
-    purchase, created = record(contact=contact.pk, external_id="pos-1", source="pos", channel="In_Store",
-                               store="TLV1", total="199.90", currency="ils",
-                               items=[{"sku": "LENS-30", "quantity": 2, "unit_price": "99.95"}])
+    purchase, created = record(
+        contact=contact.pk,
+        external_id="pos-1",
+        source="pos",
+        channel="In_Store",
+        store="TLV1",
+        total="199.90",
+        currency="ils",
+        items=[{"sku": "LENS-30", "quantity": 2, "unit_price": "99.95"}],
+    )
     assert created
     purchase.refresh_from_db()
     assert (purchase.contact_id, purchase.store_id, purchase.channel, purchase.currency) == (
-        contact.pk, store.pk, "in_store", "ILS")
+        contact.pk,
+        store.pk,
+        "in_store",
+        "ILS",
+    )
     assert purchase.total == Decimal("199.90")
     item = purchase.items.get()
     assert (item.product_id, item.quantity, item.unit_price) == (lens.pk, 2, Decimal("99.95"))
@@ -40,8 +51,13 @@ def test_purchase_is_recorded_with_its_items():
 def test_same_external_id_twice_is_one_purchase():
     contact = ContactFactory()
     ProductFactory(sku="A")
-    data = {"contact": contact.pk, "external_id": "shop-1", "source": "shop", "total": "50",
-            "items": [{"sku": "A", "quantity": 1, "unit_price": "50"}]}
+    data = {
+        "contact": contact.pk,
+        "external_id": "shop-1",
+        "source": "shop",
+        "total": "50",
+        "items": [{"sku": "A", "quantity": 1, "unit_price": "50"}],
+    }
     first, created_first = record(**data)
     second, created_second = record(**data)
     assert (created_first, created_second) == (True, False)
@@ -88,13 +104,16 @@ def test_purchase_by_card_number_goes_to_the_member():
     assert purchase.contact_id == member.contact_id
 
 
-@pytest.mark.parametrize("data, field", [
-    ({"card_number": "nope", "total": "1"}, "card_number"),
-    ({"contact": 999999, "total": "1"}, "contact"),
-    ({"contact": "abc", "total": "1"}, "contact"),
-    ({"total": "1"}, "contact"),
-    ({"email": "bad@", "total": "1"}, "email"),
-])
+@pytest.mark.parametrize(
+    "data, field",
+    [
+        ({"card_number": "nope", "total": "1"}, "card_number"),
+        ({"contact": 999999, "total": "1"}, "contact"),
+        ({"contact": "abc", "total": "1"}, "contact"),
+        ({"total": "1"}, "contact"),
+        ({"email": "bad@", "total": "1"}, "email"),
+    ],
+)
 def test_purchase_with_unknown_or_missing_buyer_names_the_field(data, field):
     with pytest.raises(ValidationError) as excinfo:
         record(**data)
@@ -106,21 +125,31 @@ def test_purchase_with_unknown_store_or_sku_names_the_field_and_writes_nothing()
     contact = ContactFactory()
     ProductFactory(sku="KNOWN")
     with pytest.raises(ValidationError) as excinfo:
-        record(contact=contact.pk, store="NOPE", total="10", items=[
-            {"sku": "KNOWN", "quantity": 1, "unit_price": "5"}, {"sku": "GHOST", "quantity": 1, "unit_price": "5"}])
+        record(
+            contact=contact.pk,
+            store="NOPE",
+            total="10",
+            items=[
+                {"sku": "KNOWN", "quantity": 1, "unit_price": "5"},
+                {"sku": "GHOST", "quantity": 1, "unit_price": "5"},
+            ],
+        )
     assert set(excinfo.value.message_dict) == {"store", "items.1.sku"}
     assert not Purchase.objects.exists()
 
 
-@pytest.mark.parametrize("data, field", [
-    ({"total": "abc"}, "total"),
-    ({"total": "-5"}, "total"),
-    ({}, "total"),
-    ({"total": "1", "purchased_at": "someday"}, "purchased_at"),
-    ({"total": "1", "channel": "fax"}, "channel"),
-    ({"total": "1", "items": [{"sku": "A", "quantity": 0, "unit_price": "1"}]}, "items.0.quantity"),
-    ({"total": "1", "items": [{"sku": "A", "quantity": 1, "unit_price": "x"}]}, "items.0.unit_price"),
-])
+@pytest.mark.parametrize(
+    "data, field",
+    [
+        ({"total": "abc"}, "total"),
+        ({"total": "-5"}, "total"),
+        ({}, "total"),
+        ({"total": "1", "purchased_at": "someday"}, "purchased_at"),
+        ({"total": "1", "channel": "fax"}, "channel"),
+        ({"total": "1", "items": [{"sku": "A", "quantity": 0, "unit_price": "1"}]}, "items.0.quantity"),
+        ({"total": "1", "items": [{"sku": "A", "quantity": 1, "unit_price": "x"}]}, "items.0.unit_price"),
+    ],
+)
 def test_invalid_purchase_fields_are_named(data, field):
     contact = ContactFactory()
     ProductFactory(sku="A")
@@ -142,15 +171,18 @@ def test_purchase_updates_the_buyers_aggregates():
     assert contact.funnel_stage == FunnelStage.PURCHASER
 
 
-@pytest.mark.parametrize("first_days, last_days, lifecycle", [
-    (10, 10, Lifecycle.NEW),
-    (29, 29, Lifecycle.NEW),
-    (200, 5, Lifecycle.ACTIVE),
-    (200, 89, Lifecycle.ACTIVE),
-    (200, 91, Lifecycle.AT_RISK),
-    (200, 179, Lifecycle.AT_RISK),
-    (400, 181, Lifecycle.LAPSED),
-])
+@pytest.mark.parametrize(
+    "first_days, last_days, lifecycle",
+    [
+        (10, 10, Lifecycle.NEW),
+        (29, 29, Lifecycle.NEW),
+        (200, 5, Lifecycle.ACTIVE),
+        (200, 89, Lifecycle.ACTIVE),
+        (200, 91, Lifecycle.AT_RISK),
+        (200, 179, Lifecycle.AT_RISK),
+        (400, 181, Lifecycle.LAPSED),
+    ],
+)
 def test_lifecycle_follows_purchase_dates(first_days, last_days, lifecycle):
     contact = ContactFactory()
     record(contact=contact.pk, total="10", purchased_at=days_ago(first_days))
@@ -170,8 +202,12 @@ def test_lifecycle_thresholds_come_from_settings(settings):
     settings.LIFECYCLE_NEW_DAYS = 5
     settings.LIFECYCLE_ACTIVE_DAYS = 20
     settings.LIFECYCLE_AT_RISK_DAYS = 40
-    for last_days, expected in {2: Lifecycle.ACTIVE, 10: Lifecycle.ACTIVE, 30: Lifecycle.AT_RISK,
-                                50: Lifecycle.LAPSED}.items():
+    for last_days, expected in {
+        2: Lifecycle.ACTIVE,
+        10: Lifecycle.ACTIVE,
+        30: Lifecycle.AT_RISK,
+        50: Lifecycle.LAPSED,
+    }.items():
         contact = ContactFactory()
         record(contact=contact.pk, total="1", purchased_at=days_ago(400))
         record(contact=contact.pk, total="1", purchased_at=days_ago(last_days))
@@ -218,7 +254,7 @@ def test_rfm_scores_rank_buyers_after_breakpoints_are_computed():
 def test_new_purchase_is_scored_against_stored_breakpoints():
     for n in range(5):
         contact = ContactFactory()
-        PurchaseFactory(contact=contact, total=Decimal(10 ** n), purchased_at=days_ago(50 - n))
+        PurchaseFactory(contact=contact, total=Decimal(10**n), purchased_at=days_ago(50 - n))
         services.contacts_refresh_purchase_stats(contact_ids=[contact.pk])
     services.rfm_breakpoints_compute()
     big_spender = ContactFactory()

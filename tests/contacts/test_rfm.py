@@ -1,6 +1,7 @@
 """RFM has one rule (contacts.rfm) and two ways to apply it: the purchase ingestion's single
 UPDATE … FROM over fresh aggregates, and the nightly ORM update over the stored ones. On the same
 cut points both must give every buyer the same scores, including right at a cut point."""
+
 import datetime as dt
 from decimal import Decimal
 
@@ -19,20 +20,21 @@ MONETARY_CUTS = ["100.00", "150.50", "300.00", "400.00"]
 
 # (purchases, total of each, days between the last purchase and BASE) → (recency, frequency, monetary)
 CASES = [
-    ((1, "99.99", 41), (1, 1, 1)),    # below every first cut
-    ((1, "100.00", 40), (2, 1, 2)),   # right at the first recency and monetary cuts
-    ((2, "75.25", 31), (2, 2, 3)),    # spent exactly 150.50, at the first frequency cut
-    ((3, "50.16", 30), (3, 3, 2)),    # 150.48: a cent under a fractional cut
-    ((4, "100.00", 15), (4, 4, 5)),   # at the last monetary cut
-    ((5, "60.00", 10), (5, 5, 4)),    # at the last recency and frequency cuts
-    ((7, "1000.00", 0), (5, 5, 5)),   # above every last cut
+    ((1, "99.99", 41), (1, 1, 1)),  # below every first cut
+    ((1, "100.00", 40), (2, 1, 2)),  # right at the first recency and monetary cuts
+    ((2, "75.25", 31), (2, 2, 3)),  # spent exactly 150.50, at the first frequency cut
+    ((3, "50.16", 30), (3, 3, 2)),  # 150.48: a cent under a fractional cut
+    ((4, "100.00", 15), (4, 4, 5)),  # at the last monetary cut
+    ((5, "60.00", 10), (5, 5, 4)),  # at the last recency and frequency cuts
+    ((7, "1000.00", 0), (5, 5, 5)),  # above every last cut
 ]
 
 
 @pytest.fixture
 def cut_points():
-    return RfmBreakpoints.objects.create(recency_days=[cut.isoformat() for cut in RECENCY_CUTS],
-                                         frequency=FREQUENCY_CUTS, monetary=MONETARY_CUTS)
+    return RfmBreakpoints.objects.create(
+        recency_days=[cut.isoformat() for cut in RECENCY_CUTS], frequency=FREQUENCY_CUTS, monetary=MONETARY_CUTS
+    )
 
 
 def buyer(count: int, each: str, last_days: int) -> Contact:

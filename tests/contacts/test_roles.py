@@ -33,21 +33,31 @@ def test_marketer_has_every_model_permission_staff_has():
 
 
 def test_special_permissions_go_to_the_roles_the_product_rule_names():
-    assert {("contacts", "erase_contact"), ("contacts", "merge_contact"), ("contacts", "export_contact")} <= \
-        codenames("Staff")
-    assert {("campaigns", "send_campaign"), ("segments", "export_segment"), ("contacts", "export_contact")} <= \
-        codenames("Marketer")
+    assert {("contacts", "erase_contact"), ("contacts", "merge_contact"), ("contacts", "export_contact")} <= codenames(
+        "Staff"
+    )
+    assert {
+        ("campaigns", "send_campaign"),
+        ("segments", "export_segment"),
+        ("contacts", "export_contact"),
+    } <= codenames("Marketer")
     assert not {("contacts", "erase_contact"), ("contacts", "merge_contact")} & codenames("Marketer")
     assert not {("campaigns", "send_campaign"), ("segments", "export_segment")} & codenames("Staff")
 
 
 def test_special_permissions_hang_on_the_model_they_act_on():
-    found = set(Permission.objects.filter(codename__in=[
-        "send_campaign", "erase_contact", "merge_contact", "export_contact", "export_segment"]).values_list(
-        "content_type__app_label", "content_type__model", "codename"))
-    assert found == {("campaigns", "campaign", "send_campaign"), ("contacts", "contact", "erase_contact"),
-                     ("contacts", "contact", "merge_contact"), ("contacts", "contact", "export_contact"),
-                     ("segments", "segment", "export_segment")}
+    found = set(
+        Permission.objects.filter(
+            codename__in=["send_campaign", "erase_contact", "merge_contact", "export_contact", "export_segment"]
+        ).values_list("content_type__app_label", "content_type__model", "codename")
+    )
+    assert found == {
+        ("campaigns", "campaign", "send_campaign"),
+        ("contacts", "contact", "erase_contact"),
+        ("contacts", "contact", "merge_contact"),
+        ("contacts", "contact", "export_contact"),
+        ("segments", "segment", "export_segment"),
+    }
 
 
 def test_analyst_can_only_view():
@@ -58,8 +68,9 @@ def test_analyst_can_only_view():
 
 def test_a_later_migration_can_extend_a_role():
     granted = grant_app_permissions(global_apps, "Reporting", "contacts", actions=("view",))
-    assert granted == Permission.objects.filter(content_type__app_label="contacts",
-                                                codename__startswith="view_").count()
+    assert (
+        granted == Permission.objects.filter(content_type__app_label="contacts", codename__startswith="view_").count()
+    )
     assert grant_app_permissions(global_apps, "Reporting", "no_such_app") == 0
     assert Group.objects.filter(name="Reporting").exists()
 
@@ -103,8 +114,9 @@ def test_analyst_sees_lists_but_cannot_change_or_import(login):
 
 def test_staff_can_export_contacts_as_csv(login):
     ContactFactory(email="seen@example.com")
-    response = login("Staff").post(reverse("admin:contacts_contact_export"),
-                                   {"format": "0", "resource": "0", "contactresource_email": "on"})
+    response = login("Staff").post(
+        reverse("admin:contacts_contact_export"), {"format": "0", "resource": "0", "contactresource_email": "on"}
+    )
     assert response.status_code == 200
     assert "seen@example.com" in response.content.decode("utf-8-sig")
 
@@ -113,8 +125,9 @@ def test_analyst_cannot_export_contacts_or_purchases(login):
     ContactFactory(email="seen@example.com")
     client = login("Analyst")
     assert reverse("admin:contacts_contact_export") not in client.get(CONTACTS).content.decode()
-    response = client.post(reverse("admin:contacts_contact_export"),
-                           {"format": "0", "resource": "0", "contactresource_email": "on"})
+    response = client.post(
+        reverse("admin:contacts_contact_export"), {"format": "0", "resource": "0", "contactresource_email": "on"}
+    )
     assert response.status_code == 403
     assert client.get(reverse("admin:contacts_purchase_export")).status_code == 403
 

@@ -1,4 +1,5 @@
 """Suppressing an address: bounces and complaints move the email status, and a complaint always wins."""
+
 import datetime as dt
 
 import pytest
@@ -16,14 +17,17 @@ def _status(contact: Contact) -> str:
     return Contact.objects.values_list("email_status", flat=True).get(pk=contact.pk)
 
 
-@pytest.mark.parametrize(("before", "reported", "after"), [
-    (EmailStatus.ACTIVE, EmailStatus.BOUNCED, EmailStatus.BOUNCED),
-    (EmailStatus.ACTIVE, EmailStatus.COMPLAINED, EmailStatus.COMPLAINED),
-    (EmailStatus.UNSUBSCRIBED, EmailStatus.BOUNCED, EmailStatus.BOUNCED),
-    (EmailStatus.BOUNCED, EmailStatus.COMPLAINED, EmailStatus.COMPLAINED),
-    (EmailStatus.COMPLAINED, EmailStatus.BOUNCED, EmailStatus.COMPLAINED),
-    (EmailStatus.COMPLAINED, EmailStatus.COMPLAINED, EmailStatus.COMPLAINED),
-])
+@pytest.mark.parametrize(
+    ("before", "reported", "after"),
+    [
+        (EmailStatus.ACTIVE, EmailStatus.BOUNCED, EmailStatus.BOUNCED),
+        (EmailStatus.ACTIVE, EmailStatus.COMPLAINED, EmailStatus.COMPLAINED),
+        (EmailStatus.UNSUBSCRIBED, EmailStatus.BOUNCED, EmailStatus.BOUNCED),
+        (EmailStatus.BOUNCED, EmailStatus.COMPLAINED, EmailStatus.COMPLAINED),
+        (EmailStatus.COMPLAINED, EmailStatus.BOUNCED, EmailStatus.COMPLAINED),
+        (EmailStatus.COMPLAINED, EmailStatus.COMPLAINED, EmailStatus.COMPLAINED),
+    ],
+)
 def test_a_complaint_is_never_downgraded_to_a_bounce(before, reported, after):
     contact = ContactFactory(email_status=before)
     assert contact_suppress(contact_id=contact.pk, status=reported) is True

@@ -23,12 +23,17 @@ def update(contact, **data):
 
 
 def test_upsert_creates_a_contact_with_normalized_fields():
-    contact, created = upsert(email=" Dana@Example.com ", phone="050-123-4567", first_name="  Dana ",
-                              gender="Female", birth_date="17/05/1990")
+    contact, created = upsert(
+        email=" Dana@Example.com ", phone="050-123-4567", first_name="  Dana ", gender="Female", birth_date="17/05/1990"
+    )
     assert created
     contact.refresh_from_db()
     assert (contact.email, contact.phone, contact.first_name, contact.gender) == (
-        "dana@example.com", "+972501234567", "Dana", "female")
+        "dana@example.com",
+        "+972501234567",
+        "Dana",
+        "female",
+    )
     assert contact.birth_date.isoformat() == "1990-05-17"
     assert contact.signed_up_at is not None
     assert contact.source == "api"
@@ -91,12 +96,31 @@ def test_upsert_with_invalid_email_names_email_and_writes_nothing():
 
 
 def test_upsert_blank_values_never_wipe_stored_ones():
-    existing = ContactFactory(email="dana@example.com", phone="+972501234567", first_name="Dana", city="Haifa",
-                              gender="female", marital_status="married", birth_date="1990-05-17",
-                              email_opt_in=True, sms_opt_in=True, attributes={"shoe_size": 38, "pet": "cat"})
+    existing = ContactFactory(
+        email="dana@example.com",
+        phone="+972501234567",
+        first_name="Dana",
+        city="Haifa",
+        gender="female",
+        marital_status="married",
+        birth_date="1990-05-17",
+        email_opt_in=True,
+        sms_opt_in=True,
+        attributes={"shoe_size": 38, "pet": "cat"},
+    )
     CustomField.objects.create(key="shoe_size", label="Shoe size", type=CustomField.Type.NUMBER)
-    upsert(email="dana@example.com", phone="", first_name="  ", city=None, gender="", marital_status=None,
-           birth_date="", email_opt_in="", sms_opt_in=None, attributes={"shoe_size": "", "pet": None})
+    upsert(
+        email="dana@example.com",
+        phone="",
+        first_name="  ",
+        city=None,
+        gender="",
+        marital_status=None,
+        birth_date="",
+        email_opt_in="",
+        sms_opt_in=None,
+        attributes={"shoe_size": "", "pet": None},
+    )
     existing.refresh_from_db()
     assert existing.phone == "+972501234567"
     assert (existing.first_name, existing.city) == ("Dana", "Haifa")
@@ -150,8 +174,7 @@ def test_upsert_with_phone_of_another_contact_names_phone_and_writes_nothing():
     dana = ContactFactory(email="dana@example.com", phone=None, first_name="Dana", email_opt_in=False)
     ContactFactory(email="noa@example.com", phone="+972501234567")
     with pytest.raises(ValidationError) as excinfo:
-        upsert(email="dana@example.com", phone="050-123-4567", first_name="Changed", email_opt_in=True,
-               tags=["vip"])
+        upsert(email="dana@example.com", phone="050-123-4567", first_name="Changed", email_opt_in=True, tags=["vip"])
     assert set(excinfo.value.message_dict) == {"phone"}
     dana.refresh_from_db()
     assert (dana.phone, dana.first_name, dana.email_opt_in) == (None, "Dana", False)

@@ -4,6 +4,7 @@ Tests evaluate a rule tree both ways over the same contacts and require identica
 It reads raw rows (purchases, items, events, membership) — not the derived columns — so the
 services that maintain those columns are checked too.
 """
+
 import calendar
 import datetime as dt
 from dataclasses import dataclass, field
@@ -31,12 +32,23 @@ def load(contacts) -> list[Snapshot]:
     from contacts.models import Activity, Purchase
     from segments.models import SegmentMembership
 
-    snaps = {c.pk: Snapshot(contact=c, tags=[t.name for t in c.tags.all()],
-                            member=getattr(c, "club", None) if hasattr(c, "club") else None) for c in contacts}
+    snaps = {
+        c.pk: Snapshot(
+            contact=c,
+            tags=[t.name for t in c.tags.all()],
+            member=getattr(c, "club", None) if hasattr(c, "club") else None,
+        )
+        for c in contacts
+    }
     for p in Purchase.objects.filter(contact_id__in=snaps).prefetch_related("items__product"):
         snaps[p.contact_id].purchases.append(
-            (p.purchased_at, p.channel, p.total,
-             [(i.product.sku, i.product.category, i.product.replenishment_days) for i in p.items.all()]))
+            (
+                p.purchased_at,
+                p.channel,
+                p.total,
+                [(i.product.sku, i.product.category, i.product.replenishment_days) for i in p.items.all()],
+            )
+        )
     for a in Activity.objects.filter(contact_id__in=snaps).select_related("product"):
         snaps[a.contact_id].events.append((a.type, a.occurred_at, a.product.sku if a.product else None))
     for m in SegmentMembership.objects.filter(contact_id__in=snaps, left_at__isnull=True):
@@ -130,27 +142,50 @@ class Reference:
         raise AssertionError(op)
 
     # --- profile
-    def c_city(self, n, s): return self.text(s.contact.city, n)
-    def c_region(self, n, s): return self.text(s.contact.region, n)
-    def c_country(self, n, s): return self.text(s.contact.country, n)
-    def c_language(self, n, s): return self.text(s.contact.language, n)
-    def c_gender(self, n, s): return self.text(s.contact.gender, n)
-    def c_marital_status(self, n, s): return self.text(s.contact.marital_status, n)
-    def c_source(self, n, s): return self.text(s.contact.source, n)
-    def c_source_detail(self, n, s): return self.text(s.contact.source_detail, n)
+    def c_city(self, n, s):
+        return self.text(s.contact.city, n)
+
+    def c_region(self, n, s):
+        return self.text(s.contact.region, n)
+
+    def c_country(self, n, s):
+        return self.text(s.contact.country, n)
+
+    def c_language(self, n, s):
+        return self.text(s.contact.language, n)
+
+    def c_gender(self, n, s):
+        return self.text(s.contact.gender, n)
+
+    def c_marital_status(self, n, s):
+        return self.text(s.contact.marital_status, n)
+
+    def c_source(self, n, s):
+        return self.text(s.contact.source, n)
+
+    def c_source_detail(self, n, s):
+        return self.text(s.contact.source_detail, n)
 
     def c_age(self, n, s):
         born = s.contact.birth_date
         if born is None:
             return False
         birthday = occurrence(born, self.today.year)
-        age = self.today.year - born.year - (1 if (self.today.month, self.today.day) < (birthday.month, birthday.day)
-                                             else 0)
+        age = (
+            self.today.year
+            - born.year
+            - (1 if (self.today.month, self.today.day) < (birthday.month, birthday.day) else 0)
+        )
         return self.in_range(age, n)
 
-    def c_birthday(self, n, s): return self.anniversary(s.contact.birth_date, n)
-    def c_wedding_anniversary(self, n, s): return self.anniversary(s.contact.wedding_date, n)
-    def c_signed_up(self, n, s): return self.moment(s.contact.signed_up_at, n)
+    def c_birthday(self, n, s):
+        return self.anniversary(s.contact.birth_date, n)
+
+    def c_wedding_anniversary(self, n, s):
+        return self.anniversary(s.contact.wedding_date, n)
+
+    def c_signed_up(self, n, s):
+        return self.moment(s.contact.signed_up_at, n)
 
     def c_tag(self, n, s):
         has = norm(n["value"]) in {norm(t) for t in s.tags}
@@ -187,14 +222,18 @@ class Reference:
     def active(self, s):
         return s.member is not None and s.member.status == "active"
 
-    def c_club_member(self, n, s): return self.active(s) == n["value"]
+    def c_club_member(self, n, s):
+        return self.active(s) == n["value"]
 
     def c_club_tier(self, n, s):
         values = n["value"] if n["op"] == "in" else [n["value"]]
         return self.active(s) and s.member.tier in {norm(v) for v in values}
 
-    def c_club_points(self, n, s): return self.active(s) and self.in_range(s.member.points, n)
-    def c_club_joined(self, n, s): return self.active(s) and self.moment(s.member.joined_at, n)
+    def c_club_points(self, n, s):
+        return self.active(s) and self.in_range(s.member.points, n)
+
+    def c_club_joined(self, n, s):
+        return self.active(s) and self.moment(s.member.joined_at, n)
 
     # --- purchases
     def bought(self, n, s):
@@ -205,7 +244,8 @@ class Reference:
             out = [p for p in out if p[1] == n["channel"]]
         return out
 
-    def c_purchase_count(self, n, s): return self.in_range(len(self.bought(n, s)), n)
+    def c_purchase_count(self, n, s):
+        return self.in_range(len(self.bought(n, s)), n)
 
     def c_total_spent(self, n, s):
         total = sum((p[2] for p in self.bought(n, s)), Decimal("0"))
@@ -248,8 +288,9 @@ class Reference:
                 if repl is not None:
                     last[(sku, repl)] = max(last.get((sku, repl), when), when)
         horizon = self.today + dt.timedelta(days=n["value"])
-        return any(self.today <= local_date(when) + dt.timedelta(days=repl) <= horizon
-                   for (_sku, repl), when in last.items())
+        return any(
+            self.today <= local_date(when) + dt.timedelta(days=repl) <= horizon for (_sku, repl), when in last.items()
+        )
 
     # --- behaviour
     def c_event(self, n, s):

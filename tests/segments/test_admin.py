@@ -48,8 +48,9 @@ def test_preview_returns_count_first_contacts_and_time(admin_client):
     for _ in range(3):
         ContactFactory(city="Haifa")
     ContactFactory(city="Eilat")
-    response = admin_client.post(reverse("admin:segments_segment_preview"), json.dumps(HAIFA),
-                                 content_type="application/json")
+    response = admin_client.post(
+        reverse("admin:segments_segment_preview"), json.dumps(HAIFA), content_type="application/json"
+    )
     data = response.json()
     assert data["count"] == 3 and len(data["contacts"]) == 3
     assert data["milliseconds"] >= 0
@@ -57,9 +58,11 @@ def test_preview_returns_count_first_contacts_and_time(admin_client):
 
 
 def test_preview_of_bad_rules_says_where(admin_client):
-    response = admin_client.post(reverse("admin:segments_segment_preview"),
-                                 json.dumps({"all": [{"field": "city", "op": "eq", "value": ""}]}),
-                                 content_type="application/json")
+    response = admin_client.post(
+        reverse("admin:segments_segment_preview"),
+        json.dumps({"all": [{"field": "city", "op": "eq", "value": ""}]}),
+        content_type="application/json",
+    )
     assert response.status_code == 400
     assert response.json()["errors"][0].startswith("all[0].value")
 
@@ -74,8 +77,9 @@ def test_the_segment_page_shows_history_members_and_export_links(admin_client):
 
 def test_why_view_lists_met_and_failed_conditions(admin_client):
     contact = ContactFactory(city="Haifa", email_opt_in=False)
-    services.segment_create(name="Haifa readers", rules={"all": [
-        HAIFA, {"field": "email_consent", "op": "is", "value": True}]})
+    services.segment_create(
+        name="Haifa readers", rules={"all": [HAIFA, {"field": "email_consent", "op": "is", "value": True}]}
+    )
     html = admin_client.get(reverse("admin:segments_segment_why", args=[contact.pk])).content.decode()
     assert "Haifa readers" in html and "does not match now" in html
     assert "✔ City is Haifa" in html
@@ -84,10 +88,12 @@ def test_why_view_lists_met_and_failed_conditions(admin_client):
 
 def test_deleting_a_used_segment_in_the_admin_is_refused(admin_client):
     inner = services.segment_create(name="Inner", rules=HAIFA, refresh=False)
-    services.segment_create(name="Outer", rules={"field": "in_segment", "op": "is", "value": True,
-                                                 "segment": inner.pk}, refresh=False)
-    response = admin_client.post(reverse("admin:segments_segment_delete", args=[inner.pk]), {"post": "yes"},
-                                 follow=True)
+    services.segment_create(
+        name="Outer", rules={"field": "in_segment", "op": "is", "value": True, "segment": inner.pk}, refresh=False
+    )
+    response = admin_client.post(
+        reverse("admin:segments_segment_delete", args=[inner.pk]), {"post": "yes"}, follow=True
+    )
     assert Segment.objects.filter(pk=inner.pk).exists()
     assert "Outer" in response.content.decode()
 
@@ -98,8 +104,17 @@ def read_csv(response):
 
 
 def test_meta_export_hashes_every_column_with_meta_normalization(admin_client):
-    ContactFactory(email="Dana.Levi@Gmail.com", phone="+972501234567", first_name="Dana", last_name="Levi",
-                   city="Tel Aviv", country="IL", gender="female", email_opt_in=True, sms_opt_in=True)
+    ContactFactory(
+        email="Dana.Levi@Gmail.com",
+        phone="+972501234567",
+        first_name="Dana",
+        last_name="Levi",
+        city="Tel Aviv",
+        country="IL",
+        gender="female",
+        email_opt_in=True,
+        sms_opt_in=True,
+    )
     ContactFactory(email="no@example.com", email_opt_in=False, sms_opt_in=False)
     segment = services.segment_create(name="All", rules={"all": []})
     rows = read_csv(admin_client.get(reverse("admin:segments_segment_export", args=[segment.pk, "meta"])))
@@ -113,8 +128,15 @@ def test_meta_export_hashes_every_column_with_meta_normalization(admin_client):
 
 
 def test_google_export_keeps_plus_in_phone_strips_gmail_dots_and_leaves_country_clear(admin_client):
-    ContactFactory(email="Dana.Levi@Gmail.com", phone="+972501234567", first_name="Dana", last_name="Levi",
-                   country="IL", email_opt_in=True, sms_opt_in=True)
+    ContactFactory(
+        email="Dana.Levi@Gmail.com",
+        phone="+972501234567",
+        first_name="Dana",
+        last_name="Levi",
+        country="IL",
+        email_opt_in=True,
+        sms_opt_in=True,
+    )
     segment = services.segment_create(name="All", rules={"all": []})
     rows = read_csv(admin_client.get(reverse("admin:segments_segment_export", args=[segment.pk, "google"])))
     assert rows[0] == ["Email", "Phone", "First Name", "Last Name", "Country", "Zip"]
@@ -136,12 +158,16 @@ def test_csv_export_of_a_static_list_and_upload_by_email_phone_and_id(admin_clie
     c = ContactFactory(email_opt_in=True)
     segment = services.segment_create(name="Event guests", kind=Segment.Kind.STATIC)
     upload = SimpleUploadedFile("guests.csv", f"email\nA@example.com\n052-111-2233\n{c.pk}\nnobody@x.com\n".encode())
-    response = admin_client.post(reverse("admin:segments_segment_upload", args=[segment.pk]), {"file": upload},
-                                 follow=True)
+    response = admin_client.post(
+        reverse("admin:segments_segment_upload", args=[segment.pk]), {"file": upload}, follow=True
+    )
     html = response.content.decode()
     assert "3 contacts added" in html and "Line 5" in html
     assert set(SegmentMembership.objects.filter(segment=segment).values_list("contact_id", flat=True)) == {
-        a.pk, b.pk, c.pk}
+        a.pk,
+        b.pk,
+        c.pk,
+    }
     rows = read_csv(admin_client.get(reverse("admin:segments_segment_export", args=[segment.pk, "csv"])))
     assert {row[0] for row in rows[1:]} == {str(a.pk), str(b.pk), str(c.pk)}
 
@@ -149,9 +175,11 @@ def test_csv_export_of_a_static_list_and_upload_by_email_phone_and_id(admin_clie
 def test_export_action_needs_exactly_one_segment(admin_client):
     services.segment_create(name="A", rules=HAIFA, refresh=False)
     services.segment_create(name="B", rules=HAIFA, refresh=False)
-    response = admin_client.post(reverse("admin:segments_segment_changelist"), {
-        "action": "export_meta", "_selected_action": list(Segment.objects.values_list("pk", flat=True))},
-        follow=True)
+    response = admin_client.post(
+        reverse("admin:segments_segment_changelist"),
+        {"action": "export_meta", "_selected_action": list(Segment.objects.values_list("pk", flat=True))},
+        follow=True,
+    )
     assert "exactly one segment" in response.content.decode()
 
 
@@ -174,8 +202,16 @@ def test_contacts_changelist_action_adds_the_selection_to_a_new_static_list(admi
     url = reverse("admin:contacts_contact_changelist")
     ask = admin_client.post(url, {"action": "add_to_static_list", "_selected_action": [a.pk, b.pk]})
     assert ask.status_code == 200 and "new list named" in ask.content.decode()
-    done = admin_client.post(url, {"action": "add_to_static_list", "_selected_action": [a.pk, b.pk],
-                                   "apply": "1", "new_name": "Store opening guests"}, follow=True)
+    done = admin_client.post(
+        url,
+        {
+            "action": "add_to_static_list",
+            "_selected_action": [a.pk, b.pk],
+            "apply": "1",
+            "new_name": "Store opening guests",
+        },
+        follow=True,
+    )
     assert "2 contacts added" in done.content.decode()
     segment = Segment.objects.get(name="Store opening guests")
     assert segment.kind == "static" and segment.member_count == 2

@@ -13,8 +13,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 HAIFA = {"field": "city", "op": "eq", "value": "Haifa"}
 
 
-
-
 @pytest.fixture
 def api(make_client):
     return make_client("segments:read", "segments:write", "contacts:read")
@@ -29,8 +27,11 @@ def test_create_returns_the_segment_filled_with_its_members(api):
 
 
 def test_bad_rules_are_a_400_naming_the_node(api):
-    response = api.post("/api/v1/segments/", {"name": "Bad", "rules": {"any": [{"field": "age", "op": "gte",
-                                                                                "value": -3}]}}, format="json")
+    response = api.post(
+        "/api/v1/segments/",
+        {"name": "Bad", "rules": {"any": [{"field": "age", "op": "gte", "value": -3}]}},
+        format="json",
+    )
     assert response.status_code == 400
     assert response.json()["rules"][0].startswith("any[0].value")
 
@@ -67,8 +68,11 @@ def test_patching_rules_re_evaluates_members(api):
     ContactFactory(city="Haifa")
     ContactFactory(city="Eilat")
     segment = segment_create(name="Haifa", rules=HAIFA)
-    response = api.patch(f"/api/v1/segments/{segment.pk}/",
-                         {"rules": {"field": "city", "op": "in", "value": ["haifa", "eilat"]}}, format="json")
+    response = api.patch(
+        f"/api/v1/segments/{segment.pk}/",
+        {"rules": {"field": "city", "op": "in", "value": ["haifa", "eilat"]}},
+        format="json",
+    )
     assert response.status_code == 200
     segment.refresh_from_db()
     assert segment.member_count == 2
@@ -76,8 +80,9 @@ def test_patching_rules_re_evaluates_members(api):
 
 def test_deleting_a_segment_in_use_is_a_409(api):
     inner = segment_create(name="Inner", rules=HAIFA, refresh=False)
-    segment_create(name="Outer", rules={"field": "in_segment", "op": "is", "value": True, "segment": inner.pk},
-                   refresh=False)
+    segment_create(
+        name="Outer", rules={"field": "in_segment", "op": "is", "value": True, "segment": inner.pk}, refresh=False
+    )
     response = api.delete(f"/api/v1/segments/{inner.pk}/")
     assert response.status_code == 409 and "Outer" in response.json()["detail"]
 

@@ -1,5 +1,6 @@
 """Segments adds "add to a static list" to the contacts list through contacts' action registry;
 it is offered to whoever may change segments, whatever they may do to contacts."""
+
 import pytest
 from django.contrib.auth.models import Group, Permission
 from django.urls import reverse
@@ -28,8 +29,9 @@ def test_someone_who_may_change_segments_gets_the_action(login):
     client = login(group_with("contacts.view_contact", "segments.change_segment", "segments.view_segment"))
     assert "add_to_static_list" in contact_actions(client)
     contact = ContactFactory()
-    client.post(CONTACTS, {"action": "add_to_static_list", "_selected_action": [contact.pk], "apply": "1",
-                           "new_name": "Guests"})
+    client.post(
+        CONTACTS, {"action": "add_to_static_list", "_selected_action": [contact.pk], "apply": "1", "new_name": "Guests"}
+    )
     assert Segment.objects.get(name="Guests").member_count == 1
 
 
@@ -38,8 +40,9 @@ def test_someone_who_may_only_change_contacts_neither_sees_nor_runs_it(login):
     assert "add_tag" in contact_actions(client)
     assert "add_to_static_list" not in contact_actions(client)
     contact = ContactFactory()
-    client.post(CONTACTS, {"action": "add_to_static_list", "_selected_action": [contact.pk], "apply": "1",
-                           "new_name": "Guests"})
+    client.post(
+        CONTACTS, {"action": "add_to_static_list", "_selected_action": [contact.pk], "apply": "1", "new_name": "Guests"}
+    )
     assert not Segment.objects.filter(name="Guests").exists()
 
 

@@ -1,4 +1,5 @@
 """`{"any": []}` matches no one and `{"all": []}` everyone, on every path that evaluates a segment."""
+
 import csv
 import io
 
@@ -28,8 +29,9 @@ def people():
 
 
 def members(segment):
-    return set(SegmentMembership.objects.filter(segment=segment, left_at__isnull=True)
-               .values_list("contact_id", flat=True))
+    return set(
+        SegmentMembership.objects.filter(segment=segment, left_at__isnull=True).values_list("contact_id", flat=True)
+    )
 
 
 def export_ids(api, segment):
@@ -90,8 +92,10 @@ def test_the_refresh_command_and_the_periodic_task_handle_empty_groups(people, c
 
 def test_an_in_segment_condition_pointing_at_an_empty_any_matches_no_one(people):
     no_one = services.segment_create(name="No one", rules=NO_ONE)
-    outside = services.segment_create(name="Not in no one", rules={"field": "in_segment", "op": "is",
-                                                                   "value": False, "segment": no_one.pk})
-    inside = services.segment_create(name="In no one", rules={"field": "in_segment", "op": "is", "value": True,
-                                                              "segment": no_one.pk})
+    outside = services.segment_create(
+        name="Not in no one", rules={"field": "in_segment", "op": "is", "value": False, "segment": no_one.pk}
+    )
+    inside = services.segment_create(
+        name="In no one", rules={"field": "in_segment", "op": "is", "value": True, "segment": no_one.pk}
+    )
     assert members(outside) == people and members(inside) == set()

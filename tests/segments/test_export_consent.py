@@ -1,5 +1,6 @@
 """Exports follow each channel's own consent, and members and exports need `contacts:read` as well as the
 segment scope."""
+
 import csv
 import hashlib
 import io
@@ -20,15 +21,21 @@ def sha(value: str) -> str:
 @pytest.fixture
 def people():
     return {
-        "email only": ContactFactory(email="mail@example.com", phone="+972501111111", email_opt_in=True,
-                                     sms_opt_in=False),
-        "sms only": ContactFactory(email="nomail@example.com", phone="+972502222222", email_opt_in=False,
-                                   sms_opt_in=True),
+        "email only": ContactFactory(
+            email="mail@example.com", phone="+972501111111", email_opt_in=True, sms_opt_in=False
+        ),
+        "sms only": ContactFactory(
+            email="nomail@example.com", phone="+972502222222", email_opt_in=False, sms_opt_in=True
+        ),
         "phone, no email": ContactFactory(email=None, phone="+972503333333", email_opt_in=False, sms_opt_in=True),
-        "unsubscribed": ContactFactory(email="gone@example.com", phone="+972504444444", email_opt_in=True,
-                                       email_status=EmailStatus.UNSUBSCRIBED, sms_opt_in=False),
-        "neither": ContactFactory(email="no@example.com", phone="+972505555555", email_opt_in=False,
-                                  sms_opt_in=False),
+        "unsubscribed": ContactFactory(
+            email="gone@example.com",
+            phone="+972504444444",
+            email_opt_in=True,
+            email_status=EmailStatus.UNSUBSCRIBED,
+            sms_opt_in=False,
+        ),
+        "neither": ContactFactory(email="no@example.com", phone="+972505555555", email_opt_in=False, sms_opt_in=False),
     }
 
 
@@ -94,6 +101,7 @@ def test_the_segment_itself_and_its_count_still_need_only_segments_read(make_cli
 
 def test_changing_a_static_list_needs_only_segments_write(make_client, people):
     static = services.segment_create(name="Guests", kind="static")
-    response = make_client("segments:write").post(f"/api/v1/segments/{static.pk}/members/",
-                                                  {"contacts": [people["neither"].pk]}, format="json")
+    response = make_client("segments:write").post(
+        f"/api/v1/segments/{static.pk}/members/", {"contacts": [people["neither"].pk]}, format="json"
+    )
     assert response.status_code == 200

@@ -1,5 +1,6 @@
 """Segment exports: cells a spreadsheet would run as formulas are written as text; the ad-platform
 files (hashed columns) keep their platforms' formats."""
+
 import csv
 import io
 
@@ -29,8 +30,15 @@ def test_other_values_are_left_as_they_are(value):
 
 
 def test_the_plain_csv_export_neutralises_formulas_in_every_text_column(admin_client):
-    ContactFactory(email="a@example.com", phone="+972501234567", first_name="=cmd|' /C calc'!A0",
-                   last_name="@x", city="+1", email_opt_in=True, sms_opt_in=True)
+    ContactFactory(
+        email="a@example.com",
+        phone="+972501234567",
+        first_name="=cmd|' /C calc'!A0",
+        last_name="@x",
+        city="+1",
+        email_opt_in=True,
+        sms_opt_in=True,
+    )
     segment = services.segment_create(name="All", rules={"all": []})
 
     rows = export(admin_client, segment, "csv")
@@ -40,8 +48,9 @@ def test_the_plain_csv_export_neutralises_formulas_in_every_text_column(admin_cl
 
 @pytest.mark.parametrize("fmt", ["meta", "google"])
 def test_ad_platform_files_have_no_quoted_cells(admin_client, fmt):
-    ContactFactory(email="=a@example.com", phone="+972501234567", first_name="=x", country="IL",
-                   email_opt_in=True, sms_opt_in=True)
+    ContactFactory(
+        email="=a@example.com", phone="+972501234567", first_name="=x", country="IL", email_opt_in=True, sms_opt_in=True
+    )
     segment = services.segment_create(name="All", rules={"all": []})
 
     rows = export(admin_client, segment, fmt)

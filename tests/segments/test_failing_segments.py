@@ -1,5 +1,6 @@
 """One broken segment never stops the others from refreshing, nor a contact write: it is marked
 failing (admin, API, log), keeps its members, and is cleared once it evaluates again."""
+
 import dataclasses
 import logging
 
@@ -24,20 +25,25 @@ NORTH = {"field": "region", "op": "eq", "value": "North"}
 
 
 def members(segment):
-    return set(SegmentMembership.objects.filter(segment=segment, left_at__isnull=True)
-               .values_list("contact_id", flat=True))
+    return set(
+        SegmentMembership.objects.filter(segment=segment, left_at__isnull=True).values_list("contact_id", flat=True)
+    )
 
 
 def break_region(monkeypatch, how):
     """Make the `region` condition fail: at compile time, or only when the database runs it."""
     if how == "compile":
+
         def compile_region(cond, ctx):
             raise KeyError("lookup table missing")
     else:
+
         def compile_region(cond, ctx):
             return Q(RawSQL("no_such_column = 1", [], output_field=BooleanField()))
-    monkeypatch.setitem(registry.conditions(), "region",
-                        dataclasses.replace(registry.get("region"), compile=compile_region))
+
+    monkeypatch.setitem(
+        registry.conditions(), "region", dataclasses.replace(registry.get("region"), compile=compile_region)
+    )
 
 
 @pytest.fixture
@@ -59,7 +65,8 @@ def assert_marked(segment, *words):
 
 @pytest.mark.parametrize("how", ["compile", "database"])
 def test_the_refresh_command_refreshes_the_others_marks_the_broken_one_and_exits_non_zero(
-        segments, monkeypatch, how, capsys, caplog):
+    segments, monkeypatch, how, capsys, caplog
+):
     first, broken, last = segments
     haifa = ContactFactory(city="Haifa")
     Contact.objects.filter(pk=haifa.pk).update(city="Haifa")  # not seen by per-contact re-evaluation yet
@@ -162,14 +169,18 @@ def test_the_admin_shows_failing_segments_in_the_list_and_on_their_page(segments
     assert "could not be evaluated" not in healthy
 
 
-def test_the_admin_refresh_action_reports_the_broken_segment_and_refreshes_the_rest(segments, monkeypatch,
-                                                                                    admin_client):
+def test_the_admin_refresh_action_reports_the_broken_segment_and_refreshes_the_rest(
+    segments, monkeypatch, admin_client
+):
     first, broken, last = segments
     haifa = ContactFactory(city="Eilat")
     Contact.objects.filter(pk=haifa.pk).update(city="Haifa")
     break_region(monkeypatch, "database")
-    response = admin_client.post(reverse("admin:segments_segment_changelist"), {
-        "action": "refresh_selected", "_selected_action": [first.pk, broken.pk, last.pk]}, follow=True)
+    response = admin_client.post(
+        reverse("admin:segments_segment_changelist"),
+        {"action": "refresh_selected", "_selected_action": [first.pk, broken.pk, last.pk]},
+        follow=True,
+    )
     assert response.status_code == 200
     assert "could not be evaluated" in response.content.decode()
     assert haifa.pk in members(first) and haifa.pk in members(last)

@@ -1,4 +1,5 @@
 """Each list type marketers ask for, built, previewed, saved and exported through the admin."""
+
 import csv
 import datetime as dt
 import io
@@ -27,14 +28,15 @@ def make_in_area():
 
 def make_birthday_this_month():
     today = timezone.localdate()
-    return (ContactFactory(birth_date=today.replace(year=1990, day=1)),
-            ContactFactory(birth_date=(today.replace(day=1) - dt.timedelta(days=40)).replace(year=1990)))
+    return (
+        ContactFactory(birth_date=today.replace(year=1990, day=1)),
+        ContactFactory(birth_date=(today.replace(day=1) - dt.timedelta(days=40)).replace(year=1990)),
+    )
 
 
 def make_anniversary_this_month():
     today = timezone.localdate()
-    return (ContactFactory(wedding_date=today.replace(year=2015, day=1)),
-            ContactFactory(wedding_date=None))
+    return (ContactFactory(wedding_date=today.replace(year=2015, day=1)), ContactFactory(wedding_date=None))
 
 
 def make_signed_up_a_year_ago():
@@ -43,24 +45,31 @@ def make_signed_up_a_year_ago():
 
 
 def make_landing_page():
-    return (ContactFactory(source="landing_page", source_detail="Summer sale"),
-            ContactFactory(source="in_store"))
+    return (ContactFactory(source="landing_page", source_detail="Summer sale"), ContactFactory(source="in_store"))
 
 
 def make_bought_x():
     lens = ProductFactory(sku="LENS-30", replenishment_days=30)
     buyer = ContactFactory()
-    ingest.purchase_ingest(data={"contact": buyer.pk, "external_id": "x1", "total": "120",
-                                           "items": [{"sku": lens.sku, "quantity": 1, "unit_price": "120"}]})
+    ingest.purchase_ingest(
+        data={
+            "contact": buyer.pk,
+            "external_id": "x1",
+            "total": "120",
+            "items": [{"sku": lens.sku, "quantity": 1, "unit_price": "120"}],
+        }
+    )
     return buyer, ContactFactory()
 
 
 def make_dormant():
     dormant, recent = ContactFactory(), ContactFactory()
-    ingest.purchase_ingest(data={"contact": dormant.pk, "external_id": "d1", "total": "50",
-                                           "purchased_at": ago(75).isoformat()})
-    ingest.purchase_ingest(data={"contact": recent.pk, "external_id": "d2", "total": "50",
-                                           "purchased_at": ago(5).isoformat()})
+    ingest.purchase_ingest(
+        data={"contact": dormant.pk, "external_id": "d1", "total": "50", "purchased_at": ago(75).isoformat()}
+    )
+    ingest.purchase_ingest(
+        data={"contact": recent.pk, "external_id": "d2", "total": "50", "purchased_at": ago(5).isoformat()}
+    )
     return dormant, recent
 
 
@@ -73,6 +82,7 @@ def make_stage(event_type):
         colored, other = ContactFactory(), ContactFactory()
         ingest.activity_ingest(data={"contact": colored.pk, "type": event_type})
         return colored, other
+
     return make
 
 
@@ -93,8 +103,7 @@ def make_gold():
 def make_cart_abandoned():
     left, bought = ContactFactory(), ContactFactory()
     for contact in (left, bought):
-        ingest.activity_ingest(data={"contact": contact.pk, "type": "add_to_cart",
-                                              "occurred_at": ago(2).isoformat()})
+        ingest.activity_ingest(data={"contact": contact.pk, "type": "add_to_cart", "occurred_at": ago(2).isoformat()})
     ingest.purchase_ingest(data={"contact": bought.pk, "external_id": "c1", "total": "10"})
     return left, bought
 
@@ -102,22 +111,27 @@ def make_cart_abandoned():
 LISTS = {
     "area (north)": ({"field": "region", "op": "eq", "value": "north"}, make_in_area),
     "birthday this month": ({"field": "birthday", "op": "this_month"}, make_birthday_this_month),
-    "wedding anniversary this month": ({"field": "wedding_anniversary", "op": "this_month"},
-                                       make_anniversary_this_month),
-    "signed up a year ago": ({"field": "signed_up", "op": "anniversary_in_next_days", "value": 7},
-                             make_signed_up_a_year_ago),
+    "wedding anniversary this month": (
+        {"field": "wedding_anniversary", "op": "this_month"},
+        make_anniversary_this_month,
+    ),
+    "signed up a year ago": (
+        {"field": "signed_up", "op": "anniversary_in_next_days", "value": 7},
+        make_signed_up_a_year_ago,
+    ),
     "signed up from a landing page": ({"field": "source", "op": "eq", "value": "landing_page"}, make_landing_page),
     "bought product X": ({"field": "purchased_product", "op": "in", "value": ["LENS-30"]}, make_bought_x),
     "dormant 60+ days": ({"field": "last_purchase", "op": "more_than_days_ago", "value": 60}, make_dormant),
     "married": ({"field": "marital_status", "op": "eq", "value": "married"}, make_married),
     "funnel: visitors": ({"field": "funnel_stage", "op": "eq", "value": "visitor"}, make_stage("page_view")),
-    "funnel: interested": ({"field": "funnel_stage", "op": "eq", "value": "interested"},
-                           make_stage("product_view")),
+    "funnel: interested": ({"field": "funnel_stage", "op": "eq", "value": "interested"}, make_stage("product_view")),
     "funnel: cart": ({"field": "funnel_stage", "op": "eq", "value": "cart"}, make_stage("add_to_cart")),
     "funnel: purchasers": ({"field": "funnel_stage", "op": "eq", "value": "purchaser"}, make_purchaser),
     "club tier gold": ({"field": "club_tier", "op": "eq", "value": "gold"}, make_gold),
-    "abandoned cart this week": ({"field": "cart_abandoned", "op": "within_last_days", "value": 7},
-                                 make_cart_abandoned),
+    "abandoned cart this week": (
+        {"field": "cart_abandoned", "op": "within_last_days", "value": 7},
+        make_cart_abandoned,
+    ),
 }
 
 
@@ -126,12 +140,14 @@ def test_a_marketer_builds_previews_saves_and_exports_the_list(admin_client, nam
     rules, make = LISTS[name]
     wanted, unwanted = make()
 
-    preview = admin_client.post(reverse("admin:segments_segment_preview"), json.dumps(rules),
-                                content_type="application/json").json()
+    preview = admin_client.post(
+        reverse("admin:segments_segment_preview"), json.dumps(rules), content_type="application/json"
+    ).json()
     assert [c["id"] for c in preview["contacts"]] == [wanted.pk], preview
 
-    saved = admin_client.post(reverse("admin:segments_segment_add"),
-                              {"name": name, "kind": "dynamic", "rules": json.dumps(rules)})
+    saved = admin_client.post(
+        reverse("admin:segments_segment_add"), {"name": name, "kind": "dynamic", "rules": json.dumps(rules)}
+    )
     assert saved.status_code == 302
     segment = Segment.objects.get(name=name)
     assert segment.member_count == 1
@@ -146,13 +162,20 @@ def test_replenishment_list_catches_the_monthly_lens_buyer():
     lens = ProductFactory(sku="LENS-M", replenishment_days=30)
     due, fresh = ContactFactory(), ContactFactory()
     for contact, days in ((due, 27), (fresh, 2)):
-        ingest.purchase_ingest(data={
-            "contact": contact.pk, "external_id": f"r{contact.pk}", "total": "90",
-            "purchased_at": ago(days).isoformat(), "items": [{"sku": lens.sku, "quantity": 1, "unit_price": "90"}]})
+        ingest.purchase_ingest(
+            data={
+                "contact": contact.pk,
+                "external_id": f"r{contact.pk}",
+                "total": "90",
+                "purchased_at": ago(days).isoformat(),
+                "items": [{"sku": lens.sku, "quantity": 1, "unit_price": "90"}],
+            }
+        )
     from segments.services import segment_create
 
-    segment = segment_create(name="Lens reminder", rules={"field": "replenishment_due", "op": "in_next_days",
-                                                          "value": 5})
+    segment = segment_create(
+        name="Lens reminder", rules={"field": "replenishment_due", "op": "in_next_days", "value": 5}
+    )
     segment.refresh_from_db()
     assert segment.member_count == 1
     assert segment.memberships.get().contact_id == due.pk

@@ -20,8 +20,9 @@ HAIFA = {"field": "city", "op": "eq", "value": "Haifa"}
 
 
 def members(segment):
-    return set(SegmentMembership.objects.filter(segment=segment, left_at__isnull=True)
-               .values_list("contact_id", flat=True))
+    return set(
+        SegmentMembership.objects.filter(segment=segment, left_at__isnull=True).values_list("contact_id", flat=True)
+    )
 
 
 def test_refresh_records_entries_and_closes_exits_without_deleting_history():
@@ -91,8 +92,7 @@ def test_consent_and_club_changes_re_evaluate_the_contact():
     reachable = services.segment_create(name="Reachable", rules={"field": "email_consent", "op": "is", "value": True})
     club = services.segment_create(name="Club", rules={"field": "club_member", "op": "is", "value": True})
     assert contact.pk in members(reachable)
-    contact_services.consent_change(contact=contact, channel="email", granted=False, source="test",
-                                    unsubscribe=True)
+    contact_services.consent_change(contact=contact, channel="email", granted=False, source="test", unsubscribe=True)
     assert contact.pk not in members(reachable)
     contact_services.member_create(contact=contact, card_number="123")
     assert contact.pk in members(club)
@@ -136,9 +136,15 @@ def test_refresh_segments_command_names_an_unknown_id():
 
 def test_nested_segment_follows_the_inner_rules_live():
     inner = services.segment_create(name="Haifa", rules=HAIFA, refresh=False)
-    outer = services.segment_create(name="Haifa buyers", rules={"all": [
-        {"field": "in_segment", "op": "is", "value": True, "segment": inner.pk},
-        {"field": "total_spent", "op": "gte", "value": 100}]})
+    outer = services.segment_create(
+        name="Haifa buyers",
+        rules={
+            "all": [
+                {"field": "in_segment", "op": "is", "value": True, "segment": inner.pk},
+                {"field": "total_spent", "op": "gte", "value": 100},
+            ]
+        },
+    )
     contact = ContactFactory(city="Haifa")
     ingest.purchase_ingest(data={"contact": contact.pk, "external_id": "o-2", "total": "150"})
     assert members(outer) == {contact.pk}
@@ -146,21 +152,25 @@ def test_nested_segment_follows_the_inner_rules_live():
 
 def test_a_cycle_through_in_segment_is_rejected_on_save():
     a = services.segment_create(name="A", rules=HAIFA, refresh=False)
-    b = services.segment_create(name="B", rules={"field": "in_segment", "op": "is", "value": True,
-                                                 "segment": a.pk}, refresh=False)
+    b = services.segment_create(
+        name="B", rules={"field": "in_segment", "op": "is", "value": True, "segment": a.pk}, refresh=False
+    )
     with pytest.raises(ValidationError) as excinfo:
-        services.segment_update(segment=a, data={"rules": {"field": "in_segment", "op": "is", "value": False,
-                                                           "segment": b.pk}})
+        services.segment_update(
+            segment=a, data={"rules": {"field": "in_segment", "op": "is", "value": False, "segment": b.pk}}
+        )
     assert "include itself" in str(excinfo.value)
     with pytest.raises(ValidationError):
-        services.segment_update(segment=a, data={"rules": {"field": "in_segment", "op": "is", "value": True,
-                                                           "segment": a.pk}})
+        services.segment_update(
+            segment=a, data={"rules": {"field": "in_segment", "op": "is", "value": True, "segment": a.pk}}
+        )
 
 
 def test_deleting_a_segment_that_another_uses_is_refused_with_its_name():
     a = services.segment_create(name="Haifa", rules=HAIFA, refresh=False)
-    services.segment_create(name="Haifa VIP", rules={"field": "in_segment", "op": "is", "value": True,
-                                                     "segment": a.pk}, refresh=False)
+    services.segment_create(
+        name="Haifa VIP", rules={"field": "in_segment", "op": "is", "value": True, "segment": a.pk}, refresh=False
+    )
     with pytest.raises(ValidationError, match="Haifa VIP"):
         services.segment_delete(segment=a)
     assert Segment.objects.filter(pk=a.pk).exists()
@@ -213,24 +223,28 @@ def test_large_changes_refresh_whole_segments(settings):
 
 def test_rules_are_validated_with_a_path_to_the_bad_node():
     with pytest.raises(ValidationError) as excinfo:
-        services.segment_create(name="Bad", rules={"all": [HAIFA, {"any": [{"field": "age", "op": "gte",
-                                                                              "value": "old"}]}]})
+        services.segment_create(
+            name="Bad", rules={"all": [HAIFA, {"any": [{"field": "age", "op": "gte", "value": "old"}]}]}
+        )
     assert "all[1].any[0].value" in str(excinfo.value)
 
 
-@pytest.mark.parametrize("rules, where", [
-    ({"field": "nope", "op": "eq", "value": 1}, "field"),
-    ({"field": "city", "op": "gte", "value": 1}, "op"),
-    ({"field": "city", "op": "eq"}, "value"),
-    ({"field": "attribute", "op": "exists"}, "key"),
-    ({"field": "birthday", "op": "in_next_days", "value": 400}, "value"),
-    ({"field": "purchased_product", "op": "in", "value": ["NO-SUCH-SKU"]}, "value[0]"),
-    ({"field": "in_segment", "op": "is", "value": True, "segment": 4242}, "segment"),
-    ({"field": "age", "op": "between", "value": [40, 20]}, "value"),
-    ({"field": "city", "op": "eq", "value": "x", "colour": "red"}, "colour"),
-    ({"all": [], "any": []}, "rules"),
-    (["city"], "rules"),
-])
+@pytest.mark.parametrize(
+    "rules, where",
+    [
+        ({"field": "nope", "op": "eq", "value": 1}, "field"),
+        ({"field": "city", "op": "gte", "value": 1}, "op"),
+        ({"field": "city", "op": "eq"}, "value"),
+        ({"field": "attribute", "op": "exists"}, "key"),
+        ({"field": "birthday", "op": "in_next_days", "value": 400}, "value"),
+        ({"field": "purchased_product", "op": "in", "value": ["NO-SUCH-SKU"]}, "value[0]"),
+        ({"field": "in_segment", "op": "is", "value": True, "segment": 4242}, "segment"),
+        ({"field": "age", "op": "between", "value": [40, 20]}, "value"),
+        ({"field": "city", "op": "eq", "value": "x", "colour": "red"}, "colour"),
+        ({"all": [], "any": []}, "rules"),
+        (["city"], "rules"),
+    ],
+)
 def test_each_kind_of_bad_rule_names_where_it_is(rules, where):
     with pytest.raises(ValidationError) as excinfo:
         services.segment_create(name="Bad", rules=rules)
@@ -261,9 +275,15 @@ def test_total_spent_accepts_decimal_strings():
 def test_marketers_manage_segments_and_analysts_only_view_them():
     from django.contrib.auth.models import Group
 
-    marketer = set(Group.objects.get(name="Marketer").permissions.filter(content_type__app_label="segments")
-                   .values_list("codename", flat=True))
-    analyst = set(Group.objects.get(name="Analyst").permissions.filter(content_type__app_label="segments")
-                  .values_list("codename", flat=True))
+    marketer = set(
+        Group.objects.get(name="Marketer")
+        .permissions.filter(content_type__app_label="segments")
+        .values_list("codename", flat=True)
+    )
+    analyst = set(
+        Group.objects.get(name="Analyst")
+        .permissions.filter(content_type__app_label="segments")
+        .values_list("codename", flat=True)
+    )
     assert {"add_segment", "change_segment", "delete_segment", "view_segment"} <= marketer
     assert analyst == {"view_segment", "view_segmentmembership"}

@@ -1,5 +1,6 @@
 """Audience exports hand people to ad platforms: in the back office they take the export permission, and an
 analyst, who only looks, can neither export nor refresh."""
+
 import pytest
 from django.urls import reverse
 

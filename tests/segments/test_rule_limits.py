@@ -1,5 +1,6 @@
 """Rule trees cannot grow past the size caps, cannot be stored unless they compile, and hostile
 JSON (deeply nested, huge) is a 400 naming the node, never a crash."""
+
 import dataclasses
 import json
 
@@ -42,16 +43,14 @@ def test_a_tree_with_more_conditions_than_the_cap_is_a_400_naming_the_first_extr
     settings.SEGMENT_RULES_MAX_CONDITIONS = 100
     ok = api.post("/api/v1/segments/", {"name": "Big", "rules": {"any": [HAIFA] * 100}}, format="json")
     assert ok.status_code == 201
-    message = error(api.post("/api/v1/segments/", {"name": "Too big", "rules": {"any": [HAIFA] * 101}},
-                             format="json"))
+    message = error(api.post("/api/v1/segments/", {"name": "Too big", "rules": {"any": [HAIFA] * 101}}, format="json"))
     assert message.startswith("any[100]: Too many conditions: at most 100")
     assert not Segment.objects.filter(name="Too big").exists()
 
 
 def test_empty_groups_count_towards_the_cap(api, settings):
     settings.SEGMENT_RULES_MAX_CONDITIONS = 3
-    message = error(api.post("/api/v1/segments/", {"name": "x", "rules": {"all": [{"any": []}] * 4}},
-                             format="json"))
+    message = error(api.post("/api/v1/segments/", {"name": "x", "rules": {"all": [{"any": []}] * 4}}, format="json"))
     assert message.startswith("all[3]: Too many conditions")
 
 
@@ -82,10 +81,17 @@ def test_in_segment_counts_the_conditions_of_the_segment_it_includes(api, settin
 def test_in_segment_counts_the_depth_of_the_segment_it_includes(api, settings):
     settings.SEGMENT_RULES_MAX_DEPTH = 10
     inner = services.segment_create(name="Inner", rules=nested(8), refresh=False)
-    assert api.post("/api/v1/segments/", {"name": "Fits", "rules": {"all": [in_segment(inner)]}},
-                    format="json").status_code == 201
-    message = error(api.post("/api/v1/segments/", {"name": "Too deep", "rules": {"all": [{"not": in_segment(inner)}]}},
-                             format="json"))
+    assert (
+        api.post(
+            "/api/v1/segments/", {"name": "Fits", "rules": {"all": [in_segment(inner)]}}, format="json"
+        ).status_code
+        == 201
+    )
+    message = error(
+        api.post(
+            "/api/v1/segments/", {"name": "Too deep", "rules": {"all": [{"not": in_segment(inner)}]}}, format="json"
+        )
+    )
     assert message.startswith("all[0].not: Including this segment nests the rules too deeply")
 
 
@@ -126,8 +132,9 @@ def test_a_condition_that_does_not_compile_is_refused_naming_it_and_nothing_is_s
 
 
 def test_rules_the_database_cannot_plan_are_refused(api, monkeypatch):
-    _break_condition(monkeypatch, "region",
-                     lambda cond, ctx: Q(RawSQL("no_such_column = 1", [], output_field=BooleanField())))
+    _break_condition(
+        monkeypatch, "region", lambda cond, ctx: Q(RawSQL("no_such_column = 1", [], output_field=BooleanField()))
+    )
     rules = {"any": [HAIFA, {"field": "region", "op": "eq", "value": "North"}]}
     message = error(api.post("/api/v1/segments/", {"name": "Broken", "rules": rules}, format="json"))
     assert message == "rules: The database cannot evaluate these rules."
@@ -136,8 +143,10 @@ def test_rules_the_database_cannot_plan_are_refused(api, monkeypatch):
 
 def test_the_admin_form_shows_the_cap_as_a_form_error(admin_client, settings):
     settings.SEGMENT_RULES_MAX_CONDITIONS = 2
-    response = admin_client.post(reverse("admin:segments_segment_add"), {
-        "name": "Big", "kind": "dynamic", "rules": json.dumps({"any": [HAIFA] * 3})})
+    response = admin_client.post(
+        reverse("admin:segments_segment_add"),
+        {"name": "Big", "kind": "dynamic", "rules": json.dumps({"any": [HAIFA] * 3})},
+    )
     assert response.status_code == 200
     assert "any[2]: Too many conditions" in response.content.decode()
     assert not Segment.objects.exists()
@@ -145,13 +154,13 @@ def test_the_admin_form_shows_the_cap_as_a_form_error(admin_client, settings):
 
 def test_the_admin_form_and_preview_answer_deeply_nested_json_without_crashing(admin_client):
     deep = '{"not": ' * 10_000 + json.dumps(HAIFA) + "}" * 10_000
-    form = admin_client.post(reverse("admin:segments_segment_add"), {"name": "Deep", "kind": "dynamic",
-                                                                     "rules": deep})
+    form = admin_client.post(reverse("admin:segments_segment_add"), {"name": "Deep", "kind": "dynamic", "rules": deep})
     assert form.status_code == 200
     assert "nested too deeply" in form.content.decode()
     preview = admin_client.post(reverse("admin:segments_segment_preview"), deep, content_type="application/json")
     assert preview.status_code == 400
-    fairly_deep = admin_client.post(reverse("admin:segments_segment_preview"), json.dumps(nested(30)),
-                                    content_type="application/json")
+    fairly_deep = admin_client.post(
+        reverse("admin:segments_segment_preview"), json.dumps(nested(30)), content_type="application/json"
+    )
     assert fairly_deep.status_code == 400 and "nested too deeply" in fairly_deep.json()["errors"][0]
     assert not Segment.objects.exists()

@@ -16,8 +16,14 @@ class Command(BaseCommand):
         self.help = str(HELP)  # argparse needs a str: translated here, in the language the command runs in
 
     def add_arguments(self, parser):
-        parser.add_argument("--segment", type=int, action="append", dest="segments", metavar="ID",
-                            help=gettext_lazy("Only this segment (repeat for several)."))
+        parser.add_argument(
+            "--segment",
+            type=int,
+            action="append",
+            dest="segments",
+            metavar="ID",
+            help=gettext_lazy("Only this segment (repeat for several)."),
+        )
 
     def handle(self, *args, segments=None, **options):
         qs = Segment.objects.filter(kind=Segment.Kind.DYNAMIC).order_by("pk")
@@ -25,20 +31,32 @@ class Command(BaseCommand):
             qs = qs.filter(pk__in=segments)
             missing = set(segments) - set(qs.values_list("pk", flat=True))
             if missing:
-                raise CommandError(_("No dynamic segment with id %(ids)s.") % {
-                    "ids": ", ".join(map(str, sorted(missing)))})
+                raise CommandError(
+                    _("No dynamic segment with id %(ids)s.") % {"ids": ", ".join(map(str, sorted(missing)))}
+                )
         failed = []
         for segment in qs:
             try:
                 result = segment_refresh(segment=segment)
             except SegmentFailed as failure:  # marked failing and logged; the others still refresh
                 failed.append(segment.pk)
-                self.stderr.write(_("%(name)s (id %(id)d) failed: %(error)s") % {
-                    "name": segment.name, "id": segment.pk, "error": failure.error})
+                self.stderr.write(
+                    _("%(name)s (id %(id)d) failed: %(error)s")
+                    % {"name": segment.name, "id": segment.pk, "error": failure.error}
+                )
                 continue
-            self.stdout.write(_("%(name)s: %(members)d members (+%(entered)d / -%(left)d) in %(ms)d ms") % {
-                "name": segment.name, "members": result.members, "entered": result.entered,
-                "left": result.left, "ms": result.milliseconds})
+            self.stdout.write(
+                _("%(name)s: %(members)d members (+%(entered)d / -%(left)d) in %(ms)d ms")
+                % {
+                    "name": segment.name,
+                    "members": result.members,
+                    "entered": result.entered,
+                    "left": result.left,
+                    "ms": result.milliseconds,
+                }
+            )
         if failed:
-            raise CommandError(_("%(count)d segments failed (ids %(ids)s); the others were refreshed.") % {
-                "count": len(failed), "ids": ", ".join(map(str, failed))})
+            raise CommandError(
+                _("%(count)d segments failed (ids %(ids)s); the others were refreshed.")
+                % {"count": len(failed), "ids": ", ".join(map(str, failed))}
+            )
