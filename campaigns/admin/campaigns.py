@@ -237,7 +237,7 @@ class CampaignAdmin(ServiceErrorsMixin, admin.ModelAdmin):
                 messages.WARNING,
             )
             return HttpResponseRedirect(change_url)
-        service_name, _statuses, label, question = VERBS[verb]
+        service_name = VERBS[verb][0]
         form = RescheduleForm(request.POST or None) if verb == "reschedule" else None
         if request.method == "POST" and (form is None or form.is_valid()):
             extra = {"scheduled_at": form.cleaned_data["scheduled_at"]} if form is not None else {}
@@ -255,6 +255,11 @@ class CampaignAdmin(ServiceErrorsMixin, admin.ModelAdmin):
                     messages.SUCCESS,
                 )
             return HttpResponseRedirect(change_url)
+        return self._confirm_page(request, campaign, verb, form, change_url)
+
+    def _confirm_page(self, request, campaign, verb, form, change_url):
+        """The page that asks before a verb runs, with the audience counts for send and schedule."""
+        _service, _statuses, label, question = VERBS[verb]
         counts = services.campaign_recipient_count(campaign=campaign) if verb in ("send", "schedule") else {}
         when = timezone.localtime(campaign.scheduled_at).strftime("%Y-%m-%d %H:%M") if campaign.scheduled_at else ""
         return TemplateResponse(

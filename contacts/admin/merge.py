@@ -83,6 +83,8 @@ class MergeAdminMixin(_ModelAdmin):
         return extra + super().get_urls()
 
     def merge_view(self, request):
+        """Side-by-side comparison, then the merge itself on confirmation: one view so the page that asked is
+        the page that answers (errors are shown next to the same comparison)."""
         _require_permission(request)
         survivor = get_object_or_404(Contact, pk=_int(request.GET.get("survivor") or request.POST.get("survivor")))
         duplicate = get_object_or_404(Contact, pk=_int(request.GET.get("duplicate") or request.POST.get("duplicate")))

@@ -28,6 +28,8 @@ class Chunk(People, Purchases, Events, Club):
         return self.rows
 
     def contact(self, index: int, stage: str) -> None:
+        """One contact's row and its history. Kept in one piece on purpose: the random draws must stay in this
+        exact order, or every seed would produce different demo data."""
         r = self.r
         contact_id = self.state.contact_base + index
         profile = self.profile(index)

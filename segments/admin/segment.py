@@ -1,16 +1,10 @@
-"""Segments in the back office: the rule builder, live preview, history chart, exports, static lists."""
+"""The segment admin: the rule builder, live preview, history chart, exports and the why-page."""
 
-import csv
-import io
 import json
 
-from django import forms
-from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Q
-from django.forms.fields import InvalidJSONInput
-from django.http import HttpRequest, HttpResponseRedirect, JsonResponse, StreamingHttpResponse
+from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -19,62 +13,16 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from contacts.admin.actions import intermediate_page
 from contacts.models import Contact, CustomField, Product, Tag
-from contacts.normalize import email as normalize_email
-from crm.parsers import depth_exceeds
 from crm.permissions import EXPORT_SEGMENT
 
-from . import export, hooks, registry, services
-from .explain import explain_contact
-from .models import Segment, SegmentMembership
-from .rules import validate
-from .selectors import daily_movement, rules_preview, segments_using
-
-
-class RulesField(forms.JSONField):
-    """JSON typed by a person or a script: a document nested past any sensible rule tree is a form
-    error, and is shown back as typed, instead of overflowing the parser or the page."""
-
-    def to_python(self, value):
-        try:
-            parsed = super().to_python(value)
-        except RecursionError:
-            raise ValidationError(_("The rules are nested too deeply."), code="too_deep") from None
-        if depth_exceeds(parsed, settings.API_MAX_JSON_DEPTH):
-            raise ValidationError(_("The rules are nested too deeply."), code="too_deep")
-        return parsed
-
-    def bound_data(self, data, initial):
-        try:
-            parsed = super().bound_data(data, initial)
-        except RecursionError:
-            return InvalidJSONInput(data)
-        return InvalidJSONInput(data) if depth_exceeds(parsed, settings.API_MAX_JSON_DEPTH) else parsed
-
-
-class SegmentForm(forms.ModelForm):
-    rules = RulesField(
-        label=gettext_lazy("Rules"),
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 6, "class": "vLargeTextField segment-rules-json"}),
-    )
-
-    class Meta:
-        model = Segment
-        fields = ["name", "description", "kind", "rules"]
-
-    def clean(self):
-        super().clean()
-        cleaned = self.cleaned_data
-        if cleaned.get("kind") == Segment.Kind.DYNAMIC:
-            try:
-                cleaned["rules"] = validate(cleaned.get("rules"), segment_id=self.instance.pk)
-            except ValidationError as exc:
-                self.add_error("rules", exc.message_dict["rules"])
-        else:
-            cleaned["rules"] = None
-        return cleaned
+from .. import export, hooks, registry, services
+from ..explain import explain_contact
+from ..models import Segment, SegmentMembership
+from ..rules import validate
+from ..selectors import daily_movement, rules_preview, segments_using
+from .forms import SegmentForm
+from .lists import export_response, static_upload
 
 
 def builder_options() -> dict:
@@ -330,48 +278,6 @@ def chart_bars(series: list[dict], height: int = 100) -> list[dict]:
     return bars
 
 
-def export_response(segment: Segment, fmt: str) -> StreamingHttpResponse:
-    response = StreamingHttpResponse(export.export_rows(segment, fmt), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{export.export_filename(segment, fmt)}"'
-    return response
-
-
-def static_upload(segment: Segment, upload) -> tuple[int, list[str]]:
-    """Read ids, emails or phones from the first column (a header row is skipped); report misses by line."""
-    text = io.TextIOWrapper(upload.file, encoding="utf-8-sig", errors="replace")
-    ids, problems, added = [], [], 0
-    for line_no, row in enumerate(csv.reader(text), start=1):
-        value = (row[0] if row else "").strip()
-        if not value or (line_no == 1 and value.lower() in ("id", "email", "phone", "contact")):
-            continue
-        found = _find_contact(value)
-        if found is None:
-            problems.append(_("Line %(line)d: no contact matches “%(value)s”.") % {"line": line_no, "value": value})
-        else:
-            ids.append(found)
-        if len(ids) >= 5000:
-            added += services.static_add(segment=segment, contact_ids=ids)
-            ids = []
-    if ids:
-        added += services.static_add(segment=segment, contact_ids=ids)
-    return added, problems
-
-
-def _find_contact(value: str) -> int | None:
-    from contacts.normalize import phone as normalize_phone
-
-    lookup = Q(pk=int(value)) if value.isdigit() and len(value) < 10 else Q(pk__in=[])
-    try:
-        lookup |= Q(email=normalize_email(value))
-    except ValidationError:
-        pass
-    try:
-        lookup |= Q(phone=normalize_phone(value))
-    except ValidationError:
-        pass
-    return Contact.objects.filter(lookup, erased_at__isnull=True).values_list("pk", flat=True).first()
-
-
 def builder_text() -> dict:
     """The builder's own words, translated on the server."""
     return {
@@ -398,48 +304,6 @@ def builder_text() -> dict:
         "city": _("City"),
         "error": _("Fix the rules first:"),
     }
-
-
-class AddToListForm(forms.Form):
-    segment = forms.ModelChoiceField(
-        label=gettext_lazy("Static list"),
-        required=False,
-        queryset=Segment.objects.filter(kind=Segment.Kind.STATIC).order_by("name"),
-    )
-    new_name = forms.CharField(label=gettext_lazy("…or a new list named"), required=False, max_length=200)
-
-    def clean(self):
-        super().clean()
-        cleaned = self.cleaned_data
-        if not cleaned.get("segment") and not (cleaned.get("new_name") or "").strip():
-            raise ValidationError(_("Choose a static list or name a new one."))
-        return cleaned
-
-
-@admin.action(description=gettext_lazy("Add the selected contacts to a static list"))
-def add_to_static_list(modeladmin, request, queryset):
-    """Contacts changelist action: the selection (or every match of the filters) joins a static list.
-    Offered on the contacts list by SegmentsConfig.ready, to those who `may_fill_lists`."""
-    form = AddToListForm(request.POST if "apply" in request.POST else None)
-    if form.is_valid():
-        segment = form.cleaned_data["segment"] or services.segment_create(
-            name=form.cleaned_data["new_name"], kind=Segment.Kind.STATIC, created_by=request.user
-        )
-        added = services.static_add_queryset(segment=segment, contacts=queryset)
-        modeladmin.message_user(
-            request,
-            _("%(count)d contacts added to “%(name)s”.") % {"count": added, "name": segment.name},
-            messages.SUCCESS,
-        )
-        return None
-    return intermediate_page(
-        modeladmin, request, queryset, "admin/segments/segment/add_to_list.html", _("Add to a static list"), form=form
-    )
-
-
-def may_fill_lists(request: HttpRequest) -> bool:
-    """Filling a list changes the segment, so it takes the segments change permission."""
-    return request.user.has_perm("segments.change_segment")
 
 
 class MembershipAdmin(admin.ModelAdmin):
