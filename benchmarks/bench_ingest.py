@@ -16,6 +16,7 @@ import json
 import os
 import random
 import resource
+import secrets
 import signal
 import subprocess
 import sys
@@ -28,7 +29,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings")
 os.environ.setdefault("DEBUG", "false")
+os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(64))  # with DEBUG off the app refuses a weak key
 os.environ.setdefault("CONN_MAX_AGE", "600")
+os.environ.setdefault("SECURE_SSL_REDIRECT", "false")  # plain HTTP on loopback, no TLS proxy in front
 
 
 def parse_args() -> argparse.Namespace:

@@ -14,6 +14,7 @@ Needs `wrk` (apt-get install wrk) and a PostgreSQL it can create a database in.
 import argparse
 import os
 import re
+import secrets
 import shutil
 import signal
 import subprocess
@@ -43,11 +44,12 @@ def django_env(database_url: str, port: int) -> dict:
         DJANGO_SETTINGS_MODULE="crm.settings",
         DATABASE_URL=database_url,
         DEBUG="false",
-        SECRET_KEY="bench-tracking-secret-key-not-for-production",
+        SECRET_KEY=os.environ.get("SECRET_KEY") or secrets.token_urlsafe(64),  # the app refuses a weak key
         ALLOWED_HOSTS="127.0.0.1",
         SITE_URL=f"http://127.0.0.1:{port}",
         CONN_MAX_AGE="600",
         LOG_LEVEL="WARNING",
+        SECURE_SSL_REDIRECT="false",
         SESSION_COOKIE_SECURE="false",
         CSRF_COOKIE_SECURE="false",
     )
