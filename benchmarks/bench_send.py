@@ -144,7 +144,7 @@ def ensure_contacts(size: int) -> str:
 
 def make_campaign(size: int):
     from campaigns.models import Campaign
-    from campaigns.services import campaign_save, template_save
+    from campaigns.services import campaign_create, template_create
     from segments.services import segment_create
 
     Campaign.objects.filter(name__startswith="bench").delete()
@@ -152,18 +152,14 @@ def make_campaign(size: int):
     segment = segment_create(
         name=f"bench {size}", rules={"field": "source_detail", "op": "eq", "value": tag}, refresh=False
     )
-    template = template_save(
-        data={
-            "name": "bench",
-            "language": "he",
-            "subject": "שלום {{ contact.first_name|default:'חבר' }}, מבצע",
-            "html": '<h1>שלום {{ contact.first_name|default:"חבר" }}</h1><p>מבצע החורף כאן.</p>'
-            '<p><a href="https://shop.example.com/sale">לחנות</a> · <a href="https://shop.example.com/new">חדש</a></p>',
-        }
+    template = template_create(
+        name="bench",
+        language="he",
+        subject="שלום {{ contact.first_name|default:'חבר' }}, מבצע",
+        html='<h1>שלום {{ contact.first_name|default:"חבר" }}</h1><p>מבצע החורף כאן.</p>'
+        '<p><a href="https://shop.example.com/sale">לחנות</a> · <a href="https://shop.example.com/new">חדש</a></p>',
     )
-    return campaign_save(
-        data={"name": f"bench {size}", "template": template, "from_email": "club@shop.example"}, segments=[segment]
-    )
+    return campaign_create(name=f"bench {size}", template=template, from_email="club@shop.example", segments=[segment])
 
 
 # ------------------------------------------------------------------ runs

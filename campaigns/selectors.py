@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .models import Campaign, Link, Message, TrackingEvent
+from .stats import STATS
 
 OPEN, CLICK = TrackingEvent.Kind.OPEN, TrackingEvent.Kind.CLICK
 HUMAN_OPEN = Q(kind=OPEN, is_machine=False)
@@ -23,23 +24,7 @@ RATE_DIGITS = 4
 HOURLY_SPAN = dt.timedelta(hours=48)
 MAX_DAYS = 90
 
-STATS_FIELDS = (
-    "recipients",
-    "sent",
-    "failed",
-    "skipped",
-    "bounced",
-    "complaints",
-    "unsubscribes",
-    "opens",
-    "unique_opens",
-    "machine_opens",
-    "clicks",
-    "unique_clicks",
-    "open_rate",
-    "click_rate",
-    "click_to_open_rate",
-)
+STATS_FIELDS = tuple(stat.key for stat in STATS)
 
 
 def rate(part: int, whole: int) -> float | None:

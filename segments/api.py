@@ -107,15 +107,8 @@ class SegmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
     def create(self, request: Request) -> Response:
         serializer = SegmentSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
         creator = request.user if getattr(request.user, "pk", None) else None
-        segment = services.segment_create(
-            name=data["name"],
-            kind=data.get("kind", Segment.Kind.DYNAMIC),
-            rules=data.get("rules"),
-            description=data.get("description", ""),
-            created_by=creator,
-        )
+        segment = services.segment_create(**serializer.validated_data, created_by=creator)
         segment.refresh_from_db()
         return Response(SegmentSerializer(segment).data, status=status.HTTP_201_CREATED)
 
@@ -123,7 +116,7 @@ class SegmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
         segment = self.get_object()
         serializer = SegmentSerializer(segment, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        segment = services.segment_update(segment=segment, data=dict(serializer.validated_data))
+        segment = services.segment_update(segment=segment, **serializer.validated_data)
         segment.refresh_from_db()
         return Response(SegmentSerializer(segment).data)
 

@@ -5,6 +5,7 @@ import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TypedDict, Unpack
 
 from django.conf import settings
 from django.core.cache import cache
@@ -13,6 +14,8 @@ from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef, ProtectedError
 from django.utils import timezone
 from django.utils.translation import gettext as _
+
+from crm.model_update import model_update
 
 from .evaluation import matching_segments
 from .models import Segment, SegmentMembership
@@ -97,23 +100,33 @@ def segment_create(
     return segment
 
 
+class SegmentChanges(TypedDict, total=False):
+    """What a segment's editor may change; the serializer or the admin form has checked each value."""
+
+    name: str
+    description: str | None
+    kind: str
+    rules: dict | None
+
+
 @transaction.atomic
-def segment_update(*, segment: Segment, data: dict) -> Segment:
+def segment_update(*, segment: Segment, **changes: Unpack[SegmentChanges]) -> Segment:
     """Change name, description, kind or rules; changed rules are re-evaluated right after commit."""
+    unknown = set(changes) - SegmentChanges.__optional_keys__
+    if unknown:
+        raise TypeError(f"unknown segment fields: {', '.join(sorted(unknown))}")
     clean = _clean(
-        name=data.get("name", segment.name),
-        kind=data.get("kind", segment.kind),
-        rules=data.get("rules", segment.rules),
+        name=changes.get("name", segment.name),
+        kind=changes.get("kind", segment.kind),
+        rules=changes.get("rules", segment.rules),
         segment_id=segment.pk,
     )
     if clean["kind"] == Segment.Kind.STATIC and segment.is_dynamic and segments_using(segment).exists():
         raise ValidationError({"kind": [_("Other segments use this one's rules; it must stay dynamic.")]})
     rules_changed = clean["rules"] != segment.rules or clean["kind"] != segment.kind
-    for field, value in clean.items():
-        setattr(segment, field, value)
-    if "description" in data:
-        segment.description = data["description"] or ""
-    segment.save()
+    if "description" in changes:
+        clean["description"] = changes["description"] or ""
+    model_update(instance=segment, fields=("name", "description", "kind", "rules"), data=clean)
     if rules_changed:
         _rules_changed()
     if rules_changed and segment.is_dynamic:

@@ -182,15 +182,15 @@ class CampaignAdmin(ServiceErrorsMixin, admin.ModelAdmin):
         )
 
     def save_model(self, request, obj, form, change):
-        data = {name: form.cleaned_data.get(name) for name in CAMPAIGN_FIELDS}
-        current = Campaign.objects.get(pk=obj.pk) if change else None
-        saved = services.campaign_save(
-            campaign=current,
-            data=data,
+        fields = {name: form.cleaned_data.get(name) for name in CAMPAIGN_FIELDS}
+        fields.update(
             segments=list(form.cleaned_data["segments"]),
             exclude_segments=list(form.cleaned_data.get("exclude_segments") or []),
-            user=request.user,
         )
+        if change:
+            saved = services.campaign_update(campaign=Campaign.objects.get(pk=obj.pk), **fields)
+        else:
+            saved = services.campaign_create(**fields, created_by=request.user)
         obj.pk = saved.pk
         obj.refresh_from_db()
 

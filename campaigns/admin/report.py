@@ -17,6 +17,7 @@ from ..selectors import (
     opens_clicks_over_time,
     recipients_page,
 )
+from ..stats import STATS, Stat
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -61,40 +62,49 @@ def percent(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.1f}%"
 
 
-ROWS = (
-    ("recipients", gettext_lazy("Recipients"), gettext_lazy("messages created for the campaign")),
-    ("sent", gettext_lazy("Sent"), ""),
-    ("failed", gettext_lazy("Failed"), gettext_lazy("refused by the mail server")),
-    ("skipped", gettext_lazy("Skipped"), gettext_lazy("no consent, unsubscribed, bounced or over the frequency cap")),
-    ("bounced", gettext_lazy("Bounced"), ""),
-    ("delivered", gettext_lazy("Delivered"), gettext_lazy("sent − bounced")),
-    ("opens", gettext_lazy("Opens (human)"), gettext_lazy("open events, machines excluded")),
-    ("unique_opens", gettext_lazy("Unique opens"), gettext_lazy("recipients who opened")),
-    ("machine_opens", gettext_lazy("Machine opens"), gettext_lazy("privacy proxies, scanners, prefetch")),
-    ("raw_opens", gettext_lazy("All opens (raw)"), gettext_lazy("human and machine")),
-    ("clicks", gettext_lazy("Clicks"), gettext_lazy("click events, scanners excluded")),
-    ("unique_clicks", gettext_lazy("Unique clicks"), gettext_lazy("recipients who clicked")),
-    ("open_rate", gettext_lazy("Open rate"), gettext_lazy("unique opens / delivered")),
-    ("click_rate", gettext_lazy("Click rate"), gettext_lazy("unique clicks / delivered")),
-    ("click_to_open_rate", gettext_lazy("Click-to-open rate"), gettext_lazy("unique clicks / unique opens")),
-    ("unsubscribes", gettext_lazy("Unsubscribes"), ""),
-    ("complaints", gettext_lazy("Complaints"), gettext_lazy("marked as spam")),
+# Rows only the report shows, derived from the stats.
+DERIVED = (
+    Stat("delivered", "count", label=gettext_lazy("Delivered"), explanation=gettext_lazy("sent − bounced")),
+    Stat("raw_opens", "count", label=gettext_lazy("All opens (raw)"), explanation=gettext_lazy("human and machine")),
 )
+# The order a marketer reads them in; a stat added to `STATS` and not named here comes last.
+READING_ORDER = (
+    "recipients",
+    "sent",
+    "failed",
+    "skipped",
+    "bounced",
+    "delivered",
+    "opens",
+    "unique_opens",
+    "machine_opens",
+    "raw_opens",
+    "clicks",
+    "unique_clicks",
+    "open_rate",
+    "click_rate",
+    "click_to_open_rate",
+    "unsubscribes",
+    "complaints",
+)
+_BY_KEY = {row.key: row for row in (*STATS, *DERIVED)}
+ROWS = tuple(_BY_KEY[key] for key in READING_ORDER) + tuple(stat for stat in STATS if stat.key not in READING_ORDER)
 
 
 def report_numbers(stats: dict) -> dict[str, str]:
     """Every number of the report as shown, keyed for the page's live refresh."""
     numbers = {key: str(value) for key, value in stats.items()}
     numbers.update(delivered=str(delivered(stats)), raw_opens=str(stats["opens"] + stats["machine_opens"]))
-    for key in ("open_rate", "click_rate", "click_to_open_rate"):
-        numbers[key] = percent(stats[key])
+    for stat in STATS:
+        if stat.is_rate:
+            numbers[stat.key] = percent(stats[stat.key])
     return numbers
 
 
 def stat_rows(stats: dict) -> list[tuple[str, "StrOrPromise", str, "StrOrPromise"]]:
     """(key, label, value, explanation) for the numbers table, in the order a marketer reads them."""
     numbers = report_numbers(stats)
-    return [(key, label, numbers[key], note) for key, label, note in ROWS]
+    return [(row.key, row.label, numbers[row.key], row.explanation) for row in ROWS]
 
 
 def chart(series: list) -> dict:

@@ -49,9 +49,11 @@ class EmailTemplateAdmin(ServiceErrorsMixin, admin.ModelAdmin):
         ] + super().get_urls()
 
     def save_model(self, request, obj, form, change):
-        data = {name: form.cleaned_data.get(name) for name in TEMPLATE_FIELDS}
-        current = EmailTemplate.objects.get(pk=obj.pk) if change else None
-        saved = services.template_save(template=current, data=data)
+        fields = {name: form.cleaned_data.get(name) for name in TEMPLATE_FIELDS}
+        if change:
+            saved = services.template_update(template=EmailTemplate.objects.get(pk=obj.pk), **fields)
+        else:
+            saved = services.template_create(**fields)
         obj.pk = saved.pk
         obj.refresh_from_db()
 

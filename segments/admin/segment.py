@@ -111,7 +111,7 @@ class SegmentAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         data = {key: form.cleaned_data.get(key) for key in ("name", "kind", "rules", "description")}
         if change:
-            saved = services.segment_update(segment=Segment.objects.get(pk=obj.pk), data=data)
+            saved = services.segment_update(segment=Segment.objects.get(pk=obj.pk), **data)
         else:
             saved = services.segment_create(**data, created_by=request.user)
         obj.pk = saved.pk

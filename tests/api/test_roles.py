@@ -9,7 +9,7 @@ from django.contrib.auth.models import Group
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
-from campaigns.services import campaign_save, template_save
+from campaigns.services import campaign_create, template_create
 from segments.models import Segment
 from segments.services import segment_create
 from tests.factories import (
@@ -111,10 +111,11 @@ def objects():
     """One of everything, keyed by the first path segment after /api/v1/."""
     member = MemberFactory(contact=ContactFactory(city="Haifa"))
     purchase = PurchaseFactory(contact=member.contact)
-    template = template_save(data={"name": "Sale", "subject": "Sale", "html": "<p>Hi</p>", "language": "en"})
+    template = template_create(name="Sale", subject="Sale", html="<p>Hi</p>", language="en")
     segment = segment_create(name="List", kind=Segment.Kind.STATIC)
-    campaign = campaign_save(
-        data={"name": "Spring", "template": template},
+    campaign = campaign_create(
+        name="Spring",
+        template=template,
         segments=[segment_create(name="Haifa", rules={"field": "city", "op": "eq", "value": "Haifa"})],
     )
     return {

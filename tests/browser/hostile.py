@@ -179,26 +179,27 @@ LEGACY_HTML = (
 def _templates_and_campaigns(world: World) -> None:
     for index, (name, language) in enumerate(((SCRIPT, "en"), (HEBREW[1], "he"))):
         world.templates.append(
-            campaign_services.template_save(
-                data={
-                    "name": name,
-                    "subject": payload(index + 4) + " {{ contact.first_name }}",
-                    "preheader": payload(index + 1) + " {{ contact.last_name }}",
-                    "html": SAFE_HTML,
-                    "text": payload(index) + " {{ contact.first_name }}",
-                    "language": language,
-                }
+            campaign_services.template_create(
+                name=name,
+                subject=payload(index + 4) + " {{ contact.first_name }}",
+                preheader=payload(index + 1) + " {{ contact.last_name }}",
+                html=SAFE_HTML,
+                text=payload(index) + " {{ contact.first_name }}",
+                language=language,
             )
         )
-    sent = campaign_services.campaign_save(
-        data={"name": SCRIPT, "template": world.templates[0], "from_name": ATTRIBUTE[:100], "utm_campaign": TEXTAREA},
+    sent = campaign_services.campaign_create(
+        name=SCRIPT,
+        template=world.templates[0],
+        from_name=ATTRIBUTE[:100],
+        utm_campaign=TEXTAREA,
         segments=[world.segments[0]],
         exclude_segments=[world.segments[2]],
-        user=world.user,
+        created_by=world.user,
     )
     campaign_services.campaign_start(campaign=sent)
-    draft = campaign_services.campaign_save(
-        data={"name": HEBREW[1], "template": world.templates[1]}, segments=[world.segments[1]], user=world.user
+    draft = campaign_services.campaign_create(
+        name=HEBREW[1], template=world.templates[1], segments=[world.segments[1]], created_by=world.user
     )
     world.campaigns = [Campaign.objects.get(pk=sent.pk), draft]
     _track(world, sent)

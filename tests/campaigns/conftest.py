@@ -110,7 +110,7 @@ HEBREW_HTML = (
 
 @pytest.fixture
 def make_template(db):
-    from campaigns.services import template_save
+    from campaigns.services import template_create
 
     def make(**data):
         values = {
@@ -121,7 +121,7 @@ def make_template(db):
             "language": "en",
             **data,
         }
-        return template_save(data=values)
+        return template_create(**values)
 
     return make
 
@@ -140,7 +140,7 @@ def static_segment(db):
 
 @pytest.fixture
 def make_campaign(db, make_template, static_segment):
-    from campaigns.services import campaign_save
+    from campaigns.services import campaign_create
 
     def make(contacts, *, exclude=(), template=None, **data):
         values = {
@@ -151,7 +151,7 @@ def make_campaign(db, make_template, static_segment):
             **data,
         }
         excluded = [static_segment(exclude, name="Excluded")] if exclude else []
-        return campaign_save(data=values, segments=[static_segment(contacts)], exclude_segments=excluded)
+        return campaign_create(**values, segments=[static_segment(contacts)], exclude_segments=excluded)
 
     return make
 

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from campaigns.models import Campaign, EmailTemplate, Link, Message, TrackingEvent
-from campaigns.services import campaign_save, template_save
+from campaigns.services import campaign_create, template_create
 from segments.models import Segment
 from segments.services import segment_create, static_add
 from tests.factories import ContactFactory, MemberFactory
@@ -20,13 +20,8 @@ HEBREW = '<p>שלום {{ contact.first_name|default:"חבר" }}</p>\n<p><a href=
 
 @pytest.fixture
 def template():
-    return template_save(
-        data={
-            "name": "Sale",
-            "subject": "{{ contact.first_name|default:'חבר' }}, מבצע!",
-            "html": HEBREW,
-            "language": "he",
-        }
+    return template_create(
+        name="Sale", subject="{{ contact.first_name|default:'חבר' }}, מבצע!", html=HEBREW, language="he"
     )
 
 
@@ -37,7 +32,7 @@ def haifa():
 
 @pytest.fixture
 def campaign(template, haifa):
-    return campaign_save(data={"name": "Spring", "template": template}, segments=[haifa])
+    return campaign_create(name="Spring", template=template, segments=[haifa])
 
 
 def url(name, *args):

@@ -196,7 +196,7 @@ def test_editing_the_template_after_the_campaign_started_changes_nothing_it_show
     template = make_template(subject="Old subject", html="<p>Old offer for {{ contact.first_name }}</p>")
     campaign, message = sent_message(make_campaign, run_campaign, template, first_name="Dana")
 
-    services.template_save(template=template, data={"subject": "New subject", "html": "<p>New offer</p>"})
+    services.template_update(template=template, subject="New subject", html="<p>New offer</p>")
 
     page = client.get(f"/m/{message_token(message.pk)}/").content.decode()
     assert "Old offer for Dana" in page and "New offer" not in page
@@ -216,7 +216,7 @@ def test_a_draft_campaign_previews_the_template_as_it_is_now(make_campaign, make
     template = make_template(subject="Old subject")
     campaign = make_campaign([ContactFactory()], template=template)
 
-    services.template_save(template=template, data={"subject": "New subject"})
+    services.template_update(template=template, subject="New subject")
 
     rendered = services.campaign_preview(template=template, contact=ContactFactory(), campaign=campaign)
     assert rendered.subject == "New subject" and campaign.frozen_at is None
@@ -228,7 +228,7 @@ def test_a_scheduled_campaign_freezes_its_template_when_it_starts(
     template = make_template(subject="At start")
     campaign = make_campaign([ContactFactory()], template=template, scheduled_at=timezone.now() + dt.timedelta(hours=1))
     services.campaign_start(campaign=campaign)
-    services.template_save(template=template, data={"subject": "Edited while scheduled"})
+    services.template_update(template=template, subject="Edited while scheduled")
     type(campaign).objects.filter(pk=campaign.pk).update(scheduled_at=timezone.now())
 
     with django_capture_on_commit_callbacks(execute=True):

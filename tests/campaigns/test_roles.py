@@ -5,7 +5,7 @@ from django.contrib.auth.models import Group, Permission
 from django.urls import reverse
 
 from campaigns.models import Campaign
-from campaigns.services import campaign_save, template_save
+from campaigns.services import campaign_create, template_create
 from segments.services import segment_create
 from tests.factories import ContactFactory
 
@@ -15,13 +15,13 @@ VERBS = ("send", "schedule", "pause", "resume", "cancel")
 
 @pytest.fixture
 def template():
-    return template_save(data={"name": "Sale", "subject": "Sale", "html": "<p>Hello</p>", "language": "en"})
+    return template_create(name="Sale", subject="Sale", html="<p>Hello</p>", language="en")
 
 
 @pytest.fixture
 def campaign(template):
     haifa = segment_create(name="Haifa", rules={"field": "city", "op": "eq", "value": "Haifa"})
-    return campaign_save(data={"name": "Spring", "template": template}, segments=[haifa])
+    return campaign_create(name="Spring", template=template, segments=[haifa])
 
 
 @pytest.fixture

@@ -21,14 +21,12 @@ def campaign():
     audience = segment_create(name="VIP", kind=Segment.Kind.STATIC)
     excluded = segment_create(name="Staff", kind=Segment.Kind.STATIC)
     static_add(segment=audience, contact_ids=[ContactFactory(email="dana@example.com", email_opt_in=True).pk])
-    campaign = services.campaign_save(
-        data={
-            "name": "Spring",
-            "template": template,
-            "from_email": "club@example.com",
-            "cost": "50",
-            "scheduled_at": timezone.now() + dt.timedelta(hours=2),
-        },
+    campaign = services.campaign_create(
+        name="Spring",
+        template=template,
+        from_email="club@example.com",
+        cost="50",
+        scheduled_at=timezone.now() + dt.timedelta(hours=2),
         segments=[audience.pk],
         exclude_segments=[excluded.pk],
     )
@@ -83,7 +81,7 @@ def test_rescheduling_to_the_past_names_the_field(campaign):
 
 def test_a_scheduled_campaign_cannot_be_edited_to_a_time_that_has_passed(campaign):
     with pytest.raises(Exception) as caught:
-        services.campaign_save(campaign=campaign, data={"scheduled_at": timezone.now() - dt.timedelta(hours=1)})
+        services.campaign_update(campaign=campaign, scheduled_at=timezone.now() - dt.timedelta(hours=1))
     assert "scheduled_at" in caught.value.message_dict
 
 
@@ -188,3 +186,16 @@ def test_the_admin_duplicates_a_campaign_from_its_page_and_from_the_list(admin_c
 
 def test_duplicating_needs_a_post(admin_client, campaign):
     assert admin_client.get(f"/admin/campaigns/campaign/{campaign.pk}/duplicate/").status_code == 403
+
+
+def test_an_update_that_only_changes_the_audience_is_a_change_and_one_that_changes_nothing_is_not(campaign):
+    before = campaign.updated_at
+    services.campaign_update(campaign=campaign, segments=list(campaign.segments.all()))
+    campaign.refresh_from_db()
+    assert campaign.updated_at == before
+
+    other = segment_create(name="Newsletter", kind=Segment.Kind.STATIC)
+    services.campaign_update(campaign=campaign, segments=[other.pk])
+    campaign.refresh_from_db()
+    assert list(campaign.segments.all()) == [other]
+    assert campaign.updated_at > before

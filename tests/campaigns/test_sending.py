@@ -247,7 +247,7 @@ def test_a_campaign_that_is_sending_cannot_be_started_or_edited_again(make_campa
     with pytest.raises(ValidationError):
         services.campaign_start(campaign=campaign)
     with pytest.raises(ValidationError):
-        services.campaign_save(campaign=campaign, data={"name": "Renamed"})
+        services.campaign_update(campaign=campaign, name="Renamed")
     assert len(django_mail.outbox) == 1
 
 

@@ -46,7 +46,7 @@ def test_required_fields_are_named(make_template):
 
 def test_saving_a_valid_template_updates_it(make_template):
     template = make_template()
-    services.template_save(template=template, data={"subject": "New subject"})
+    services.template_update(template=template, subject="New subject")
     template.refresh_from_db()
     assert template.subject == "New subject"
 
@@ -115,31 +115,29 @@ def test_a_preview_has_no_tracking(make_template):
 
 
 def test_a_campaign_needs_a_name_a_template_and_a_segment():
-    errors = errors_of(
-        lambda: services.campaign_save(data={"name": "", "from_email": "nope", "cost": Decimal("-1")}, segments=[])
-    )
+    errors = errors_of(lambda: services.campaign_create(name="", from_email="nope", cost=Decimal("-1"), segments=[]))
     assert {"name", "template", "segments", "from_email", "cost"} <= set(errors)
 
 
 def test_a_campaign_keeps_its_segments_and_exclusions(make_template, static_segment):
     include, exclude = static_segment([ContactFactory()]), static_segment([], name="VIP")
-    campaign = services.campaign_save(
-        data={"name": "Sale", "template": make_template().pk, "cost": "120.50"},
+    campaign = services.campaign_create(
+        name="Sale",
+        template=make_template().pk,
+        cost="120.50",
         segments=[include.pk],
         exclude_segments=[exclude],
     )
     assert list(campaign.segments.all()) == [include] and list(campaign.exclude_segments.all()) == [exclude]
     assert campaign.status == Campaign.Status.DRAFT and campaign.cost == Decimal("120.50")
 
-    services.campaign_save(campaign=campaign, data={"name": "Big sale"})
+    services.campaign_update(campaign=campaign, name="Big sale")
     campaign.refresh_from_db()
     assert campaign.name == "Big sale" and campaign.segments.count() == 1
 
 
 def test_an_unknown_segment_is_named(make_template):
-    errors = errors_of(
-        lambda: services.campaign_save(data={"name": "x", "template": make_template()}, segments=[999999])
-    )
+    errors = errors_of(lambda: services.campaign_create(name="x", template=make_template(), segments=[999999]))
     assert errors["segments"] == ["Unknown segment."]
 
 

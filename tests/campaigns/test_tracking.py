@@ -301,9 +301,7 @@ def test_a_human_click_right_after_a_segment_is_edited_to_look_at_clicks_makes_t
         segment = segment_create(name="Haifa", rules={"field": "city", "op": "eq", "value": "haifa"})
     assert not tracking.engagement_rules_in_use()
     with django_capture_on_commit_callbacks(execute=True):
-        segment_update(
-            segment=segment, data={"rules": {"field": "email_clicked", "op": "within_last_days", "value": 1}}
-        )
+        segment_update(segment=segment, rules={"field": "email_clicked", "op": "within_last_days", "value": 1})
     with django_capture_on_commit_callbacks(execute=True):
         client.get(f"/t/c/{message_token(message.pk)}/{link.pk}/", HTTP_USER_AGENT=HUMAN_UA)
     assert is_member(segment, message.contact)

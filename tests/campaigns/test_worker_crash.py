@@ -117,8 +117,8 @@ def test_a_killed_worker_loses_nothing_and_sends_nothing_twice(
     staff = [c for c in contacts[:40] if c.email in eligible][:5]
     static_add(segment=excluded, contact_ids=[c.pk for c in staff])
     eligible -= {c.email for c in staff}
-    campaign = services.campaign_save(
-        data={"name": "Crash", "template": make_template()}, segments=[segment], exclude_segments=[excluded]
+    campaign = services.campaign_create(
+        name="Crash", template=make_template(), segments=[segment], exclude_segments=[excluded]
     )
 
     worker = start_worker(smtp_sink, tmp_path / "worker.log")

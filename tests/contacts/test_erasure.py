@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from campaigns import links, tracking
 from campaigns.models import Message, TrackingEvent
-from campaigns.services import campaign_save, campaign_start, template_save
+from campaigns.services import campaign_create, campaign_start, template_create
 from campaigns.tokens import message_token
 from contacts import hooks, ingest, services
 from contacts.models import Contact, LoyaltyMember, PointsEntry, Tag
@@ -74,19 +74,19 @@ def outbox(settings, tmp_path):
 
 
 def send_campaign(contacts, capture):
-    template = template_save(
-        data={
-            "name": "Hello",
-            "subject": "Hi {{ contact.first_name }}",
-            "language": "en",
-            "html": "<p>Dear {{ contact.first_name }} {{ contact.last_name }}</p>"
-            '<a href="https://shop.example.com/new">New</a>',
-        }
+    template = template_create(
+        name="Hello",
+        subject="Hi {{ contact.first_name }}",
+        language="en",
+        html="<p>Dear {{ contact.first_name }} {{ contact.last_name }}</p>"
+        '<a href="https://shop.example.com/new">New</a>',
     )
     segment = segment_create(name="Recipients", kind="static")
     static_add(segment=segment, contact_ids=[c.pk for c in contacts])
-    campaign = campaign_save(
-        data={"name": "Spring", "template": template, "from_email": "club@shop.example"},
+    campaign = campaign_create(
+        name="Spring",
+        template=template,
+        from_email="club@shop.example",
         segments=[segment],
         exclude_segments=[],
     )

@@ -156,14 +156,10 @@ def test_a_cycle_through_in_segment_is_rejected_on_save():
         name="B", rules={"field": "in_segment", "op": "is", "value": True, "segment": a.pk}, refresh=False
     )
     with pytest.raises(ValidationError) as excinfo:
-        services.segment_update(
-            segment=a, data={"rules": {"field": "in_segment", "op": "is", "value": False, "segment": b.pk}}
-        )
+        services.segment_update(segment=a, rules={"field": "in_segment", "op": "is", "value": False, "segment": b.pk})
     assert "include itself" in str(excinfo.value)
     with pytest.raises(ValidationError):
-        services.segment_update(
-            segment=a, data={"rules": {"field": "in_segment", "op": "is", "value": True, "segment": a.pk}}
-        )
+        services.segment_update(segment=a, rules={"field": "in_segment", "op": "is", "value": True, "segment": a.pk})
 
 
 def test_deleting_a_segment_that_another_uses_is_refused_with_its_name():
