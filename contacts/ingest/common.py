@@ -31,16 +31,11 @@ class Contacts:
     def __init__(self, items: Iterable[list[tuple[str, Any]]]):
         items = list(items)
         refs = [ref for item in items for ref in item]
-        self._secondary_emails = {v for item in items for k, v in item[1:] if k == "email"}
         ids = {v for k, v in refs if k == "id"}
         cards = {v for k, v in refs if k == "card"}
-        self.emails = {v for k, v in refs if k == "email"}
-        self.by_id = set(Contact.objects.filter(pk__in=ids).values_list("pk", flat=True)) if ids else set()
-        self.erased = (
-            set(Contact.objects.filter(pk__in=ids, erased_at__isnull=False).values_list("pk", flat=True))
-            if ids
-            else set()
-        )
+        found = list(Contact.objects.filter(pk__in=ids).values_list("pk", "erased_at")) if ids else []
+        self.by_id = {pk for pk, _erased_at in found}
+        self.erased = {pk for pk, erased_at in found if erased_at is not None}
         self.by_card = (
             dict(
                 LoyaltyMember.objects.filter(card_number__in=cards, contact__erased_at__isnull=True).values_list(
@@ -52,8 +47,7 @@ class Contacts:
         )
         self.by_email: dict[str, int] = {}
         # Emails given beside an id or a card are only compared with it (never create a contact).
-        seconds = self._secondary_emails
-        self.owner_of_email = lookup(Contact, "email", seconds)
+        self.owner_of_email = lookup(Contact, "email", {v for item in items for k, v in item[1:] if k == "email"})
 
     def check(self, refs: list[tuple[str, Any]]) -> Errors:
         """Unknown ids and cards, then identifiers of one item that name different contacts."""

@@ -196,6 +196,7 @@ class ChoiceField(NormalizedField):
 
     def __init__(self, *, choices: Any, blank_value: str = "", **kwargs: Any) -> None:
         self.enum, self.blank_value = choices, blank_value
+        self.spellings: dict[str, str] = {}
         super().__init__(**kwargs)
 
     @property
@@ -207,7 +208,16 @@ class ChoiceField(NormalizedField):
         return {"type": "string", "enum": [*self.enum.values, ""]}
 
     def normalize(self, data: Any) -> str:
-        return normalize.choice(data, _bound_name(self), self.enum, self.blank_value)
+        """Each spelling once per field instance (per request or batch): Django's Choices list their values
+        anew on every read, about 12 µs, more than the rest of an event's fields together."""
+        if type(data) is not str:  # a list or an object is refused by the rule itself, and is no dict key
+            return normalize.choice(data, _bound_name(self), self.enum, self.blank_value)
+        value = self.spellings.get(data)
+        if value is None:
+            value = normalize.choice(data, _bound_name(self), self.enum, self.blank_value)
+            if len(self.spellings) < 100:
+                self.spellings[data] = value
+        return value
 
 
 class CountryField(NormalizedField):

@@ -3,7 +3,9 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
+from contacts import services
 from contacts.models import Contact, FunnelStage, Purchase, PurchaseItem
 from tests.factories import ContactFactory, MemberFactory, ProductFactory, PurchaseFactory, StoreFactory
 
@@ -300,3 +302,68 @@ def test_a_bulk_item_with_conflicting_identifiers_is_reported_by_index_and_the_o
     assert set(Purchase.objects.values_list("external_id", flat=True)) == {"C-1", "C-3", "C-4"}
     assert set(Purchase.objects.values_list("contact_id", flat=True)) == {member.contact_id}
     assert not Contact.objects.filter(email="nobody@example.com").exists()
+
+
+# ---------------------------------------------------------------- references resolved for the whole batch
+
+
+def test_a_bulk_batch_mixing_known_unknown_and_erased_references_keeps_every_valid_item(api, catalogue):
+    live, erased = ContactFactory(), ContactFactory()
+    services.contact_erase(contact=erased)
+    batch = [
+        order("M-1", contact=live.pk),
+        order(
+            "M-2", contact=live.pk, items=[{"sku": "NOPE-1", "unit_price": "1"}, {"sku": "NOPE-2", "unit_price": "1"}]
+        ),
+        order(
+            "M-3", contact=live.pk, items=[{"sku": "CASE-01", "unit_price": "1"}, {"sku": "NOPE-3", "unit_price": "1"}]
+        ),
+        order("M-4", contact=erased.pk),
+        order("M-5", contact=987654),
+        order("M-6", contact=live.pk, store="NOWHERE"),
+        order("M-7", contact=live.pk, items=[{"sku": "LENS-30", "quantity": 3, "unit_price": "2"}]),
+    ]
+
+    body = api.post(BULK, {"purchases": batch}, format="json").json()
+
+    assert (body["created"], body["duplicates"]) == (2, 0)
+    assert {e["index"]: e["errors"] for e in body["errors"]} == {
+        1: {"items.0.sku": ["Unknown product NOPE-1."], "items.1.sku": ["Unknown product NOPE-2."]},
+        2: {"items.1.sku": ["Unknown product NOPE-3."]},
+        3: {"contact": [f"Contact {erased.pk} has been erased and can no longer be changed."]},
+        4: {"contact": ["Contact 987654 does not exist."]},
+        5: {"store": ["Unknown store NOWHERE."]},
+    }
+    assert sorted(PurchaseItem.objects.values_list("purchase__external_id", "product__sku", "quantity")) == [
+        ("M-1", "CASE-01", 1),
+        ("M-1", "LENS-30", 2),
+        ("M-7", "LENS-30", 3),
+    ]
+    assert Contact.objects.get(pk=live.pk).purchase_count == 2
+
+
+def test_a_bulk_batch_costs_the_same_queries_whatever_its_size(api, catalogue):
+    contacts = [ContactFactory() for _ in range(30)]
+    members = [MemberFactory() for _ in range(30)]
+
+    def batch(prefix, size):
+        return {
+            "purchases": [
+                order(f"{prefix}-{n}", contact=contacts[n].pk)
+                if n % 3 == 0
+                else order(f"{prefix}-{n}", card_number=members[n].card_number)
+                if n % 3 == 1
+                else order(f"{prefix}-{n}", email=f"buyer{n}@example.com", store="NOWHERE" if n == 2 else "TLV-01")
+                for n in range(size)
+            ]
+        }
+
+    with CaptureQueriesContext(connection) as small:
+        assert api.post(BULK, batch("S", 6), format="json").json()["created"] == 5
+    with CaptureQueriesContext(connection) as large:
+        assert api.post(BULK, batch("L", 30), format="json").json()["created"] == 29
+
+    def batch_queries(captured):  # the API key's last use is written at most once a minute
+        return [q for q in captured.captured_queries if "crm_apikey" not in q["sql"]]
+
+    assert len(batch_queries(large)) == len(batch_queries(small))
