@@ -6,7 +6,7 @@ views under /api/v1/ is assembled in `crm.api_urls`."""
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse
-from rest_framework import viewsets
+from rest_framework import serializers, viewsets
 
 from .parsers import JSONParser
 
@@ -59,7 +59,24 @@ def object_or_id(component: str) -> dict:
 
 
 class ApiAutoSchema(AutoSchema):
-    """Documents the error answers every operation can give, so clients and tests know their shape."""
+    """Documents the error answers every operation can give, so clients and tests know their shape, and
+    says of text that must not be blank what the validator means by it."""
+
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if (
+            direction == "request"
+            and isinstance(field, serializers.CharField)
+            and field.trim_whitespace
+            and not field.allow_blank
+            and schema.get("type") == "string"
+            and "pattern" not in schema
+            and "enum" not in schema
+        ):
+            # The value is stripped before the blank check, so " " or "\x1d" alone is blank: it must hold
+            # one character that is not white space (as contacts' text fields already say).
+            schema["pattern"] = r"\S"
+        return schema
 
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)

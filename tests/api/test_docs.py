@@ -70,3 +70,21 @@ def test_the_docs_page_loads_only_local_assets():
     assert not [a for a in assets if a.startswith(("http:", "https:", "//"))]
     assert "cdn" not in html.lower()
     assert any("/static/drf_spectacular_sidecar/" in a for a in assets)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("blank", ["", " ", "\x1d", "\u2003\n"])
+def test_text_that_must_not_be_blank_says_so_in_the_schema_and_white_space_alone_is_blank(make_client, blank):
+    """The validator strips white space before its blank check; the schema's pattern says the same, so a
+    client (or a property-based test) never sends a "valid" subject that is refused."""
+    schema = APIClient().get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    subject = schema["components"]["schemas"]["EmailTemplateRequest"]["properties"]["subject"]
+    assert subject["pattern"] == r"\S"
+    assert re.search(subject["pattern"], blank) is None
+
+    response = make_client("campaigns:write").post(
+        "/api/v1/templates/", {"name": "Sale", "subject": blank, "html": "<p>Hi</p>"}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert response.json()["error_codes"]["subject"] == ["blank"]
