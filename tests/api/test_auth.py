@@ -7,6 +7,7 @@ from rest_framework.test import APIClient
 
 from crm.models import ApiKey, hash_key
 from crm.services import api_key_revoke
+from tests.api.test_roles import EXPECTED, OPERATIONS, PUBLIC
 from tests.factories import ContactFactory
 
 pytestmark = pytest.mark.django_db
@@ -161,3 +162,22 @@ def test_the_admin_revoke_action_disables_keys(admin_client, make_client):
 
     assert ApiKey.objects.get(pk=client.key.pk).revoked_at is not None
     assert client.get(CONTACTS).status_code == 401
+
+
+@pytest.mark.parametrize("credentials", [None, "Bearer not-a-real-key", "Basic bWU6cHc="])
+@pytest.mark.parametrize("method, path", OPERATIONS)
+def test_every_operation_refuses_a_request_without_a_valid_key(method, path, credentials):
+    """Every door of the schema, however it is called: no key, an unknown key or another scheme gets 401
+    (the health check alone answers anyone). The property-based run leans on this instead of probing each
+    generated request again without its key."""
+    client = APIClient()
+    if credentials:
+        client.credentials(HTTP_AUTHORIZATION=credentials)
+    url = path.replace("{id}", "1")
+
+    status = getattr(client, method.lower())(url, {}, format="json").status_code
+
+    if EXPECTED[method, path] == PUBLIC:
+        assert status not in (401, 403), (method, path, status)
+    else:
+        assert status == 401, (method, path, status)

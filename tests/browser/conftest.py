@@ -53,3 +53,21 @@ def logged_in(page, live_server, django_user_model):
     page.click("input[type=submit]")
     page.wait_for_selector("#content-main")
     return page
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _static_files_cached_as_in_production():
+    """The test server answers static files as WhiteNoise does in production (`max-age=60`), so the browser
+    keeps the admin's scripts and styles between pages instead of asking for each again on every page."""
+    from django.contrib.staticfiles.handlers import StaticFilesHandler
+
+    serve = StaticFilesHandler.serve
+
+    def cached(self, request):
+        response = serve(self, request)
+        response.headers["Cache-Control"] = "max-age=60, public"
+        return response
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(StaticFilesHandler, "serve", cached)
+        yield
