@@ -45,6 +45,10 @@ ERROR_RESPONSES = {
 }
 
 
+# "Not only white space" as a pattern, spelled out so that every regex dialect reads it the same: the
+# characters Python's str.strip() removes (ECMA-262's \s lacks \x1c-\x1f and \x85, and adds \ufeff).
+NOT_BLANK_PATTERN = r"[^\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+
 ID_ONLY = {
     "type": "object",
     "properties": {"id": {"type": "integer", "readOnly": True}},
@@ -74,8 +78,8 @@ class ApiAutoSchema(AutoSchema):
             and "enum" not in schema
         ):
             # The value is stripped before the blank check, so " " or "\x1d" alone is blank: it must hold
-            # one character that is not white space (as contacts' text fields already say).
-            schema["pattern"] = r"\S"
+            # one character that is not white space.
+            schema["pattern"] = NOT_BLANK_PATTERN
         return schema
 
     def _get_response_bodies(self, direction="response"):

@@ -17,6 +17,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
 
+from crm.api import NOT_BLANK_PATTERN
+
 from .. import normalize
 
 NUL = "\x00"
@@ -159,7 +161,7 @@ class IdentifierField(NormalizedField):
         one must not be blank."""
         text = {"type": "string", "maxLength": self.max_length}
         if self.required:
-            text.update(minLength=1, pattern=r"\S")
+            text.update(minLength=1, pattern=NOT_BLANK_PATTERN)
         return {"oneOf": [text, {"type": "integer", "minimum": -(10**15), "maximum": 10**15}]}
 
     def to_internal_value(self, data: Any) -> Any:

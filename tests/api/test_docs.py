@@ -3,6 +3,8 @@ import re
 import pytest
 from rest_framework.test import APIClient
 
+from crm.api import NOT_BLANK_PATTERN
+
 pytestmark = pytest.mark.django_db
 
 
@@ -73,14 +75,16 @@ def test_the_docs_page_loads_only_local_assets():
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("blank", ["", " ", "\x1d", "\u2003\n"])
+@pytest.mark.parametrize("blank", ["", " ", "\x1d", "\x1e\x85", "\u2003\n"])
 def test_text_that_must_not_be_blank_says_so_in_the_schema_and_white_space_alone_is_blank(make_client, blank):
     """The validator strips white space before its blank check; the schema's pattern says the same, so a
     client (or a property-based test) never sends a "valid" subject that is refused."""
     schema = APIClient().get("/api/schema/", HTTP_ACCEPT="application/json").json()
     subject = schema["components"]["schemas"]["EmailTemplateRequest"]["properties"]["subject"]
-    assert subject["pattern"] == r"\S"
+    assert subject["pattern"] == NOT_BLANK_PATTERN
     assert re.search(subject["pattern"], blank) is None
+    assert all(re.search(subject["pattern"], c) is None for c in map(chr, range(0x3001)) if c.isspace())
+    assert re.search(subject["pattern"], "\ufeff")  # not white space to Python: kept, so not blank
 
     response = make_client("campaigns:write").post(
         "/api/v1/templates/", {"name": "Sale", "subject": blank, "html": "<p>Hi</p>"}, format="json"
