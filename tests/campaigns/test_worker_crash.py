@@ -18,6 +18,7 @@ from django.db import connection
 
 from campaigns import services
 from campaigns.models import Campaign, Message
+from campaigns.services import editing, lifecycle
 from contacts.models import Contact, EmailStatus
 from segments.services import segment_create, static_add
 
@@ -100,9 +101,12 @@ def make_contacts(n: int) -> tuple[list[Contact], set[str]]:
 def broker(monkeypatch):
     """Tasks go to the real Redis broker, never run in this process."""
     client = Celery(broker=os.environ["REDIS_URL"], set_as_current=False)
-    monkeypatch.setattr(
-        services, "_enqueue", lambda task, *args, **options: client.send_task(task.name, args=args, **options)
-    )
+
+    def enqueue(task, *args, **options):
+        client.send_task(task.name, args=args, **options)
+
+    for module in (editing, lifecycle):  # every place the services enqueue from
+        monkeypatch.setattr(module, "enqueue", enqueue)
     yield client
     client.close()
 
