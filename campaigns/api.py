@@ -135,7 +135,11 @@ class EmailTemplateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Api
     ),
 )
 class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
-    queryset = Campaign.objects.select_related("template").prefetch_related("segments", "exclude_segments")
+    queryset = (
+        Campaign.objects.filter(kind=Campaign.Kind.BROADCAST)  # an automation's mails are under /flows/
+        .select_related("template")
+        .prefetch_related("segments", "exclude_segments")
+    )
     serializer_class = CampaignSerializer
     scope_resource = "campaigns"
     action_permissions = {
@@ -260,5 +264,8 @@ class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewS
 
 
 def register(router) -> None:
+    from .flows.api import register as register_flows
+
     router.register("templates", EmailTemplateViewSet, basename="emailtemplate")
     router.register("campaigns", CampaignViewSet, basename="campaign")
+    register_flows(router)

@@ -82,6 +82,7 @@ SNAPSHOT_VALUES = {
     "machine_open_count": "0",
     "click_count": "0",
     "bounce_type": "''",
+    "occurrence": "0",
 }
 
 
@@ -98,7 +99,7 @@ def snapshot(campaign: Campaign) -> int:
     insert = (
         f"INSERT INTO {Message._meta.db_table} ({columns}) "
         f"SELECT {', '.join(SNAPSHOT_VALUES.values())} FROM ({sql}) AS r WHERE 1 = 1 "
-        f"ON CONFLICT ({_column('campaign')}, {_column('contact')}) DO NOTHING"
+        f"ON CONFLICT ({_column('campaign')}, {_column('contact')}, {_column('occurrence')}) DO NOTHING"
     )
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     with connection.cursor() as cursor:
@@ -119,10 +120,12 @@ def skip_reason(contact: Contact, capped: set) -> str | None:
     return None
 
 
-def skip_ineligible(messages: list[Message], stamp: dt.datetime, campaign_id: int) -> list[Message]:
-    """Consent and frequency cap checked now, one query each; the rest is returned to be sent."""
+def skip_ineligible(messages: list[Message], stamp: dt.datetime, campaign: Campaign) -> list[Message]:
+    """Consent and frequency cap (unless the campaign bypasses it) checked now, one query each; the rest is
+    returned to be sent."""
+    campaign_id = campaign.pk
     capped: set = set()
-    if settings.FREQUENCY_CAP_COUNT > 0:
+    if settings.FREQUENCY_CAP_COUNT > 0 and not campaign.bypass_frequency_cap:
         capped = set(
             capped_contacts(contact_ids=[m.contact_id for m in messages], exclude_campaign_id=campaign_id).values_list(
                 "contact_id", flat=True

@@ -98,6 +98,10 @@ class Campaign(models.Model):
         SENT = "sent", _("Sent")
         CANCELLED = "cancelled", _("Cancelled")
 
+    class Kind(models.TextChoices):
+        BROADCAST = "broadcast", _("Campaign")
+        FLOW = "flow", _("Automation mail")
+
     name = models.CharField(_("name"), max_length=200)
     template = models.ForeignKey(
         EmailTemplate, verbose_name=_("template"), on_delete=models.PROTECT, related_name="campaigns"
@@ -122,6 +126,16 @@ class Campaign(models.Model):
         help_text=_("What the campaign cost, for return on marketing investment."),
     )
     scheduled_at = models.DateTimeField(_("scheduled at"), null=True, blank=True)
+    kind = models.CharField(
+        _("kind"),
+        max_length=10,
+        choices=Kind.choices,
+        default=Kind.BROADCAST,
+        db_index=True,
+        editable=False,
+        help_text=_("An automation's send step keeps its own campaign: its messages, links and numbers."),
+    )
+    bypass_frequency_cap = models.BooleanField(_("bypass the frequency cap"), default=False, editable=False)
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.DRAFT, db_index=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -214,12 +228,18 @@ class Message(models.Model):
     bounce_type = models.CharField(_("bounce type"), max_length=10, blank=True)
     complained_at = models.DateTimeField(_("complained at"), null=True, blank=True)
     unsubscribed_at = models.DateTimeField(_("unsubscribed at"), null=True, blank=True)
+    occurrence = models.PositiveBigIntegerField(
+        _("occurrence"), default=0, help_text=_("The enrollment an automation mail belongs to; 0 for a campaign.")
+    )
 
     class Meta:
         verbose_name = _("message")
         verbose_name_plural = _("messages")
         constraints = [
-            models.UniqueConstraint(fields=["campaign", "contact"], name="message_campaign_contact_unique"),
+            # One message per recipient of a campaign; an automation's step mails a contact once per enrollment.
+            models.UniqueConstraint(
+                fields=["campaign", "contact", "occurrence"], name="message_campaign_contact_unique"
+            ),
         ]
         indexes = [
             models.Index(fields=["campaign", "status", "id"], name="message_campaign_status_idx"),

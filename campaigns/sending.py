@@ -120,10 +120,13 @@ def mark_failed(message: Message, error: SendError) -> None:
 # ------------------------------------------------------------------ batches
 
 
+TEMPLATE_CONTENT = ("subject", "preheader", "html", "text", "language", "direction", "layout")
+
+
 @dataclass(frozen=True)
 class _TemplateVersion:
-    """Which content a campaign's mail is made from: its frozen copy (campaign id and freeze time) or,
-    before it started, its template as last saved (template id and save time). Only `key` is compared."""
+    """Which content a campaign's mail is made from (its frozen copy, or its template as last saved): the
+    content itself is the key, so a cached compilation is never another version's. Only `key` is compared."""
 
     key: tuple
     template: EmailTemplate = field(compare=False, hash=False)
@@ -137,7 +140,7 @@ def _compile_version(version: _TemplateVersion) -> Compiled:
 def compiled_template(campaign: Campaign) -> Compiled:
     """The campaign's frozen template, compiled once per process."""
     template = campaign_template(campaign)
-    key = (campaign.pk, campaign.frozen_at) if campaign.frozen_at else (template.pk, template.updated_at)
+    key = tuple(getattr(template, name) for name in TEMPLATE_CONTENT)
     return _compile_version(_TemplateVersion(key=key, template=template))
 
 
@@ -184,7 +187,7 @@ def send_batch(campaign: Campaign, ids: list[int], stamp: dt.datetime, outbox: O
         .select_related("contact", "contact__club")
         .order_by("id")
     )
-    sendable = skip_ineligible(messages, stamp, campaign.pk)
+    sendable = skip_ineligible(messages, stamp, campaign)
     pairs = batch_mails(campaign, sendable)
     width = settings.CAMPAIGN_SMTP_CONNECTIONS if outbox.two_phase else 1
     sent = 0
@@ -362,6 +365,8 @@ def when_idle(campaign: Campaign) -> Outcome:
         return Outcome(wait=max((next_retry - timezone.now()).total_seconds(), 0.0) + 0.5)
     if pending.exists():
         return Outcome(wait=claim_lease().total_seconds())
+    if campaign.kind == Campaign.Kind.FLOW:
+        return Outcome()  # an automation's step sends as its contacts reach it: never "sent" as a whole
     Campaign.objects.filter(pk=campaign.pk, status=Campaign.Status.SENDING).update(
         status=Campaign.Status.SENT, finished_at=timezone.now()
     )

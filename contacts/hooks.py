@@ -5,6 +5,9 @@ A higher app registers its handlers from its `AppConfig.ready()`:
     hooks.on_contacts_erased(scrub_my_rows)     # fn(contact_ids: list[int])
     hooks.on_contacts_merged(move_my_rows)      # fn(survivor_id: int, duplicate_id: int)
     hooks.on_contact_timeline(TimelineSource(kind="email", model=MyEvent, ...))
+    hooks.on_activities_recorded(start_flows)   # fn(contact_ids_by_type: dict[str, list[int]])
+    hooks.on_purchases_recorded(start_flows)    # fn(contact_ids_by_channel: dict[str, list[int]])
+    hooks.on_lifecycle_changed(start_flows)     # fn(contact_ids_by_stage: dict[str, list[int]])
 
 Handlers run inside the erase or merge transaction: an erase handler scrubs the personal data its
 app keeps about those contacts; a merge handler moves its rows from the duplicate to the survivor
@@ -12,14 +15,21 @@ before the duplicate is deleted (whatever is left on the duplicate would cascade
 
 A timeline source is one more table the contact page's timeline reads in its single UNION query
 (see `selectors.contact_timeline`); contacts registers its own sources the same way, first.
+
+The "recorded" and "changed" handlers run once the write has committed, one call per write however
+many contacts it touched (a bulk batch is one call), each on its own: a handler that fails is logged
+and neither undoes the write nor keeps the other handlers from running. The ids come grouped by what
+happened to them, so a handler can tell an add_to_cart from a page_view within one batch.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial, update_wrapper
 from typing import TYPE_CHECKING
 
+from django.db import transaction
 from django.db.models import Model
 
 if TYPE_CHECKING:
@@ -27,10 +37,14 @@ if TYPE_CHECKING:
 
 ErasedHandler = Callable[[list[int]], None]
 MergedHandler = Callable[[int, int], None]
+RecordedHandler = Callable[[dict[str, list[int]]], None]  # contact ids by event type, channel or stage
 
 _erased: list[ErasedHandler] = []
 _merged: list[MergedHandler] = []
 _timeline: dict[str, TimelineSource] = {}
+_activities: list[RecordedHandler] = []
+_purchases: list[RecordedHandler] = []
+_lifecycle: list[RecordedHandler] = []
 
 
 @dataclass(frozen=True)
@@ -66,6 +80,24 @@ def on_contact_timeline(source: TimelineSource) -> TimelineSource:
     return source
 
 
+def on_activities_recorded(fn: RecordedHandler) -> RecordedHandler:
+    if fn not in _activities:
+        _activities.append(fn)
+    return fn
+
+
+def on_purchases_recorded(fn: RecordedHandler) -> RecordedHandler:
+    if fn not in _purchases:
+        _purchases.append(fn)
+    return fn
+
+
+def on_lifecycle_changed(fn: RecordedHandler) -> RecordedHandler:
+    if fn not in _lifecycle:
+        _lifecycle.append(fn)
+    return fn
+
+
 def contacts_erased(contact_ids: list[int]) -> None:
     for fn in _erased:
         fn(contact_ids)
@@ -83,3 +115,32 @@ def timeline_sources() -> list[TimelineSource]:
 
 def timeline_source(kind: str) -> TimelineSource | None:
     return _timeline.get(kind)
+
+
+def _after_commit(handlers: list[RecordedHandler], contact_ids_by_key: dict[str, list[int]]) -> None:
+    grouped = {key: sorted(set(ids)) for key, ids in contact_ids_by_key.items() if ids}
+    if not grouped:
+        return
+    for fn in handlers:
+        transaction.on_commit(update_wrapper(partial(fn, grouped), fn), robust=True)  # named in the log
+
+
+def activities_recorded(contact_ids_by_type: dict[str, list[int]]) -> None:
+    """Site/app events were stored for these contacts (ids by event type)."""
+    _after_commit(_activities, contact_ids_by_type)
+
+
+def purchases_recorded(contact_ids_by_channel: dict[str, list[int]]) -> None:
+    """Purchases were stored for these contacts (ids by channel)."""
+    _after_commit(_purchases, contact_ids_by_channel)
+
+
+def lifecycle_changed(contact_ids_by_stage: dict[str, list[int]]) -> None:
+    """These contacts' lifecycle became the stage they are listed under, by a write (a purchase, a merge).
+    The clock moves stages too, at no write at all: whoever needs those moves finds them by time."""
+    _after_commit(_lifecycle, contact_ids_by_stage)
+
+
+def lifecycle_watched() -> bool:
+    """Whether anyone listens to lifecycle changes (finding them costs two queries per refresh)."""
+    return bool(_lifecycle)

@@ -60,6 +60,18 @@ def with_lifecycle(queryset: QuerySet, *, now: dt.datetime | None = None) -> Que
     return queryset.annotate(lifecycle=lifecycle_case(now=now))
 
 
+def lifecycles_of(contact_ids: list[int], *, now: dt.datetime, batch_size: int = 5000) -> dict[int, str | None]:
+    """The stage of each of these contacts at `now`, a query per `batch_size` ids: read before and after a
+    write at the same `now`, it tells which contacts the write moved."""
+    from .models import Contact
+
+    stages: dict[int, str | None] = {}
+    for start in range(0, len(contact_ids), batch_size):
+        batch = Contact.objects.filter(pk__in=contact_ids[start : start + batch_size])
+        stages.update(with_lifecycle(batch, now=now).values_list("pk", "lifecycle"))
+    return stages
+
+
 def lifecycle_of(contact) -> str | None:
     """One contact's stage now (one query); None for a contact not saved yet."""
     if contact.pk is None:

@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "contacts",
     "segments",
     "campaigns",
+    "campaigns.flows",
 ]
 
 MIDDLEWARE = [
@@ -202,6 +203,8 @@ CAMPAIGN_RETRY_SECONDS = env.int("CAMPAIGN_RETRY_SECONDS", default=60)
 CAMPAIGN_CLAIM_LEASE_SECONDS = env.int("CAMPAIGN_CLAIM_LEASE_SECONDS", default=300)
 FREQUENCY_CAP_COUNT = env.int("FREQUENCY_CAP_COUNT", default=3)
 FREQUENCY_CAP_DAYS = env.int("FREQUENCY_CAP_DAYS", default=7)
+# Automation mails falling inside these local hours wait for their end ("" = none).
+QUIET_HOURS = env("QUIET_HOURS", default="21:00-08:00")
 SOFT_BOUNCE_LIMIT = env.int("SOFT_BOUNCE_LIMIT", default=3)
 MACHINE_OPEN_SECONDS = env.int("MACHINE_OPEN_SECONDS", default=2)
 # A click with no human open yet, this soon after sending, is a link scanner rather than a person.

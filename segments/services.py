@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from crm.model_update import model_update
 
+from . import hooks
 from .evaluation import matching_segments
 from .models import Segment, SegmentMembership
 from .registry import Context
@@ -184,6 +185,8 @@ def segment_refresh(*, segment: Segment) -> RefreshResult:
                 .update(left_at=ctx.now)
             )
             entered = _insert_entries(segment, matching, ctx)
+            if entered:
+                hooks.entries_recorded([segment.pk])
             members = SegmentMembership.objects.filter(segment=segment, left_at__isnull=True).count()
             elapsed = int((time.perf_counter() - started) * 1000)
             Segment.objects.filter(pk=segment.pk).update(
@@ -274,6 +277,7 @@ def _apply_difference(wanted: set, current: set, ids: list[int], ctx: Context) -
             segment_id=segment_id, left_at__isnull=True, contact_id__in=[c for s, c in exits if s == segment_id]
         ).update(left_at=ctx.now)
     _adjust_counts(entries, exits)
+    hooks.entries_recorded(s for s, _c in entries)
     return {"entered": len(entries), "left": len(exits)}
 
 
@@ -325,6 +329,8 @@ def static_add(*, segment: Segment, contact_ids: Iterable) -> int:
     new = [SegmentMembership(segment=segment, contact_id=i, joined_at=now) for i in ids if i not in present]
     SegmentMembership.objects.bulk_create(new, ignore_conflicts=True, batch_size=1000)
     _recount(segment)
+    if new:
+        hooks.entries_recorded([segment.pk])
     return len(new)
 
 

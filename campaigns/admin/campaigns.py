@@ -97,6 +97,11 @@ class CampaignAdmin(ServiceErrorsMixin, admin.ModelAdmin):
     actions = ["duplicate_selected"]
     list_filter = ("status",)
     list_select_related = ("template",)
+
+    def get_queryset(self, request):
+        """Campaigns only: an automation's send steps are shown with their automation."""
+        return super().get_queryset(request).filter(kind=Campaign.Kind.BROADCAST)
+
     search_fields = ("name",)
     date_hierarchy = "created_at"
     filter_horizontal = ("segments", "exclude_segments")

@@ -7,7 +7,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .. import normalize
+from .. import hooks, normalize
 from ..models import Activity, Product
 from ..serializers import EventInSerializer, read_input, validate_each
 from ..services import activity_track, contact_resolve, contacts_raise_stage, stage_for_event, visitors_resolve
@@ -100,6 +100,7 @@ def _split_new_events(valid: dict[int, dict]) -> tuple[dict[int, dict], int]:
 def _activities_insert(new: dict[int, dict], refs: dict[int, list], contacts: Contacts, products: dict) -> None:
     now = timezone.now()
     stage_by_contact: dict[int, int] = {}
+    by_type: dict[str, list[int]] = defaultdict(list)
     rows = []
     visitors = visitors_resolve(c["anonymous_id"] for index, c in new.items() if not refs[index])
     for index, c in new.items():
@@ -119,6 +120,7 @@ def _activities_insert(new: dict[int, dict], refs: dict[int, list], contacts: Co
         )
         if contact_id is not None:
             stage_by_contact[contact_id] = max(stage_by_contact.get(contact_id, 0), stage_for_event(c["type"]))
+            by_type[c["type"]].append(contact_id)
     rows_insert(Activity, ACTIVITY_COLUMNS, rows, returning=False)
     by_stage: dict[int, list[int]] = defaultdict(list)
     for contact_id, stage in stage_by_contact.items():
@@ -127,3 +129,4 @@ def _activities_insert(new: dict[int, dict], refs: dict[int, list], contacts: Co
         contacts_lock(stage_by_contact)
     for stage, contact_ids in sorted(by_stage.items()):
         contacts_raise_stage(contact_ids=contact_ids, stage=stage)
+    hooks.activities_recorded(by_type)

@@ -8,6 +8,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from .. import hooks
 from ..models import Product, Purchase, PurchaseItem, Store
 from ..serializers import PurchaseInSerializer, read_input, validate_each
 from ..services import PurchaseLine, contact_resolve, contacts_refresh_purchase_stats, purchase_record
@@ -156,6 +157,11 @@ def _purchases_insert(
         returning=False,
     )
     contacts_refresh_purchase_stats(contact_ids=contacts_lock(contact_ids))
+    by_channel: dict[str, list[int]] = {}
+    for contact_id, c in zip(contact_ids, cleans, strict=True):
+        if contact_id is not None:
+            by_channel.setdefault(c["channel"], []).append(contact_id)
+    hooks.purchases_recorded(by_channel)
 
 
 def replay_one_by_one(

@@ -7,7 +7,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .. import normalize
+from .. import hooks, normalize
 from ..models import Activity, Contact, FunnelStage, Product, VisitorIdentity
 from .base import contact_changed, ensure_not_erased
 from .derived import contacts_refresh_funnel
@@ -74,6 +74,7 @@ def activity_track(
         return Activity.objects.get(event_id=event_id), False
     if contact is not None:
         contacts_raise_stage(contact_ids=[contact.pk], stage=stage_for_event(type))
+        hooks.activities_recorded({type: [contact.pk]})
     return activity, True
 
 

@@ -1,6 +1,7 @@
 """Derived state of Contact kept set-based: purchase aggregates, funnel stage and RFM scores
 (the RFM rule itself is `contacts.rfm`'s)."""
 
+from collections import defaultdict
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
@@ -17,6 +18,8 @@ from django.db.models import (
 )
 from django.utils import timezone
 
+from .. import hooks
+from ..lifecycle import lifecycles_of
 from ..models import Activity, Contact, FunnelStage, Purchase
 from ..purchase_stats import refresh_buyers
 from ..rfm import rfm_apply, rfm_breakpoints_compute
@@ -39,10 +42,13 @@ def funnel_stage_case() -> Any:
 
 def contacts_refresh_purchase_stats(*, contact_ids: Iterable[int]) -> None:
     """Recompute purchase aggregates, funnel stage and RFM of these contacts, set-based:
-    one UPDATE for those with purchases, and a reset for any that no longer have one."""
+    one UPDATE for those with purchases, and a reset for any that no longer have one. Contacts whose
+    lifecycle this moves are reported to `hooks.lifecycle_changed`."""
     ids = sorted(set(contact_ids))
     if not ids:
         return
+    now = timezone.now()
+    before = lifecycles_of(ids, now=now) if hooks.lifecycle_watched() else None
     buyers: set[int] = set()
     for start in range(0, len(ids), 5000):
         buyers |= refresh_buyers(ids[start : start + 5000])
@@ -61,6 +67,18 @@ def contacts_refresh_purchase_stats(*, contact_ids: Iterable[int]) -> None:
         )
         non_buyers.update(funnel_stage=funnel_stage_case())
     contact_changed(ids)
+    if before is not None:
+        _report_lifecycle_moves(before, lifecycles_of(ids, now=now))
+
+
+def _report_lifecycle_moves(before: dict[int, str | None], after: dict[int, str | None]) -> None:
+    """Both read at the same `now`, so only what the new purchase data moved shows (the clock's own moves
+    happen at no write: whoever needs them finds them by time)."""
+    moved: dict[str, list[int]] = defaultdict(list)
+    for contact_id, stage in after.items():
+        if stage is not None and stage != before.get(contact_id):
+            moved[stage].append(contact_id)
+    hooks.lifecycle_changed(moved)
 
 
 def contacts_refresh_funnel(*, contact_ids: Iterable[int]) -> None:

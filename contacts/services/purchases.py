@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 
+from .. import hooks
 from ..models import Contact, Product, Purchase, PurchaseItem, Store
 from .base import ensure_not_erased
 from .derived import contacts_refresh_purchase_stats
@@ -60,4 +61,5 @@ def purchase_record(
         ]
     )
     contacts_refresh_purchase_stats(contact_ids=[contact.pk])
+    hooks.purchases_recorded({channel: [contact.pk]})
     return purchase, True

@@ -49,6 +49,36 @@ def jobs() -> list[Job]:
             daily_at=(0, 5),
         ),
         Job(
+            "campaigns.flows.tasks.flows_tick",
+            _("Run automations"),
+            _("Moves every contact whose next automation step is due through its steps, every minute."),
+            every_seconds=60,
+        ),
+        Job(
+            "campaigns.flows.tasks.flows_segment_entries",
+            _("Start automations on segment entries"),
+            _("Enrolls the contacts that entered an automation's segment, within a minute of the refresh."),
+            every_seconds=60,
+        ),
+        Job(
+            "campaigns.flows.tasks.flows_date_triggers",
+            _("Start date automations"),
+            _("Enrolls the contacts on the birthdays and anniversaries automations wait for, after local midnight."),
+            daily_at=(0, 5),
+        ),
+        Job(
+            "campaigns.flows.tasks.flows_replenishment_due",
+            _("Start replenishment automations"),
+            _("Enrolls the contacts whose product is due for replenishment, every morning."),
+            daily_at=(9, 0),
+        ),
+        Job(
+            "campaigns.flows.tasks.flows_lifecycle_by_time",
+            _("Start lifecycle automations"),
+            _("Enrolls the contacts whose lifecycle stage changed as time passed, every hour."),
+            every_seconds=3600,
+        ),
+        Job(
             "runtime.heartbeat",
             _("Worker heartbeat"),
             _("Lets the health page and the admin banner know that a worker is running."),

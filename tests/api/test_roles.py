@@ -9,6 +9,7 @@ from django.contrib.auth.models import Group
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
+from campaigns.flows.models import Flow
 from campaigns.services import campaign_create, template_create
 from segments.models import Segment
 from segments.services import segment_create
@@ -88,6 +89,15 @@ EXPECTED = {
     ("POST", "/api/v1/campaigns/{id}/duplicate/"): MARKETER,
     ("GET", "/api/v1/campaigns/{id}/stats/"): MARKETING_VIEWERS,
     ("GET", "/api/v1/campaigns/{id}/recipient-count/"): MARKETING_VIEWERS,
+    ("GET", "/api/v1/flows/"): MARKETING_VIEWERS,
+    ("POST", "/api/v1/flows/"): MARKETER,
+    ("GET", "/api/v1/flows/{id}/"): MARKETING_VIEWERS,
+    ("PATCH", "/api/v1/flows/{id}/"): MARKETER,
+    ("DELETE", "/api/v1/flows/{id}/"): MARKETER,
+    ("POST", "/api/v1/flows/{id}/activate/"): MARKETER,
+    ("POST", "/api/v1/flows/{id}/pause/"): MARKETER,
+    ("GET", "/api/v1/flows/{id}/stats/"): MARKETING_VIEWERS,
+    ("GET", "/api/v1/flows/{id}/enrollments/"): MARKETING_VIEWERS,
     ("GET", "/api/v1/health/"): PUBLIC,
 }
 
@@ -128,6 +138,7 @@ def objects():
         "segments": segment,
         "templates": template,
         "campaigns": campaign,
+        "flows": Flow.objects.create(name="Welcome", trigger={"type": "event", "event": "signup"}),
     }
 
 

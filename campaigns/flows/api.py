@@ -1,0 +1,142 @@
+"""Automations over the partner API (CONTRACT §6): define, activate, pause, and read their numbers.
+
+Reads need `campaigns:read`, writes `campaigns:write`; staff sessions need the role's permissions on
+automations. Every definition goes through `definition.flow_definition_validate` (via the services), so a
+bad step is a 400 naming its path, e.g. `steps.2.yes.0.template`.
+"""
+
+from typing import Any
+
+from django.utils.translation import gettext_lazy
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
+from rest_framework import mixins, status
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from crm.api import ApiViewSet
+
+from . import services
+from .models import Flow
+from .selectors import flow_enrollments, flow_stats
+from .serializers import EnrollmentSerializer, FlowSerializer, FlowStatsSerializer, FlowWriteSerializer
+
+ABANDONED_CART = OpenApiExample(
+    "Abandoned cart: wait, remind, leave on purchase",
+    request_only=True,
+    value={
+        "name": "Abandoned cart",
+        "trigger": {"type": "event", "event": "add_to_cart"},
+        "steps": [{"type": "wait", "hours": 4}, {"type": "send_email", "template": 7}],
+        "reentry": "after_days",
+        "reentry_days": 14,
+        "exit_rules": {"field": "last_purchase", "op": "within_last_days", "value": 1},
+        "holdout_percent": 10,
+        "bypass_frequency_cap": False,
+    },
+)
+RENAME = OpenApiExample("Rename", request_only=True, value={"name": "Abandoned cart (spring)"})
+
+
+@extend_schema_view(
+    list=extend_schema(summary=gettext_lazy("List automations")),
+    retrieve=extend_schema(summary=gettext_lazy("Get an automation")),
+    create=extend_schema(
+        summary=gettext_lazy("Create an automation"),
+        request=FlowWriteSerializer,
+        responses={201: FlowSerializer},
+        examples=[ABANDONED_CART],
+        description=gettext_lazy("A draft: nobody enters it until it is activated."),
+    ),
+    partial_update=extend_schema(
+        summary=gettext_lazy("Change an automation"),
+        request=FlowWriteSerializer(partial=True),
+        responses={200: FlowSerializer},
+        examples=[RENAME],
+        description=gettext_lazy(
+            "Any field of the definition. A change of trigger, steps or exit rules of a flow that has run "
+            "raises its version: contacts inside go on from the step they are at when it still exists, and "
+            "finish the flow otherwise. An archived automation cannot change (400)."
+        ),
+    ),
+    destroy=extend_schema(
+        summary=gettext_lazy("Delete an automation"),
+        description=gettext_lazy("Only one nobody went through; archive the others to keep their numbers (400)."),
+    ),
+)
+class FlowViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
+    queryset = Flow.objects.order_by("-pk")
+    serializer_class = FlowSerializer
+    scope_resource = "campaigns"
+
+    def create(self, request: Request) -> Response:
+        serializer = FlowWriteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        flow = services.flow_create(**serializer.validated_data)
+        return Response(FlowSerializer(flow).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, pk: Any = None) -> Response:
+        flow = self.get_object()
+        serializer = FlowWriteSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        flow = services.flow_update(flow=flow, **serializer.validated_data)
+        return Response(FlowSerializer(flow).data)
+
+    def destroy(self, request: Request, pk: Any = None) -> Response:
+        services.flow_delete(flow=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        summary=gettext_lazy("Activate an automation"),
+        request=None,
+        responses={200: FlowSerializer},
+        description=gettext_lazy(
+            "A draft starts counting its trigger from now (a segment trigger with include_existing also "
+            "enrolls the segment's current members); a paused one goes on where its contacts wait. Any "
+            "other status is a 400."
+        ),
+    )
+    @action(detail=True, methods=["post"])
+    def activate(self, request: Request, pk: Any = None) -> Response:
+        return Response(FlowSerializer(services.flow_activate(flow=self.get_object())).data)
+
+    @extend_schema(
+        summary=gettext_lazy("Pause an automation"),
+        request=None,
+        responses={200: FlowSerializer},
+        description=gettext_lazy(
+            "Nobody enters and nobody moves; contacts inside wait where they are until it is activated "
+            "again. Only an active automation can pause (400 otherwise)."
+        ),
+    )
+    @action(detail=True, methods=["post"])
+    def pause(self, request: Request, pk: Any = None) -> Response:
+        return Response(FlowSerializer(services.flow_pause(flow=self.get_object())).data)
+
+    @extend_schema(
+        summary=gettext_lazy("Automation stats"),
+        request=None,
+        responses={200: FlowStatsSerializer},
+        description=gettext_lazy(
+            "entered, active, completed, exited, holdout_size, and per step: contacts waiting there now, "
+            "contacts it ran for and, for a mail step, its mail numbers (as a campaign's) and skips by reason."
+        ),
+    )
+    @action(detail=True, methods=["get"])
+    def stats(self, request: Request, pk: Any = None) -> Response:
+        return Response(flow_stats(self.get_object()))
+
+    @extend_schema(
+        summary=gettext_lazy("Who is in an automation"),
+        request=None,
+        responses={200: EnrollmentSerializer(many=True)},
+        description=gettext_lazy("Enrollments, newest first, with their state and the step they are at."),
+    )
+    @action(detail=True, methods=["get"])
+    def enrollments(self, request: Request, pk: Any = None) -> Response:
+        page = self.paginate_queryset(flow_enrollments(self.get_object()))
+        return self.get_paginated_response(EnrollmentSerializer(page, many=True).data)
+
+
+def register(router) -> None:
+    router.register("flows", FlowViewSet, basename="flow")
