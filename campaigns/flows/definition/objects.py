@@ -34,6 +34,7 @@ class TypedObjectSerializer(serializers.Serializer):
         return {"type": ConstantField(self.type_name, enum_id=f"flow-{self.schema_name}"), **super().get_fields()}
 
     def unknown_key_message(self, key: str) -> str:
+        """Abstract: triggers and steps each say in their own words which object the key is not part of."""
         raise NotImplementedError
 
     def to_internal_value(self, data: Any) -> dict[str, Any]:
