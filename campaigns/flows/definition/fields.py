@@ -178,6 +178,10 @@ class RuleTreeField(serializers.Field):
         if not isinstance(data, dict):
             self.fail("invalid")
         try:
+            refuse_nul(data)  # before any query: PostgreSQL refuses a NUL in a parameter with its own error
+        except RecursionError:
+            raise serializers.ValidationError(self.error_messages["invalid"], code="invalid") from None
+        try:
             with transaction.atomic():  # a refused lookup must not spoil the caller's transaction
                 tree = segment_rules.validate(data)
         except DjangoValidationError as error:
@@ -187,7 +191,6 @@ class RuleTreeField(serializers.Field):
             raise serializers.ValidationError(
                 _("A value is out of the range the database accepts."), code="invalid"
             ) from None
-        refuse_nul(tree)  # no database column takes one; the tree's depth is bounded by now
         return tree
 
     def to_representation(self, value: Any) -> Any:
