@@ -5,13 +5,17 @@ queued for the contact with the enrollment as its occurrence (one per enrollment
 campaign outbox sends it with the same consent, suppression and cap checks as any campaign mail.
 """
 
-from django.db import IntegrityError, transaction
+from functools import partial
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Field, Model, QuerySet
+from django.utils import timezone
 from django.utils.text import slugify
 
-from contacts.models import Contact
-
+from ..audience import SNAPSHOT_VALUES
 from ..models import Campaign, EmailTemplate, Message
-from .models import Flow, FlowMail
+from ..sending import claim_lease
+from .models import Enrollment, Flow, FlowMail
 
 
 def _campaign_fields(flow: Flow, path: str, step: dict) -> dict:
@@ -45,11 +49,51 @@ def step_campaign(*, flow: Flow, path: str, step: dict) -> Campaign:
     return campaign
 
 
-def queue(*, flow: Flow, path: str, step: dict, contact: Contact, occurrence: int) -> Message:
-    """The contact's message for this step and enrollment, queued once however often this runs."""
+def _column(model: type[Model], name: str) -> str:
+    field = model._meta.get_field(name)
+    assert isinstance(field, Field) and field.column is not None, f"{name} is not a concrete field"
+    return field.column
+
+
+def queue(*, flow: Flow, path: str, step: dict, enrollment_ids: list[int]) -> tuple[int, QuerySet[Message]]:
+    """Queue the step's message for each enrollment (its occurrence), once however often this runs: one
+    INSERT … SELECT for the whole group, with the columns a campaign snapshot writes. Returns the
+    campaign's id and the group's messages."""
     campaign = step_campaign(flow=flow, path=path, step=step)
-    message, _created = Message.objects.get_or_create(campaign=campaign, contact=contact, occurrence=occurrence)
-    return message
+    enrollments = Enrollment.objects.filter(pk__in=enrollment_ids).order_by()
+    rows = enrollments.values(recipient_id=F("contact_id"), occurrence_id=F("pk"))
+    sql, params = rows.query.sql_with_params()
+    values = {**SNAPSHOT_VALUES, "occurrence": "r.occurrence_id"}
+    key = ", ".join(_column(Message, name) for name in ("campaign", "contact", "occurrence"))
+    insert = (
+        f"INSERT INTO {Message._meta.db_table} ({', '.join(_column(Message, name) for name in values)}) "
+        f"SELECT {', '.join(values.values())} FROM ({sql}) AS r WHERE 1 = 1 ON CONFLICT ({key}) DO NOTHING"
+    )
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(insert, (campaign.pk, Message.Status.QUEUED, now, *params))
+    mine = Message.objects.filter(  # read through the (campaign, contact, occurrence) index
+        campaign=campaign, contact_id__in=enrollments.values("contact_id"), occurrence__in=enrollment_ids
+    )
+    return campaign.pk, mine
+
+
+def resume_stalled() -> int:
+    """Start the sender again for each step campaign whose mail has waited longer than the outbox's claim
+    lease with none of it claimed meanwhile: its sending task died with a worker (a killed task is not
+    run again), and the steps start one task per batch of mails, not one per mail, so no other task
+    may be left to take over. A live sender holds a claim, so it is not doubled. Returns how many."""
+    cutoff = timezone.now() - claim_lease()
+    mails = Message.objects.filter(campaign__flow_mail__isnull=False, campaign__status=Campaign.Status.SENDING)
+    waiting = set(
+        mails.filter(status=Message.Status.QUEUED, queued_at__lt=cutoff).values_list("campaign_id", flat=True)
+    )
+    if waiting:
+        live = mails.filter(campaign_id__in=waiting, status=Message.Status.CLAIMED, claimed_at__gte=cutoff)
+        waiting -= set(live.values_list("campaign_id", flat=True))
+    for campaign_id in waiting:
+        transaction.on_commit(partial(send_soon, campaign_id))
+    return len(waiting)
 
 
 def send_soon(campaign_id: int) -> None:

@@ -73,3 +73,26 @@ def test_quiet_hours_within_one_day(settings):
         2026, 3, 10, 15, 0, tzinfo=LOCAL
     )
     assert timing.quiet_until(dt.datetime(2026, 3, 10, 16, 0, tzinfo=LOCAL)) is None
+
+
+def local(*parts: int) -> dt.datetime:
+    return dt.datetime(*parts, tzinfo=ZoneInfo("Asia/Jerusalem"))
+
+
+@pytest.mark.parametrize(
+    ("start", "step", "end"),
+    [
+        # Days are local calendar days: 10:00 stays 10:00 across the spring and autumn changes of 2026.
+        (local(2026, 3, 26, 10, 0), {"days": 3}, local(2026, 3, 29, 10, 0)),
+        (local(2026, 10, 24, 10, 0), {"days": 1}, local(2026, 10, 25, 10, 0)),
+        # A day that lands in the skipped hour moves forward by the gap.
+        (local(2026, 3, 26, 2, 30), {"days": 1}, local(2026, 3, 27, 3, 30)),
+        # Hours are elapsed time: 24 hours across the spring change end at 11:00 on the clock.
+        (local(2026, 3, 26, 10, 0), {"hours": 48}, local(2026, 3, 28, 11, 0)),
+        (local(2026, 3, 10, 23, 50), {"minutes": 20}, local(2026, 3, 11, 0, 10)),
+    ],
+)
+def test_a_wait_in_days_keeps_the_local_time_and_one_in_hours_counts_elapsed_time(start, step, end):
+    from campaigns.flows.steps import wait_end
+
+    assert wait_end(start, step) == end
