@@ -35,6 +35,24 @@ def flows_enroll_recorded(trigger_type: str, contact_ids_by_key: dict[str, list[
 
 
 @shared_task(
+    name="campaigns.flows.tasks.flows_restart_stalled_mail", autoretry_for=TRANSIENT, retry_backoff=True, max_retries=3
+)
+def flows_restart_stalled_mail() -> int:
+    """Every minute: restart the sender of automation mail a dead worker left behind."""
+    from . import stalled
+
+    return stalled.restart_stalled_senders()
+
+
+@shared_task(name="campaigns.flows.tasks.flows_exit_check", autoretry_for=TRANSIENT, retry_backoff=True, max_retries=3)
+def flows_exit_check(contact_ids: list[int]) -> int:
+    """After events or purchases were committed: those contacts leave the flows whose exit rules they now match."""
+    from . import exits
+
+    return exits.exit_matching(contact_ids)
+
+
+@shared_task(
     name="campaigns.flows.tasks.flows_date_triggers", autoretry_for=TRANSIENT, retry_backoff=True, max_retries=3
 )
 def flows_date_triggers() -> int:

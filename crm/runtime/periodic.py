@@ -55,6 +55,12 @@ def jobs() -> list[Job]:
             every_seconds=60,
         ),
         Job(
+            "campaigns.flows.tasks.flows_restart_stalled_mail",
+            _("Restart stalled automation mail"),
+            _("Starts again the sending of automation mail that a stopped worker left waiting, every minute."),
+            every_seconds=60,
+        ),
+        Job(
             "campaigns.flows.tasks.flows_segment_entries",
             _("Start automations on segment entries"),
             _("Enrolls the contacts that entered an automation's segment, within a minute of the refresh."),
