@@ -7,6 +7,7 @@ counted apart; the rates use human activity only.
 """
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from django.db.models import Case, CharField, Count, Q, QuerySet, Value, When
@@ -44,6 +45,35 @@ def _state_counts() -> dict[str, Count]:
     }
 
 
+def _message_counts() -> dict[str, Count]:
+    return {
+        "recipients": Count("pk"),
+        **_state_counts(),
+        "bounced": Count("pk", filter=Q(bounced_at__isnull=False)),
+        "complaints": Count("pk", filter=Q(complained_at__isnull=False)),
+        "unsubscribes": Count("pk", filter=Q(unsubscribed_at__isnull=False)),
+    }
+
+
+def _event_counts() -> dict[str, Count]:
+    return {
+        "opens": Count("pk", filter=HUMAN_OPEN),
+        "unique_opens": Count("message", filter=HUMAN_OPEN, distinct=True),
+        "machine_opens": Count("pk", filter=Q(kind=OPEN, is_machine=True)),
+        "clicks": Count("pk", filter=HUMAN_CLICK),
+        "unique_clicks": Count("message", filter=HUMAN_CLICK, distinct=True),
+    }
+
+
+def _with_rates(stats: dict) -> dict:
+    stats.update(
+        open_rate=rate(stats["unique_opens"], delivered(stats)),
+        click_rate=rate(stats["unique_clicks"], delivered(stats)),
+        click_to_open_rate=rate(stats["unique_clicks"], stats["unique_opens"]),
+    )
+    return {name: stats[name] for name in STATS_FIELDS}
+
+
 def campaign_stats(campaign: Campaign) -> dict:
     """The numbers of CONTRACT §4: one aggregate over the messages, one over the tracking events.
 
@@ -51,27 +81,25 @@ def campaign_stats(campaign: Campaign) -> dict:
     delivered; click_to_open_rate = unique_clicks / unique_opens. unique_opens counts messages with
     at least one human open, opens counts human open events, machine_opens the others.
     """
-    messages = Message.objects.filter(campaign=campaign).aggregate(
-        recipients=Count("pk"),
-        **_state_counts(),
-        bounced=Count("pk", filter=Q(bounced_at__isnull=False)),
-        complaints=Count("pk", filter=Q(complained_at__isnull=False)),
-        unsubscribes=Count("pk", filter=Q(unsubscribed_at__isnull=False)),
-    )
-    events = TrackingEvent.objects.filter(campaign=campaign, kind__in=[OPEN, CLICK]).aggregate(
-        opens=Count("pk", filter=HUMAN_OPEN),
-        unique_opens=Count("message", filter=HUMAN_OPEN, distinct=True),
-        machine_opens=Count("pk", filter=Q(kind=OPEN, is_machine=True)),
-        clicks=Count("pk", filter=HUMAN_CLICK),
-        unique_clicks=Count("message", filter=HUMAN_CLICK, distinct=True),
-    )
-    stats = {**messages, **events}
-    stats.update(
-        open_rate=rate(stats["unique_opens"], delivered(stats)),
-        click_rate=rate(stats["unique_clicks"], delivered(stats)),
-        click_to_open_rate=rate(stats["unique_clicks"], stats["unique_opens"]),
-    )
-    return {name: stats[name] for name in STATS_FIELDS}
+    messages = Message.objects.filter(campaign=campaign).aggregate(**_message_counts())
+    events = TrackingEvent.objects.filter(campaign=campaign, kind__in=[OPEN, CLICK]).aggregate(**_event_counts())
+    return _with_rates({**messages, **events})
+
+
+def campaigns_stats(campaign_ids: Collection[int]) -> dict[int, dict]:
+    """`campaign_stats` of many campaigns at once (an automation's mail steps), by campaign id: the same
+    two aggregates, grouped by campaign, so the number of campaigns costs no extra query."""
+    if not campaign_ids:
+        return {}
+    zero = dict.fromkeys([*_message_counts(), *_event_counts()], 0)
+    grouped: dict[int, dict] = {pk: dict(zero) for pk in campaign_ids}
+    messages = Message.objects.filter(campaign_id__in=campaign_ids).values("campaign_id").order_by()
+    events = TrackingEvent.objects.filter(campaign_id__in=campaign_ids, kind__in=[OPEN, CLICK])
+    for row in messages.annotate(**_message_counts()):
+        grouped[row["campaign_id"]].update(row)
+    for row in events.values("campaign_id").order_by().annotate(**_event_counts()):
+        grouped[row["campaign_id"]].update(row)
+    return {pk: _with_rates(stats) for pk, stats in grouped.items()}
 
 
 def delivered(stats: dict) -> int:

@@ -8,13 +8,15 @@ A higher app registers its handlers from its `AppConfig.ready()`:
     hooks.on_activities_recorded(start_flows)   # fn(contact_ids_by_type: dict[str, list[int]])
     hooks.on_purchases_recorded(start_flows)    # fn(contact_ids_by_channel: dict[str, list[int]])
     hooks.on_lifecycle_changed(start_flows)     # fn(contact_ids_by_stage: dict[str, list[int]])
+    hooks.on_contact_page(ContactSection(key="flows", title=..., headers=..., rows=..., allowed=...))
 
 Handlers run inside the erase or merge transaction: an erase handler scrubs the personal data its
 app keeps about those contacts; a merge handler moves its rows from the duplicate to the survivor
 before the duplicate is deleted (whatever is left on the duplicate would cascade away).
 
 A timeline source is one more table the contact page's timeline reads in its single UNION query
-(see `selectors.contact_timeline`); contacts registers its own sources the same way, first.
+(see `selectors.contact_timeline`); contacts registers its own sources the same way, first. A contact
+section is a table of its own on the contact page (a contact's automations), below the timeline.
 
 The "recorded" and "changed" handlers run once the write has committed, one call per write however
 many contacts it touched (a bulk batch is one call), each on its own: a handler that fails is logged
@@ -33,6 +35,9 @@ from django.db import transaction
 from django.db.models import Model
 
 if TYPE_CHECKING:
+    from django.http import HttpRequest
+    from django_stubs_ext import StrOrPromise
+
     from .selectors import TimelineEntry
 
 ErasedHandler = Callable[[list[int]], None]
@@ -42,6 +47,7 @@ RecordedHandler = Callable[[dict[str, list[int]]], None]  # contact ids by event
 _erased: list[ErasedHandler] = []
 _merged: list[MergedHandler] = []
 _timeline: dict[str, TimelineSource] = {}
+_sections: dict[str, ContactSection] = {}
 _activities: list[RecordedHandler] = []
 _purchases: list[RecordedHandler] = []
 _lifecycle: list[RecordedHandler] = []
@@ -62,6 +68,21 @@ class TimelineSource:
     granted: str | None = None
 
 
+@dataclass(frozen=True)
+class ContactSection:
+    """A table an app above contacts shows on the contact page: `rows(contact_id)` gives its rows, whose
+    cells are plain values (escaped when shown) or HTML made with `format_html`, for the users `allowed`
+    admits; `more(contact_id)` is the address of the full list, if there is one. Both read the database
+    a fixed number of times, whatever the contact has."""
+
+    key: str
+    title: StrOrPromise
+    headers: tuple[StrOrPromise, ...]
+    rows: Callable[[int], list[tuple]]
+    allowed: Callable[[HttpRequest], bool]
+    more: Callable[[int], str] | None = None
+
+
 def on_contacts_erased(fn: ErasedHandler) -> ErasedHandler:
     if fn not in _erased:
         _erased.append(fn)
@@ -78,6 +99,12 @@ def on_contact_timeline(source: TimelineSource) -> TimelineSource:
     """Add a source; registering a kind again replaces it in place (its position in the union stays)."""
     _timeline[source.kind] = source
     return source
+
+
+def on_contact_page(section: ContactSection) -> ContactSection:
+    """Add a section; registering a key again replaces it in place."""
+    _sections[section.key] = section
+    return section
 
 
 def on_activities_recorded(fn: RecordedHandler) -> RecordedHandler:
@@ -115,6 +142,11 @@ def timeline_sources() -> list[TimelineSource]:
 
 def timeline_source(kind: str) -> TimelineSource | None:
     return _timeline.get(kind)
+
+
+def contact_sections(request: HttpRequest) -> list[ContactSection]:
+    """The registered sections this request's user may see, in registration order."""
+    return [section for section in _sections.values() if section.allowed(request)]
 
 
 def _after_commit(handlers: list[RecordedHandler], contact_ids_by_key: dict[str, list[int]]) -> None:

@@ -14,9 +14,13 @@ class FlowsConfig(AppConfig):
         from contacts import hooks as contact_hooks
         from segments import hooks as segment_hooks
 
-        from . import triggers
+        from . import exits, triggers
+        from .contact_hooks import CONTACT_FLOWS
 
         segment_hooks.on_entries_recorded(triggers.entries_recorded)
         contact_hooks.on_activities_recorded(triggers.activities_recorded)
         contact_hooks.on_purchases_recorded(triggers.purchases_recorded)
         contact_hooks.on_lifecycle_changed(triggers.lifecycle_changed)
+        for recorded in (contact_hooks.on_activities_recorded, contact_hooks.on_purchases_recorded):
+            recorded(exits.contacts_changed)
+        contact_hooks.on_contact_page(CONTACT_FLOWS)

@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from crm.permissions import ERASE_CONTACT, MERGE_CONTACT
 
-from .. import selectors, services
+from .. import hooks, selectors, services
 from ..lifecycle import with_lifecycle
 from ..models import Contact, LoyaltyMember, Purchase
 from ..paginator import EstimatedCountPaginator
@@ -187,7 +187,22 @@ class ContactAdmin(MergeAdminMixin, ServiceErrorsMixin, CsvImportExportMixin, ad
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = {**(extra_context or {}), **self.timeline_context(object_id)}
+        if "timeline" in extra_context:  # the contact exists
+            extra_context["sections"] = self.sections_context(request, int(object_id))
         return super().change_view(request, object_id, form_url, extra_context)
+
+    def sections_context(self, request, contact_id: int) -> list[dict]:
+        """The tables the apps above contacts add to this page (see `hooks.ContactSection`)."""
+        return [
+            {
+                "key": section.key,
+                "title": section.title,
+                "headers": section.headers,
+                "rows": section.rows(contact_id),
+                "more_url": section.more(contact_id) if section.more else "",
+            }
+            for section in hooks.contact_sections(request)
+        ]
 
     def timeline_context(self, object_id) -> dict:
         contact = Contact.objects.filter(pk=object_id).first() if str(object_id).isdigit() else None

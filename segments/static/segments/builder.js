@@ -1,6 +1,9 @@
 /* Segment rule builder: rows of field / operator / value with nested ALL / ANY / NONE groups.
  * The tree is kept in the form's JSON field (#id_rules), which the server validates on save.
- * Reads the condition catalogue and picker options embedded in the page by the admin view. */
+ * Reads the condition catalogue and picker options embedded in the page by the admin view.
+ * Other pages mount it on their own rule trees as window.SegmentRuleBuilder(root, catalogue, pickers,
+ * text, field, previewUrl): `field` is anything with a string `value` (a textarea, or an object whose
+ * setter stores the tree elsewhere). */
 (function () {
   "use strict";
 
@@ -261,6 +264,8 @@
       el("thead", {}, [el("tr", {}, [el("th", {text: this.t.name}), el("th", {text: this.t.email}),
         el("th", {text: this.t.city})])]), el("tbody", {}, rows)]));
   };
+
+  window.SegmentRuleBuilder = Builder;
 
   document.addEventListener("DOMContentLoaded", function () {
     var root = document.getElementById("segment-builder");
