@@ -75,7 +75,7 @@ def _signed_in(request: Request) -> "User | None":
         summary=gettext_lazy("Create an email template"),
         examples=[TEMPLATE_EXAMPLE],
         description=gettext_lazy(
-            "Personalize with contact, club, last_purchase and recommended variables. A template "
+            "Personalize with contact, club, last_purchase, recommended and running_out variables. A template "
             "that does not compile or uses an unknown variable is a 400 naming the field and the "
             'line, e.g. `{"html": ["line 2: unknown variable “contact.nickname”."]}`. Left '
             "blank, text is made from the HTML and direction follows the language."

@@ -5,12 +5,14 @@ contexts give each contact of a batch exactly those variables, with a handful of
 the batch size.
 """
 
+import datetime as dt
 from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db.models import Count, OuterRef, Subquery
+from django.db.models import Count, Max, OuterRef, Subquery
+from django.utils import timezone
 
 from contacts.models import Contact, Product, Purchase, PurchaseItem
 
@@ -53,17 +55,21 @@ CLUB = dict.fromkeys(("card_number", "tier", "tier_label", "points", "joined_at"
 ITEM = dict.fromkeys(("name", "sku", "category", "quantity", "unit_price"), LEAF)
 PURCHASE = {**dict.fromkeys(("purchased_at", "total", "currency", "channel", "store"), LEAF), "items": ListOf(ITEM)}
 PRODUCT = dict.fromkeys(("name", "sku", "category", "price"), LEAF)
+RUNNING_OUT = {**PRODUCT, "due_on": LEAF}
 SCHEMA = {
     "contact": CONTACT,
     "club": CLUB,
     "last_purchase": PURCHASE,
     "recommended": ListOf(PRODUCT),
+    "running_out": ListOf(RUNNING_OUT),
     "campaign": {"name": LEAF},
     "unsubscribe_url": LEAF,
     "view_in_browser_url": LEAF,
     "site_url": LEAF,
 }
 RECOMMENDED_COUNT = 4
+# Products shown as running out: due (last purchase + replenishment days) from a week ago to two weeks ahead.
+RUNNING_OUT_WINDOW = (-7, 14)
 
 
 def contact_context(contact: Contact) -> dict:
@@ -146,11 +152,39 @@ def _recommendations(ids: list[int]) -> dict[int, list]:
     return result
 
 
+def _running_out(ids: list[int]) -> dict[int, list]:
+    """Each contact's products with a replenishment cycle that run out soon (or just did), soonest first:
+    the date of its last purchase of the product + the product's replenishment days. One query."""
+    rows = (
+        PurchaseItem.objects.filter(purchase__contact_id__in=ids, product__replenishment_days__isnull=False)
+        .values("purchase__contact_id", "product__name", "product__sku", "product__category", "product__price")
+        .annotate(last=Max("purchase__purchased_at"), days=Max("product__replenishment_days"))
+    )
+    today = timezone.localdate()
+    start, end = (today + dt.timedelta(days=d) for d in RUNNING_OUT_WINDOW)
+    result: dict[int, list] = {}
+    for row in rows:
+        due_on = timezone.localdate(row["last"]) + dt.timedelta(days=row["days"])
+        if start <= due_on <= end:
+            product = {
+                "name": row["product__name"],
+                "sku": row["product__sku"],
+                "category": row["product__category"],
+                "price": row["product__price"],
+                "due_on": due_on,
+            }
+            result.setdefault(row["purchase__contact_id"], []).append(product)
+    for products in result.values():
+        products.sort(key=lambda product: (product["due_on"], product["name"]))
+    return result
+
+
 def batch_contexts(compiled: "Compiled", contacts: list[Contact], extra: dict[int, dict]) -> dict[int, dict]:
     """Template contexts for a batch; `extra[contact_id]` holds the message's own URLs."""
     ids = [c.pk for c in contacts]
     purchases = _last_purchases(ids) if "last_purchase" in compiled.uses else {}
     recommended = _recommendations(ids) if "recommended" in compiled.uses else {}
+    running_out = _running_out(ids) if "running_out" in compiled.uses else {}
     site = settings.SITE_URL
     return {
         c.pk: {
@@ -158,6 +192,7 @@ def batch_contexts(compiled: "Compiled", contacts: list[Contact], extra: dict[in
             "club": club_context(c),
             "last_purchase": purchases.get(c.pk),
             "recommended": recommended.get(c.pk, []),
+            "running_out": running_out.get(c.pk, []),
             "site_url": site,
             **extra.get(c.pk, {}),
         }
@@ -172,6 +207,7 @@ def sample_context() -> dict:
         "club": None,
         "last_purchase": None,
         "recommended": [],
+        "running_out": [],
         "site_url": settings.SITE_URL,
         "campaign": {"name": ""},
         "unsubscribe_url": "#unsubscribe",

@@ -73,6 +73,18 @@ def _clear_cache():
 
 
 @pytest.fixture(autouse=True)
+def _no_segment_plans_cached():
+    """Segment evaluation plans are cached per process by (minute, segment id, updated_at). On stopped
+    clocks, with ids reused after each test's rollback, another test's segment can match that key (and
+    answer with its own rules), so each test starts and ends with none."""
+    from segments import evaluation
+
+    evaluation._plans.clear()
+    yield
+    evaluation._plans.clear()
+
+
+@pytest.fixture(autouse=True)
 def _default_language():
     """LocaleMiddleware activates the language a request asks for (Accept-Language: he) and nothing
     switches it back, so it would stay on in this worker's thread and a later test, in any file, would

@@ -31,8 +31,8 @@ class EmailTemplateAdmin(ServiceErrorsMixin, admin.ModelAdmin):
                 "fields": ("subject", "preheader", "html", "text"),
                 "description": _(
                     "Variables: contact.first_name, contact.attributes.KEY, club.tier_label, club.points, "
-                    "last_purchase.items, recommended, unsubscribe_url, view_in_browser_url. Give a fallback with "
-                    "{{ contact.first_name|default:'friend' }}."
+                    "last_purchase.items, recommended, running_out, unsubscribe_url, view_in_browser_url. "
+                    "Give a fallback with {{ contact.first_name|default:'friend' }}."
                 ),
             },
         ),

@@ -18,8 +18,16 @@ from crm.api import ApiViewSet
 
 from . import services
 from .models import Flow
+from .presets import PRESETS, preset_create
 from .selectors import flow_enrollments, flow_stats
-from .serializers import EnrollmentSerializer, FlowSerializer, FlowStatsSerializer, FlowWriteSerializer
+from .serializers import (
+    EnrollmentSerializer,
+    FlowSerializer,
+    FlowStatsSerializer,
+    FlowWriteSerializer,
+    FromPresetSerializer,
+    PresetSerializer,
+)
 
 ABANDONED_CART = OpenApiExample(
     "Abandoned cart: wait, remind, leave on purchase",
@@ -30,7 +38,7 @@ ABANDONED_CART = OpenApiExample(
         "steps": [{"type": "wait", "hours": 4}, {"type": "send_email", "template": 7}],
         "reentry": "after_days",
         "reentry_days": 14,
-        "exit_rules": {"field": "last_purchase", "op": "within_last_days", "value": 1},
+        "exit_rules": {"not": {"field": "cart_abandoned", "op": "within_last_days", "value": 3}},
         "holdout_percent": 10,
         "bypass_frequency_cap": False,
     },
@@ -136,6 +144,34 @@ class FlowViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
     def enrollments(self, request: Request, pk: Any = None) -> Response:
         page = self.paginate_queryset(flow_enrollments(self.get_object()))
         return self.get_paginated_response(EnrollmentSerializer(page, many=True).data)
+
+    @extend_schema(
+        summary=gettext_lazy("Ready-made automations"),
+        request=None,
+        responses={200: PresetSerializer(many=True)},
+        description=gettext_lazy("The ready-made flows a draft can be made from, each with what it does."),
+    )
+    @action(detail=False, methods=["get"], pagination_class=None)
+    def presets(self, request: Request) -> Response:
+        items = [{"key": p.key, "title": str(p.title), "description": str(p.description)} for p in PRESETS]
+        return Response(PresetSerializer(items, many=True).data)
+
+    @extend_schema(
+        summary=gettext_lazy("Create an automation from a ready-made one"),
+        request=FromPresetSerializer,
+        responses={201: FlowSerializer},
+        examples=[OpenApiExample("Birthday benefit", request_only=True, value={"preset": "birthday"})],
+        description=gettext_lazy(
+            "A draft with its mails in Hebrew and English (and the segment its trigger needs); check it and "
+            "activate it."
+        ),
+    )
+    @action(detail=False, methods=["post"], url_path="from-preset")
+    def from_preset(self, request: Request) -> Response:
+        serializer = FromPresetSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        flow = preset_create(key=serializer.validated_data["preset"])
+        return Response(FlowSerializer(flow).data, status=status.HTTP_201_CREATED)
 
 
 def register(router) -> None:

@@ -5,6 +5,7 @@ from rest_framework import serializers
 
 from .definition import FlowDefinitionSerializer
 from .models import Enrollment, Flow
+from .presets import PRESETS
 
 
 class FlowSerializer(serializers.ModelSerializer):
@@ -85,3 +86,17 @@ class FlowStatsSerializer(serializers.Serializer):
     exited = serializers.IntegerField()
     holdout_size = serializers.IntegerField()
     steps = StepNumbersSerializer(many=True)
+
+
+class PresetSerializer(serializers.Serializer):
+    """A ready-made flow (docs/automations.md lists what each does)."""
+
+    key = serializers.CharField(help_text=_("Pass it to from-preset."))
+    title = serializers.CharField()
+    description = serializers.CharField()
+
+
+class FromPresetSerializer(serializers.Serializer):
+    preset = serializers.ChoiceField(
+        choices=[preset.key for preset in PRESETS], help_text=_("A key from the ready-made flows.")
+    )

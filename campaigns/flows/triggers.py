@@ -19,6 +19,7 @@ import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 from typing import Any
 
 from django.core.exceptions import EmptyResultSet
@@ -31,6 +32,7 @@ from contacts.models import Contact
 from segments.models import Segment, SegmentMembership
 from segments.registry import Context
 from segments.selectors import current_members, rules_contacts
+from segments.services import segment_refresh
 
 from . import timing
 from .enrollment import enroll
@@ -107,8 +109,12 @@ def start_cursor(flow: Flow, *, include_existing: bool | None = None) -> int:
 
 @transaction.atomic
 def _start_segment(flow: Flow, *, include_existing: bool) -> int:
-    _move_cursor(flow, SegmentMembership.objects.aggregate(last=Max("pk"))["last"] or 0)
     segment = Segment.objects.filter(pk=flow.trigger.get("segment")).first()
+    if segment is not None and segment.is_dynamic and segment.last_refreshed_at is None:
+        # A segment made a moment ago (a preset's) has not recorded its members yet: record them now, or
+        # its first refresh, landing after the cursor, would enroll everyone who matches already.
+        segment_refresh(segment=segment)
+    _move_cursor(flow, SegmentMembership.objects.aggregate(last=Max("pk"))["last"] or 0)
     if not include_existing or segment is None:
         return 0
     members = current_members(segment).values("contact_id")
@@ -164,6 +170,8 @@ def _enroll_entries(flow_id: int, horizon: int) -> int:
     joined = entries.filter(pk__lte=until).values("contact_id")
     enrolled = enroll(flow=flow, contacts=Contact.objects.filter(pk__in=joined))
     _move_cursor(flow, until)
+    if until < horizon:  # a burst: the rest in a task of its own right after, not at beat's next minute
+        transaction.on_commit(partial(flows_segment_entries.delay, [flow.trigger.get("segment")]))
     return enrolled
 
 

@@ -98,6 +98,8 @@ EXPECTED = {
     ("POST", "/api/v1/flows/{id}/pause/"): MARKETER,
     ("GET", "/api/v1/flows/{id}/stats/"): MARKETING_VIEWERS,
     ("GET", "/api/v1/flows/{id}/enrollments/"): MARKETING_VIEWERS,
+    ("GET", "/api/v1/flows/presets/"): MARKETING_VIEWERS,
+    ("POST", "/api/v1/flows/from-preset/"): MARKETER,
     ("GET", "/api/v1/health/"): PUBLIC,
 }
 
