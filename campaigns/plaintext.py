@@ -30,7 +30,9 @@ class _TextExtractor(HTMLParser):
             self.skipping -= 1
         if tag == "a" and self.hrefs:
             href = self.hrefs.pop()
-            if href and href.startswith(("http://", "https://")):
+            # A template's source may take the address from a variable ({{ site_url }}/sale): kept too,
+            # it becomes the address when the text part is rendered.
+            if href and href.startswith(("http://", "https://", "{{")):
                 self.parts.append(f" ({href})")
         if tag in self.BLOCKS:
             self.parts.append("\n")

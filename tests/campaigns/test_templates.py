@@ -152,6 +152,7 @@ def test_the_text_part_is_made_once_from_the_html_source_with_the_layout_lines()
         html=(
             "<p>שלום {{ contact.first_name|default:'חבר' }}</p>"
             "{% for p in recommended %}<a href='https://shop.example.com/{{ p.sku }}'>{{ p.name }}</a>{% endfor %}"
+            "<a href='{{ site_url }}/sale'>למבצע</a>"
         ),
     )
     compiled = template_compile(template)
@@ -162,8 +163,10 @@ def test_the_text_part_is_made_once_from_the_html_source_with_the_layout_lines()
             "contact": {"first_name": "דנה"},
             "recommended": [{"sku": "L1", "name": "עדשות"}],
             "unsubscribe_url": "https://crm.example.com/u/t/",
+            "site_url": "https://shop.example.com",
         },
     ).text
     assert "שלום דנה" in text
+    assert "למבצע (https://shop.example.com/sale)" in text
     assert "עדשות (https://shop.example.com/L1)" in text
     assert "(https://crm.example.com/u/t/)" in text
