@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from segments.selectors import rules_contacts
 
-from . import mailing, paths, steps
+from . import paths, steps
 from .models import Enrollment, Flow, StepRun
 
 CLAIM_BATCH = 500
@@ -75,7 +75,6 @@ def tick(*, seconds: float = TICK_SECONDS) -> int:
         if not taken:
             break
         ran, helped = ran + steps_run, helped or taken == CLAIM_BATCH
-    mailing.resume_stalled()
     return ran
 
 

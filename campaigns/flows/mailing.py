@@ -5,8 +5,6 @@ queued for the contact with the enrollment as its occurrence (one per enrollment
 campaign outbox sends it with the same consent, suppression and cap checks as any campaign mail.
 """
 
-from functools import partial
-
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Field, Model, QuerySet
 from django.utils import timezone
@@ -14,7 +12,6 @@ from django.utils.text import slugify
 
 from ..audience import SNAPSHOT_VALUES
 from ..models import Campaign, EmailTemplate, Message
-from ..sending import claim_lease
 from .models import Enrollment, Flow, FlowMail
 
 
@@ -76,24 +73,6 @@ def queue(*, flow: Flow, path: str, step: dict, enrollment_ids: list[int]) -> tu
         campaign=campaign, contact_id__in=enrollments.values("contact_id"), occurrence__in=enrollment_ids
     )
     return campaign.pk, mine
-
-
-def resume_stalled() -> int:
-    """Start the sender again for each step campaign whose mail has waited longer than the outbox's claim
-    lease with none of it claimed meanwhile: its sending task died with a worker (a killed task is not
-    run again), and the steps start one task per batch of mails, not one per mail, so no other task
-    may be left to take over. A live sender holds a claim, so it is not doubled. Returns how many."""
-    cutoff = timezone.now() - claim_lease()
-    mails = Message.objects.filter(campaign__flow_mail__isnull=False, campaign__status=Campaign.Status.SENDING)
-    waiting = set(
-        mails.filter(status=Message.Status.QUEUED, queued_at__lt=cutoff).values_list("campaign_id", flat=True)
-    )
-    if waiting:
-        live = mails.filter(campaign_id__in=waiting, status=Message.Status.CLAIMED, claimed_at__gte=cutoff)
-        waiting -= set(live.values_list("campaign_id", flat=True))
-    for campaign_id in waiting:
-        transaction.on_commit(partial(send_soon, campaign_id))
-    return len(waiting)
 
 
 def send_soon(campaign_id: int) -> None:
