@@ -9,7 +9,8 @@ from collections import defaultdict
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, F, Field, Q, QuerySet
+from django.db.models import Count, Expression, F, Field, Q, QuerySet
+from django.db.models.functions import Mod
 from django.utils import timezone
 
 from contacts.marketing import marketable_q, not_marketable_reason
@@ -17,6 +18,18 @@ from contacts.models import Contact, EmailStatus
 from segments.selectors import audience, segment_contacts
 
 from .models import Campaign, Message
+
+# The holdout draw: a multiplicative hash of the contact id, offset by the campaign or flow, so the same contact
+# is in or out of one mailing's holdout every time, and independently of other mailings'.
+HOLDOUT_MULTIPLIER = 2654435761
+HOLDOUT_OFFSET = 40503
+
+
+def holdout_bucket(contact_id: str, owner_id: int) -> Expression:
+    """0..99 for the contact in the column `contact_id`, fixed per (campaign or flow, contact): those below the
+    holdout percent are held out. The one draw campaigns and flows share."""
+    return Mod(F(contact_id) * HOLDOUT_MULTIPLIER + owner_id * HOLDOUT_OFFSET, 100)
+
 
 # contacts.marketing's reasons, as skip reasons; "status" is told apart by the email status itself.
 MARKETING_REASONS = {
@@ -143,4 +156,22 @@ def skip_ineligible(messages: list[Message], stamp: dt.datetime, campaign: Campa
         Message.objects.filter(id__in=ids, status=Message.Status.CLAIMED, claimed_at=stamp).update(
             status=Message.Status.SKIPPED, skip_reason=reason
         )
-    return sendable
+    return hold_out(sendable, stamp, campaign)
+
+
+def hold_out(messages: list[Message], stamp: dt.datetime, campaign: Campaign) -> list[Message]:
+    """The campaign's holdout among those who would be mailed now: recorded as held out, never sent (CONTRACT
+    §7). One query picks them by `holdout_bucket`, one marks them; the rest is returned to be sent."""
+    if not campaign.holdout_percent or not messages:
+        return messages
+    held = set(
+        Message.objects.filter(id__in=[m.pk for m in messages])
+        .alias(bucket=holdout_bucket("contact_id", campaign.pk))
+        .filter(bucket__lt=campaign.holdout_percent)
+        .values_list("pk", flat=True)
+    )
+    if held:
+        Message.objects.filter(id__in=held, status=Message.Status.CLAIMED, claimed_at=stamp).update(
+            status=Message.Status.HOLDOUT
+        )
+    return [m for m in messages if m.pk not in held]

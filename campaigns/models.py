@@ -8,6 +8,7 @@ the same campaign twice. Tracking tokens are not stored; they are signed message
 import datetime as dt
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -18,6 +19,8 @@ from segments.models import Segment
 
 # A scheduled campaign this long past its time has been missed (beat starts due ones every minute).
 OVERDUE_AFTER_SECONDS = 120
+# The largest share of a campaign's audience that may be held out (CONTRACT §7).
+MAX_HOLDOUT_PERCENT = 50
 
 # What people edit, in one place for the services, the API serializers and the admin forms.
 TEMPLATE_FIELDS = ("name", "subject", "preheader", "html", "text", "language", "direction", "layout")
@@ -33,6 +36,7 @@ CAMPAIGN_EDITABLE_FIELDS = (
     "utm_medium",
     "utm_campaign",
     "cost",
+    "holdout_percent",
     "scheduled_at",
 )
 # The campaign's own columns among them (the audience is saved as many-to-many relations).
@@ -126,6 +130,15 @@ class Campaign(models.Model):
         help_text=_("What the campaign cost, for return on marketing investment."),
     )
     scheduled_at = models.DateTimeField(_("scheduled at"), null=True, blank=True)
+    holdout_percent = models.PositiveSmallIntegerField(
+        _("holdout %"),
+        default=0,
+        validators=[MaxValueValidator(MAX_HOLDOUT_PERCENT)],
+        help_text=_(
+            "This share of the contacts who would get the mail (0–50) is picked at random and not mailed, "
+            "so the report can compare their purchases with those of the mailed ones."
+        ),
+    )
     kind = models.CharField(
         _("kind"),
         max_length=10,
@@ -193,6 +206,7 @@ class Message(models.Model):
         SENT = "sent", _("Sent")
         FAILED = "failed", _("Failed")
         SKIPPED = "skipped", _("Skipped")
+        HOLDOUT = "holdout", _("Held out")
 
     class SkipReason(models.TextChoices):
         NO_EMAIL = "no_email", _("No email address")

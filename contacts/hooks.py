@@ -7,12 +7,14 @@ A higher app registers its handlers from its `AppConfig.ready()`:
     hooks.on_contact_timeline(TimelineSource(kind="email", model=MyEvent, ...))
     hooks.on_activities_recorded(start_flows)   # fn(contact_ids_by_type: dict[str, list[int]])
     hooks.on_purchases_recorded(start_flows)    # fn(contact_ids_by_channel: dict[str, list[int]])
+    hooks.on_purchases_stored(attribute)        # fn(purchase_ids: list[int])
     hooks.on_lifecycle_changed(start_flows)     # fn(contact_ids_by_stage: dict[str, list[int]])
     hooks.on_contact_page(ContactSection(key="flows", title=..., headers=..., rows=..., allowed=...))
 
-Handlers run inside the erase or merge transaction: an erase handler scrubs the personal data its
+Erase, merge and "stored" handlers run inside the write's transaction: an erase handler scrubs the personal data its
 app keeps about those contacts; a merge handler moves its rows from the duplicate to the survivor
-before the duplicate is deleted (whatever is left on the duplicate would cascade away).
+before the duplicate is deleted (whatever is left on the duplicate would cascade away); a "stored"
+handler derives its own rows from the new purchases (their attribution), so they commit together.
 
 A timeline source is one more table the contact page's timeline reads in its single UNION query
 (see `selectors.contact_timeline`); contacts registers its own sources the same way, first. A contact
@@ -42,6 +44,7 @@ if TYPE_CHECKING:
 
 ErasedHandler = Callable[[list[int]], None]
 MergedHandler = Callable[[int, int], None]
+StoredHandler = Callable[[list[int]], None]  # purchase ids
 RecordedHandler = Callable[[dict[str, list[int]]], None]  # contact ids by event type, channel or stage
 
 _erased: list[ErasedHandler] = []
@@ -50,6 +53,7 @@ _timeline: dict[str, TimelineSource] = {}
 _sections: dict[str, ContactSection] = {}
 _activities: list[RecordedHandler] = []
 _purchases: list[RecordedHandler] = []
+_stored: list[StoredHandler] = []
 _lifecycle: list[RecordedHandler] = []
 
 
@@ -119,6 +123,12 @@ def on_purchases_recorded(fn: RecordedHandler) -> RecordedHandler:
     return fn
 
 
+def on_purchases_stored(fn: StoredHandler) -> StoredHandler:
+    if fn not in _stored:
+        _stored.append(fn)
+    return fn
+
+
 def on_lifecycle_changed(fn: RecordedHandler) -> RecordedHandler:
     if fn not in _lifecycle:
         _lifecycle.append(fn)
@@ -160,6 +170,14 @@ def _after_commit(handlers: list[RecordedHandler], contact_ids_by_key: dict[str,
 def activities_recorded(contact_ids_by_type: dict[str, list[int]]) -> None:
     """Site/app events were stored for these contacts (ids by event type)."""
     _after_commit(_activities, contact_ids_by_type)
+
+
+def purchases_stored(purchase_ids: list[int]) -> None:
+    """New purchases were inserted (inside the inserting transaction): one call per write, a bulk batch
+    included."""
+    if purchase_ids:
+        for fn in _stored:
+            fn(purchase_ids)
 
 
 def purchases_recorded(contact_ids_by_channel: dict[str, list[int]]) -> None:

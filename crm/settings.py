@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "segments",
     "campaigns",
     "campaigns.flows",
+    "campaigns.reports",
 ]
 
 MIDDLEWARE = [
@@ -205,6 +206,10 @@ FREQUENCY_CAP_COUNT = env.int("FREQUENCY_CAP_COUNT", default=3)
 FREQUENCY_CAP_DAYS = env.int("FREQUENCY_CAP_DAYS", default=7)
 # Automation mails falling inside these local hours wait for their end ("" = none).
 QUIET_HOURS = env("QUIET_HOURS", default="21:00-08:00")
+# A purchase is credited to the mail last clicked this many days before it, else to the one last opened
+# within ATTRIBUTION_OPEN_DAYS (CONTRACT §7; docs/measurement.md).
+ATTRIBUTION_CLICK_DAYS = env.int("ATTRIBUTION_CLICK_DAYS", default=5)
+ATTRIBUTION_OPEN_DAYS = env.int("ATTRIBUTION_OPEN_DAYS", default=1)
 SOFT_BOUNCE_LIMIT = env.int("SOFT_BOUNCE_LIMIT", default=3)
 MACHINE_OPEN_SECONDS = env.int("MACHINE_OPEN_SECONDS", default=2)
 # A click with no human open yet, this soon after sending, is a link scanner rather than a person.

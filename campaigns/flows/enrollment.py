@@ -11,17 +11,12 @@ from typing import Any
 from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
 from django.db.models import Case, Count, Exists, F, OuterRef, Q, QuerySet, Value, When, Window
-from django.db.models.functions import Mod
 from django.utils import timezone
 
 from contacts.models import Contact
 
+from ..audience import holdout_bucket
 from .models import Enrollment, Flow
-
-# Holdout draw: a multiplicative hash of the contact id, offset by the flow, so the same contact is in or out
-# of one flow's holdout every time, and independently of other flows'.
-HOLDOUT_MULTIPLIER = 2654435761
-HOLDOUT_FLOW_OFFSET = 40503
 
 
 def _column(name: str) -> str:
@@ -48,8 +43,7 @@ def with_holdout(flow: Flow, contacts: QuerySet) -> QuerySet:
     mailed), the same contacts every time."""
     if not flow.holdout_percent:
         return contacts.annotate(holdout=Value(False))
-    bucket = Mod(F("pk") * HOLDOUT_MULTIPLIER + flow.pk * HOLDOUT_FLOW_OFFSET, 100)
-    return contacts.annotate(bucket=bucket).annotate(
+    return contacts.annotate(bucket=holdout_bucket("pk", flow.pk)).annotate(
         holdout=Case(When(bucket__lt=flow.holdout_percent, then=Value(True)), default=Value(False))
     )
 

@@ -156,6 +156,7 @@ def _purchases_insert(
         ],
         returning=False,
     )
+    hooks.purchases_stored(purchase_ids)
     contacts_refresh_purchase_stats(contact_ids=contacts_lock(contact_ids))
     by_channel: dict[str, list[int]] = {}
     for contact_id, c in zip(contact_ids, cleans, strict=True):

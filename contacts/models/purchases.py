@@ -28,6 +28,9 @@ class Purchase(models.Model):
     purchased_at = models.DateTimeField(_("purchased at"))
     total = models.DecimalField(_("total"), max_digits=14, decimal_places=2)
     currency = models.CharField(_("currency"), max_length=3, default="ILS")
+    utm_source = models.CharField(_("UTM source"), max_length=100, blank=True, default="")
+    utm_medium = models.CharField(_("UTM medium"), max_length=100, blank=True, default="")
+    utm_campaign = models.CharField(_("UTM campaign"), max_length=100, blank=True, default="")
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
     class Meta:
@@ -43,6 +46,9 @@ class Purchase(models.Model):
         indexes = [
             models.Index(fields=["contact", "purchased_at"], name="purchase_contact_time_idx"),
             models.Index(fields=["purchased_at"], name="purchase_time_idx"),
+            models.Index(
+                fields=["utm_source", "purchased_at"], condition=~Q(utm_source=""), name="purchase_utm_source_idx"
+            ),
         ]
 
     def __str__(self) -> str:

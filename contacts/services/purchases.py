@@ -60,6 +60,7 @@ def purchase_record(
             for line in items
         ]
     )
+    hooks.purchases_stored([purchase.pk])
     contacts_refresh_purchase_stats(contact_ids=[contact.pk])
     hooks.purchases_recorded({channel: [contact.pk]})
     return purchase, True

@@ -1,0 +1,116 @@
+"""Which message a purchase is credited to (CONTRACT §7), computed by the database for a whole set of purchases.
+
+The rule has one owner, `touch_events`: the contact's latest human click at most ATTRIBUTION_CLICK_DAYS before
+the purchase; else its latest human open at most ATTRIBUTION_OPEN_DAYS before it. Both ends are included: a
+touch at the very moment of the purchase counts, and so does one exactly the window's length before it. Two
+touches at the same instant: the one recorded last wins. Machine opens and clicks (privacy proxies, scanners,
+prefetch) never count. Time is the purchase's `purchased_at`, so a store sale imported the next day is credited
+as if it had arrived at once.
+
+`attribute` writes the result for any set of purchases with two statements (delete theirs, insert the new
+ones), whatever the set's size: at ingestion for the new purchases (the bulk path's whole batch at once),
+after a merge for the survivor's purchases, and by `recompute_attribution` for a period, in id-ordered batches.
+"""
+
+import datetime as dt
+from collections.abc import Iterator
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import DateTimeField, ExpressionWrapper, OuterRef, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
+
+from contacts.models import Purchase
+
+from ..models import TrackingEvent
+from .models import Attribution
+
+BATCH = 5000
+COLUMNS = ("purchase", "message", "campaign", "contact", "touch", "touched_at", "purchased_at", "total", "channel")
+
+
+def _window_start(days: int) -> ExpressionWrapper:
+    return ExpressionWrapper(OuterRef("purchased_at") - Value(dt.timedelta(days=days)), output_field=DateTimeField())
+
+
+def touch_events(kind: str, days: int) -> QuerySet:
+    """The human `kind` touches (opens or clicks) of a purchase's contact that may take its credit, latest
+    first: for use as a subquery on purchases."""
+    return TrackingEvent.objects.filter(
+        contact_id=OuterRef("contact_id"),
+        kind=kind,
+        is_machine=False,
+        occurred_at__lte=OuterRef("purchased_at"),
+        occurred_at__gte=_window_start(days),
+    ).order_by("-occurred_at", "-pk")
+
+
+def credited(purchases: QuerySet) -> QuerySet:
+    """`purchases` with `event_id`: the tracking event their credit goes to, or None."""
+    click = touch_events(TrackingEvent.Kind.CLICK, settings.ATTRIBUTION_CLICK_DAYS)
+    opened = touch_events(TrackingEvent.Kind.OPEN, settings.ATTRIBUTION_OPEN_DAYS)
+    return purchases.annotate(event_id=Coalesce(Subquery(click.values("pk")[:1]), Subquery(opened.values("pk")[:1])))
+
+
+def _column(model, name: str) -> str:
+    return connection.ops.quote_name(model._meta.get_field(name).column)
+
+
+def attribute(purchases: QuerySet, *, replace: bool = True) -> int:
+    """Store the attribution of these purchases, replacing what they had; returns how many were credited.
+
+    One INSERT … SELECT: the purchases with the event their credit goes to, joined to that event for its
+    message, campaign, kind and time. `replace=False` is for purchases just inserted (nothing to delete)."""
+    ids = purchases.order_by().values("pk")
+    candidates = credited(Purchase.objects.filter(pk__in=ids))  # the join below drops those without
+    sql, params = candidates.values(
+        "pk", "contact_id", "purchased_at", "total", "channel", "event_id"
+    ).query.sql_with_params()
+    event = TrackingEvent._meta.db_table
+    insert = (
+        f"INSERT INTO {Attribution._meta.db_table} ({', '.join(_column(Attribution, name) for name in COLUMNS)}) "
+        f"SELECT c.{connection.ops.quote_name('pk')}, e.{_column(TrackingEvent, 'message')}, "
+        f"e.{_column(TrackingEvent, 'campaign')}, c.{_column(Purchase, 'contact')}, "
+        f"e.{_column(TrackingEvent, 'kind')}, e.{_column(TrackingEvent, 'occurred_at')}, "
+        f"c.{_column(Purchase, 'purchased_at')}, c.{_column(Purchase, 'total')}, c.{_column(Purchase, 'channel')} "
+        f"FROM ({sql}) AS c JOIN {event} AS e ON e.{_column(TrackingEvent, 'id')} = c.event_id"
+    )
+    with transaction.atomic():
+        if replace:
+            Attribution.objects.filter(purchase_id__in=ids).delete()
+        with connection.cursor() as cursor:
+            cursor.execute(insert, params)
+            return cursor.rowcount
+
+
+def purchases_stored(purchase_ids: list[int]) -> None:
+    """New purchases (one, or a bulk batch): attributed in the inserting transaction."""
+    attribute(Purchase.objects.filter(pk__in=purchase_ids), replace=False)
+
+
+def contacts_merged(survivor_id: int, duplicate_id: int) -> None:
+    """The duplicate's purchases and mail now belong to the survivor: its purchases are credited anew, so a
+    click of one and a purchase of the other meet."""
+    attribute(Purchase.objects.filter(contact_id=survivor_id))
+
+
+def _batches(purchases: QuerySet) -> Iterator[tuple[int, int, int]]:
+    """(first id, last id, count) of consecutive id ranges of BATCH purchases each, read by keyset."""
+    after = 0
+    while True:
+        ids = list(purchases.filter(pk__gt=after).order_by("pk").values_list("pk", flat=True)[:BATCH])
+        if not ids:
+            return
+        yield ids[0], ids[-1], len(ids)
+        after = ids[-1]
+
+
+def recompute(*, start: dt.datetime, end: dt.datetime) -> tuple[int, int]:
+    """Attribute every purchase made in [start, end) anew, BATCH purchases per transaction; returns
+    (purchases, credited). For a change of the windows, or data fixed by hand."""
+    purchases = Purchase.objects.filter(purchased_at__gte=start, purchased_at__lt=end)
+    seen = credited_count = 0
+    for first, last, count in _batches(purchases):
+        credited_count += attribute(purchases.filter(pk__gte=first, pk__lte=last))
+        seen += count
+    return seen, credited_count

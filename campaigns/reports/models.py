@@ -1,0 +1,74 @@
+"""What measurement stores: each purchase's attribution to a message, and the spend per channel and month."""
+
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from contacts.models import Channel, Contact, Purchase
+
+from ..models import Campaign, Message
+
+
+class Attribution(models.Model):
+    """The message a purchase is credited to (CONTRACT §7): at most one per purchase.
+
+    The purchase's contact, time, total and channel are copied here when the row is written (a purchase
+    never changes once stored), so a campaign's revenue is one aggregate over this table alone. Rows are
+    written by `attribution.attribute` only, which replaces those of the purchases it is given."""
+
+    class Touch(models.TextChoices):
+        CLICK = "click", _("Click")
+        OPEN = "open", _("Open")
+
+    purchase = models.OneToOneField(
+        Purchase, verbose_name=_("purchase"), primary_key=True, on_delete=models.CASCADE, related_name="attribution"
+    )
+    message = models.ForeignKey(
+        Message, verbose_name=_("message"), on_delete=models.CASCADE, related_name="attributions"
+    )
+    campaign = models.ForeignKey(
+        Campaign, verbose_name=_("campaign"), on_delete=models.CASCADE, related_name="attributions"
+    )
+    contact = models.ForeignKey(Contact, verbose_name=_("contact"), on_delete=models.CASCADE, related_name="+")
+    touch = models.CharField(_("touch"), max_length=5, choices=Touch.choices)
+    touched_at = models.DateTimeField(_("touched at"))
+    purchased_at = models.DateTimeField(_("purchased at"))
+    total = models.DecimalField(_("total"), max_digits=14, decimal_places=2)
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+
+    class Meta:
+        verbose_name = _("attribution")
+        verbose_name_plural = _("attributions")
+        indexes = [
+            models.Index(fields=["campaign", "contact"], name="attribution_campaign_idx"),
+            models.Index(fields=["purchased_at"], name="attribution_time_idx"),
+            models.Index(fields=["contact"], name="attribution_contact_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.purchase_id} → {self.message_id} ({self.touch})"
+
+
+class Spend(models.Model):
+    """Money spent on one marketing channel in one month, for channel ROMI."""
+
+    channel = models.CharField(
+        _("channel"),
+        max_length=100,
+        help_text=_("The utm_source the channel's visits and purchases carry, e.g. facebook, google; email for mail."),
+    )
+    month = models.DateField(_("month"), help_text=_("The first day of the month."))
+    amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2, validators=[MinValueValidator(0)])
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("spend")
+        verbose_name_plural = _("spend")
+        ordering = ["-month", "channel"]
+        constraints = [models.UniqueConstraint(fields=["channel", "month"], name="spend_channel_month_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.month:%Y-%m}: {self.amount}"
