@@ -1,11 +1,16 @@
 """Benchmark: purchases and events ingested through the bulk API endpoints.
 
-Prepares a database (migrate + a catalogue, contacts and club members), starts gunicorn on 127.0.0.1,
-then one client posts batches of 1000 purchases (3 items each) to /api/v1/purchases/bulk/ and batches of
-1000 events to /api/v1/events/bulk/, and prints the throughput and the peak memory of the server workers
-and of the client. Meant for PostgreSQL:
+Prepares a database (migrate + a catalogue, contacts and club members, and the mail they got: every contact
+received the last few campaigns, a share of them opened or clicked in the last days, and privacy proxies
+opened some of everyone's), starts gunicorn on 127.0.0.1, then one client posts batches of 1000 purchases
+(3 items each, made in the last three days) to /api/v1/purchases/bulk/ and batches of 1000 events to
+/api/v1/events/bulk/, and prints the throughput, the share of purchases credited to a mail (each batch is
+attributed by the same request, CONTRACT §7) and the peak memory of the server workers and of the client.
+Meant for PostgreSQL:
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/crm_bench .venv/bin/python benchmarks/bench_ingest.py
+    # attribution at a realistic ratio, then the plan of the attribution statement for one more batch:
+    ... bench_ingest.py --contacts 100000 --engaged-share 0.3 --event-batches 0 --explain
 
 The database named in DATABASE_URL is created if missing and its CRM tables are emptied first.
 """
@@ -22,6 +27,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +53,21 @@ def parse_args() -> argparse.Namespace:
         type=int,
         default=4,
         help="requests the client keeps in flight at once (keep-alive connections)",
+    )
+    parser.add_argument(
+        "--engaged-share",
+        type=float,
+        default=0.3,
+        help="share of the contacts with human opens or clicks in the last days (0 for no mail at all)",
+    )
+    parser.add_argument("--campaigns", type=int, default=4, help="campaigns of the last week, each sent to everyone")
+    parser.add_argument(
+        "--history", type=int, default=3, help="purchases per contact made before (over the last two years)"
+    )
+    parser.add_argument(
+        "--explain",
+        action="store_true",
+        help="at the end, EXPLAIN ANALYZE the attribution statement of one more batch (rolled back)",
     )
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--seed", type=int, default=7)
@@ -81,11 +103,20 @@ def prepare(args: argparse.Namespace) -> dict:
     from django.core.management import call_command
     from django.db import connection
 
+    from campaigns.models import Campaign, EmailTemplate
+    from campaigns.reports.models import Attribution
     from contacts.models import Activity, Contact, LoyaltyMember, Product, Purchase, PurchaseItem, Store
     from crm.services import api_key_create
 
     call_command("migrate", verbosity=0)
-    for model in (PurchaseItem, Purchase, Activity, LoyaltyMember, Contact, Product, Store):
+    with connection.cursor() as cursor:  # a plain DELETE would cascade row by row through mail and attribution
+        tables = [m._meta.db_table for m in (Attribution, PurchaseItem, Purchase, Activity, LoyaltyMember, Contact)]
+        if connection.vendor == "postgresql":
+            cursor.execute(f"TRUNCATE {', '.join(tables)} CASCADE")
+        else:
+            for table in tables:
+                cursor.execute(f"DELETE FROM {table}")
+    for model in (Campaign, EmailTemplate, Product, Store):
         model.objects.all().delete()
     Store.objects.bulk_create([Store(code=f"ST-{n:02d}", name=f"Store {n}") for n in range(20)])
     Product.objects.bulk_create(
@@ -96,12 +127,109 @@ def prepare(args: argparse.Namespace) -> dict:
     LoyaltyMember.objects.bulk_create(
         [LoyaltyMember(contact_id=pk, card_number=f"8{pk:011d}") for pk in ids[::4]], batch_size=5000
     )
+    prepare_history(args, ids)
+    if args.engaged_share > 0:
+        prepare_mail(args, ids)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute("ANALYZE")
     _key, raw = api_key_create(name="benchmark", scopes=["purchases:write", "events:write"])
     connection.close()
     return {"ids": ids, "cards": [f"8{pk:011d}" for pk in ids[::4]], "key": raw}
+
+
+def insert_rows(model: Any, rows: list[dict]) -> None:
+    """Rows given by some of their fields; every other column takes its model default (the database has none)."""
+    from contacts.ingest import rows_insert
+
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    defaults = {f.attname: f.get_default() for f in fields}
+    columns = tuple(f.attname for f in fields)
+    for start in range(0, len(rows), 20_000):
+        chunk = [{**defaults, **row} for row in rows[start : start + 20_000]]
+        rows_insert(model, columns, [tuple(row[c] for c in columns) for row in chunk], returning=False)
+
+
+def prepare_history(args: argparse.Namespace, ids: list[int]) -> None:
+    """`--history` older purchases per contact, so the purchases table has the size the contacts imply."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from contacts.models import Purchase
+
+    rng = random.Random(args.seed + 3)
+    now = timezone.now()
+    rows = [
+        {
+            "contact_id": pk,
+            "source": "pos",
+            "channel": rng.choice(["online", "in_store", "app"]),
+            "purchased_at": now - timedelta(days=rng.randint(10, 730), minutes=rng.randint(0, 1439)),
+            "total": f"{rng.randint(1000, 50000) / 100:.2f}",
+        }
+        for pk in ids
+        for _n in range(args.history)
+    ]
+    insert_rows(Purchase, rows)
+
+
+def _engagement(rng: random.Random, engaged: bool, sent_at: Any) -> list[tuple[str, bool, Any]]:
+    """(kind, is_machine, when) of one delivered message: a privacy proxy opens a fifth of all mail at once;
+    an engaged contact opens most of theirs within hours to days and clicks a third of those."""
+    from datetime import timedelta
+
+    events = [("delivered", False, sent_at + timedelta(seconds=5))]
+    if rng.random() < 0.2:
+        events.append(("open", True, sent_at + timedelta(seconds=rng.randint(1, 30))))
+    if engaged and rng.random() < 0.7:
+        opened = sent_at + timedelta(minutes=rng.randint(1, 3 * 24 * 60))
+        events.append(("open", False, opened))
+        if rng.random() < 0.35:
+            events.append(("click", False, opened + timedelta(seconds=rng.randint(5, 300))))
+    return events
+
+
+def prepare_mail(args: argparse.Namespace, ids: list[int]) -> None:
+    """The last `--campaigns` campaigns, one a day, each delivered to every contact; `--engaged-share` of the
+    contacts opened or clicked some of them. Written with one INSERT per 20,000 rows (unnest on PostgreSQL)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from campaigns.models import Campaign, EmailTemplate, Message, TrackingEvent
+
+    rng = random.Random(args.seed + 2)
+    now = timezone.now()
+    template = EmailTemplate.objects.create(name="Bench", subject="Hi", html="<p>Hi</p>", language="he")
+    engaged = set(rng.sample(ids, int(len(ids) * args.engaged_share)))
+    messages: list[dict] = []
+    sent = []
+    for n in range(args.campaigns):
+        sent_at = now - timedelta(days=args.campaigns - n + 2)
+        campaign = Campaign.objects.create(
+            name=f"Bench {n}", template=template, status=Campaign.Status.SENT, started_at=sent_at
+        )
+        sent.append((campaign.pk, sent_at))
+        messages += [{"campaign_id": campaign.pk, "contact_id": pk, "status": "sent", "sent_at": sent_at} for pk in ids]
+    insert_rows(Message, messages)
+    events = []
+    for campaign_id, sent_at in sent:
+        rows = Message.objects.filter(campaign_id=campaign_id).values_list("pk", "contact_id").iterator(10_000)
+        for message_id, contact_id in rows:
+            for kind, machine, at in _engagement(rng, contact_id in engaged, sent_at):
+                events.append(
+                    {
+                        "message_id": message_id,
+                        "campaign_id": campaign_id,
+                        "contact_id": contact_id,
+                        "kind": kind,
+                        "is_machine": machine,
+                        "occurred_at": at,
+                    }
+                )
+    insert_rows(TrackingEvent, events)
+    print(f"mail: {len(messages)} messages, {len(events)} tracking events, {len(engaged)} engaged contacts", flush=True)
 
 
 def _buyer(rng: random.Random, args: argparse.Namespace, refs: dict) -> dict:
@@ -114,10 +242,16 @@ def _buyer(rng: random.Random, args: argparse.Namespace, refs: dict) -> dict:
     return {"email": f"bench{rng.randrange(args.contacts * 2)}@example.com"}
 
 
-def purchase_batches(args: argparse.Namespace, refs: dict) -> list[bytes]:
-    rng = random.Random(args.seed)
+def purchase_batches(
+    args: argparse.Namespace, refs: dict, count: int | None = None, prefix: str = "bench"
+) -> list[bytes]:
+    """Purchases made in the last three days, where the mail of the last days may take their credit."""
+    from datetime import UTC, datetime, timedelta
+
+    rng = random.Random(f"{args.seed}-{prefix}")
+    now = datetime.now(UTC)
     batches = []
-    for b in range(args.purchase_batches):
+    for b in range(args.purchase_batches if count is None else count):
         items = []
         for n in range(args.batch_size):
             who = _buyer(rng, args, refs)
@@ -132,12 +266,12 @@ def purchase_batches(args: argparse.Namespace, refs: dict) -> list[bytes]:
             total = sum(float(line["unit_price"]) * line["quantity"] for line in lines)
             items.append(
                 {
-                    "external_id": f"bench-{b}-{n}",
+                    "external_id": f"{prefix}-{b}-{n}",
                     "source": "pos",
                     **who,
                     "channel": rng.choice(["online", "in_store", "app"]),
                     "store": f"ST-{rng.randrange(20):02d}",
-                    "purchased_at": f"2026-{rng.randint(1, 10):02d}-{rng.randint(1, 28):02d}T12:00:00+02:00",
+                    "purchased_at": (now - timedelta(minutes=rng.randint(0, 3 * 24 * 60))).isoformat(),
                     "total": f"{total:.2f}",
                     "currency": "ILS",
                     "items": lines,
@@ -195,11 +329,11 @@ def start_server(args: argparse.Namespace) -> subprocess.Popen:
         cwd=ROOT,
         env=os.environ.copy(),
     )
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         try:
             conn = http.client.HTTPConnection("127.0.0.1", args.port, timeout=2)
-            conn.request("GET", "/api/schema/")
+            conn.request("GET", "/api/v1/health/")
             conn.getresponse().read()
             return server
         except OSError:
@@ -281,6 +415,87 @@ def bench_purchases(args: argparse.Namespace, key: str, purchases: list[bytes]) 
     )
 
 
+ROUNDS = 5
+
+
+def attribution_summary() -> None:
+    from django.db import connection
+
+    from campaigns.reports.models import Attribution
+    from contacts.models import Purchase
+
+    sent = Purchase.objects.exclude(external_id=None)  # the posted ones, not the history
+    purchases = sent.count()
+    credited = Attribution.objects.filter(purchase__in=sent).count()
+    clicks = Attribution.objects.filter(purchase__in=sent, touch="click").count()
+    print(
+        f"attributed: {credited} of the {purchases} purchases posted ({credited / max(purchases, 1):.0%}; "
+        f"{clicks} by a click, {credited - clicks} by an open)"
+    )
+    connection.close()
+
+
+@contextmanager
+def hooks_without(handler: Any) -> Iterator[None]:
+    """The "purchases stored" handlers without this one, for the time of the block."""
+    from contacts import hooks
+
+    hooks._stored.remove(handler)
+    try:
+        yield
+    finally:
+        hooks._stored.append(handler)
+
+
+def explain_attribution(args: argparse.Namespace, refs: dict) -> None:
+    """One more batch through the bulk path in this process, several times, each in a transaction rolled back:
+    the time of the whole batch with and without attribution and of the statement alone, then its plan
+    (EXPLAIN ANALYZE)."""
+    from django.db import connection, transaction
+
+    from campaigns.reports import attribution
+    from contacts.ingest import purchases_record_bulk
+
+    items = json.loads(purchase_batches(args, refs, count=1, prefix="explain")[0])["purchases"]
+    spent: list[float] = []
+    plan: list[str] = []
+
+    def watch(execute: Any, sql: str, params: Any, many: bool, context: dict) -> Any:
+        if not sql.startswith("INSERT INTO reports_attribution"):
+            return execute(sql, params, many, context)
+        if len(spent) == ROUNDS and not plan:
+            result = execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", params, many, context)
+            plan.extend(row[0] for row in context["cursor"].fetchall())
+            return result
+        started = time.perf_counter()
+        result = execute(sql, params, many, context)
+        spent.append(time.perf_counter() - started)
+        return result
+
+    def one_batch() -> float:
+        with transaction.atomic():
+            started = time.perf_counter()
+            purchases_record_bulk(items=items)
+            transaction.set_rollback(True)
+            return time.perf_counter() - started
+
+    timings: dict[str, list[float]] = {"with": [], "without": []}
+    with connection.execute_wrapper(watch):
+        for _round in range(ROUNDS):  # alternated, so that a busy moment of the machine hits both
+            timings["with"].append(one_batch())
+            with hooks_without(attribution.purchases_stored):
+                timings["without"].append(one_batch())
+        one_batch()  # the plan
+    print(
+        f"one batch of {len(items)} in this process, best of {ROUNDS}: {min(timings['with']) * 1000:.0f} ms with "
+        f"attribution (the statement alone: {min(spent) * 1000:.1f} ms), {min(timings['without']) * 1000:.0f} ms "
+        "without"
+    )
+    lines = (line if len(line) <= 160 else f"{line[:160]}…" for line in plan)  # the ids make a long line
+    print("plan of the attribution statement:\n  " + "\n  ".join(lines))
+    connection.close()
+
+
 def bench_events(args: argparse.Namespace, key: str, events: list[bytes]) -> None:
     """Half the batches on one connection, half on several."""
     half = len(events) // 2
@@ -308,7 +523,11 @@ def main() -> None:
             [json.dumps({"events": [{"type": "page_view", "anonymous_id": "warm-up"}]}).encode()] * 3,
         )
         bench_purchases(args, refs["key"], purchases)
-        bench_events(args, refs["key"], events)
+        attribution_summary()
+        if events:
+            bench_events(args, refs["key"], events)
+        if args.explain:
+            explain_attribution(args, refs)
         print(
             f"peak memory: server process {worker_peak_rss_mb(server):.0f} MiB, "
             f"client {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB"

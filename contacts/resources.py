@@ -43,6 +43,9 @@ PURCHASE_INPUT = (
     "purchased_at",
     "total",
     "currency",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
 )
 EXPORT_CHUNK = 2000
 
@@ -195,6 +198,9 @@ class PurchaseResource(ServiceResource):
             "total",
             "currency",
             "items",
+            "utm_source",
+            "utm_medium",
+            "utm_campaign",
         )
         export_order = fields
         import_id_fields = ("external_id",)

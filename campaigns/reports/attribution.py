@@ -60,9 +60,14 @@ def attribute(purchases: QuerySet, *, replace: bool = True) -> int:
     """Store the attribution of these purchases, replacing what they had; returns how many were credited.
 
     One INSERT … SELECT: the purchases with the event their credit goes to, joined to that event for its
-    message, campaign, kind and time. `replace=False` is for purchases just inserted (nothing to delete)."""
-    ids = purchases.order_by().values("pk")
-    candidates = credited(Purchase.objects.filter(pk__in=ids))  # the join below drops those without
+    message, campaign, kind and time. The purchases are read by their own filter (for a new batch,
+    `id = ANY(ids)`: a primary-key probe each, then a short backward scan of `event_contact_kind_time_idx` per
+    kind tried), not through a second `id IN (SELECT …)` around it, one more join for nothing (which PostgreSQL
+    answers with a scan of the whole table while it is small). `replace=False` is for purchases just inserted
+    (nothing to delete)."""
+    purchases = purchases.order_by()
+    ids = purchases.values("pk")
+    candidates = credited(purchases)  # the join below drops those without
     sql, params = candidates.values(
         "pk", "contact_id", "purchased_at", "total", "channel", "event_id"
     ).query.sql_with_params()

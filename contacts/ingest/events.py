@@ -23,6 +23,9 @@ ACTIVITY_COLUMNS = (
     "product_id",
     "url",
     "properties",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
     "created_at",
 )
 
@@ -52,6 +55,9 @@ def activity_submit(*, item: dict) -> tuple[Activity, bool]:
         product=product,
         url=item["url"],
         properties=item["properties"],
+        utm_source=item["utm_source"],
+        utm_medium=item["utm_medium"],
+        utm_campaign=item["utm_campaign"],
     )
 
 
@@ -115,6 +121,9 @@ def _activities_insert(new: dict[int, dict], refs: dict[int, list], contacts: Co
                 products.get(c["product"]),
                 c["url"],
                 c["properties"],
+                c["utm_source"],
+                c["utm_medium"],
+                c["utm_campaign"],
                 now,
             )
         )

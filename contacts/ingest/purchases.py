@@ -23,6 +23,9 @@ PURCHASE_COLUMNS = (
     "purchased_at",
     "total",
     "currency",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
     "created_at",
 )
 ITEM_COLUMNS = ("purchase_id", "product_id", "quantity", "unit_price")
@@ -70,6 +73,9 @@ def purchase_submit(*, item: dict) -> tuple[Purchase, bool]:
             PurchaseLine(product=products[line["sku"]], quantity=line["quantity"], unit_price=line["unit_price"])
             for line in item["items"]
         ],
+        utm_source=item["utm_source"],
+        utm_medium=item["utm_medium"],
+        utm_campaign=item["utm_campaign"],
     )
 
 
@@ -141,6 +147,9 @@ def _purchases_insert(
                 c["purchased_at"] or now,
                 c["total"],
                 c["currency"],
+                c["utm_source"],
+                c["utm_medium"],
+                c["utm_campaign"],
                 now,
             )
             for contact_id, c in zip(contact_ids, cleans, strict=True)

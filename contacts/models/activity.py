@@ -42,9 +42,9 @@ class Activity(models.Model):
     )
     url = models.URLField(_("URL"), max_length=2000, blank=True)
     properties = models.JSONField(_("properties"), default=dict, blank=True)
-    utm_source = models.CharField(_("UTM source"), max_length=100, blank=True, default="")
-    utm_medium = models.CharField(_("UTM medium"), max_length=100, blank=True, default="")
-    utm_campaign = models.CharField(_("UTM campaign"), max_length=100, blank=True, default="")
+    utm_source = models.CharField(_("UTM source"), max_length=100, blank=True, default="", db_default="")
+    utm_medium = models.CharField(_("UTM medium"), max_length=100, blank=True, default="", db_default="")
+    utm_campaign = models.CharField(_("UTM campaign"), max_length=100, blank=True, default="", db_default="")
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
     class Meta:

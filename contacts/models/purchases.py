@@ -28,9 +28,9 @@ class Purchase(models.Model):
     purchased_at = models.DateTimeField(_("purchased at"))
     total = models.DecimalField(_("total"), max_digits=14, decimal_places=2)
     currency = models.CharField(_("currency"), max_length=3, default="ILS")
-    utm_source = models.CharField(_("UTM source"), max_length=100, blank=True, default="")
-    utm_medium = models.CharField(_("UTM medium"), max_length=100, blank=True, default="")
-    utm_campaign = models.CharField(_("UTM campaign"), max_length=100, blank=True, default="")
+    utm_source = models.CharField(_("UTM source"), max_length=100, blank=True, default="", db_default="")
+    utm_medium = models.CharField(_("UTM medium"), max_length=100, blank=True, default="", db_default="")
+    utm_campaign = models.CharField(_("UTM campaign"), max_length=100, blank=True, default="", db_default="")
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
     class Meta:

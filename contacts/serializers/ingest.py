@@ -3,6 +3,7 @@ and, applied per item, every item of a batch (a `LeanSerializer`, so that a thou
 fields cost); what needs the database (known contact, card, store, SKU, stored keys) is resolved
 afterwards, one query per kind for a whole batch (`contacts.ingest`)."""
 
+import re
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -20,6 +21,8 @@ from .lean import LeanSerializer
 MAX_BATCH = 1000
 MAX_ID = 2**63 - 1
 BUYER_FIELDS = ("contact", "email", "card_number")
+UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign")
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 class ContactIdField(fields.NormalizedField):
@@ -65,6 +68,30 @@ class UrlField(fields.NormalizedField):
         if data and (len(data) > 2000 or not data.startswith(("http://", "https://"))):
             self.fail("invalid")
         return data
+
+
+class UtmField(fields.NormalizedField):
+    """A UTM parameter of the landing URL the shop kept for the visit: at most 100 characters, surrounding
+    spaces dropped, blank is "". Control characters (line breaks, tabs) are refused rather than cleaned:
+    they would split a CSV line or a report label, and a value carrying one was not copied from a URL."""
+
+    accepts = (str,)
+    request_schema = {"type": "string", "maxLength": 100, "pattern": r"^[^\u0000-\u001f\u007f-\u009f]*$"}
+
+    def normalize(self, data: str) -> str:
+        name = {"field": self.field_name}
+        if CONTROL_CHARACTERS.search(data):
+            raise serializers.ValidationError(
+                _("%(field)s must not contain control characters such as line breaks or tabs.") % name,
+                code="control_characters",
+            )
+        if len(data) > 100:
+            raise serializers.ValidationError(_("%(field)s must be at most 100 characters.") % name, code="max_length")
+        return data.strip()
+
+
+def utm_values(attrs: dict) -> dict[str, str]:
+    return {name: attrs.get(name) or "" for name in UTM_FIELDS}
 
 
 class BuyerFields(LeanSerializer):
@@ -130,6 +157,9 @@ class PurchaseInSerializer(BuyerFields):
     total = fields.TotalField(required=True)
     currency = fields.TextField(max_length=3, allow_null=True, help_text=_("Default ILS."))
     items = PurchaseItemListField(required=False, allow_null=True)
+    utm_source = UtmField(allow_null=True, help_text=_("The visit's utm_source, e.g. crm or facebook."))
+    utm_medium = UtmField(allow_null=True, help_text=_("The visit's utm_medium, e.g. email or cpc."))
+    utm_campaign = UtmField(allow_null=True, help_text=_("The visit's utm_campaign."))
 
     def validate(self, attrs: dict) -> dict:
         if not any(attrs.get(name) for name in BUYER_FIELDS):
@@ -146,6 +176,7 @@ class PurchaseInSerializer(BuyerFields):
             "total": attrs["total"],
             "currency": (attrs.get("currency") or "ILS").upper(),
             "items": attrs.get("items") or [],
+            **utm_values(attrs),
         }
 
 
@@ -161,6 +192,9 @@ class EventInSerializer(BuyerFields):
     properties = fields.JSONObjectField(
         required=False, allow_null=True, error_messages={"not_a_dict": _("Must be an object.")}
     )
+    utm_source = UtmField(allow_null=True, help_text=_("The visit's utm_source, e.g. crm or facebook."))
+    utm_medium = UtmField(allow_null=True, help_text=_("The visit's utm_medium, e.g. email or cpc."))
+    utm_campaign = UtmField(allow_null=True, help_text=_("The visit's utm_campaign."))
 
     def validate_type(self, value: str) -> str:
         if not value:
@@ -181,6 +215,7 @@ class EventInSerializer(BuyerFields):
             "product": attrs.get("product"),
             "url": attrs.get("url") or "",
             "properties": attrs.get("properties") or {},
+            **utm_values(attrs),
         }
 
 
@@ -269,6 +304,9 @@ class PurchaseSerializer(serializers.ModelSerializer):
             "total",
             "currency",
             "items",
+            "utm_source",
+            "utm_medium",
+            "utm_campaign",
             "created_at",
         ]
         read_only_fields = fields
@@ -307,6 +345,9 @@ class EventSerializer(serializers.ModelSerializer):
             "product",
             "url",
             "properties",
+            "utm_source",
+            "utm_medium",
+            "utm_campaign",
             "created_at",
         ]
         read_only_fields = fields

@@ -43,6 +43,9 @@ def activity_track(
     product: Product | None,
     url: str,
     properties: dict,
+    utm_source: str = "",
+    utm_medium: str = "",
+    utm_campaign: str = "",
 ) -> tuple[Activity, bool]:
     """Store one site/app event and raise the contact's funnel stage; an event_id is stored once.
 
@@ -67,6 +70,9 @@ def activity_track(
                 product=product,
                 url=url,
                 properties=properties,
+                utm_source=utm_source,
+                utm_medium=utm_medium,
+                utm_campaign=utm_campaign,
             )
     except IntegrityError:
         if not event_id:

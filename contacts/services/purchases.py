@@ -31,8 +31,13 @@ def purchase_record(
     currency: str,
     store: Store | None,
     items: list[PurchaseLine],
+    utm_source: str = "",
+    utm_medium: str = "",
+    utm_campaign: str = "",
 ) -> tuple[Purchase, bool]:
-    """Record one purchase; the same (source, external_id) twice returns the first one, created=False."""
+    """Record one purchase; the same (source, external_id) twice returns the first one, created=False.
+
+    The UTM parameters are those of the visit that ended in the order (channel ROMI reads utm_source)."""
     if external_id:
         existing = Purchase.objects.filter(source=source, external_id=external_id).first()
         if existing:
@@ -49,6 +54,9 @@ def purchase_record(
                 purchased_at=purchased_at,
                 total=total,
                 currency=currency,
+                utm_source=utm_source,
+                utm_medium=utm_medium,
+                utm_campaign=utm_campaign,
             )
     except IntegrityError:
         if not external_id:
