@@ -242,12 +242,15 @@ class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewS
             "Counts and rates of CONTRACT §4. delivered = sent − bounced; open_rate = unique_opens / "
             "delivered; click_rate = unique_clicks / delivered; click_to_open_rate = unique_clicks / "
             "unique_opens; rates are fractions 0..1, null when the divisor is 0. Machine opens "
-            "(privacy proxies, scanners) are counted apart and never in the rates."
+            "(privacy proxies, scanners) are counted apart and never in the rates. "
+            "Money and holdout numbers of CONTRACT §7: purchases attributed to the campaign (conversions, "
+            "revenue, ROMI = (revenue − cost) / cost) and mailed against held-out contacts (lift, its 95 percent "
+            "interval, incremental revenue, a verdict). Money is a decimal string."
         ),
     )
     @action(detail=True, methods=["get"])
     def stats(self, request: Request, pk: Any = None) -> Response:
-        return Response(campaign_stats(self.get_object()))
+        return Response(CampaignStatsSerializer(campaign_stats(self.get_object())).data)
 
     @extend_schema(
         summary=gettext_lazy("Recipient count"),

@@ -1,22 +1,38 @@
-"""Reads for campaign reports: the stats of CONTRACT §4, the progress of a send, opens and clicks over
-time, clicks per link, recipients with their status.
+"""Reads for campaign reports: the stats of CONTRACT §4 and §7, the progress of a send, the numbers of the
+campaign list, opens and clicks over time, clicks per link, recipients with their status.
 
 Everything is computed in the database with aggregate queries, whatever the campaign size: no
 Python loop over messages. Human and machine activity (privacy proxies, scanners, prefetch) are
-counted apart; the rates use human activity only.
+counted apart; the rates use human activity only. The money and holdout numbers are
+`campaigns.reports.campaigns`'s, from the counts made here.
 """
 
 import datetime as dt
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from django.db.models import Case, CharField, Count, Q, QuerySet, Value, When
-from django.db.models.functions import TruncDay, TruncHour
+from django.db.models import (
+    Aggregate,
+    Case,
+    CharField,
+    Count,
+    Expression,
+    FloatField,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Cast, Coalesce, NullIf, TruncDay, TruncHour
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .models import Campaign, Link, Message, TrackingEvent
-from .stats import STATS
+from .reports.campaigns import campaign_holdout, campaign_money, money_annotations, per_recipient
+from .stats import DELIVERED, STATS, group_stats
 
 OPEN, CLICK = TrackingEvent.Kind.OPEN, TrackingEvent.Kind.CLICK
 HUMAN_OPEN = Q(kind=OPEN, is_machine=False)
@@ -26,6 +42,7 @@ HOURLY_SPAN = dt.timedelta(hours=48)
 MAX_DAYS = 90
 
 STATS_FIELDS = tuple(stat.key for stat in STATS)
+MAIL_FIELDS = tuple(stat.key for stat in group_stats("mail"))
 
 
 def rate(part: int, whole: int) -> float | None:
@@ -36,12 +53,13 @@ def rate(part: int, whole: int) -> float | None:
 
 
 def _state_counts() -> dict[str, Count]:
-    """How many of a campaign's messages are sent, failed and skipped: the counts the stats and the
-    progress bar share."""
+    """How many of a campaign's messages are sent, failed, skipped and held out: the counts the stats and
+    the progress bar share."""
     return {
         "sent": Count("pk", filter=Q(status=Message.Status.SENT)),
         "failed": Count("pk", filter=Q(status=Message.Status.FAILED)),
         "skipped": Count("pk", filter=Q(status=Message.Status.SKIPPED)),
+        "held_out": Count("pk", filter=Q(status=Message.Status.HOLDOUT)),
     }
 
 
@@ -66,29 +84,43 @@ def _event_counts() -> dict[str, Count]:
 
 
 def _with_rates(stats: dict) -> dict:
+    """The mail numbers (MAIL_FIELDS) with their rates."""
     stats.update(
         open_rate=rate(stats["unique_opens"], delivered(stats)),
         click_rate=rate(stats["unique_clicks"], delivered(stats)),
         click_to_open_rate=rate(stats["unique_clicks"], stats["unique_opens"]),
     )
-    return {name: stats[name] for name in STATS_FIELDS}
+    return {name: stats[name] for name in MAIL_FIELDS}
 
 
 def campaign_stats(campaign: Campaign) -> dict:
-    """The numbers of CONTRACT §4: one aggregate over the messages, one over the tracking events.
+    """The numbers of CONTRACT §4 and §7 (STATS_FIELDS): one aggregate over the messages, one over the
+    tracking events, one over the attributed purchases, one over the purchases of the holdout window.
 
     delivered = sent − bounced; open_rate = unique_opens / delivered; click_rate = unique_clicks /
     delivered; click_to_open_rate = unique_clicks / unique_opens. unique_opens counts messages with
-    at least one human open, opens counts human open events, machine_opens the others.
+    at least one human open, opens counts human open events, machine_opens the others. The money and
+    holdout numbers and their formulas are `campaigns.reports.campaigns`'s.
     """
     messages = Message.objects.filter(campaign=campaign).aggregate(**_message_counts())
     events = TrackingEvent.objects.filter(campaign=campaign, kind__in=[OPEN, CLICK]).aggregate(**_event_counts())
-    return _with_rates({**messages, **events})
+    mail = _with_rates({**messages, **events})
+    count = delivered(mail)
+    money = campaign_money(campaign)
+    numbers = {
+        **mail,
+        **money,
+        **per_recipient(money, delivered=count),
+        **campaign_holdout(campaign, delivered=count, held_out=messages["held_out"]),
+    }
+    return {name: numbers[name] for name in STATS_FIELDS}
 
 
 def campaigns_stats(campaign_ids: Collection[int]) -> dict[int, dict]:
-    """`campaign_stats` of many campaigns at once (an automation's mail steps), by campaign id: the same
-    two aggregates, grouped by campaign, so the number of campaigns costs no extra query."""
+    """The mail numbers (MAIL_FIELDS) of many campaigns at once (an automation's mail steps), by campaign id:
+    the same two aggregates as `campaign_stats`, grouped by campaign, so the number of campaigns costs no
+    extra query. Money is `campaigns.reports.campaigns.campaigns_money` (one more query for them all); the
+    holdout comparison of an automation is over its enrollments, not its step campaigns, so it is not here."""
     if not campaign_ids:
         return {}
     zero = dict.fromkeys([*_message_counts(), *_event_counts()], 0)
@@ -108,9 +140,9 @@ def delivered(stats: dict) -> int:
 
 
 def campaign_progress(campaign: Campaign) -> dict:
-    """What the progress bar shows, in one query: counts by state, how many are done (sent, failed or
-    skipped) and what percentage of all that is, the send rate over the last minute, and the status
-    (read again, so a page polling it sees the campaign finish)."""
+    """What the progress bar shows, in one query: counts by state, how many are done (sent, failed,
+    skipped or held out) and what percentage of all that is, the send rate over the last minute, and the
+    status (read again, so a page polling it sees the campaign finish)."""
     minute_ago = timezone.now() - dt.timedelta(minutes=1)
     counts = Message.objects.filter(campaign=campaign).aggregate(
         total=Count("pk"),
@@ -119,7 +151,7 @@ def campaign_progress(campaign: Campaign) -> dict:
         last_minute=Count("pk", filter=Q(status=Message.Status.SENT, sent_at__gte=minute_ago)),
     )
     last_minute = counts.pop("last_minute")
-    done = counts["sent"] + counts["failed"] + counts["skipped"]
+    done = counts["sent"] + counts["failed"] + counts["skipped"] + counts["held_out"]
     campaign.refresh_from_db(fields=["status"])
     return {
         **counts,
@@ -128,6 +160,41 @@ def campaign_progress(campaign: Campaign) -> dict:
         "status": campaign.status,
         "percent": round(100 * done / counts["total"], 1) if counts["total"] else 0.0,
     }
+
+
+# ------------------------------------------------------------------ the campaign list
+
+
+def _per_campaign(rows: QuerySet, aggregate: Aggregate) -> Coalesce:
+    """`aggregate` over the `rows` of the campaign in the outer query, 0 when it has none."""
+    grouped = rows.filter(campaign_id=OuterRef("pk")).order_by().values("campaign_id")
+    return Coalesce(Subquery(grouped.annotate(n=aggregate).values("n")[:1]), Value(0), output_field=IntegerField())
+
+
+def _share(part: str, whole: str) -> Expression:
+    """part / whole as a fraction, NULL when whole is 0."""
+    return Cast(part, FloatField()) / NullIf(Cast(whole, FloatField()), 0.0)
+
+
+def with_list_numbers(campaigns: QuerySet) -> QuerySet:
+    """`campaigns` annotated with the list's columns, so one query gives a page and any column sorts:
+    sent, delivered, open_rate, click_rate (null when nothing was delivered), revenue and romi (as
+    `campaigns.reports.campaigns.money_annotations` computes them)."""
+    messages, events = Message.objects.all(), TrackingEvent.objects.all()
+    # Aliases, not columns: the database computes each only inside the rate that uses it.
+    counts = {
+        "delivered_count": _per_campaign(messages.filter(DELIVERED), Count("pk")),
+        "opened_count": _per_campaign(events.filter(HUMAN_OPEN), Count("message_id", distinct=True)),
+        "clicked_count": _per_campaign(events.filter(HUMAN_CLICK), Count("message_id", distinct=True)),
+    }
+    money = money_annotations()
+    return campaigns.alias(**counts).annotate(
+        sent_count=_per_campaign(messages.filter(status=Message.Status.SENT), Count("pk")),
+        open_rate=_share("opened_count", "delivered_count"),
+        click_rate=_share("clicked_count", "delivered_count"),
+        revenue=money["revenue"],
+        romi=money["romi"],
+    )
 
 
 # ------------------------------------------------------------------ over time
@@ -234,6 +301,7 @@ def clicks_per_link(campaign: Campaign) -> QuerySet:
 
 RECIPIENT_STATES = {
     "skipped": _("Skipped"),
+    "held_out": _("Held out"),
     "failed": _("Failed"),
     "pending": _("Not sent yet"),
     "complained": _("Complained"),
@@ -246,6 +314,7 @@ RECIPIENT_STATES = {
 # What happened to one message, most telling first: a complaint outranks a click, a click an open.
 RECIPIENT_STATE = Case(
     When(status=Message.Status.SKIPPED, then=Value("skipped")),
+    When(status=Message.Status.HOLDOUT, then=Value("held_out")),
     When(status=Message.Status.FAILED, then=Value("failed")),
     When(~Q(status=Message.Status.SENT), then=Value("pending")),
     When(complained_at__isnull=False, then=Value("complained")),

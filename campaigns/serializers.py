@@ -82,6 +82,14 @@ class CampaignSerializer(StrictModelSerializer):
             "finished_at",
         ]
         read_only_fields = ["status", "created_at", "updated_at", "started_at", "finished_at"]
+        extra_kwargs = {
+            "holdout_percent": {
+                "error_messages": {
+                    "min_value": _("The holdout cannot be negative."),
+                    "max_value": _("The holdout may be at most {max_value} percent of the recipients."),
+                }
+            }
+        }
 
 
 class RescheduleSerializer(serializers.Serializer):
@@ -89,9 +97,20 @@ class RescheduleSerializer(serializers.Serializer):
 
 
 def _stat_field(stat: Stat) -> serializers.Field:
-    if stat.is_rate:
-        return serializers.FloatField(allow_null=True, help_text=stat.help_text)
-    return serializers.IntegerField(help_text=stat.help_text)
+    """The schema and the representation of one declared number, by its kind."""
+    common: dict[str, Any] = {"help_text": stat.help_text, "allow_null": stat.nullable}
+    if stat.kind == "count":
+        return serializers.IntegerField(**common)
+    if stat.kind in ("rate", "ratio"):
+        return serializers.FloatField(**common)
+    if stat.kind == "money":
+        # A decimal string ("1234.50"), so no client reads money through a float.
+        return serializers.DecimalField(max_digits=14, decimal_places=2, coerce_to_string=True, **common)
+    if stat.kind == "interval":
+        return serializers.ListField(child=serializers.FloatField(), min_length=2, max_length=2, **common)
+    if stat.choices:
+        return serializers.ChoiceField(choices=stat.choices, **common)
+    return serializers.CharField(**common)
 
 
 class CampaignStatsSerializer(serializers.Serializer):

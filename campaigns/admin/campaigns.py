@@ -1,6 +1,6 @@
 """Campaigns in the back office: edit a draft, count its recipients, send, schedule, pause, resume or
 cancel it (each after a confirmation page, each through the service), watch its progress, read its
-report."""
+report. The list shows what each campaign did and earned, sortable."""
 
 from django import forms
 from django.contrib import admin, messages
@@ -22,6 +22,7 @@ from .. import services
 from ..models import CAMPAIGN_AUDIENCE_FIELDS, CAMPAIGN_FIELDS, Campaign
 from ..selectors import campaign_progress, campaign_stats
 from .forms import CampaignForm
+from .list_numbers import ListNumbersMixin
 from .preview import preview_html, preview_page
 from .report import report_numbers, report_page
 
@@ -90,13 +91,21 @@ def verbs_for(campaign: Campaign) -> list[str]:
 
 
 @admin.register(Campaign)
-class CampaignAdmin(ServiceErrorsMixin, admin.ModelAdmin):
+class CampaignAdmin(ListNumbersMixin, ServiceErrorsMixin, admin.ModelAdmin):
     form = CampaignForm
     change_form_template = "admin/campaigns/campaign/change_form.html"
-    list_display = ("name", "status_label", "template", "scheduled_at", "started_at", "report_link")
+    list_display = (
+        "name",
+        "status_label",
+        "when_column",
+        "sent_column",
+        "open_rate_column",
+        "click_rate_column",
+        "revenue_column",
+        "romi_column",
+    )
     actions = ["duplicate_selected"]
     list_filter = ("status",)
-    list_select_related = ("template",)
 
     def get_queryset(self, request):
         """Campaigns only: an automation's send steps are shown with their automation."""
@@ -118,7 +127,10 @@ class CampaignAdmin(ServiceErrorsMixin, admin.ModelAdmin):
             },
         ),
         (gettext_lazy("Sender"), {"fields": (("from_name", "from_email"), "reply_to")}),
-        (gettext_lazy("Tracking and cost"), {"fields": (("utm_source", "utm_medium", "utm_campaign"), "cost")}),
+        (
+            gettext_lazy("Tracking and cost"),
+            {"fields": (("utm_source", "utm_medium", "utm_campaign"), "cost", "holdout_percent")},
+        ),
         (
             gettext_lazy("When"),
             {
@@ -176,14 +188,6 @@ class CampaignAdmin(ServiceErrorsMixin, admin.ModelAdmin):
             request,
             ngettext("%(count)d new draft.", "%(count)d new drafts.", len(copies)) % {"count": len(copies)},
             messages.SUCCESS,
-        )
-
-    @admin.display(description=gettext_lazy("report"))
-    def report_link(self, obj: Campaign) -> str:
-        if obj.status == Status.DRAFT:
-            return "—"
-        return format_html(
-            '<a href="{}">{}</a>', reverse("admin:campaigns_campaign_report", args=[obj.pk]), _("Report")
         )
 
     def save_model(self, request, obj, form, change):

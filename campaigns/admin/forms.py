@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy
 
 from contacts.models import Contact
 
-from ..models import CAMPAIGN_EDITABLE_FIELDS, TEMPLATE_FIELDS, Campaign, EmailTemplate
+from ..models import CAMPAIGN_EDITABLE_FIELDS, MAX_HOLDOUT_PERCENT, TEMPLATE_FIELDS, Campaign, EmailTemplate
 
 MAX_TEST_ADDRESSES = 10
 
@@ -34,6 +34,14 @@ class CampaignForm(forms.ModelForm):
     class Meta:
         model = Campaign
         fields = CAMPAIGN_EDITABLE_FIELDS
+        widgets = {"holdout_percent": forms.NumberInput(attrs={"min": 0, "max": MAX_HOLDOUT_PERCENT})}
+        # The model's validators say it; these words name the field.
+        error_messages = {
+            "holdout_percent": {
+                "min_value": gettext_lazy("The holdout cannot be negative."),
+                "max_value": gettext_lazy("The holdout may be at most %(limit_value)s percent of the recipients."),
+            }
+        }
 
 
 def find_contact(value: str) -> Contact | None:

@@ -1,12 +1,21 @@
-"""A campaign's report page: the CONTRACT §4 stats, opens and clicks over time as an inline SVG (no
-chart library, no CDN), clicks per link, and the recipients with their state, paged by id."""
+"""A campaign's report page: the CONTRACT §4 stats, the money the mail brought and the holdout comparison
+(§7), opens and clicks over time as an inline SVG (no chart library, no CDN), clicks per link, and the
+recipients with their state, paged by id."""
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
+from django.conf import settings
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import formats
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
+
+from contacts.models import Channel
 
 from ..models import Campaign
 from ..selectors import (
@@ -17,7 +26,7 @@ from ..selectors import (
     opens_clicks_over_time,
     recipients_page,
 )
-from ..stats import STATS, Stat
+from ..stats import STATS, Stat, group_stats
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -35,6 +44,8 @@ def report_page(modeladmin, request, campaign: Campaign) -> TemplateResponse:
         campaign, before=int(before) if (before or "").isdigit() else None, state=state, size=RECIPIENTS_PER_PAGE
     )
     series = opens_clicks_over_time(campaign)
+    links = number_links(request, campaign)
+    click_days, open_days = settings.ATTRIBUTION_CLICK_DAYS, settings.ATTRIBUTION_OPEN_DAYS
     return TemplateResponse(
         request,
         "admin/campaigns/campaign/report.html",
@@ -45,6 +56,10 @@ def report_page(modeladmin, request, campaign: Campaign) -> TemplateResponse:
             "title": _("Report: %(name)s") % {"name": campaign.name},
             "stats": stats,
             "rows": stat_rows(stats),
+            "money_rows": linked_rows(stats, MONEY_ROWS, links),
+            "holdout_rows": linked_rows(stats, HOLDOUT_ROWS, links),
+            "click_window": ngettext("%(days)d day", "%(days)d days", click_days) % {"days": click_days},
+            "open_window": ngettext("%(days)d day", "%(days)d days", open_days) % {"days": open_days},
             "numbers_url": reverse("admin:campaigns_campaign_numbers", args=[campaign.pk]),
             "chart": chart(series),
             "series": series,
@@ -60,6 +75,37 @@ def report_page(modeladmin, request, campaign: Campaign) -> TemplateResponse:
 
 def percent(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.1f}%"
+
+
+def _signed(number: float, unit: str = "") -> str:
+    """+12.5, −40.0: kept left to right inside any sentence (Unicode isolates), so on a Hebrew page the sign
+    stays before the number."""
+    return "\u2066" + f"{number:+.1f}{unit}".replace("-", "−") + "\u2069"
+
+
+def signed_percent(value: float | None) -> str:
+    """A ratio that may go below 0 or above 1 (lift, ROMI): +12.5%, −40.0%."""
+    return "—" if value is None else _signed(value * 100, "%")
+
+
+def money(value: Decimal | None) -> str:
+    return "—" if value is None else formats.number_format(value, 2, force_grouping=True)
+
+
+def interval(value: list[float] | None) -> str:
+    """[low, high] of a rate difference, in percentage points."""
+    if value is None:
+        return "—"
+    low, high = (_signed(bound * 100) for bound in value)
+    return _("%(low)s to %(high)s points") % {"low": low, "high": high}
+
+
+SHOWN_AS: dict[str, Callable[[Any], str]] = {
+    "rate": percent,
+    "ratio": signed_percent,
+    "money": money,
+    "interval": interval,
+}
 
 
 # Rows only the report shows, derived from the stats.
@@ -88,16 +134,30 @@ READING_ORDER = (
     "complaints",
 )
 _BY_KEY = {row.key: row for row in (*STATS, *DERIVED)}
-ROWS = tuple(_BY_KEY[key] for key in READING_ORDER) + tuple(stat for stat in STATS if stat.key not in READING_ORDER)
+MAIL_STATS = group_stats("mail")
+ROWS = tuple(_BY_KEY[key] for key in READING_ORDER) + tuple(
+    stat for stat in MAIL_STATS if stat.key not in READING_ORDER
+)
+MONEY_ROWS = group_stats("money")
+# The holdout block: the group sizes side by side (delivered is the mailed group), the verdict in its own line.
+HOLDOUT_ROWS = (
+    _BY_KEY["holdout_size"],
+    Stat("treated_size", "count", label=gettext_lazy("Mailed (delivered)"), explanation=gettext_lazy("sent − bounced")),
+    *(stat for stat in group_stats("holdout") if stat.key not in ("holdout_size", "verdict", "verdict_text")),
+)
 
 
 def report_numbers(stats: dict) -> dict[str, str]:
     """Every number of the report as shown, keyed for the page's live refresh."""
     numbers = {key: str(value) for key, value in stats.items()}
-    numbers.update(delivered=str(delivered(stats)), raw_opens=str(stats["opens"] + stats["machine_opens"]))
+    numbers.update(
+        delivered=str(delivered(stats)),
+        treated_size=str(delivered(stats)),
+        raw_opens=str(stats["opens"] + stats["machine_opens"]),
+    )
     for stat in STATS:
-        if stat.is_rate:
-            numbers[stat.key] = percent(stats[stat.key])
+        if stat.kind in SHOWN_AS:
+            numbers[stat.key] = SHOWN_AS[stat.kind](stats[stat.key])
     return numbers
 
 
@@ -105,6 +165,42 @@ def stat_rows(stats: dict) -> list[tuple[str, "StrOrPromise", str, "StrOrPromise
     """(key, label, value, explanation) for the numbers table, in the order a marketer reads them."""
     numbers = report_numbers(stats)
     return [(row.key, row.label, numbers[row.key], row.explanation) for row in ROWS]
+
+
+def number_links(request, campaign: Campaign) -> dict[str, str]:
+    """Where each number leads, for those an admin list shows: the attributed purchases (for a user who may
+    see them) and the held-out recipients."""
+    links = {
+        "holdout_size": reverse("admin:campaigns_campaign_report", args=[campaign.pk]) + "?state=held_out#recipients"
+    }
+    if request.user.has_perm("reports.view_attribution"):
+        attributed = reverse("admin:reports_attribution_changelist") + "?"
+        query = {"campaign__id__exact": campaign.pk}
+        for key in ("conversions", "converted_contacts", "revenue"):
+            links[key] = attributed + urlencode(query)
+        links["in_store_revenue"] = attributed + urlencode({**query, "channel__exact": Channel.IN_STORE})
+    return links
+
+
+@dataclass(frozen=True)
+class Row:
+    """A line of a report block: the number as shown, where it links ("" for nowhere), and whether it is a bare
+    number (shown left to right) or words around numbers (shown in the page's direction)."""
+
+    key: str
+    label: "StrOrPromise"
+    value: str
+    explanation: "StrOrPromise"
+    link: str
+    is_number: bool
+
+
+def linked_rows(stats: dict, rows: tuple[Stat, ...], links: dict[str, str]) -> list[Row]:
+    numbers = report_numbers(stats)
+    return [
+        Row(row.key, row.label, numbers[row.key], row.explanation, links.get(row.key, ""), row.kind != "interval")
+        for row in rows
+    ]
 
 
 def chart(series: list) -> dict:

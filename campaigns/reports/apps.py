@@ -13,7 +13,7 @@ class ReportsConfig(AppConfig):
     def ready(self) -> None:
         from contacts import hooks as contact_hooks
 
-        from . import attribution
+        from . import admin_attribution, attribution  # noqa: F401  (admin_attribution registers its admin)
 
         contact_hooks.on_purchases_stored(attribution.purchases_stored)
         contact_hooks.on_contacts_merged(attribution.contacts_merged)

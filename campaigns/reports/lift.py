@@ -1,7 +1,8 @@
 """Holdout comparison (CONTRACT §7): did the mailed contacts buy more than the held-out ones?
 
 The same arithmetic for a campaign (treated = its delivered messages, holdout = its held-out ones) and a flow
-(treated = enrollments mailed, holdout = held-out enrollments); the callers count, this module judges. A
+(treated = the enrollments not held out, holdout = the held-out ones: a flow draws its holdout when contacts
+enter, before anything decides whether they will be mailed); the callers count, this module judges. A
 contact converts when it made at least one purchase, any channel, attributed or not, within the window after
 the mailing started.
 

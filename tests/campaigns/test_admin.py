@@ -2,17 +2,24 @@
 exclusions, recipient count, the sending buttons, progress JSON and the report page."""
 
 import datetime as dt
+from decimal import Decimal
 
 import pytest
+from django.contrib import admin
 from django.contrib.auth.models import Group
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from campaigns.models import Campaign, EmailTemplate, Link, Message, TrackingEvent
+from campaigns.reports.models import Attribution
 from campaigns.services import campaign_create, template_create
+from contacts.models import Channel
+from contacts.services import purchase_record
 from segments.models import Segment
 from segments.services import segment_create, static_add
-from tests.factories import ContactFactory, MemberFactory
+from tests.factories import ContactFactory, MemberFactory, StoreFactory
 
 pytestmark = pytest.mark.django_db
 HEBREW = '<p>שלום {{ contact.first_name|default:"חבר" }}</p>\n<p><a href="https://shop.example.com/">לחנות</a></p>'
@@ -157,6 +164,7 @@ def campaign_form(template, include, exclude=(), **changes):
         "utm_medium": "email",
         "utm_campaign": "",
         "cost": "250",
+        "holdout_percent": "0",
         "scheduled_at_0": "",
         "scheduled_at_1": "",
         **changes,
@@ -173,6 +181,22 @@ def test_a_campaign_is_created_with_an_exclusion(admin_client, template, haifa):
     assert list(campaign.segments.all()) == [haifa]
     assert list(campaign.exclude_segments.all()) == [vip]
     assert campaign.status == "draft" and str(campaign.cost) == "250.00"
+
+
+def test_a_holdout_above_half_is_refused_naming_the_field(admin_client, template, haifa):
+    response = admin_client.post(url("campaign_add"), campaign_form(template, [haifa], holdout_percent="60"))
+
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert errors["holdout_percent"] == ["The holdout may be at most 50 percent of the recipients."]
+    assert not Campaign.objects.exists()
+
+
+def test_a_campaign_keeps_its_holdout_percent(admin_client, template, haifa):
+    response = admin_client.post(url("campaign_add"), campaign_form(template, [haifa], holdout_percent="10"))
+
+    assert response.status_code == 302
+    assert Campaign.objects.get(name="Spring").holdout_percent == 10
 
 
 def test_a_campaign_needs_a_segment(admin_client, template):
@@ -414,3 +438,190 @@ def test_the_preview_of_a_campaign_uses_its_template(admin_client, campaign):
     response = admin_client.get(url("campaign_preview", campaign.pk), {"contact": "lior@example.com"})
 
     assert response.context["rendered"].subject == "Lior, מבצע!"
+
+
+# ------------------------------------------------------------------ money, holdout and the list's numbers
+
+
+# A signed number is kept left to right inside a Hebrew sentence by Unicode isolates.
+LTR = "\u2066%s\u2069"
+
+
+def bought(contact, total: str, channel: str = Channel.ONLINE) -> None:
+    """A purchase a minute from now through the service, so it is attributed to the contact's latest click."""
+    purchase_record(
+        contact=contact,
+        source="shop",
+        external_id=None,
+        channel=channel,
+        purchased_at=timezone.now() + dt.timedelta(minutes=1),
+        total=Decimal(total),
+        currency="ILS",
+        store=StoreFactory() if channel == Channel.IN_STORE else None,
+        items=[],
+    )
+
+
+def earning_campaign(campaign, *, cost: str = "100") -> Campaign:
+    """Sent to three contacts, of whom one opened and clicked, then bought online and in the store."""
+    now = timezone.now()
+    Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.SENT, started_at=now, cost=Decimal(cost))
+    messages = [
+        Message.objects.create(campaign=campaign, contact=ContactFactory(), status="sent", sent_at=now)
+        for _n in range(3)
+    ]
+    clicker = messages[0]
+    for kind in ("open", "click"):
+        TrackingEvent.objects.create(message=clicker, campaign=campaign, contact=clicker.contact, kind=kind)
+    bought(clicker.contact, "150.00")
+    bought(clicker.contact, "90.50", Channel.IN_STORE)
+    return campaign
+
+
+def test_the_report_shows_the_revenue_and_links_to_the_attributed_purchases(admin_client, campaign):
+    Campaign.objects.filter(pk=campaign.pk).update(name="<script>alert(1)</script> Sale")
+    earning_campaign(campaign)
+
+    response = admin_client.get(url("campaign_report", campaign.pk))
+
+    html = response.content.decode()
+    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt; Sale" in html
+    money = {row.key: row.value for row in response.context["money_rows"]}
+    assert (money["conversions"], money["revenue"], money["in_store_revenue"]) == ("2", "240.50", "90.50")
+    assert (money["cost"], money["romi"], money["revenue_per_recipient"]) == ("100.00", LTR % "+140.5%", "80.17")
+    attributed = reverse("admin:reports_attribution_changelist") + f"?campaign__id__exact={campaign.pk}"
+    assert f'href="{attributed}" data-key="revenue">240.50</a>' in html.replace("&amp;", "&")
+    assert f"{attributed}&channel__exact=in_store" in html.replace("&amp;", "&")
+    listed = admin_client.get(attributed)
+    assert listed.status_code == 200
+    assert {row.total for row in listed.context["cl"].result_list} == {Decimal("150.00"), Decimal("90.50")}
+    assert "&lt;script&gt;" in listed.content.decode()
+
+
+def test_attributions_are_read_only_in_the_back_office(admin_client, campaign):
+    earning_campaign(campaign)
+    row = Attribution.objects.first()
+
+    page = admin_client.get(reverse("admin:reports_attribution_change", args=[row.pk]))
+
+    assert page.status_code == 200 and 'name="_save"' not in page.content.decode()
+    assert admin_client.get(reverse("admin:reports_attribution_add")).status_code == 403
+
+
+def test_the_report_numbers_json_has_the_money_too(admin_client, campaign):
+    earning_campaign(campaign)
+
+    numbers = admin_client.get(url("campaign_numbers", campaign.pk)).json()["numbers"]
+
+    assert (numbers["revenue"], numbers["romi"], numbers["lift_ci95"]) == ("240.50", LTR % "+140.5%", "—")
+
+
+def test_the_report_shows_the_holdout_comparison_in_words(admin_client, campaign):
+    Campaign.objects.filter(pk=campaign.pk).update(holdout_percent=50)
+    sent_campaign(campaign)
+    for _n in range(3):
+        Message.objects.create(campaign=campaign, contact=ContactFactory(), status=Message.Status.HOLDOUT)
+
+    response = admin_client.get(url("campaign_report", campaign.pk))
+
+    holdout = {row.key: row.value for row in response.context["holdout_rows"]}
+    assert (holdout["holdout_size"], holdout["treated_size"]) == ("3", "3")
+    assert response.context["stats"]["verdict"] == "no_effect"
+    html = response.content.decode()
+    assert "No measurable effect yet" in html
+    assert "?state=held_out#recipients" in html
+    held = admin_client.get(url("campaign_report", campaign.pk), {"state": "held_out"}).context["recipients"]
+    assert len(held) == 3
+
+
+def test_a_campaign_without_a_holdout_says_so(admin_client, campaign):
+    sent_campaign(campaign)
+
+    html = admin_client.get(url("campaign_report", campaign.pk)).content.decode()
+
+    assert "No holdout group" in html
+
+
+def test_the_progress_counts_held_out_recipients_as_done(admin_client, campaign):
+    Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.SENT, holdout_percent=50)
+    Message.objects.create(campaign=campaign, contact=ContactFactory(), status="sent", sent_at=timezone.now())
+    Message.objects.create(campaign=campaign, contact=ContactFactory(), status="holdout")
+
+    data = admin_client.get(url("campaign_progress", campaign.pk)).json()
+    html = admin_client.get(url("campaign_change", campaign.pk)).content.decode()
+
+    assert (data["held_out"], data["done"], data["percent"]) == (1, 2, 100.0)
+    assert '<span class="campaign-held-out">1</span>' in html
+
+
+def listed(client, order: str = "") -> list[str]:
+    response = client.get(url("campaign_changelist"), {"o": order} if order else {})
+    assert response.status_code == 200
+    return [campaign.name for campaign in response.context["cl"].result_list]
+
+
+def test_the_list_shows_sent_rates_revenue_and_romi(admin_client, campaign):
+    earning_campaign(campaign)
+
+    response = admin_client.get(url("campaign_changelist"))
+
+    row = response.context["cl"].result_list[0]
+    assert (row.sent_count, row.revenue, round(row.romi, 4)) == (3, Decimal("240.50"), 1.405)
+    assert round(row.open_rate, 4) == 0.3333
+    html = response.content.decode()
+    assert '<bdi dir="ltr">240.50</bdi>' in html and f'<bdi dir="ltr">{LTR % "+140.5%"}</bdi>' in html
+    assert '<bdi dir="ltr">33.3%</bdi>' in html
+
+
+def test_the_list_sorts_by_revenue_and_by_romi(admin_client, template, haifa, campaign):
+    earning_campaign(campaign, cost="1000")  # 240.50 back for 1000: ROMI −76 %
+    cheap = campaign_create(name="Cheap", template=template, segments=[haifa], cost=Decimal("10"))
+    earning_campaign(cheap, cost="10")  # 240.50 back for 10
+    campaign_create(name="Nothing", template=template, segments=[haifa])
+    columns = ["action_checkbox", *admin.site._registry[Campaign].list_display]  # `o` counts the checkbox column
+    revenue, romi = columns.index("revenue_column"), columns.index("romi_column")
+
+    by_revenue = listed(admin_client, f"-{revenue}")
+    by_romi = listed(admin_client, f"-{romi}")
+    by_romi_up = listed(admin_client, f"{romi}")
+
+    assert by_revenue[-1] == "Nothing"
+    # "Nothing" cost nothing: its ROMI is null, and where a null sorts is the database's choice.
+    assert [name for name in by_romi if name != "Nothing"] == ["Cheap", "Spring"]
+    assert [name for name in by_romi_up if name != "Nothing"] == ["Spring", "Cheap"]
+
+
+def test_the_list_costs_the_same_queries_for_more_campaigns(admin_client, template, haifa, campaign):
+    earning_campaign(campaign)
+    with CaptureQueriesContext(connection) as few:
+        listed(admin_client)
+    for n in range(4):
+        earning_campaign(campaign_create(name=f"More {n}", template=template, segments=[haifa]))
+    with CaptureQueriesContext(connection) as many:
+        names = listed(admin_client)
+
+    assert len(names) == 5
+    assert len(many.captured_queries) == len(few.captured_queries)
+
+
+def test_the_report_and_the_list_read_right_to_left_in_hebrew(admin_client, campaign):
+    earning_campaign(campaign)
+
+    report = admin_client.get(url("campaign_report", campaign.pk), HTTP_ACCEPT_LANGUAGE="he").content.decode()
+    listing = admin_client.get(url("campaign_changelist"), HTTP_ACCEPT_LANGUAGE="he").content.decode()
+
+    assert '<html lang="he" dir="rtl">' in report and '<html lang="he" dir="rtl">' in listing
+    # Numbers run left to right, and a signed one keeps its sign before it whatever surrounds it.
+    assert f'<bdi dir="ltr"><span data-key="romi">{LTR % "+140.5%"}</span></bdi>' in report
+    assert f'<bdi dir="ltr">{LTR % "+140.5%"}</bdi>' in listing
+    assert 'data-key="revenue">240.50</a>' in report
+
+
+def test_the_sent_count_of_the_list_leads_to_the_report(admin_client, template, haifa, campaign):
+    earning_campaign(campaign)
+    draft = campaign_create(name="Draft", template=template, segments=[haifa])
+
+    html = admin_client.get(url("campaign_changelist")).content.decode()
+
+    assert f'<a href="{url("campaign_report", campaign.pk)}" title="Report"><bdi dir="ltr">3</bdi></a>' in html
+    assert url("campaign_report", draft.pk) not in html

@@ -10,9 +10,12 @@ from django.utils import timezone
 
 from campaigns.models import Campaign, EmailTemplate, Link, Message, TrackingEvent
 from campaigns.selectors import (
+    MAIL_FIELDS,
     STATS_FIELDS,
+    campaign_progress,
     campaign_recipients,
     campaign_stats,
+    campaigns_stats,
     clicks_per_link,
     opens_clicks_over_time,
     recipients_page,
@@ -156,14 +159,41 @@ def test_other_campaigns_do_not_leak_into_the_stats(campaign):
     assert stats["recipients"] == 1 and stats["opens"] == 0
 
 
-def test_stats_take_two_queries_whatever_the_number_of_messages(campaign):
+def test_stats_take_four_queries_whatever_the_number_of_messages(campaign):
     for _n in range(30):
         opened(message(campaign))
+    message(campaign, Message.Status.HOLDOUT)
 
     with CaptureQueriesContext(connection) as queries:
         campaign_stats(campaign)
 
-    assert len(queries) == 2
+    # messages, tracking events, attributed money, the purchases of the holdout window
+    assert len(queries) == 4
+
+
+def test_many_campaigns_stats_are_the_mail_numbers_of_each(campaign):
+    other = Campaign.objects.create(name="Other", template=campaign.template)
+    opened(message(campaign))
+    message(other)
+
+    stats = campaigns_stats([campaign.pk, other.pk])
+
+    assert tuple(stats[campaign.pk]) == MAIL_FIELDS
+    assert (stats[campaign.pk]["unique_opens"], stats[other.pk]["sent"]) == (1, 1)
+    assert stats[other.pk]["open_rate"] == 0.0
+
+
+def test_held_out_recipients_are_counted_apart_and_done_for_the_progress(campaign):
+    message(campaign)
+    message(campaign, Message.Status.HOLDOUT)
+    message(campaign, Message.Status.HOLDOUT)
+
+    stats = campaign_stats(campaign)
+    progress = campaign_progress(campaign)
+
+    assert (stats["recipients"], stats["sent"], stats["holdout_size"]) == (3, 1, 2)
+    assert stats["open_rate"] == 0.0  # the base is the one delivered mail, not the held-out ones
+    assert (progress["held_out"], progress["done"], progress["percent"]) == (2, 3, 100.0)
 
 
 def test_over_time_is_hourly_for_two_days_then_daily(campaign):
@@ -227,6 +257,7 @@ def test_each_recipient_has_the_most_telling_state(campaign):
         "unsubscribed": message(campaign, first_opened_at=now, unsubscribed_at=now),
         "delivered": message(campaign),
         "skipped": message(campaign, Message.Status.SKIPPED, skip_reason=Message.SkipReason.UNSUBSCRIBED),
+        "held_out": message(campaign, Message.Status.HOLDOUT),
         "pending": message(campaign, Message.Status.QUEUED),
     }
 
@@ -234,6 +265,7 @@ def test_each_recipient_has_the_most_telling_state(campaign):
 
     assert found == {m.pk: state for state, m in states.items()}
     assert [m.pk for m in campaign_recipients(campaign, state="opened")] == [states["opened"].pk]
+    assert [m.pk for m in campaign_recipients(campaign, state="held_out")] == [states["held_out"].pk]
 
 
 def test_recipient_pages_continue_by_id_without_counting(campaign):

@@ -29,6 +29,7 @@
         setText(box, ".campaign-of", data.total);
         setText(box, ".campaign-failed", data.failed);
         setText(box, ".campaign-skipped", data.skipped);
+        setText(box, ".campaign-held-out", data.held_out);
         setText(box, ".campaign-queued", data.queued);
         setText(box, ".campaign-rate", Number(data.rate || 0).toFixed(1));
         var status = document.querySelector(".campaign-status");
