@@ -126,13 +126,16 @@ class FlowViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
         request=None,
         responses={200: FlowStatsSerializer},
         description=gettext_lazy(
-            "entered, active, completed, exited, holdout_size, and per step: contacts waiting there now, "
-            "contacts it ran for and, for a mail step, its mail numbers (as a campaign's) and skips by reason."
+            "entered, active, completed, exited, holdout_size; the purchases attributed to the flow's mails "
+            "(conversions, converted_contacts, revenue, in_store_revenue); the holdout comparison (treated and "
+            "holdout conversion rates, lift, lift_ci95, incremental_revenue, verdict); and per step: contacts "
+            "waiting there now, contacts it ran for and, for a mail step, its mail numbers (as a campaign's), "
+            "skips by reason and its attributed purchases. Money is a decimal string; null where a divisor is 0."
         ),
     )
     @action(detail=True, methods=["get"])
     def stats(self, request: Request, pk: Any = None) -> Response:
-        return Response(flow_stats(self.get_object()))
+        return Response(FlowStatsSerializer(flow_stats(self.get_object())).data)
 
     @extend_schema(
         summary=gettext_lazy("Who is in an automation"),

@@ -79,7 +79,7 @@ def _count(value: int | None) -> str:
     return formats.number_format(value or 0, force_grouping=True)
 
 
-def _numbers(row: dict, conversions: selectors.StepConversions | None) -> list[str]:
+def _numbers(row: dict) -> list[str]:
     lines = [
         " · ".join(
             [
@@ -93,10 +93,21 @@ def _numbers(row: dict, conversions: selectors.StepConversions | None) -> list[s
         opened = _("opened %(count)s") % {"count": _count(row["unique_opens"])}
         clicked = _("clicked %(count)s") % {"count": _count(row["unique_clicks"])}
         lines.append(" · ".join([sent, opened, clicked]))
-    if conversions is not None and conversions.converted is not None:
-        lines.append(_("converted %(count)s") % {"count": _count(conversions.converted)})
-    if conversions is not None and conversions.revenue is not None:
-        lines.append(_("revenue %(amount)s") % {"amount": _money(conversions.revenue)})
+        lines += _money_lines(row)
+    return lines
+
+
+def _money_lines(row: dict) -> list[str]:
+    """What a mail step sold (left out while it has mailed nobody: a zero there would read "sold nothing")."""
+    if row.get("conversions") is None:
+        return []
+    converted = _("converted %(count)s") % {"count": _count(row["converted_contacts"])}
+    purchases = _("purchases %(count)s") % {"count": _count(row["conversions"])}
+    revenue = _("revenue %(amount)s") % {"amount": _money(row["revenue"])}
+    in_store = _("in store %(amount)s") % {"amount": _money(row["in_store_revenue"])}
+    lines = [" · ".join([converted, purchases]), " · ".join([revenue, in_store])]
+    if row["revenue_per_recipient"] is not None:
+        lines.append(_("%(amount)s per delivered mail") % {"amount": _money(row["revenue_per_recipient"])})
     return lines
 
 
@@ -117,8 +128,7 @@ def _money(amount: Decimal) -> str:
     return formats.number_format(amount, decimal_pos=2, force_grouping=True)
 
 
-def _nodes(steps: list, prefix: str, figures: dict, names: Names) -> list[Node]:
-    numbers, conversions = figures["numbers"], figures["conversions"]
+def _nodes(steps: list, prefix: str, numbers: dict[str, dict], names: Names) -> list[Node]:
     nodes = []
     for index, step in enumerate(steps):
         path = f"{prefix}{index}"
@@ -127,10 +137,10 @@ def _nodes(steps: list, prefix: str, figures: dict, names: Names) -> list[Node]:
             kind="branch" if kind == "branch" else "exit" if kind == "exit" else "step",
             title=step_label(step, names),
             detail=step_detail(step),
-            numbers=_numbers(numbers[path], conversions.get(path)) if path in numbers else [],
+            numbers=_numbers(numbers[path]) if path in numbers else [],
         )
         if kind == "branch":
-            node.sides = {side: _nodes(step.get(side) or [], f"{path}.{side}.", figures, names) for side in BRANCHES}
+            node.sides = {side: _nodes(step.get(side) or [], f"{path}.{side}.", numbers, names) for side in BRANCHES}
         nodes.append(node)
     return nodes
 
@@ -286,18 +296,19 @@ def _svg(canvas: Canvas, width: int, height: int, label: str, rtl: bool) -> Safe
     )
 
 
-def flow_diagram(flow: Flow) -> SafeString:
+def flow_diagram(flow: Flow, *, stats: dict | None = None) -> SafeString:
     """The flow as an inline SVG with each step's numbers now: a fixed number of queries (the names of its
-    templates and segments, the counts grouped by step), however many steps and contacts."""
+    templates and segments, the counts grouped by step), however many steps and contacts. A page that has
+    read `selectors.flow_stats` already passes them as `stats`, and only the names are read again."""
     names = Names.for_flows([flow])
-    numbers = {row["step"]: row for row in selectors.step_numbers(flow)}
-    figures = {"numbers": numbers, "conversions": selectors.step_conversions(flow)}
-    counts = selectors.flow_counts(flow)
-    trigger = Node(kind="trigger", title=trigger_label(flow.trigger, names), numbers=[_entered(counts)])
-    steps = _nodes(flow.steps or [], "", figures, names)
+    if stats is None:
+        stats = {**selectors.flow_counts(flow), "steps": selectors.step_numbers(flow)}
+    numbers = {row["step"]: row for row in stats["steps"]}
+    trigger = Node(kind="trigger", title=trigger_label(flow.trigger, names), numbers=[_entered(stats)])
+    steps = _nodes(flow.steps or [], "", numbers, names)
     # Active enrollments at no step of the tree: in the flow's last wait (or at a step an edit removed).
-    finishing = counts["active"] - sum(row["waiting"] for row in numbers.values())
-    end = Node(kind="end", title=_("End"), numbers=[_ended(counts, finishing)])
+    finishing = stats["active"] - sum(row["waiting"] for row in numbers.values())
+    end = Node(kind="end", title=_("End"), numbers=[_ended(stats, finishing)])
     canvas, width, height = _layout(trigger, steps, end)
     rtl = translation.get_language_bidi()
     if rtl:

@@ -8,6 +8,7 @@ the form words the validator's errors for people. Marketers change flows, analys
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
@@ -31,6 +32,7 @@ from ..paths import walk
 from ..presets import PRESETS, preset_create
 from ..selectors import flow_stats
 from .forms import DEFINITION_FIELDS, FlowForm, builder_context, step_place
+from .measurement import holdout_figures, money_figures
 
 Status = Flow.Status
 # verb → (service, statuses it applies to, button label)
@@ -125,7 +127,7 @@ class FlowAdmin(ServiceErrorsMixin, admin.ModelAdmin):
 
     def _panel(self, request: HttpRequest, flow: Flow) -> dict[str, Any]:
         """What the change page shows above and below the form: the status buttons, the trigger in words,
-        the counts, the diagram and the numbers of each step."""
+        the counts and money, the holdout comparison, the diagram and the numbers of each step."""
         stats = flow_stats(flow)
         names = labels.Names.for_flows([flow])
         steps = dict(walk(flow.steps or []))
@@ -135,6 +137,7 @@ class FlowAdmin(ServiceErrorsMixin, admin.ModelAdmin):
                 "place": step_place(row["step"]),
                 "label": labels.step_label(steps[row["step"]], names),
                 "skipped_total": sum((row.get("skipped") or {}).values()),
+                "shown": money_figures(row),
             }
             for row in stats["steps"]
         ]
@@ -142,9 +145,12 @@ class FlowAdmin(ServiceErrorsMixin, admin.ModelAdmin):
             "status_actions": self._status_actions(request, flow),
             "trigger_words": labels.trigger_label(flow.trigger, names),
             "stats": stats,
+            "money": money_figures(stats),
+            "holdout": holdout_figures(stats),
+            "attribution_days": settings.ATTRIBUTION_CLICK_DAYS,
             "step_rows": rows,
             "step_numbers": {row["step"]: {k: row.get(k) for k in ("waiting", "passed", "sent")} for row in rows},
-            "diagram": flow_diagram(flow),
+            "diagram": flow_diagram(flow, stats=stats),
             "enrollments_url": _enrollments_url(flow),
         }
 
