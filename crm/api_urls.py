@@ -8,6 +8,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.routers import DefaultRouter
 
 from campaigns.api import register as register_campaigns
+from campaigns.reports.api import register as register_spend
+from campaigns.reports.kpi_api import KpiView
 from contacts.api import register as register_contacts
 from segments.api import register as register_segments
 
@@ -17,6 +19,7 @@ def build_router() -> DefaultRouter:
     register_contacts(router)
     register_segments(router)
     register_campaigns(router)
+    register_spend(router)
     return router
 
 
@@ -30,6 +33,7 @@ def not_found(request, *args, **kwargs) -> JsonResponse:
 
 
 urlpatterns = [
+    path("v1/reports/kpis/", KpiView.as_view(), name="api-kpis"),
     path("v1/", include((router.urls, "api"), namespace="v1")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),

@@ -10,6 +10,7 @@ from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
 from campaigns.flows.models import Flow
+from campaigns.reports.services import spend_set
 from campaigns.services import campaign_create, template_create
 from segments.models import Segment
 from segments.services import segment_create
@@ -100,6 +101,13 @@ EXPECTED = {
     ("GET", "/api/v1/flows/{id}/enrollments/"): MARKETING_VIEWERS,
     ("GET", "/api/v1/flows/presets/"): MARKETING_VIEWERS,
     ("POST", "/api/v1/flows/from-preset/"): MARKETER,
+    ("GET", "/api/v1/reports/kpis/"): MARKETING_VIEWERS,
+    ("GET", "/api/v1/spend/"): MARKETING_VIEWERS,
+    ("POST", "/api/v1/spend/"): MARKETER,
+    ("GET", "/api/v1/spend/{id}/"): MARKETING_VIEWERS,
+    ("PATCH", "/api/v1/spend/{id}/"): MARKETER,
+    ("DELETE", "/api/v1/spend/{id}/"): MARKETER,
+    ("GET", "/api/v1/spend/romi/"): MARKETING_VIEWERS,
     ("GET", "/api/v1/health/"): PUBLIC,
 }
 
@@ -141,6 +149,7 @@ def objects():
         "templates": template,
         "campaigns": campaign,
         "flows": Flow.objects.create(name="Welcome", trigger={"type": "event", "event": "signup"}),
+        "spend": spend_set(channel="facebook", month="2026-03", amount="100")[0],
     }
 
 

@@ -39,6 +39,7 @@ UNSPOKEN_CODES = {
     "null_characters_not_allowed",
     "invalid_cursor",
     "too_many_steps",  # an automation's steps counted over all its branches: no per-list maxItems says it
+    "invalid_period",  # a report's `from` and `to`: both or neither, in order, at most 366 days apart
 }
 # A segment's rules are checked against the condition catalogue, which the schema points to
 # (GET /segments/conditions/) but cannot carry: field, operator and value types depend on each other.

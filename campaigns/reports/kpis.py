@@ -1,0 +1,271 @@
+"""The KPIs of CONTRACT §8 for a period: one dict, every figure an aggregate computed by the database.
+
+`kpis(period)` answers with these keys (money as `Decimal` with two places, rates as floats 0..1 rounded to
+four digits, None wherever a divisor is 0; category keys are the choices' values):
+
+- `period`: {"from", "to"} — the dates asked for, both included (TIME_ZONE days).
+- `funnel`: contacts per funnel stage now, {"none", "visitor", "interested", "cart", "purchaser"}.
+- `funnel_conversion`: {"interested", "cart", "purchaser"}: contacts at that stage or above / at the stage
+  below or above.
+- `lifecycle`: contacts per lifecycle stage now, {"prospect", "new", "active", "at_risk", "lapsed"}.
+- `new_contacts`: {"total", "by_source": {source: n}} — contacts whose signed_up_at falls in the period; every
+  source is a key, "" for a contact without one.
+- `revenue`, `orders`, `buyers` (distinct contacts with a purchase in the period), `aov` = revenue / orders,
+  `frequency` = orders / buyers, `repeat_rate` = buyers with ≥ 2 orders / buyers.
+- `by_channel`: {channel: {"revenue", "orders"}} for online, in_store and app.
+- `club_revenue_share`: revenue of contacts whose club membership is active (now) / revenue.
+- `retention`: buyers of the previous period of equal length who bought again in this one / those buyers.
+- `users_share`: contacts with email or SMS consent / (contacts + anonymous ids with events in the period not
+  linked to a contact).
+- `email`: {"sent", "delivered", "unique_opens", "unique_clicks", "attributed_revenue"} — campaign and
+  automation mails sent in the period; delivered = sent − bounced; unique opens and clicks are those mails
+  with a human open or click (whenever it happened); attributed revenue is that of the attributions (§7)
+  whose purchase falls in the period, whenever the mail was sent.
+- `promoters`: contacts with a review or referral event in the period.
+- `channel_romi`: `spend.channel_romi(period)`, {channel: {"revenue", "spend", "romi"}}.
+- `top_campaigns`, `top_flows`: up to five each by attributed revenue in the period, best first:
+  [{"id", "name", "revenue", "conversions"}] (a flow's figures add up its mail steps).
+- `previous`: {"revenue", "orders", "buyers", "aov", "frequency", "repeat_rate", "retention"} for the previous
+  period of equal length, to show the change.
+
+"Now" figures (funnel, lifecycle, users share) count the audience as it stands: erased contacts are left out.
+Figures of what happened in the period (money, buyers, sign-ups, mail, promoters) keep them, so totals add up
+the same before and after an erasure.
+
+A fixed number of aggregate queries (under twenty), whatever the data's size; every time filter is a range on
+a time column. At scale (1M contacts,
+3M purchases, 10M events, a year):
+- purchases, attributions, sign-ups and events are read through their time indexes (purchase_time_idx,
+  attribution_time_idx, contact_signed_up_idx, activity_type_time_idx, activity_contact_recent_idx for the
+  anonymous ones), so they cost what the period holds; a year of purchases is still 3M rows, read three
+  times per period (totals, repeat buyers, retention): revenue and orders per day and channel would roll up,
+  buyers, repeat and retention are distinct counts that need a rollup per contact and day.
+- `Message.sent_at` has no index of its own (only (contact, sent_at)): the mail counts read every message
+  until one is added, or a daily rollup per campaign.
+- funnel, lifecycle and consent are one scan of the contacts; lifecycle moves with the clock, so a rollup
+  would count contacts per (first purchase day, last purchase day) rather than per stage.
+"""
+
+import datetime as dt
+import itertools
+from collections.abc import Mapping
+from decimal import Decimal
+
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
+from django.utils import timezone
+
+from contacts.lifecycle import ORDER as LIFECYCLES
+from contacts.lifecycle import lifecycle_q
+from contacts.models import Activity, Channel, Contact, FunnelStage, LoyaltyMember, Purchase, Source, VisitorIdentity
+
+from ..models import Campaign, Message, TrackingEvent
+from ..selectors import HUMAN_CLICK, HUMAN_OPEN, RATE_DIGITS
+from .models import Attribution
+from .period import Period
+from .spend import channel_romi
+
+CENTS = Decimal("0.01")
+TOP = 5
+PROMOTER_EVENTS = (Activity.Type.REVIEW, Activity.Type.REFERRAL)
+# The funnel's layers by key ("none", "visitor", …), lowest first.
+STAGES = {stage.name.lower(): stage for stage in FunnelStage}
+PREVIOUS_KEYS = ("revenue", "orders", "buyers", "aov", "frequency", "repeat_rate", "retention")
+
+
+def kpis(period: Period, *, now: dt.datetime | None = None) -> dict:
+    """Every figure of CONTRACT §8 for `period` (see the module docstring for the keys), and the main ones of
+    the period before it under `previous`. `now` is when the "now" figures (funnel, lifecycle) are taken."""
+    now = now or timezone.now()
+    sales = _sales(period)
+    earlier = _sales(period.previous(), detailed=False)
+    return {
+        "period": {"from": period.start, "to": period.end},
+        **_audience(period, now),
+        "new_contacts": _new_contacts(period),
+        **sales,
+        "email": _email(period),
+        "promoters": _promoters(period),
+        "channel_romi": channel_romi(period),
+        **_top(period),
+        "previous": {key: earlier[key] for key in PREVIOUS_KEYS},
+    }
+
+
+# ------------------------------------------------------------------ arithmetic
+
+
+def ratio(part: float | Decimal | int, whole: float | Decimal | int) -> float | None:
+    """part / whole rounded to four digits; None when there is nothing to divide by."""
+    if not whole:
+        return None
+    return round(float(part) / float(whole), RATE_DIGITS)
+
+
+def money(amount: Decimal | None) -> Decimal:
+    return (amount or Decimal(0)).quantize(CENTS)
+
+
+def _between(field: str, period: Period) -> Q:
+    start, end = period.bounds()
+    return Q(**{f"{field}__gte": start, f"{field}__lt": end})
+
+
+# ------------------------------------------------------------------ the audience now
+
+
+def live_contacts() -> QuerySet:
+    return Contact.objects.filter(erased_at__isnull=True)
+
+
+def _audience(period: Period, now: dt.datetime) -> dict:
+    """Funnel, lifecycle and users share: one pass over the contacts, and one over the period's anonymous
+    events."""
+    counts = live_contacts().aggregate(
+        **{f"funnel_{key}": Count("pk", filter=Q(funnel_stage=stage)) for key, stage in STAGES.items()},
+        **{f"lifecycle_{stage}": Count("pk", filter=lifecycle_q(stage, now=now)) for stage in LIFECYCLES},
+        contacts=Count("pk"),
+        consenting=Count("pk", filter=Q(email_opt_in=True) | Q(sms_opt_in=True)),
+    )
+    funnel = {key: counts[f"funnel_{key}"] for key in STAGES}
+    at_least = {key: sum(list(funnel.values())[index:]) for index, key in enumerate(funnel)}
+    return {
+        "funnel": funnel,
+        "funnel_conversion": {
+            key: ratio(at_least[key], at_least[below]) for below, key in itertools.pairwise(list(STAGES)[1:])
+        },
+        "lifecycle": {str(stage): counts[f"lifecycle_{stage}"] for stage in LIFECYCLES},
+        "users_share": ratio(counts["consenting"], counts["contacts"] + _anonymous_visitors(period)),
+    }
+
+
+def _anonymous_visitors(period: Period) -> int:
+    """Anonymous ids with events in the period that no contact is known to have used."""
+    linked = VisitorIdentity.objects.filter(anonymous_id=OuterRef("anonymous_id"))
+    return (
+        Activity.objects.filter(_between("occurred_at", period), contact__isnull=True, anonymous_id__isnull=False)
+        .exclude(Exists(linked))
+        .aggregate(n=Count("anonymous_id", distinct=True))["n"]
+    )
+
+
+# ------------------------------------------------------------------ what happened in the period
+
+
+def _new_contacts(period: Period) -> dict:
+    rows = (
+        Contact.objects.filter(_between("signed_up_at", period))
+        .values("source")
+        .order_by("source")
+        .annotate(n=Count("pk"))
+    )
+    by_source = dict.fromkeys([str(source) for source in Source], 0) | {row["source"]: row["n"] for row in rows}
+    return {"total": sum(by_source.values()), "by_source": by_source}
+
+
+def _sales(period: Period, *, detailed: bool = True) -> dict:
+    """Revenue, orders, buyers and what derives from them, for one period (three queries); `detailed` adds
+    the split by channel and the club's share, which `previous` does without."""
+    purchases = Purchase.objects.filter(_between("purchased_at", period))
+    totals = purchases.aggregate(
+        revenue=Sum("total"), orders=Count("pk"), buyers=Count("contact", distinct=True), **_details(detailed)
+    )
+    repeat = purchases.values("contact").order_by("contact").annotate(n=Count("pk")).filter(n__gte=2).count()
+    revenue, orders, buyers = money(totals["revenue"]), totals["orders"], totals["buyers"]
+    figures = {
+        "revenue": revenue,
+        "orders": orders,
+        "buyers": buyers,
+        "aov": (revenue / orders).quantize(CENTS) if orders else None,
+        "frequency": ratio(orders, buyers),
+        "repeat_rate": ratio(repeat, buyers),
+        "retention": _retention(period),
+    }
+    if detailed:
+        figures["by_channel"] = {
+            str(c): {"revenue": money(totals[f"revenue_{c}"]), "orders": totals[f"orders_{c}"]} for c in Channel
+        }
+        figures["club_revenue_share"] = ratio(money(totals["club_revenue"]), revenue)
+    return figures
+
+
+def _details(detailed: bool) -> dict:
+    if not detailed:
+        return {}
+    active_member = LoyaltyMember.objects.filter(contact_id=OuterRef("contact_id"), status=LoyaltyMember.Status.ACTIVE)
+    return {
+        "club_revenue": Sum("total", filter=Exists(active_member)),
+        **{f"revenue_{c}": Sum("total", filter=Q(channel=c)) for c in Channel},
+        **{f"orders_{c}": Count("pk", filter=Q(channel=c)) for c in Channel},
+    }
+
+
+def _retention(period: Period) -> float | None:
+    """Buyers of the period before who bought again in this one / buyers of the period before."""
+    again = Purchase.objects.filter(_between("purchased_at", period), contact_id=OuterRef("contact_id"))
+    before = (
+        Purchase.objects.filter(_between("purchased_at", period.previous()))
+        .annotate(again=Exists(again))
+        .aggregate(buyers=Count("contact", distinct=True), kept=Count("contact", distinct=True, filter=Q(again=True)))
+    )
+    return ratio(before["kept"], before["buyers"])
+
+
+def _email(period: Period) -> dict:
+    """The campaign and automation mails sent in the period, and the revenue attributed in it."""
+    events = TrackingEvent.objects.filter(message_id=OuterRef("pk"))
+    counts = (
+        Message.objects.filter(_between("sent_at", period), status=Message.Status.SENT)
+        .annotate(opened=Exists(events.filter(HUMAN_OPEN)), clicked=Exists(events.filter(HUMAN_CLICK)))
+        .aggregate(
+            sent=Count("pk"),
+            bounced=Count("pk", filter=Q(bounced_at__isnull=False)),
+            unique_opens=Count("pk", filter=Q(opened=True)),
+            unique_clicks=Count("pk", filter=Q(clicked=True)),
+        )
+    )
+    revenue = Attribution.objects.filter(_between("purchased_at", period)).aggregate(revenue=Sum("total"))["revenue"]
+    return {
+        "sent": counts["sent"],
+        "delivered": max(counts["sent"] - counts["bounced"], 0),
+        "unique_opens": counts["unique_opens"],
+        "unique_clicks": counts["unique_clicks"],
+        "attributed_revenue": money(revenue),
+    }
+
+
+def _promoters(period: Period) -> int:
+    return Activity.objects.filter(
+        _between("occurred_at", period), type__in=PROMOTER_EVENTS, contact__isnull=False
+    ).aggregate(n=Count("contact", distinct=True))["n"]
+
+
+def _top(period: Period) -> dict:
+    """The five campaigns and five automations that earned most in the period (ties: lowest id first)."""
+    credited = Attribution.objects.filter(_between("purchased_at", period))
+    campaigns = (
+        credited.filter(campaign__kind=Campaign.Kind.BROADCAST)
+        .values("campaign_id", "campaign__name")
+        .annotate(revenue=Sum("total"), conversions=Count("pk"))
+        .order_by("-revenue", "campaign_id")[:TOP]
+    )
+    flows = (
+        credited.filter(campaign__kind=Campaign.Kind.FLOW, campaign__flow_mail__isnull=False)
+        .values("campaign__flow_mail__flow_id", "campaign__flow_mail__flow__name")
+        .annotate(revenue=Sum("total"), conversions=Count("pk"))
+        .order_by("-revenue", "campaign__flow_mail__flow_id")[:TOP]
+    )
+    return {
+        "top_campaigns": [_top_row(row, "campaign_id", "campaign__name") for row in campaigns],
+        "top_flows": [
+            _top_row(row, "campaign__flow_mail__flow_id", "campaign__flow_mail__flow__name") for row in flows
+        ],
+    }
+
+
+def _top_row(row: Mapping, id_key: str, name_key: str) -> dict:
+    return {
+        "id": row[id_key],
+        "name": row[name_key],
+        "revenue": money(row["revenue"]),
+        "conversions": row["conversions"],
+    }
