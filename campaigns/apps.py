@@ -15,6 +15,7 @@ class CampaignsConfig(AppConfig):
 
         from . import checks  # noqa: F401  (registers the system checks)
         from .contact_hooks import EMAIL_TIMELINE, messages_erase, messages_merge
+        from .demo import campaigns_demo_seed
         from .segment_hooks import campaign_options
         from .webhooks import tracking_received
 
@@ -22,4 +23,5 @@ class CampaignsConfig(AppConfig):
         hooks.on_contacts_erased(messages_erase)
         hooks.on_contacts_merged(messages_merge)
         hooks.on_contact_timeline(EMAIL_TIMELINE)
+        hooks.on_demo_seeded(campaigns_demo_seed)
         segment_hooks.on_builder_options("campaign", campaign_options)

@@ -10,6 +10,7 @@ A higher app registers its handlers from its `AppConfig.ready()`:
     hooks.on_purchases_stored(attribute)        # fn(purchase_ids: list[int])
     hooks.on_lifecycle_changed(start_flows)     # fn(contact_ids_by_stage: dict[str, list[int]])
     hooks.on_contact_page(ContactSection(key="flows", title=..., headers=..., rows=..., allowed=...))
+    hooks.on_demo_seeded(seed_my_demo)          # fn(anchor: datetime, seed: int)
 
 Erase, merge and "stored" handlers run inside the write's transaction: an erase handler scrubs the personal data its
 app keeps about those contacts; a merge handler moves its rows from the duplicate to the survivor
@@ -20,6 +21,12 @@ A timeline source is one more table the contact page's timeline reads in its sin
 (see `selectors.contact_timeline`); contacts registers its own sources the same way, first. A contact
 section is a table of its own on the contact page (a contact's automations), below the timeline.
 
+A "demo seeded" handler adds its app's part of the demo data set (`manage.py seed_demo`): it is called once
+the contacts part is loaded and its derived fields are set, inside the same transaction (so the whole data
+set commits or nothing does), with the data set's anchor (timestamps are offsets back from it) and seed, from
+which it derives its own rows as deterministically as contacts does. It writes in bulk, like contacts, and
+refreshes the derived fields of the contacts it touches.
+
 The "recorded" and "changed" handlers run once the write has committed, one call per write however
 many contacts it touched (a bulk batch is one call), each on its own: a handler that fails is logged
 and neither undoes the write nor keeps the other handlers from running. The ids come grouped by what
@@ -28,6 +35,7 @@ happened to them, so a handler can tell an add_to_cart from a page_view within o
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial, update_wrapper
@@ -46,6 +54,7 @@ ErasedHandler = Callable[[list[int]], None]
 MergedHandler = Callable[[int, int], None]
 StoredHandler = Callable[[list[int]], None]  # purchase ids
 RecordedHandler = Callable[[dict[str, list[int]]], None]  # contact ids by event type, channel or stage
+DemoHandler = Callable[[dt.datetime, int], None]  # the demo data set's anchor and seed
 
 _erased: list[ErasedHandler] = []
 _merged: list[MergedHandler] = []
@@ -55,6 +64,7 @@ _activities: list[RecordedHandler] = []
 _purchases: list[RecordedHandler] = []
 _stored: list[StoredHandler] = []
 _lifecycle: list[RecordedHandler] = []
+_demo: list[DemoHandler] = []
 
 
 @dataclass(frozen=True)
@@ -135,6 +145,12 @@ def on_lifecycle_changed(fn: RecordedHandler) -> RecordedHandler:
     return fn
 
 
+def on_demo_seeded(fn: DemoHandler) -> DemoHandler:
+    if fn not in _demo:
+        _demo.append(fn)
+    return fn
+
+
 def contacts_erased(contact_ids: list[int]) -> None:
     for fn in _erased:
         fn(contact_ids)
@@ -194,3 +210,10 @@ def lifecycle_changed(contact_ids_by_stage: dict[str, list[int]]) -> None:
 def lifecycle_watched() -> bool:
     """Whether anyone listens to lifecycle changes (finding them costs two queries per refresh)."""
     return bool(_lifecycle)
+
+
+def demo_seeded(anchor: dt.datetime, seed: int) -> None:
+    """The contacts part of the demo data set is loaded (inside its transaction): the apps above add theirs,
+    in registration order."""
+    for fn in _demo:
+        fn(anchor, seed)

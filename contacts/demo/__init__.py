@@ -17,7 +17,11 @@ aggregates, funnel stage, RFM) are then set by the set-based services, in id ran
 
 Layout: `seed` (the entry point and the derived-field refresh), `catalogue` (stores, products, tags,
 custom fields, cities), `chunk` (one chunk of contacts, built from the `people`, `consent`,
-`purchases`, `events` and `club` parts) and `writer` (COPY or bulk_create).
+`purchases`, `events` and `club` parts, with the ad channels' UTM tags from `traffic`) and `writer`
+(COPY or bulk_create).
+
+The apps above contacts add their own part (campaigns: mail and what it brought in) through
+`contacts.hooks.on_demo_seeded`, in the same transaction, once the contacts part is complete.
 """
 
 from .catalogue import Catalogue, catalogue_ensure

@@ -46,11 +46,14 @@ class ChunkBase:
     """The generator's shared parts; the sub-domain mixins (people, purchases, events, club) build on it.
 
     Every mixin draws from the one generator `r` in a fixed order, so splitting the generator by
-    sub-domain changes nothing in the numbers drawn.
+    sub-domain changes nothing in the numbers drawn. UTM tags come from a second generator, `traffic`.
     """
 
-    def __init__(self, rng: random.Random, catalogue: Catalogue, anchor: dt.datetime, state: State, seed: int) -> None:
+    def __init__(
+        self, rng: random.Random, catalogue: Catalogue, anchor: dt.datetime, state: State, seed: int, chunk_no: int
+    ) -> None:
         self.r = rng
+        self.traffic = random.Random(f"demo:{seed}:{chunk_no}:traffic")  # UTM tags only, see `traffic`
         self.cat = catalogue
         self.anchor = anchor
         self.state = state

@@ -1,6 +1,7 @@
 """Site activity along the funnel: page and product views, carts, checkouts, and anonymous visitors."""
 
 from .base import DAY, ChunkBase
+from .traffic import PAGE_VIEW_SHARE, UNTAGGED, utm_tags
 
 GUIDE_BY_LANDING = {
     "pet-owners-guide": "PET-DOG-FOOD",
@@ -87,8 +88,9 @@ class Events(ChunkBase):
         if product is not None and not url:
             url = f"{SHOP}p/{product[1].lower()}"
         when = self.at(max(ago, 1))
+        utm = utm_tags(self.traffic, PAGE_VIEW_SHARE) if kind == "page_view" else UNTAGGED
         self.rows.events.append(
-            (contact_id, anonymous_id, kind, when, product[0] if product else None, url, properties or {}, when)
+            (contact_id, anonymous_id, kind, when, product[0] if product else None, url, properties or {}, when, *utm)
         )
 
     def anonymous_visitors(self, count: int) -> None:

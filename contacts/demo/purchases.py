@@ -3,6 +3,7 @@
 from decimal import Decimal
 
 from .base import DAY, ChunkBase
+from .traffic import ONLINE_PURCHASE_SHARE, UNTAGGED, utm_tags
 
 
 class Purchases(ChunkBase):
@@ -61,6 +62,7 @@ class Purchases(ChunkBase):
         store = p["home_store"] if r.random() < 0.8 else r.choice(self.cat.stores)
         source = {"in_store": "pos", "online": "shop", "app": "app"}[channel]
         when = self.at(ago)
+        utm = utm_tags(self.traffic, ONLINE_PURCHASE_SHARE) if channel == "online" else UNTAGGED
         self.rows.purchases.append(
             (
                 purchase_id,
@@ -73,6 +75,7 @@ class Purchases(ChunkBase):
                 Decimal(total).scaleb(-2),
                 "ILS",
                 when,
+                *utm,
             )
         )
         return (ago, total, channel, products[0])

@@ -8,7 +8,7 @@ from django.db import models, transaction
 from django.db.models import Exists, F, Max, OuterRef
 from django.utils import timezone
 
-from contacts import services
+from contacts import hooks, services
 from contacts.models import Contact, LoyaltyMember, Purchase
 
 from .base import CHUNK, State
@@ -39,7 +39,9 @@ def seed_demo(
     anchor: dt.datetime | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> Result:
-    """Load the demo data set unless contacts exist already; all of it or nothing (one transaction)."""
+    """Load the demo data set unless contacts exist already; all of it or nothing (one transaction).
+
+    The apps above contacts add their part (mail, its results) through `hooks.on_demo_seeded`, last."""
     if demo_data_present():
         return Result(skipped=True)
     anchor = anchor or default_anchor()
@@ -53,12 +55,13 @@ def seed_demo(
         for chunk_no, start in enumerate(range(0, contacts, CHUNK)):
             size = min(CHUNK, contacts - start)
             rng = random.Random(f"demo:{seed}:{chunk_no}")
-            rows = Chunk(rng, catalogue, anchor, state, seed).generate(start, size)
+            rows = Chunk(rng, catalogue, anchor, state, seed, chunk_no).generate(start, size)
             writer.write_all(rows, result)
             if progress:
                 progress(start + size, contacts)
         writer.reset_sequences()
         derived_refresh(state.contact_base, state.contact_base + contacts)
+        hooks.demo_seeded(anchor, seed)
     return result
 
 

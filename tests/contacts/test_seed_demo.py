@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.db.models import Count, DecimalField, ExpressionWrapper, F, Sum
 from django_celery_beat.models import PeriodicTask
 
-from contacts import demo, services
+from contacts import demo, hooks, services
 from contacts.lifecycle import with_lifecycle
 from contacts.management.commands.seed_demo import Command as SeedDemoCommand
 from contacts.models import (
@@ -173,6 +173,18 @@ class TestASeededDatabase:
         assert not Purchase.objects.filter(channel="in_store", store=None).exists()
         assert not Purchase.objects.exclude(channel="in_store").exclude(store=None).exists()
 
+    def test_a_share_of_online_orders_and_page_views_came_from_ads_with_their_utm_tags(self):
+        ads = {"google", "facebook", "instagram"}
+        online = Purchase.objects.filter(channel="online")
+        from_ads = online.filter(utm_source__in=ads)
+        assert 0.2 <= from_ads.count() / online.count() <= 0.7
+        assert set(from_ads.values_list("utm_source", flat=True)) == ads
+        assert not from_ads.filter(utm_campaign="").exists()
+        assert not Purchase.objects.exclude(channel="online").exclude(utm_source="").exists()
+        page_views = Activity.objects.filter(type="page_view")
+        assert 0.15 <= page_views.filter(utm_source__in=ads).count() / page_views.count() <= 0.5
+        assert not Activity.objects.exclude(type="page_view").exclude(utm_source="").exists()
+
     def test_purchase_totals_are_the_sum_of_their_items(self):
         line = ExpressionWrapper(
             F("items__quantity") * F("items__unit_price"), output_field=DecimalField(max_digits=14, decimal_places=2)
@@ -218,6 +230,20 @@ def test_the_same_seed_gives_the_same_data_and_another_seed_does_not():
     delete_demo_data()
     call_command("seed_demo", contacts=150, seed=12)
     assert snapshot()["contacts"] != first["contacts"]
+
+
+def test_the_apps_above_add_their_part_once_contacts_and_derived_fields_are_in(monkeypatch):
+    calls = []
+
+    def add_mail(anchor, seed):
+        calls.append((anchor, seed, Contact.objects.count(), Contact.objects.filter(purchase_count__gt=0).exists()))
+
+    monkeypatch.setattr(hooks, "_demo", [])
+    hooks.on_demo_seeded(add_mail)
+    anchor = demo.default_anchor() - dt.timedelta(days=3)
+    demo.seed_demo(contacts=30, seed=3, anchor=anchor)
+    demo.seed_demo(contacts=30, seed=3, anchor=anchor)  # contacts present: nothing is loaded, no one is called
+    assert calls == [(anchor, 3, 30, True)]
 
 
 def test_the_daily_recompute_is_registered_once_whatever_loads_the_demo():
