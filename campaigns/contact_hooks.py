@@ -1,7 +1,7 @@
 """What campaigns do when contacts are erased or merged, and what they add to a contact's timeline
 (registered in CampaignsConfig.ready)."""
 
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef
 from django.db.models.functions import Coalesce, Least
 from django.utils.translation import gettext as _
 
@@ -22,13 +22,15 @@ def messages_erase(contact_ids: list[int]) -> None:
 
 
 def messages_merge(survivor_id: int, duplicate_id: int) -> None:
-    """Messages move to the survivor. Both got the same campaign: the survivor's message stays and
-    takes the duplicate's tracking events, counts and earliest dates; the duplicate's goes."""
-    clashes = Message.objects.filter(
-        contact_id=survivor_id, campaign_id__in=Message.objects.filter(contact_id=duplicate_id).values("campaign_id")
+    """Messages move to the survivor. Both got the same campaign (for an automation's mail: in the same
+    enrollment): the survivor's message stays and takes the duplicate's tracking events, counts and earliest
+    dates; the duplicate's goes."""
+    same = Message.objects.filter(
+        contact_id=duplicate_id, campaign_id=OuterRef("campaign_id"), occurrence=OuterRef("occurrence")
     )
+    clashes = Message.objects.filter(contact_id=survivor_id).filter(Exists(same))
     for kept in clashes:
-        dropped = Message.objects.get(contact_id=duplicate_id, campaign_id=kept.campaign_id)
+        dropped = Message.objects.get(contact_id=duplicate_id, campaign_id=kept.campaign_id, occurrence=kept.occurrence)
         TrackingEvent.objects.filter(message=dropped).update(message=kept, contact_id=survivor_id)
         Message.objects.filter(pk=kept.pk).update(
             **{field: F(field) + getattr(dropped, field) for field in MOVED_COUNTS},

@@ -76,6 +76,21 @@ def test_when_both_got_a_campaign_the_survivors_message_takes_the_duplicates_ope
     assert Message.objects.filter(campaign=campaign).count() == 1
 
 
+def test_automation_mails_of_different_enrollments_both_move_and_only_the_same_enrollments_merge(pair):
+    survivor, duplicate = pair
+    step = make_campaign("Step mail")
+    Campaign.objects.filter(pk=step.pk).update(kind=Campaign.Kind.FLOW)
+    kept = sent(step, survivor, occurrence=7, open_count=1)
+    same_enrollment = sent(step, duplicate, occurrence=7, click_count=1)
+    other_enrollments = [sent(step, duplicate, occurrence=8), sent(step, duplicate, occurrence=9)]
+    services.contact_merge(target=survivor, source=duplicate)
+    assert not Message.objects.filter(pk=same_enrollment.pk).exists()
+    kept.refresh_from_db()
+    assert (kept.open_count, kept.click_count) == (1, 1)
+    moved = Message.objects.filter(pk__in=[m.pk for m in other_enrollments])
+    assert set(moved.values_list("contact_id", "occurrence")) == {(survivor.pk, 8), (survivor.pk, 9)}
+
+
 # ---------------------------------------------------------------- segments
 
 
