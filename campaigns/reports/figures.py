@@ -268,8 +268,13 @@ def _step_title(rate: float | None, stage: str, below: str) -> str:
     }
 
 
+# Ticks a 190-pixel scale has room for when they are written in full (250,000 needs seven characters).
+WIDE_TICKS = 3
+
+
 def _count_axis(values: list[float]) -> charts.Axis:
-    end, step = charts.scale(max(values, default=0))
+    peak = max(values, default=0)
+    end, step = charts.scale(peak, charts.TICKS if peak < 10_000 else WIDE_TICKS)
     return charts.Axis(end, charts.ticks(end, step, lambda v: amount(v, 0)))
 
 

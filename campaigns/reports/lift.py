@@ -102,5 +102,6 @@ def verdict(groups: Groups, interval: list[float] | None) -> tuple[str, str]:
 
 
 def _points(fraction: float) -> str:
-    """A rate difference in percentage points, signed: +1.2, −0.4."""
-    return f"{fraction * 100:+.1f}"
+    """A rate difference in percentage points, signed (+1.2, -0.4), isolated left to right so that a Hebrew
+    sentence keeps the sign before the number."""
+    return f"\u2066{fraction * 100:+.1f}\u2069"
