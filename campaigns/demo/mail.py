@@ -15,6 +15,7 @@ from decimal import Decimal
 from django.utils import timezone
 
 from contacts.demo import Catalogue
+from contacts.demo.writer import FIELDS
 
 from ..models import Campaign, Message, TrackingEvent
 from .content import SHOP, Mailing
@@ -69,35 +70,10 @@ EVENT_FIELDS = (
     "user_agent",
     "detail",
 )
-PURCHASE_FIELDS = (
-    "id",
-    "contact_id",
-    "source",
-    "external_id",
-    "channel",
-    "store_id",
-    "purchased_at",
-    "total",
-    "currency",
-    "created_at",
-    "utm_source",
-    "utm_medium",
-    "utm_campaign",
-)
-ITEM_FIELDS = ("purchase_id", "product_id", "quantity", "unit_price")
-ACTIVITY_FIELDS = (
-    "contact_id",
-    "anonymous_id",
-    "type",
-    "occurred_at",
-    "product_id",
-    "url",
-    "properties",
-    "created_at",
-    "utm_source",
-    "utm_medium",
-    "utm_campaign",
-)
+# Purchases, their items and site events are written in the contacts demo's own column order.
+PURCHASE_FIELDS = FIELDS["purchases"][1]
+ITEM_FIELDS = FIELDS["items"][1]
+ACTIVITY_FIELDS = FIELDS["events"][1]
 
 
 @dataclass
