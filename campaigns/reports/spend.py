@@ -14,7 +14,7 @@ import calendar
 from decimal import Decimal
 from typing import TypedDict
 
-from django.db.models import Case, CharField, Exists, OuterRef, Q, Sum, Value, When
+from django.db.models import Exists, OuterRef, Q, Sum
 from django.db.models.functions import Lower
 
 from contacts.models import Purchase
@@ -38,18 +38,6 @@ def _attributed() -> Exists:
 
 def _tagged() -> Q:
     return ~Q(utm_source="")
-
-
-def purchase_channel() -> Case:
-    """The ROMI channel of a purchase (`email` when attributed, else its utm_source in lower case, "" for
-    neither): one owner for every report that splits revenue by channel. `channel_revenue` reads the same
-    rule in two parts, each on its own index."""
-    return Case(
-        When(_attributed(), then=Value(EMAIL)),
-        When(_tagged(), then=Lower("utm_source")),
-        default=Value(""),
-        output_field=CharField(),
-    )
 
 
 def channel_revenue(period: Period) -> dict[str, Decimal]:
