@@ -11,9 +11,18 @@ class ReportsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from contacts import hooks as contact_hooks
+        from django.db.models.signals import post_save
 
-        from . import admin_attribution, attribution  # noqa: F401  (admin_attribution registers its admin)
+        from contacts import hooks as contact_hooks
+        from contacts.models import Purchase
+        from contacts.signals import contacts_changed
+
+        from . import admin_attribution, attribution, rollups  # noqa: F401  (admin_attribution registers its admin)
 
         contact_hooks.on_purchases_stored(attribution.purchases_stored)
         contact_hooks.on_contacts_merged(attribution.contacts_merged)
+        contact_hooks.on_purchases_stored(rollups.purchases_stored)
+        contact_hooks.on_contacts_merged(rollups.contacts_merged)
+        contact_hooks.on_demo_seeded(rollups.demo_seeded)
+        post_save.connect(rollups.purchase_saved, sender=Purchase, dispatch_uid="reports.purchase_saved")
+        contacts_changed.connect(rollups.contacts_changed, dispatch_uid="reports.contacts_changed")

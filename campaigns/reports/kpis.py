@@ -35,11 +35,11 @@ the same before and after an erasure.
 A fixed number of aggregate queries (under twenty), whatever the data's size; every time filter is a range on
 a time column. At scale (1M contacts,
 3M purchases, 10M events, a year):
-- purchases, attributions, sign-ups and events are read through their time indexes (purchase_time_idx,
-  attribution_time_idx, contact_signed_up_idx, activity_type_time_idx, activity_contact_recent_idx for the
-  anonymous ones), so they cost what the period holds; a year of purchases is still 3M rows, read three
-  times per period (totals, repeat buyers, retention): revenue and orders per day and channel would roll up,
-  buyers, repeat and retention are distinct counts that need a rollup per contact and day.
+- revenue, orders, channels, club share, buyers, repeat buyers and retention, for the period and the previous
+  one, are two aggregates over the daily rollups (`sales.py`, kept by `rollups.py`): a year costs what a
+  week does. Attributions, sign-ups and events are read through their time indexes (attribution_time_idx,
+  contact_signed_up_idx, activity_type_time_idx, activity_contact_recent_idx for the anonymous ones), so they
+  cost what the period holds.
 - `Message.sent_at` has no index of its own (only (contact, sent_at)): the mail counts read every message
   until one is added, or a daily rollup per campaign.
 - funnel, lifecycle and consent are one scan of the contacts; lifecycle moves with the clock, so a rollup
@@ -56,12 +56,13 @@ from django.utils import timezone
 
 from contacts.lifecycle import ORDER as LIFECYCLES
 from contacts.lifecycle import lifecycle_q
-from contacts.models import Activity, Channel, Contact, FunnelStage, LoyaltyMember, Purchase, Source, VisitorIdentity
+from contacts.models import Activity, Contact, FunnelStage, Source, VisitorIdentity
 
 from ..models import Campaign, Message, TrackingEvent
 from ..selectors import HUMAN_CLICK, HUMAN_OPEN, RATE_DIGITS
 from .models import Attribution
 from .period import Period
+from .sales import buyer_counts, sales_totals
 from .spend import channel_romi
 
 CENTS = Decimal("0.01")
@@ -76,8 +77,7 @@ def kpis(period: Period, *, now: dt.datetime | None = None) -> dict:
     """Every figure of CONTRACT §8 for `period` (see the module docstring for the keys), and the main ones of
     the period before it under `previous`. `now` is when the "now" figures (funnel, lifecycle) are taken."""
     now = now or timezone.now()
-    sales = _sales(period)
-    earlier = _sales(period.previous(), detailed=False)
+    sales, earlier = _sales(period)
     return {
         "period": {"from": period.start, "to": period.end},
         **_audience(period, now),
@@ -162,52 +162,29 @@ def _new_contacts(period: Period) -> dict:
     return {"total": sum(by_source.values()), "by_source": by_source}
 
 
-def _sales(period: Period, *, detailed: bool = True) -> dict:
-    """Revenue, orders, buyers and what derives from them, for one period (three queries); `detailed` adds
-    the split by channel and the club's share, which `previous` does without."""
-    purchases = Purchase.objects.filter(_between("purchased_at", period))
-    totals = purchases.aggregate(
-        revenue=Sum("total"), orders=Count("pk"), buyers=Count("contact", distinct=True), **_details(detailed)
-    )
-    repeat = purchases.values("contact").order_by("contact").annotate(n=Count("pk")).filter(n__gte=2).count()
-    revenue, orders, buyers = money(totals["revenue"]), totals["orders"], totals["buyers"]
-    figures = {
+def _sales(period: Period) -> tuple[dict, dict]:
+    """Revenue, orders, buyers and what derives from them, for the period and the one before it (two queries
+    over the daily rollups, see `sales.py`); the period's own figures add the split by channel and the club's
+    share."""
+    totals, buyers = sales_totals(period), buyer_counts(period)
+    current, previous = ({**totals[key], **buyers[key]} for key in ("current", "previous"))
+    figures = _sales_figures(current), _sales_figures(previous)
+    figures[0]["by_channel"] = current["by_channel"]
+    figures[0]["club_revenue_share"] = ratio(current["club_revenue"], current["revenue"])
+    return figures
+
+
+def _sales_figures(counts: dict) -> dict:
+    revenue, orders, buyers = money(counts["revenue"]), counts["orders"], counts["buyers"]
+    return {
         "revenue": revenue,
         "orders": orders,
         "buyers": buyers,
         "aov": (revenue / orders).quantize(CENTS) if orders else None,
         "frequency": ratio(orders, buyers),
-        "repeat_rate": ratio(repeat, buyers),
-        "retention": _retention(period),
+        "repeat_rate": ratio(counts["repeat"], buyers),
+        "retention": ratio(counts["kept"], counts["earlier_buyers"]),
     }
-    if detailed:
-        figures["by_channel"] = {
-            str(c): {"revenue": money(totals[f"revenue_{c}"]), "orders": totals[f"orders_{c}"]} for c in Channel
-        }
-        figures["club_revenue_share"] = ratio(money(totals["club_revenue"]), revenue)
-    return figures
-
-
-def _details(detailed: bool) -> dict:
-    if not detailed:
-        return {}
-    active_member = LoyaltyMember.objects.filter(contact_id=OuterRef("contact_id"), status=LoyaltyMember.Status.ACTIVE)
-    return {
-        "club_revenue": Sum("total", filter=Exists(active_member)),
-        **{f"revenue_{c}": Sum("total", filter=Q(channel=c)) for c in Channel},
-        **{f"orders_{c}": Count("pk", filter=Q(channel=c)) for c in Channel},
-    }
-
-
-def _retention(period: Period) -> float | None:
-    """Buyers of the period before who bought again in this one / buyers of the period before."""
-    again = Purchase.objects.filter(_between("purchased_at", period), contact_id=OuterRef("contact_id"))
-    before = (
-        Purchase.objects.filter(_between("purchased_at", period.previous()))
-        .annotate(again=Exists(again))
-        .aggregate(buyers=Count("contact", distinct=True), kept=Count("contact", distinct=True, filter=Q(again=True)))
-    )
-    return ratio(before["kept"], before["buyers"])
 
 
 def _email(period: Period) -> dict:

@@ -1,4 +1,7 @@
-"""What measurement stores: each purchase's attribution to a message, and the spend per channel and month."""
+"""What measurement stores: each purchase's attribution to a message, the spend per channel and month, and the
+daily rollups the KPIs read."""
+
+import datetime as dt
 
 from django.core.validators import MinValueValidator
 from django.db import models
@@ -72,3 +75,65 @@ class Spend(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} {self.month:%Y-%m}: {self.amount}"
+
+
+# ---------------------------------------------------------------------------------------------------- rollups
+# What the KPIs read instead of every purchase of the period (see `rollups.py`, which alone writes them).
+
+NO_PURCHASE = dt.date(1, 1, 1)  # `BuyerDay.earlier_day` when the contact had no such earlier purchase
+
+
+class PurchaseFact(models.Model):
+    """One purchase as the rollups counted it: its TIME_ZONE day, whether its buyer was an active club member,
+    and the days of the buyer's two purchases before it. Kept so a change (a late purchase, a merge, a club
+    membership that ends) is applied to the rollups as the difference from what they hold."""
+
+    # No database constraint: a deleted purchase's fact stays until the next sync of its contact takes it out
+    # of the rollups.
+    purchase = models.OneToOneField(
+        Purchase, primary_key=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    contact_id = models.BigIntegerField(db_index=True)
+    day = models.DateField()
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    total = models.DecimalField(max_digits=14, decimal_places=2)
+    club = models.BooleanField()
+    previous_day = models.DateField(null=True)
+    second_previous_day = models.DateField(null=True)
+
+    def __str__(self) -> str:
+        return f"{self.purchase_id} {self.day}"
+
+
+class SalesDay(models.Model):
+    """Orders and revenue per TIME_ZONE day, channel and club membership (of the buyer, now)."""
+
+    day = models.DateField()
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    club = models.BooleanField()
+    orders = models.IntegerField()
+    revenue = models.DecimalField(max_digits=16, decimal_places=2)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["day", "channel", "club"], name="sales_day_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.channel}: {self.orders}"
+
+
+class BuyerDay(models.Model):
+    """Purchases per TIME_ZONE day by how recent the buyer's earlier purchase was: `earlier_day` is the day of the
+    buyer's `lag`-th purchase before it (1: the one just before, 2: the one before that; NO_PURCHASE when there
+    was none; lag 2 rows exist only for purchases that have a lag 1). Distinct buyers, repeat buyers and
+    returning buyers of any period are sums over it (`sales.py` gives the arithmetic)."""
+
+    day = models.DateField()
+    lag = models.PositiveSmallIntegerField()
+    earlier_day = models.DateField()
+    purchases = models.IntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["day", "lag", "earlier_day"], name="buyer_day_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.lag} {self.earlier_day}: {self.purchases}"
