@@ -29,17 +29,14 @@ from typing import Any, NamedTuple, cast
 
 from django.db import connection, transaction
 from django.db.models import (
-    BooleanField,
     Exists,
-    ExpressionWrapper,
     F,
     Field,
     Max,
-    Min,
     Model,
     OuterRef,
-    Q,
     QuerySet,
+    Value,
     Window,
 )
 from django.db.models.functions import Lag, TruncDate
@@ -143,20 +140,22 @@ def _upsert(model: type[Model], keys: tuple[str, ...], sums: tuple[str, ...], ro
             )
 
 
-def sync(contact_ids: Iterable[int], *, since: dt.datetime | None = None) -> None:
+def sync(contact_ids: Iterable[int], *, since: dt.datetime | None = None, created: Iterable[int] = ()) -> None:
     """Bring the rollups up to date with these contacts' purchases (see the module docstring). With `since`,
     only their purchases made from then on are compared (the earlier ones are known unchanged: new purchases
-    change the facts of those after them only)."""
+    change the facts of those after them only); `created` are purchases known to have no facts yet."""
     ids = sorted(set(contact_ids))
     if not ids:
         return
     with transaction.atomic():
-        list(Contact.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk", flat=True))
-        # (a filter on a window selects the window's column too, after the fact's: it is left out)
-        desired = {row[0]: Fact(*row[1 : len(FACT_COLUMNS)]) for row in _desired(ids, since)}
+        members = _lock(ids)
+        desired = {
+            row[0]: Fact(row[1], row[2], row[3], row[4], row[1] in members, row[6], row[7])
+            for row in _desired(ids, since)
+        }
         stored_facts = PurchaseFact.objects.filter(contact_id__in=ids)
         if since is not None:
-            stored_facts = PurchaseFact.objects.filter(pk__in=list(desired))
+            stored_facts = PurchaseFact.objects.filter(pk__in=sorted(desired.keys() - set(created)))
         stored = {row[0]: Fact(*row[1:]) for row in stored_facts.values_list("pk", *FACT_FIELDS)}
         changes, gone, fresh = Changes(), [], []
         for pk in stored.keys() | desired.keys():
@@ -175,17 +174,29 @@ def sync(contact_ids: Iterable[int], *, since: dt.datetime | None = None) -> Non
         changes.apply()
 
 
-def _desired(ids: list[int], since: dt.datetime | None) -> QuerySet:
-    """The facts of these contacts' purchases (made from `since` on, when given) as the purchases say."""
-    members = LoyaltyMember.objects.filter(contact_id__in=ids, status=LoyaltyMember.Status.ACTIVE)
-    club = Q(contact_id__in=list(members.values_list("contact_id", flat=True)))
-    facts = _facts(
-        Purchase.objects.filter(contact_id__in=ids), club=ExpressionWrapper(club, output_field=BooleanField())
+def _lock(ids: list[int]) -> set[int]:
+    """Lock the contacts (two syncs of a contact queue) and return those with an active club membership."""
+    active = LoyaltyMember.objects.filter(contact_id=OuterRef("pk"), status=LoyaltyMember.Status.ACTIVE)
+    rows = (
+        Contact.objects.select_for_update(of=("self",))
+        .filter(pk__in=ids)
+        .order_by("pk")
+        .annotate(member=Exists(active))
+        .values_list("pk", "member")
     )
-    if since is None:
-        return facts
-    # A window over each purchase alone gives its own time, filtered after the contact's lags are read.
-    return facts.annotate(moment=Window(Max("purchased_at"), partition_by=[F("pk")])).filter(moment__gte=since)
+    return {pk for pk, member in rows if member}
+
+
+def _desired(ids: list[int], since: dt.datetime | None) -> QuerySet:
+    """The facts of these contacts' purchases (made from `since` on, when given) as the purchases say; the
+    club column is left for the caller (False here)."""
+    purchases = Purchase.objects.filter(contact_id__in=ids)
+    if since is not None:
+        # A window over each purchase alone gives its own time, filtered after the contact's lags are read
+        # (the filter selects that column too, after the facts').
+        purchases = purchases.annotate(moment=Window(Max("purchased_at"), partition_by=[F("pk")]))
+        purchases = purchases.filter(moment__gte=since)
+    return _facts(purchases, club=Value(False))
 
 
 def club_sync(contact_ids: Iterable[int]) -> None:
@@ -206,8 +217,11 @@ def club_sync(contact_ids: Iterable[int]) -> None:
 
 def purchases_stored(purchase_ids: list[int]) -> None:
     """New purchases (one, or a bulk batch), inside the inserting transaction."""
-    new = Purchase.objects.filter(pk__in=purchase_ids).aggregate(since=Min("purchased_at"))["since"]
-    sync(Purchase.objects.filter(pk__in=purchase_ids).values_list("contact_id", flat=True).distinct(), since=new)
+    rows = Purchase.objects.filter(pk__in=purchase_ids).values_list("contact_id", "purchased_at")
+    contacts = {contact for contact, _at in rows}
+    if not contacts:
+        return
+    sync(contacts, since=min(at for _contact, at in rows), created=purchase_ids)
 
 
 def purchase_saved(sender: type, instance: Purchase, created: bool, raw: bool = False, **kwargs: Any) -> None:
