@@ -140,10 +140,10 @@ def _upsert(model: type[Model], keys: tuple[str, ...], sums: tuple[str, ...], ro
             )
 
 
-def sync(contact_ids: Iterable[int], *, since: dt.datetime | None = None, created: Iterable[int] = ()) -> None:
+def sync(contact_ids: Iterable[int], *, since: dt.datetime | None = None) -> None:
     """Bring the rollups up to date with these contacts' purchases (see the module docstring). With `since`,
     only their purchases made from then on are compared (the earlier ones are known unchanged: new purchases
-    change the facts of those after them only); `created` are purchases known to have no facts yet."""
+    change the facts of those after them only)."""
     ids = sorted(set(contact_ids))
     if not ids:
         return
@@ -155,7 +155,7 @@ def sync(contact_ids: Iterable[int], *, since: dt.datetime | None = None, create
         }
         stored_facts = PurchaseFact.objects.filter(contact_id__in=ids)
         if since is not None:
-            stored_facts = PurchaseFact.objects.filter(pk__in=sorted(desired.keys() - set(created)))
+            stored_facts = PurchaseFact.objects.filter(pk__in=sorted(desired))
         stored = {row[0]: Fact(*row[1:]) for row in stored_facts.values_list("pk", *FACT_FIELDS)}
         changes, gone, fresh = Changes(), [], []
         for pk in stored.keys() | desired.keys():
@@ -221,7 +221,7 @@ def purchases_stored(purchase_ids: list[int]) -> None:
     contacts = {contact for contact, _at in rows}
     if not contacts:
         return
-    sync(contacts, since=min(at for _contact, at in rows), created=purchase_ids)
+    sync(contacts, since=min(at for _contact, at in rows))
 
 
 def purchase_saved(sender: type, instance: Purchase, created: bool, raw: bool = False, **kwargs: Any) -> None:

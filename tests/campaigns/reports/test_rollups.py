@@ -71,6 +71,25 @@ def test_bulk_ingestion_single_purchases_and_late_ones_match_a_rebuild():
     assert Purchase.objects.count() == PurchaseFact.objects.count() == 6
 
 
+def test_a_purchase_recorded_one_by_one_is_counted_once():
+    """The service path saves the purchase (post-save sync) and then reports it stored (a second sync)."""
+    ann = ContactFactory()
+    services.purchase_record(
+        contact=ann,
+        source="pos",
+        external_id="A-1",
+        channel="in_store",
+        purchased_at=at(10),
+        total=Decimal("55.00"),
+        currency="ILS",
+        store=None,
+        items=[],
+    )
+
+    assert list(SalesDay.objects.values_list("orders", "revenue")) == [(1, Decimal("55.00"))]
+    assert_equal_to_a_rebuild()
+
+
 def test_a_sync_is_idempotent_and_reads_only_the_contacts_it_is_given():
     ann = ContactFactory()
     bulk(ann, at(10), at(12))
