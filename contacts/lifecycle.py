@@ -20,12 +20,24 @@ from .models import Lifecycle
 ORDER = (Lifecycle.PROSPECT, Lifecycle.NEW, Lifecycle.ACTIVE, Lifecycle.AT_RISK, Lifecycle.LAPSED)
 
 
+def lifecycle_thresholds(now: dt.datetime) -> dict[str, list[dt.datetime]]:
+    """The instants `lifecycle_q` compares each purchase date with at `now`: two contacts whose dates lie on
+    the same side of every one of them are in the same stage, which is what lets a count of contacts by
+    purchase day (campaigns.reports) apply the rule to whole days."""
+    return {
+        "first_purchase_at": [now - dt.timedelta(days=settings.LIFECYCLE_NEW_DAYS)],
+        "last_purchase_at": [
+            now - dt.timedelta(days=settings.LIFECYCLE_ACTIVE_DAYS),
+            now - dt.timedelta(days=settings.LIFECYCLE_AT_RISK_DAYS),
+        ],
+    }
+
+
 def lifecycle_q(stage: str, *, now: dt.datetime | None = None) -> Q:
     """Contacts in `stage` at `now` (default: this moment)."""
-    now = now or timezone.now()
-    new_since = now - dt.timedelta(days=settings.LIFECYCLE_NEW_DAYS)
-    active_since = now - dt.timedelta(days=settings.LIFECYCLE_ACTIVE_DAYS)
-    risk_since = now - dt.timedelta(days=settings.LIFECYCLE_AT_RISK_DAYS)
+    thresholds = lifecycle_thresholds(now or timezone.now())
+    (new_since,) = thresholds["first_purchase_at"]
+    active_since, risk_since = thresholds["last_purchase_at"]
     bought = Q(last_purchase_at__isnull=False, first_purchase_at__isnull=False)
     not_new = bought & Q(first_purchase_at__lt=new_since)
     return {

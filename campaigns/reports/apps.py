@@ -26,3 +26,10 @@ class ReportsConfig(AppConfig):
         contact_hooks.on_demo_seeded(rollups.demo_seeded)
         post_save.connect(rollups.purchase_saved, sender=Purchase, dispatch_uid="reports.purchase_saved")
         contacts_changed.connect(rollups.contacts_changed, dispatch_uid="reports.contacts_changed")
+
+        # The triggers that keep the audience counts (campaigns.reports.triggers), once the tables are migrated.
+        from django.db.models.signals import post_migrate
+
+        from . import triggers
+
+        post_migrate.connect(triggers.install_after_migrate, sender=self, dispatch_uid="reports.triggers")

@@ -37,13 +37,23 @@ a time column. At scale (1M contacts,
 3M purchases, 10M events, a year):
 - revenue, orders, channels, club share, buyers, repeat buyers and retention, for the period and the previous
   one, are two aggregates over the daily rollups (`sales.py`, kept by `rollups.py`): a year costs what a
-  week does. Attributions, sign-ups and events are read through their time indexes (attribution_time_idx,
-  contact_signed_up_idx, activity_type_time_idx, activity_contact_recent_idx for the anonymous ones), so they
-  cost what the period holds.
+  week does. Attributions are read through their time index (attribution_time_idx), so they cost what the
+  period holds.
 - `Message.sent_at` has no index of its own (only (contact, sent_at)): the mail counts read every message
   until one is added, or a daily rollup per campaign.
-- funnel, lifecycle and consent are one scan of the contacts; lifecycle moves with the clock, so a rollup
-  would count contacts per (first purchase day, last purchase day) rather than per stage.
+- funnel, lifecycle, users share, new contacts and promoters read the counts the database keeps by triggers
+  and a job folds every minute (`counts.py`, `audience.py`): contacts not erased by funnel stage, consent and
+  the UTC days of their first and last purchase (a few thousand rows: the days too old to matter to the
+  lifecycle rule are coarsened), the contacts of the two or three purchase days a lifecycle threshold falls
+  inside read from the contacts (contact_first_purchase_idx, contact_last_purchase_idx); sign-ups by day and
+  source; anonymous visitors and promoters by the days they were seen, each counted once, on its first day of
+  the period. Those days are TIME_ZONE days on PostgreSQL, so a period is whole days of the counts; on SQLite
+  they are UTC days, and the hours left at either end are read from the rows (contact_signed_up_idx,
+  activity_contact_recent_idx, activity_type_time_idx). A year costs what a day does.
+- channel ROMI (`spend.py`) reads the purchases and revenue the database keeps by day and channel (a few rows a
+  day, same triggers and fold), the hours outside whole days of the counts from the attributions and tagged
+  purchases themselves (attribution_time_idx, purchase_utm_source_idx), and the spend rows of the months the
+  period touches.
 """
 
 import datetime as dt
@@ -51,15 +61,15 @@ import itertools
 from collections.abc import Mapping
 from decimal import Decimal
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
+from django.db.models import Count, Exists, OuterRef, Q, Sum
 from django.utils import timezone
 
 from contacts.lifecycle import ORDER as LIFECYCLES
-from contacts.lifecycle import lifecycle_q
-from contacts.models import Activity, Contact, FunnelStage, Source, VisitorIdentity
+from contacts.models import FunnelStage, Source
 
 from ..models import Campaign, Message, TrackingEvent
 from ..selectors import HUMAN_CLICK, HUMAN_OPEN, RATE_DIGITS
+from .audience import audience_now, distinct_members, signups
 from .models import Attribution
 from .period import Period
 from .sales import buyer_counts, sales_totals
@@ -67,7 +77,6 @@ from .spend import channel_romi
 
 CENTS = Decimal("0.01")
 TOP = 5
-PROMOTER_EVENTS = (Activity.Type.REVIEW, Activity.Type.REFERRAL)
 # The funnel's layers by key ("none", "visitor", …), lowest first.
 STAGES = {stage.name.lower(): stage for stage in FunnelStage}
 PREVIOUS_KEYS = ("revenue", "orders", "buyers", "aov", "frequency", "repeat_rate", "retention")
@@ -113,52 +122,31 @@ def _between(field: str, period: Period) -> Q:
 # ------------------------------------------------------------------ the audience now
 
 
-def live_contacts() -> QuerySet:
-    return Contact.objects.filter(erased_at__isnull=True)
-
-
 def _audience(period: Period, now: dt.datetime) -> dict:
-    """Funnel, lifecycle and users share: one pass over the contacts, and one over the period's anonymous
-    events."""
-    counts = live_contacts().aggregate(
-        **{f"funnel_{key}": Count("pk", filter=Q(funnel_stage=stage)) for key, stage in STAGES.items()},
-        **{f"lifecycle_{stage}": Count("pk", filter=lifecycle_q(stage, now=now)) for stage in LIFECYCLES},
-        contacts=Count("pk"),
-        consenting=Count("pk", filter=Q(email_opt_in=True) | Q(sms_opt_in=True)),
-    )
-    funnel = {key: counts[f"funnel_{key}"] for key in STAGES}
+    """Funnel, lifecycle and users share, from the counts the database keeps (`audience.py`)."""
+    audience = audience_now(now=now)
+    funnel = {key: audience.funnel[stage] for key, stage in STAGES.items()}
     at_least = {key: sum(list(funnel.values())[index:]) for index, key in enumerate(funnel)}
     return {
         "funnel": funnel,
         "funnel_conversion": {
             key: ratio(at_least[key], at_least[below]) for below, key in itertools.pairwise(list(STAGES)[1:])
         },
-        "lifecycle": {str(stage): counts[f"lifecycle_{stage}"] for stage in LIFECYCLES},
-        "users_share": ratio(counts["consenting"], counts["contacts"] + _anonymous_visitors(period)),
+        "lifecycle": {str(stage): audience.lifecycle[stage] for stage in LIFECYCLES},
+        "users_share": ratio(audience.consenting, audience.contacts + _anonymous_visitors(period)),
     }
 
 
 def _anonymous_visitors(period: Period) -> int:
     """Anonymous ids with events in the period that no contact is known to have used."""
-    linked = VisitorIdentity.objects.filter(anonymous_id=OuterRef("anonymous_id"))
-    return (
-        Activity.objects.filter(_between("occurred_at", period), contact__isnull=True, anonymous_id__isnull=False)
-        .exclude(Exists(linked))
-        .aggregate(n=Count("anonymous_id", distinct=True))["n"]
-    )
+    return distinct_members("anonymous", period)
 
 
 # ------------------------------------------------------------------ what happened in the period
 
 
 def _new_contacts(period: Period) -> dict:
-    rows = (
-        Contact.objects.filter(_between("signed_up_at", period))
-        .values("source")
-        .order_by("source")
-        .annotate(n=Count("pk"))
-    )
-    by_source = dict.fromkeys([str(source) for source in Source], 0) | {row["source"]: row["n"] for row in rows}
+    by_source = dict.fromkeys([str(source) for source in Source], 0) | dict(sorted(signups(period).items()))
     return {"total": sum(by_source.values()), "by_source": by_source}
 
 
@@ -211,9 +199,7 @@ def _email(period: Period) -> dict:
 
 
 def _promoters(period: Period) -> int:
-    return Activity.objects.filter(
-        _between("occurred_at", period), type__in=PROMOTER_EVENTS, contact__isnull=False
-    ).aggregate(n=Count("contact", distinct=True))["n"]
+    return distinct_members("promoter", period)
 
 
 def _top(period: Period) -> dict:

@@ -137,3 +137,6 @@ class BuyerDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.lag} {self.earlier_day}: {self.purchases}"
+
+
+from .counts import AudienceCount, ChannelCount, DistinctCount, DistinctDay, SignupCount  # noqa: E402, F401

@@ -123,6 +123,7 @@ class Contact(models.Model):
             models.Index(fields=["source"], name="contact_source_idx"),
             models.Index(fields=["funnel_stage"], name="contact_funnel_idx"),
             models.Index(fields=["last_purchase_at"], name="contact_last_purchase_idx"),
+            models.Index(fields=["first_purchase_at"], name="contact_first_purchase_idx"),
             models.Index(fields=["signed_up_at"], name="contact_signed_up_idx"),
             models.Index(fields=["birth_date"], name="contact_birth_date_idx"),
             models.Index(fields=["last_name", "first_name"], name="contact_name_idx"),

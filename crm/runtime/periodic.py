@@ -85,6 +85,15 @@ def jobs() -> list[Job]:
             every_seconds=3600,
         ),
         Job(
+            "reports.fold_counts",
+            _("Add up the home page counts"),
+            _(
+                "Adds up, every minute, the running counts of contacts, visitors and channel revenue that the "
+                "home page's figures read."
+            ),
+            every_seconds=60,
+        ),
+        Job(
             "runtime.heartbeat",
             _("Worker heartbeat"),
             _("Lets the health page and the admin banner know that a worker is running."),
