@@ -39,8 +39,8 @@ a time column. At scale (1M contacts,
   one, are two aggregates over the daily rollups (`sales.py`, kept by `rollups.py`): a year costs what a
   week does. Attributions are read through their time index (attribution_time_idx), so they cost what the
   period holds.
-- the mail figures read running totals per sent hour (`campaigns.tallies`, kept by database triggers on
-  every message and tracking event write): a few rows an hour, whatever the volume.
+- `Message.sent_at` has no index of its own (only (contact, sent_at)): the mail counts read every message
+  until one is added, or a daily rollup per campaign.
 - funnel, lifecycle, users share, new contacts and promoters read the counts the database keeps by triggers
   and a job folds every minute (`counts.py`, `audience.py`): contacts not erased by funnel stage, consent and
   the UTC days of their first and last purchase (a few thousand rows: the days too old to matter to the

@@ -1,10 +1,10 @@
 """The PostgreSQL triggers (see `campaigns.reports.triggers`): statement-level, with transition tables, so a bulk
 UPDATE of a thousand contacts appends one grouped row per changed cell, and an UPDATE that moves no contact
-between cells appends nothing. A member of `DistinctDay` is locked before its days are recomputed — the row of
-`reports_distinctlock` that stands for it, locked FOR UPDATE: a row lock costs no shared memory however many
-members a statement touches, unlike an advisory lock — so two transactions adding days to one visitor queue,
-and the second computes from what the first committed. Members are locked in one order (anonymous ids, then
-contacts, each sorted), so two statements cannot wait on each other.
+between cells appends nothing. A member of `DistinctDay` is locked before its days are recomputed — the row
+of `reports_distinctbucket` that stands for its hash bucket, locked FOR UPDATE: a row lock costs no shared
+memory however many members a statement touches, unlike an advisory lock — so two transactions adding days
+to one visitor queue, and the second computes from what the first committed. Members are locked in one order
+(anonymous ids, then contacts, each sorted), so two statements cannot wait on each other.
 
 Sign-up, member and channel days are dates in the zone the triggers are installed with (TIME_ZONE, named in the
 label that `label_statement` reads back), so a period's days are whole days of the counts. The contacts' purchase
@@ -212,16 +212,21 @@ def _functions(zone: str) -> list[str]:
         for kind in ("anonymous", "promoter")
     )
     return [
-        """CREATE TABLE IF NOT EXISTS reports_distinctlock (
-            kind varchar(10) NOT NULL, member varchar(100) NOT NULL, PRIMARY KEY (kind, member)
+        "DROP TABLE IF EXISTS reports_distinctlock",
+        # Locks by hash bucket, never by the id itself: the table holds no visitor's id (erasure leaves nothing
+        # behind) and stays at most 65,536 rows per kind; two ids sharing a bucket merely queue.
+        """CREATE TABLE IF NOT EXISTS reports_distinctbucket (
+            kind varchar(10) NOT NULL, bucket integer NOT NULL, PRIMARY KEY (kind, bucket)
         )""",
         """CREATE OR REPLACE FUNCTION reports_distinct_lock(p_kind text, p_members text[]) RETURNS void
         LANGUAGE plpgsql AS $$
         BEGIN
-            INSERT INTO reports_distinctlock (kind, member) SELECT p_kind, m FROM unnest(p_members) m ORDER BY m
+            INSERT INTO reports_distinctbucket (kind, bucket)
+            SELECT DISTINCT p_kind, hashtext(m) & 65535 FROM unnest(p_members) m ORDER BY 2
             ON CONFLICT DO NOTHING;
-            PERFORM 1 FROM reports_distinctlock WHERE kind = p_kind AND member = ANY(p_members)
-            ORDER BY member FOR UPDATE;
+            PERFORM 1 FROM reports_distinctbucket
+            WHERE kind = p_kind AND bucket = ANY(ARRAY(SELECT hashtext(m) & 65535 FROM unnest(p_members) m))
+            ORDER BY bucket FOR UPDATE;
         END $$""",
         _refresh("anonymous", zone),
         _refresh("promoter", zone),
@@ -301,7 +306,12 @@ def uninstall_statements() -> list[str]:
         for event in EVENTS
     ]
     functions = [f"DROP FUNCTION IF EXISTS {function}" for function in FUNCTIONS]
-    return [*triggers, *functions, "DROP TABLE IF EXISTS reports_distinctlock"]
+    return [
+        *triggers,
+        *functions,
+        "DROP TABLE IF EXISTS reports_distinctlock",
+        "DROP TABLE IF EXISTS reports_distinctbucket",
+    ]
 
 
 def lock_statement(*, audience_only: bool) -> str:
