@@ -83,9 +83,10 @@ def create_database() -> None:
         return
     import psycopg
 
+    options = url.get("OPTIONS", {})  # a socket directory comes as ?host=/tmp&port=…
     with psycopg.connect(
-        host=url["HOST"],
-        port=url["PORT"] or 5432,
+        host=url["HOST"] or options.get("host"),
+        port=url["PORT"] or options.get("port") or 5432,
         user=url["USER"],
         password=url["PASSWORD"] or None,
         dbname="postgres",

@@ -191,10 +191,21 @@ def section_ingest(batches: int) -> None:
 
 
 def remove_bench_purchases() -> None:
+    """The data set as it was: the benchmark's purchases go with their items and attribution, and their
+    buyers' stored aggregates are read again from the purchases left (ingestion adds a batch to what is
+    stored, so aggregates left counting deleted purchases would be off at the next run)."""
+    from django.db import transaction
+
+    from contacts.services import contacts_refresh_purchase_stats
+
+    buyers = [row[0] for row in _rows("SELECT DISTINCT contact_id FROM contacts_purchase WHERE source = 'bench'", [])]
     bench = "SELECT id FROM contacts_purchase WHERE source = 'bench'"
     sql(f"DELETE FROM reports_attribution WHERE purchase_id IN ({bench})")
     sql(f"DELETE FROM contacts_purchaseitem WHERE purchase_id IN ({bench})")
     sql("DELETE FROM contacts_purchase WHERE source = 'bench'")
+    for start in range(0, len(buyers), 5000):
+        with transaction.atomic():
+            contacts_refresh_purchase_stats(contact_ids=buyers[start : start + 5000])
 
 
 def _rows(statement: str, params: list) -> list[tuple]:

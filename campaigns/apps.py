@@ -9,16 +9,19 @@ class CampaignsConfig(AppConfig):
 
     def ready(self) -> None:
         from anymail.signals import tracking
+        from django.db.models.signals import post_migrate
 
         from contacts import hooks
         from segments import hooks as segment_hooks
 
-        from . import checks  # noqa: F401  (registers the system checks)
+        from . import checks, tallies  # noqa: F401  (checks registers the system checks)
         from .contact_hooks import EMAIL_TIMELINE, messages_erase, messages_merge
         from .demo import campaigns_demo_seed
         from .segment_hooks import campaign_options
         from .webhooks import tracking_received
 
+        # The triggers that keep the reports' tallies (campaigns.tallies), once their tables are migrated.
+        post_migrate.connect(tallies.install_after_migrate, sender=self, dispatch_uid="campaigns.tallies")
         tracking.connect(tracking_received, dispatch_uid="campaigns.tracking_received")
         hooks.on_contacts_erased(messages_erase)
         hooks.on_contacts_merged(messages_merge)

@@ -198,7 +198,11 @@ class Campaign(models.Model):
 
 
 class Message(models.Model):
-    """One campaign to one contact: its delivery state and what the contact did with it."""
+    """One campaign to one contact: its delivery state and what the contact did with it.
+
+    first_opened_at and first_clicked_at are the first human open and click: the reports count opened and
+    clicked messages by them (`campaigns.tallies`), so whatever records an open or a click sets them as
+    `campaigns.tracking` does."""
 
     class Status(models.TextChoices):
         QUEUED = "queued", _("Queued")
@@ -262,6 +266,8 @@ class Message(models.Model):
                 fields=["esp_message_id"], condition=Q(esp_message_id__isnull=False), name="message_esp_id_idx"
             ),
             models.Index(fields=["message_id"], name="message_message_id_idx"),
+            # On PostgreSQL also message_campaign_contact_cohort_idx, (campaign, contact) with status and
+            # bounced_at included, for the holdout comparison (migration 0007).
         ]
 
     def __str__(self) -> str:
@@ -328,3 +334,85 @@ class TrackingEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} · {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+# ------------------------------------------------------------------ tallies
+
+
+class TallyRow(models.Model):
+    """A row of a tally (`campaigns.tallies`): written only by the database's triggers, read by summing its
+    shards. Counts may go below 0 in one shard (a message counted in one backend's row, changed in another's);
+    the sum over the shards never does."""
+
+    shard = models.PositiveSmallIntegerField()
+
+    class Meta:
+        abstract = True
+
+
+def _count() -> models.BigIntegerField:
+    return models.BigIntegerField(default=0, db_default=0)
+
+
+class CampaignTally(TallyRow):
+    """A campaign's messages by state (its events are in EventHour). No foreign key constraint: the campaign's
+    messages are deleted before it, and their triggers still write here; the campaign's own trigger then
+    deletes these rows."""
+
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    recipients = _count()
+    sent = _count()
+    failed = _count()
+    skipped = _count()
+    held_out = _count()
+    delivered = _count()
+    bounced = _count()
+    complaints = _count()
+    unsubscribes = _count()
+    unique_opens = _count()
+    unique_clicks = _count()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["campaign", "shard"], name="campaign_tally_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id}/{self.shard}"
+
+
+class SentHour(TallyRow):
+    """The mail sent (status sent) in one UTC hour of its sent_at, and how much of it bounced, was opened and
+    was clicked by a person."""
+
+    hour = models.DateTimeField()
+    sent = _count()
+    bounced = _count()
+    opened = _count()
+    clicked = _count()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["hour", "shard"], name="sent_hour_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.hour:%Y-%m-%d %H}h/{self.shard}"
+
+
+class EventHour(TallyRow):
+    """A campaign's open and click events in one UTC hour (see CampaignTally for the missing constraint)."""
+
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    hour = models.DateTimeField()
+    opens = _count()
+    machine_opens = _count()
+    clicks = _count()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "hour", "shard"], name="event_hour_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id} {self.hour:%Y-%m-%d %H}h/{self.shard}"

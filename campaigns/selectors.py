@@ -1,10 +1,11 @@
 """Reads for campaign reports: the stats of CONTRACT §4 and §7, the progress of a send, the numbers of the
 campaign list, opens and clicks over time, clicks per link, recipients with their status.
 
-Everything is computed in the database with aggregate queries, whatever the campaign size: no
-Python loop over messages. Human and machine activity (privacy proxies, scanners, prefetch) are
-counted apart; the rates use human activity only. The money and holdout numbers are
-`campaigns.reports.campaigns`'s, from the counts made here.
+The counts come from the campaigns' tallies (`campaigns.tallies`), which the database keeps as messages and
+tracking events are written: a campaign of a million messages costs what one of ten does, and there is no
+Python loop over messages. Human and machine activity (privacy proxies, scanners, prefetch) are counted
+apart; the rates use human activity only. The money and holdout numbers are `campaigns.reports.campaigns`'s,
+from the counts made here.
 """
 
 import datetime as dt
@@ -12,7 +13,6 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from django.db.models import (
-    Aggregate,
     Case,
     CharField,
     Count,
@@ -23,6 +23,7 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
+    Sum,
     Value,
     When,
 )
@@ -30,13 +31,12 @@ from django.db.models.functions import Cast, Coalesce, NullIf, TruncDay, TruncHo
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .models import Campaign, Link, Message, TrackingEvent
+from . import tallies
+from .models import Campaign, CampaignTally, EventHour, Link, Message, TrackingEvent
 from .reports.campaigns import campaign_holdout, campaign_money, money_annotations, per_recipient
-from .stats import DELIVERED, STATS, group_stats
+from .stats import HUMAN_CLICK, HUMAN_OPEN, MACHINE_OPEN, STATS, group_stats
 
 OPEN, CLICK = TrackingEvent.Kind.OPEN, TrackingEvent.Kind.CLICK
-HUMAN_OPEN = Q(kind=OPEN, is_machine=False)
-HUMAN_CLICK = Q(kind=CLICK, is_machine=False)
 RATE_DIGITS = 4
 HOURLY_SPAN = dt.timedelta(hours=48)
 MAX_DAYS = 90
@@ -63,26 +63,6 @@ def _state_counts() -> dict[str, Count]:
     }
 
 
-def _message_counts() -> dict[str, Count]:
-    return {
-        "recipients": Count("pk"),
-        **_state_counts(),
-        "bounced": Count("pk", filter=Q(bounced_at__isnull=False)),
-        "complaints": Count("pk", filter=Q(complained_at__isnull=False)),
-        "unsubscribes": Count("pk", filter=Q(unsubscribed_at__isnull=False)),
-    }
-
-
-def _event_counts() -> dict[str, Count]:
-    return {
-        "opens": Count("pk", filter=HUMAN_OPEN),
-        "unique_opens": Count("message", filter=HUMAN_OPEN, distinct=True),
-        "machine_opens": Count("pk", filter=Q(kind=OPEN, is_machine=True)),
-        "clicks": Count("pk", filter=HUMAN_CLICK),
-        "unique_clicks": Count("message", filter=HUMAN_CLICK, distinct=True),
-    }
-
-
 def _with_rates(stats: dict) -> dict:
     """The mail numbers (MAIL_FIELDS) with their rates."""
     stats.update(
@@ -94,44 +74,35 @@ def _with_rates(stats: dict) -> dict:
 
 
 def campaign_stats(campaign: Campaign) -> dict:
-    """The numbers of CONTRACT §4 and §7 (STATS_FIELDS): one aggregate over the messages, one over the
-    tracking events, one over the attributed purchases, one over the purchases of the holdout window.
+    """The numbers of CONTRACT §4 and §7 (STATS_FIELDS) in four queries whatever the campaign's size: its
+    tallies (messages by state, events by hour), its attributed money, the purchases of its holdout window.
 
     delivered = sent − bounced; open_rate = unique_opens / delivered; click_rate = unique_clicks /
     delivered; click_to_open_rate = unique_clicks / unique_opens. unique_opens counts messages with
     at least one human open, opens counts human open events, machine_opens the others. The money and
     holdout numbers and their formulas are `campaigns.reports.campaigns`'s.
     """
-    messages = Message.objects.filter(campaign=campaign).aggregate(**_message_counts())
-    events = TrackingEvent.objects.filter(campaign=campaign, kind__in=[OPEN, CLICK]).aggregate(**_event_counts())
-    mail = _with_rates({**messages, **events})
+    counts = tallies.campaign_counts([campaign.pk])[campaign.pk]
+    mail = _with_rates(dict(counts))
     count = delivered(mail)
     money = campaign_money(campaign)
     numbers = {
         **mail,
         **money,
         **per_recipient(money, delivered=count),
-        **campaign_holdout(campaign, delivered=count, held_out=messages["held_out"]),
+        **campaign_holdout(campaign, delivered=count, held_out=counts["held_out"]),
     }
     return {name: numbers[name] for name in STATS_FIELDS}
 
 
 def campaigns_stats(campaign_ids: Collection[int]) -> dict[int, dict]:
-    """The mail numbers (MAIL_FIELDS) of many campaigns at once (an automation's mail steps), by campaign id:
-    the same two aggregates as `campaign_stats`, grouped by campaign, so the number of campaigns costs no
-    extra query. Money is `campaigns.reports.campaigns.campaigns_money` (one more query for them all); the
-    holdout comparison of an automation is over its enrollments, not its step campaigns, so it is not here."""
+    """The mail numbers (MAIL_FIELDS) of many campaigns at once (an automation's mail steps), by campaign id,
+    from the same tallies as `campaign_stats`: two queries for them all. Money is
+    `campaigns.reports.campaigns.campaigns_money` (one more query for them all); the holdout comparison of an
+    automation is over its enrollments, not its step campaigns, so it is not here."""
     if not campaign_ids:
         return {}
-    zero = dict.fromkeys([*_message_counts(), *_event_counts()], 0)
-    grouped: dict[int, dict] = {pk: dict(zero) for pk in campaign_ids}
-    messages = Message.objects.filter(campaign_id__in=campaign_ids).values("campaign_id").order_by()
-    events = TrackingEvent.objects.filter(campaign_id__in=campaign_ids, kind__in=[OPEN, CLICK])
-    for row in messages.annotate(**_message_counts()):
-        grouped[row["campaign_id"]].update(row)
-    for row in events.values("campaign_id").order_by().annotate(**_event_counts()):
-        grouped[row["campaign_id"]].update(row)
-    return {pk: _with_rates(stats) for pk, stats in grouped.items()}
+    return {pk: _with_rates(counts) for pk, counts in tallies.campaign_counts(campaign_ids).items()}
 
 
 def delivered(stats: dict) -> int:
@@ -165,10 +136,10 @@ def campaign_progress(campaign: Campaign) -> dict:
 # ------------------------------------------------------------------ the campaign list
 
 
-def _per_campaign(rows: QuerySet, aggregate: Aggregate) -> Coalesce:
-    """`aggregate` over the `rows` of the campaign in the outer query, 0 when it has none."""
-    grouped = rows.filter(campaign_id=OuterRef("pk")).order_by().values("campaign_id")
-    return Coalesce(Subquery(grouped.annotate(n=aggregate).values("n")[:1]), Value(0), output_field=IntegerField())
+def _tallied(column: str) -> Coalesce:
+    """A CampaignTally column of the campaign in the outer query (its shards summed), 0 when it has none."""
+    rows = CampaignTally.objects.filter(campaign_id=OuterRef("pk")).order_by().values("campaign_id")
+    return Coalesce(Subquery(rows.annotate(n=Sum(column)).values("n")[:1]), Value(0), output_field=IntegerField())
 
 
 def _share(part: str, whole: str) -> Expression:
@@ -176,20 +147,18 @@ def _share(part: str, whole: str) -> Expression:
     return Cast(part, FloatField()) / NullIf(Cast(whole, FloatField()), 0.0)
 
 
+LIST_COUNTS = {"delivered_count": "delivered", "opened_count": "unique_opens", "clicked_count": "unique_clicks"}
+
+
 def with_list_numbers(campaigns: QuerySet) -> QuerySet:
     """`campaigns` annotated with the list's columns, so one query gives a page and any column sorts:
     sent, delivered, open_rate, click_rate (null when nothing was delivered), revenue and romi (as
     `campaigns.reports.campaigns.money_annotations` computes them)."""
-    messages, events = Message.objects.all(), TrackingEvent.objects.all()
     # Aliases, not columns: the database computes each only inside the rate that uses it.
-    counts = {
-        "delivered_count": _per_campaign(messages.filter(DELIVERED), Count("pk")),
-        "opened_count": _per_campaign(events.filter(HUMAN_OPEN), Count("message_id", distinct=True)),
-        "clicked_count": _per_campaign(events.filter(HUMAN_CLICK), Count("message_id", distinct=True)),
-    }
+    counts = {name: _tallied(column) for name, column in LIST_COUNTS.items()}
     money = money_annotations()
     return campaigns.alias(**counts).annotate(
-        sent_count=_per_campaign(messages.filter(status=Message.Status.SENT), Count("pk")),
+        sent_count=_tallied("sent"),
         open_rate=_share("opened_count", "delivered_count"),
         click_rate=_share("clicked_count", "delivered_count"),
         revenue=money["revenue"],
@@ -224,31 +193,57 @@ def _start(campaign: Campaign) -> dt.datetime | None:
 def opens_clicks_over_time(campaign: Campaign, bucket: str = "auto", *, now: dt.datetime | None = None) -> list:
     """Opens (human and machine) and human clicks per time bucket, gaps filled with zeros.
 
-    bucket "hour" or "day" gives one size throughout; "auto" gives hours for the first 48 hours after
-    the campaign started, when most mail is read, then days (at most 90 of them). Times are local.
+    bucket "hour" or "day" gives one size throughout; "auto" gives hours for the first 48 hours from the
+    hour the campaign started in, when most mail is read, then days (at most 90 of them). Times are local.
     """
     start = _start(campaign)
     if start is None:
         return []
     now = max(now or timezone.now(), start)
     tz = timezone.get_current_timezone()
-    events = TrackingEvent.objects.filter(campaign=campaign, kind__in=[OPEN, CLICK], occurred_at__gte=start)
-    split = {"auto": start + HOURLY_SPAN, "hour": now + dt.timedelta(hours=1), "day": start}[bucket]
+    first = _hour_of(start, tz)
+    split = {"auto": first + HOURLY_SPAN, "hour": _hour_of(now, tz) + dt.timedelta(hours=1), "day": first}[bucket]
+    hourly, daily = _bucket_counts(campaign, first, split, tz)
     series: list[Bucket] = []
-    if split > start:
-        hourly = _counts(events.filter(occurred_at__lt=split), TruncHour("occurred_at", tzinfo=tz), tz)
-        hour = timezone.localtime(start, tz).replace(minute=0, second=0, microsecond=0).astimezone(dt.UTC)
+    if split > first:
+        hour = first
         while hour < min(split, now) or not series:
             series.append(_bucket(hourly, _local(hour, tz), hour, 1))
             hour += dt.timedelta(hours=1)
     if split <= now:
-        daily = _counts(events.filter(occurred_at__gte=split), TruncDay("occurred_at", tzinfo=tz), tz)
         day, last = _local(split, tz).date(), _local(now, tz).date()
         while day <= last and len(series) < MAX_DAYS + 48:
             midnight = dt.datetime.combine(day, dt.time())
             series.append(_bucket(daily, midnight, timezone.make_aware(midnight, tz), 24))
             day += dt.timedelta(days=1)
     return series
+
+
+def _hour_of(moment: dt.datetime, tz) -> dt.datetime:
+    """The start of the local hour `moment` falls in, in UTC."""
+    return timezone.localtime(moment, tz).replace(minute=0, second=0, microsecond=0).astimezone(dt.UTC)
+
+
+def _bucket_counts(campaign: Campaign, first: dt.datetime, split: dt.datetime, tz) -> tuple[dict, dict]:
+    """The counts from `first` on, by local hour before `split` and by local day from it: the campaign's
+    EventHour rows folded into local hours and days, or, in a zone whose hours are not whole UTC hours, its
+    events counted one by one."""
+    rows = tallies.event_hours(campaign.pk, first)
+    if tallies.whole_hours(first, split) and all(_local(row["hour"], tz).minute == 0 for row in rows):
+        hourly: dict[dt.datetime, dict] = {}
+        daily: dict[dt.datetime, dict] = {}
+        for row in rows:
+            local = _local(row["hour"], tz)
+            into, key = (hourly, local) if row["hour"] < split else (daily, dt.datetime.combine(local, dt.time()))
+            totals = into.setdefault(key, dict.fromkeys(tallies.tally_columns(EventHour), 0))
+            for name in totals:
+                totals[name] += row[name]
+        return hourly, daily
+    events = TrackingEvent.objects.filter(campaign=campaign, kind__in=[OPEN, CLICK], occurred_at__gte=first)
+    return (
+        _counts(events.filter(occurred_at__lt=split), TruncHour("occurred_at", tzinfo=tz), tz),
+        _counts(events.filter(occurred_at__gte=split), TruncDay("occurred_at", tzinfo=tz), tz),
+    )
 
 
 def _local(moment: dt.datetime, tz) -> dt.datetime:
@@ -263,7 +258,7 @@ def _counts(events: QuerySet, trunc, tz) -> dict:
         .annotate(
             opens=Count("pk", filter=HUMAN_OPEN),
             clicks=Count("pk", filter=HUMAN_CLICK),
-            machine_opens=Count("pk", filter=Q(kind=OPEN, is_machine=True)),
+            machine_opens=Count("pk", filter=MACHINE_OPEN),
         )
         .order_by("bucket")
     )

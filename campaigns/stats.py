@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Literal
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from .models import Message
+from .models import Message, TrackingEvent
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -26,6 +26,11 @@ if TYPE_CHECKING:
 # A delivered message: sent and not bounced. The message-level form of "delivered = sent − bounced" (a bounce
 # only ever happens to sent mail), for the queries that need the delivered messages themselves.
 DELIVERED = Q(status=Message.Status.SENT, bounced_at__isnull=True)
+# Tracking events by who made them: people, or machines (privacy proxies, scanners, prefetch), which never
+# count towards rates, segments or attribution.
+HUMAN_OPEN = Q(kind=TrackingEvent.Kind.OPEN, is_machine=False)
+HUMAN_CLICK = Q(kind=TrackingEvent.Kind.CLICK, is_machine=False)
+MACHINE_OPEN = Q(kind=TrackingEvent.Kind.OPEN, is_machine=True)
 
 Kind = Literal["count", "rate", "money", "ratio", "interval", "text"]
 Group = Literal["mail", "money", "holdout"]

@@ -13,8 +13,8 @@ or the sortable columns of the campaign list.
 The holdout comparison counts purchases of any channel, attributed or not, made within ATTRIBUTION_CLICK_DAYS
 after the campaign started (both ends included), by the contacts of its delivered messages (treated) and of its
 held-out ones; `lift.lift_stats` turns those counts into rates, lift, its interval and the verdict. The counting
-sums the window's purchases per buyer first and then meets the campaign's messages in one join, so no message
-is probed one by one and no purchase is looked at twice.
+sums the window's purchases per buyer first and then meets the campaign's messages in one join (each buyer's
+message found by index for a big campaign), so no purchase is looked at twice.
 
 This module reads campaigns' messages but not `campaigns.selectors`, which imports it: the callers pass the
 numbers they counted over the messages already (delivered, held out).
@@ -65,6 +65,8 @@ CENTS = Decimal("0.01")
 RATIO_DIGITS = 4
 MONEY = DecimalField(max_digits=14, decimal_places=2)
 TREATED, HELD_OUT = "treated", "held_out"
+# From this many delivered and held-out messages on, a campaign's buyers look their messages up one by one.
+PROBE_FROM = 100_000
 
 
 # ------------------------------------------------------------------ attributed money
@@ -144,13 +146,16 @@ def holdout_window(campaign: Campaign) -> tuple[dt.datetime, dt.datetime] | None
     return campaign.started_at, campaign.started_at + dt.timedelta(days=settings.ATTRIBUTION_CLICK_DAYS)
 
 
-def _bought_in_window(campaign: Campaign, start: dt.datetime, end: dt.datetime) -> dict[str, tuple[int, Decimal]]:
+def _bought_in_window(
+    campaign: Campaign, start: dt.datetime, end: dt.datetime, *, messages: int
+) -> dict[str, tuple[int, Decimal]]:
     """Per cohort (treated, held_out): contacts with a purchase in the window and those purchases' revenue.
 
-    One statement: the window's purchases summed per contact, joined on the contact to this campaign's
+    One statement: the window's purchases summed per contact, met on the contact with this campaign's
     delivered and held-out messages (a campaign has one message per contact, so one row per buyer), then
-    summed per cohort. The database picks how to join (an index probe per buyer, or one pass over the
-    messages); no message is looked at one by one."""
+    summed per cohort. A campaign of PROBE_FROM `messages` or more, on PostgreSQL, has each buyer look its
+    message up by index (a lateral join: a few days' buyers are far fewer than its messages); a smaller one
+    meets the buyers in one pass over its messages. No message is looked at one by one in Python."""
     spent = (
         Purchase.objects.filter(purchased_at__gte=start, purchased_at__lte=end)
         .values("contact_id")
@@ -166,10 +171,13 @@ def _bought_in_window(campaign: Campaign, start: dt.datetime, end: dt.datetime) 
     )
     spent_sql, spent_params = spent.query.sql_with_params()
     cohorts_sql, cohorts_params = cohorts.query.sql_with_params()
-    statement = (
-        "SELECT m.cohort, COUNT(*), SUM(p.spent) "
-        f"FROM ({spent_sql}) AS p JOIN ({cohorts_sql}) AS m ON m.contact_id = p.contact_id GROUP BY m.cohort"
-    )
+    if connection.vendor == "postgresql" and messages >= PROBE_FROM:
+        # OFFSET 0 keeps the subquery apart, so the planner cannot turn it back into a hash join.
+        each = f"SELECT c.cohort FROM ({cohorts_sql}) AS c WHERE c.contact_id = p.contact_id OFFSET 0"
+        joined = f"CROSS JOIN LATERAL ({each}) AS m"
+    else:
+        joined = f"JOIN ({cohorts_sql}) AS m ON m.contact_id = p.contact_id"
+    statement = f"SELECT m.cohort, COUNT(*), SUM(p.spent) FROM ({spent_sql}) AS p {joined} GROUP BY m.cohort"
     with connection.cursor() as cursor:
         cursor.execute(statement, (*spent_params, *cohorts_params))
         rows = cursor.fetchall()
@@ -179,7 +187,8 @@ def _bought_in_window(campaign: Campaign, start: dt.datetime, end: dt.datetime) 
 def holdout_groups(campaign: Campaign, *, delivered: int, held_out: int) -> Groups:
     """The counts `lift_stats` judges; `delivered` and `held_out` are the caller's message counts."""
     window = holdout_window(campaign)
-    bought = _bought_in_window(campaign, *window) if window and (delivered or held_out) else {}
+    messages = delivered + held_out
+    bought = _bought_in_window(campaign, *window, messages=messages) if window and messages else {}
     treated_converted, treated_revenue = bought.get(TREATED, (0, Decimal(0)))
     holdout_converted, holdout_revenue = bought.get(HELD_OUT, (0, Decimal(0)))
     return Groups(

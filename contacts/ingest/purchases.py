@@ -4,15 +4,15 @@ from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .. import hooks
 from ..models import Product, Purchase, PurchaseItem, Store
 from ..serializers import PurchaseInSerializer, read_input, validate_each
-from ..services import PurchaseLine, contact_resolve, contacts_refresh_purchase_stats, purchase_record
-from .common import Contacts, Errors, batch_result, contact_refs, contacts_lock, lookup, rows_insert
+from ..services import PurchaseLine, contact_resolve, contacts_add_purchases, purchase_record
+from .common import Contacts, Errors, batch_result, contact_refs, lookup, rows_insert
 
 PURCHASE_COLUMNS = (
     "contact_id",
@@ -108,14 +108,7 @@ def purchases_record_bulk(*, items: list) -> dict:
 
 def _split_new_purchases(valid: dict[int, dict]) -> tuple[dict[int, dict], int]:
     """Items whose (source, external_id) is neither stored nor repeated earlier in the batch."""
-    keyed = [(c["source"], c["external_id"]) for c in valid.values() if c["external_id"]]
-    stored = set()
-    if keyed:
-        stored = set(
-            Purchase.objects.filter(
-                source__in={s for s, _e in keyed}, external_id__in={e for _s, e in keyed}
-            ).values_list("source", "external_id")
-        )
+    stored = _stored_keys({(c["source"], c["external_id"]) for c in valid.values() if c["external_id"]})
     new, duplicates = {}, 0
     for index, clean in valid.items():
         key = (clean["source"], clean["external_id"])
@@ -126,6 +119,26 @@ def _split_new_purchases(valid: dict[int, dict]) -> tuple[dict[int, dict], int]:
             stored.add(key)
         new[index] = clean
     return new, duplicates
+
+
+def _stored_keys(keys: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which of these (source, external_id) keys are stored. On PostgreSQL each key is one probe of the unique
+    index (a LATERAL subquery per key): given the sources and the ids as two lists, or joined with the keys, the
+    planner may read every stored key of the source instead, a cost that grows with the orders stored."""
+    if not keys:
+        return set()
+    if connection.vendor != "postgresql":
+        found = Purchase.objects.filter(source__in={s for s, _e in keys}, external_id__in={e for _s, e in keys})
+        return {key for key in found.values_list("source", "external_id") if key in keys}
+    sources, external_ids = zip(*keys, strict=True)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT k.source, k.external_id FROM unnest(%s::text[], %s::text[]) AS k(source, external_id) "
+            f"CROSS JOIN LATERAL (SELECT 1 FROM {Purchase._meta.db_table} p WHERE p.source = k.source "
+            "AND p.external_id = k.external_id AND p.external_id IS NOT NULL LIMIT 1) AS stored",
+            [list(sources), list(external_ids)],
+        )
+        return set(cursor.fetchall())
 
 
 def _purchases_insert(
@@ -166,7 +179,7 @@ def _purchases_insert(
         returning=False,
     )
     hooks.purchases_stored(purchase_ids)
-    contacts_refresh_purchase_stats(contact_ids=contacts_lock(contact_ids))
+    contacts_add_purchases(contact_ids=contact_ids, purchase_ids=purchase_ids)
     by_channel: dict[str, list[int]] = {}
     for contact_id, c in zip(contact_ids, cleans, strict=True):
         if contact_id is not None:

@@ -51,6 +51,7 @@ from .contacts import (
     identifiers_conflict,
 )
 from .derived import (
+    contacts_add_purchases,
     contacts_recompute_all,
     contacts_refresh_funnel,
     contacts_refresh_purchase_stats,
@@ -90,6 +91,7 @@ __all__ = [
     "contact_resolve",
     "contact_update",
     "contact_upsert",
+    "contacts_add_purchases",
     "contacts_add_tag",
     "contacts_erase",
     "contacts_raise_stage",

@@ -1,11 +1,13 @@
 """Derived state of Contact kept set-based: purchase aggregates, funnel stage and RFM scores
 (the RFM rule itself is `contacts.rfm`'s)."""
 
+import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
+from django.db import connection
 from django.db.models import (
     Case,
     Exists,
@@ -19,9 +21,9 @@ from django.db.models import (
 from django.utils import timezone
 
 from .. import hooks
-from ..lifecycle import lifecycles_of
+from ..lifecycle import lifecycles_of, with_lifecycle
 from ..models import Activity, Contact, FunnelStage, Purchase
-from ..purchase_stats import refresh_buyers
+from ..purchase_stats import Stages, id_list, purchases_add, refresh_buyers
 from ..rfm import rfm_apply, rfm_breakpoints_compute
 from .base import contact_changed
 
@@ -41,18 +43,58 @@ def funnel_stage_case() -> Any:
 
 
 def contacts_refresh_purchase_stats(*, contact_ids: Iterable[int]) -> None:
-    """Recompute purchase aggregates, funnel stage and RFM of these contacts, set-based:
-    one UPDATE for those with purchases, and a reset for any that no longer have one. Contacts whose
+    """Recompute purchase aggregates, funnel stage and RFM of these contacts from all their purchases,
+    set-based: one UPDATE for those with purchases, and a reset for any that no longer have one. Contacts whose
     lifecycle this moves are reported to `hooks.lifecycle_changed`."""
     ids = sorted(set(contact_ids))
     if not ids:
         return
     now = timezone.now()
-    before = lifecycles_of(ids, now=now) if hooks.lifecycle_watched() else None
-    buyers: set[int] = set()
+    watched = hooks.lifecycle_watched()
+    before = lifecycles_of(ids, now=now) if watched else None
+    after = _reaggregate(ids, now=now, watched=watched)
+    contact_changed(ids)
+    if before is not None:
+        _report_lifecycle_moves(before, after)
+
+
+def contacts_add_purchases(*, contact_ids: Iterable[int | None], purchase_ids: list[int]) -> None:
+    """Count purchases just inserted (in this transaction) into their buyers' aggregates, funnel stage and
+    RFM, with the same result as `contacts_refresh_purchase_stats`: added to what is stored for buyers who
+    have purchases counted, read again from all purchases for the others (a first purchase). The buyers are
+    locked in id order first, so that concurrent batches touching the same contacts wait for each other
+    instead of deadlocking. Contacts whose lifecycle this moves are reported to `hooks.lifecycle_changed`."""
+    ids = sorted({pk for pk in contact_ids if pk is not None})
+    if not ids:
+        return
+    now = timezone.now()
+    watched = hooks.lifecycle_watched()
+    before = _lock(ids, now=now, watched=watched)
+    after = purchases_add(purchase_ids=purchase_ids, contact_ids=ids, now=now)
+    after |= _reaggregate([pk for pk in ids if pk not in after], now=now, watched=watched)
+    contact_changed(ids)
+    if before is not None:
+        _report_lifecycle_moves(before, after)
+
+
+def _lock(ids: list[int], *, now: dt.datetime, watched: bool) -> Stages | None:
+    """Lock these contacts in id order; with their lifecycle before the write when someone listens to its
+    moves (the same query)."""
+    contacts = Contact.objects.filter(pk__in=id_list(ids)).order_by("pk").select_for_update(no_key=True)
+    if watched:
+        return dict(with_lifecycle(contacts, now=now).values_list("pk", "lifecycle"))
+    if connection.vendor == "postgresql":
+        list(contacts.values_list("pk", flat=True))
+    return None
+
+
+def _reaggregate(ids: list[int], *, now: dt.datetime, watched: bool) -> Stages:
+    """The aggregates of these contacts read again from all their purchases; returns the buyers' lifecycle
+    after the write, and the others' too when someone listens to lifecycle moves."""
+    after: Stages = {}
     for start in range(0, len(ids), 5000):
-        buyers |= refresh_buyers(ids[start : start + 5000])
-    others = [i for i in ids if i not in buyers]
+        after |= refresh_buyers(ids[start : start + 5000], now=now)
+    others = [i for i in ids if i not in after]
     if others:
         non_buyers = Contact.objects.filter(pk__in=others)
         non_buyers.filter(purchase_count__gt=0).update(
@@ -66,9 +108,9 @@ def contacts_refresh_purchase_stats(*, contact_ids: Iterable[int]) -> None:
             updated_at=timezone.now(),
         )
         non_buyers.update(funnel_stage=funnel_stage_case())
-    contact_changed(ids)
-    if before is not None:
-        _report_lifecycle_moves(before, lifecycles_of(ids, now=now))
+        if watched:
+            after |= lifecycles_of(others, now=now)
+    return after
 
 
 def _report_lifecycle_moves(before: dict[int, str | None], after: dict[int, str | None]) -> None:

@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 from .. import hooks
 from ..models import Contact, Product, Purchase, PurchaseItem, Store
 from .base import ensure_not_erased
-from .derived import contacts_refresh_purchase_stats
+from .derived import contacts_add_purchases
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,6 @@ def purchase_record(
         ]
     )
     hooks.purchases_stored([purchase.pk])
-    contacts_refresh_purchase_stats(contact_ids=[contact.pk])
+    contacts_add_purchases(contact_ids=[contact.pk], purchase_ids=[purchase.pk])
     hooks.purchases_recorded({channel: [contact.pk]})
     return purchase, True

@@ -12,13 +12,14 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from campaigns.models import Campaign, EmailTemplate, Link, Message, TrackingEvent
+from campaigns.models import Campaign, EmailTemplate, Link, Message
 from campaigns.reports.models import Attribution
 from campaigns.services import campaign_create, template_create
 from contacts.models import Channel
 from contacts.services import purchase_record
 from segments.models import Segment
 from segments.services import segment_create, static_add
+from tests.campaigns.tracked import tracked
 from tests.factories import ContactFactory, MemberFactory, StoreFactory
 
 pytestmark = pytest.mark.django_db
@@ -323,19 +324,8 @@ def sent_campaign(campaign):
             campaign=campaign, contact=ContactFactory(email=f"r{n}@example.com"), status="sent", sent_at=timezone.now()
         )
         messages.append(msg)
-    now = timezone.now()
-    Message.objects.filter(pk=messages[0].pk).update(
-        first_opened_at=now, first_clicked_at=now, open_count=1, click_count=1
-    )
     for kind, machine, with_link in (("open", False, False), ("open", True, False), ("click", False, True)):
-        TrackingEvent.objects.create(
-            message=messages[0],
-            campaign=campaign,
-            contact=messages[0].contact,
-            kind=kind,
-            is_machine=machine,
-            link=link if with_link else None,
-        )
+        tracked(messages[0], kind, machine=machine, link=link if with_link else None)
     Message.objects.create(
         campaign=campaign, contact=ContactFactory(email="off@example.com"), status="skipped", skip_reason="no_consent"
     )
@@ -472,7 +462,7 @@ def earning_campaign(campaign, *, cost: str = "100") -> Campaign:
     ]
     clicker = messages[0]
     for kind in ("open", "click"):
-        TrackingEvent.objects.create(message=clicker, campaign=campaign, contact=clicker.contact, kind=kind)
+        tracked(clicker, kind)
     bought(clicker.contact, "150.00")
     bought(clicker.contact, "90.50", Channel.IN_STORE)
     return campaign

@@ -4,10 +4,11 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from campaigns.models import Campaign, EmailTemplate, Message, TrackingEvent
+from campaigns.models import Campaign, EmailTemplate, Message
 from campaigns.selectors import STATS_FIELDS
 from segments.models import Segment
 from segments.services import segment_create
+from tests.campaigns.tracked import tracked
 from tests.factories import ContactFactory
 
 pytestmark = pytest.mark.django_db
@@ -242,8 +243,8 @@ def test_stats_have_exactly_the_contract_fields(api, template, segments):
     msg = Message.objects.create(
         campaign=campaign, contact=ContactFactory(), status=Message.Status.SENT, sent_at=timezone.now()
     )
-    TrackingEvent.objects.create(message=msg, campaign=campaign, contact=msg.contact, kind="open")
-    TrackingEvent.objects.create(message=msg, campaign=campaign, contact=msg.contact, kind="open", is_machine=True)
+    tracked(msg, "open")
+    tracked(msg, "open", machine=True)
 
     stats = api.get(f"/api/v1/campaigns/{campaign.pk}/stats/").json()
 

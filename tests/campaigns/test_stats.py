@@ -20,6 +20,7 @@ from campaigns.selectors import (
     opens_clicks_over_time,
     recipients_page,
 )
+from tests.campaigns.tracked import tracked
 from tests.factories import ContactFactory
 
 pytestmark = pytest.mark.django_db
@@ -37,15 +38,7 @@ def message(campaign, status=Message.Status.SENT, **fields):
 
 
 def event(msg, kind, *, machine=False, at=None, link=None):
-    return TrackingEvent.objects.create(
-        message=msg,
-        campaign=msg.campaign,
-        contact=msg.contact,
-        kind=kind,
-        is_machine=machine,
-        occurred_at=at or START,
-        link=link,
-    )
+    return tracked(msg, kind, machine=machine, at=at or START, link=link)
 
 
 def opened(msg, times=1, machine=False, at=None):
@@ -167,7 +160,7 @@ def test_stats_take_four_queries_whatever_the_number_of_messages(campaign):
     with CaptureQueriesContext(connection) as queries:
         campaign_stats(campaign)
 
-    # messages, tracking events, attributed money, the purchases of the holdout window
+    # the tallies of messages and of events, attributed money, the purchases of the holdout window
     assert len(queries) == 4
 
 
@@ -224,6 +217,17 @@ def test_over_time_can_be_asked_in_days_only(campaign):
 
     assert {b.hours for b in series} == {24}
     assert sum(b.opens for b in series) == 2
+
+
+def test_over_time_in_a_zone_half_an_hour_off_utc_counts_by_that_zones_own_hours(campaign, settings):
+    settings.TIME_ZONE = "Asia/Kolkata"  # UTC+5:30: START, 9:00 UTC, is 14:30 there
+    reader = message(campaign)
+    opened(reader, at=START + dt.timedelta(minutes=10))  # 14:40
+    opened(reader, at=START + dt.timedelta(minutes=40))  # 15:10
+
+    series = opens_clicks_over_time(campaign, "hour", now=START + dt.timedelta(hours=2))
+
+    assert [(timezone.localtime(b.start).hour, b.opens) for b in series[:3]] == [(14, 1), (15, 1), (16, 0)]
 
 
 def test_a_campaign_not_started_has_no_series(campaign):

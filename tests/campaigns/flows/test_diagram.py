@@ -18,6 +18,7 @@ from campaigns.flows.models import Flow
 from campaigns.models import Message, TrackingEvent
 from contacts.models import Contact
 from segments.services import segment_create
+from tests.campaigns.tracked import tracked
 from tests.factories import ContactFactory, MemberFactory
 
 pytestmark = pytest.mark.django_db
@@ -76,7 +77,7 @@ def ran(nested_flow, django_capture_on_commit_callbacks):
             engine.tick(seconds=5)
     reader = Message.objects.order_by("pk").first()
     for kind in (TrackingEvent.Kind.OPEN, TrackingEvent.Kind.CLICK):
-        TrackingEvent.objects.create(message=reader, campaign=reader.campaign, contact=reader.contact, kind=kind)
+        tracked(reader, kind)
     return nested_flow
 
 

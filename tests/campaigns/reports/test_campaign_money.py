@@ -14,6 +14,7 @@ from django.test.utils import CaptureQueriesContext
 
 from campaigns import links, tracking
 from campaigns.models import Campaign, EmailTemplate, Link, Message
+from campaigns.reports import campaigns as campaigns_report
 from campaigns.reports.campaigns import campaigns_money, holdout_groups
 from campaigns.selectors import campaign_stats
 from campaigns.tokens import message_token
@@ -283,7 +284,19 @@ def test_the_comparison_costs_one_query_over_the_purchases_whatever_their_number
     with CaptureQueriesContext(connection) as queries:
         campaign_stats(compared)
 
-    assert len(queries) == 4  # messages, tracking events, attributed money, purchases of the window
+    assert len(queries) == 4  # the tallies of messages and of events, attributed money, purchases of the window
+
+
+def test_a_big_campaigns_buyers_find_their_messages_by_index_with_the_same_counts(compared, monkeypatch):
+    counted_in_one_pass = holdout_groups(compared, delivered=100, held_out=100)
+    monkeypatch.setattr(campaigns_report, "PROBE_FROM", 1)
+
+    with CaptureQueriesContext(connection) as queries:
+        looked_up = holdout_groups(compared, delivered=100, held_out=100)
+
+    assert looked_up == counted_in_one_pass
+    assert (looked_up.treated_converted, looked_up.holdout_converted) == (20, 10)
+    assert ("LATERAL" in queries[0]["sql"]) is (connection.vendor == "postgresql")
 
 
 def test_the_schema_publishes_money_as_decimal_strings_and_the_interval_as_a_pair(client):

@@ -20,10 +20,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from campaigns.flows.models import Flow, FlowMail
-from campaigns.models import Campaign, EmailTemplate, Message, TrackingEvent
+from campaigns.models import Campaign, EmailTemplate, Message
 from campaigns.reports.models import Attribution, Spend
 from contacts.models import Activity, Contact, LoyaltyMember, Purchase, VisitorIdentity
 from contacts.services import contacts_refresh_purchase_stats
+from tests.campaigns.tracked import tracked
 
 from .kpi_reference import SOURCES, Reference, load
 
@@ -161,14 +162,7 @@ def _mail(data, when, pick, campaigns: list[Campaign]) -> list[Message]:
         for kind, machine in data.draw(
             st.lists(st.tuples(st.sampled_from(["open", "click"]), st.booleans()), max_size=3)
         ):
-            TrackingEvent.objects.create(
-                message=message,
-                campaign=message.campaign,
-                contact=message.contact,
-                kind=kind,
-                is_machine=machine,
-                occurred_at=sent_at or data.draw(when),
-            )
+            tracked(message, kind, machine=machine, at=sent_at or data.draw(when))
         messages.append(message)
     return messages
 
