@@ -42,7 +42,9 @@ from django.db.models import (
 from django.db.models.functions import Lag, TruncDate
 from django.utils import timezone
 
+from contacts.ingest.common import rows_insert
 from contacts.models import Contact, LoyaltyMember, Purchase
+from contacts.purchase_stats import id_list
 
 from .models import NO_PURCHASE, BuyerDay, PurchaseFact, SalesDay
 
@@ -153,9 +155,9 @@ def sync(contact_ids: Iterable[int], *, since: dt.datetime | None = None) -> Non
             row[0]: Fact(row[1], row[2], row[3], row[4], row[1] in members, row[6], row[7])
             for row in _desired(ids, since)
         }
-        stored_facts = PurchaseFact.objects.filter(contact_id__in=ids)
+        stored_facts = PurchaseFact.objects.filter(contact_id__in=id_list(ids))
         if since is not None:
-            stored_facts = PurchaseFact.objects.filter(pk__in=sorted(desired))
+            stored_facts = PurchaseFact.objects.filter(pk__in=id_list(sorted(desired)))
         stored = {row[0]: Fact(*row[1:]) for row in stored_facts.values_list("pk", *FACT_FIELDS)}
         changes, gone, fresh = Changes(), [], []
         for pk in stored.keys() | desired.keys():
@@ -167,10 +169,10 @@ def sync(contact_ids: Iterable[int], *, since: dt.datetime | None = None) -> Non
                 gone.append(pk)
             if new is not None:
                 changes.count(new, +1)
-                fresh.append(PurchaseFact(pk, **new._asdict()))
+                fresh.append((pk, *new))
         if gone:
-            PurchaseFact.objects.filter(pk__in=gone).delete()
-        PurchaseFact.objects.bulk_create(fresh, batch_size=1000)
+            PurchaseFact.objects.filter(pk__in=id_list(gone)).delete()
+        rows_insert(PurchaseFact, ("purchase_id", *FACT_FIELDS), fresh, returning=False)
         changes.apply()
 
 
@@ -179,7 +181,7 @@ def _lock(ids: list[int]) -> set[int]:
     active = LoyaltyMember.objects.filter(contact_id=OuterRef("pk"), status=LoyaltyMember.Status.ACTIVE)
     rows = (
         Contact.objects.select_for_update(of=("self",))
-        .filter(pk__in=ids)
+        .filter(pk__in=id_list(ids))
         .order_by("pk")
         .annotate(member=Exists(active))
         .values_list("pk", "member")
@@ -190,7 +192,7 @@ def _lock(ids: list[int]) -> set[int]:
 def _desired(ids: list[int], since: dt.datetime | None) -> QuerySet:
     """The facts of these contacts' purchases (made from `since` on, when given) as the purchases say; the
     club column is left for the caller (False here)."""
-    purchases = Purchase.objects.filter(contact_id__in=ids)
+    purchases = Purchase.objects.filter(contact_id__in=id_list(ids))
     if since is not None:
         # A window over each purchase alone gives its own time, filtered after the contact's lags are read
         # (the filter selects that column too, after the facts').
@@ -200,16 +202,19 @@ def _desired(ids: list[int], since: dt.datetime | None) -> QuerySet:
 
 
 def club_sync(contact_ids: Iterable[int]) -> None:
-    """Sync the contacts among these whose counted club membership no longer matches their membership now."""
-    active = LoyaltyMember.objects.filter(contact_id=OuterRef("contact_id"), status=LoyaltyMember.Status.ACTIVE)
-    stale = (
-        PurchaseFact.objects.filter(contact_id__in=sorted(set(contact_ids)))
-        .annotate(active=Exists(active))
-        .exclude(club=F("active"))
-        .values_list("contact_id", flat=True)
-        .distinct()
+    """Sync the contacts among these whose counted club membership no longer matches their membership now.
+    Two index reads (their active memberships, the distinct club flags of their facts) compared here: a
+    membership test inside the fact query makes PostgreSQL hash every active membership of the club."""
+    ids = sorted(set(contact_ids))
+    if not ids:
+        return
+    members = set(
+        LoyaltyMember.objects.filter(contact_id__in=id_list(ids), status=LoyaltyMember.Status.ACTIVE).values_list(
+            "contact_id", flat=True
+        )
     )
-    sync(list(stale))
+    counted = PurchaseFact.objects.filter(contact_id__in=id_list(ids)).values_list("contact_id", "club").distinct()
+    sync({contact for contact, club in counted if club != (contact in members)})
 
 
 # ------------------------------------------------------------------ hooks
@@ -217,7 +222,7 @@ def club_sync(contact_ids: Iterable[int]) -> None:
 
 def purchases_stored(purchase_ids: list[int]) -> None:
     """New purchases (one, or a bulk batch), inside the inserting transaction."""
-    rows = Purchase.objects.filter(pk__in=purchase_ids).values_list("contact_id", "purchased_at")
+    rows = Purchase.objects.filter(pk__in=id_list(purchase_ids)).values_list("contact_id", "purchased_at")
     contacts = {contact for contact, _at in rows}
     if not contacts:
         return
