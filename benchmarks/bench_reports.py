@@ -192,10 +192,11 @@ def section_ingest(batches: int) -> None:
 
 def remove_bench_purchases() -> None:
     """The data set as it was: the benchmark's purchases go with their items and attribution, and their
-    buyers' stored aggregates are read again from the purchases left (ingestion adds a batch to what is
-    stored, so aggregates left counting deleted purchases would be off at the next run)."""
+    buyers' stored aggregates and sales rollups are read again from the purchases left (ingestion adds a
+    batch to what is stored, so aggregates left counting deleted purchases would be off at the next run)."""
     from django.db import transaction
 
+    from campaigns.reports import rollups
     from contacts.services import contacts_refresh_purchase_stats
 
     buyers = [row[0] for row in _rows("SELECT DISTINCT contact_id FROM contacts_purchase WHERE source = 'bench'", [])]
@@ -206,6 +207,7 @@ def remove_bench_purchases() -> None:
     for start in range(0, len(buyers), 5000):
         with transaction.atomic():
             contacts_refresh_purchase_stats(contact_ids=buyers[start : start + 5000])
+            rollups.sync(buyers[start : start + 5000])
 
 
 def _rows(statement: str, params: list) -> list[tuple]:
