@@ -177,10 +177,11 @@ def sync(contact_ids: Iterable[int], *, since: dt.datetime | None = None) -> Non
 
 
 def _lock(ids: list[int]) -> set[int]:
-    """Lock the contacts (two syncs of a contact queue) and return those with an active club membership."""
+    """Lock the contacts (two syncs of a contact queue; a no-key lock, which leaves rows that refer to them
+    writable meanwhile) and return those with an active club membership."""
     active = LoyaltyMember.objects.filter(contact_id=OuterRef("pk"), status=LoyaltyMember.Status.ACTIVE)
     rows = (
-        Contact.objects.select_for_update(of=("self",))
+        Contact.objects.select_for_update(of=("self",), no_key=True)
         .filter(pk__in=id_list(ids))
         .order_by("pk")
         .annotate(member=Exists(active))
