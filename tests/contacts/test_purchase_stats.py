@@ -10,7 +10,6 @@ from decimal import Decimal
 import pytest
 import time_machine
 from django.conf import settings as django_settings
-from django.db import transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -18,6 +17,7 @@ from contacts import hooks
 from contacts.ingest import purchase_ingest, purchases_record_bulk
 from contacts.models import Contact, FunnelStage, Purchase, RfmBreakpoints
 from contacts.services import contacts_refresh_purchase_stats
+from tests.examples import rolled_back
 
 pytestmark = pytest.mark.django_db
 
@@ -141,17 +141,6 @@ def new_orders(drawn: list[dict], ids: list[int]) -> list[dict]:
             key = items[-1]["external_id"]
         items.append(order(contact_id, key, at, sale["total"]))
     return items
-
-
-class rolled_back(transaction.Atomic):
-    """One example's rows, undone afterwards so the next example starts from the fixture's."""
-
-    def __init__(self) -> None:
-        super().__init__(using=None, savepoint=True, durable=False)
-
-    def __exit__(self, *exc) -> None:
-        transaction.set_rollback(True)
-        super().__exit__(*exc)
 
 
 def test_ingested_purchases_leave_the_buyers_as_the_reference_says(buyers):

@@ -8,7 +8,6 @@ from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
-from django.db import transaction
 from django.test import override_settings
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
@@ -19,6 +18,7 @@ from contacts import merging
 from contacts.ingest import purchase_ingest, purchases_record_bulk
 from contacts.models import Contact, LoyaltyMember
 from contacts.services import purchase_record
+from tests.examples import rolled_back
 
 from . import attribution_reference as reference
 
@@ -166,17 +166,6 @@ def ingest(path: str, drawn: list[dict], times: list[dt.datetime], contacts: lis
 
 def expected(*, click_days: int = 5, open_days: int = 1) -> dict[int, reference.Credit]:
     return reference.credits(*reference.load(), click_days=click_days, open_days=open_days)
-
-
-class rolled_back(transaction.Atomic):
-    """One example's rows, undone afterwards so the next example starts from the fixture's."""
-
-    def __init__(self) -> None:
-        super().__init__(using=None, savepoint=True, durable=False)
-
-    def __exit__(self, *exc) -> None:
-        transaction.set_rollback(True)
-        super().__exit__(*exc)
 
 
 def test_ingested_purchases_are_credited_as_the_reference_says(people):
