@@ -11,7 +11,10 @@ from .contacts import Contact
 
 
 class Purchase(models.Model):
-    contact = models.ForeignKey(Contact, verbose_name=_("contact"), on_delete=models.CASCADE, related_name="purchases")
+    # No index of its own: purchase_contact_time_idx leads with the contact (one index less per insert).
+    contact = models.ForeignKey(
+        Contact, verbose_name=_("contact"), on_delete=models.CASCADE, related_name="purchases", db_index=False
+    )
     source = models.CharField(
         _("source system"),
         max_length=50,
@@ -57,7 +60,10 @@ class Purchase(models.Model):
 
 class PurchaseItem(models.Model):
     purchase = models.ForeignKey(Purchase, verbose_name=_("purchase"), on_delete=models.CASCADE, related_name="items")
-    product = models.ForeignKey(Product, verbose_name=_("product"), on_delete=models.PROTECT, related_name="items")
+    # No index of its own: item_product_purchase_idx leads with the product.
+    product = models.ForeignKey(
+        Product, verbose_name=_("product"), on_delete=models.PROTECT, related_name="items", db_index=False
+    )
     quantity = models.PositiveIntegerField(_("quantity"), default=1)
     unit_price = models.DecimalField(_("unit price"), max_digits=12, decimal_places=2)
 
