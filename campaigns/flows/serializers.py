@@ -5,6 +5,8 @@ from typing import Any
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from contacts.serializers.fields import StrictCharField
+
 from .definition import FlowDefinitionSerializer
 from .models import Enrollment, Flow
 from .presets import PRESETS
@@ -39,7 +41,7 @@ class FlowSerializer(serializers.ModelSerializer):
 class FlowWriteSerializer(FlowDefinitionSerializer):
     """A flow's definition, plus a free description for the team."""
 
-    description = serializers.CharField(required=False, allow_blank=True, max_length=2000, help_text=_("For the team."))
+    description = StrictCharField(required=False, allow_blank=True, max_length=2000, help_text=_("For the team."))
 
 
 class EnrollmentSerializer(serializers.ModelSerializer):

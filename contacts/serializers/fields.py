@@ -74,11 +74,14 @@ def _messages(error: DjangoValidationError) -> list[str]:
 
 class StrictCharField(serializers.CharField):
     """Text that must come as a JSON string: DRF's CharField would also take numbers, which the schema
-    (type string) does not allow."""
+    (type string) does not allow. Its length is checked as sent, like the schema's maxLength: DRF checks it
+    after trimming, so a value one space too long would pass."""
 
     def to_internal_value(self, data: Any) -> str:
         if not isinstance(data, str):
             self.fail("invalid")
+        if self.max_length is not None and len(data) > self.max_length:
+            self.fail("max_length", max_length=self.max_length)
         return super().to_internal_value(data)
 
 
