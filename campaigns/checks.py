@@ -49,3 +49,28 @@ def webhook_secret_deploy_check(app_configs, **kwargs) -> list:
             id="campaigns.E001",
         )
     ]
+
+
+@register(Tags.database)
+def brand_postal_address_check(app_configs, databases=None, **kwargs) -> list:
+    """Marketing mail must carry the sender's postal address; the layout prints the brand's. Reads the
+    database, so it runs with `check --database default` and `migrate`, like Django's database checks."""
+    if not databases:
+        return []
+    from django.db import DatabaseError
+
+    from .branding import current_brand
+
+    try:
+        brand = current_brand()
+    except DatabaseError:  # not migrated yet
+        return []
+    if brand.postal_address.strip():
+        return []
+    return [
+        Warning(
+            "The brand settings have no postal address: marketing mail must carry the sender's postal address.",
+            hint="Fill it in at Campaigns → Brand in the back office.",
+            id="campaigns.W003",
+        )
+    ]

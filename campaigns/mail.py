@@ -13,6 +13,8 @@ from django.utils.html import escape
 from django.utils.translation import gettext as _
 
 from . import links
+from .brand import Brand
+from .branding import current_brand, sender_parts
 from .models import Campaign, EmailTemplate
 from .rendering import Compiled, Rendered
 from .tokens import message_token
@@ -34,16 +36,17 @@ def message_urls(message_pk: int) -> dict:
     }
 
 
-def sender(campaign: Campaign | None) -> str:
-    """`from_name <from_email>`, falling back on DEFAULT_FROM_EMAIL for either part."""
-    default_name, default_email = parseaddr(settings.DEFAULT_FROM_EMAIL)
+def sender(campaign: Campaign | None, brand: Brand | None = None) -> str:
+    """`from_name <from_email>`: each part the campaign's, else the brand's, else DEFAULT_FROM_EMAIL's.
+    Pass `brand` when making many mails, so it is read once."""
+    default_name, default_email = sender_parts(brand or current_brand())
     name = (campaign.from_name if campaign else "") or default_name
     address = (campaign.from_email if campaign else "") or default_email
     return formataddr((name, address)) if name else address
 
 
-def sender_domain(campaign: Campaign | None) -> str:
-    return parseaddr(sender(campaign))[1].rpartition("@")[2] or "localhost"
+def sender_domain(campaign: Campaign | None, brand: Brand | None = None) -> str:
+    return parseaddr(sender(campaign, brand))[1].rpartition("@")[2] or "localhost"
 
 
 def with_unsubscribe_footer(html: str, url: str, language: str) -> str:
@@ -73,28 +76,55 @@ def unsubscribe_headers(urls: dict) -> dict:
     return {"List-Unsubscribe": ", ".join(targets), "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
 
 
-def new_message_id(campaign: Campaign | None) -> str:
-    return make_msgid(domain=sender_domain(campaign))
+def new_message_id(campaign: Campaign | None, brand: Brand | None = None) -> str:
+    return make_msgid(domain=sender_domain(campaign, brand))
 
 
 def build(
-    *, to: str, subject: str, text: str, html: str, campaign: Campaign | None, headers: dict | None = None
+    *,
+    to: str,
+    subject: str,
+    text: str,
+    html: str,
+    campaign: Campaign | None,
+    headers: dict | None = None,
+    brand: Brand | None = None,
 ) -> EmailMultiAlternatives:
     reply_to = [campaign.reply_to] if campaign and campaign.reply_to else []
     mail = EmailMultiAlternatives(
-        subject=subject, body=text, from_email=sender(campaign), to=[to], reply_to=reply_to, headers=headers or {}
+        subject=subject,
+        body=text,
+        from_email=sender(campaign, brand),
+        to=[to],
+        reply_to=reply_to,
+        headers=headers or {},
     )
     mail.attach_alternative(html, "text/html")
     return mail
 
 
 def campaign_mail(
-    *, campaign: Campaign, compiled: Compiled, rendered: Rendered, to: str, urls: dict, message_id: str
+    *,
+    campaign: Campaign,
+    compiled: Compiled,
+    rendered: Rendered,
+    to: str,
+    urls: dict,
+    message_id: str,
+    brand: Brand | None = None,
 ) -> EmailMultiAlternatives:
     """The tracked mail of one Message; `urls` comes from `message_urls`."""
     html = tracked_html(rendered, campaign=campaign, compiled=compiled, urls=urls)
     headers = {"Message-ID": message_id, **unsubscribe_headers(urls)}
-    return build(to=to, subject=rendered.subject, text=rendered.text, html=html, campaign=campaign, headers=headers)
+    return build(
+        to=to,
+        subject=rendered.subject,
+        text=rendered.text,
+        html=html,
+        campaign=campaign,
+        headers=headers,
+        brand=brand,
+    )
 
 
 def proof_mail(

@@ -17,6 +17,8 @@ from django.utils.translation import gettext_lazy as _
 from contacts.models import Contact
 from segments.models import Segment
 
+from .brand import Brand  # noqa: F401  (the brand settings have their own module; imported so Django finds them)
+
 # A scheduled campaign this long past its time has been missed (beat starts due ones every minute).
 OVERDUE_AFTER_SECONDS = 120
 # The largest share of a campaign's audience that may be held out (CONTRACT §7).
@@ -115,7 +117,11 @@ class Campaign(models.Model):
         Segment, verbose_name=_("exclude segments"), blank=True, related_name="excluded_from_campaigns"
     )
     from_name = models.CharField(_("from name"), max_length=100, blank=True)
-    from_email = models.EmailField(_("from email"), blank=True, help_text=_("Left blank, DEFAULT_FROM_EMAIL is used."))
+    from_email = models.EmailField(
+        _("from email"),
+        blank=True,
+        help_text=_("Left blank, the brand's sender address is used, else DEFAULT_FROM_EMAIL's."),
+    )
     reply_to = models.EmailField(_("reply-to"), blank=True)
     utm_source = models.CharField(_("UTM source"), max_length=100, blank=True, default="crm")
     utm_medium = models.CharField(_("UTM medium"), max_length=100, blank=True, default="email")

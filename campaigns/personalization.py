@@ -14,7 +14,11 @@ from django.conf import settings
 from django.db.models import Count, Max, OuterRef, Subquery
 from django.utils import timezone
 
-from contacts.models import Contact, Product, Purchase, PurchaseItem
+from contacts.models import Channel, Contact, LoyaltyMember, Product, Purchase, PurchaseItem
+
+from .brand import Brand
+from .branding import BRAND_KEYS, brand_context, current_brand
+from .labels import lazy_money_label
 
 if TYPE_CHECKING:
     from .rendering import Compiled
@@ -52,9 +56,12 @@ CONTACT: dict[str, Any] = dict.fromkeys(
 )
 CONTACT["attributes"] = ANY
 CLUB = dict.fromkeys(("card_number", "tier", "tier_label", "points", "joined_at"), LEAF)
-ITEM = dict.fromkeys(("name", "sku", "category", "quantity", "unit_price"), LEAF)
-PURCHASE = {**dict.fromkeys(("purchased_at", "total", "currency", "channel", "store"), LEAF), "items": ListOf(ITEM)}
-PRODUCT = dict.fromkeys(("name", "sku", "category", "price"), LEAF)
+ITEM = dict.fromkeys(("name", "sku", "category", "quantity", "unit_price", "unit_price_label"), LEAF)
+PURCHASE = {
+    **dict.fromkeys(("purchased_at", "total", "total_label", "currency", "channel", "store"), LEAF),
+    "items": ListOf(ITEM),
+}
+PRODUCT = dict.fromkeys(("name", "sku", "category", "price", "price_label"), LEAF)
 RUNNING_OUT = {**PRODUCT, "due_on": LEAF}
 SCHEMA = {
     "contact": CONTACT,
@@ -63,11 +70,14 @@ SCHEMA = {
     "recommended": ListOf(PRODUCT),
     "running_out": ListOf(RUNNING_OUT),
     "campaign": {"name": LEAF},
+    "brand": dict.fromkeys(BRAND_KEYS, LEAF),
     "unsubscribe_url": LEAF,
     "view_in_browser_url": LEAF,
     "site_url": LEAF,
 }
 RECOMMENDED_COUNT = 4
+# Prices of the catalogue carry no currency of their own.
+CATALOGUE_CURRENCY = "ILS"
 # Products shown as running out: due (last purchase + replenishment days) from a week ago to two weeks ahead.
 RUNNING_OUT_WINDOW = (-7, 14)
 
@@ -78,6 +88,15 @@ def contact_context(contact: Contact) -> dict:
     return data
 
 
+def _label(choices: type, value: str) -> Any:
+    """A choice's label, lazy: it becomes text in the language the mail renders its labels in
+    (`campaigns.labels`), not in the language of whoever sends it."""
+    try:
+        return choices(value).label
+    except ValueError:
+        return value
+
+
 def club_context(contact: Contact) -> dict | None:
     member = getattr(contact, "club", None) if hasattr(contact, "club") else None
     if member is None:
@@ -85,7 +104,7 @@ def club_context(contact: Contact) -> dict | None:
     return {
         "card_number": member.card_number,
         "tier": member.tier,
-        "tier_label": str(member.get_tier_display()),
+        "tier_label": _label(LoyaltyMember.Tier, member.tier),
         "points": member.points,
         "joined_at": member.joined_at,
     }
@@ -105,8 +124,9 @@ def _last_purchases(ids: list[int]) -> dict[int, dict]:
         result[purchase.contact_id] = {
             "purchased_at": purchase.purchased_at,
             "total": purchase.total,
+            "total_label": lazy_money_label(purchase.total, purchase.currency),
             "currency": purchase.currency,
-            "channel": purchase.get_channel_display(),
+            "channel": _label(Channel, purchase.channel),
             "store": purchase.store.name if purchase.store else "",
             "items": [
                 {
@@ -115,6 +135,7 @@ def _last_purchases(ids: list[int]) -> dict[int, dict]:
                     "category": i.product.category,
                     "quantity": i.quantity,
                     "unit_price": i.unit_price,
+                    "unit_price_label": lazy_money_label(i.unit_price, purchase.currency),
                 }
                 for i in purchase.items.all()
             ],
@@ -147,7 +168,8 @@ def _recommendations(ids: list[int]) -> dict[int, list]:
             key=lambda p: liked.index(p["category"]) if p["category"] in liked else len(liked),
         )
         result[contact_id] = [
-            {k: p[k] for k in ("name", "sku", "category", "price")} for p in ranked[:RECOMMENDED_COUNT]
+            {**{k: p[k] for k in ("name", "sku", "category", "price")}, "price_label": _price_label(p["price"])}
+            for p in ranked[:RECOMMENDED_COUNT]
         ]
     return result
 
@@ -171,6 +193,7 @@ def _running_out(ids: list[int]) -> dict[int, list]:
                 "sku": row["product__sku"],
                 "category": row["product__category"],
                 "price": row["product__price"],
+                "price_label": _price_label(row["product__price"]),
                 "due_on": due_on,
             }
             result.setdefault(row["purchase__contact_id"], []).append(product)
@@ -179,9 +202,17 @@ def _running_out(ids: list[int]) -> dict[int, list]:
     return result
 
 
-def batch_contexts(compiled: "Compiled", contacts: list[Contact], extra: dict[int, dict]) -> dict[int, dict]:
-    """Template contexts for a batch; `extra[contact_id]` holds the message's own URLs."""
+def _price_label(price: Any) -> Any:
+    return lazy_money_label(price, CATALOGUE_CURRENCY) if price is not None else ""
+
+
+def batch_contexts(
+    compiled: "Compiled", contacts: list[Contact], extra: dict[int, dict], *, brand: Brand | None = None
+) -> dict[int, dict]:
+    """Template contexts for a batch; `extra[contact_id]` holds the message's own URLs. The brand is read
+    once for the batch unless given."""
     ids = [c.pk for c in contacts]
+    branded = brand_context(brand or current_brand(), compiled.language)
     purchases = _last_purchases(ids) if "last_purchase" in compiled.uses else {}
     recommended = _recommendations(ids) if "recommended" in compiled.uses else {}
     running_out = _running_out(ids) if "running_out" in compiled.uses else {}
@@ -194,6 +225,7 @@ def batch_contexts(compiled: "Compiled", contacts: list[Contact], extra: dict[in
             "recommended": recommended.get(c.pk, []),
             "running_out": running_out.get(c.pk, []),
             "site_url": site,
+            "brand": branded,
             **extra.get(c.pk, {}),
         }
         for c in contacts
@@ -212,4 +244,5 @@ def sample_context() -> dict:
         "campaign": {"name": ""},
         "unsubscribe_url": "#unsubscribe",
         "view_in_browser_url": "#view-in-browser",
+        "brand": brand_context(Brand(), settings.LANGUAGE_CODE),
     }

@@ -22,6 +22,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from . import html_safety
+from .branding import brand_context, current_brand
+from .labels import label_language
 from .models import Campaign, EmailTemplate
 from .personalization import ANY, LEAF, SCHEMA, ListOf, sample_context
 from .plaintext import html_to_text
@@ -113,21 +115,24 @@ def template_compile(template: EmailTemplate) -> Compiled:
 
 def _derived_text(template: EmailTemplate) -> Any | None:
     """A text part made once from the HTML source (tags and all) rather than from every rendered
-    mail; the layout's lines are added in the template's language. None if it does not compile,
-    and then each mail's text is made from its rendered HTML."""
+    mail; the layout's lines are added in the template's language, the brand's values as variables
+    (each mail has the brand as it is when it is made). None if it does not compile, and then each
+    mail's text is made from its rendered HTML."""
     body = html_to_text(template.html)
     if template.layout == EmailTemplate.Layout.DEFAULT:
         with translation.override(template.language):
             body = (
                 "\n\n".join(
                     [
-                        settings.ADMIN_SITE_HEADER,
+                        "{{ brand.name }}",
                         body.strip(),
                         "{% if view_in_browser_url %}"
                         + _("View this email in your browser")
                         + " ({{ view_in_browser_url }}){% endif %}\n"
+                        + "{% if brand.footer %}{{ brand.footer }}{% else %}"
                         + _("You receive this email because you joined our club or agreed to hear from us.")
-                        + "\n"
+                        + "{% endif %}\n"
+                        + "{% if brand.postal_address %}{{ brand.postal_address }}\n{% endif %}"
                         + _("Unsubscribe")
                         + " ({{ unsubscribe_url }})",
                     ]
@@ -252,10 +257,14 @@ def render(compiled: Compiled, context: dict) -> Rendered:
 
     Every part is plain text until the layout escapes it, so a contact's name never becomes
     markup; the rendered HTML goes through `html_safety.sanitize` before it meets the layout
-    (ours, trusted) and the CSS inliner. The whole mail renders within one
-    template budget (`campaigns.sandbox`); going past a limit raises TemplateLimitError naming
-    the part and, where it can, the line."""
-    with translation.override(compiled.language), timezone.override(settings.TIME_ZONE), render_budget() as budget:
+    (ours, trusted, with the brand's values escaped) and the CSS inliner. The template's parts
+    render in the recipient's language (`campaigns.labels`: tiers, dates and money read as the
+    recipient reads them, whoever sends), the layout's own lines in the template's. The whole
+    mail renders within one template budget (`campaigns.sandbox`); going past a limit raises
+    TemplateLimitError naming the part and, where it can, the line."""
+    contact = context.get("contact") or {}
+    labels = label_language(contact.get("language"), compiled.language)
+    with translation.override(labels), timezone.override(settings.TIME_ZONE), render_budget() as budget:
         subject = " ".join(_part("subject", compiled.subject, context, budget, autoescape=False).split())
         body = html_safety.sanitize(_part("html", compiled.html, context, budget))
         preheader = (
@@ -263,26 +272,33 @@ def render(compiled: Compiled, context: dict) -> Rendered:
         )
         page: str
         if compiled.layout == EmailTemplate.Layout.DEFAULT:
-            page = render_to_string(
-                "email/layout.html",
-                {
-                    "body": mark_safe(body),
-                    "subject": subject,
-                    "preheader": preheader,
-                    "lang": compiled.language,
-                    "dir": compiled.direction,
-                    "unsubscribe_url": context.get("unsubscribe_url", ""),
-                    "view_in_browser_url": context.get("view_in_browser_url", ""),
-                    "site_url": settings.SITE_URL,
-                    "brand": settings.ADMIN_SITE_HEADER,
-                },
-            )
+            page = _layout(compiled, context, body=body, subject=subject, preheader=preheader)
         else:
             page = body
         page = css_inline.inline(page)
         _check_size("html", page)
         text = _part("text", compiled.text, context, budget, autoescape=False) if compiled.text else html_to_text(page)
     return Rendered(subject=subject, html=page, text=text)
+
+
+def _layout(compiled: Compiled, context: dict, *, body: str, subject: str, preheader: str) -> str:
+    """The default layout around a sanitized body, in the template's language, with the brand."""
+    brand = context.get("brand") or brand_context(current_brand(), compiled.language)
+    with translation.override(compiled.language):
+        return render_to_string(
+            "email/layout.html",
+            {
+                "body": mark_safe(body),
+                "subject": subject,
+                "preheader": preheader,
+                "lang": compiled.language,
+                "dir": compiled.direction,
+                "unsubscribe_url": context.get("unsubscribe_url", ""),
+                "view_in_browser_url": context.get("view_in_browser_url", ""),
+                "site_url": settings.SITE_URL,
+                "brand": brand,
+            },
+        )
 
 
 def _part(name: str, template, context: dict, budget, *, autoescape: bool = True) -> str:

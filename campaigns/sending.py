@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from . import mail
 from .audience import skip_ineligible
+from .branding import current_brand
 from .models import Campaign, EmailTemplate, Message
 from .outbox import Lockstep, Outbox, SendError, TransientSendError, begin_all, open_lanes, read_ends
 from .personalization import batch_contexts
@@ -156,7 +157,8 @@ def batch_mails(campaign: Campaign, messages: list[Message]) -> list[tuple[Messa
         }
         for cid, u in urls.items()
     }
-    contexts = batch_contexts(compiled, [m.contact for m in messages], extra)
+    brand = current_brand()
+    contexts = batch_contexts(compiled, [m.contact for m in messages], extra, brand=brand)
     ready = []
     for message in messages:
         assert message.contact.email is not None  # contacts without an address were skipped before
@@ -171,7 +173,8 @@ def batch_mails(campaign: Campaign, messages: list[Message]) -> list[tuple[Messa
                         rendered=rendered,
                         to=message.contact.email,
                         urls=urls[message.contact_id],
-                        message_id=mail.new_message_id(campaign),
+                        message_id=mail.new_message_id(campaign, brand),
+                        brand=brand,
                     ),
                 )
             )

@@ -6,7 +6,7 @@ campaign 404 page, or the pixel's GIF) rather than the site's generic 404."""
 
 from django.urls import re_path
 
-from . import views
+from . import brand_views, views
 
 app_name = "campaigns"
 urlpatterns = [
@@ -14,4 +14,5 @@ urlpatterns = [
     re_path(r"^t/c/(?P<token>[^/]+)/(?P<link_id>[^/]+)/$", views.click, name="click"),
     re_path(r"^u/(?P<token>[^/]+)/$", views.unsubscribe, name="unsubscribe"),
     re_path(r"^m/(?P<token>[^/]+)/$", views.view_in_browser, name="browser"),
+    re_path(r"^brand/logo/(?P<name>[^/]+)$", brand_views.logo, name="brand-logo"),
 ]

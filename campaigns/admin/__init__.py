@@ -1,3 +1,3 @@
 """The campaigns back office. Importing the modules registers their admins."""
 
-from . import campaigns, templates  # noqa: F401
+from . import brand, campaigns, templates  # noqa: F401

@@ -2,6 +2,7 @@
 `preview` (what a campaign would send, before it does) and `lifecycle` (draft → scheduled → sending →
 sent, with paused and cancelled on the side). Callers import from here."""
 
+from .brand import BRAND_FIELDS, brand_get_or_create, brand_update
 from .editing import (
     campaign_create,
     campaign_duplicate,
@@ -24,7 +25,10 @@ from .lifecycle import (
 from .preview import TEST_SEND_LIMIT, campaign_preview, campaign_recipient_count, campaign_test_send
 
 __all__ = [
+    "BRAND_FIELDS",
     "TEST_SEND_LIMIT",
+    "brand_get_or_create",
+    "brand_update",
     "campaign_cancel",
     "campaign_create",
     "campaign_dispatch",

@@ -76,6 +76,13 @@ def build(user) -> World:
         world.contacts.append(contact)
     _segments(world)
     _templates_and_campaigns(world)
+    campaign_services.brand_update(
+        name=SCRIPT[:100],
+        sender_name=HEBREW[1][:100],
+        postal_address=TEXTAREA,
+        footer_he=HEBREW[0],
+        footer_en=ATTRIBUTE,
+    )
     api_key_create(name=SCRIPT, scopes=["contacts:read"])
     api_key_create(name=HEBREW[1], scopes=["contacts:read"])
     Group.objects.create(name=ATTRIBUTE)

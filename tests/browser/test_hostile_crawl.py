@@ -228,6 +228,7 @@ def _parameter_values(model, name: str, world) -> list:
         ],
         "verb": lambda: list(VERBS),
         "fmt": lambda: list(FORMATS),
+        "language": lambda: ["he", "en"],
     }
     assert name in values, f"the crawl has no sample value for URL parameter “{name}” of {model.__name__}"
     return values[name]()
