@@ -1,20 +1,23 @@
 """Who a campaign reaches: its recipients, who may be mailed now, and the snapshot of one message each.
 
 "May receive marketing email" is owned by `contacts.marketing`; this module adds the campaigns' own
-rule on top (the frequency cap) and turns the reason a contact is left out into a Message skip reason.
+rules on top (the frequency cap, and each contact's own mail frequency from the preference centre) and
+turns the reason a contact is left out into a Message skip reason.
 """
 
 import datetime as dt
+import functools
+import operator
 from collections import defaultdict
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, Expression, F, Field, Q, QuerySet
+from django.db.models import Count, Exists, Expression, F, Field, OuterRef, Q, QuerySet
 from django.db.models.functions import Mod
 from django.utils import timezone
 
 from contacts.marketing import marketable_q, not_marketable_reason
-from contacts.models import Contact, EmailStatus
+from contacts.models import Contact, EmailStatus, MailFrequency
 from segments.selectors import audience, segment_contacts
 
 from .models import Campaign, Message
@@ -73,12 +76,31 @@ def capped_contacts(*, contact_ids=None, exclude_campaign_id: int | None = None)
     )
 
 
+def self_capped_q(*, exclude_campaign_id: int | None = None) -> Q:
+    """Contacts whose own mail frequency (chosen in the preference centre) allows no mail now: one was sent
+    to them within its window. Only contacts with a choice are probed, each by the (contact, sent_at) index.
+    Unlike the frequency cap, no campaign or flow bypasses this: it is what the person asked for."""
+    now = timezone.now()
+    capped = []
+    for frequency in MailFrequency:
+        if frequency.window_days:
+            sent = Message.objects.filter(
+                contact=OuterRef("pk"),
+                status=Message.Status.SENT,
+                sent_at__gte=now - dt.timedelta(days=frequency.window_days),
+            )
+            if exclude_campaign_id is not None:
+                sent = sent.exclude(campaign_id=exclude_campaign_id)
+            capped.append(Q(mail_frequency=frequency.value) & Q(Exists(sent)))
+    return functools.reduce(operator.or_, capped)
+
+
 def eligible(contacts: QuerySet) -> QuerySet:
     """Those who may get a marketing mail right now (the same rules the sender applies per batch)."""
     contacts = contacts.filter(marketable_q())
     if settings.FREQUENCY_CAP_COUNT > 0:
         contacts = contacts.exclude(pk__in=capped_contacts())
-    return contacts
+    return contacts.exclude(self_capped_q())
 
 
 # The columns a snapshot writes, with their SQL value: "%s" takes a parameter, in this order.
@@ -122,7 +144,8 @@ def snapshot(campaign: Campaign) -> int:
 
 def skip_reason(contact: Contact, capped: set) -> str | None:
     """Why this contact's message is skipped now, or None to send it. The marketing rule comes first,
-    in its own order (erased, no address, email status, consent), then the frequency cap."""
+    in its own order (erased, no address, email status, consent), then the frequency caps (the shop's and
+    the contact's own, both told as FREQUENCY_CAP)."""
     reason = not_marketable_reason(contact)
     if reason == "status":
         return STATUS_REASONS.get(contact.email_status, Message.SkipReason.NO_CONSENT)
@@ -133,17 +156,28 @@ def skip_reason(contact: Contact, capped: set) -> str | None:
     return None
 
 
-def skip_ineligible(messages: list[Message], stamp: dt.datetime, campaign: Campaign) -> list[Message]:
-    """Consent and frequency cap (unless the campaign bypasses it) checked now, one query each; the rest is
-    returned to be sent."""
-    campaign_id = campaign.pk
-    capped: set = set()
+def _capped_now(messages: list[Message], campaign: Campaign) -> set:
+    """Contact ids of these messages over the frequency cap (unless the campaign bypasses it) or over their
+    own mail frequency."""
+    contact_ids = [m.contact_id for m in messages]
+    capped = set(
+        Contact.objects.filter(self_capped_q(exclude_campaign_id=campaign.pk), pk__in=contact_ids).values_list(
+            "pk", flat=True
+        )
+    )
     if settings.FREQUENCY_CAP_COUNT > 0 and not campaign.bypass_frequency_cap:
-        capped = set(
-            capped_contacts(contact_ids=[m.contact_id for m in messages], exclude_campaign_id=campaign_id).values_list(
+        capped.update(
+            capped_contacts(contact_ids=contact_ids, exclude_campaign_id=campaign.pk).values_list(
                 "contact_id", flat=True
             )
         )
+    return capped
+
+
+def skip_ineligible(messages: list[Message], stamp: dt.datetime, campaign: Campaign) -> list[Message]:
+    """Consent, the frequency cap (unless the campaign bypasses it) and the contact's own mail frequency
+    checked now, one query each; the rest is returned to be sent."""
+    capped = _capped_now(messages, campaign)
     by_reason: dict[str, list[int]] = defaultdict(list)
     sendable = []
     for message in messages:

@@ -281,9 +281,15 @@ def _already_unsubscribed(contact: Contact) -> bool:
 
 
 def unsubscribe(
-    *, message: Message, one_click: bool = False, now: dt.datetime | None = None, detail: dict | None = None
+    *,
+    message: Message,
+    one_click: bool = False,
+    now: dt.datetime | None = None,
+    detail: dict | None = None,
+    text_shown: str = "",
 ) -> TrackingEvent | None:
-    """Opt the contact out of email with a consent-log entry naming the campaign.
+    """Opt the contact out of email with a consent-log entry naming the campaign (and the words the page
+    showed, when the request came from one of our pages rather than a mail client).
 
     Safe to repeat (mail clients may POST the one-click body more than once): a contact who is
     already out gets no second log entry and no second event; then the result is None."""
@@ -301,6 +307,7 @@ def unsubscribe(
             source=f"campaign:{message.campaign_id}",
             occurred_at=now,
             unsubscribe=True,
+            text_shown=text_shown,
         )
         return TrackingEvent.objects.create(
             message=message,

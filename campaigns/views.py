@@ -4,11 +4,13 @@ still gets its GIF), never a server error."""
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import translation
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
-from . import tracking
+from . import preferences, tracking
+from .forms import PreferencesForm
 from .sandbox import TemplateLimitError
 
 # Marketer HTML is shown as a sandboxed document: no script runs even if one got through, no form
@@ -60,7 +62,7 @@ def click(request: HttpRequest, token: str, link_id: str) -> HttpResponse:
     return _private(HttpResponseRedirect(found.url))
 
 
-def _page(request: HttpRequest, template: str, message, **context) -> HttpResponse:
+def _page(request: HttpRequest, template: str, message, status: int = 200, **context) -> HttpResponse:
     with translation.override(tracking.page_language(message)):
         context.update(
             lang=translation.get_language(),
@@ -68,7 +70,7 @@ def _page(request: HttpRequest, template: str, message, **context) -> HttpRespon
             message=message,
             contact=message.contact,
         )
-        return _private(render(request, template, context))
+        return _private(render(request, template, context, status=status))
 
 
 @csrf_exempt
@@ -80,10 +82,44 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     if message is None:
         return not_found(request)
     if request.method == "GET":
-        return _page(request, "campaigns/unsubscribe_confirm.html", message)
+        return _page(request, "campaigns/unsubscribe_confirm.html", message, preferences_url=_preferences_url(token))
     one_click = request.POST.get("List-Unsubscribe") == "One-Click"
-    tracking.unsubscribe(message=message, one_click=one_click)
-    return _page(request, "campaigns/unsubscribe_done.html", message)
+    with translation.override(tracking.page_language(message)):
+        shown = "" if one_click else preferences.unsubscribe_text(request.POST.get("page", ""), message.contact)
+    tracking.unsubscribe(message=message, one_click=one_click, text_shown=shown)
+    return _page(request, "campaigns/unsubscribe_done.html", message, preferences_url=_preferences_url(token))
+
+
+def _preferences_url(token: str) -> str:
+    return reverse("campaigns:preferences", args=[token])
+
+
+@require_http_methods(["GET", "POST"])
+def preference_centre(request: HttpRequest, token: str) -> HttpResponse:
+    """How often the contact wants our mail, or none: reached from the unsubscribe page with the same
+    signed token. Unlike the unsubscribe URL, the form is CSRF-protected: it can also grant consent."""
+    message = tracking.message_for_token(token)
+    if message is None:
+        return not_found(request)
+    with translation.override(tracking.page_language(message)):
+        form = PreferencesForm(request.POST or None, contact=message.contact)
+        if request.method == "POST" and form.is_valid():
+            preferences.preferences_save(message=message, mail_frequency=form.chosen_frequency())
+            return _private(HttpResponseRedirect(f"{_preferences_url(token)}?saved=1"))
+        context = {
+            "form": form,
+            "saved": request.method == "GET" and request.GET.get("saved") == "1",
+            "subscribed": preferences.is_subscribed(message.contact),
+            "question": preferences.frequency_question(),
+            "consent": preferences.frequency_consent(message.contact).html,
+            "unsubscribe_url": reverse("campaigns:unsubscribe", args=[token]),
+        }
+    status = 400 if request.method == "POST" else 200
+    response = _page(request, "campaigns/preferences.html", message, status=status, **context)
+    # A browser sends "Origin: null" with a form posted from a no-referrer page, which the CSRF check
+    # refuses; same-origin still keeps the token out of every other site's Referer.
+    response["Referrer-Policy"] = "same-origin"
+    return response
 
 
 @require_GET

@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 
-from .models import Channel, CustomField, Gender, MaritalStatus, Source
+from .models import CONSENT_TEXT_MAX_LENGTH, Channel, CustomField, Gender, MaritalStatus, Source
 
 TEXT_FIELDS = ("first_name", "last_name", "city", "region", "source_detail")
 CHOICE_FIELDS: dict[str, type[Choices]] = {"gender": Gender, "marital_status": MaritalStatus, "source": Source}
@@ -88,6 +88,20 @@ def text(value: Any, field: str, max_length: int = 100) -> str:
     cleaned = " ".join(str(value).split())
     if len(cleaned) > max_length:
         raise field_error(field, _("At most %(n)d characters.") % {"n": max_length})
+    return cleaned
+
+
+def consent_text(value: Any, field: str = "consent_text") -> str:
+    """The wording shown when consent was asked: kept as written (line breaks too), trimmed, bounded."""
+    if blank(value):
+        return ""
+    if not isinstance(value, str):
+        raise field_error(field, _("Must be text."))
+    cleaned = value.replace("\r\n", "\n").strip()
+    if "\x00" in cleaned:
+        raise field_error(field, _("Null characters are not allowed."))
+    if len(cleaned) > CONSENT_TEXT_MAX_LENGTH:
+        raise field_error(field, _("At most %(n)d characters.") % {"n": CONSENT_TEXT_MAX_LENGTH})
     return cleaned
 
 
@@ -293,6 +307,7 @@ def contact_fields(data: dict) -> dict:
         "attributes": attributes,
         "tags": tag_names,
         "source_detail": lambda v: text(v, "source_detail", 200),
+        "consent_text": consent_text,
     }
     for name in TEXT_FIELDS:
         cleaners.setdefault(name, partial(text, field=name))

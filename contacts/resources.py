@@ -32,6 +32,7 @@ CONTACT_INPUT = (
     )
 )
 ATTRIBUTE_PREFIX = "attributes."
+CONSENT_TEXT_COLUMN = "consent_text"  # import only: logged with the row's consent changes, never exported
 PURCHASE_INPUT = (
     "source",
     "external_id",
@@ -142,6 +143,8 @@ class ContactResource(ServiceResource):
         }
         if attributes:
             data["attributes"] = attributes
+        if not normalize.blank(row.get(CONSENT_TEXT_COLUMN)):
+            data[CONSENT_TEXT_COLUMN] = row[CONSENT_TEXT_COLUMN]
         errors = {}
         try:
             data = normalize.contact_fields(data)

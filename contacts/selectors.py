@@ -134,6 +134,11 @@ def contact_identity_owner(*, field: str, value: str, exclude_pk: int | None = N
     return owners.only("pk").first()
 
 
+def contact_consent_log(*, contact: Contact) -> QuerySet:
+    """The contact's consent log, latest recorded first (the API pages it by id)."""
+    return ConsentEvent.objects.filter(contact=contact).order_by("-id")
+
+
 def choice_label(choices: type[TextChoices], value: str) -> str:
     """The translated label of a stored choice value (the raw value when it is no longer a choice)."""
     return str(choices(value).label) if value in choices.values else value

@@ -12,6 +12,7 @@ from ..paginator import EstimatedCountPaginator
 from .base import ReadOnlyAdmin, ServiceErrorsMixin
 from .contact import contact_link
 
+TEXT_EXCERPT = 80
 ACTIVITY_FIELDS = ("contact", "anonymous_id", "type", "occurred_at", "product", "url", "properties", "event_id")
 
 
@@ -77,8 +78,9 @@ class ActivityAdmin(ServiceErrorsMixin, BigTableAdmin):
 
 @admin.register(ConsentEvent)
 class ConsentEventAdmin(ReadOnlyAdmin, BigTableAdmin):
-    list_display = ("occurred_at", "who", "channel", "granted", "source")
+    list_display = ("occurred_at", "who", "channel", "granted", "source", "text_excerpt", "mail_frequency")
     list_select_related = ("contact",)
+    fields = ("contact", "channel", "granted", "source", "text_shown", "mail_frequency", "occurred_at")
     list_filter = ("channel", "granted")
     search_fields = ("=contact__email",)
     search_help_text = _("The contact's email, exactly.")
@@ -87,3 +89,9 @@ class ConsentEventAdmin(ReadOnlyAdmin, BigTableAdmin):
     @admin.display(description=_("contact"))
     def who(self, event: ConsentEvent) -> str:
         return contact_link(event.contact)
+
+    @admin.display(description=_("text shown"))
+    def text_excerpt(self, event: ConsentEvent) -> str:
+        """The start of the wording, enough to tell texts apart in the list; the whole text is on the entry."""
+        text = " ".join(event.text_shown.split())
+        return text if len(text) <= TEXT_EXCERPT else text[: TEXT_EXCERPT - 1] + "…"

@@ -102,7 +102,7 @@ class ContactAdmin(MergeAdminMixin, ServiceErrorsMixin, CsvImportExportMixin, ad
     paginator = EstimatedCountPaginator
     show_full_result_count = False
     autocomplete_fields = ("tags",)
-    readonly_fields = DERIVED_FIELDS
+    readonly_fields = (*DERIVED_FIELDS, "mail_frequency")  # set by the contact, in the preference centre
     inlines = (ClubMembershipInline, RecentPurchasesInline)
     actions = (actions.add_tag, actions.revoke_email_consent, actions.erase_contacts, merge_contacts)
     fieldsets = (
@@ -123,7 +123,7 @@ class ContactAdmin(MergeAdminMixin, ServiceErrorsMixin, CsvImportExportMixin, ad
             },
         ),
         (_("Where they signed up"), {"fields": ("source", "source_detail", "signed_up_at", "referred_by")}),
-        (_("Consent"), {"fields": ("email_opt_in", "sms_opt_in", "email_status")}),
+        (_("Consent"), {"fields": ("email_opt_in", "sms_opt_in", "consent_text", "email_status", "mail_frequency")}),
         (_("Tags and custom fields"), {"fields": ("tags", "attributes")}),
         (
             _("Funnel and value"),

@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from .. import normalize, selectors, services
-from ..models import Contact
+from ..models import CONSENT_TEXT_MAX_LENGTH, Contact
 from .base import add_service_errors
 
 CONTACT_SERVICE_FIELDS = (
@@ -17,6 +17,7 @@ CONTACT_SERVICE_FIELDS = (
     + (
         "email_opt_in",
         "sms_opt_in",
+        "consent_text",
         "tags",
     )
 )
@@ -28,6 +29,18 @@ class ContactAdminForm(forms.ModelForm):
     Model constraint checks then run on normalized values, and a taken email comes back as
     "already belongs to contact #N" on the email field rather than a generic constraint message.
     """
+
+    consent_text = forms.CharField(
+        label=_("Consent text shown"),
+        required=False,
+        strip=True,
+        max_length=CONSENT_TEXT_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_(
+            "The wording the person agreed to (a form's checkbox text, a shop's sign-up sheet). "
+            "Logged with the consent change this save makes."
+        ),
+    )
 
     class Meta:
         model = Contact
@@ -68,10 +81,10 @@ class ContactAdminForm(forms.ModelForm):
 
     def service_data(self, *, change: bool) -> dict[str, Any]:
         """The normalized values to hand to contact_create (every field) or contact_update (changed fields
-        only)."""
+        only; the consent text goes along whenever given, for the consent change it documents)."""
         fields = [f for f in CONTACT_SERVICE_FIELDS if f in self.normalized]
         if change:
-            fields = [f for f in fields if f in self.changed_data]
+            fields = [f for f in fields if f in self.changed_data or (f == "consent_text" and self.normalized[f])]
         return {f: self.normalized[f] for f in fields}
 
 

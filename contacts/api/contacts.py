@@ -14,13 +14,15 @@ from rest_framework.reverse import reverse
 
 from crm.api import ApiViewSet, object_or_id
 from crm.models import ApiKey
+from crm.pagination import IdCursorPagination
 from crm.permissions import ERASE_CONTACT, MERGE_CONTACT
 
-from .. import services
+from .. import selectors, services
 from ..filters import ContactFilter
 from ..lifecycle import with_lifecycle
 from ..models import Contact
 from ..serializers import (
+    ConsentEventSerializer,
     ContactConflictSerializer,
     ContactMergeSerializer,
     ContactSerializer,
@@ -128,6 +130,7 @@ class ContactViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
         "upsert": {"POST": ("contacts.add_contact", "contacts.change_contact")},
         "erase": {"POST": ("contacts.change_contact", ERASE_CONTACT)},
         "merge": {"POST": ("contacts.change_contact", MERGE_CONTACT)},
+        "consent": {"GET": ("contacts.view_contact", "contacts.view_consentevent")},
     }
     filterset_class = ContactFilter
     ordering_fields = ["id", "created_at", "updated_at"]
@@ -231,6 +234,22 @@ class ContactViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
         )
         contact = services.contact_merge(target=survivor, source=duplicate, merged_by=merged_by)
         return self._answer(contact)
+
+    @extend_schema(
+        summary=gettext_lazy("Consent log of a contact"),
+        description=gettext_lazy(
+            "Every grant and withdrawal, latest recorded first, cursor-paginated: channel, granted, source (the door "
+            "it came by, e.g. api, import, admin, campaign:12, preferences:campaign:12), the consent wording shown "
+            "(`consent_text`) and, for changes made in the preference centre, the mail frequency chosen."
+        ),
+        request=None,
+        responses={200: ConsentEventSerializer(many=True)},
+    )
+    @action(detail=True, methods=["get"], pagination_class=IdCursorPagination, filter_backends=[])
+    def consent(self, request: Request, pk: Any = None) -> Response:
+        events = selectors.contact_consent_log(contact=self.get_object())
+        page = self.paginate_queryset(events)
+        return self.get_paginated_response(ConsentEventSerializer(page, many=True).data)
 
     @extend_schema(
         summary=gettext_lazy("Erase a contact's personal data"),

@@ -9,13 +9,14 @@ One module per sub-domain; every model and choice list is importable from `conta
 
 from .activity import Activity, VisitorIdentity
 from .catalogue import Product, Store
-from .choices import Channel, EmailStatus, FunnelStage, Gender, Lifecycle, MaritalStatus, Source
+from .choices import Channel, EmailStatus, FunnelStage, Gender, Lifecycle, MailFrequency, MaritalStatus, Source
 from .club import LoyaltyMember, PointsEntry
-from .consent import ConsentEvent
+from .consent import CONSENT_TEXT_MAX_LENGTH, ConsentEvent
 from .contacts import Contact, CustomField, RfmBreakpoints, Tag
 from .purchases import Purchase, PurchaseItem
 
 __all__ = [
+    "CONSENT_TEXT_MAX_LENGTH",
     "Activity",
     "Channel",
     "ConsentEvent",
@@ -26,6 +27,7 @@ __all__ = [
     "Gender",
     "Lifecycle",
     "LoyaltyMember",
+    "MailFrequency",
     "MaritalStatus",
     "PointsEntry",
     "Product",

@@ -37,6 +37,20 @@ class EmailStatus(models.TextChoices):
     COMPLAINED = "complained", _("Complained")
 
 
+class MailFrequency(models.TextChoices):
+    """How often a contact wants marketing email, chosen in the preference centre. "" is as often as we send
+    (within the frequency cap); the others allow at most one mail per `window_days`."""
+
+    ANY = "", _("Whenever there is news")
+    WEEKLY = "weekly", _("At most once a week")
+    MONTHLY = "monthly", _("At most once a month")
+
+    @property
+    def window_days(self) -> int | None:
+        """The days one mail covers, or None for no personal limit."""
+        return {"weekly": 7, "monthly": 30}.get(self.value)
+
+
 class FunnelStage(models.IntegerChoices):
     """Highest layer of the funnel ever reached; ordered so `gte` works in SQL."""
 

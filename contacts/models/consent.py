@@ -4,7 +4,10 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from .choices import MailFrequency
 from .contacts import Contact
+
+CONSENT_TEXT_MAX_LENGTH = 2000
 
 
 class ConsentEvent(models.Model):
@@ -20,7 +23,18 @@ class ConsentEvent(models.Model):
     channel = models.CharField(_("channel"), max_length=10, choices=ConsentChannel.choices)
     granted = models.BooleanField(_("granted"))
     source = models.CharField(_("source"), max_length=100, blank=True)
-    text_shown = models.TextField(_("text shown"), blank=True)
+    text_shown = models.TextField(
+        _("text shown"), blank=True, help_text=_("The consent wording the contact saw when the change was made.")
+    )
+    mail_frequency = models.CharField(
+        _("mail frequency"),
+        max_length=10,
+        choices=MailFrequency.choices,
+        default=MailFrequency.ANY,
+        db_default=MailFrequency.ANY,
+        blank=True,
+        help_text=_("The frequency agreed to, for a change made in the preference centre."),
+    )
     occurred_at = models.DateTimeField(_("occurred at"), default=timezone.now)
 
     class Meta:

@@ -6,7 +6,7 @@ from django.db.models.functions import Lower, Trim
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .choices import EmailStatus, FunnelStage, Gender, Lifecycle, MaritalStatus, Source
+from .choices import EmailStatus, FunnelStage, Gender, Lifecycle, MailFrequency, MaritalStatus, Source
 
 
 class Tag(models.Model):
@@ -81,6 +81,15 @@ class Contact(models.Model):
     sms_opt_in = models.BooleanField(_("SMS opt-in"), default=False)
     email_status = models.CharField(
         _("email status"), max_length=20, choices=EmailStatus.choices, default=EmailStatus.ACTIVE
+    )
+    mail_frequency = models.CharField(
+        _("mail frequency"),
+        max_length=10,
+        choices=MailFrequency.choices,
+        default=MailFrequency.ANY,
+        db_default=MailFrequency.ANY,
+        blank=True,
+        help_text=_("Chosen by the contact in the preference centre; the send path honours it."),
     )
     referred_by = models.ForeignKey(
         "self",

@@ -10,6 +10,7 @@ from .club import (
 )
 from .contacts import (
     ClubSummarySerializer,
+    ConsentEventSerializer,
     ContactConflictSerializer,
     ContactMergeSerializer,
     ContactSerializer,
@@ -42,6 +43,7 @@ __all__ = [
     "ClubMemberSerializer",
     "ClubMemberUpdateSerializer",
     "ClubSummarySerializer",
+    "ConsentEventSerializer",
     "ContactConflictSerializer",
     "ContactMergeSerializer",
     "ContactSerializer",

@@ -8,7 +8,17 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from .. import normalize
-from ..models import Contact, FunnelStage, Gender, Lifecycle, LoyaltyMember, MaritalStatus, Source
+from ..models import (
+    ConsentEvent,
+    Contact,
+    FunnelStage,
+    Gender,
+    Lifecycle,
+    LoyaltyMember,
+    MailFrequency,
+    MaritalStatus,
+    Source,
+)
 from . import fields
 
 FUNNEL_NAMES = {stage.value: stage.name.lower() for stage in FunnelStage}
@@ -59,6 +69,18 @@ class ContactSerializer(serializers.ModelSerializer):
     attributes = fields.AttributesField(required=False, help_text=_('Custom fields, e.g. {"pet": "dog"}.'))
     email_opt_in = fields.BooleanField()
     sms_opt_in = fields.BooleanField()
+    consent_text = fields.ConsentTextField(
+        write_only=True,
+        help_text=_(
+            "The consent wording the person was shown (up to 2,000 characters). Logged with each consent change "
+            "this request makes (email_opt_in, sms_opt_in); not stored on the contact itself."
+        ),
+    )
+    mail_frequency = serializers.ChoiceField(
+        choices=MailFrequency.choices,
+        read_only=True,
+        help_text=_('How often the person wants marketing email, chosen in the preference centre ("" = any).'),
+    )
     funnel_stage = FunnelStageField(read_only=True, help_text=_("none < visitor < interested < cart < purchaser"))
     lifecycle = serializers.ChoiceField(
         choices=Lifecycle.choices,
@@ -93,6 +115,8 @@ class ContactSerializer(serializers.ModelSerializer):
             "attributes",
             "email_opt_in",
             "sms_opt_in",
+            "consent_text",
+            "mail_frequency",
             "funnel_stage",
             "lifecycle",
             "email_status",
@@ -107,6 +131,7 @@ class ContactSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = [
             "id",
+            "mail_frequency",
             "funnel_stage",
             "lifecycle",
             "email_status",
@@ -166,3 +191,16 @@ class ContactConflictSerializer(serializers.Serializer):
 class ErasedContactSerializer(ContactSerializer):
     class Meta(ContactSerializer.Meta):
         read_only_fields = ContactSerializer.Meta.fields
+
+
+class ConsentEventSerializer(serializers.ModelSerializer):
+    """One entry of a contact's consent log: what changed, by which door, and the wording the person saw."""
+
+    consent_text = serializers.CharField(
+        source="text_shown", read_only=True, help_text=_("The consent wording shown when the change was made.")
+    )
+
+    class Meta:
+        model = ConsentEvent
+        fields = ["id", "channel", "granted", "source", "consent_text", "mail_frequency", "occurred_at"]
+        read_only_fields = fields

@@ -282,6 +282,14 @@ class BooleanField(NormalizedField):
         return super().to_internal_value(data)
 
 
+class ConsentTextField(NormalizedField):
+    """The consent wording the contact was shown, kept as written (line breaks too), bounded in length."""
+
+    request_schema = {"type": "string", "maxLength": normalize.CONSENT_TEXT_MAX_LENGTH}
+    accepts = (str,)
+    normalizer = staticmethod(normalize.consent_text)
+
+
 class MoneyField(NormalizedField):
     """A non-negative amount with at most two decimals (more are rounded), as a string or a number."""
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .. import normalize
-from ..models import ConsentEvent, Contact, EmailStatus
+from ..models import CONSENT_TEXT_MAX_LENGTH, ConsentEvent, Contact, EmailStatus, MailFrequency
 from .base import contact_changed, ensure_not_erased, id_batches
 
 
@@ -28,8 +28,10 @@ def consent_change(
     text_shown: str = "",
     occurred_at: dt.datetime | None = None,
     unsubscribe: bool = False,
+    mail_frequency: str | None = None,
 ) -> ConsentEvent:
-    """Record a consent change and apply it. An unsubscribe also sets the email status.
+    """Record a consent change and apply it. An unsubscribe also sets the email status; an email grant
+    with a `mail_frequency` (from the preference centre) also sets how often the contact is mailed.
 
     The status moves in SQL from the stored value, so a caller holding an older copy of the
     contact can never lift a bounce or complaint that arrived in the meantime."""
@@ -37,17 +39,24 @@ def consent_change(
     channel = normalize.choice(channel, "channel", ConsentEvent.ConsentChannel)
     if not channel:
         raise normalize.field_error("channel", _("This field is required."))
+    if len(text_shown) > CONSENT_TEXT_MAX_LENGTH:
+        raise normalize.field_error("consent_text", _("At most %(n)d characters.") % {"n": CONSENT_TEXT_MAX_LENGTH})
+    if mail_frequency is not None:
+        mail_frequency = normalize.choice(mail_frequency, "mail_frequency", MailFrequency)
     event = ConsentEvent.objects.create(
         contact=contact,
         channel=channel,
         granted=granted,
         source=source[:100],
         text_shown=text_shown,
+        mail_frequency=mail_frequency or "",
         occurred_at=occurred_at or timezone.now(),
     )
     updates: dict[str, Any] = {}
     if channel == ConsentEvent.ConsentChannel.EMAIL:
         updates["email_opt_in"] = granted
+        if mail_frequency is not None:
+            updates["mail_frequency"] = mail_frequency
         if unsubscribe and not granted:
             updates["email_status"] = Case(
                 When(email_status=EmailStatus.ACTIVE, then=Value(EmailStatus.UNSUBSCRIBED)), default=F("email_status")

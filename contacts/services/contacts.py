@@ -89,7 +89,9 @@ def _check_identity_free(contact: Contact | None, data: dict) -> None:
 
 
 CONSENT_FIELDS = ("email_opt_in", "sms_opt_in")
-INPUT_FIELDS = IDENTITY_FIELDS + PROFILE_FIELDS + CONSENT_FIELDS + ("tags",)
+# The wording shown when consent was asked: logged with each consent change the same call makes.
+CONSENT_TEXT_FIELD = "consent_text"
+INPUT_FIELDS = IDENTITY_FIELDS + PROFILE_FIELDS + CONSENT_FIELDS + (CONSENT_TEXT_FIELD, "tags")
 
 
 def _check_names(fields: dict) -> None:
@@ -117,12 +119,16 @@ def _profile_values(contact: Contact, fields: dict, *, overwrite: bool) -> dict:
 
 
 def _apply_consent(contact: Contact, fields: dict, source: str) -> None:
+    """A log entry per channel whose consent the fields change, each with the consent text given."""
+    text_shown = fields.get(CONSENT_TEXT_FIELD) or ""
     for field, channel in (
         ("email_opt_in", ConsentEvent.ConsentChannel.EMAIL),
         ("sms_opt_in", ConsentEvent.ConsentChannel.SMS),
     ):
         if field in fields and fields[field] != getattr(contact, field):
-            consent_change(contact=contact, channel=channel, granted=fields[field], source=source)
+            consent_change(
+                contact=contact, channel=channel, granted=fields[field], source=source, text_shown=text_shown
+            )
 
 
 @transaction.atomic

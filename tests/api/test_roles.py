@@ -42,6 +42,7 @@ EXPECTED = {
     ("POST", "/api/v1/contacts/upsert/"): EDITORS,
     ("POST", "/api/v1/contacts/{id}/erase/"): STAFF,
     ("POST", "/api/v1/contacts/{id}/merge/"): STAFF,
+    ("GET", "/api/v1/contacts/{id}/consent/"): EVERYONE,
     ("GET", "/api/v1/club-members/"): EVERYONE,
     ("POST", "/api/v1/club-members/"): EDITORS,
     ("GET", "/api/v1/club-members/{id}/"): EVERYONE,
