@@ -9,7 +9,7 @@ One module per sub-domain; every model and choice list is importable from `conta
 
 from .activity import Activity, VisitorIdentity
 from .catalogue import Product, Store
-from .choices import Channel, EmailStatus, FunnelStage, Gender, Lifecycle, MaritalStatus, Source
+from .choices import Channel, EmailStatus, FunnelStage, Gender, Lifecycle, MaritalStatus, RfmSegment, Source
 from .club import LoyaltyMember, PointsEntry
 from .consent import ConsentEvent
 from .contacts import Contact, CustomField, RfmBreakpoints, Tag
@@ -32,6 +32,7 @@ __all__ = [
     "Purchase",
     "PurchaseItem",
     "RfmBreakpoints",
+    "RfmSegment",
     "Source",
     "Store",
     "Tag",

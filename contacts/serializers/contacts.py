@@ -8,7 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from .. import normalize
-from ..models import Contact, FunnelStage, Gender, Lifecycle, LoyaltyMember, MaritalStatus, Source
+from ..models import Contact, FunnelStage, Gender, Lifecycle, LoyaltyMember, MaritalStatus, RfmSegment, Source
 from . import fields
 
 FUNNEL_NAMES = {stage.value: stage.name.lower() for stage in FunnelStage}
@@ -67,6 +67,12 @@ class ContactSerializer(serializers.ModelSerializer):
             "prospect, new, active, at_risk or lapsed: computed from the purchase dates at the moment of the request."
         ),
     )
+    rfm_segment = serializers.ChoiceField(
+        choices=RfmSegment.choices,
+        read_only=True,
+        allow_null=True,
+        help_text=_("Named RFM segment of the stored recency and frequency scores; null for a contact not scored."),
+    )
     club = ClubSummarySerializer(read_only=True, allow_null=True, help_text=_("Club membership, or null."))
 
     class Meta:
@@ -101,6 +107,10 @@ class ContactSerializer(serializers.ModelSerializer):
             "total_spent",
             "first_purchase_at",
             "last_purchase_at",
+            "rfm_recency",
+            "rfm_frequency",
+            "rfm_monetary",
+            "rfm_segment",
             "created_at",
             "updated_at",
             "erased_at",
@@ -115,6 +125,10 @@ class ContactSerializer(serializers.ModelSerializer):
             "total_spent",
             "first_purchase_at",
             "last_purchase_at",
+            "rfm_recency",
+            "rfm_frequency",
+            "rfm_monetary",
+            "rfm_segment",
             "created_at",
             "updated_at",
             "erased_at",
