@@ -4,7 +4,7 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
 from django_filters.widgets import BooleanWidget
@@ -24,9 +24,11 @@ from .models import (
     LoyaltyMember,
     Product,
     Purchase,
+    RfmSegment,
     Source,
     Store,
 )
+from .rfm import rfm_segment_q
 
 FUNNEL_CHOICES = [(stage.name.lower(), stage.label) for stage in FunnelStage]
 CONSENT_CHOICES = [
@@ -97,6 +99,11 @@ class ContactFilter(filters.FilterSet):
         method="filter_lifecycle",
         help_text=_("One or more of prospect, new, active, at_risk, lapsed, as of the moment of the request."),
     )
+    rfm_segment = filters.MultipleChoiceFilter(
+        choices=RfmSegment.choices,
+        method="filter_rfm_segment",
+        help_text=_("One or more named RFM segments, e.g. champions or at_risk, from the stored scores."),
+    )
     email_status = filters.ChoiceFilter(choices=EmailStatus.choices)
     tag = filters.CharFilter(method="filter_tag", help_text=_("Has this tag (name, any case)."))
     updated_after = filters.IsoDateTimeFilter(
@@ -135,6 +142,12 @@ class ContactFilter(filters.FilterSet):
 
     def filter_lifecycle(self, queryset: QuerySet, name: str, value: list[str]) -> QuerySet:
         return queryset.filter(lifecycle_in(value)) if value else queryset
+
+    def filter_rfm_segment(self, queryset: QuerySet, name: str, value: list[str]) -> QuerySet:
+        found = Q(pk__in=[])
+        for segment in value:
+            found |= rfm_segment_q(segment)
+        return queryset.filter(found) if value else queryset
 
     def filter_tag(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         through = Contact.tags.through

@@ -79,6 +79,13 @@ def _id_type() -> str:
     return str(Contact._meta.pk.rel_db_type(connection))  # purchases' ids are of the same type
 
 
+def _money(sql: str) -> str:
+    """SQLite keeps decimals as binary floats, so 49.90 + 49.90 + 350.50 sums to 450.29999…; rounded to the
+    cents the column holds, a total compares equal to the same amount typed in a rule or kept as an RFM cut
+    point, as it does in PostgreSQL's exact numeric."""
+    return f"ROUND({sql}, 2)" if connection.vendor == "sqlite" else sql
+
+
 def _grouped(where: str) -> str:
     return (
         "(SELECT contact_id, COUNT(*) AS n, SUM(total) AS s, MIN(purchased_at) AS f, MAX(purchased_at) AS l "
@@ -96,6 +103,7 @@ def _update(
 ) -> Stages:
     """UPDATE … FROM the `purchases` (a WHERE and its parameters) grouped by contact as `alias`, setting the
     aggregates to `values`, the funnel stage and the scores, for the `contacts` (a WHERE and its parameters)."""
+    values = {field: _money(value) if field == "total_spent" else value for field, value in values.items()}
     scores, score_params = scores_sql(values)
     lifecycle, lifecycle_params = _compiled_lifecycle(now or timezone.now())
     sql = (

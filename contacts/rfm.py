@@ -5,6 +5,10 @@ score is the SQL CASE of `score_case` over them. The nightly recompute applies t
 the stored columns through the ORM (`rfm_apply`); purchase ingestion compiles the very same
 expression into its UPDATE … FROM over freshly grouped purchases (`scores_sql`, used by
 `purchase_stats`). Neither path writes its own copy of the rule, so they cannot drift apart.
+
+The named RFM segments (champions, at risk, …) are cells of the recency × frequency grid in
+`RFM_SEGMENT_GRID`; the API's `rfm_segment` (`rfm_segment_of`) and the segment condition
+(`rfm_segment_q`) both read that one table.
 """
 
 import datetime as dt
@@ -13,13 +17,13 @@ from decimal import Decimal
 from typing import Any, cast
 
 from django.db import connection
-from django.db.models import Case, F, Field, IntegerField, QuerySet, Value, When
+from django.db.models import Case, F, Field, IntegerField, Q, QuerySet, Value, When
 from django.db.models.expressions import Combinable, RawSQL
 from django.db.models.lookups import IsNull, LessThan
 from django.db.models.sql import Query
 from django.utils import timezone
 
-from .models import Contact, RfmBreakpoints
+from .models import Contact, RfmBreakpoints, RfmSegment
 
 # Each stored score and the aggregate it scores (5 = most recent / most frequent / highest spend).
 SCORED = {"rfm_recency": "last_purchase_at", "rfm_frequency": "purchase_count", "rfm_monetary": "total_spent"}
@@ -106,3 +110,42 @@ def scores_sql(columns: dict[str, str]) -> tuple[dict[str, str], list]:
         sql[score], expression_params = compiler.compile(expression.resolve_expression(query))
         params += expression_params
     return sql, params
+
+
+# Each named segment as rectangles of (recency from–to, frequency from–to) scores; together they tile the
+# 5 × 5 grid once, so every scored buyer has exactly one name (the widely used R × F segment map).
+RFM_SEGMENT_GRID: dict[str, tuple[tuple[tuple[int, int], tuple[int, int]], ...]] = {
+    RfmSegment.CHAMPIONS: (((5, 5), (4, 5)),),
+    RfmSegment.LOYAL: (((3, 4), (4, 5)),),
+    RfmSegment.POTENTIAL_LOYALIST: (((4, 5), (2, 3)),),
+    RfmSegment.NEW_CUSTOMERS: (((5, 5), (1, 1)),),
+    RfmSegment.PROMISING: (((4, 4), (1, 1)),),
+    RfmSegment.NEEDS_ATTENTION: (((3, 3), (3, 3)),),
+    RfmSegment.ABOUT_TO_SLEEP: (((3, 3), (1, 2)),),
+    RfmSegment.AT_RISK: (((1, 2), (3, 4)),),
+    RfmSegment.CANNOT_LOSE: (((1, 2), (5, 5)),),
+    RfmSegment.HIBERNATING: (((1, 2), (1, 2)),),
+}
+
+
+def rfm_segment_of(recency: int | None, frequency: int | None) -> str | None:
+    """The named segment of these scores; None for a contact not scored (no purchase, or no cut points yet)."""
+    if recency is None or frequency is None:
+        return None
+    for name, cells in RFM_SEGMENT_GRID.items():
+        if any(r0 <= recency <= r1 and f0 <= frequency <= f1 for (r0, r1), (f0, f1) in cells):
+            return str(name)
+    return None
+
+
+def rfm_segment_q(name: str) -> Q:
+    """Contacts whose stored scores fall in the named segment; FALSE (never NULL) for unscored contacts."""
+    found = Q(pk__in=[])
+    for (r0, r1), (f0, f1) in RFM_SEGMENT_GRID[RfmSegment(name)]:
+        found |= Q(
+            rfm_recency__gte=r0,
+            rfm_recency__lte=r1,
+            rfm_frequency__gte=f0,
+            rfm_frequency__lte=f1,
+        )
+    return Q(rfm_recency__isnull=False, rfm_frequency__isnull=False) & found

@@ -33,6 +33,9 @@ VALUE_TYPES = (
     "campaign",
     "segment",
     "attribute_key",
+    "date_attribute_key",
+    "score",
+    "score_range",
 )
 
 

@@ -25,6 +25,7 @@ GROUP_KEYS = ("all", "any", "not")
 ATTRIBUTE_KEY = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 MAX_INT = 1_000_000
 MAX_WINDOW_DAYS = 366
+SCORES = (1, 5)  # RFM scores
 
 
 class RuleError(ValidationError):
@@ -206,6 +207,18 @@ _int_range = _range_of(_int)
 _number_range = _range_of(_number)
 
 
+def _score(value, path, choices, op):
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    low, high = SCORES
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        _fail(path, _("Enter a score from %(low)d to %(high)d.") % {"low": low, "high": high})
+    return value
+
+
+_score_range = _range_of(_score)
+
+
 def _date(value, path, choices, op):
     try:
         return dt.date.fromisoformat(value.strip()).isoformat()
@@ -256,6 +269,19 @@ def _attribute_key(value, path, choices, op):
     return value
 
 
+def _date_attribute_key(value, path, choices, op):
+    """A custom field defined with type date: other types hold no dates to compare."""
+    from contacts.models import CustomField
+
+    key = _attribute_key(value, path, choices, op)
+    kind = CustomField.objects.filter(key=key).values_list("type", flat=True).first()
+    if kind is None:
+        _fail(path, _("There is no custom field “%(key)s”.") % {"key": key})
+    if kind != CustomField.Type.DATE:
+        _fail(path, _("The custom field “%(key)s” is not of type date.") % {"key": key})
+    return key
+
+
 VALUE_CHECKERS = {
     "none": _none,
     "text": _text,
@@ -274,6 +300,9 @@ VALUE_CHECKERS = {
     "campaign": _ref("campaigns.Campaign", "campaign"),
     "segment": _ref("segments.Segment", "segment"),
     "attribute_key": _attribute_key,
+    "date_attribute_key": _date_attribute_key,
+    "score": _score,
+    "score_range": _score_range,
 }
 
 

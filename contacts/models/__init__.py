@@ -9,7 +9,17 @@ One module per sub-domain; every model and choice list is importable from `conta
 
 from .activity import Activity, VisitorIdentity
 from .catalogue import Product, Store
-from .choices import Channel, EmailStatus, FunnelStage, Gender, Lifecycle, MailFrequency, MaritalStatus, Source
+from .choices import (
+    Channel,
+    EmailStatus,
+    FunnelStage,
+    Gender,
+    Lifecycle,
+    MailFrequency,
+    MaritalStatus,
+    RfmSegment,
+    Source,
+)
 from .club import LoyaltyMember, PointsEntry
 from .consent import CONSENT_TEXT_MAX_LENGTH, ConsentEvent
 from .contacts import Contact, CustomField, RfmBreakpoints, Tag
@@ -34,6 +44,7 @@ __all__ = [
     "Purchase",
     "PurchaseItem",
     "RfmBreakpoints",
+    "RfmSegment",
     "Source",
     "Store",
     "Tag",

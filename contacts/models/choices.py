@@ -69,6 +69,21 @@ class Lifecycle(models.TextChoices):
     LAPSED = "lapsed", _("Lapsed")
 
 
+class RfmSegment(models.TextChoices):
+    """The named cells of the recency × frequency grid (`contacts.rfm.RFM_SEGMENT_GRID` owns the cells)."""
+
+    CHAMPIONS = "champions", _("Champions")
+    LOYAL = "loyal", _("Loyal customers")
+    POTENTIAL_LOYALIST = "potential_loyalist", _("Potential loyalists")
+    NEW_CUSTOMERS = "new_customers", _("Recent customers")
+    PROMISING = "promising", _("Promising")
+    NEEDS_ATTENTION = "needs_attention", _("Need attention")
+    ABOUT_TO_SLEEP = "about_to_sleep", _("About to sleep")
+    AT_RISK = "at_risk", _("At risk (RFM)")
+    CANNOT_LOSE = "cannot_lose", _("Can't lose them")
+    HIBERNATING = "hibernating", _("Hibernating")
+
+
 class Channel(models.TextChoices):
     ONLINE = "online", _("Online")
     IN_STORE = "in_store", _("In store")

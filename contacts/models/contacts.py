@@ -171,6 +171,13 @@ class Contact(models.Model):
     def lifecycle(self, value: str | None) -> None:
         self._lifecycle = value
 
+    @property
+    def rfm_segment(self) -> str | None:
+        """The named RFM segment of the stored scores (contacts.rfm owns the grid)."""
+        from ..rfm import rfm_segment_of
+
+        return rfm_segment_of(self.rfm_recency, self.rfm_frequency)
+
     def get_lifecycle_display(self) -> str:
         return str(Lifecycle(self.lifecycle).label) if self.lifecycle else ""
 

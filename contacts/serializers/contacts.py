@@ -17,6 +17,7 @@ from ..models import (
     LoyaltyMember,
     MailFrequency,
     MaritalStatus,
+    RfmSegment,
     Source,
 )
 from . import fields
@@ -89,6 +90,12 @@ class ContactSerializer(serializers.ModelSerializer):
             "prospect, new, active, at_risk or lapsed: computed from the purchase dates at the moment of the request."
         ),
     )
+    rfm_segment = serializers.ChoiceField(
+        choices=RfmSegment.choices,
+        read_only=True,
+        allow_null=True,
+        help_text=_("Named RFM segment of the stored recency and frequency scores; null for a contact not scored."),
+    )
     club = ClubSummarySerializer(read_only=True, allow_null=True, help_text=_("Club membership, or null."))
 
     class Meta:
@@ -125,6 +132,10 @@ class ContactSerializer(serializers.ModelSerializer):
             "total_spent",
             "first_purchase_at",
             "last_purchase_at",
+            "rfm_recency",
+            "rfm_frequency",
+            "rfm_monetary",
+            "rfm_segment",
             "created_at",
             "updated_at",
             "erased_at",
@@ -140,6 +151,10 @@ class ContactSerializer(serializers.ModelSerializer):
             "total_spent",
             "first_purchase_at",
             "last_purchase_at",
+            "rfm_recency",
+            "rfm_frequency",
+            "rfm_monetary",
+            "rfm_segment",
             "created_at",
             "updated_at",
             "erased_at",

@@ -33,6 +33,10 @@ def builder_options() -> dict:
         "tag": [{"value": t.name, "label": t.name} for t in Tag.objects.order_by("name")[:500]],
         "segment": [{"value": s.pk, "label": s.name} for s in Segment.objects.order_by("name")[:500]],
         "attribute_key": [{"value": f.key, "label": f.label} for f in CustomField.objects.order_by("key")],
+        "date_attribute_key": [
+            {"value": f.key, "label": f.label}
+            for f in CustomField.objects.filter(type=CustomField.Type.DATE).order_by("key")
+        ],
         **hooks.builder_options(),
     }
 

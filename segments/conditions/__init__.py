@@ -11,7 +11,7 @@ builder show (other apps' `segment_conditions` modules come after).
 """
 
 from ..registry import register
-from . import attributes, behaviour, club, consent, dates, lists, profile, purchases
+from . import attributes, behaviour, club, consent, custom_dates, dates, lists, profile, purchases, rfm
 from .attributes import JsonNumber, JsonText
 from .base import compare_range, compare_text, norm, text_expr
 from .club import active_members
@@ -20,7 +20,7 @@ from .dates import anniversary_q, time_compile, window_days
 from .profile import shift_years
 from .purchases import items_bought, purchases_filtered
 
-GROUPS = (profile, dates, attributes, consent, club, purchases, behaviour, lists)
+GROUPS = (profile, dates, custom_dates, attributes, consent, club, purchases, rfm, behaviour, lists)
 
 for _group in GROUPS:
     for _condition in _group.CONDITIONS:

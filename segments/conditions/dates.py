@@ -21,21 +21,28 @@ def window_days(ctx: Context, days: int) -> list[dt.date]:
     return [ctx.today + dt.timedelta(days=i) for i in range(days + 1)]
 
 
-def anniversary_q(field: str, days: list[dt.date], exclude_origin_year: bool = False) -> Q:
-    """Month/day of `field` falls on one of `days`; 29 Feb counts as 28 Feb in non-leap years.
-
-    Days are grouped by (year, month) into day ranges, so the SQL stays a handful of terms.
-    With `exclude_origin_year`, the occurrence must be in a later year than the date itself
-    (a sign-up's anniversary is not the sign-up day).
-    """
+def anniversary_spans(days: list[dt.date]) -> list[tuple[int, int, int, int]]:
+    """`days` as (year, month, first day, last day) runs of month/day to match; 29 Feb counts as 28 Feb in
+    non-leap years, so a 28 February of such a year also matches the 29th. The one owner of that rule for
+    stored dates and for dates kept in custom fields."""
     spans: dict[tuple[int, int], list[int]] = {}
     for day in days:
         spans.setdefault((day.year, day.month), []).append(day.day)
         if day.month == 2 and day.day == 28 and not calendar.isleap(day.year):
             spans[(day.year, 2)].append(29)
+    return [(year, month, min(found), max(found)) for (year, month), found in spans.items()]
+
+
+def anniversary_q(field: str, days: list[dt.date], exclude_origin_year: bool = False) -> Q:
+    """Month/day of `field` falls on one of `days` (see `anniversary_spans`).
+
+    Days are grouped by (year, month) into day ranges, so the SQL stays a handful of terms.
+    With `exclude_origin_year`, the occurrence must be in a later year than the date itself
+    (a sign-up's anniversary is not the sign-up day).
+    """
     q = Q(pk__in=[])
-    for (year, month), day_list in spans.items():
-        term = Q(**{f"{field}__month": month, f"{field}__day__gte": min(day_list), f"{field}__day__lte": max(day_list)})
+    for year, month, first, last in anniversary_spans(days):
+        term = Q(**{f"{field}__month": month, f"{field}__day__gte": first, f"{field}__day__lte": last})
         if exclude_origin_year:
             term &= Q(**{f"{field}__year__lt": year})
         q |= term

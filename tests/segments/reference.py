@@ -7,6 +7,7 @@ services that maintain those columns are checked too.
 
 import calendar
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -14,6 +15,21 @@ from django.conf import settings
 from django.utils import timezone
 
 STAGES = ["none", "visitor", "interested", "cart", "purchaser"]
+ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+CHILD_BANDS = {"baby": (0, 1), "toddler": (2, 3), "preschool": (4, 5), "school_age": (6, 12), "teen": (13, 17)}
+# The usual recency × frequency map, as "<R><F>" patterns.
+RFM_MAP = {
+    r"[1-2][1-2]": "hibernating",
+    r"[1-2][3-4]": "at_risk",
+    r"[1-2]5": "cannot_lose",
+    r"3[1-2]": "about_to_sleep",
+    r"33": "needs_attention",
+    r"[3-4][4-5]": "loyal",
+    r"41": "promising",
+    r"51": "new_customers",
+    r"[4-5][2-3]": "potential_loyalist",
+    r"5[4-5]": "champions",
+}
 
 
 @dataclass
@@ -70,11 +86,38 @@ def local_date(moment: dt.datetime) -> dt.date:
     return timezone.localtime(moment, timezone.get_default_timezone()).date()
 
 
+def quintile_cuts(values: list) -> list:
+    ordered = sorted(values)
+    return [ordered[min(len(ordered) - 1, len(ordered) * k // 5)] for k in range(1, 5)] if ordered else []
+
+
+def rfm_scores(snapshots: list[Snapshot]) -> dict:
+    """(recency, frequency, monetary) 1–5 of every buyer from the raw purchases: each score is one more than
+    the number of the buyers' quintile cut points at or below the buyer's own value."""
+    buyers = {
+        s.contact.pk: (max(p[0] for p in s.purchases), len(s.purchases), sum(p[2] for p in s.purchases))
+        for s in snapshots
+        if s.purchases
+    }
+    cuts = [quintile_cuts([values[i] for values in buyers.values()]) for i in range(3)]
+    return {pk: tuple(1 + sum(v >= c for c in cuts[i]) for i, v in enumerate(values)) for pk, values in buyers.items()}
+
+
 class Reference:
-    def __init__(self, now: dt.datetime, segments: dict):
+    def __init__(self, now: dt.datetime, segments: dict, snapshots: list[Snapshot] | None = None):
         self.now = now
         self.today = local_date(now)
         self.segments = segments  # id -> Segment
+        self.snapshots = snapshots  # every contact, for the RFM quintiles; loaded when first needed if None
+        self._rfm: dict | None = None
+
+    @property
+    def rfm(self) -> dict:
+        if self._rfm is None:
+            from contacts.models import Contact
+
+            self._rfm = rfm_scores(self.snapshots if self.snapshots is not None else load(Contact.objects.all()))
+        return self._rfm
 
     def matches(self, node: dict, s: Snapshot) -> bool:
         """An empty `all` holds for everyone and an empty `any` for no one (CONTRACT §3)."""
@@ -166,16 +209,53 @@ class Reference:
     def c_source_detail(self, n, s):
         return self.text(s.contact.source_detail, n)
 
-    def c_age(self, n, s):
-        born = s.contact.birth_date
-        if born is None:
-            return False
+    def age(self, born: dt.date) -> int:
         birthday = occurrence(born, self.today.year)
-        age = (
+        return (
             self.today.year
             - born.year
             - (1 if (self.today.month, self.today.day) < (birthday.month, birthday.day) else 0)
         )
+
+    def c_age(self, n, s):
+        born = s.contact.birth_date
+        if born is None:
+            return False
+        return self.in_range(self.age(born), n)
+
+    def custom_date(self, n, s) -> dt.date | None:
+        """A custom field's value when it is text shaped YYYY-MM-DD, as stored for date fields."""
+        raw = s.contact.attributes.get(n["key"])
+        if not isinstance(raw, str) or not ISO_DAY.fullmatch(raw):
+            return None
+        return dt.date.fromisoformat(raw)
+
+    def c_attribute_date(self, n, s):
+        day = self.custom_date(n, s)
+        if day is None:
+            return False
+        op, v = n["op"], n.get("value")
+        if op == "before":
+            return day < dt.date.fromisoformat(v)
+        if op == "after":
+            return day > dt.date.fromisoformat(v)
+        if op == "within_last_days":
+            return self.today - dt.timedelta(days=v) <= day <= self.today
+        if op == "more_than_days_ago":
+            return day < self.today - dt.timedelta(days=v)
+        if op == "in_next_days":
+            return self.today <= day <= self.today + dt.timedelta(days=v)
+        if op == "anniversary_in_next_days":
+            return self.anniversary(day, n, exclude_origin=True)
+        raise AssertionError(op)
+
+    def c_child_age(self, n, s):
+        born = self.custom_date(n, s)
+        if born is None:
+            return False
+        age = self.age(born)
+        if n["op"] == "in":
+            return any(CHILD_BANDS[band][0] <= age <= CHILD_BANDS[band][1] for band in n["value"])
         return self.in_range(age, n)
 
     def c_birthday(self, n, s):
@@ -338,6 +418,29 @@ class Reference:
     def c_lifecycle(self, n, s):
         values = n["value"] if n["op"] == "in" else [n["value"]]
         return self.lifecycle(s) in {norm(v) for v in values}
+
+    # --- RFM
+    def rfm_score(self, n, s, index: int) -> bool:
+        scores = self.rfm.get(s.contact.pk)
+        return scores is not None and self.in_range(scores[index], n)
+
+    def c_rfm_recency(self, n, s):
+        return self.rfm_score(n, s, 0)
+
+    def c_rfm_frequency(self, n, s):
+        return self.rfm_score(n, s, 1)
+
+    def c_rfm_monetary(self, n, s):
+        return self.rfm_score(n, s, 2)
+
+    def c_rfm_segment(self, n, s):
+        scores = self.rfm.get(s.contact.pk)
+        if scores is None:
+            return False
+        cell = f"{scores[0]}{scores[1]}"
+        names = [name for pattern, name in RFM_MAP.items() if re.fullmatch(pattern, cell)]
+        values = n["value"] if n["op"] == "in" else [n["value"]]
+        return names[0] in {norm(v) for v in values}
 
     def c_in_segment(self, n, s):
         segment = self.segments[n["segment"]]

@@ -12,8 +12,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from contacts import services as contact_services
-from contacts.models import Activity, Contact, LoyaltyMember, Product, Purchase, PurchaseItem
+from contacts.models import Activity, Contact, CustomField, LoyaltyMember, Product, Purchase, PurchaseItem
 from segments import registry
+from segments.conditions import shift_years
 from segments.models import Segment, SegmentMembership
 from segments.registry import Context
 from segments.rules import compile_tree, validate
@@ -63,9 +64,38 @@ def _day_near(rng: random.Random, today: dt.date, years_back: int) -> dt.date | 
         return dt.date(year, 2, 28)
 
 
+NOT_DATES = ["", "soon", 20240101, "2024-05-01T10:00:00", True]
+
+
+def _custom_date(rng: random.Random, today: dt.date, child: bool) -> object:
+    """A date custom field's stored value: missing, malformed, near an anniversary, on a child's age-band
+    edge (born exactly N years ago today, or a day either side), or any day within a few years."""
+    roll = rng.random()
+    if roll < 0.1:
+        return None
+    if roll < 0.2:
+        return rng.choice(NOT_DATES)
+    if roll < 0.45:
+        day = _day_near(rng, today, 18) or today
+    elif roll < 0.7 and child:
+        day = shift_years(today, -rng.choice([1, 2, 4, 6, 13, 18])) + dt.timedelta(days=rng.choice([-1, 0, 1]))
+    else:
+        day = today + dt.timedelta(days=rng.randint(-400 if not child else -7000, 400))
+    return day.isoformat()
+
+
+def _date_attributes(rng: random.Random, today: dt.date) -> dict:
+    values = {"pet_birthday": _custom_date(rng, today, child=False), "child_birth": _custom_date(rng, today, True)}
+    return {key: value for key, value in values.items() if value is not None}
+
+
 def build_dataset(seed: int, now: dt.datetime, size: int = 70) -> None:
     rng = random.Random(seed)
+    dates_rng = random.Random(seed + 1000)  # a stream of its own, so the other columns stay as they were
     today = now.astimezone(dt.timezone(dt.timedelta(hours=2))).date()
+    for key in ("pet_birthday", "child_birth"):
+        CustomField.objects.create(key=key, label=key, type=CustomField.Type.DATE)
+    CustomField.objects.create(key="shoe_size", label="Shoe size", type=CustomField.Type.NUMBER)
     products = {
         sku: Product.objects.create(
             sku=sku, name=sku, category=CATEGORIES[sku], replenishment_days=REPLENISH[sku], price=Decimal("10")
@@ -88,16 +118,19 @@ def build_dataset(seed: int, now: dt.datetime, size: int = 70) -> None:
             birth_date=_day_near(rng, today, 60),
             wedding_date=_day_near(rng, today, 20),
             signed_up_at=None if rng.random() < 0.1 else _moment(rng, now, 1200),
-            attributes=rng.choice(
-                [
-                    {},
-                    {"pet_type": "cat", "shoe_size": 38},
-                    {"pet_type": " Dog", "shoe_size": 41.5},
-                    {"pet_type": "", "shoe_size": "42"},
-                    {"vip": True, "shoe_size": None},
-                    {"vip": False, "pet_type": None},
-                ]
-            ),
+            attributes={
+                **rng.choice(
+                    [
+                        {},
+                        {"pet_type": "cat", "shoe_size": 38},
+                        {"pet_type": " Dog", "shoe_size": 41.5},
+                        {"pet_type": "", "shoe_size": "42"},
+                        {"vip": True, "shoe_size": None},
+                        {"vip": False, "pet_type": None},
+                    ]
+                ),
+                **_date_attributes(dates_rng, today),
+            },
             email_opt_in=rng.random() < 0.7,
             email_status=rng.choice(["active", "active", "active", "unsubscribed", "bounced", "complained"]),
             erased_at=now if i == 0 else None,
@@ -132,6 +165,7 @@ def build_dataset(seed: int, now: dt.datetime, size: int = 70) -> None:
                 product=products[rng.choice(SKUS)] if rng.random() < 0.5 else None,
             )
     contact_services.contacts_refresh_purchase_stats(contact_ids=ids)
+    contact_services.contacts_recompute_all()  # RFM cut points and scores
     static = Segment.objects.create(name="Hand-picked", kind=Segment.Kind.STATIC)
     SegmentMembership.objects.bulk_create(
         [SegmentMembership(segment=static, contact_id=i) for i in ids if rng.random() < 0.3]
@@ -224,6 +258,18 @@ def with_extras(strategy):
 
 
 money = st.sampled_from([0, 1, 49.9, 50, 120, 169.9, 350.5, 500])
+RFM_NAMES = [
+    "champions",
+    "loyal",
+    "potential_loyalist",
+    "new_customers",
+    "promising",
+    "needs_attention",
+    "about_to_sleep",
+    "at_risk",
+    "cannot_lose",
+    "hibernating",
+]
 STRATEGIES = {
     "city": text_condition("city", ["haifa", "HAIFA", "tel aviv", "תל אביב", "Eilat"]),
     "region": text_condition("region", ["north", "Center", "south"]),
@@ -330,6 +376,41 @@ STRATEGIES = {
             st.lists(st.sampled_from(["new", "active", "lapsed"]), min_size=1, max_size=2),
         ),
     ),
+    "attribute_date": st.builds(
+        lambda node, key: {**node, "key": key},
+        st.one_of(
+            times(
+                "attribute_date",
+                ["before", "after", "within_last_days", "more_than_days_ago", "anniversary_in_next_days"],
+            ),
+            st.builds(lambda n: cond("attribute_date", "in_next_days", n), st.one_of(window, st.integers(0, 366))),
+        ),
+        st.sampled_from(["pet_birthday", "child_birth"]),
+    ),
+    "child_age": st.builds(
+        lambda node, key: {**node, "key": key},
+        st.one_of(
+            range_int("child_age", 0, 20),
+            st.builds(
+                lambda v: cond("child_age", "in", v),
+                st.lists(
+                    st.sampled_from(["baby", "toddler", "preschool", "school_age", "teen"]),
+                    min_size=1,
+                    max_size=3,
+                    unique=True,
+                ),
+            ),
+        ),
+        st.sampled_from(["child_birth", "child_birth", "pet_birthday"]),
+    ),
+    **{
+        key: st.one_of(range_int(key, 1, 5), st.builds(lambda v, key=key: cond(key, "eq", v), st.integers(1, 5)))
+        for key in ("rfm_recency", "rfm_frequency", "rfm_monetary")
+    },
+    "rfm_segment": st.one_of(
+        st.builds(lambda v: cond("rfm_segment", "eq", v), st.sampled_from(RFM_NAMES)),
+        st.builds(lambda v: cond("rfm_segment", "in", v), st.lists(st.sampled_from(RFM_NAMES), min_size=1, max_size=3)),
+    ),
 }
 EXTERNAL_KEYS = {"in_segment", "email_opened", "email_clicked", "email_not_opened"}
 
@@ -384,7 +465,7 @@ def dataset(anchor, shared_rows):
         now = ANCHORS[anchor]
         build_dataset(seed=anchor, now=now)
         snapshots = load(Contact.objects.select_related("club").prefetch_related("tags"))
-        reference = Reference(now, {s.pk: s for s in Segment.objects.all()})
+        reference = Reference(now, {s.pk: s for s in Segment.objects.all()}, snapshots)
         return now, snapshots, reference
 
     with shared_rows(build) as built:

@@ -180,8 +180,9 @@
         [{value: "true", label: this.t.yes}, {value: "false", label: this.t.no}], String(data[key]));
     }
     var pick = this.pickers[type === "category_list" ? "" : type] || choices;
-    if ((type === "choice" || type === "segment" || type === "campaign" || type === "attribute_key") && pick &&
-        (pick.length || type !== "attribute_key")) {
+    var keyType = type === "attribute_key" || type === "date_attribute_key";
+    if ((type === "choice" || type === "segment" || type === "campaign" || keyType) && pick &&
+        (pick.length || !keyType)) {
       var single = options(el("select", {"class": name, onchange: function (e) {
         var v = e.target.value;
         set(type === "segment" || type === "campaign" ? (v ? Number(v) : "") : v);
@@ -201,18 +202,21 @@
       });
       return multi;
     }
-    if (type === "int_range" || type === "number_range") {
+    var score = type === "score" || type === "score_range";  /* RFM scores: whole numbers 1-5 */
+    if (type === "int_range" || type === "number_range" || type === "score_range") {
       var pair = Array.isArray(current) ? current.slice() : ["", ""];
       var make = function (index) {
-        return el("input", {type: "number", step: type === "int_range" ? "1" : "any", "class": name + "-" + index,
+        return el("input", {type: "number", step: type === "number_range" ? "any" : "1", "class": name + "-" + index,
+          min: score ? "1" : null, max: score ? "5" : null,
           value: pair[index], placeholder: index ? self.t.to : self.t.from, oninput: function (e) {
             pair[index] = number(e.target.value); set(pair.slice());
           }});
       };
       return el("span", {}, [make(0), document.createTextNode(" – "), make(1)]);
     }
-    if (type === "int" || type === "number") {
-      return el("input", {type: "number", min: type === "int" ? "0" : null, step: type === "int" ? "1" : "any",
+    if (type === "int" || type === "number" || type === "score") {
+      return el("input", {type: "number", min: type === "number" ? null : (score ? "1" : "0"),
+        max: score ? "5" : null, step: type === "number" ? "any" : "1",
         "class": name, value: current === undefined ? "" : current,
         oninput: function (e) { set(number(e.target.value)); }});
     }
