@@ -272,6 +272,17 @@ class Message(models.Model):
                 fields=["esp_message_id"], condition=Q(esp_message_id__isnull=False), name="message_esp_id_idx"
             ),
             models.Index(fields=["message_id"], name="message_message_id_idx"),
+            # The report's recipients, newest first, page by id within a campaign (the primary key alone would
+            # walk past every newer campaign's messages); the rare states have theirs, so a page of the few
+            # complaints of a million messages reads those few.
+            models.Index(fields=["campaign", "id"], name="message_campaign_id_idx"),
+            models.Index(
+                fields=["campaign", "id"], condition=Q(complained_at__isnull=False), name="message_complained_idx"
+            ),
+            models.Index(fields=["campaign", "id"], condition=Q(bounced_at__isnull=False), name="message_bounced_idx"),
+            models.Index(
+                fields=["campaign", "id"], condition=Q(unsubscribed_at__isnull=False), name="message_unsubscribed_idx"
+            ),
             # On PostgreSQL also message_campaign_contact_cohort_idx, (campaign, contact) with status and
             # bounced_at included, for the holdout comparison (migration 0007).
         ]

@@ -229,14 +229,15 @@ def _bucket_counts(campaign: Campaign, first: dt.datetime, split: dt.datetime, t
     EventHour rows folded into local hours and days, or, in a zone whose hours are not whole UTC hours, its
     events counted one by one."""
     rows = tallies.event_hours(campaign.pk, first)
-    if tallies.whole_hours(first, split) and all(_local(row["hour"], tz).minute == 0 for row in rows):
+    hours = [_local(row["hour"], tz) for row in rows]
+    if tallies.whole_hours(first, split) and all(local.minute == 0 for local in hours):
+        names = tallies.tally_columns(EventHour)
         hourly: dict[dt.datetime, dict] = {}
         daily: dict[dt.datetime, dict] = {}
-        for row in rows:
-            local = _local(row["hour"], tz)
+        for row, local in zip(rows, hours, strict=True):
             into, key = (hourly, local) if row["hour"] < split else (daily, dt.datetime.combine(local, dt.time()))
-            totals = into.setdefault(key, dict.fromkeys(tallies.tally_columns(EventHour), 0))
-            for name in totals:
+            totals = into.setdefault(key, dict.fromkeys(names, 0))
+            for name in names:
                 totals[name] += row[name]
         return hourly, daily
     events = TrackingEvent.objects.filter(campaign=campaign, kind__in=[OPEN, CLICK], occurred_at__gte=first)
@@ -306,20 +307,36 @@ RECIPIENT_STATES = {
     "opened": _("Opened"),
     "delivered": _("Delivered"),
 }
-# What happened to one message, most telling first: a complaint outranks a click, a click an open.
+# What happened to one message, most telling first: a complaint outranks a click, a click an open. The first
+# rule a message meets names its state; one that meets none was delivered.
+STATE_RULES: tuple[tuple[str, Q], ...] = (
+    ("skipped", Q(status=Message.Status.SKIPPED)),
+    ("held_out", Q(status=Message.Status.HOLDOUT)),
+    ("failed", Q(status=Message.Status.FAILED)),
+    ("pending", ~Q(status=Message.Status.SENT)),
+    ("complained", Q(complained_at__isnull=False)),
+    ("bounced", Q(bounced_at__isnull=False)),
+    ("unsubscribed", Q(unsubscribed_at__isnull=False)),
+    ("clicked", Q(first_clicked_at__isnull=False)),
+    ("opened", Q(first_opened_at__isnull=False)),
+)
 RECIPIENT_STATE = Case(
-    When(status=Message.Status.SKIPPED, then=Value("skipped")),
-    When(status=Message.Status.HOLDOUT, then=Value("held_out")),
-    When(status=Message.Status.FAILED, then=Value("failed")),
-    When(~Q(status=Message.Status.SENT), then=Value("pending")),
-    When(complained_at__isnull=False, then=Value("complained")),
-    When(bounced_at__isnull=False, then=Value("bounced")),
-    When(unsubscribed_at__isnull=False, then=Value("unsubscribed")),
-    When(first_clicked_at__isnull=False, then=Value("clicked")),
-    When(first_opened_at__isnull=False, then=Value("opened")),
+    *(When(rule, then=Value(state)) for state, rule in STATE_RULES),
     default=Value("delivered"),
     output_field=CharField(),
 )
+
+
+def _in_state(state: str) -> Q:
+    """The messages in `state` (one of RECIPIENT_STATES): its rule and none of those before it, as conditions on
+    the columns. Filtering on the `state` annotation instead would be one expression no index serves, so a rare
+    state of a big campaign would read every message to find its few."""
+    earlier = Q()
+    for name, rule in STATE_RULES:
+        if name == state:
+            return rule & earlier
+        earlier &= ~rule
+    return earlier
 
 
 def campaign_recipients(campaign: Campaign, *, state: str | None = None) -> QuerySet:
@@ -335,14 +352,40 @@ def campaign_recipients(campaign: Campaign, *, state: str | None = None) -> Quer
         .order_by("-pk")
     )
     if state in RECIPIENT_STATES:
-        qs = qs.filter(state=state)
+        qs = qs.filter(_in_state(state))
     return qs
 
 
+def _state_bounds(stats: dict) -> dict[str, int]:
+    """At most how many messages each state can have, from a campaign's stats (its tallies): a message in a state
+    meets that state's rule, which the tallied number counts. Where the bound is 0 the state is empty, and its
+    page needs no query; "delivered", the rest, is always looked for."""
+    settled = stats["sent"] + stats["failed"] + stats["skipped"] + stats["holdout_size"]
+    return {
+        "skipped": stats["skipped"],
+        "held_out": stats["holdout_size"],
+        "failed": stats["failed"],
+        "pending": stats["recipients"] - settled,
+        "complained": stats["complaints"],
+        "bounced": stats["bounced"],
+        "unsubscribed": stats["unsubscribes"],
+        "clicked": stats["unique_clicks"],
+        "opened": stats["unique_opens"],
+    }
+
+
 def recipients_page(
-    campaign: Campaign, *, before: int | None = None, state: str | None = None, size: int = 50
+    campaign: Campaign,
+    *,
+    before: int | None = None,
+    state: str | None = None,
+    size: int = 50,
+    stats: dict | None = None,
 ) -> tuple[list, int | None]:
-    """One page of recipients and the id to continue from (None on the last page)."""
+    """One page of recipients and the id to continue from (None on the last page). With the campaign's `stats`
+    (`campaign_stats`), a state they show empty is answered without a query."""
+    if stats is not None and state and _state_bounds(stats).get(state, 1) <= 0:
+        return [], None
     qs = campaign_recipients(campaign, state=state)
     if before:
         qs = qs.filter(pk__lt=before)

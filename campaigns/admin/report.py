@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils import formats
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
@@ -20,6 +20,7 @@ from contacts.models import Channel
 from ..models import Campaign
 from ..selectors import (
     RECIPIENT_STATES,
+    Bucket,
     campaign_stats,
     clicks_per_link,
     delivered,
@@ -41,8 +42,14 @@ def report_page(modeladmin, request, campaign: Campaign) -> TemplateResponse:
     state = request.GET.get("state") if request.GET.get("state") in RECIPIENT_STATES else None
     before = request.GET.get("before")
     rows, next_before = recipients_page(
-        campaign, before=int(before) if (before or "").isdigit() else None, state=state, size=RECIPIENTS_PER_PAGE
+        campaign,
+        before=int(before) if (before or "").isdigit() else None,
+        state=state,
+        size=RECIPIENTS_PER_PAGE,
+        stats=stats,
     )
+    for row in rows:
+        row.state_label = RECIPIENT_STATES[row.state]
     series = opens_clicks_over_time(campaign)
     links = number_links(request, campaign)
     click_days, open_days = settings.ATTRIBUTION_CLICK_DAYS, settings.ATTRIBUTION_OPEN_DAYS
@@ -203,8 +210,22 @@ def linked_rows(stats: dict, rows: tuple[Stat, ...], links: dict[str, str]) -> l
     ]
 
 
-def chart(series: list) -> dict:
-    """Bar geometry: per bucket a human-opens bar, a machine-opens bar on top of it, and a clicks bar."""
+def bar_title(bucket: Bucket) -> str:
+    """What a bar's tooltip says: its local hour or day, and its counts."""
+    start = timezone.localtime(bucket.start)
+    when = formats.date_format(start, "SHORT_DATETIME_FORMAT" if bucket.hours == 1 else "SHORT_DATE_FORMAT")
+    counts = _("%(o)s opens, %(m)s machine opens, %(c)s clicks") % {
+        "o": bucket.opens,
+        "m": bucket.machine_opens,
+        "c": bucket.clicks,
+    }
+    return f"{when}: {counts}"
+
+
+def chart(series: list[Bucket]) -> dict:
+    """Bar geometry: per bucket a human-opens bar, a machine-opens bar on top of it, and a clicks bar, with its
+    tooltip. Everything a bar shows is made here and the template only places it: a date filter and a
+    translation tag per bar, up to 138 bars, were half the page's rendering."""
     peak = max([1] + [max(b.opens + b.machine_opens, b.clicks) for b in series])
     bars, boundary = [], None
     for index, bucket in enumerate(series):
@@ -215,8 +236,9 @@ def chart(series: list) -> dict:
             boundary = index * BAR_STEP - 1
         bars.append(
             {
-                "bucket": bucket,
+                "title": bar_title(bucket),
                 "x": index * BAR_STEP,
+                "clicks_x": index * BAR_STEP + 5,
                 "opens_h": opens_h,
                 "opens_y": CHART_HEIGHT - opens_h,
                 "machine_h": machine_h,

@@ -372,6 +372,22 @@ def test_the_recipients_table_counts_machine_opens_apart_from_human_opens(admin_
     assert ">1 (+2 machine)" in cell
 
 
+def test_the_report_costs_the_same_queries_for_more_recipients(admin_client, campaign):
+    messages = sent_campaign(campaign)
+    pages = [url("campaign_report", campaign.pk), url("campaign_report", campaign.pk) + "?state=opened"]
+    with CaptureQueriesContext(connection) as few:
+        for page in pages:
+            admin_client.get(page)
+    for _n in range(20):
+        tracked(Message.objects.create(campaign=campaign, contact=ContactFactory(), status="sent"), "open")
+    tracked(messages[1], "click")
+    with CaptureQueriesContext(connection) as many:
+        for page in pages:
+            admin_client.get(page)
+
+    assert len(many.captured_queries) == len(few.captured_queries)
+
+
 def test_the_report_numbers_refresh_from_json(admin_client, campaign):
     sent_campaign(campaign)
 

@@ -11,6 +11,7 @@ from django.utils import timezone
 from campaigns.models import Campaign, EmailTemplate, Link, Message, TrackingEvent
 from campaigns.selectors import (
     MAIL_FIELDS,
+    RECIPIENT_STATES,
     STATS_FIELDS,
     campaign_progress,
     campaign_recipients,
@@ -270,6 +271,43 @@ def test_each_recipient_has_the_most_telling_state(campaign):
     assert found == {m.pk: state for state, m in states.items()}
     assert [m.pk for m in campaign_recipients(campaign, state="opened")] == [states["opened"].pk]
     assert [m.pk for m in campaign_recipients(campaign, state="held_out")] == [states["held_out"].pk]
+
+
+def test_each_state_filter_finds_exactly_the_messages_shown_in_that_state(campaign):
+    now = timezone.now()
+    # Messages meeting several rules, so each filter has to leave out what an earlier rule claims.
+    for fields in (
+        {"first_opened_at": now, "first_clicked_at": now, "complained_at": now, "unsubscribed_at": now},
+        {"first_opened_at": now, "bounced_at": now, "unsubscribed_at": now},
+        {"first_opened_at": now, "first_clicked_at": now, "unsubscribed_at": now},
+        {"first_opened_at": now, "first_clicked_at": now},
+        {"first_opened_at": now},
+        {},
+    ):
+        message(campaign, **fields)
+    message(campaign, Message.Status.SKIPPED, bounced_at=now)
+    message(campaign, Message.Status.HOLDOUT, first_opened_at=now)
+    message(campaign, Message.Status.FAILED, complained_at=now)
+    message(campaign, Message.Status.CLAIMED, first_clicked_at=now)
+    shown = {m.pk: m.state for m in campaign_recipients(campaign)}
+
+    found = {state: {m.pk for m in campaign_recipients(campaign, state=state)} for state in RECIPIENT_STATES}
+
+    assert set(shown.values()) == set(RECIPIENT_STATES)
+    assert found == {state: {pk for pk, s in shown.items() if s == state} for state in RECIPIENT_STATES}
+
+
+def test_a_state_the_stats_show_empty_is_answered_without_a_query(campaign):
+    message(campaign, first_opened_at=timezone.now())
+    stats = campaign_stats(campaign)
+
+    with CaptureQueriesContext(connection) as queries:
+        complained, more = recipients_page(campaign, state="complained", stats=stats)
+        opened_rows, _more = recipients_page(campaign, state="opened", stats=stats)
+
+    assert (complained, more) == ([], None)
+    assert len(opened_rows) == 1
+    assert len(queries) == 1  # the opened page only
 
 
 def test_recipient_pages_continue_by_id_without_counting(campaign):
