@@ -48,7 +48,10 @@ class Purchase(models.Model):
         ]
         indexes = [
             models.Index(fields=["contact", "purchased_at"], name="purchase_contact_time_idx"),
-            models.Index(fields=["purchased_at"], name="purchase_time_idx"),
+            # On PostgreSQL with the buyer and the total included: a campaign's holdout window sums a few days'
+            # purchases per buyer from the index alone (a table page per purchase otherwise: ~13,000 pages
+            # for five days at a million contacts). Elsewhere a plain index on the time.
+            models.Index(fields=["purchased_at"], include=["contact", "total"], name="purchase_time_covering_idx"),
             models.Index(
                 fields=["utm_source", "purchased_at"], condition=~Q(utm_source=""), name="purchase_utm_source_idx"
             ),
