@@ -9,6 +9,8 @@ import shutil
 
 import pytest
 
+from tests.browser.session import log_in
+
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -47,11 +49,7 @@ def page(browser):
 @pytest.fixture
 def logged_in(page, live_server, django_user_model):
     django_user_model.objects.create_superuser("marketer", "m@example.com", "pw-Marketer-1")
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", "marketer")
-    page.fill("#id_password", "pw-Marketer-1")
-    page.click("input[type=submit]")
-    page.wait_for_selector("#content-main")
+    log_in(page, live_server)
     return page
 
 

@@ -10,6 +10,7 @@ import pytest
 from django.conf import settings as django_settings
 
 from campaigns.branding import current_brand
+from tests.browser.session import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 SHOTS = Path(django_settings.BASE_DIR) / "var" / "screenshots" / "brand"
@@ -55,11 +56,7 @@ def test_a_marketer_brands_every_mail_from_the_brand_page(
     page = context.new_page()
     page.set_default_timeout(15000)
     try:
-        page.goto(f"{live_server.url}/admin/login/")
-        page.fill("#id_username", "marketer")
-        page.fill("#id_password", "pw-Marketer-1")
-        page.click("input[type=submit]")
-        page.wait_for_selector("#content-main")
+        log_in(page, live_server)
 
         page.goto(f"{live_server.url}/admin/campaigns/brand/")
         assert page.url.endswith("/admin/campaigns/brand/1/change/")

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from contacts.models import FunnelStage
 from contacts.services import contacts_refresh_purchase_stats
+from tests.browser.session import log_in
 from tests.factories import ContactFactory, PurchaseFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -38,11 +39,7 @@ def marketer(page, live_server, django_user_model):
     )
     page.on("response", lambda answer: problems.append(answer.url) if answer.status >= 400 else None)
     page.on("pageerror", lambda error: problems.append(str(error)))
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", "mara")
-    page.fill("#id_password", "pw-Marketer-1")
-    page.click("input[type=submit]")
-    page.wait_for_selector("#content-main")
+    log_in(page, live_server, "mara")
     page.problems = problems
     return page
 

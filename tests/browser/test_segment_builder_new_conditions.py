@@ -8,6 +8,7 @@ import pytest
 
 from contacts.models import CustomField
 from segments.models import Segment
+from tests.browser.session import log_in
 from tests.factories import ContactFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -30,11 +31,7 @@ def _open(browser, live_server, language: str, width: int):
     )
     page = context.new_page()
     page.set_default_timeout(15000)
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", "marketer")
-    page.fill("#id_password", "pw-Marketer-1")
-    page.click("input[type=submit]")
-    page.wait_for_selector("#content-main")
+    log_in(page, live_server)
     page.goto(f"{live_server.url}/admin/segments/segment/add/")
     return context, page
 
