@@ -127,6 +127,8 @@ class Contact(models.Model):
             ),
         ]
         indexes = [
+            # The few contacts who chose a mail frequency, for the send path's check (campaigns.audience).
+            models.Index(fields=["mail_frequency"], condition=~Q(mail_frequency=""), name="contact_mail_frequency_idx"),
             models.Index(fields=["city"], name="contact_city_idx"),
             models.Index(fields=["region"], name="contact_region_idx"),
             models.Index(fields=["source"], name="contact_source_idx"),
