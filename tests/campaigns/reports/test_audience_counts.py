@@ -14,7 +14,7 @@ from django.db import transaction
 from django.db.models import Count, Exists, OuterRef, Sum
 from django.urls import reverse
 
-from campaigns.models import Campaign, EmailTemplate, Message
+from campaigns.models import Campaign, EmailTemplate
 from campaigns.reports import attribution
 from campaigns.reports.audience import audience_now, audience_scan, distinct_members, signups
 from campaigns.reports.counts import AudienceCount, ChannelCount, DistinctCount, DistinctDay, SignupCount
@@ -27,6 +27,8 @@ from contacts.models import Activity, Contact, Purchase, VisitorIdentity
 from tests.contacts.test_admin import contact_form_data
 from tests.contacts.test_import_export import import_file
 from tests.factories import ActivityFactory, ContactFactory, PurchaseFactory
+
+from .credited import attribute
 
 pytestmark = pytest.mark.django_db
 
@@ -166,20 +168,7 @@ def credit(purchase: Purchase) -> Attribution:
     """The purchase credited to a mail of a campaign (as `attribution.attribute` writes it)."""
     template, _new = EmailTemplate.objects.get_or_create(name="T", subject="S", html="<p>x</p>")
     campaign, _new = Campaign.objects.get_or_create(name="Spring", template=template)
-    message = Message.objects.create(
-        campaign=campaign, contact=purchase.contact, status=Message.Status.SENT, sent_at=purchase.purchased_at
-    )
-    return Attribution.objects.create(
-        purchase=purchase,
-        message=message,
-        campaign=campaign,
-        contact=purchase.contact,
-        touch=Attribution.Touch.CLICK,
-        touched_at=purchase.purchased_at,
-        purchased_at=purchase.purchased_at,
-        total=purchase.total,
-        channel=purchase.channel,
-    )
+    return attribute(purchase, campaign)
 
 
 # ------------------------------------------------------------------ every kind of write

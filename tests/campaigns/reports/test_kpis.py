@@ -12,13 +12,14 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from campaigns.flows.models import Flow, FlowMail
-from campaigns.models import Campaign, EmailTemplate, Message
+from campaigns.models import Campaign, EmailTemplate
 from campaigns.reports.kpis import kpis
-from campaigns.reports.models import Attribution
 from campaigns.reports.period import Period
 from contacts.models import Activity, LoyaltyMember, VisitorIdentity
 from contacts.services import contacts_refresh_purchase_stats
 from tests.factories import ActivityFactory, ContactFactory, MemberFactory, PurchaseFactory
+
+from .credited import attribute
 
 pytestmark = pytest.mark.django_db
 
@@ -35,23 +36,6 @@ def api(make_client):
 
 def local(day: str, time: dt.time) -> dt.datetime:
     return dt.datetime.combine(dt.date.fromisoformat(day), time, tzinfo=ISRAEL)
-
-
-def attribute(purchase, campaign: Campaign) -> Attribution:
-    message = Message.objects.create(
-        campaign=campaign, contact=purchase.contact, status=Message.Status.SENT, sent_at=purchase.purchased_at
-    )
-    return Attribution.objects.create(
-        purchase=purchase,
-        message=message,
-        campaign=campaign,
-        contact=purchase.contact,
-        touch=Attribution.Touch.CLICK,
-        touched_at=purchase.purchased_at,
-        purchased_at=purchase.purchased_at,
-        total=purchase.total,
-        channel=purchase.channel,
-    )
 
 
 # ------------------------------------------------------------------ the period
