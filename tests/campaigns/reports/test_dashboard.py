@@ -12,12 +12,13 @@ import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from campaigns.models import Campaign, EmailTemplate, Message
+from campaigns.models import Campaign, EmailTemplate
 from campaigns.reports.kpis import kpis
-from campaigns.reports.models import Attribution
 from contacts.models import Contact, FunnelStage, Purchase
 from contacts.services import contacts_refresh_purchase_stats
 from tests.factories import ContactFactory, PurchaseFactory
+
+from .credited import attribute
 
 pytestmark = pytest.mark.django_db
 
@@ -40,20 +41,7 @@ def clock():
 def campaign_with_revenue(name: str, purchase: Purchase) -> Campaign:
     template = EmailTemplate.objects.create(name=f"T {name}", subject="S", html="<p>x</p>")
     campaign = Campaign.objects.create(name=name, template=template)
-    message = Message.objects.create(
-        campaign=campaign, contact=purchase.contact, status=Message.Status.SENT, sent_at=purchase.purchased_at
-    )
-    Attribution.objects.create(
-        purchase=purchase,
-        message=message,
-        campaign=campaign,
-        contact=purchase.contact,
-        touch=Attribution.Touch.CLICK,
-        touched_at=purchase.purchased_at,
-        purchased_at=purchase.purchased_at,
-        total=purchase.total,
-        channel=purchase.channel,
-    )
+    attribute(purchase, campaign)
     return campaign
 
 

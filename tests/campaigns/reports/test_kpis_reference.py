@@ -21,11 +21,12 @@ from hypothesis import strategies as st
 
 from campaigns.flows.models import Flow, FlowMail
 from campaigns.models import Campaign, EmailTemplate, Message
-from campaigns.reports.models import Attribution, Spend
+from campaigns.reports.models import Spend
 from contacts.models import Activity, Contact, LoyaltyMember, Purchase, VisitorIdentity
 from contacts.services import contacts_refresh_purchase_stats
 from tests.campaigns.tracked import tracked
 
+from .credited import credit
 from .kpi_reference import SOURCES, Reference, load
 
 pytestmark = pytest.mark.django_db
@@ -171,18 +172,7 @@ def _attributions(data, purchases: list[Purchase], messages: list[Message]) -> N
     if not (purchases and messages):
         return
     for purchase in data.draw(st.lists(st.sampled_from(purchases), unique_by=lambda p: p.pk, max_size=6)):
-        message = data.draw(st.sampled_from(messages))
-        Attribution.objects.create(
-            purchase=purchase,
-            message=message,
-            campaign=message.campaign,
-            contact=purchase.contact,
-            touch=Attribution.Touch.CLICK,
-            touched_at=purchase.purchased_at,
-            purchased_at=purchase.purchased_at,
-            total=purchase.total,
-            channel=purchase.channel,
-        )
+        credit(purchase, data.draw(st.sampled_from(messages)))
 
 
 def _spend(data, start: dt.date, end: dt.date) -> None:
