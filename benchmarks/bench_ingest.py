@@ -39,6 +39,8 @@ os.environ.setdefault("DEBUG", "false")
 os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(64))  # with DEBUG off the app refuses a weak key
 os.environ.setdefault("CONN_MAX_AGE", "600")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")  # plain HTTP on loopback, no TLS proxy in front
+# The server's calls for a worker go nowhere: the benchmark counts the queued purchases itself (`Counter`).
+os.environ.setdefault("CELERY_BROKER_URL", "memory://")
 
 
 def parse_args() -> argparse.Namespace:
@@ -396,18 +398,52 @@ def post_all(
     return time.perf_counter() - started, totals
 
 
+class Counter(threading.Thread):
+    """What the worker does for the purchases of bulk batches (`contacts.purchase_queue`), side by side with
+    the posting: counts the queued ones until the posting is over and none is left."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.posted = threading.Event()
+        self.counted = 0
+        self.finished_at = 0.0
+
+    def run(self) -> None:
+        from django.db import connection
+
+        from contacts.purchase_queue import purchases_count_queued
+
+        while True:
+            taken = purchases_count_queued()
+            self.counted += taken
+            if not taken:
+                if self.posted.is_set():
+                    break
+                time.sleep(0.05)
+        self.finished_at = time.perf_counter()
+        connection.close()
+
+
 def bench_purchases(args: argparse.Namespace, key: str, purchases: list[bytes]) -> None:
-    """Half the batches on one connection, half on several; then five batches again, all duplicates."""
+    """Half the batches on one connection, half on several, each time with one counter at work (as a worker
+    would be) until every purchase is counted; then five batches again, all duplicates."""
     half = len(purchases) // 2
     for label, bodies, connections in (
         ("1 connection", purchases[:half], 1),
         (f"{args.connections} connections", purchases[half:], None),
     ):
+        counter = Counter()
+        counter.start()
+        started = time.perf_counter()
         seconds, totals = post_all(args, key, "/api/v1/purchases/bulk/", bodies, connections)
+        counter.posted.set()
+        counter.join()
         count = len(bodies) * args.batch_size
+        everything = counter.finished_at - started
         print(
-            f"purchases, {label}: {count} in {seconds:.2f}s = {count / seconds:,.0f} purchases/s "
-            f"({count * 3} items; {totals})"
+            f"purchases, {label}: {count} stored in {seconds:.2f}s = {count / seconds:,.0f} purchases/s "
+            f"({count * 3} items; {totals}); counted by one worker {everything - seconds:.2f}s later: "
+            f"{counter.counted} in {everything:.2f}s = {counter.counted / everything:,.0f} purchases/s end to end"
         )
     seconds, retry = post_all(args, key, "/api/v1/purchases/bulk/", purchases[:5])
     print(

@@ -8,6 +8,7 @@ A higher app registers its handlers from its `AppConfig.ready()`:
     hooks.on_activities_recorded(start_flows)   # fn(contact_ids_by_type: dict[str, list[int]])
     hooks.on_purchases_recorded(start_flows)    # fn(contact_ids_by_channel: dict[str, list[int]])
     hooks.on_purchases_stored(attribute)        # fn(purchase_ids: list[int])
+    hooks.on_purchases_counted(roll_up)         # fn(purchase_ids: list[int])
     hooks.on_lifecycle_changed(start_flows)     # fn(contact_ids_by_stage: dict[str, list[int]])
     hooks.on_contact_page(ContactSection(key="flows", title=..., headers=..., rows=..., allowed=...))
     hooks.on_demo_seeded(seed_my_demo)          # fn(anchor: datetime, seed: int)
@@ -15,7 +16,10 @@ A higher app registers its handlers from its `AppConfig.ready()`:
 Erase, merge and "stored" handlers run inside the write's transaction: an erase handler scrubs the personal data its
 app keeps about those contacts; a merge handler moves its rows from the duplicate to the survivor
 before the duplicate is deleted (whatever is left on the duplicate would cascade away); a "stored"
-handler derives its own rows from the new purchases (their attribution), so they commit together.
+handler derives its own rows from the new purchases (their attribution), so they commit together. A
+"counted" handler adds new purchases to what it keeps summed (the sales rollups): inside the transaction that
+counts them into their buyers' aggregates, which for a purchase stored alone is the one that stores it, and
+for a bulk batch the one that takes it from the queue of uncounted purchases (`contacts.purchase_queue`).
 
 A timeline source is one more table the contact page's timeline reads in its single UNION query
 (see `selectors.contact_timeline`); contacts registers its own sources the same way, first. A contact
@@ -63,6 +67,7 @@ _sections: dict[str, ContactSection] = {}
 _activities: list[RecordedHandler] = []
 _purchases: list[RecordedHandler] = []
 _stored: list[StoredHandler] = []
+_counted: list[StoredHandler] = []
 _lifecycle: list[RecordedHandler] = []
 _demo: list[DemoHandler] = []
 
@@ -139,6 +144,12 @@ def on_purchases_stored(fn: StoredHandler) -> StoredHandler:
     return fn
 
 
+def on_purchases_counted(fn: StoredHandler) -> StoredHandler:
+    if fn not in _counted:
+        _counted.append(fn)
+    return fn
+
+
 def on_lifecycle_changed(fn: RecordedHandler) -> RecordedHandler:
     if fn not in _lifecycle:
         _lifecycle.append(fn)
@@ -193,6 +204,13 @@ def purchases_stored(purchase_ids: list[int]) -> None:
     included."""
     if purchase_ids:
         for fn in _stored:
+            fn(purchase_ids)
+
+
+def purchases_counted(purchase_ids: list[int]) -> None:
+    """Stored purchases are being counted into their buyers' aggregates (inside that transaction)."""
+    if purchase_ids:
+        for fn in _counted:
             fn(purchase_ids)
 
 

@@ -27,10 +27,11 @@ from django.db.models.sql import Query
 from django.utils import timezone
 
 from .lifecycle import lifecycle_case
-from .models import Contact, FunnelStage, Purchase
+from .models import Contact, FunnelStage, Purchase, UncountedPurchase
 from .rfm import scores_sql
 
 CONTACTS, PURCHASES = Contact._meta.db_table, Purchase._meta.db_table
+UNCOUNTED = UncountedPurchase._meta.db_table
 
 # What each aggregate becomes, by the column it is written to: read again from the grouped purchases `a`,
 # or the stored value plus the grouped new purchases `b` (an UPDATE's expressions read the stored values).
@@ -46,9 +47,12 @@ Stages = dict[int, str | None]  # contact id → lifecycle stage
 
 
 def refresh_buyers(ids: list[int], *, now: dt.datetime | None = None) -> Stages:
-    """Write the aggregates of every contact in `ids` that has purchases, read from all its purchases;
-    returns those contacts with their lifecycle at `now` (default: this moment)."""
-    return _update(REREAD, "a", purchases=id_in("contact_id", ids), contacts=id_in(f"{CONTACTS}.id", ids), now=now)
+    """Write the aggregates of every contact in `ids` that has purchases, read from all its purchases but those
+    queued to be counted (`contacts.purchase_queue`: they are added when counted); returns those contacts with
+    their lifecycle at `now` (default: this moment)."""
+    where, params = id_in("contact_id", ids)
+    purchases = (f"{where} AND NOT EXISTS (SELECT 1 FROM {UNCOUNTED} q WHERE q.purchase_id = {PURCHASES}.id)", params)
+    return _update(REREAD, "a", purchases=purchases, contacts=id_in(f"{CONTACTS}.id", ids), now=now)
 
 
 def purchases_add(*, purchase_ids: list[int], contact_ids: list[int], now: dt.datetime | None = None) -> Stages:
@@ -66,6 +70,13 @@ def id_in(column: str, ids: list[int]) -> tuple[str, list]:
     if connection.vendor == "postgresql":
         return f"{column} = ANY(%s::{_id_type()}[])", [list(ids)]
     return f"{column} IN (SELECT value FROM json_each(%s))", [json.dumps(list(ids))]
+
+
+def id_rows(ids: list[int]) -> tuple[str, list]:
+    """A SELECT of these ids, one row each, and its parameters (for an INSERT … SELECT), as `id_in` sends them."""
+    if connection.vendor == "postgresql":
+        return f"SELECT unnest(%s::{_id_type()}[])", [list(ids)]
+    return "SELECT value FROM json_each(%s)", [json.dumps(list(ids))]
 
 
 def id_list(ids: Iterable[int]) -> Any:

@@ -11,7 +11,7 @@ facts, so they always equal what the raw purchases say, kept so by:
   the rollups get the difference. Idempotent (a second call finds nothing to change), and whatever changed —
   new purchases, a late one older than the buyer's last, purchases moved by a merge, a club membership that
   began or ended — it comes out right. The contacts are locked meanwhile, so two syncs of a contact queue.
-  Called inside the writing transaction for new purchases (`contacts.hooks.on_purchases_stored`, and the
+  Called inside the counting transaction for new purchases (`contacts.hooks.on_purchases_counted`, and the
   purchase model's post-save for rows saved one by one) and merges, and after commit for club changes
   (`contacts_changed`, through `club_sync`, which syncs only contacts whose membership no longer matches).
 - `rebuild()`: everything from the purchases in three set-based statements; for the migration that adds the
@@ -221,8 +221,9 @@ def club_sync(contact_ids: Iterable[int]) -> None:
 # ------------------------------------------------------------------ hooks
 
 
-def purchases_stored(purchase_ids: list[int]) -> None:
-    """New purchases (one, or a bulk batch), inside the inserting transaction."""
+def purchases_counted(purchase_ids: list[int]) -> None:
+    """New purchases (one, or a bulk batch), inside the transaction that counts them into their buyers'
+    aggregates."""
     rows = Purchase.objects.filter(pk__in=id_list(purchase_ids)).values_list("contact_id", "purchased_at")
     contacts = {contact for contact, _at in rows}
     if not contacts:

@@ -10,8 +10,9 @@ from django.utils.translation import gettext as _
 
 from .. import hooks
 from ..models import Product, Purchase, PurchaseItem, Store
+from ..purchase_queue import purchases_queue
 from ..serializers import PurchaseInSerializer, read_input, validate_each
-from ..services import PurchaseLine, contact_resolve, contacts_add_purchases, purchase_record
+from ..services import PurchaseLine, contact_resolve, purchase_record
 from .common import Contacts, Errors, batch_result, contact_refs, lookup, rows_insert
 
 PURCHASE_COLUMNS = (
@@ -179,12 +180,7 @@ def _purchases_insert(
         returning=False,
     )
     hooks.purchases_stored(purchase_ids)
-    contacts_add_purchases(contact_ids=contact_ids, purchase_ids=purchase_ids)
-    by_channel: dict[str, list[int]] = {}
-    for contact_id, c in zip(contact_ids, cleans, strict=True):
-        if contact_id is not None:
-            by_channel.setdefault(c["channel"], []).append(contact_id)
-    hooks.purchases_recorded(by_channel)
+    purchases_queue(purchase_ids)
 
 
 def replay_one_by_one(

@@ -23,7 +23,7 @@ from .choices import (
 from .club import LoyaltyMember, PointsEntry
 from .consent import CONSENT_TEXT_MAX_LENGTH, ConsentEvent
 from .contacts import Contact, CustomField, RfmBreakpoints, Tag
-from .purchases import Purchase, PurchaseItem
+from .purchases import Purchase, PurchaseItem, UncountedPurchase
 
 __all__ = [
     "CONSENT_TEXT_MAX_LENGTH",
@@ -48,5 +48,6 @@ __all__ = [
     "Source",
     "Store",
     "Tag",
+    "UncountedPurchase",
     "VisitorIdentity",
 ]

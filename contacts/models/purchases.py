@@ -77,3 +77,11 @@ class PurchaseItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.quantity} × {self.product_id}"
+
+
+class UncountedPurchase(models.Model):  # noqa: DJ008 - an internal queue row, never listed or shown
+    """A purchase stored by a bulk batch and not yet counted into what derives from it: its buyer's aggregates,
+    funnel stage and RFM, the sales rollups, the automations it starts (`contacts.purchase_queue`). The row goes
+    in the transaction that counts the purchase, so a purchase is counted once, whoever counts it."""
+
+    purchase = models.OneToOneField(Purchase, on_delete=models.CASCADE, primary_key=True, related_name="+")

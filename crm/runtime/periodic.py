@@ -43,6 +43,15 @@ def jobs() -> list[Job]:
             every_seconds=settings.SEGMENT_REFRESH_MINUTES * 60,
         ),
         Job(
+            "contacts.count_purchases",
+            _("Count bulk purchases"),
+            _(
+                "Adds the purchases of bulk uploads to their buyers' totals, the segments and the sales figures "
+                "every minute, for any upload whose own counting did not run."
+            ),
+            every_seconds=60,
+        ),
+        Job(
             "contacts.recompute_all",
             _("Nightly RFM recompute"),
             _("Recomputes every contact's RFM scores after local midnight, as purchases age."),

@@ -145,3 +145,32 @@ def test_no_member_ever_disagrees_with_its_ledger():
     assert errors == []
     bad = LoyaltyMember.objects.annotate(s=Coalesce(Sum("ledger__delta"), Value(0))).exclude(points=F("s"))
     assert not bad.exists()
+
+
+def test_batches_and_counters_side_by_side_count_every_purchase_once(settings):
+    """Six batches for the same buyers are stored while six counters take from the queue (SKIP LOCKED): every
+    buyer's aggregates then equal a reading of all its purchases."""
+    from contacts.purchase_queue import purchases_count_queued, purchases_queued
+
+    settings.CELERY_TASK_ALWAYS_EAGER = False  # queue the batches, as with a worker
+    buyers = [ContactFactory() for _ in range(5)]
+
+    def batch_or_count(n: int) -> int:
+        if n % 2:
+            return purchases_count_queued(limit=7)
+        items = [
+            {"contact": c.pk, "source": "pos", "external_id": f"{n}-{i}-{c.pk}", "total": "10.00"}
+            for i in range(4)
+            for c in buyers
+        ]
+        return ingest.purchases_record_bulk(items=items)["created"]
+
+    _results, errors = run_together(batch_or_count, threads=12)
+    assert errors == []
+    while purchases_count_queued():
+        pass
+    assert purchases_queued() == 0
+    for buyer in buyers:
+        buyer.refresh_from_db()
+        stored = Purchase.objects.filter(contact=buyer).aggregate(n=Coalesce(Sum(Value(1)), 0), s=Sum("total"))
+        assert (buyer.purchase_count, buyer.total_spent) == (stored["n"], stored["s"]) == (24, 240)

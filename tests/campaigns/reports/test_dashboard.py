@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 
 from campaigns.models import Campaign, EmailTemplate
 from campaigns.reports.kpis import kpis
-from contacts.models import Contact, FunnelStage, Purchase
+from contacts.models import Contact, FunnelStage, Purchase, UncountedPurchase
 from contacts.services import contacts_refresh_purchase_stats
 from tests.factories import ContactFactory, PurchaseFactory
 
@@ -112,6 +112,15 @@ def test_the_dashboard_has_a_page_of_its_own(login, shop, role):
     html = response.content.decode()
     assert "kpi-page" in html
     assert figure(html, "orders") == "2"
+
+
+def test_it_says_how_many_uploaded_purchases_are_still_being_counted(login, shop):
+    marketer = login("Marketer")
+    assert "kpi-queued" not in marketer.get(DASHBOARD).content.decode()
+    UncountedPurchase.objects.bulk_create(UncountedPurchase(purchase=p) for p in Purchase.objects.all()[:2])
+
+    html = marketer.get(DASHBOARD).content.decode()
+    assert "2 purchases just uploaded are still being added to these figures" in html
 
 
 # ------------------------------------------------------------------ the period
