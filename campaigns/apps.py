@@ -15,7 +15,7 @@ class CampaignsConfig(AppConfig):
         from segments import hooks as segment_hooks
 
         from . import checks, tallies  # noqa: F401  (checks registers the system checks)
-        from .contact_hooks import EMAIL_TIMELINE, messages_erase, messages_merge
+        from .contact_hooks import CONTACT_MAILS, EMAIL_TIMELINE, messages_erase, messages_merge
         from .demo import campaigns_demo_seed
         from .segment_hooks import campaign_options
         from .webhooks import tracking_received
@@ -26,5 +26,6 @@ class CampaignsConfig(AppConfig):
         hooks.on_contacts_erased(messages_erase)
         hooks.on_contacts_merged(messages_merge)
         hooks.on_contact_timeline(EMAIL_TIMELINE)
+        hooks.on_contact_page(CONTACT_MAILS)
         hooks.on_demo_seeded(campaigns_demo_seed)
         segment_hooks.on_builder_options("campaign", campaign_options)

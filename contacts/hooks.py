@@ -11,6 +11,7 @@ A higher app registers its handlers from its `AppConfig.ready()`:
     hooks.on_purchases_counted(roll_up)         # fn(purchase_ids: list[int])
     hooks.on_lifecycle_changed(start_flows)     # fn(contact_ids_by_stage: dict[str, list[int]])
     hooks.on_contact_page(ContactSection(key="flows", title=..., headers=..., rows=..., allowed=...))
+    hooks.on_contact_list_filter(InSegmentFilter)  # a changelist filter class for the contacts list
     hooks.on_demo_seeded(seed_my_demo)          # fn(anchor: datetime, seed: int)
 
 Erase, merge and "stored" handlers run inside the write's transaction: an erase handler scrubs the personal data its
@@ -23,7 +24,9 @@ for a bulk batch the one that takes it from the queue of uncounted purchases (`c
 
 A timeline source is one more table the contact page's timeline reads in its single UNION query
 (see `selectors.contact_timeline`); contacts registers its own sources the same way, first. A contact
-section is a table of its own on the contact page (a contact's automations), below the timeline.
+section is a tab of its own on the contact page (a contact's automations), placed among the page's tabs
+by its `position`. A contact list filter is a Django admin list filter the contacts list shows after its
+own (the segments a contact is in: only the segments app can read memberships).
 
 A "demo seeded" handler adds its app's part of the demo data set (`manage.py seed_demo`): it is called once
 the contacts part is loaded and its derived fields are set, inside the same transaction (so the whole data
@@ -64,6 +67,7 @@ _erased: list[ErasedHandler] = []
 _merged: list[MergedHandler] = []
 _timeline: dict[str, TimelineSource] = {}
 _sections: dict[str, ContactSection] = {}
+_list_filters: list[type] = []
 _activities: list[RecordedHandler] = []
 _purchases: list[RecordedHandler] = []
 _stored: list[StoredHandler] = []
@@ -92,7 +96,8 @@ class ContactSection:
     """A table an app above contacts shows on the contact page: `rows(contact_id)` gives its rows, whose
     cells are plain values (escaped when shown) or HTML made with `format_html`, for the users `allowed`
     admits; `more(contact_id)` is the address of the full list, if there is one. Both read the database
-    a fixed number of times, whatever the contact has."""
+    a fixed number of times, whatever the contact has. The page orders its tabs by `position`: its own
+    timeline is 0, purchases 10, the club ledger 80 and the edit form 90."""
 
     key: str
     title: StrOrPromise
@@ -100,6 +105,7 @@ class ContactSection:
     rows: Callable[[int], list[tuple]]
     allowed: Callable[[HttpRequest], bool]
     more: Callable[[int], str] | None = None
+    position: int = 50
 
 
 def on_contacts_erased(fn: ErasedHandler) -> ErasedHandler:
@@ -124,6 +130,13 @@ def on_contact_page(section: ContactSection) -> ContactSection:
     """Add a section; registering a key again replaces it in place."""
     _sections[section.key] = section
     return section
+
+
+def on_contact_list_filter(filter_class: type) -> type:
+    """Add a list filter (a `django.contrib.admin.ListFilter` subclass) to the contacts list."""
+    if filter_class not in _list_filters:
+        _list_filters.append(filter_class)
+    return filter_class
 
 
 def on_activities_recorded(fn: RecordedHandler) -> RecordedHandler:
@@ -182,8 +195,13 @@ def timeline_source(kind: str) -> TimelineSource | None:
 
 
 def contact_sections(request: HttpRequest) -> list[ContactSection]:
-    """The registered sections this request's user may see, in registration order."""
-    return [section for section in _sections.values() if section.allowed(request)]
+    """The registered sections this request's user may see, by position (then registration order)."""
+    allowed = [section for section in _sections.values() if section.allowed(request)]
+    return sorted(allowed, key=lambda section: section.position)
+
+
+def contact_list_filters() -> list[type]:
+    return list(_list_filters)
 
 
 def _after_commit(handlers: list[RecordedHandler], contact_ids_by_key: dict[str, list[int]]) -> None:

@@ -12,10 +12,12 @@ class SegmentsConfig(AppConfig):
         from contacts.admin.actions import register_contact_action
         from contacts.signals import contacts_changed
 
-        from .admin import add_to_static_list, may_fill_lists
+        from .admin import CONTACT_SEGMENTS, InSegmentFilter, add_to_static_list, may_fill_lists
         from .contact_hooks import memberships_merge
         from .services import contacts_changed_receiver
 
         contacts_changed.connect(contacts_changed_receiver, dispatch_uid="segments.contacts_changed")
         hooks.on_contacts_merged(memberships_merge)
+        hooks.on_contact_page(CONTACT_SEGMENTS)
+        hooks.on_contact_list_filter(InSegmentFilter)
         register_contact_action(add_to_static_list, allowed=may_fill_lists)

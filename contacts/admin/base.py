@@ -110,7 +110,8 @@ class ReadOnlyInline:
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
-    """Records that are append-only by design (logs): browse, never edit."""
+    """Records that are append-only by design (logs, membership history): browse, never edit, never delete one
+    by one. They go only with what they belong to (see `RemovesItsHistoryMixin`)."""
 
     def has_add_permission(self, request):
         return False
@@ -120,6 +121,24 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class RemovesItsHistoryMixin(_ModelAdmin):
+    """For the owner of append-only history (a contact, a segment): deleting it removes that history with it.
+
+    Django's delete page asks for the delete permission of every related row it would cascade to, and the
+    history admins (`ReadOnlyAdmin`) refuse it to everyone, so the owner could never be deleted. The history
+    belongs to its owner: whoever may delete the owner removes it; any other related rows still need their
+    own permission."""
+
+    def get_deleted_objects(self, objs, request):
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        history = {
+            str(model._meta.verbose_name)
+            for model, model_admin in self.admin_site._registry.items()
+            if isinstance(model_admin, ReadOnlyAdmin)
+        }
+        return deleted, counts, {name for name in perms_needed if str(name) not in history}, protected
 
 
 class CsvImportExportMixin(ImportExportMixin):

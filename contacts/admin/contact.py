@@ -2,8 +2,10 @@
 
 from django.contrib import admin
 from django.contrib.admin.options import IS_POPUP_VAR
+from django.core.exceptions import PermissionDenied
 from django.db.models import Q
-from django.urls import reverse
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import path, reverse
 from django.utils.functional import Promise
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
@@ -12,17 +14,16 @@ from crm.permissions import ERASE_CONTACT, MERGE_CONTACT
 
 from .. import hooks, selectors, services
 from ..lifecycle import with_lifecycle
-from ..models import Contact, LoyaltyMember, Purchase
+from ..models import Contact
 from ..paginator import EstimatedCountPaginator
 from ..resources import ContactResource
-from . import actions
-from .base import CsvImportExportMixin, LatestRowsFormSet, ReadOnlyInline, ServiceErrorsMixin
+from . import actions, profile
+from .base import CsvImportExportMixin, RemovesItsHistoryMixin, ServiceErrorsMixin
 from .filters import CityFilter, LifecycleFilter, RegionFilter
 from .forms import ContactAdminForm
 from .merge import MergeAdminMixin, merge_contacts
 
-DERIVED_FIELDS = (
-    "email_status",
+VALUE_FIELDS = (  # summed up in the profile header; shown one by one, folded, under the form
     "funnel_stage",
     "lifecycle_now",
     "purchase_count",
@@ -32,6 +33,10 @@ DERIVED_FIELDS = (
     "rfm_recency",
     "rfm_frequency",
     "rfm_monetary",
+)
+DERIVED_FIELDS = (
+    "email_status",
+    *VALUE_FIELDS,
     "referred_by",
     "erased_at",
     "created_at",
@@ -39,33 +44,8 @@ DERIVED_FIELDS = (
 )
 
 
-class ClubMembershipInline(ReadOnlyInline, admin.StackedInline):
-    model = LoyaltyMember
-    fields = ("card_number", "tier", "status", "points", "joined_at", "home_store")
-    readonly_fields = fields
-    verbose_name_plural = _("club membership")
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("home_store")
-
-
-class RecentPurchasesFormSet(LatestRowsFormSet):
-    newest_first = ("-purchased_at", "-pk")
-
-
-class RecentPurchasesInline(ReadOnlyInline, admin.TabularInline):
-    model = Purchase
-    formset = RecentPurchasesFormSet
-    fields = ("purchased_at", "channel", "store", "total", "currency", "external_id")
-    readonly_fields = fields
-    verbose_name_plural = _("latest purchases")
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("store")
-
-
 @admin.register(Contact)
-class ContactAdmin(MergeAdminMixin, ServiceErrorsMixin, CsvImportExportMixin, admin.ModelAdmin):
+class ContactAdmin(MergeAdminMixin, RemovesItsHistoryMixin, ServiceErrorsMixin, CsvImportExportMixin, admin.ModelAdmin):
     form = ContactAdminForm
     resource_classes = [ContactResource]
     change_form_template = "admin/contacts/contact/change_form.html"
@@ -103,7 +83,7 @@ class ContactAdmin(MergeAdminMixin, ServiceErrorsMixin, CsvImportExportMixin, ad
     show_full_result_count = False
     autocomplete_fields = ("tags",)
     readonly_fields = (*DERIVED_FIELDS, "mail_frequency")  # set by the contact, in the preference centre
-    inlines = (ClubMembershipInline, RecentPurchasesInline)
+    save_on_top = True
     actions = (actions.add_tag, actions.revoke_email_consent, actions.erase_contacts, merge_contacts)
     fieldsets = (
         (None, {"fields": ("email", "phone", "external_id", "first_name", "last_name")}),
@@ -125,22 +105,7 @@ class ContactAdmin(MergeAdminMixin, ServiceErrorsMixin, CsvImportExportMixin, ad
         (_("Where they signed up"), {"fields": ("source", "source_detail", "signed_up_at", "referred_by")}),
         (_("Consent"), {"fields": ("email_opt_in", "sms_opt_in", "consent_text", "email_status", "mail_frequency")}),
         (_("Tags and custom fields"), {"fields": ("tags", "attributes")}),
-        (
-            _("Funnel and value"),
-            {
-                "fields": (
-                    "funnel_stage",
-                    "lifecycle_now",
-                    "purchase_count",
-                    "total_spent",
-                    "first_purchase_at",
-                    "last_purchase_at",
-                    "rfm_recency",
-                    "rfm_frequency",
-                    "rfm_monetary",
-                )
-            },
-        ),
+        (_("Purchases and scores"), {"classes": ("collapse",), "fields": VALUE_FIELDS}),
         (_("Record"), {"fields": ("erased_at", "created_at", "updated_at")}),
     )
 
@@ -185,37 +150,68 @@ class ContactAdmin(MergeAdminMixin, ServiceErrorsMixin, CsvImportExportMixin, ad
     def get_export_queryset(self, request):
         return with_lifecycle(super().get_export_queryset(request).select_related("club").prefetch_related("tags"))
 
+    def get_list_filter(self, request):
+        """The contacts list's own filters, then those the apps above add (the segment a contact is in)."""
+        return (*super().get_list_filter(request), *hooks.contact_list_filters())
+
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        extra_context = {**(extra_context or {}), **self.timeline_context(object_id)}
-        if "timeline" in extra_context:  # the contact exists
-            extra_context["sections"] = self.sections_context(request, int(object_id))
+        extra_context = {**(extra_context or {}), **self.profile_context(request, object_id)}
         return super().change_view(request, object_id, form_url, extra_context)
 
-    def sections_context(self, request, contact_id: int) -> list[dict]:
-        """The tables the apps above contacts add to this page (see `hooks.ContactSection`)."""
-        return [
-            {
-                "key": section.key,
-                "title": section.title,
-                "headers": section.headers,
-                "rows": section.rows(contact_id),
-                "more_url": section.more(contact_id) if section.more else "",
-            }
-            for section in hooks.contact_sections(request)
-        ]
-
-    def timeline_context(self, object_id) -> dict:
+    def profile_context(self, request, object_id) -> dict:
+        """The summary header, the tabs and the timeline of an existing contact's page."""
         contact = Contact.objects.filter(pk=object_id).first() if str(object_id).isdigit() else None
         if contact is None:
             return {}
+        header = profile.header_context(contact)
         entries = selectors.contact_timeline(contact=contact)
         return {
+            "profile": header,
+            "tabs": profile.tabs_context(request, contact.pk, header["club"]),
+            "may_erase": self.has_erase_permission(request) and contact.erased_at is None,
             "timeline": [(entry, selectors.describe_timeline_entry(entry)) for entry in entries],
             "timeline_limit": selectors.TIMELINE_LIMIT,
-            "activity_url": reverse("admin:contacts_activity_changelist") + f"?contact__id__exact={contact.pk}",
-            "purchases_url": reverse("admin:contacts_purchase_changelist") + f"?contact__id__exact={contact.pk}",
-            "consent_url": reverse("admin:contacts_consentevent_changelist") + f"?contact__id__exact={contact.pk}",
+            "activity_url": profile.filtered("contacts_activity_changelist", contact.pk),
+            "purchases_url": profile.filtered("contacts_purchase_changelist", contact.pk),
+            "consent_url": profile.filtered("contacts_consentevent_changelist", contact.pk),
         }
+
+    def get_urls(self):
+        erase = path(
+            "<int:object_id>/erase/", self.admin_site.admin_view(self.erase_view), name="contacts_contact_erase"
+        )
+        return [erase, *super().get_urls()]
+
+    def erase_view(self, request, object_id: int):
+        """The profile's "Erase…": the erase action's own confirmation and work, for this one contact."""
+        if not self.has_erase_permission(request):
+            raise PermissionDenied
+        contact = get_object_or_404(Contact, pk=object_id, erased_at__isnull=True)
+        chosen = Contact.objects.filter(pk=contact.pk)
+        if request.method == "POST":
+            actions.erase_contacts(self, request, chosen)
+            return redirect("admin:contacts_contact_change", contact.pk)
+        return actions.intermediate_page(
+            self,
+            request,
+            chosen,
+            "admin/contacts/contact/erase_confirmation.html",
+            str(_("Erase contacts")),
+            count=1,
+            selected=[str(contact.pk)],
+            action="erase_contacts",
+        )
+
+    def response_change(self, request, obj):
+        """ "Save and continue editing" comes back to the form's tab, not the timeline."""
+        response = super().response_change(request, obj)
+        if "_continue" in request.POST and response.status_code == 302:
+            response["Location"] += "#edit"
+        return response
+
+    def delete_model(self, request, obj):
+        """Only for those who may delete contacts (nobody's role does by default: people leave through erase)."""
+        services.contact_delete(contact=obj)
 
     def save_model(self, request, obj, form, change):
         data = form.service_data(change=change)
@@ -228,9 +224,7 @@ class ContactAdmin(MergeAdminMixin, ServiceErrorsMixin, CsvImportExportMixin, ad
         obj._state.adding = False
 
     def save_related(self, request, form, formsets, change):
-        """Tags were saved by the service; inlines are read-only history."""
-        for formset in formsets:
-            self.save_formset(request, form, formset, change=change)
+        """Tags were saved by the service, and the page has no inlines."""
 
 
 def contact_link(contact: Contact | None) -> str:

@@ -5,11 +5,13 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from .. import normalize, selectors, services
 from ..models import CONSENT_TEXT_MAX_LENGTH, Contact
 from .base import add_service_errors
+from .custom_fields import CustomFieldsField, custom_field_definitions, merged_attributes
 
 CONTACT_SERVICE_FIELDS = (
     services.IDENTITY_FIELDS
@@ -46,6 +48,14 @@ class ContactAdminForm(forms.ModelForm):
         model = Contact
         fields = "__all__"  # noqa: DJ007 - the admin's fieldsets choose the fields it shows
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if "attributes" in self.fields:
+            self.fields["attributes"] = CustomFieldsField(
+                definitions=custom_field_definitions(),
+                label=capfirst(Contact._meta.get_field("attributes").verbose_name),
+            )
+
     def clean(self) -> dict[str, Any]:
         super().clean()
         cleaned = self.cleaned_data
@@ -68,13 +78,16 @@ class ContactAdminForm(forms.ModelForm):
             self.add_error(field, _("%(value)s already belongs to contact #%(id)d.") % {"value": value, "id": owner.pk})
 
     def service_value(self, field: str) -> Any:
-        """The cleaned value in the shape the services take: tags as names, dates as text.
+        """The cleaned value in the shape the services take: tags as names, dates as text, custom fields
+        merged into the stored ones (keys without a definition are kept).
 
         Dates go as ISO text because `normalize.date` range-checks text only.
         """
         value = self.cleaned_data.get(field)
         if field == "tags":
             return [tag.name for tag in value or []]
+        if field == "attributes":
+            return merged_attributes(self.instance.attributes, value or {})
         if field in normalize.DATE_FIELDS and value is not None:
             return value.isoformat()
         return value

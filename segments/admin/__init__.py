@@ -1,9 +1,13 @@
 """Segments in the back office: the rule builder, live preview, history chart, exports, static lists."""
 
 from .lists import add_to_static_list, may_fill_lists
+from .memberships import CONTACT_SEGMENTS, InSegmentFilter, MembershipAdmin
 from .segment import SegmentAdmin, builder_options, builder_text, chart_bars, failing_message
 
 __all__ = [
+    "CONTACT_SEGMENTS",
+    "InSegmentFilter",
+    "MembershipAdmin",
     "SegmentAdmin",
     "add_to_static_list",
     "builder_options",

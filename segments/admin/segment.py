@@ -13,6 +13,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from contacts.admin.base import RemovesItsHistoryMixin
 from contacts.models import Contact, CustomField, Product, Tag
 from crm.permissions import EXPORT_SEGMENT
 
@@ -55,7 +56,7 @@ class FailingFilter(admin.SimpleListFilter):
 
 
 @admin.register(Segment)
-class SegmentAdmin(admin.ModelAdmin):
+class SegmentAdmin(RemovesItsHistoryMixin, admin.ModelAdmin):
     form = SegmentForm
     list_display = ("name", "kind", "member_count", "last_refreshed_at", "last_refresh_ms", "health")
     list_filter = ("kind", FailingFilter)
@@ -308,19 +309,3 @@ def builder_text() -> dict:
         "city": _("City"),
         "error": _("Fix the rules first:"),
     }
-
-
-class MembershipAdmin(admin.ModelAdmin):
-    list_display = ("segment", "contact", "joined_at", "left_at")
-    list_filter = ("segment",)
-    raw_id_fields = ("contact",)
-    show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-
-admin.site.register(SegmentMembership, MembershipAdmin)

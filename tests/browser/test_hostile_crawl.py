@@ -326,7 +326,9 @@ def test_the_contact_page_shows_hostile_values_as_plain_text(crawler, world):
     crawler.visit(reverse("admin:contacts_contact_change", args=[contact.pk]))
     page = crawler.page
     assert page.input_value("#id_first_name") == hostile.SCRIPT
-    assert hostile.SCRIPT in page.input_value("#id_attributes")
+    assert page.input_value("#id_attributes__note") == hostile.SCRIPT  # custom fields: one typed input each
+    assert page.input_value("#id_attributes__colour") == hostile.SCRIPT
+    assert hostile.ATTRIBUTE[:60] in page.text_content(".custom-fields-other")  # a key without a definition
     assert hostile.HOSTILE_URL in page.inner_text("#timeline")
     crawler.visit(reverse("admin:contacts_contact_changelist") + "?" + urlencode({"q": "{{7*7}}"}))
     assert "{{7*7}}" in page.inner_text("#result_list")

@@ -207,8 +207,8 @@ def test_contact_page_shows_membership_and_recent_purchases(admin_client):
     response = admin_client.get(change_url(member.contact))
     html = response.content.decode()
     assert "5550001" in html
-    purchases_formset = [f for f in response.context["inline_admin_formsets"] if f.opts.model.__name__ == "Purchase"]
-    assert len(purchases_formset[0].formset.forms) == 10
+    purchases = next(tab for tab in response.context["tabs"] if tab.key == "purchases")
+    assert len(purchases.rows) == 12
 
 
 def test_saving_a_contact_goes_through_the_service(admin_client):
