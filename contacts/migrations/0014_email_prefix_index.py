@@ -22,7 +22,7 @@ def drop_email_prefix_index(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("contacts", "0012_mail_frequency_index"),
+        ("contacts", "0013_uncounted_purchase"),
     ]
 
     operations = [
