@@ -1,14 +1,14 @@
 """Segments in the back office: the rule builder, live preview, history chart, exports, static lists."""
 
+from .builder import builder_options, builder_text
 from .lists import add_to_static_list, may_fill_lists
-from .segment import SegmentAdmin, builder_options, builder_text, chart_bars, failing_message
+from .segment import SegmentAdmin, failing_message
 
 __all__ = [
     "SegmentAdmin",
     "add_to_static_list",
     "builder_options",
     "builder_text",
-    "chart_bars",
     "failing_message",
     "may_fill_lists",
 ]
