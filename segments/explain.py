@@ -2,21 +2,31 @@
 
 Each segment costs one query: every leaf condition becomes a boolean column of a one-row query,
 and the groups are then combined in Python from those answers.
+
+The page shows only the segments that concern the contact: those it is in, those its data matches now
+(it joins on the next refresh), those it left in the last RECENTLY_LEFT_DAYS days, and those it is one
+condition away from (changing the answer of a single condition would make the rules match).
 """
 
-from dataclasses import dataclass
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import BooleanField, ExpressionWrapper
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from contacts.models import Contact
 
 from . import registry
+from .actuals import actual_value
 from .models import Segment, SegmentMembership
 from .registry import Context
 from .rules import NOTHING, compile_condition
 from .selectors import audience
+
+RECENTLY_LEFT_DAYS = 30
 
 
 @dataclass
@@ -24,6 +34,7 @@ class Line:
     depth: int
     text: str
     met: bool
+    actual: str | None = None
 
 
 @dataclass
@@ -32,6 +43,12 @@ class Explanation:
     member: bool
     matches: bool
     lines: list
+    one_away: bool = False
+    left_recently: bool = field(default=False)
+
+    @property
+    def relevant(self) -> bool:
+        return self.member or self.matches or self.one_away or self.left_recently
 
 
 def describe(node: dict) -> str:
@@ -65,24 +82,37 @@ def _leaves(node: dict, path: str = "r") -> list[tuple[str, dict]]:
     return [(path, node)]
 
 
-def _walk(node: dict, answers: dict, depth: int, path: str, lines: list) -> bool:
+Actual = Callable[[dict], str | None]
+
+
+def _walk(node: dict, answers: dict, depth: int, path: str, lines: list, actual: Actual | None = None) -> bool:
     if "all" in node or "any" in node:
         key = "all" if "all" in node else "any"
         index = len(lines)
         lines.append(None)
-        results = [_walk(child, answers, depth + 1, f"{path}_{key}{i}", lines) for i, child in enumerate(node[key])]
+        children = enumerate(node[key])
+        results = [_walk(child, answers, depth + 1, f"{path}_{key}{i}", lines, actual) for i, child in children]
         met = all(results) if key == "all" else any(results)
         lines[index] = Line(depth, _("ALL of these") if key == "all" else _("ANY of these"), met)
         return met
     if "not" in node:
         index = len(lines)
         lines.append(None)
-        met = not _walk(node["not"], answers, depth + 1, f"{path}_not", lines)
+        met = not _walk(node["not"], answers, depth + 1, f"{path}_not", lines, actual)
         lines[index] = Line(depth, _("NOT"), met)
         return met
     met = bool(answers.get(path))
-    lines.append(Line(depth, describe(node), met))
+    lines.append(Line(depth, describe(node), met, actual(node) if actual else None))
     return met
+
+
+def _one_away(rules: dict, answers: dict) -> bool:
+    """Some single condition whose opposite answer would make the rules match."""
+    for path, _leaf in _leaves(rules):
+        flipped = {**answers, path: not answers.get(path)}
+        if _walk(rules, flipped, 0, "r", []):
+            return True
+    return False
 
 
 def explain(segment: Segment, contact: Contact, ctx: Context | None = None) -> Explanation:
@@ -99,8 +129,10 @@ def explain(segment: Segment, contact: Contact, ctx: Context | None = None) -> E
     if columns:
         answers = audience().filter(pk=contact.pk).annotate(**columns).values(*columns).first() or {}
     lines: list = []
-    matches = _walk(rules, answers, 0, "r", lines) and contact.erased_at is None
-    return Explanation(segment=segment, member=member, matches=matches, lines=lines)
+    met = _walk(rules, answers, 0, "r", lines, lambda node: actual_value(node, contact, ctx))
+    matches = met and contact.erased_at is None
+    one_away = not met and contact.erased_at is None and _one_away(rules, answers)
+    return Explanation(segment=segment, member=member, matches=matches, lines=lines, one_away=one_away)
 
 
 def explain_contact(contact: Contact) -> list[Explanation]:
@@ -108,3 +140,17 @@ def explain_contact(contact: Contact) -> list[Explanation]:
     return [
         explain(segment, contact, ctx) for segment in Segment.objects.filter(kind=Segment.Kind.DYNAMIC).order_by("name")
     ]
+
+
+def relevant_explanations(contact: Contact) -> list[Explanation]:
+    """The segments that concern the contact (see the module's docstring), most relevant first."""
+    since = timezone.now() - dt.timedelta(days=RECENTLY_LEFT_DAYS)
+    left = set(
+        SegmentMembership.objects.filter(contact=contact, left_at__gte=since).values_list("segment_id", flat=True)
+    )
+    explanations = []
+    for item in explain_contact(contact):
+        item.left_recently = item.segment.pk in left and not item.member
+        if item.relevant:
+            explanations.append(item)
+    return sorted(explanations, key=lambda e: (not e.member, not e.matches, not e.left_recently))

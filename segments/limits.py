@@ -43,7 +43,7 @@ class Counter:
             )
 
 
-def _nodes(tree: Any) -> Iterator[tuple[Any, str, int]]:
+def tree_nodes(tree: Any) -> Iterator[tuple[Any, str, int]]:
     """Every node with its path and depth (enclosing groups), in reading order, without recursion."""
     stack = [(tree, "", 0)]
     while stack:
@@ -100,7 +100,7 @@ class Sizes:
         if segment_id in visiting or len(visiting) > settings.SEGMENT_RULES_MAX_DEPTH:
             return over
         conditions, deepest = 0, 0
-        for node, _path, depth in _nodes(self.rules()[segment_id]):
+        for node, _path, depth in tree_nodes(self.rules()[segment_id]):
             deepest = max(deepest, depth)
             conditions += _is_leaf(node)
             nested = self.included(node, visiting + (segment_id,))
@@ -130,7 +130,7 @@ def check_expanded_size(tree: dict, sizes: Sizes) -> None:
     segment's conditions; an error names the in_segment node that tips it over."""
     counter = Counter()
     limit = settings.SEGMENT_RULES_MAX_DEPTH
-    for node, path, depth in _nodes(tree):
+    for node, path, depth in tree_nodes(tree):
         if _is_leaf(node):
             counter.add(path)
         nested = sizes.included(node, (sizes.segment_id,) if sizes.segment_id is not None else ())
@@ -189,7 +189,7 @@ def check_compiles(tree: dict) -> None:
     from contacts.models import Contact
 
     ctx = Context.current()
-    for node, path, _depth in _nodes(tree):
+    for node, path, _depth in tree_nodes(tree):
         if isinstance(node, dict) and "field" in node:
             _guarded(functools.partial(compile_condition, node, ctx), path, _("This condition cannot be evaluated."))
 

@@ -33,6 +33,7 @@ class RuleError(ValidationError):
 
     def __init__(self, path: str, message: str):
         self.path = path or "rules"
+        self.detail = message
         super().__init__({"rules": [f"{self.path}: {message}"]})
 
 
@@ -86,10 +87,11 @@ def _validate_node(node: Any, path: str, depth: int, counter: "Counter") -> dict
             ]
         }
     counter.add(path)
-    return _validate_condition(node, path)
+    return validate_condition(node, path)
 
 
-def _validate_condition(node: dict, path: str) -> dict:
+def validate_condition(node: dict, path: str) -> dict:
+    """One condition alone; the builder checks each row with it to mark every faulty row at once."""
     key = node.get("field")
     condition = registry.get(key) if isinstance(key, str) else None
     if condition is None:

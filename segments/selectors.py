@@ -101,6 +101,18 @@ def daily_movement(segment: Segment, *, days: int = 30) -> list[dict]:
     return series
 
 
+def size_history(segment: Segment, *, days: int = 30) -> list[dict]:
+    """Members at the end of each local day over the last `days` days, oldest first, with that day's
+    entries and exits: today's size is counted, earlier ones are worked back from the movement, so the
+    whole series costs three indexed queries whatever the segment's size."""
+    series = daily_movement(segment, days=days)
+    size = current_members(segment).count()
+    for day in reversed(series):
+        day["size"] = size
+        size = max(0, size - day["entries"] + day["exits"])
+    return series
+
+
 def segments_using(segment: Segment) -> QuerySet:
     """Dynamic segments whose rules point at `segment` through in_segment."""
     from .rules import referenced_segments

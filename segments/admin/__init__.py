@@ -1,8 +1,9 @@
 """Segments in the back office: the rule builder, live preview, history chart, exports, static lists."""
 
+from .builder import builder_options, builder_text
 from .lists import add_to_static_list, may_fill_lists
 from .memberships import CONTACT_SEGMENTS, InSegmentFilter, MembershipAdmin
-from .segment import SegmentAdmin, builder_options, builder_text, chart_bars, failing_message
+from .segment import SegmentAdmin, failing_message
 
 __all__ = [
     "CONTACT_SEGMENTS",
@@ -12,7 +13,6 @@ __all__ = [
     "add_to_static_list",
     "builder_options",
     "builder_text",
-    "chart_bars",
     "failing_message",
     "may_fill_lists",
 ]

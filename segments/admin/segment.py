@@ -1,10 +1,9 @@
 """The segment admin: the rule builder, live preview, history chart, exports and the why-page."""
 
-import json
-
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpResponseRedirect, JsonResponse
+from django.core.paginator import Paginator
+from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -14,32 +13,18 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from contacts.admin.base import RemovesItsHistoryMixin
-from contacts.models import Contact, CustomField, Product, Tag
+from contacts.models import Contact
 from crm.permissions import EXPORT_SEGMENT
 
-from .. import export, hooks, registry, services
-from ..explain import explain_contact
+from .. import export, registry, services
+from ..explain import relevant_explanations
 from ..models import Segment, SegmentMembership
-from ..rules import validate
-from ..selectors import daily_movement, rules_preview, segments_using
+from ..selectors import segments_using, size_history
+from ..starters import starters
+from .builder import builder_options, builder_text, preview_response, suggest_response
+from .chart import size_chart
 from .forms import SegmentForm
 from .lists import export_response, static_upload
-
-
-def builder_options() -> dict:
-    """What the builder's pickers offer, kept small: a few hundred of each at most. Value types of the
-    apps above segments (campaigns) come from `hooks`."""
-    return {
-        "sku_list": [{"value": p.sku, "label": p.name} for p in Product.objects.order_by("sku")[:500]],
-        "tag": [{"value": t.name, "label": t.name} for t in Tag.objects.order_by("name")[:500]],
-        "segment": [{"value": s.pk, "label": s.name} for s in Segment.objects.order_by("name")[:500]],
-        "attribute_key": [{"value": f.key, "label": f.label} for f in CustomField.objects.order_by("key")],
-        "date_attribute_key": [
-            {"value": f.key, "label": f.label}
-            for f in CustomField.objects.filter(type=CustomField.Type.DATE).order_by("key")
-        ],
-        **hooks.builder_options(),
-    }
 
 
 class FailingFilter(admin.SimpleListFilter):
@@ -81,6 +66,7 @@ class SegmentAdmin(RemovesItsHistoryMixin, admin.ModelAdmin):
         info = self.admin_site.admin_view
         return [
             path("preview/", info(self.preview_view), name="segments_segment_preview"),
+            path("suggest/<str:kind>/", info(self.suggest_view), name="segments_segment_suggest"),
             path("<int:pk>/export/<str:fmt>/", info(self.export_view), name="segments_segment_export"),
             path("<int:pk>/upload/", info(self.upload_view), name="segments_segment_upload"),
             path("why/<int:contact_id>/", info(self.why_view), name="segments_segment_why"),
@@ -96,22 +82,31 @@ class SegmentAdmin(RemovesItsHistoryMixin, admin.ModelAdmin):
                 "builder_catalogue": registry.catalogue(),
                 "builder_options": builder_options(),
                 "builder_text": builder_text(),
+                "builder_starters": starters(),
                 "preview_url": reverse("admin:segments_segment_preview"),
+                "suggest_url": reverse("admin:segments_segment_suggest", args=["kind"]),
             }
         )
         if segment is not None:
-            series = daily_movement(segment, days=30)
+            series = size_history(segment, days=30)
             extra.update(
                 {
                     "movement": series,
-                    "movement_bars": chart_bars(series),
-                    "members": SegmentMembership.objects.filter(segment=segment, left_at__isnull=True)
-                    .select_related("contact")
-                    .order_by("-joined_at")[:50],
+                    "chart": size_chart(series),
+                    "members_page": self.members_page(segment, request.GET.get("members")),
                     "export_formats": export.FORMATS if self.has_export_permission(request) else (),
                 }
             )
         return super().changeform_view(request, object_id, form_url, extra)
+
+    def members_page(self, segment: Segment, number: str | None):
+        """Every current member, newest first, 50 to a page (the count is the segment's own tally)."""
+        members = (
+            SegmentMembership.objects.filter(segment=segment, left_at__isnull=True)
+            .select_related("contact")
+            .order_by("-joined_at", "-pk")
+        )
+        return Paginator(members, 50).get_page(number)
 
     def save_model(self, request, obj, form, change):
         data = {key: form.cleaned_data.get(key) for key in ("name", "kind", "rules", "description")}
@@ -148,29 +143,13 @@ class SegmentAdmin(RemovesItsHistoryMixin, admin.ModelAdmin):
     def preview_view(self, request):
         if request.method != "POST" or not self.has_view_permission(request):
             raise PermissionDenied
-        try:
-            rules = validate(json.loads(request.body or b"null"))
-        except (ValueError, TypeError, RecursionError):
-            return JsonResponse({"errors": [_("The rules are not valid JSON.")]}, status=400)
-        except ValidationError as exc:
-            return JsonResponse({"errors": exc.message_dict.get("rules", exc.messages)}, status=400)
-        preview = rules_preview(rules)
-        return JsonResponse(
-            {
-                "count": preview.count,
-                "milliseconds": preview.milliseconds,
-                "contacts": [
-                    {
-                        "id": c.pk,
-                        "name": c.full_name,
-                        "email": c.email or "",
-                        "city": c.city,
-                        "url": reverse("admin:contacts_contact_change", args=[c.pk]),
-                    }
-                    for c in preview.contacts
-                ],
-            }
-        )
+        return preview_response(request)
+
+    def suggest_view(self, request, kind):
+        """Picker suggestions: names from the data, for those who may build segments."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return suggest_response(request, kind)
 
     def export_view(self, request, pk, fmt):
         segment = get_object_or_404(Segment, pk=pk)
@@ -200,9 +179,10 @@ class SegmentAdmin(RemovesItsHistoryMixin, admin.ModelAdmin):
         context = {
             **self.admin_site.each_context(request),
             "contact": contact,
+            "contact_bdi": format_html("<bdi>{}</bdi>", contact),
             "opts": self.model._meta,
             "title": _("Why is %(contact)s in these segments?") % {"contact": contact},
-            "explanations": explain_contact(contact),
+            "explanations": relevant_explanations(contact),
         }
         return TemplateResponse(request, "admin/segments/segment/why.html", context)
 
@@ -261,51 +241,3 @@ def failing_message(segment: Segment) -> str:
         "“%(name)s” could not be evaluated (last at %(when)s): %(error)s. Its members stay as they were "
         "until its rules work again; fix the rules or the segments they include."
     ) % {"name": segment.name, "when": formats.localize(segment.last_error_at), "error": segment.last_error}
-
-
-def chart_bars(series: list[dict], height: int = 100) -> list[dict]:
-    """Bar geometry for the entries/exits chart (an inline SVG: no chart library, no CDN)."""
-    peak = max([1] + [max(d["entries"], d["exits"]) for d in series])
-    bars = []
-    for index, day in enumerate(series):
-        entries_h = round(day["entries"] / peak * height)
-        exits_h = round(day["exits"] / peak * height)
-        bars.append(
-            {
-                **day,
-                "x": index * 10,
-                "entries_h": entries_h,
-                "entries_y": height - entries_h,
-                "exits_h": exits_h,
-                "exits_y": height - exits_h,
-            }
-        )
-    return bars
-
-
-def builder_text() -> dict:
-    """The builder's own words, translated on the server."""
-    return {
-        "all": _("ALL of these"),
-        "any": _("ANY of these"),
-        "none": _("NONE of these"),
-        "add_condition": _("+ condition"),
-        "add_group": _("+ group"),
-        "remove": _("remove"),
-        "choose_field": _("choose a field…"),
-        "preview": _("Preview"),
-        "matches": _("contacts match"),
-        "took": _("query took"),
-        "ms": _("ms"),
-        "optional": _("optional"),
-        "json": _("Edit as JSON"),
-        "yes": _("yes"),
-        "no": _("no"),
-        "from": _("from"),
-        "to": _("to"),
-        "comma": _("comma-separated"),
-        "name": _("Name"),
-        "email": _("Email"),
-        "city": _("City"),
-        "error": _("Fix the rules first:"),
-    }

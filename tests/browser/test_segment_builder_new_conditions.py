@@ -5,6 +5,7 @@ import os
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from contacts.models import CustomField
 from segments.models import Segment
@@ -76,9 +77,7 @@ def test_the_builder_offers_rfm_custom_dates_and_child_ages(browser, live_server
         score.locator(".sb-value-0").fill("4")
         score.locator(".sb-value-1").fill("5")
 
-        page.click("#segment-preview-button")
-        page.wait_for_selector(".sb-count-number")
-        assert page.inner_text(".sb-count-number") == "1"
+        expect(page.locator(".sb-count-number")).to_have_text("1")  # counted as the rules change
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / f"segment-builder-new-conditions-{language}-{width}.png"), full_page=True)
 

@@ -2,8 +2,10 @@
  * The tree is kept in the form's JSON field (#id_rules), which the server validates on save.
  * Reads the condition catalogue and picker options embedded in the page by the admin view.
  * Other pages mount it on their own rule trees as window.SegmentRuleBuilder(root, catalogue, pickers,
- * text, field, previewUrl): `field` is anything with a string `value` (a textarea, or an object whose
- * setter stores the tree elsewhere). */
+ * text, field, previewUrl, suggestUrl): `field` is anything with a string `value` (a textarea, or an object
+ * whose setter stores the tree elsewhere). With `suggestUrl`, text values get suggestions from the data.
+ * The segment page counts live: every change schedules a count 400 ms later, a newer change cancels the
+ * request in flight, and the server's errors are pinned to the rows they name. */
 (function () {
   "use strict";
 
@@ -33,7 +35,18 @@
     return select;
   }
 
-  function Builder(root, catalogue, pickers, text, field, previewUrl) {
+  function joinPath(path, part) { return path ? path + "." + part : part; }
+
+  /* Which suggestion list a text value draws from, if any. */
+  function suggestKind(type, field) {
+    if (type === "sku_list") { return "product"; }
+    if (type === "category_list") { return "category"; }
+    if (type === "tag") { return "tag"; }
+    if ((type === "text" || type === "text_list") && (field === "city" || field === "region")) { return field; }
+    return null;
+  }
+
+  function Builder(root, catalogue, pickers, text, field, previewUrl, suggestUrl) {
     this.root = root;
     this.catalogue = {};
     this.groups = [];
@@ -47,6 +60,8 @@
     this.t = text;
     this.field = field;
     this.previewUrl = previewUrl;
+    this.suggestUrl = suggestUrl || null;
+    this.onchange = null;
     this.tree = this.load(field.value);
   }
 
@@ -84,23 +99,28 @@
 
   Builder.prototype.sync = function () {
     this.field.value = JSON.stringify(this.serialize(this.tree), null, 1);
+    if (this.onchange) { this.onchange(); }
   };
 
   Builder.prototype.render = function () {
-    this.root.innerHTML = "";
-    this.root.appendChild(this.renderGroup(this.tree, null));
+    this.root.textContent = "";
+    this.rowCount = 0;
+    this.root.appendChild(this.renderGroup(this.tree, null, ""));
     this.sync();
   };
 
-  Builder.prototype.renderGroup = function (group, parent) {
+  Builder.prototype.renderGroup = function (group, parent, path) {
     var self = this;
     var kind = options(el("select", {"class": "sb-group-kind", onchange: function (e) {
-      group.kind = e.target.value; self.sync();
+      group.kind = e.target.value; self.render();  /* the rows' paths change with the group's key */
     }}), [{value: "all", label: this.t.all}, {value: "any", label: this.t.any}, {value: "none", label: this.t.none}],
     group.kind);
     var body = el("div", {"class": "sb-children"});
-    group.children.forEach(function (child) {
-      body.appendChild(child.kind === "condition" ? self.renderCondition(child, group) : self.renderGroup(child, group));
+    var key = group.kind === "none" ? "not.any" : group.kind;
+    group.children.forEach(function (child, i) {
+      var childPath = joinPath(path, key + "[" + i + "]");
+      body.appendChild(child.kind === "condition" ? self.renderCondition(child, group, childPath) :
+        self.renderGroup(child, group, childPath));
     });
     var buttons = el("div", {"class": "sb-buttons"}, [
       el("button", {type: "button", "class": "sb-add-condition", text: this.t.add_condition, onclick: function () {
@@ -137,9 +157,12 @@
     return select;
   };
 
-  Builder.prototype.renderCondition = function (node, parent) {
+  Builder.prototype.renderCondition = function (node, parent, path) {
     var self = this;
-    var row = el("div", {"class": "sb-condition"}, [this.fieldSelect(node)]);
+    this.rowCount += 1;
+    var row = el("div", {"class": "sb-condition", "data-path": path}, [
+      el("span", {"class": "sb-row-number", title: this.t.row + " " + this.rowCount, text: String(this.rowCount)}),
+      this.fieldSelect(node)]);
     var c = this.catalogue[node.data.field];
     if (c) {
       var ops = c.operators.map(function (o) { return {value: o.op, label: o.label}; });
@@ -225,35 +248,117 @@
         oninput: function (e) { set(e.target.value); }});
     }
     var isList = type === "text_list" || type === "sku_list" || type === "category_list";
+    var kind = this.suggestUrl && key === "value" ? suggestKind(type, data.field) : null;
     var listId = "sb-list-" + type;
-    if (pick && pick.length && !document.getElementById(listId)) {
+    if (!kind && pick && pick.length && !document.getElementById(listId)) {
       document.body.appendChild(options(el("datalist", {id: listId}), pick, null));
     }
-    return el("input", {type: "text", "class": name + " vTextField", list: pick ? listId : null,
+    var input = el("input", {type: "text", "class": name + " vTextField", list: pick && !kind ? listId : null,
       placeholder: isList ? this.t.comma : "", value: isList && Array.isArray(current) ? current.join(", ") :
         (current === undefined ? "" : current),
       oninput: function (e) {
         var v = e.target.value;
         set(isList ? v.split(",").map(function (s) { return s.trim(); }).filter(Boolean) : v);
       }});
+    return kind ? this.suggest(input, kind, isList) : input;
+  };
+
+  /* Suggestions from the data as the marketer types: for a list, for the item after the last comma. */
+  Builder.prototype.suggest = function (input, kind, isList) {
+    this.suggestCount = (this.suggestCount || 0) + 1;
+    var listId = "sb-suggest-" + this.suggestCount;
+    var list = el("datalist", {id: listId, "class": "sb-suggestions"});
+    var url = this.suggestUrl.replace("/kind/", "/" + kind + "/");
+    var timer = null;
+    var controller = null;
+    input.setAttribute("list", listId);
+    function load() {
+      var raw = input.value;
+      var cut = isList ? raw.lastIndexOf(",") : -1;
+      var head = cut >= 0 ? raw.slice(0, cut + 1) + " " : "";
+      if (controller) { controller.abort(); }
+      controller = new AbortController();
+      fetch(url + "?q=" + encodeURIComponent(raw.slice(cut + 1).trim()),
+        {credentials: "same-origin", signal: controller.signal})
+        .then(function (r) { return r.ok ? r.json() : {results: []}; })
+        .then(function (data) {
+          list.textContent = "";
+          data.results.forEach(function (item) {
+            list.appendChild(el("option", {value: head + item.value, label: String(item.label)}));
+          });
+        })
+        .catch(function () { /* a newer keystroke took over, or the server is away: no suggestions */ });
+    }
+    input.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(load, 200); });
+    input.addEventListener("focus", load);
+    return el("span", {"class": "sb-suggest"}, [input, list]);
+  };
+
+  /* A count 400 ms after the last change; typing goes on while it waits and while it runs. */
+  Builder.prototype.schedule = function (out) {
+    var self = this;
+    clearTimeout(this.timer);
+    out.classList.add("sb-counting");
+    var status = out.querySelector(".sb-status");
+    if (!status) { status = el("p", {"class": "sb-status"}); out.insertBefore(status, out.firstChild); }
+    status.textContent = this.t.counting;
+    this.timer = setTimeout(function () { self.preview(out); }, 400);
   };
 
   Builder.prototype.preview = function (out) {
     var self = this;
-    this.sync();
     var token = document.querySelector("input[name=csrfmiddlewaretoken]");
-    out.textContent = "…";
+    if (this.inflight) { this.inflight.abort(); }
+    var controller = new AbortController();
+    this.inflight = controller;
     fetch(this.previewUrl, {method: "POST", body: this.field.value, credentials: "same-origin",
+      signal: controller.signal,
       headers: {"Content-Type": "application/json", "X-CSRFToken": token ? token.value : ""}})
       .then(function (r) { return r.json(); })
-      .then(function (data) { self.showPreview(out, data); });
+      .then(function (data) {
+        if (self.inflight !== controller) { return; }
+        self.inflight = null;
+        self.showPreview(out, data);
+      })
+      .catch(function (e) {
+        if (e.name === "AbortError" || self.inflight !== controller) { return; }
+        self.inflight = null;
+        out.classList.remove("sb-counting");
+        out.textContent = "";
+        out.appendChild(el("p", {"class": "errornote", text: self.t.unreachable}));
+      });
+  };
+
+  Builder.prototype.showRowErrors = function (rows) {
+    var self = this;
+    Array.prototype.forEach.call(this.root.querySelectorAll(".sb-row-error"), function (n) { n.remove(); });
+    Array.prototype.forEach.call(this.root.querySelectorAll(".sb-invalid"), function (n) {
+      n.classList.remove("sb-invalid");
+      n.removeAttribute("aria-invalid");
+    });
+    (rows || []).forEach(function (error) {
+      if (error.row === null) { return; }
+      var row = self.root.querySelector('.sb-condition[data-path="' + CSS.escape(error.path) + '"]');
+      if (!row) { return; }
+      row.classList.add("sb-invalid");
+      row.setAttribute("aria-invalid", "true");
+      row.appendChild(el("p", {"class": "sb-row-error", text: error.message}));
+    });
   };
 
   Builder.prototype.showPreview = function (out, data) {
-    out.innerHTML = "";
+    out.classList.remove("sb-counting");
+    out.textContent = "";
+    this.showRowErrors(data.rows);
     if (data.errors) {
-      out.appendChild(el("p", {"class": "errornote", text: this.t.error}));
-      out.appendChild(el("ul", {"class": "errorlist"}, data.errors.map(function (e) { return el("li", {text: e}); })));
+      /* Errors pinned to a row are shown there; the rest (the tree as a whole, bad JSON) are listed here. */
+      var pinned = (data.rows || []).filter(function (e) { return e.row !== null; });
+      var loose = (data.rows && data.rows.length ? data.rows.filter(function (e) { return e.row === null; })
+        .map(function (e) { return e.message; }) : data.errors);
+      out.appendChild(el("p", {"class": "errornote", text: pinned.length ? this.t.fix_rows : this.t.error}));
+      if (loose.length) {
+        out.appendChild(el("ul", {"class": "errorlist"}, loose.map(function (e) { return el("li", {text: e}); })));
+      }
       return;
     }
     out.appendChild(el("p", {"class": "sb-count"}, [
@@ -261,12 +366,12 @@
       document.createTextNode(" " + this.t.matches + " · " + this.t.took + " " + data.milliseconds + " " + this.t.ms)
     ]));
     var rows = data.contacts.map(function (c) {
-      return el("tr", {}, [el("td", {}, [el("a", {href: c.url, text: c.name || ("#" + c.id)})]),
-        el("td", {text: c.email}), el("td", {text: c.city})]);
+      return el("tr", {}, [el("td", {}, [el("a", {href: c.url}, [el("bdi", {text: c.name || ("#" + c.id)})])]),
+        el("td", {}, [el("bdi", {text: c.email})]), el("td", {text: c.city})]);
     });
-    out.appendChild(el("table", {"class": "sb-preview-table"}, [
+    out.appendChild(el("div", {"class": "sb-table-scroll"}, [el("table", {"class": "sb-preview-table"}, [
       el("thead", {}, [el("tr", {}, [el("th", {text: this.t.name}), el("th", {text: this.t.email}),
-        el("th", {text: this.t.city})])]), el("tbody", {}, rows)]));
+        el("th", {text: this.t.city})])]), el("tbody", {}, rows)])]));
   };
 
   window.SegmentRuleBuilder = Builder;
@@ -276,16 +381,28 @@
     var field = document.getElementById("id_rules");
     if (!root || !field) { return; }
     var builder = new Builder(root, readJSON("builder-catalogue"), readJSON("builder-options"),
-      readJSON("builder-text"), field, root.getAttribute("data-preview-url"));
+      readJSON("builder-text"), field, root.getAttribute("data-preview-url"), root.getAttribute("data-suggest-url"));
     var row = field.closest(".form-row") || field.parentNode;
     row.classList.add("sb-json-row", "sb-hidden");
-    builder.render();
     var out = document.getElementById("segment-preview");
-    document.getElementById("segment-preview-button").addEventListener("click", function () { builder.preview(out); });
+    var kind = document.getElementById("id_kind");
+    builder.onchange = function () { if (!kind || kind.value !== "static") { builder.schedule(out); } };
+    builder.render();
+    var starters = readJSON("builder-starters") || [];
+    var starter = document.getElementById("segment-starter");
+    if (starter) {
+      starter.addEventListener("change", function () {
+        var chosen = starters.filter(function (s) { return s.key === starter.value; })[0];
+        if (!chosen) { return; }
+        builder.tree = builder.toGroup(JSON.parse(JSON.stringify(chosen.rules)));
+        builder.render();
+        var name = document.getElementById("id_name");
+        if (name && !name.value) { name.value = chosen.label; }
+      });
+    }
     document.getElementById("segment-json-toggle").addEventListener("click", function () {
       if (row.classList.toggle("sb-hidden")) { builder.tree = builder.load(field.value); builder.render(); }
     });
-    var kind = document.getElementById("id_kind");
     function showBuilder() {
       document.getElementById("segment-builder-box").style.display = kind && kind.value === "static" ? "none" : "";
     }
