@@ -9,6 +9,7 @@ import datetime as dt
 import functools
 import operator
 from collections import defaultdict
+from collections.abc import Iterable
 
 from django.conf import settings
 from django.db import connection
@@ -18,6 +19,7 @@ from django.utils import timezone
 
 from contacts.marketing import marketable_q, not_marketable_reason
 from contacts.models import Contact, EmailStatus, MailFrequency
+from segments.models import Segment
 from segments.selectors import audience, segment_contacts
 
 from .models import Campaign, Message
@@ -49,13 +51,19 @@ STATUS_REASONS: dict[str, str] = {
 
 def recipients(campaign: Campaign) -> QuerySet:
     """Contacts of the included segments minus those of the excluded ones, as one query."""
+    return segments_recipients(segments=campaign.segments.all(), exclude_segments=campaign.exclude_segments.all())
+
+
+def segments_recipients(*, segments: Iterable[Segment], exclude_segments: Iterable[Segment]) -> QuerySet:
+    """The same audience for segments not saved on a campaign yet: what the campaign form counts while
+    the marketer picks them."""
     included = Q()
-    for segment in campaign.segments.all():
+    for segment in segments:
         included |= Q(pk__in=segment_contacts(segment).values("pk"))
     if not included:
         return Contact.objects.none()
     contacts = audience().filter(included)
-    for segment in campaign.exclude_segments.all():
+    for segment in exclude_segments:
         contacts = contacts.exclude(pk__in=segment_contacts(segment).values("pk"))
     return contacts
 

@@ -21,7 +21,7 @@ from crm.permissions import SEND_CAMPAIGN
 from .. import services
 from ..models import CAMPAIGN_AUDIENCE_FIELDS, CAMPAIGN_FIELDS, Campaign
 from ..selectors import campaign_progress, campaign_stats
-from .forms import CampaignForm
+from .forms import AudienceCountForm, CampaignForm
 from .list_numbers import ListNumbersMixin
 from .preview import preview_html, preview_page
 from .report import report_numbers, report_page
@@ -86,7 +86,9 @@ def verbs_for(campaign: Campaign) -> list[str]:
     return [
         verb
         for verb, (_service, statuses, _label, _question) in VERBS.items()
-        if campaign.status in statuses and not (verb == "schedule" and not future)
+        if campaign.status in statuses
+        and not (verb == "schedule" and not future)
+        and not (verb == "cancel" and campaign.status == Status.DRAFT)  # a draft sends nothing: no "Cancel"
     ]
 
 
@@ -145,11 +147,12 @@ class CampaignAdmin(ListNumbersMixin, ServiceErrorsMixin, admin.ModelAdmin):
 
     class Media:
         css = {"all": ["campaigns/campaigns.css"]}
-        js = ["campaigns/progress.js"]
+        js = ["campaigns/progress.js", "campaigns/audience.js"]
 
     def get_urls(self):
         wrap = self.admin_site.admin_view
         return [
+            path("audience-count/", wrap(self.audience_count_view), name="campaigns_campaign_audience_count"),
             path("<int:pk>/do/<str:verb>/", wrap(self.verb_view), name="campaigns_campaign_verb"),
             path("<int:pk>/duplicate/", wrap(self.duplicate_view), name="campaigns_campaign_duplicate"),
             path("<int:pk>/progress/", wrap(self.progress_view), name="campaigns_campaign_progress"),
@@ -306,6 +309,27 @@ class CampaignAdmin(ListNumbersMixin, ServiceErrorsMixin, admin.ModelAdmin):
             messages.SUCCESS,
         )
         return HttpResponseRedirect(reverse("admin:campaigns_campaign_change", args=[copy.pk]))
+
+    def audience_count_view(self, request):
+        """How many the segments picked on the form reach, before the campaign is saved."""
+        if not (self.has_add_permission(request) or self.has_change_permission(request)):
+            raise PermissionDenied
+        form = AudienceCountForm(request.GET)
+        if not form.is_valid():
+            return JsonResponse({"errors": form.errors}, status=400)
+        if not form.cleaned_data["segments"]:
+            return JsonResponse({"total": 0, "eligible": 0, "message": _("Pick a segment to see whom it reaches.")})
+        counts = services.audience_count(
+            segments=form.cleaned_data["segments"], exclude_segments=form.cleaned_data["exclude_segments"]
+        )
+        message = ngettext(
+            "This campaign will go to %(eligible)s contact (%(total)s in the segments; the others have not agreed "
+            "to mail, unsubscribed, bounced or had enough mail lately).",
+            "This campaign will go to %(eligible)s contacts (%(total)s in the segments; the others have not "
+            "agreed to mail, unsubscribed, bounced or had enough mail lately).",
+            counts["eligible"],
+        ) % {"eligible": f"{counts['eligible']:,}", "total": f"{counts['total']:,}"}
+        return JsonResponse({**counts, "message": message})
 
     def progress_view(self, request, pk):
         campaign = get_object_or_404(Campaign, pk=pk)

@@ -10,10 +10,20 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from contacts.models import Contact
+from segments.models import Segment
 
 from ..models import CAMPAIGN_EDITABLE_FIELDS, MAX_HOLDOUT_PERCENT, TEMPLATE_FIELDS, Campaign, EmailTemplate
 
 MAX_TEST_ADDRESSES = 10
+ACE = "django_ace/ace/"
+
+
+class CodeEditor(forms.Textarea):
+    """A textarea the Ace code editor (served from the django-ace package) takes over once its scripts
+    run; without them it stays a working textarea. campaigns/editor.js wires it to the live preview."""
+
+    class Media:
+        js = [f"{ACE}ace.js", f"{ACE}mode-html.js", f"{ACE}mode-django.js", f"{ACE}ext-rtl.js", "campaigns/editor.js"]
 
 
 class EmailTemplateForm(forms.ModelForm):
@@ -21,7 +31,7 @@ class EmailTemplateForm(forms.ModelForm):
         model = EmailTemplate
         fields = TEMPLATE_FIELDS
         widgets = {
-            "html": forms.Textarea(
+            "html": CodeEditor(
                 attrs={"rows": 18, "class": "vLargeTextField campaign-code", "dir": "auto", "spellcheck": "false"}
             ),
             "text": forms.Textarea(attrs={"rows": 8, "class": "vLargeTextField campaign-code", "dir": "auto"}),
@@ -30,11 +40,39 @@ class EmailTemplateForm(forms.ModelForm):
         }
 
 
+class SegmentChoices(forms.ModelMultipleChoiceField):
+    """Segments listed with their size as last counted (the stored count, not a count per option)."""
+
+    def label_from_instance(self, obj: Segment) -> str:
+        return _("%(name)s (%(count)s)") % {"name": obj.name, "count": f"{obj.member_count:,}"}
+
+
 class CampaignForm(forms.ModelForm):
     class Meta:
         model = Campaign
         fields = CAMPAIGN_EDITABLE_FIELDS
+        field_classes = {"segments": SegmentChoices, "exclude_segments": SegmentChoices}
         widgets = {"holdout_percent": forms.NumberInput(attrs={"min": 0, "max": MAX_HOLDOUT_PERCENT})}
+        help_texts = {
+            "name": gettext_lazy("For you and your team; recipients never see it."),
+            "template": gettext_lazy("The mail itself: its subject, text and design."),
+            "segments": gettext_lazy(
+                "Who gets the mail. The number beside each segment is how many people were in it when it was "
+                "last counted."
+            ),
+            "exclude_segments": gettext_lazy(
+                "People in any of these do not get the mail, even if they are in a segment above."
+            ),
+            "from_name": gettext_lazy("The name people see as the sender. Left blank, the brand's sender name."),
+            "reply_to": gettext_lazy("Where replies go. Left blank, to the sender address."),
+            "utm_source": gettext_lazy("Added to every link so your web analytics can tell this mail's visits apart."),
+            "cost": gettext_lazy("What this campaign cost you, to see whether it paid off."),
+            "holdout_percent": gettext_lazy(
+                "A share of the recipients, picked at random, who do not get the mail: comparing what they buy "
+                "with what the others buy shows what the mail really earned. 0 sends to everyone."
+            ),
+            "scheduled_at": gettext_lazy("Left blank, the campaign goes out when you press “Send now”."),
+        }
         # The model's validators say it; these words name the field.
         error_messages = {
             "holdout_percent": {
@@ -100,3 +138,22 @@ class TestSendForm(forms.Form):
 
     def clean_contact(self) -> Contact | None:
         return find_contact(self.cleaned_data["contact"])
+
+
+MAX_COUNTED_SEGMENTS = 50
+
+
+class BoundedSegments(forms.ModelMultipleChoiceField):
+    """Segment ids, refused before any query when there are more than a form could hold."""
+
+    def clean(self, value):
+        if value and len(value) > MAX_COUNTED_SEGMENTS:
+            raise ValidationError(_("At most %(n)d segments.") % {"n": MAX_COUNTED_SEGMENTS})
+        return super().clean(value)
+
+
+class AudienceCountForm(forms.Form):
+    """The segments picked on the campaign form, not saved yet, to count before saving."""
+
+    segments = BoundedSegments(queryset=Segment.objects.all(), required=False)
+    exclude_segments = BoundedSegments(queryset=Segment.objects.all(), required=False)

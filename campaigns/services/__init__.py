@@ -22,11 +22,19 @@ from .lifecycle import (
     campaign_unschedule,
     campaigns_start_due,
 )
-from .preview import TEST_SEND_LIMIT, campaign_preview, campaign_recipient_count, campaign_test_send
+from .preview import (
+    TEST_SEND_LIMIT,
+    audience_count,
+    campaign_preview,
+    campaign_recipient_count,
+    campaign_test_send,
+    template_draft_preview,
+)
 
 __all__ = [
     "BRAND_FIELDS",
     "TEST_SEND_LIMIT",
+    "audience_count",
     "brand_get_or_create",
     "brand_update",
     "campaign_cancel",
@@ -46,5 +54,6 @@ __all__ = [
     "campaign_update",
     "campaigns_start_due",
     "template_create",
+    "template_draft_preview",
     "template_update",
 ]
