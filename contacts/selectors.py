@@ -108,7 +108,7 @@ def contact_search_q(term: str) -> Q:
     Every branch is answered by an index of the contacts table, so PostgreSQL ORs them in one bitmap scan
     and a search over a million contacts stays instant: exact matches on the normalized keys use their
     unique indexes, and the start of an email (stored in lower case) or of a name uses a prefix index
-    (`varchar_pattern_ops`, migrations 0003 and 0013). The club card is looked up first, on its own
+    (`varchar_pattern_ops`, migrations 0003 and 0014). The club card is looked up first, on its own
     unique index: as a join inside the OR it would turn the whole search into a walk over every contact.
     A term in the middle of an address ("gmail") would need a scan of every row, so it is not searched for.
     """
