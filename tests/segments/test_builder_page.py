@@ -231,3 +231,16 @@ def test_the_why_page_shows_a_segment_left_recently(admin_client):
     contact.save()
     services.segment_refresh(segment=segment)
     assert "Left in the last 30 days" in why(admin_client, contact)
+
+
+@pytest.mark.postgres
+def test_products_are_suggested_by_the_start_of_their_name_through_an_index_on_postgresql():
+    from django.db import connection
+    from django.db.models.functions import Lower
+
+    if connection.vendor != "postgresql":
+        pytest.skip("an operator-class index is PostgreSQL's")
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        plan = Product.objects.annotate(lname=Lower("name")).filter(lname__startswith="dr").explain()
+    assert "product_name_prefix_idx" in plan
