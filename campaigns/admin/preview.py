@@ -4,7 +4,9 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.utils.html import conditional_escape, format_html_join
 from django.utils.http import urlencode
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
 from contacts.models import Contact
@@ -106,11 +108,9 @@ def _test_send(modeladmin, request, *, template: EmailTemplate, campaign: Campai
         for error in exc.messages:
             modeladmin.message_user(request, error, messages.ERROR)
     else:
-        modeladmin.message_user(
-            request,
-            _("Test sent to %(emails)s (%(n)d mails).") % {"emails": ", ".join(form.cleaned_data["emails"]), "n": sent},
-            messages.SUCCESS,
-        )
+        emails = format_html_join(", ", "<bdi>{}</bdi>", ((email,) for email in form.cleaned_data["emails"]))
+        sentence = conditional_escape(_("Test sent to %(emails)s (%(n)d mails)."))  # then only escaped parts go in
+        modeladmin.message_user(request, mark_safe(sentence % {"emails": emails, "n": sent}), messages.SUCCESS)
     if contact is not None:
         back += "?" + urlencode({"contact": contact.pk})
     return HttpResponseRedirect(back)

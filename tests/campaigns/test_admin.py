@@ -138,6 +138,9 @@ def test_a_test_send_goes_to_the_given_addresses(admin_client, template, mailout
     assert sorted(addr for mail in mailoutbox for addr in mail.to) == ["boss@example.com", "me@example.com"]
     assert "Noa" in mailoutbox[0].subject
     assert not Message.objects.exists()
+    page = admin_client.get(response["Location"], HTTP_ACCEPT_LANGUAGE="he").content.decode()
+    # each address isolated, so a Hebrew sentence around it keeps it whole
+    assert "<bdi>me@example.com</bdi>, <bdi>boss@example.com</bdi>" in page
 
 
 def test_a_test_send_to_a_bad_address_sends_nothing(admin_client, template, mailoutbox):
