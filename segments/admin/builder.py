@@ -112,8 +112,11 @@ def suggest_response(request: HttpRequest, kind: str) -> JsonResponse:
     if kind not in KINDS:
         return JsonResponse({"errors": {"kind": [_("Unknown kind of value.")]}}, status=400)
     prefix = request.GET.get("q", "")
-    if len(prefix) > MAX_PREFIX or "\x00" in prefix:
+    if len(prefix) > MAX_PREFIX:
         return JsonResponse({"errors": {"q": [_("At most %(max)d characters.") % {"max": MAX_PREFIX}]}}, status=400)
+    if any(ord(char) < 32 for char in prefix):
+        problem = _("%(field)s must not contain control characters such as line breaks or tabs.") % {"field": "q"}
+        return JsonResponse({"errors": {"q": [problem]}}, status=400)
     try:
         limit = min(20, max(1, int(request.GET.get("limit", 20))))
     except ValueError:
