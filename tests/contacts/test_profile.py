@@ -226,7 +226,10 @@ def test_the_start_of_an_email_is_found_through_the_prefix_index_on_postgresql()
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
         plan = Contact.objects.filter(contact_search_q("dana.l")).explain()
-    assert "contact_email_prefix_idx" in plan
+    # Either email index answers the prefix: the pattern-ops one under any collation, the unique one too where
+    # the collation is "C" (as in CI's server), and the planner picks between them by their sizes.
+    assert "contact_email_prefix_idx" in plan or "contact_email_unique" in plan
+    assert "Seq Scan" not in plan
 
 
 def test_an_empty_search_explains_what_the_box_finds(admin_client):
