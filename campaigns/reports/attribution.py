@@ -21,6 +21,7 @@ from django.db.models import DateTimeField, ExpressionWrapper, OuterRef, QuerySe
 from django.db.models.functions import Coalesce
 
 from contacts.models import Purchase
+from contacts.purchase_stats import id_list
 
 from ..models import TrackingEvent
 from .models import Attribution
@@ -66,7 +67,14 @@ def attribute(purchases: QuerySet, *, replace: bool = True) -> int:
     table: 330 ms per 1,000 purchases at 500,000 events, growing with them). `replace=False` is for purchases
     just inserted (nothing to delete)."""
     purchases = purchases.order_by()
-    ids = purchases.values("pk")
+    with transaction.atomic():
+        if replace:
+            Attribution.objects.filter(purchase_id__in=purchases.values("pk")).delete()
+        return _run(*_statement(purchases))
+
+
+def _statement(purchases: QuerySet) -> tuple[str, list]:
+    """The INSERT that credits `purchases` (see `attribute`), with its parameters."""
     sql, params = (
         credited(purchases).values("pk", "contact_id", "purchased_at", "total", "channel", "event_id").query
     ).sql_with_params()
@@ -88,17 +96,37 @@ def attribute(purchases: QuerySet, *, replace: bool = True) -> int:
         f"{of_event('kind')}, {of_event('occurred_at')}, c.{_column(Purchase, 'purchased_at')}, "
         f"c.{_column(Purchase, 'total')}, c.{_column(Purchase, 'channel')} FROM c WHERE c.event_id IS NOT NULL"
     )
-    with transaction.atomic():
-        if replace:
-            Attribution.objects.filter(purchase_id__in=ids).delete()
-        with connection.cursor() as cursor:
-            cursor.execute(insert, params)
-            return cursor.rowcount
+    return insert, list(params)
+
+
+def _run(sql: str, params: list) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
+_statements: dict[tuple, tuple[str, list, int]] = {}
+
+
+def _new_purchases_statement(purchase_ids: list[int]) -> tuple[str, list]:
+    """`_statement` for purchases given by id. On PostgreSQL it is built once per database and windows, the
+    ids passed as one array: the ORM takes ~10 ms to build it, a third of what running it costs a batch."""
+    if connection.vendor != "postgresql":
+        return _statement(Purchase.objects.filter(pk__in=purchase_ids))
+    key = (connection.alias, settings.ATTRIBUTION_CLICK_DAYS, settings.ATTRIBUTION_OPEN_DAYS)
+    if key not in _statements:
+        marker = [-1, -2, -3]  # never ids: stands for the batch's
+        sql, params = _statement(Purchase.objects.filter(pk__in=id_list(marker)))
+        (slot,) = [n for n, param in enumerate(params) if param == marker]
+        _statements[key] = (sql, params, slot)
+    sql, params, slot = _statements[key]
+    return sql, [*params[:slot], list(purchase_ids), *params[slot + 1 :]]
 
 
 def purchases_stored(purchase_ids: list[int]) -> None:
     """New purchases (one, or a bulk batch): attributed in the inserting transaction."""
-    attribute(Purchase.objects.filter(pk__in=purchase_ids), replace=False)
+    if purchase_ids:
+        _run(*_new_purchases_statement(purchase_ids))
 
 
 def contacts_merged(survivor_id: int, duplicate_id: int) -> None:

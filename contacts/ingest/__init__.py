@@ -12,7 +12,7 @@ identical batches race, the loser's bulk insert hits the unique constraints and 
 item by item through the single-item path, whose services resolve each conflict to the stored row.
 """
 
-from .common import contacts_lock, rows_insert
+from .common import rows_insert
 from .events import activities_track_bulk, activity_ingest, activity_submit
 from .purchases import purchase_ingest, purchase_submit, purchases_record_bulk
 
@@ -20,7 +20,6 @@ __all__ = [
     "activities_track_bulk",
     "activity_ingest",
     "activity_submit",
-    "contacts_lock",
     "purchase_ingest",
     "purchase_submit",
     "purchases_record_bulk",

@@ -1,5 +1,5 @@
 """What a batch shares whatever its kind: its contacts, products and stores resolved with one query per
-kind, the contacts it touches locked in order, and rows inserted in one statement."""
+kind, and rows inserted in one statement."""
 
 import json
 from collections.abc import Iterable
@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import connection
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -37,15 +38,8 @@ class Contacts:
         found = list(Contact.objects.filter(pk__in=id_list(ids)).values_list("pk", "erased_at")) if ids else []
         self.by_id = {pk for pk, _erased_at in found}
         self.erased = {pk for pk, erased_at in found if erased_at is not None}
-        self.by_card = (
-            dict(
-                LoyaltyMember.objects.filter(card_number__in=cards, contact__erased_at__isnull=True).values_list(
-                    "card_number", "contact_id"
-                )
-            )
-            if cards
-            else {}
-        )
+        members = LoyaltyMember.objects.filter(card_number__in=text_list(cards), contact__erased_at__isnull=True)
+        self.by_card = dict(members.values_list("card_number", "contact_id")) if cards else {}
         self.by_email: dict[str, int] = {}
         # Emails given beside an id or a card are only compared with it (never create a contact).
         self.owner_of_email = lookup(Contact, "email", {v for item in items for k, v in item[1:] if k == "email"})
@@ -98,8 +92,16 @@ class Contacts:
         return self.by_card[value] if kind == "card" else self.by_email.get(value)
 
 
+def text_list(values: Iterable[str]) -> Any:
+    """What `field__in=` takes for a batch's strings: on PostgreSQL one array parameter, so a thousand
+    values cost neither a thousand placeholders to parse (client and server) nor a new statement text."""
+    if connection.vendor == "postgresql":
+        return RawSQL("SELECT unnest(%s::text[])", [list(values)])
+    return list(values)
+
+
 def lookup(model: Any, field: str, values: set) -> dict:
-    return dict(model.objects.filter(**{f"{field}__in": values}).values_list(field, "pk")) if values else {}
+    return dict(model.objects.filter(**{f"{field}__in": text_list(values)}).values_list(field, "pk")) if values else {}
 
 
 def batch_result(created: int, duplicates: int, errors: dict[int, Errors]) -> dict:
@@ -112,20 +114,6 @@ def batch_result(created: int, duplicates: int, errors: dict[int, Errors]) -> di
             for i in sorted(errors)
         ],
     }
-
-
-def contacts_lock(contact_ids: Iterable[int | None]) -> list[int]:
-    """Lock the contacts a batch is about to update, in id order, so concurrent batches touching the same
-    contacts wait for each other instead of deadlocking on rows locked in different orders."""
-    ids = sorted({pk for pk in contact_ids if pk is not None})
-    if ids and connection.vendor == "postgresql":
-        list(
-            Contact.objects.filter(pk__in=ids)
-            .order_by("pk")
-            .select_for_update(no_key=True)
-            .values_list("pk", flat=True)
-        )
-    return ids
 
 
 def rows_insert(model: Any, columns: tuple[str, ...], rows: list[tuple], *, returning: bool = True) -> list[int]:

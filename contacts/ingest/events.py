@@ -10,8 +10,8 @@ from django.utils.translation import gettext as _
 from .. import hooks, normalize
 from ..models import Activity, Product
 from ..serializers import EventInSerializer, read_input, validate_each
-from ..services import activity_track, contact_resolve, contacts_raise_stage, stage_for_event, visitors_resolve
-from .common import Contacts, batch_result, contact_refs, contacts_lock, lookup, rows_insert
+from ..services import activity_track, contact_resolve, contacts_raise_stages, stage_for_event, visitors_resolve
+from .common import Contacts, batch_result, contact_refs, lookup, rows_insert, text_list
 from .purchases import replay_one_by_one
 
 ACTIVITY_COLUMNS = (
@@ -91,7 +91,8 @@ def activities_track_bulk(*, items: list) -> dict:
 
 def _split_new_events(valid: dict[int, dict]) -> tuple[dict[int, dict], int]:
     ids = {c["event_id"] for c in valid.values() if c["event_id"]}
-    stored = set(Activity.objects.filter(event_id__in=ids).values_list("event_id", flat=True)) if ids else set()
+    found = Activity.objects.filter(event_id__in=text_list(ids)).values_list("event_id", flat=True) if ids else []
+    stored = set(found)
     new, duplicates = {}, 0
     for index, clean in valid.items():
         if clean["event_id"] and clean["event_id"] in stored:
@@ -131,11 +132,5 @@ def _activities_insert(new: dict[int, dict], refs: dict[int, list], contacts: Co
             stage_by_contact[contact_id] = max(stage_by_contact.get(contact_id, 0), stage_for_event(c["type"]))
             by_type[c["type"]].append(contact_id)
     rows_insert(Activity, ACTIVITY_COLUMNS, rows, returning=False)
-    by_stage: dict[int, list[int]] = defaultdict(list)
-    for contact_id, stage in stage_by_contact.items():
-        by_stage[stage].append(contact_id)
-    if by_stage:
-        contacts_lock(stage_by_contact)
-    for stage, contact_ids in sorted(by_stage.items()):
-        contacts_raise_stage(contact_ids=contact_ids, stage=stage)
+    contacts_raise_stages(stage_by_contact)
     hooks.activities_recorded(by_type)

@@ -9,7 +9,7 @@ from django.db.models import F, Sum, Value
 from django.db.models.functions import Coalesce
 
 from contacts import ingest, services
-from contacts.models import Contact, LoyaltyMember, PointsEntry, Purchase
+from contacts.models import Contact, FunnelStage, LoyaltyMember, PointsEntry, Purchase
 from contacts.serializers import ContactUpsertSerializer, read_input
 from tests.factories import ContactFactory
 
@@ -174,3 +174,25 @@ def test_batches_and_counters_side_by_side_count_every_purchase_once(settings):
         buyer.refresh_from_db()
         stored = Purchase.objects.filter(contact=buyer).aggregate(n=Coalesce(Sum(Value(1)), 0), s=Sum("total"))
         assert (buyer.purchase_count, buyer.total_spent) == (stored["n"], stored["s"]) == (24, 240)
+
+
+def test_concurrent_event_batches_over_the_same_contacts_raise_every_stage_without_deadlock():
+    """Batches naming the same contacts in opposite orders, with different stages for each: the contacts
+    still below their stage are locked in id order, so the batches wait for each other and all land."""
+    contacts = ContactFactory.create_batch(40)
+    types = ["page_view", "product_view", "add_to_cart"]
+
+    def batch(n: int) -> dict:
+        ordered = contacts if n % 2 else list(reversed(contacts))
+        items = [
+            {"contact": c.pk, "type": types[(i + n) % 3], "event_id": f"stage-{n}-{c.pk}"}
+            for i, c in enumerate(ordered)
+        ]
+        return ingest.activities_track_bulk(items=items)
+
+    results, errors = run_together(batch)
+    assert errors == []
+    assert sum(r["created"] for r in results) == THREADS * len(contacts)
+    # every contact had an add_to_cart in some batch: all reached the cart stage
+    stages = Contact.objects.filter(pk__in=[c.pk for c in contacts]).values_list("funnel_stage", flat=True)
+    assert set(stages) == {FunnelStage.CART}
