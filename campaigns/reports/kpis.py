@@ -49,7 +49,7 @@ a time column. At scale (1M contacts,
   source; anonymous visitors and promoters by the days they were seen, each counted once, on its first day of
   the period. Those days are TIME_ZONE days on PostgreSQL, so a period is whole days of the counts; on SQLite
   they are UTC days, and the hours left at either end are read from the rows (contact_signed_up_idx,
-  activity_contact_recent_idx, activity_type_time_idx). A year costs what a day does.
+  activity_contact_recent_idx, activity_type_time_contact_idx). A year costs what a day does.
 - channel ROMI (`spend.py`) reads the purchases and revenue the database keeps by day and channel (a few rows a
   day, same triggers and fold), the hours outside whole days of the counts from the attributions and tagged
   purchases themselves (attribution_time_idx, purchase_utm_source_idx), and the spend rows of the months the
