@@ -70,7 +70,7 @@ def plan_for(segments: list[Segment], slots: int) -> Plan:
     if plan is None:
         if len(_plans) > 64:
             _plans.clear()
-        plan = _plans[key] = _build(segments, Context.current(minute, few=True), slots)
+        plan = _plans[key] = _build(segments, Context.current(minute), slots)
     return plan
 
 

@@ -55,28 +55,18 @@ class Extra:
 
 @dataclass(frozen=True)
 class Context:
-    """One evaluation's clock, so every condition of a tree sees the same 'now' and 'today'.
-
-    `few` says the tree is evaluated for a handful of contacts given by id (the re-evaluation after a change,
-    `segments.evaluation`) rather than over the whole audience (counts, refreshes, exports). A condition that
-    aggregates rows per contact compiles differently for each: for a few contacts, a probe of each one's rows
-    through the (contact, …) indexes; for everyone, one pass over the rows in the window from a time index,
-    aggregated once — per contact over a million contacts it would be a million probes, and once over all
-    rows for one contact it would read every row of the window."""
+    """One evaluation's clock, so every condition of a tree sees the same 'now' and 'today'."""
 
     now: dt.datetime
     today: dt.date
     tz: dt.tzinfo
     segment_path: tuple[int, ...] = ()
-    few: bool = False
 
     @classmethod
-    def current(
-        cls, now: dt.datetime | None = None, segment_path: tuple[int, ...] = (), *, few: bool = False
-    ) -> "Context":
+    def current(cls, now: dt.datetime | None = None, segment_path: tuple[int, ...] = ()) -> "Context":
         now = now or timezone.now()
         tz = timezone.get_default_timezone()
-        return cls(now=now, today=timezone.localtime(now, tz).date(), tz=tz, segment_path=segment_path, few=few)
+        return cls(now=now, today=timezone.localtime(now, tz).date(), tz=tz, segment_path=segment_path)
 
     def midnight(self, day: dt.date) -> dt.datetime:
         """The aware start of `day` in TIME_ZONE."""

@@ -1,6 +1,6 @@
 """Site behaviour: events, abandoned carts, the funnel stage and the lifecycle stage."""
 
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.db.models.lookups import GreaterThanOrEqual
 from django.utils.translation import gettext_lazy as _
@@ -22,51 +22,26 @@ STAGE_NAMES = {
 
 
 def compile_event(cond: dict, ctx: Context) -> Q:
+    events = Activity.objects.filter(contact=OuterRef("pk"), type=cond["event"])
+    if cond.get("days") is not None:
+        events = events.filter(occurred_at__gte=ctx.days_ago(cond["days"]))
+    if cond.get("product"):
+        events = events.filter(product__sku=str(cond["product"]).strip())
     needed = cond["value"]
     if needed <= 0:
         return ~Q(pk__in=[])
-    if not ctx.few and needed > 1:
-        return Q(pk__in=_contacts_with_events(cond, ctx, needed))
-    events = _events(cond, ctx).filter(contact=OuterRef("pk"))
     if needed == 1:
         return Q(Exists(events))
     count = Subquery(events.order_by().values("contact").annotate(n=Count("pk")).values("n"))
     return Q(GreaterThanOrEqual(Coalesce(count, 0), needed))
 
 
-def _events(cond: dict, ctx: Context) -> QuerySet:
-    events = Activity.objects.filter(type=cond["event"])
-    if cond.get("days") is not None:
-        events = events.filter(occurred_at__gte=ctx.days_ago(cond["days"]))
-    if cond.get("product"):
-        events = events.filter(product__sku=str(cond["product"]).strip())
-    return events
-
-
-def _contacts_with_events(cond: dict, ctx: Context, needed: int) -> QuerySet:
-    """The contacts with at least `needed` of the events, counted in one pass from the (type, time) index:
-    a count per contact, over a million contacts, is a million probes. The anonymous visitors' events are
-    left out, so the set holds no NULL (which would turn a `not` around it into no one)."""
-    return (
-        _events(cond, ctx)
-        .filter(contact__isnull=False)
-        .order_by()
-        .values("contact_id")
-        .annotate(n=Count("*"))  # not the ids: the (type, time) index holds every column this reads
-        .filter(n__gte=needed)
-        .values("contact_id")
-    )
-
-
 def compile_cart_abandoned(cond: dict, ctx: Context) -> Q:
     """An add-to-cart in the window with no purchase at or after it ⇔ the latest such cart is
-    later than the contact's last purchase (or there is no purchase at all). Over the whole audience the
-    window's carts are read once from the (type, time) index, each beside its contact's last purchase."""
-    carts = Activity.objects.filter(type=Activity.Type.ADD_TO_CART, occurred_at__gte=ctx.days_ago(cond["value"]))
-    if not ctx.few:
-        after_purchase = Q(contact__last_purchase_at__isnull=True) | Q(occurred_at__gt=F("contact__last_purchase_at"))
-        return Q(pk__in=carts.filter(after_purchase, contact__isnull=False).values("contact_id"))
-    carts = carts.filter(contact=OuterRef("pk"))
+    later than the contact's last purchase (or there is no purchase at all)."""
+    carts = Activity.objects.filter(
+        contact=OuterRef("pk"), type=Activity.Type.ADD_TO_CART, occurred_at__gte=ctx.days_ago(cond["value"])
+    )
     return (Q(last_purchase_at__isnull=True) & Q(Exists(carts))) | Q(
         Exists(carts.filter(occurred_at__gt=OuterRef("last_purchase_at")))
     )

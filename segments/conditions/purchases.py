@@ -2,7 +2,7 @@
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any, cast
+from typing import cast
 
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, Lower, Trim
@@ -26,9 +26,7 @@ from .dates import TIME_OPS, time_compile
 
 
 def purchases_filtered(cond: dict, ctx: Context) -> QuerySet:
-    """The purchases a filtered count or sum reads: in the window and channel, of the outer contact for a
-    few contacts, of everyone otherwise."""
-    purchases = Purchase.objects.filter(contact=OuterRef("pk")) if ctx.few else Purchase.objects.all()
+    purchases = Purchase.objects.filter(contact=OuterRef("pk"))
     if cond.get("days") is not None:
         purchases = purchases.filter(purchased_at__gte=ctx.days_ago(cond["days"]))
     if cond.get("channel"):
@@ -40,35 +38,12 @@ def _filtered(cond: dict) -> bool:
     return cond.get("days") is not None or bool(cond.get("channel"))
 
 
-def _satisfied_by_zero(op: str, value: Any) -> bool:
-    low, high = (value, value) if op == "eq" else range_bounds(op, value)
-    return (low is None or low <= 0) and (high is None or high >= 0)
-
-
-def _aggregate_compare(cond: dict, ctx: Context, aggregate: Any, zero: Any, value: Any) -> Q:
-    """A count or sum of each contact's filtered purchases compared with `value`. For a few contacts: one
-    subquery per contact. Over the whole audience: the window's purchases grouped once from the purchase
-    time index (a probe per contact over a million contacts is what it replaces). A contact with no purchase
-    there has 0, which the grouped set cannot hold: when 0 passes, the contacts whose aggregate fails are
-    the ones left out."""
-    op = cond["op"]
-    if ctx.few:
-        per_contact = Subquery(
-            purchases_filtered(cond, ctx).order_by().values("contact").annotate(a=aggregate).values("a")
-        )
-        return compare_range(Coalesce(per_contact, zero), op, value)
-    grouped = purchases_filtered(cond, ctx).order_by().values("contact_id").annotate(a=aggregate)
-    passes = compare_range(F("a"), op, value)
-    if _satisfied_by_zero(op, value):
-        return ~Q(pk__in=grouped.filter(~passes).values("contact_id"))
-    return Q(pk__in=grouped.filter(passes).values("contact_id"))
-
-
 def compile_purchase_count(cond: dict, ctx: Context) -> Q:
-    """Unfiltered counts read the contact's stored aggregate; filtered ones count the purchases."""
+    """Unfiltered counts read the contact's stored aggregate; filtered ones count in a subquery."""
     if not _filtered(cond):
         return compare_range(F("purchase_count"), cond["op"], cond["value"])
-    return _aggregate_compare(cond, ctx, Count("*"), 0, cond["value"])  # "*": the time index covers it
+    count = Subquery(purchases_filtered(cond, ctx).order_by().values("contact").annotate(n=Count("pk")).values("n"))
+    return compare_range(Coalesce(count, 0), cond["op"], cond["value"])
 
 
 def compile_total_spent(cond: dict, ctx: Context) -> Q:
@@ -76,7 +51,8 @@ def compile_total_spent(cond: dict, ctx: Context) -> Q:
     value = [Decimal(str(v)) for v in value] if cond["op"] == "between" else Decimal(str(value))
     if not _filtered(cond):
         return compare_range(F("total_spent"), cond["op"], value)
-    return _aggregate_compare(cond, ctx, Sum("total"), Value(Decimal("0")), value)
+    total = Subquery(purchases_filtered(cond, ctx).order_by().values("contact").annotate(s=Sum("total")).values("s"))
+    return compare_range(Coalesce(total, Value(Decimal("0"))), cond["op"], value)
 
 
 def compile_aov(cond: dict, ctx: Context) -> Q:
@@ -91,28 +67,19 @@ def compile_aov(cond: dict, ctx: Context) -> Q:
 
 
 def items_bought(cond: dict, ctx: Context) -> QuerySet:
-    """Line items of the window (`days`): of the outer contact for a few contacts, of everyone otherwise."""
-    items = PurchaseItem.objects.filter(purchase__contact=OuterRef("pk")) if ctx.few else PurchaseItem.objects.all()
+    items = PurchaseItem.objects.filter(purchase__contact=OuterRef("pk"))
     if cond.get("days") is not None:
         items = items.filter(purchase__purchased_at__gte=ctx.days_ago(cond["days"]))
     return items
 
 
-def _bought(items: QuerySet, ctx: Context) -> Q:
-    """For a few contacts, whether each has such an item; over the whole audience, membership of the set of
-    their buyers, read once from the purchases of the window or the products' items."""
-    if ctx.few:
-        return Q(Exists(items))
-    return Q(pk__in=items.values("purchase__contact_id"))
-
-
 def compile_purchased_product(cond: dict, ctx: Context) -> Q:
-    return _bought(items_bought(cond, ctx).filter(product__sku__in=[str(v).strip() for v in cond["value"]]), ctx)
+    return Q(Exists(items_bought(cond, ctx).filter(product__sku__in=[str(v).strip() for v in cond["value"]])))
 
 
 def compile_purchased_category(cond: dict, ctx: Context) -> Q:
     items = items_bought(cond, ctx).annotate(cat=Lower(Trim("product__category")))
-    return _bought(items.filter(cat__in=[norm(v) for v in cond["value"]]), ctx)
+    return Q(Exists(items.filter(cat__in=[norm(v) for v in cond["value"]])))
 
 
 def compile_last_purchase(cond: dict, ctx: Context) -> Q:
@@ -145,11 +112,8 @@ def compile_replenishment(cond: dict, ctx: Context) -> Q:
         purchase__contact=OuterRef("purchase__contact"),
         purchase__purchased_at__gt=OuterRef("purchase__purchased_at"),
     )
-    due = PurchaseItem.objects.filter(in_window).exclude(Exists(later))
-    if ctx.few:
-        return Q(Exists(due.filter(purchase__contact=OuterRef("pk"))))
-    # Over the whole audience the items bought in the windows are read once, from the purchase time index.
-    return Q(pk__in=due.values("purchase__contact_id"))
+    due = PurchaseItem.objects.filter(in_window, purchase__contact=OuterRef("pk")).exclude(Exists(later))
+    return Q(Exists(due))
 
 
 def _categories() -> list[tuple[str, str]]:
