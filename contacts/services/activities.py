@@ -49,7 +49,7 @@ def contacts_raise_stages(stage_by_contact: dict[int, int]) -> None:
             contacts_raise_stage(contact_ids=contact_ids, stage=stage)
         return
     table = connection.ops.quote_name(Contact._meta.db_table)
-    id_type = Contact._meta.pk.rel_db_type(connection)  # type: ignore[union-attr]
+    id_type = Contact._meta.pk.rel_db_type(connection)
     # `c.id = ANY(…)` beside the join: the planner then probes the primary key for each contact instead of
     # hashing the whole table (it cannot see how few rows the unnest gives).
     moves = f"unnest(%s::{id_type}[], %s::smallint[]) AS v(id, stage)"
