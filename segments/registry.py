@@ -55,12 +55,21 @@ class Extra:
 
 @dataclass(frozen=True)
 class Context:
-    """One evaluation's clock, so every condition of a tree sees the same 'now' and 'today'."""
+    """One evaluation's clock, so every condition of a tree sees the same 'now' and 'today'.
+
+    `scan` picks how the conditions over a window of purchases or events that need a count or a sum are
+    written: False (the default) probes each contact's own rows through the (contact, …) indexes, which is
+    the cheaper plan when the other conditions leave few contacts (one contact re-evaluated, a narrow
+    segment); True aggregates the window's rows once, from the time indexes, and keeps the contacts whose
+    total passes — the cheaper plan for a condition alone over every contact. Both give the same contacts;
+    `segments.selectors` lets PostgreSQL's planner choose between the two.
+    """
 
     now: dt.datetime
     today: dt.date
     tz: dt.tzinfo
     segment_path: tuple[int, ...] = ()
+    scan: bool = False
 
     @classmethod
     def current(cls, now: dt.datetime | None = None, segment_path: tuple[int, ...] = ()) -> "Context":

@@ -4,6 +4,7 @@ A tree is a group — {"all": [...]}, {"any": [...]}, {"not": node} — or a con
 {"field", "op", "value", ...extra keys}; see CONTRACT.md §3.
 """
 
+import dataclasses
 import datetime as dt
 import math
 import re
@@ -395,7 +396,7 @@ def segment_condition_q(segment_id: int, ctx: Context) -> Q:
     if segment is None:
         return NOTHING
     if segment.is_dynamic:
-        nested = Context(now=ctx.now, today=ctx.today, tz=ctx.tz, segment_path=ctx.segment_path + (segment_id,))
+        nested = dataclasses.replace(ctx, segment_path=ctx.segment_path + (segment_id,))
         return _compile(segment.rules or {"any": []}, nested)
     members = SegmentMembership.objects.filter(segment_id=segment_id, contact=OuterRef("pk"), left_at__isnull=True)
     return Q(Exists(members))

@@ -125,7 +125,7 @@ def matching(rules: dict | None, contact_ids: Iterable[int]) -> set[int]:
     ids = list(contact_ids)
     if not rules or not ids:
         return set()
-    return set(rules_contacts(rules).filter(pk__in=ids).values_list("pk", flat=True))
+    return set(rules_contacts(rules, among=ids).values_list("pk", flat=True))
 
 
 def _advance_locked(locked: list[Enrollment]) -> int:

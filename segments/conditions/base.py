@@ -75,6 +75,29 @@ def compare_range(lhs, op: str, value) -> Q:
     return Q(GreaterThanOrEqual(lhs, low)) & Q(LessThanOrEqual(lhs, high))
 
 
+def range_holds(op: str, value, x) -> bool:
+    """`compare_range` on a plain number: whether `x` passes."""
+    if op == "gte":
+        return x >= value
+    if op == "lte":
+        return x <= value
+    if op == "eq":
+        return x == value
+    low, high = value
+    return low <= x <= high
+
+
+def per_contact_totals(rows, total, op: str, value) -> Q:
+    """Contacts whose `total` over their `rows` (a queryset of rows with a `contact`, not correlated) passes
+    the range test, with no row counting as zero: the rows grouped once by contact, then the passing groups
+    kept — or, when zero passes, the failing groups left out (so contacts without rows still match)."""
+    grouped = rows.order_by().filter(contact__isnull=False).values("contact").annotate(total=total)
+    test = compare_range(F("total"), op, value)
+    if range_holds(op, value, 0):
+        return ~Q(pk__in=grouped.filter(~test).values("contact"))
+    return Q(pk__in=grouped.filter(test).values("contact"))
+
+
 def chosen_values(cond: dict) -> list:
     """The values of an `eq` / `in` choice condition, as a list either way."""
     return cond["value"] if cond["op"] == "in" else [cond["value"]]

@@ -2,14 +2,14 @@
 
 from django.db.models import Count, Exists, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
-from django.db.models.lookups import GreaterThanOrEqual
+from django.db.models.lookups import GreaterThanOrEqual, IsNull
 from django.utils.translation import gettext_lazy as _
 
 from contacts.lifecycle import lifecycle_in
 from contacts.models import Activity, FunnelStage, Lifecycle
 
 from ..registry import Condition, Context, Extra, Op
-from .base import BEHAVIOUR, CHOICE_ONE_OF_OPS, DAYS_EXTRA, chosen_values, norm
+from .base import BEHAVIOUR, CHOICE_ONE_OF_OPS, DAYS_EXTRA, chosen_values, norm, per_contact_totals
 from .dates import TIME_OPS
 
 STAGE_NAMES = {
@@ -22,7 +22,7 @@ STAGE_NAMES = {
 
 
 def compile_event(cond: dict, ctx: Context) -> Q:
-    events = Activity.objects.filter(contact=OuterRef("pk"), type=cond["event"])
+    events = Activity.objects.filter(type=cond["event"])
     if cond.get("days") is not None:
         events = events.filter(occurred_at__gte=ctx.days_ago(cond["days"]))
     if cond.get("product"):
@@ -31,20 +31,25 @@ def compile_event(cond: dict, ctx: Context) -> Q:
     if needed <= 0:
         return ~Q(pk__in=[])
     if needed == 1:
-        return Q(Exists(events))
-    count = Subquery(events.order_by().values("contact").annotate(n=Count("pk")).values("n"))
+        return Q(Exists(events.filter(contact=OuterRef("pk"))))
+    if ctx.scan:
+        return per_contact_totals(events, Count("pk"), "gte", needed)
+    own = events.filter(contact=OuterRef("pk"))
+    count = Subquery(own.order_by().values("contact").annotate(n=Count("pk")).values("n"))
     return Q(GreaterThanOrEqual(Coalesce(count, 0), needed))
 
 
 def compile_cart_abandoned(cond: dict, ctx: Context) -> Q:
     """An add-to-cart in the window with no purchase at or after it ⇔ the latest such cart is
-    later than the contact's last purchase (or there is no purchase at all)."""
+    later than the contact's last purchase (or there is no purchase at all). One EXISTS, so the
+    planner may run it as a semi-join from either side."""
     carts = Activity.objects.filter(
-        contact=OuterRef("pk"), type=Activity.Type.ADD_TO_CART, occurred_at__gte=ctx.days_ago(cond["value"])
+        Q(IsNull(OuterRef("last_purchase_at"), True)) | Q(occurred_at__gt=OuterRef("last_purchase_at")),
+        contact=OuterRef("pk"),
+        type=Activity.Type.ADD_TO_CART,
+        occurred_at__gte=ctx.days_ago(cond["value"]),
     )
-    return (Q(last_purchase_at__isnull=True) & Q(Exists(carts))) | Q(
-        Exists(carts.filter(occurred_at__gt=OuterRef("last_purchase_at")))
-    )
+    return Q(Exists(carts))
 
 
 def compile_funnel(cond: dict, ctx: Context) -> Q:

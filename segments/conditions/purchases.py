@@ -2,11 +2,10 @@
 
 import datetime as dt
 from decimal import Decimal
-from typing import cast
 
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, Lower, Trim
-from django.db.models.lookups import GreaterThanOrEqual, LessThanOrEqual
+from django.db.models.lookups import GreaterThanOrEqual, IsNull, LessThanOrEqual
 from django.utils.translation import gettext_lazy as _
 
 from contacts.models import Product, Purchase, PurchaseItem
@@ -20,13 +19,16 @@ from .base import (
     RANGE_OPS_NUMBER,
     compare_range,
     norm,
+    per_contact_totals,
     range_bounds,
 )
 from .dates import TIME_OPS, time_compile
 
 
-def purchases_filtered(cond: dict, ctx: Context) -> QuerySet:
-    purchases = Purchase.objects.filter(contact=OuterRef("pk"))
+def purchases_filtered(cond: dict, ctx: Context, *, correlated: bool = True) -> QuerySet:
+    """The purchases a count or sum condition reads: the contact's own (correlated on the outer contact), or
+    with `correlated=False` everyone's, for grouping once by contact (`Context.scan`)."""
+    purchases = Purchase.objects.filter(contact=OuterRef("pk")) if correlated else Purchase.objects.all()
     if cond.get("days") is not None:
         purchases = purchases.filter(purchased_at__gte=ctx.days_ago(cond["days"]))
     if cond.get("channel"):
@@ -42,6 +44,9 @@ def compile_purchase_count(cond: dict, ctx: Context) -> Q:
     """Unfiltered counts read the contact's stored aggregate; filtered ones count in a subquery."""
     if not _filtered(cond):
         return compare_range(F("purchase_count"), cond["op"], cond["value"])
+    if ctx.scan:
+        everyone = purchases_filtered(cond, ctx, correlated=False)
+        return per_contact_totals(everyone, Count("pk"), cond["op"], cond["value"])
     count = Subquery(purchases_filtered(cond, ctx).order_by().values("contact").annotate(n=Count("pk")).values("n"))
     return compare_range(Coalesce(count, 0), cond["op"], cond["value"])
 
@@ -51,6 +56,8 @@ def compile_total_spent(cond: dict, ctx: Context) -> Q:
     value = [Decimal(str(v)) for v in value] if cond["op"] == "between" else Decimal(str(value))
     if not _filtered(cond):
         return compare_range(F("total_spent"), cond["op"], value)
+    if ctx.scan:
+        return per_contact_totals(purchases_filtered(cond, ctx, correlated=False), Sum("total"), cond["op"], value)
     total = Subquery(purchases_filtered(cond, ctx).order_by().values("contact").annotate(s=Sum("total")).values("s"))
     return compare_range(Coalesce(total, Value(Decimal("0"))), cond["op"], value)
 
@@ -92,28 +99,32 @@ def compile_replenishment(cond: dict, ctx: Context) -> Q:
     """Some product with a cycle whose LAST purchase date + cycle falls in [today, today+N].
 
     An item bought in the window its product's cycle allows, with no later purchase of the same
-    product by the same contact; the window depends on the cycle, so there is one term per
-    distinct cycle length in the catalogue.
+    product by the same contact. The window depends on the cycle, so there is one term per distinct
+    cycle length, naming that cycle's products: the window terms then need only the item and its
+    purchase, so they narrow the items before the check for a later purchase runs. That check is a
+    scalar subquery, so it probes the contact's own later purchases for each item left (a few) instead
+    of being planned as an anti-join over every purchase.
     """
-    lengths = Product.objects.filter(replenishment_days__isnull=False).values_list("replenishment_days", flat=True)
-    cycles = sorted(cast(set[int], set(lengths)))  # the filter leaves no None
-    if not cycles:
+    by_cycle: dict[int, list[int]] = {}
+    for product, days in Product.objects.filter(replenishment_days__isnull=False).values_list(
+        "pk", "replenishment_days"
+    ):
+        by_cycle.setdefault(days, []).append(product)
+    if not by_cycle:
         return Q(pk__in=[])
     n = cond["value"]
     in_window = Q(pk__in=[])
-    for days in cycles:
+    for days, products in sorted(by_cycle.items()):
         start = ctx.midnight(ctx.today - dt.timedelta(days=days))
         end = ctx.midnight(ctx.today + dt.timedelta(days=n - days + 1))
-        in_window |= Q(
-            product__replenishment_days=days, purchase__purchased_at__gte=start, purchase__purchased_at__lt=end
-        )
+        in_window |= Q(product_id__in=products, purchase__purchased_at__gte=start, purchase__purchased_at__lt=end)
     later = PurchaseItem.objects.filter(
         product=OuterRef("product"),
         purchase__contact=OuterRef("purchase__contact"),
         purchase__purchased_at__gt=OuterRef("purchase__purchased_at"),
     )
-    due = PurchaseItem.objects.filter(in_window, purchase__contact=OuterRef("pk")).exclude(Exists(later))
-    return Q(Exists(due))
+    last = Q(IsNull(Subquery(later.values("pk")[:1]), True))
+    return Q(Exists(PurchaseItem.objects.filter(in_window, last, purchase__contact=OuterRef("pk"))))
 
 
 def _categories() -> list[tuple[str, str]]:
