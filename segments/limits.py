@@ -7,6 +7,7 @@ more level holding the other segment's tree). Every walk here is iterative, so a
 shape is measured without recursion.
 """
 
+import dataclasses
 import functools
 import logging
 from collections.abc import Callable, Iterator
@@ -185,7 +186,8 @@ def _reachable(segment_id: int, rules: dict[int, Any]) -> set[int]:
 
 def check_compiles(tree: dict) -> None:
     """Compile every condition and have the database plan the whole query (EXPLAIN, in a savepoint
-    so a refusal leaves the caller's transaction usable): a tree that passes can be evaluated."""
+    so a refusal leaves the caller's transaction usable), in both of its forms (`Context.scan`): a tree
+    that passes can be evaluated whichever form the planner picks."""
     from contacts.models import Contact
 
     ctx = Context.current()
@@ -195,7 +197,8 @@ def check_compiles(tree: dict) -> None:
 
     def plan() -> None:
         with transaction.atomic():
-            Contact.objects.filter(compile_tree(tree, ctx)).explain()
+            for scan in (False, True):
+                Contact.objects.filter(compile_tree(tree, dataclasses.replace(ctx, scan=scan))).explain()
 
     _guarded(plan, "rules", _("The database cannot evaluate these rules."))
 

@@ -33,9 +33,9 @@ def compile_event(cond: dict, ctx: Context) -> Q:
     if needed == 1:
         return Q(Exists(events.filter(contact=OuterRef("pk"))))
     if ctx.scan:
-        return per_contact_totals(events, Count("pk"), "gte", needed)
+        return per_contact_totals(events, Count("*"), "gte", needed)
     own = events.filter(contact=OuterRef("pk"))
-    count = Subquery(own.order_by().values("contact").annotate(n=Count("pk")).values("n"))
+    count = Subquery(own.order_by().values("contact").annotate(n=Count("*")).values("n"))
     return Q(GreaterThanOrEqual(Coalesce(count, 0), needed))
 
 

@@ -2,6 +2,7 @@
 
 import datetime as dt
 from decimal import Decimal
+from typing import cast
 
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, Lower, Trim
@@ -46,8 +47,8 @@ def compile_purchase_count(cond: dict, ctx: Context) -> Q:
         return compare_range(F("purchase_count"), cond["op"], cond["value"])
     if ctx.scan:
         everyone = purchases_filtered(cond, ctx, correlated=False)
-        return per_contact_totals(everyone, Count("pk"), cond["op"], cond["value"])
-    count = Subquery(purchases_filtered(cond, ctx).order_by().values("contact").annotate(n=Count("pk")).values("n"))
+        return per_contact_totals(everyone, Count("*"), cond["op"], cond["value"])
+    count = Subquery(purchases_filtered(cond, ctx).order_by().values("contact").annotate(n=Count("*")).values("n"))
     return compare_range(Coalesce(count, 0), cond["op"], cond["value"])
 
 
@@ -106,9 +107,8 @@ def compile_replenishment(cond: dict, ctx: Context) -> Q:
     of being planned as an anti-join over every purchase.
     """
     by_cycle: dict[int, list[int]] = {}
-    for product, days in Product.objects.filter(replenishment_days__isnull=False).values_list(
-        "pk", "replenishment_days"
-    ):
+    cycled = Product.objects.filter(replenishment_days__isnull=False).values_list("pk", "replenishment_days")
+    for product, days in cast(list[tuple[int, int]], cycled):  # the filter leaves no None
         by_cycle.setdefault(days, []).append(product)
     if not by_cycle:
         return Q(pk__in=[])

@@ -1,0 +1,106 @@
+"""Windowed count and sum conditions are written two ways (per-contact probes, or the window aggregated once);
+the planner picks on PostgreSQL, and both give the same contacts (the rule reference tests check both forms
+on random data; these pin the choice itself)."""
+
+import dataclasses
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from contacts.models import Activity, Purchase
+from segments.registry import Context
+from segments.rules import compile_tree
+from segments.selectors import audience, cheapest_plan, rules_contacts
+from tests.factories import ContactFactory
+
+pytestmark = pytest.mark.django_db
+
+VIEWS_3 = {"field": "event", "op": "count_gte", "value": 3, "event": "product_view", "days": 30}
+SPENT_90 = {"field": "total_spent", "op": "gte", "value": 300, "days": 90}
+AT_MOST_1_IN_90 = {"field": "purchase_count", "op": "lte", "value": 1, "days": 90}
+
+
+@pytest.fixture
+def people():
+    now = timezone.now()
+    viewer, buyer, quiet = ContactFactory(), ContactFactory(), ContactFactory()
+    Activity.objects.bulk_create(
+        Activity(contact=viewer, type=Activity.Type.PRODUCT_VIEW, occurred_at=now - dt.timedelta(days=d))
+        for d in (1, 2, 3, 40)
+    )
+    Activity.objects.bulk_create(
+        Activity(contact=buyer, type=Activity.Type.PRODUCT_VIEW, occurred_at=now - dt.timedelta(days=d)) for d in (1, 2)
+    )
+    for days, total in ((5, "200"), (80, "150"), (100, "900")):
+        Purchase.objects.create(
+            contact=buyer, purchased_at=now - dt.timedelta(days=days), total=Decimal(total), source="shop"
+        )
+    return {"viewer": viewer.pk, "buyer": buyer.pk, "quiet": quiet.pk}
+
+
+def ids(qs) -> set[int]:
+    return set(qs.values_list("pk", flat=True))
+
+
+@pytest.mark.parametrize(
+    ("rules", "expected"),
+    [
+        (VIEWS_3, {"viewer"}),
+        (SPENT_90, {"buyer"}),
+        (AT_MOST_1_IN_90, {"viewer", "quiet"}),  # no purchase at all counts as zero: it passes "at most 1"
+        ({"not": AT_MOST_1_IN_90}, {"buyer"}),
+    ],
+)
+def test_both_forms_and_the_picked_one_agree(people, rules, expected):
+    want = {people[name] for name in expected}
+    for scan in (False, True):
+        ctx = dataclasses.replace(Context.current(), scan=scan)
+        assert ids(audience().filter(compile_tree(rules, ctx))) == want, scan
+    assert ids(rules_contacts(rules)) == want
+
+
+def test_the_scan_form_aggregates_the_window_once_and_the_probe_form_per_contact(people):
+    probe = str(audience().filter(compile_tree(VIEWS_3, Context.current())).query)
+    scan = str(audience().filter(compile_tree(VIEWS_3, dataclasses.replace(Context.current(), scan=True))).query)
+    assert "HAVING" not in probe.upper()
+    assert "HAVING" in scan.upper()
+
+
+def test_rules_with_no_windowed_total_are_not_planned_twice(people):
+    with CaptureQueriesContext(connection) as queries:
+        qs = rules_contacts({"field": "city", "op": "eq", "value": "Haifa"})
+    assert not [q for q in queries.captured_queries if "EXPLAIN" in q["sql"]]
+    assert "HAVING" not in str(qs.query).upper()
+
+
+def test_a_few_known_contacts_are_probed_not_scanned(people):
+    with CaptureQueriesContext(connection) as queries:
+        qs = rules_contacts(SPENT_90, among=[people["buyer"], people["quiet"]])
+        assert ids(qs) == {people["buyer"]}
+    assert not [q for q in queries.captured_queries if "EXPLAIN" in q["sql"]]
+    assert "HAVING" not in str(qs.query).upper()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the planner's costs are PostgreSQL's")
+def test_postgresql_costs_both_forms_and_keeps_one_of_them(people):
+    def build(ctx):
+        return audience().filter(compile_tree(VIEWS_3, ctx))
+
+    now = Context.current()
+    forms = {str(build(dataclasses.replace(now, scan=scan)).query) for scan in (False, True)}
+    with CaptureQueriesContext(connection) as queries:
+        picked = cheapest_plan(build, now)
+    assert len([q for q in queries.captured_queries if q["sql"].startswith("EXPLAIN")]) == 2
+    assert len(forms) == 2
+    assert str(picked.query) in forms
+
+
+def test_other_databases_take_the_probes(people):
+    if connection.vendor == "postgresql":
+        pytest.skip("PostgreSQL picks by cost")
+    picked = cheapest_plan(lambda ctx: audience().filter(compile_tree(VIEWS_3, ctx)))
+    assert "HAVING" not in str(picked.query).upper()
