@@ -86,8 +86,9 @@ def compile_purchased_product(cond: dict, ctx: Context) -> Q:
 
 
 def compile_purchased_category(cond: dict, ctx: Context) -> Q:
-    items = items_bought(cond, ctx).annotate(cat=Lower(Trim("product__category")))
-    return Q(Exists(items.filter(cat__in=[norm(v) for v in cond["value"]])))
+    """The category's products are found first (a small table), so the items are read by product id."""
+    products = Product.objects.annotate(cat=Lower(Trim("category"))).filter(cat__in=[norm(v) for v in cond["value"]])
+    return Q(Exists(items_bought(cond, ctx).filter(product__in=products.values("pk"))))
 
 
 def compile_last_purchase(cond: dict, ctx: Context) -> Q:
