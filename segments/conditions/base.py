@@ -1,7 +1,7 @@
 """What the condition groups share: group labels, operator sets, text and range comparisons."""
 
-from django.db.models import F, Q
-from django.db.models.functions import Lower, Trim
+from django.db.models import F, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce, Lower, Trim
 from django.db.models.lookups import Exact, GreaterThanOrEqual, In, LessThanOrEqual
 from django.utils.translation import gettext_lazy as _
 
@@ -87,10 +87,18 @@ def range_holds(op: str, value, x) -> bool:
     return low <= x <= high
 
 
-def per_contact_totals(rows, total, op: str, value) -> Q:
-    """Contacts whose `total` over their `rows` (a queryset of rows with a `contact`, not correlated) passes
-    the range test, with no row counting as zero: the rows grouped once by contact, then the passing groups
-    kept — or, when zero passes, the failing groups left out (so contacts without rows still match)."""
+def per_contact_total(rows, total, op: str, value, ctx, zero=0) -> Q:
+    """Contacts whose `total` (an aggregate) over their own `rows` passes the range test, a contact with no
+    rows counting as `zero`. `rows` is a queryset of rows with a `contact`, not correlated; it is read one
+    of two ways (`Context.scan`):
+
+    - probes: a correlated subquery per contact, through the contact's own index;
+    - scan: the rows grouped once by contact and the passing groups kept — or, when zero passes, the
+      failing groups left out, so contacts without rows still match.
+    """
+    if not ctx.scan:
+        own = rows.filter(contact=OuterRef("pk")).order_by().values("contact").annotate(total=total)
+        return compare_range(Coalesce(Subquery(own.values("total")), zero), op, value)
     grouped = rows.order_by().filter(contact__isnull=False).values("contact").annotate(total=total)
     test = compare_range(F("total"), op, value)
     if range_holds(op, value, 0):

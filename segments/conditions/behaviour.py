@@ -1,15 +1,14 @@
 """Site behaviour: events, abandoned carts, the funnel stage and the lifecycle stage."""
 
-from django.db.models import Count, Exists, OuterRef, Q, Subquery
-from django.db.models.functions import Coalesce
-from django.db.models.lookups import GreaterThanOrEqual, IsNull
+from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models.lookups import IsNull
 from django.utils.translation import gettext_lazy as _
 
 from contacts.lifecycle import lifecycle_in
 from contacts.models import Activity, FunnelStage, Lifecycle
 
 from ..registry import Condition, Context, Extra, Op
-from .base import BEHAVIOUR, CHOICE_ONE_OF_OPS, DAYS_EXTRA, chosen_values, norm, per_contact_totals
+from .base import BEHAVIOUR, CHOICE_ONE_OF_OPS, DAYS_EXTRA, chosen_values, norm, per_contact_total
 from .dates import TIME_OPS
 
 STAGE_NAMES = {
@@ -32,11 +31,7 @@ def compile_event(cond: dict, ctx: Context) -> Q:
         return ~Q(pk__in=[])
     if needed == 1:
         return Q(Exists(events.filter(contact=OuterRef("pk"))))
-    if ctx.scan:
-        return per_contact_totals(events, Count("*"), "gte", needed)
-    own = events.filter(contact=OuterRef("pk"))
-    count = Subquery(own.order_by().values("contact").annotate(n=Count("*")).values("n"))
-    return Q(GreaterThanOrEqual(Coalesce(count, 0), needed))
+    return per_contact_total(events, Count("*"), "gte", needed, ctx)
 
 
 def compile_cart_abandoned(cond: dict, ctx: Context) -> Q:

@@ -5,7 +5,7 @@ from decimal import Decimal
 from typing import cast
 
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
-from django.db.models.functions import Coalesce, Lower, Trim
+from django.db.models.functions import Lower, Trim
 from django.db.models.lookups import GreaterThanOrEqual, IsNull, LessThanOrEqual
 from django.utils.translation import gettext_lazy as _
 
@@ -20,16 +20,15 @@ from .base import (
     RANGE_OPS_NUMBER,
     compare_range,
     norm,
-    per_contact_totals,
+    per_contact_total,
     range_bounds,
 )
 from .dates import TIME_OPS, time_compile
 
 
-def purchases_filtered(cond: dict, ctx: Context, *, correlated: bool = True) -> QuerySet:
-    """The purchases a count or sum condition reads: the contact's own (correlated on the outer contact), or
-    with `correlated=False` everyone's, for grouping once by contact (`Context.scan`)."""
-    purchases = Purchase.objects.filter(contact=OuterRef("pk")) if correlated else Purchase.objects.all()
+def purchases_filtered(cond: dict, ctx: Context) -> QuerySet:
+    """The purchases a count or sum condition reads (everyone's; `per_contact_total` takes each contact's)."""
+    purchases = Purchase.objects.all()
     if cond.get("days") is not None:
         purchases = purchases.filter(purchased_at__gte=ctx.days_ago(cond["days"]))
     if cond.get("channel"):
@@ -45,11 +44,7 @@ def compile_purchase_count(cond: dict, ctx: Context) -> Q:
     """Unfiltered counts read the contact's stored aggregate; filtered ones count in a subquery."""
     if not _filtered(cond):
         return compare_range(F("purchase_count"), cond["op"], cond["value"])
-    if ctx.scan:
-        everyone = purchases_filtered(cond, ctx, correlated=False)
-        return per_contact_totals(everyone, Count("*"), cond["op"], cond["value"])
-    count = Subquery(purchases_filtered(cond, ctx).order_by().values("contact").annotate(n=Count("*")).values("n"))
-    return compare_range(Coalesce(count, 0), cond["op"], cond["value"])
+    return per_contact_total(purchases_filtered(cond, ctx), Count("*"), cond["op"], cond["value"], ctx)
 
 
 def compile_total_spent(cond: dict, ctx: Context) -> Q:
@@ -57,10 +52,8 @@ def compile_total_spent(cond: dict, ctx: Context) -> Q:
     value = [Decimal(str(v)) for v in value] if cond["op"] == "between" else Decimal(str(value))
     if not _filtered(cond):
         return compare_range(F("total_spent"), cond["op"], value)
-    if ctx.scan:
-        return per_contact_totals(purchases_filtered(cond, ctx, correlated=False), Sum("total"), cond["op"], value)
-    total = Subquery(purchases_filtered(cond, ctx).order_by().values("contact").annotate(s=Sum("total")).values("s"))
-    return compare_range(Coalesce(total, Value(Decimal("0"))), cond["op"], value)
+    zero = Value(Decimal("0"))
+    return per_contact_total(purchases_filtered(cond, ctx), Sum("total"), cond["op"], value, ctx, zero)
 
 
 def compile_aov(cond: dict, ctx: Context) -> Q:
