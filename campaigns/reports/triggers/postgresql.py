@@ -186,11 +186,35 @@ def _touched(rows: Rows, columns: str) -> str:
     return " UNION ALL ".join(f"SELECT {columns} FROM {table}" for table, _sign in rows)
 
 
-def _activity_body(rows: Rows) -> str:
-    return f"""
-        SELECT array_agg(DISTINCT anonymous_id) FILTER (WHERE contact_id IS NULL AND anonymous_id IS NOT NULL),
+def _activity_body(zone: str) -> Callable[[Rows], str]:
+    return lambda rows: _activity_statements(rows, zone)
+
+
+def _activity_statements(rows: Rows, zone: str) -> str:
+    """Recounts the visitors and promoters the statement touched. New events of a visitor on a day already
+    counted for it change none of its days: those visitors are neither locked nor recounted (most events are
+    a visitor's second page of the day). That is safe without the lock because an anonymous visitor's day goes
+    away only when its events stop being anonymous (identified), and then all its days go, the new event's
+    included."""
+    anonymous = "contact_id IS NULL AND anonymous_id IS NOT NULL"
+    if rows == [("new_rows", 1)]:
+        new_days = f"SELECT DISTINCT anonymous_id, {_day('occurred_at', zone)} AS day FROM new_rows WHERE {anonymous}"
+        visitors = (
+            f"SELECT array_agg(DISTINCT n.anonymous_id) INTO anonymous FROM ({new_days}) n WHERE NOT EXISTS "
+            "(SELECT 1 FROM reports_distinctday d WHERE d.kind = 'anonymous' AND d.member = n.anonymous_id "
+            "AND d.day = n.day);"
+        )
+        promoters = f"contact_id IS NOT NULL AND type IN {PROMOTER_TYPES}"
+        collect = (
+            f"{visitors}\n        SELECT array_agg(DISTINCT contact_id::text) INTO promoters FROM new_rows "
+            f"WHERE {promoters};"
+        )
+    else:
+        collect = f"""
+        SELECT array_agg(DISTINCT anonymous_id) FILTER (WHERE {anonymous}),
                array_agg(DISTINCT contact_id::text) FILTER (WHERE contact_id IS NOT NULL AND type IN {PROMOTER_TYPES})
-        INTO anonymous, promoters FROM ({_touched(rows, "contact_id, anonymous_id, type")}) r;
+        INTO anonymous, promoters FROM ({_touched(rows, "contact_id, anonymous_id, type")}) r;"""
+    return f"""{collect}
         IF anonymous IS NOT NULL THEN PERFORM reports_distinct_lock('anonymous', anonymous); END IF;
         IF promoters IS NOT NULL THEN PERFORM reports_distinct_lock('promoter', promoters); END IF;
         IF anonymous IS NOT NULL THEN PERFORM reports_anonymous_refresh(anonymous); END IF;
@@ -247,7 +271,7 @@ def _functions(zone: str) -> list[str]:
         """CREATE OR REPLACE FUNCTION reports_channel_clear() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN PERFORM reports_channel_fill(); RETURN NULL; END $$""",
         _trigger_function("reports_contact_counts", _contact_body(zone)),
-        _trigger_function("reports_activity_counts", _activity_body),
+        _trigger_function("reports_activity_counts", _activity_body(zone)),
         _trigger_function("reports_identity_counts", _identity_body),
         _trigger_function("reports_purchase_counts", _purchase_body(zone)),
         _trigger_function("reports_attribution_counts", _attribution_body(zone)),

@@ -294,6 +294,25 @@ def test_identifying_and_forgetting_anonymous_visitors(audience):
     assert_counts_exact()
 
 
+def test_repeat_visits_and_late_visits_of_known_visitors_in_batches(audience):
+    """A batch that only repeats visitors' counted days changes no day; one with a late visit between two
+    counted days, or a visitor's first day, recounts those visitors (the gap to the day after changes)."""
+    days_before = set(DistinctDay.objects.values_list("kind", "member", "day", "prev_day"))
+
+    def batch(*events: tuple[str, dt.datetime]) -> None:
+        items = [{"type": "page_view", "anonymous_id": who, "occurred_at": when.isoformat()} for who, when in events]
+        result = ingest.activities_track_bulk(items=items)
+        assert result["created"] == len(items) and not result["errors"]
+
+    counted = list(DistinctDay.objects.filter(kind="anonymous").values_list("member", "day"))
+    assert counted
+    batch(*[(member, dt.datetime.combine(day, dt.time(12), tzinfo=ISRAEL)) for member, day in counted])
+    assert set(DistinctDay.objects.values_list("kind", "member", "day", "prev_day")) == days_before
+    assert_counts_exact()
+    batch(("v-3", at(45)), ("v-3", at(45, 1)), ("v-new", at(0, 3)), ("v-new", at(0, 2)), ("v-1", at(0, 1)))
+    assert_counts_exact()
+
+
 def test_writes_that_bypass_the_services(audience):
     Contact.objects.filter(pk=audience[6].pk).update(first_purchase_at=at(1), last_purchase_at=at(0.5))
     Contact.objects.filter(pk=audience[5].pk).update(last_purchase_at=None)  # a last purchase without a first
