@@ -60,6 +60,14 @@ class Case:
     sql: str | tuple[str, ...]  # the reference (or several, the fastest counts): a count, %(name)s parameters
 
 
+def or_array(sql: str) -> tuple[str, str]:
+    """A reference `… AND c.id IN (SELECT …)` and the same with the subquery run once as an array,
+    `c.id IN (SELECT unnest(ARRAY(SELECT …)))`, which PostgreSQL plans as an init plan and primary key
+    probes."""
+    head, _, tail = sql.partition("c.id IN (SELECT")
+    return sql, f"{head}c.id IN (SELECT unnest(ARRAY(SELECT{tail}))"
+
+
 def window(field: str, op: str, value, **extra) -> dict:
     return {"field": field, "op": op, "value": value, **extra}
 
@@ -211,40 +219,52 @@ def cases(p: dict) -> list[Case]:
         Case(
             "purchase count >= 2 in 90 days",
             window("purchase_count", "gte", 2, days=90),
-            f"{BASE} AND c.id IN (SELECT contact_id FROM contacts_purchase WHERE purchased_at >= %(d90)s "
-            "GROUP BY contact_id HAVING count(*) >= 2)",
+            or_array(
+                f"{BASE} AND c.id IN (SELECT contact_id FROM contacts_purchase WHERE purchased_at >= %(d90)s "
+                "GROUP BY contact_id HAVING count(*) >= 2)"
+            ),
         ),
         Case(
             "purchase count >= 1 in store in 30 days",
             window("purchase_count", "gte", 1, days=30, channel="in_store"),
-            f"{BASE} AND c.id IN (SELECT contact_id FROM contacts_purchase WHERE purchased_at >= %(d30)s "
-            "AND channel = 'in_store')",
+            or_array(
+                f"{BASE} AND c.id IN (SELECT contact_id FROM contacts_purchase WHERE purchased_at >= %(d30)s "
+                "AND channel = 'in_store')"
+            ),
         ),
         Case(
             "total spent >= 300 in 90 days",
             window("total_spent", "gte", 300, days=90),
-            f"{BASE} AND c.id IN (SELECT contact_id FROM contacts_purchase WHERE purchased_at >= %(d90)s "
-            "GROUP BY contact_id HAVING sum(total) >= 300)",
+            or_array(
+                f"{BASE} AND c.id IN (SELECT contact_id FROM contacts_purchase WHERE purchased_at >= %(d90)s "
+                "GROUP BY contact_id HAVING sum(total) >= 300)"
+            ),
         ),
         Case(
             "total spent >= 300 in 365 days",
             window("total_spent", "gte", 300, days=365),
-            f"{BASE} AND c.id IN (SELECT contact_id FROM contacts_purchase WHERE purchased_at >= %(d365)s "
-            "GROUP BY contact_id HAVING sum(total) >= 300)",
+            or_array(
+                f"{BASE} AND c.id IN (SELECT contact_id FROM contacts_purchase WHERE purchased_at >= %(d365)s "
+                "GROUP BY contact_id HAVING sum(total) >= 300)"
+            ),
         ),
         Case(
             "bought product in 90 days",
             window("purchased_product", "in", [p["sku"]], days=90),
-            f"{BASE} AND c.id IN (SELECT p.contact_id FROM contacts_purchaseitem i "
-            "JOIN contacts_purchase p ON p.id = i.purchase_id "
-            "WHERE i.product_id = %(product)s AND p.purchased_at >= %(d90)s)",
+            or_array(
+                f"{BASE} AND c.id IN (SELECT p.contact_id FROM contacts_purchaseitem i "
+                "JOIN contacts_purchase p ON p.id = i.purchase_id "
+                "WHERE i.product_id = %(product)s AND p.purchased_at >= %(d90)s)"
+            ),
         ),
         Case(
             "bought from category in 90 days",
             window("purchased_category", "in", [p["category"]], days=90),
-            f"{BASE} AND c.id IN (SELECT p.contact_id FROM contacts_purchaseitem i "
-            "JOIN contacts_purchase p ON p.id = i.purchase_id "
-            "WHERE i.product_id = ANY(%(category_products)s) AND p.purchased_at >= %(d90)s)",
+            or_array(
+                f"{BASE} AND c.id IN (SELECT p.contact_id FROM contacts_purchaseitem i "
+                "JOIN contacts_purchase p ON p.id = i.purchase_id "
+                "WHERE i.product_id = ANY(%(category_products)s) AND p.purchased_at >= %(d90)s)"
+            ),
         ),
         Case(
             "replenishment due in 7 days",
@@ -265,20 +285,26 @@ def cases(p: dict) -> list[Case]:
         Case(
             "event product_view in 30 days",
             window("event", "count_gte", 1, event="product_view", days=30),
-            f"{BASE} AND c.id IN (SELECT contact_id FROM contacts_activity "
-            "WHERE type = 'product_view' AND occurred_at >= %(d30)s)",
+            or_array(
+                f"{BASE} AND c.id IN (SELECT contact_id FROM contacts_activity "
+                "WHERE type = 'product_view' AND occurred_at >= %(d30)s)"
+            ),
         ),
         Case(
             "event product_view >= 3 in 30 days",
             window("event", "count_gte", 3, event="product_view", days=30),
-            f"{BASE} AND c.id IN (SELECT contact_id FROM contacts_activity "
-            "WHERE type = 'product_view' AND occurred_at >= %(d30)s GROUP BY contact_id HAVING count(*) >= 3)",
+            or_array(
+                f"{BASE} AND c.id IN (SELECT contact_id FROM contacts_activity "
+                "WHERE type = 'product_view' AND occurred_at >= %(d30)s GROUP BY contact_id HAVING count(*) >= 3)"
+            ),
         ),
         Case(
             "event add_to_cart >= 2 in 7 days",
             window("event", "count_gte", 2, event="add_to_cart", days=7),
-            f"{BASE} AND c.id IN (SELECT contact_id FROM contacts_activity "
-            "WHERE type = 'add_to_cart' AND occurred_at >= %(d7)s GROUP BY contact_id HAVING count(*) >= 2)",
+            or_array(
+                f"{BASE} AND c.id IN (SELECT contact_id FROM contacts_activity "
+                "WHERE type = 'add_to_cart' AND occurred_at >= %(d7)s GROUP BY contact_id HAVING count(*) >= 2)"
+            ),
         ),
         Case(
             "cart abandoned in 7 days",

@@ -1,6 +1,6 @@
 """What the condition groups share: group labels, operator sets, text and range comparisons."""
 
-from django.db.models import F, OuterRef, Q, Subquery
+from django.db.models import BooleanField, Exists, F, Func, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce, Lower, Trim
 from django.db.models.lookups import Exact, GreaterThanOrEqual, In, LessThanOrEqual
 from django.utils.translation import gettext_lazy as _
@@ -87,6 +87,35 @@ def range_holds(op: str, value, x) -> bool:
     return low <= x <= high
 
 
+class InRows(Func):
+    """`contact id IN (subquery)` — written `IN (SELECT unnest(ARRAY(subquery)))` on PostgreSQL, so the
+    subquery runs once (an init plan) and the contacts it gives are probed through their primary key, where
+    the plain form was planned as a hash of the grouped window against a scan of every contact, built again
+    in each parallel worker (1.1–2.3 s at 1,000,000 contacts against 0.6–0.9 s). Still a subquery, so
+    under NOT or OR it is a hashed subplan; `= ANY(ARRAY(…))` would search the array row by row there."""
+
+    output_field = BooleanField()
+    conditional = True
+
+    def __init__(self, subquery) -> None:
+        super().__init__(F("pk"), Subquery(subquery))
+
+    def as_sql(self, compiler, connection, **extra):
+        return super().as_sql(compiler, connection, template="%(expressions)s", arg_joiner=" IN ", **extra)
+
+    def as_postgresql(self, compiler, connection, **extra):
+        template, joiner = "%(expressions)s))", " IN (SELECT unnest(ARRAY"
+        return super().as_sql(compiler, connection, template=template, arg_joiner=joiner, **extra)
+
+
+def contacts_with(rows, ctx, contact: str = "contact") -> Q:
+    """Contacts with at least one of `rows` (a queryset, not correlated; `contact` is the path to the row's
+    contact): probed per contact through its own index, or (`Context.scan`) the rows' contacts gathered once."""
+    if not ctx.scan:
+        return Q(Exists(rows.filter(**{contact: OuterRef("pk")})))
+    return Q(InRows(rows.order_by().filter(**{f"{contact}__isnull": False}).values(contact)))
+
+
 def per_contact_total(rows, total, op: str, value, ctx, zero=0) -> Q:
     """Contacts whose `total` (an aggregate) over their own `rows` passes the range test, a contact with no
     rows counting as `zero`. `rows` is a queryset of rows with a `contact`, not correlated; it is read one
@@ -103,7 +132,7 @@ def per_contact_total(rows, total, op: str, value, ctx, zero=0) -> Q:
     test = compare_range(F("total"), op, value)
     if range_holds(op, value, 0):
         return ~Q(pk__in=grouped.filter(~test).values("contact"))
-    return Q(pk__in=grouped.filter(test).values("contact"))
+    return Q(InRows(grouped.filter(test).values("contact")))
 
 
 def chosen_values(cond: dict) -> list:
