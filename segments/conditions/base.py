@@ -1,6 +1,6 @@
 """What the condition groups share: group labels, operator sets, text and range comparisons."""
 
-from django.db.models import BooleanField, Exists, F, Func, OuterRef, Q, Subquery
+from django.db.models import BooleanField, F, Func, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce, Lower, Trim
 from django.db.models.lookups import Exact, GreaterThanOrEqual, In, LessThanOrEqual
 from django.utils.translation import gettext_lazy as _
@@ -106,14 +106,6 @@ class InRows(Func):
     def as_postgresql(self, compiler, connection, **extra):
         template, joiner = "%(expressions)s))", " IN (SELECT unnest(ARRAY"
         return super().as_sql(compiler, connection, template=template, arg_joiner=joiner, **extra)
-
-
-def contacts_with(rows, ctx, contact: str = "contact") -> Q:
-    """Contacts with at least one of `rows` (a queryset, not correlated; `contact` is the path to the row's
-    contact): probed per contact through its own index, or (`Context.scan`) the rows' contacts gathered once."""
-    if not ctx.scan:
-        return Q(Exists(rows.filter(**{contact: OuterRef("pk")})))
-    return Q(InRows(rows.order_by().filter(**{f"{contact}__isnull": False}).values(contact)))
 
 
 def per_contact_total(rows, total, op: str, value, ctx, zero=0) -> Q:

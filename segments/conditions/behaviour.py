@@ -8,7 +8,7 @@ from contacts.lifecycle import lifecycle_in
 from contacts.models import Activity, FunnelStage, Lifecycle
 
 from ..registry import Condition, Context, Extra, Op
-from .base import BEHAVIOUR, CHOICE_ONE_OF_OPS, DAYS_EXTRA, chosen_values, contacts_with, norm, per_contact_total
+from .base import BEHAVIOUR, CHOICE_ONE_OF_OPS, DAYS_EXTRA, chosen_values, norm, per_contact_total
 from .dates import TIME_OPS
 
 STAGE_NAMES = {
@@ -30,7 +30,7 @@ def compile_event(cond: dict, ctx: Context) -> Q:
     if needed <= 0:
         return ~Q(pk__in=[])
     if needed == 1:
-        return contacts_with(events, ctx)
+        return Q(Exists(events.filter(contact=OuterRef("pk"))))
     return per_contact_total(events, Count("*"), "gte", needed, ctx)
 
 

@@ -19,7 +19,6 @@ from .base import (
     RANGE_OPS_INT,
     RANGE_OPS_NUMBER,
     compare_range,
-    contacts_with,
     norm,
     per_contact_total,
     range_bounds,
@@ -69,22 +68,20 @@ def compile_aov(cond: dict, ctx: Context) -> Q:
 
 
 def items_bought(cond: dict, ctx: Context) -> QuerySet:
-    """Everyone's items in the condition's window (`contacts_with` takes each contact's)."""
-    items = PurchaseItem.objects.all()
+    items = PurchaseItem.objects.filter(purchase__contact=OuterRef("pk"))
     if cond.get("days") is not None:
         items = items.filter(purchase__purchased_at__gte=ctx.days_ago(cond["days"]))
     return items
 
 
 def compile_purchased_product(cond: dict, ctx: Context) -> Q:
-    items = items_bought(cond, ctx).filter(product__sku__in=[str(v).strip() for v in cond["value"]])
-    return contacts_with(items, ctx, "purchase__contact")
+    return Q(Exists(items_bought(cond, ctx).filter(product__sku__in=[str(v).strip() for v in cond["value"]])))
 
 
 def compile_purchased_category(cond: dict, ctx: Context) -> Q:
     """The category's products are found first (a small table), so the items are read by product id."""
     products = Product.objects.annotate(cat=Lower(Trim("category"))).filter(cat__in=[norm(v) for v in cond["value"]])
-    return contacts_with(items_bought(cond, ctx).filter(product__in=products.values("pk")), ctx, "purchase__contact")
+    return Q(Exists(items_bought(cond, ctx).filter(product__in=products.values("pk"))))
 
 
 def compile_last_purchase(cond: dict, ctx: Context) -> Q:
