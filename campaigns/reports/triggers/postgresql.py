@@ -135,19 +135,24 @@ def _member_days(kind: str, zone: str, *, some: bool) -> str:
 
 
 def _refresh(kind: str, zone: str) -> str:
-    """Rewrites those `DistinctDay` rows of the members given that changed, and appends the difference."""
-    same = "f.member = o.member AND f.day = o.day AND f.prev_day IS NOT DISTINCT FROM o.prev_day"
+    """Rewrites those `DistinctDay` rows of the members given that changed, and appends the difference.
+
+    The stored and the fresh rows are compared with EXCEPT (NULL equals NULL there, as a gap with no
+    previous day needs) over the given members' rows only, so the comparison is hashed whatever the planner
+    believes of the table's size; as anti-joins, planned while the table looked empty, they compared each
+    fresh row with every stored one."""
+    stored = f"SELECT member, day, prev_day FROM reports_distinctday WHERE kind = '{kind}' AND member = ANY(p_members)"
     return f"""
         CREATE OR REPLACE FUNCTION reports_{kind}_refresh(p_members text[]) RETURNS void LANGUAGE sql AS $$
         WITH fresh AS ({_member_days(kind, zone, some=True)}),
         gone AS (
-            DELETE FROM reports_distinctday o WHERE o.kind = '{kind}' AND o.member = ANY(p_members)
-            AND NOT EXISTS (SELECT 1 FROM fresh f WHERE {same}) RETURNING o.day, o.prev_day, -1 AS n
+            DELETE FROM reports_distinctday o USING ({stored} EXCEPT SELECT member, day, prev_day FROM fresh) x
+            WHERE o.kind = '{kind}' AND o.member = ANY(p_members) AND o.member = x.member AND o.day = x.day
+            AND o.prev_day IS NOT DISTINCT FROM x.prev_day RETURNING o.day, o.prev_day, -1 AS n
         ),
         added AS (
             INSERT INTO reports_distinctday (kind, member, day, prev_day)
-            SELECT '{kind}', f.member, f.day, f.prev_day FROM fresh f WHERE NOT EXISTS
-            (SELECT 1 FROM reports_distinctday o WHERE o.kind = '{kind}' AND {same})
+            SELECT '{kind}', member, day, prev_day FROM (SELECT member, day, prev_day FROM fresh EXCEPT {stored}) x
             RETURNING day, prev_day, 1 AS n
         )
         INSERT INTO reports_distinctcount (kind, day, prev_day, n)
@@ -156,10 +161,10 @@ def _refresh(kind: str, zone: str) -> str:
         $$"""
 
 
-def _trigger_function(name: str, body: Callable[[Rows], str]) -> str:
+def _trigger_function(name: str, body: Callable[[Rows], str], settings: str = "") -> str:
     """A trigger function running `body(rows)` on the transition tables of the statement that fired it."""
     return f"""
-        CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$
+        CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql {settings} AS $$
         DECLARE anonymous text[]; promoters text[];
         BEGIN
             IF TG_OP = 'INSERT' THEN {body([("new_rows", 1)])}
@@ -199,10 +204,14 @@ def _activity_statements(rows: Rows, zone: str) -> str:
     anonymous = "contact_id IS NULL AND anonymous_id IS NOT NULL"
     if rows == [("new_rows", 1)]:
         new_days = f"SELECT DISTINCT anonymous_id, {_day('occurred_at', zone)} AS day FROM new_rows WHERE {anonymous}"
+        # The visitors first, then their counted days read by index with the array of them.
         visitors = (
-            f"SELECT array_agg(DISTINCT n.anonymous_id) INTO anonymous FROM ({new_days}) n WHERE NOT EXISTS "
-            "(SELECT 1 FROM reports_distinctday d WHERE d.kind = 'anonymous' AND d.member = n.anonymous_id "
-            "AND d.day = n.day);"
+            f"SELECT array_agg(DISTINCT anonymous_id) INTO anonymous FROM new_rows WHERE {anonymous};\n"
+            "        IF anonymous IS NOT NULL THEN\n"
+            f"            SELECT array_agg(DISTINCT n.anonymous_id) INTO anonymous FROM ({new_days}) n "
+            "WHERE (n.anonymous_id, n.day) NOT IN (SELECT d.member, d.day FROM reports_distinctday d "
+            "WHERE d.kind = 'anonymous' AND d.member = ANY(anonymous));\n"
+            "        END IF;"
         )
         promoters = f"contact_id IS NOT NULL AND type IN {PROMOTER_TYPES}"
         collect = (
@@ -242,12 +251,14 @@ def _functions(zone: str) -> list[str]:
         """CREATE TABLE IF NOT EXISTS reports_distinctbucket (
             kind varchar(10) NOT NULL, bucket integer NOT NULL, PRIMARY KEY (kind, bucket)
         )""",
+        # Every bucket's row exists from the start, so taking a lock never writes (inserting buckets as
+        # they were first met made new databases' batches wait on each other's inserts: 60–130 ms a batch).
+        """INSERT INTO reports_distinctbucket (kind, bucket)
+        SELECT kind, bucket FROM unnest(ARRAY['anonymous', 'promoter']) kind, generate_series(0, 65535) bucket
+        ON CONFLICT DO NOTHING""",
         """CREATE OR REPLACE FUNCTION reports_distinct_lock(p_kind text, p_members text[]) RETURNS void
         LANGUAGE plpgsql AS $$
         BEGIN
-            INSERT INTO reports_distinctbucket (kind, bucket)
-            SELECT DISTINCT p_kind, hashtext(m) & 65535 FROM unnest(p_members) m ORDER BY 2
-            ON CONFLICT DO NOTHING;
             PERFORM 1 FROM reports_distinctbucket
             WHERE kind = p_kind AND bucket = ANY(ARRAY(SELECT hashtext(m) & 65535 FROM unnest(p_members) m))
             ORDER BY bucket FOR UPDATE;
@@ -271,7 +282,10 @@ def _functions(zone: str) -> list[str]:
         """CREATE OR REPLACE FUNCTION reports_channel_clear() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN PERFORM reports_channel_fill(); RETURN NULL; END $$""",
         _trigger_function("reports_contact_counts", _contact_body(zone)),
-        _trigger_function("reports_activity_counts", _activity_body(zone)),
+        # Its statements look members up by index, always: PL/pgSQL keeps their plans for the session, and a
+        # plan made while the days table looked empty (a new database) scanned it once per new visitor — a
+        # nested loop that grew with the table, 60–540 ms a batch within the first minute of traffic.
+        _trigger_function("reports_activity_counts", _activity_body(zone), "SET enable_seqscan = off"),
         _trigger_function("reports_identity_counts", _identity_body),
         _trigger_function("reports_purchase_counts", _purchase_body(zone)),
         _trigger_function("reports_attribution_counts", _attribution_body(zone)),
