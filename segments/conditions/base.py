@@ -96,12 +96,11 @@ class InRows(Func):
 
     output_field = BooleanField()
     conditional = True
+    template = "%(expressions)s"
+    arg_joiner = " IN "
 
     def __init__(self, subquery) -> None:
         super().__init__(F("pk"), Subquery(subquery))
-
-    def as_sql(self, compiler, connection, **extra):
-        return super().as_sql(compiler, connection, template="%(expressions)s", arg_joiner=" IN ", **extra)
 
     def as_postgresql(self, compiler, connection, **extra):
         template, joiner = "%(expressions)s))", " IN (SELECT unnest(ARRAY"
