@@ -47,7 +47,7 @@ CONSENT = (
 @transaction.atomic
 def merge(*, survivor: Contact, duplicate: Contact, merged_by: str = "") -> Contact:
     if survivor.pk == duplicate.pk:
-        raise normalize.field_error("duplicate", _("A contact cannot be merged into itself."))
+        raise normalize.field_error("duplicate", _("A contact cannot be merged into itself."), "same_contact")
     ensure_not_erased(survivor.pk)
     ensure_not_erased(duplicate.pk, field="duplicate")
     locked = {

@@ -102,7 +102,8 @@ class SafeFilterBackend(DjangoFilterBackend):
 class SafeFilterSchema(DjangoFilterExtension):
     """Each filter as drf-spectacular publishes it, plus what django-filter does with an empty value
     (`?status=`): a single-valued filter is left out, so the empty value is accepted whatever its type.
-    (A multiple-choice one refuses it: "" is not one of its choices.)"""
+    (A multiple-choice one refuses it: "" is not one of its choices.) An integer filter says the 64-bit
+    range `SafeFilterBackend` holds it to."""
 
     target_class = "crm.filtering.SafeFilterBackend"
     priority = 1
@@ -110,6 +111,11 @@ class SafeFilterSchema(DjangoFilterExtension):
     def get_schema_operation_parameters(self, auto_schema, *args, **kwargs) -> list[dict]:
         parameters = super().get_schema_operation_parameters(auto_schema, *args, **kwargs)
         for parameter in parameters:
-            if parameter["schema"].get("type") != "array":
+            schema = parameter["schema"]
+            if schema.get("type") != "array":
                 parameter["allowEmptyValue"] = True
+            if schema.get("type") == "integer":
+                schema.setdefault("format", "int64")
+                schema.setdefault("minimum", -INT64_MAX - 1)
+                schema.setdefault("maximum", INT64_MAX)
         return parameters

@@ -51,6 +51,7 @@ def test_merging_a_contact_into_itself_is_a_400(api):
     contact = ContactFactory()
     response = merge(api, contact.pk, {"duplicate": contact.pk})
     assert response.status_code == 400 and "duplicate" in response.json()
+    assert response.json()["error_codes"] == {"duplicate": ["same_contact"]}
 
 
 def test_merge_needs_the_contacts_write_scope(make_client):

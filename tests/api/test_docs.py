@@ -92,3 +92,11 @@ def test_text_that_must_not_be_blank_says_so_in_the_schema_and_white_space_alone
 
     assert response.status_code == 400
     assert response.json()["error_codes"]["subject"] == ["blank"]
+
+
+def test_integer_filters_publish_the_range_the_api_holds_them_to(api):
+    schema = APIClient().get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    contact = next(p for p in schema["paths"]["/api/v1/club-members/"]["get"]["parameters"] if p["name"] == "contact")
+    assert contact["schema"] == {"type": "integer", "format": "int64", "minimum": -(2**63), "maximum": 2**63 - 1}
+    response = api.get("/api/v1/club-members/", {"contact": 2**64 + 1})
+    assert response.status_code == 400 and response.json()["error_codes"] == {"contact": ["out_of_range"]}

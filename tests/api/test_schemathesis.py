@@ -40,6 +40,7 @@ UNSPOKEN_CODES = {
     "invalid_cursor",
     "too_many_steps",  # an automation's steps counted over all its branches: no per-list maxItems says it
     "invalid_period",  # a report's `from` and `to`: both or neither, in order, at most 366 days apart
+    "same_contact",  # a merge's duplicate is another contact than the one in the path
 }
 # A segment's rules are checked against the condition catalogue, which the schema points to
 # (GET /segments/conditions/) but cannot carry: field, operator and value types depend on each other.
