@@ -6,7 +6,7 @@ registry. Other apps add keys by defining a `segment_conditions` module that cal
 """
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,6 +95,9 @@ class Condition:
     extras: dict[str, Extra] = field(default_factory=dict)
     choices: Callable[[], list] | None = None
     help: Any = ""
+    # What `compile` reads from the database and writes into the SQL, as a value that changes when that
+    # data does: compiled rules are kept for the day (`segments.evaluation`) and compiled anew when it changes.
+    compiled_from: Callable[[dict], Hashable] | None = None
 
 
 _registry: dict[str, Condition] = {}

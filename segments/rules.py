@@ -309,22 +309,31 @@ VALUE_CHECKERS = {
 }
 
 
-def referenced_segments(tree: Any) -> set[int]:
-    """Ids of the segments an `in_segment` condition anywhere in the tree points at."""
-    found: set[int] = set()
+def condition_nodes(tree: Any) -> list[dict]:
+    """Every condition (a node with a `field`) anywhere in the tree, nested segments not followed."""
+    found: list[dict] = []
     stack = [tree]
     while stack:
         node = stack.pop()
         if not isinstance(node, dict):
             continue
-        if node.get("field") == "in_segment" and str(node.get("segment")).isdigit():
-            found.add(int(node["segment"]))
+        if "field" in node:
+            found.append(node)
         for key in ("all", "any"):
             if isinstance(node.get(key), list):
                 stack.extend(node[key])
         if "not" in node:
             stack.append(node["not"])
     return found
+
+
+def referenced_segments(tree: Any) -> set[int]:
+    """Ids of the segments an `in_segment` condition anywhere in the tree points at."""
+    return {
+        int(node["segment"])
+        for node in condition_nodes(tree)
+        if node.get("field") == "in_segment" and str(node.get("segment")).isdigit()
+    }
 
 
 def _check_cycles(segment_id: int, tree: dict) -> None:

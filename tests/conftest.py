@@ -74,14 +74,14 @@ def _clear_cache():
 
 @pytest.fixture(autouse=True)
 def _no_segment_plans_cached():
-    """Segment evaluation plans are cached per process by (minute, segment id, updated_at). On stopped
+    """Segment evaluation plans are cached per process by (day, segment id, updated_at). On stopped
     clocks, with ids reused after each test's rollback, another test's segment can match that key (and
     answer with its own rules), so each test starts and ends with none."""
     from segments import evaluation
 
-    evaluation._plans.clear()
+    evaluation.forget()
     yield
-    evaluation._plans.clear()
+    evaluation.forget()
 
 
 @pytest.fixture(autouse=True)

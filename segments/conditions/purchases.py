@@ -121,6 +121,16 @@ def compile_replenishment(cond: dict, ctx: Context) -> Q:
     return Q(Exists(PurchaseItem.objects.filter(in_window, last, purchase__contact=OuterRef("pk"))))
 
 
+def replenishment_cycles(cond: dict) -> tuple:
+    """The product cycles `compile_replenishment` writes into its SQL, summed up so that a change to any
+    of them (a cycle set, changed or removed) changes the result."""
+    cycled = Product.objects.filter(replenishment_days__isnull=False)
+    totals = cycled.aggregate(
+        products=Count("pk"), days=Sum("replenishment_days"), weighted=Sum(F("pk") * F("replenishment_days"))
+    )
+    return tuple(totals.values())
+
+
 def _categories() -> list[tuple[str, str]]:
     return [
         (c, c)
@@ -193,6 +203,7 @@ CONDITIONS = (
         group=PURCHASES,
         ops={"in_next_days": Op("int", _("in the next N days"))},
         compile=compile_replenishment,
+        compiled_from=replenishment_cycles,
         help=_("Bought a product with a replenishment cycle that runs out in the next N days."),
     ),
 )
