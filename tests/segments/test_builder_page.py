@@ -211,10 +211,12 @@ def test_the_why_page_shows_only_the_segments_that_concern_the_contact(admin_cli
     assert "Eilat readers" not in html  # two conditions away: not this contact's business
 
 
+@time_machine.travel(dt.datetime(2026, 12, 3, 21, 30, tzinfo=dt.UTC), tick=False)  # 23:30 in Israel, winter
 def test_the_why_page_shows_the_contacts_actual_values(admin_client):
-    now = timezone.now()
+    # noon of the local day: 210 days back stays on its local date across a daylight-saving change
+    noon = timezone.localtime().replace(hour=12, minute=0, second=0, microsecond=0)
     contact = ContactFactory(
-        purchase_count=3, total_spent=Decimal("1240"), last_purchase_at=now - dt.timedelta(days=210)
+        purchase_count=3, total_spent=Decimal("1240"), last_purchase_at=noon - dt.timedelta(days=210)
     )
     services.segment_create(
         name="<b>Big</b> & dormant",
