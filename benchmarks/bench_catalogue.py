@@ -270,15 +270,10 @@ def cases(p: dict) -> list[Case]:
             "replenishment due in 7 days",
             window("replenishment_due", "in_next_days", 7),
             (
+                # from the raw purchases (checks the stored last purchases against them)
                 REPLENISHMENT_ANTI_JOIN,
-                # the later-purchase check as a scalar subquery: probed for the few items in a window
-                REPLENISHMENT_ANTI_JOIN.replace(
-                    "AND NOT EXISTS (SELECT 1 FROM contacts_purchase later",
-                    "AND (SELECT li.id FROM contacts_purchase later",
-                ).replace(
-                    "AND li.product_id = i.product_id))",
-                    "AND li.product_id = i.product_id LIMIT 1) IS NULL)",
-                ),
+                # the stored last purchase of each product, read by hand (both forms)
+                *or_array(REPLENISHMENT_LAST_BOUGHT),
             ),
         ),
         # Site behaviour: the events of the window, from the (type, time) index, aggregated once.
@@ -365,6 +360,14 @@ REPLENISHMENT_ANTI_JOIN = (
     "AND NOT EXISTS (SELECT 1 FROM contacts_purchase later JOIN contacts_purchaseitem li "
     "ON li.purchase_id = later.id WHERE later.contact_id = p.contact_id "
     "AND later.purchased_at > p.purchased_at AND li.product_id = i.product_id))"
+)
+
+REPLENISHMENT_LAST_BOUGHT = (
+    f"{BASE} AND c.id IN (SELECT lb.contact_id FROM contacts_lastbought lb "
+    "JOIN contacts_product pr ON pr.id = lb.product_id "
+    "JOIN unnest(%(cycle_days)s::int[], %(cycle_start)s::timestamptz[], %(cycle_end)s::timestamptz[]) "
+    "AS w(days, since, until) ON pr.replenishment_days = w.days "
+    "WHERE lb.purchased_at >= w.since AND lb.purchased_at < w.until)"
 )
 
 FIVE_INDEX_FIRST = """

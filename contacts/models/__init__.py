@@ -23,7 +23,7 @@ from .choices import (
 from .club import LoyaltyMember, PointsEntry
 from .consent import CONSENT_TEXT_MAX_LENGTH, ConsentEvent
 from .contacts import Contact, CustomField, RfmBreakpoints, Tag
-from .purchases import Purchase, PurchaseItem, UncountedPurchase
+from .purchases import LastBought, Purchase, PurchaseItem, UncountedPurchase
 
 __all__ = [
     "CONSENT_TEXT_MAX_LENGTH",
@@ -35,6 +35,7 @@ __all__ = [
     "EmailStatus",
     "FunnelStage",
     "Gender",
+    "LastBought",
     "Lifecycle",
     "LoyaltyMember",
     "MailFrequency",

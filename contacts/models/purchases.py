@@ -85,3 +85,19 @@ class UncountedPurchase(models.Model):  # noqa: DJ008 - an internal queue row, n
     in the transaction that counts the purchase, so a purchase is counted once, whoever counts it."""
 
     purchase = models.OneToOneField(Purchase, on_delete=models.CASCADE, primary_key=True, related_name="+")
+
+
+class LastBought(models.Model):  # noqa: DJ008 - derived rows, never listed or shown
+    """When a contact last bought a product: the latest time of its counted purchases holding the product, one
+    row per contact and product it ever bought (`contacts.last_bought` keeps them with the buyers' aggregates).
+    "Due to restock" reads it: a product's replenishment date is this time plus its cycle, so the condition is
+    a range read per cycle on (product, time) instead of a search for a later purchase of every item."""
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+", db_index=False)
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+", db_index=False)
+    purchased_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["contact", "product"], name="last_bought_contact_product")]
+        # On PostgreSQL with the contact included: a cycle's window is read from the index alone.
+        indexes = [models.Index(fields=["product", "purchased_at"], include=["contact"], name="last_bought_time_idx")]

@@ -21,6 +21,7 @@ from django.db.models import (
 from django.utils import timezone
 
 from .. import hooks
+from ..last_bought import last_bought_add, last_bought_refresh
 from ..lifecycle import lifecycles_of, with_lifecycle
 from ..models import Activity, Contact, FunnelStage, Purchase
 from ..purchase_stats import Stages, id_list, purchases_add, refresh_buyers
@@ -71,6 +72,7 @@ def contacts_add_purchases(*, contact_ids: Iterable[int | None], purchase_ids: l
     watched = hooks.lifecycle_watched()
     before = _lock(ids, now=now, watched=watched)
     after = purchases_add(purchase_ids=purchase_ids, contact_ids=ids, now=now)
+    last_bought_add(purchase_ids)
     after |= _reaggregate([pk for pk in ids if pk not in after], now=now, watched=watched)
     contact_changed(ids)
     if before is not None:
@@ -92,6 +94,7 @@ def _reaggregate(ids: list[int], *, now: dt.datetime, watched: bool) -> Stages:
     """The aggregates of these contacts read again from all their purchases; returns the buyers' lifecycle
     after the write, and the others' too when someone listens to lifecycle moves."""
     after: Stages = {}
+    last_bought_refresh(ids)
     for start in range(0, len(ids), 5000):
         after |= refresh_buyers(ids[start : start + 5000], now=now)
     others = [i for i in ids if i not in after]

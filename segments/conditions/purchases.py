@@ -4,12 +4,12 @@ import datetime as dt
 from decimal import Decimal
 from typing import cast
 
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum, Value
 from django.db.models.functions import Lower, Trim
-from django.db.models.lookups import GreaterThanOrEqual, IsNull, LessThanOrEqual
+from django.db.models.lookups import GreaterThanOrEqual, LessThanOrEqual
 from django.utils.translation import gettext_lazy as _
 
-from contacts.models import Product, Purchase, PurchaseItem
+from contacts.models import LastBought, Product, Purchase, PurchaseItem
 
 from ..registry import Condition, Context, Op
 from .base import (
@@ -18,6 +18,7 @@ from .base import (
     PURCHASES,
     RANGE_OPS_INT,
     RANGE_OPS_NUMBER,
+    InRows,
     compare_range,
     norm,
     per_contact_total,
@@ -93,12 +94,11 @@ def compile_last_purchase(cond: dict, ctx: Context) -> Q:
 def compile_replenishment(cond: dict, ctx: Context) -> Q:
     """Some product with a cycle whose LAST purchase date + cycle falls in [today, today+N].
 
-    An item bought in the window its product's cycle allows, with no later purchase of the same
-    product by the same contact. The window depends on the cycle, so there is one term per distinct
-    cycle length, naming that cycle's products: the window terms then need only the item and its
-    purchase, so they narrow the items before the check for a later purchase runs. That check is a
-    scalar subquery, so it probes the contact's own later purchases for each item left (a few) instead
-    of being planned as an anti-join over every purchase.
+    The contact's last purchase of each product is stored (`LastBought`, kept with the buyer's aggregates), so
+    this is that time in the window the product's cycle allows. The window depends on the cycle, so there is
+    one term per distinct cycle length, naming that cycle's products: each a range read on (product, time).
+    Counting the whole audience reads the windows once and probes the contacts they name; checking one
+    contact reads that contact's rows.
     """
     by_cycle: dict[int, list[int]] = {}
     cycled = Product.objects.filter(replenishment_days__isnull=False).values_list("pk", "replenishment_days")
@@ -111,14 +111,10 @@ def compile_replenishment(cond: dict, ctx: Context) -> Q:
     for days, products in sorted(by_cycle.items()):
         start = ctx.midnight(ctx.today - dt.timedelta(days=days))
         end = ctx.midnight(ctx.today + dt.timedelta(days=n - days + 1))
-        in_window |= Q(product_id__in=products, purchase__purchased_at__gte=start, purchase__purchased_at__lt=end)
-    later = PurchaseItem.objects.filter(
-        product=OuterRef("product"),
-        purchase__contact=OuterRef("purchase__contact"),
-        purchase__purchased_at__gt=OuterRef("purchase__purchased_at"),
-    )
-    last = Q(IsNull(Subquery(later.values("pk")[:1]), True))
-    return Q(Exists(PurchaseItem.objects.filter(in_window, last, purchase__contact=OuterRef("pk"))))
+        in_window |= Q(product_id__in=products, purchased_at__gte=start, purchased_at__lt=end)
+    if ctx.scan:  # the whole audience: the windows read once, their contacts probed by primary key
+        return Q(InRows(LastBought.objects.filter(in_window).values("contact")))
+    return Q(Exists(LastBought.objects.filter(in_window, contact=OuterRef("pk"))))
 
 
 def replenishment_cycles(cond: dict) -> tuple:
