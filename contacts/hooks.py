@@ -9,6 +9,7 @@ A higher app registers its handlers from its `AppConfig.ready()`:
     hooks.on_purchases_recorded(start_flows)    # fn(contact_ids_by_channel: dict[str, list[int]])
     hooks.on_purchases_stored(attribute)        # fn(purchase_ids: list[int])
     hooks.on_purchases_counted(roll_up)         # fn(purchase_ids: list[int])
+    hooks.on_purchases_deleted(roll_back)       # fn(contact_ids: list[int])
     hooks.on_lifecycle_changed(start_flows)     # fn(contact_ids_by_stage: dict[str, list[int]])
     hooks.on_contact_page(ContactSection(key="flows", title=..., headers=..., rows=..., allowed=...))
     hooks.on_contact_list_filter(InSegmentFilter)  # a changelist filter class for the contacts list
@@ -20,7 +21,9 @@ before the duplicate is deleted (whatever is left on the duplicate would cascade
 handler derives its own rows from the new purchases (their attribution), so they commit together. A
 "counted" handler adds new purchases to what it keeps summed (the sales rollups): inside the transaction that
 counts them into their buyers' aggregates, which for a purchase stored alone is the one that stores it, and
-for a bulk batch the one that takes it from the queue of uncounted purchases (`contacts.purchase_queue`).
+for a bulk batch the one that takes it from the queue of uncounted purchases (`contacts.purchase_queue`). A
+"deleted" handler reads again what it keeps for the buyers of purchases deleted by hand, in the deleting
+transaction.
 
 A timeline source is one more table the contact page's timeline reads in its single UNION query
 (see `selectors.contact_timeline`); contacts registers its own sources the same way, first. A contact
@@ -72,6 +75,7 @@ _activities: list[RecordedHandler] = []
 _purchases: list[RecordedHandler] = []
 _stored: list[StoredHandler] = []
 _counted: list[StoredHandler] = []
+_deleted: list[ErasedHandler] = []
 _lifecycle: list[RecordedHandler] = []
 _demo: list[DemoHandler] = []
 
@@ -163,6 +167,12 @@ def on_purchases_counted(fn: StoredHandler) -> StoredHandler:
     return fn
 
 
+def on_purchases_deleted(fn: ErasedHandler) -> ErasedHandler:
+    if fn not in _deleted:
+        _deleted.append(fn)
+    return fn
+
+
 def on_lifecycle_changed(fn: RecordedHandler) -> RecordedHandler:
     if fn not in _lifecycle:
         _lifecycle.append(fn)
@@ -230,6 +240,13 @@ def purchases_counted(purchase_ids: list[int]) -> None:
     if purchase_ids:
         for fn in _counted:
             fn(purchase_ids)
+
+
+def purchases_deleted(contact_ids: list[int]) -> None:
+    """Purchases of these contacts were deleted by hand (inside the deleting transaction)."""
+    if contact_ids:
+        for fn in _deleted:
+            fn(contact_ids)
 
 
 def purchases_recorded(contact_ids_by_channel: dict[str, list[int]]) -> None:

@@ -22,6 +22,7 @@ class ReportsConfig(AppConfig):
         contact_hooks.on_purchases_stored(attribution.purchases_stored)
         contact_hooks.on_contacts_merged(attribution.contacts_merged)
         contact_hooks.on_purchases_counted(rollups.purchases_counted)
+        contact_hooks.on_purchases_deleted(rollups.sync)
         contact_hooks.on_contacts_merged(rollups.contacts_merged)
         contact_hooks.on_demo_seeded(rollups.demo_seeded)
         post_save.connect(rollups.purchase_saved, sender=Purchase, dispatch_uid="reports.purchase_saved")

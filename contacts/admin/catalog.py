@@ -3,6 +3,7 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from .. import services
 from ..models import CustomField, Product, Purchase, PurchaseItem, Store, Tag
 from ..paginator import EstimatedCountPaginator
 from ..resources import PurchaseResource
@@ -77,6 +78,12 @@ class PurchaseAdmin(CsvImportExportMixin, admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def delete_model(self, request, obj):
+        services.purchases_delete(purchases=Purchase.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request, queryset):
+        services.purchases_delete(purchases=queryset)
 
     def get_export_queryset(self, request):
         return (

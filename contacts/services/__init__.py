@@ -63,6 +63,7 @@ from .derived import (
 from .purchases import (
     PurchaseLine,
     purchase_record,
+    purchases_delete,
 )
 from .removal import (
     contact_delete,
@@ -111,6 +112,7 @@ __all__ = [
     "points_adjust",
     "product_save",
     "purchase_record",
+    "purchases_delete",
     "rfm_apply",
     "rfm_breakpoints_compute",
     "stage_for_event",

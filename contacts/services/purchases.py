@@ -5,11 +5,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 
 from .. import hooks
 from ..models import Contact, Product, Purchase, PurchaseItem, Store
 from .base import ensure_not_erased
-from .derived import contacts_add_purchases
+from .derived import contacts_add_purchases, contacts_refresh_purchase_stats
 
 
 @dataclass(frozen=True)
@@ -72,3 +73,15 @@ def purchase_record(
     contacts_add_purchases(contact_ids=[contact.pk], purchase_ids=[purchase.pk])
     hooks.purchases_recorded({channel: [contact.pk]})
     return purchase, True
+
+
+@transaction.atomic
+def purchases_delete(*, purchases: QuerySet[Purchase]) -> int:
+    """Delete purchases entered by mistake (the admin's delete): what derives from them is read again from the
+    buyers' remaining purchases — their aggregates, lifecycle and RFM, the last purchase of each product, and
+    whatever the apps above keep (the sales rollups). Returns how many purchases went."""
+    buyers = sorted(set(purchases.values_list("contact_id", flat=True)))
+    deleted = purchases.delete()[1].get(Purchase._meta.label, 0)
+    contacts_refresh_purchase_stats(contact_ids=buyers)
+    hooks.purchases_deleted(buyers)
+    return deleted

@@ -11,9 +11,12 @@ from types import SimpleNamespace
 import pytest
 from django.db import connection
 from django.test import override_settings
+from django.urls import reverse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from campaigns.reports import rollups
+from campaigns.reports.models import PurchaseFact
 from contacts import purchase_queue
 from contacts.ingest import purchase_ingest, purchases_record_bulk
 from contacts.merging import merge
@@ -172,3 +175,26 @@ def test_a_first_purchase_beside_a_queued_batch_leaves_the_batch_for_its_countin
     purchase_queue.purchases_count_queued()
     assert stored() == reference() and len(stored()) == 2
 
+
+def test_purchases_deleted_in_the_admin_leave_their_buyers_as_their_remaining_purchases_say(shop, admin_client):
+    contacts, skus = shop
+    orders = Orders(contacts, skus)
+    purchases_record_bulk(items=[orders.order({"contact": 0, "days": d, "products": [0]}) for d in (1, 9, 40)])
+    purchases_record_bulk(items=[orders.order({"contact": 1, "days": 3, "products": [1]})])
+    newest = Purchase.objects.get(contact_id=contacts[0], purchased_at=NOW - dt.timedelta(days=1))
+    other = Purchase.objects.get(contact_id=contacts[1])
+
+    admin_client.post(reverse("admin:contacts_purchase_delete", args=[newest.pk]), {"post": "yes"})
+    admin_client.post(
+        reverse("admin:contacts_purchase_changelist"),
+        {"action": "delete_selected", "_selected_action": [other.pk], "post": "yes"},
+    )
+
+    assert Purchase.objects.filter(pk__in=[newest.pk, other.pk]).count() == 0
+    assert stored() == reference() == {(contacts[0], product_id(skus[0]), NOW - dt.timedelta(days=9))}
+    ann, ben = Contact.objects.get(pk=contacts[0]), Contact.objects.get(pk=contacts[1])
+    assert (ann.purchase_count, ann.last_purchase_at) == (2, NOW - dt.timedelta(days=9))
+    assert (ben.purchase_count, ben.last_purchase_at, ben.total_spent) == (0, None, 0)
+    kept = sorted(PurchaseFact.objects.values_list("pk", *rollups.FACT_FIELDS))
+    rollups.rebuild()
+    assert kept == sorted(PurchaseFact.objects.values_list("pk", *rollups.FACT_FIELDS))
