@@ -280,9 +280,15 @@ def cases(p: dict) -> list[Case]:
         Case(
             "event product_view in 30 days",
             window("event", "count_gte", 1, event="product_view", days=30),
-            or_array(
-                f"{BASE} AND c.id IN (SELECT contact_id FROM contacts_activity "
-                "WHERE type = 'product_view' AND occurred_at >= %(d30)s)"
+            (
+                # from the raw events (checks the stored last events against them)
+                *or_array(
+                    f"{BASE} AND c.id IN (SELECT contact_id FROM contacts_activity "
+                    "WHERE type = 'product_view' AND occurred_at >= %(d30)s)"
+                ),
+                # the stored last event of each type, read by hand
+                f"{BASE} AND c.id IN (SELECT contact_id FROM contacts_lastevent "
+                "WHERE type = 'product_view' AND occurred_at >= %(d30)s)",
             ),
         ),
         Case(

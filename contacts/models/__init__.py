@@ -7,7 +7,7 @@ segments can read them without aggregating millions of rows.
 One module per sub-domain; every model and choice list is importable from `contacts.models`.
 """
 
-from .activity import Activity, VisitorIdentity
+from .activity import Activity, LastEvent, VisitorIdentity
 from .catalogue import Product, Store
 from .choices import (
     Channel,
@@ -36,6 +36,7 @@ __all__ = [
     "FunnelStage",
     "Gender",
     "LastBought",
+    "LastEvent",
     "Lifecycle",
     "LoyaltyMember",
     "MailFrequency",

@@ -93,3 +93,18 @@ class VisitorIdentity(models.Model):
 
     def __str__(self) -> str:
         return self.anonymous_id
+
+
+class LastEvent(models.Model):  # noqa: DJ008 - derived rows, never listed or shown
+    """When a contact last did an event of a type: one row per contact and type it ever did, kept by database
+    triggers on the events table (`contacts.last_event`). "Did X in the last N days" reads it: a range read on
+    (type, time) instead of every event of the window."""
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+", db_index=False)
+    type = models.CharField(max_length=20)
+    occurred_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["contact", "type"], name="last_event_contact_type")]
+        # On PostgreSQL with the contact included: a window is read from the index alone.
+        indexes = [models.Index(fields=["type", "occurred_at"], include=["contact"], name="last_event_time_idx")]

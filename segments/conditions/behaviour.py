@@ -5,7 +5,7 @@ from django.db.models.lookups import IsNull
 from django.utils.translation import gettext_lazy as _
 
 from contacts.lifecycle import lifecycle_in
-from contacts.models import Activity, FunnelStage, Lifecycle
+from contacts.models import Activity, FunnelStage, LastEvent, Lifecycle
 
 from ..registry import Condition, Context, Extra, Op
 from .base import BEHAVIOUR, CHOICE_ONE_OF_OPS, DAYS_EXTRA, chosen_values, norm, per_contact_total
@@ -29,6 +29,12 @@ def compile_event(cond: dict, ctx: Context) -> Q:
     needed = cond["value"]
     if needed <= 0:
         return ~Q(pk__in=[])
+    if needed == 1 and not cond.get("product"):
+        # Once, of any product: the contact's last event of the type, one row per contact (`LastEvent`).
+        last = LastEvent.objects.filter(type=cond["event"])
+        if cond.get("days") is not None:
+            last = last.filter(occurred_at__gte=ctx.days_ago(cond["days"]))
+        return Q(Exists(last.filter(contact=OuterRef("pk"))))
     if needed == 1:
         return Q(Exists(events.filter(contact=OuterRef("pk"))))
     return per_contact_total(events, Count("*"), "gte", needed, ctx)
