@@ -41,10 +41,10 @@ def compile_event(cond: dict, ctx: Context) -> Q:
 
 
 def compile_cart_abandoned(cond: dict, ctx: Context) -> Q:
-    """An add-to-cart in the window with no purchase at or after it ⇔ the latest such cart is
-    later than the contact's last purchase (or there is no purchase at all). One EXISTS, so the
-    planner may run it as a semi-join from either side."""
-    carts = Activity.objects.filter(
+    """An add-to-cart in the window with no purchase at or after it ⇔ the contact's last add-to-cart is in
+    the window and later than its last purchase (or there is no purchase at all): one row per contact
+    (`LastEvent`), in one EXISTS, so the planner may run it as a semi-join from either side."""
+    carts = LastEvent.objects.filter(
         Q(IsNull(OuterRef("last_purchase_at"), True)) | Q(occurred_at__gt=OuterRef("last_purchase_at")),
         contact=OuterRef("pk"),
         type=Activity.Type.ADD_TO_CART,
