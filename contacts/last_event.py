@@ -54,6 +54,13 @@ END $$""",
     # the latest event left, or the row deleted when none is.
     f"""
 CREATE OR REPLACE FUNCTION contacts_last_event_reread(keys jsonb) RETURNS void LANGUAGE sql AS $$
+  -- The rows locked first, in key order, and read in the next statement, whose snapshot is taken after the
+  -- lock: an event another transaction stored meanwhile (it held the row) is then seen, not overwritten.
+  SELECT count(*) FROM (
+    SELECT 1 FROM {TABLE} t JOIN jsonb_array_elements(keys) e
+      ON t.contact_id = (e->>0)::bigint AND t.type = e->>1
+    ORDER BY t.contact_id, t.type FOR UPDATE OF t
+  ) locked;
   WITH k AS (
     SELECT DISTINCT (e->>0)::bigint AS contact_id, e->>1 AS type FROM jsonb_array_elements(keys) e
   ), latest AS (

@@ -6,11 +6,13 @@ are kept by database triggers; this runs on SQLite and on PostgreSQL alike."""
 
 import datetime as dt
 import importlib
+import threading
+import time
 from types import SimpleNamespace
 
 import pytest
 import time_machine
-from django.db import connection
+from django.db import connection, connections, transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -192,3 +194,46 @@ def test_identified_and_merged_events_move_their_last_times():
 
     merge(survivor=ann, duplicate=ben)
     assert stored() == reference() == {(ann.pk, "product_view", NOW), (ann.pk, "add_to_cart", NOW)}
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs concurrent writers (PostgreSQL)")
+def test_an_event_stored_while_the_last_one_is_deleted_is_not_overwritten():
+    """The deleting transaction reads the remaining events only once it holds the row, so an event that a
+    concurrent batch stored meanwhile counts."""
+    ann = Contact.objects.create(email="ann@example.com")
+    for days in (1, 9):
+        activity_ingest(
+            data={"contact": ann.pk, "type": "product_view", "occurred_at": (NOW - dt.timedelta(days=days)).isoformat()}
+        )
+    stored_one, errors = threading.Event(), []
+
+    def concurrent_batch() -> None:
+        try:
+            with transaction.atomic():
+                activity_ingest(data={"contact": ann.pk, "type": "product_view", "occurred_at": NOW.isoformat()})
+                stored_one.set()
+                with connections["default"].cursor() as cursor:  # this thread's own connection
+                    for _ in range(200):  # until the deletion waits on the row this batch holds
+                        cursor.execute(
+                            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                            "AND wait_event_type = 'Lock'"
+                        )
+                        if cursor.fetchone()[0]:
+                            break
+                        time.sleep(0.05)
+        except Exception as exc:  # noqa: BLE001 - reported to the test
+            errors.append(exc)
+        finally:
+            stored_one.set()
+            connections.close_all()
+
+    batch = threading.Thread(target=concurrent_batch)
+    batch.start()
+    assert stored_one.wait(10)
+    Activity.objects.filter(occurred_at=NOW - dt.timedelta(days=1)).delete()
+    batch.join()
+
+    assert errors == []
+    assert stored() == reference() == {(ann.pk, "product_view", NOW)}
