@@ -79,10 +79,21 @@ def compile_purchased_product(cond: dict, ctx: Context) -> Q:
     return Q(Exists(items_bought(cond, ctx).filter(product__sku__in=[str(v).strip() for v in cond["value"]])))
 
 
-def compile_purchased_category(cond: dict, ctx: Context) -> Q:
-    """The category's products are found first (a small table), so the items are read by product id."""
+def category_products(cond: dict) -> tuple[int, ...]:
+    """The products of the condition's categories, which `compile_purchased_category` writes into its SQL (so a
+    product moved to or from one of them compiles the condition again)."""
     products = Product.objects.annotate(cat=Lower(Trim("category"))).filter(cat__in=[norm(v) for v in cond["value"]])
-    return Q(Exists(items_bought(cond, ctx).filter(product__in=products.values("pk"))))
+    return tuple(products.order_by("pk").values_list("pk", flat=True))
+
+
+def compile_purchased_category(cond: dict, ctx: Context) -> Q:
+    """The category's products are found first (a small table) and named in the query, so the planner knows how
+    many items they hold and reads them by product id (as a subquery it expected one product and hashed the
+    items in every parallel worker)."""
+    products = category_products(cond)
+    if not products:
+        return Q(pk__in=[])
+    return Q(Exists(items_bought(cond, ctx).filter(product_id__in=products)))
 
 
 def compile_last_purchase(cond: dict, ctx: Context) -> Q:
@@ -177,6 +188,7 @@ CONDITIONS = (
         ops={"in": Op("category_list", _("any of"))},
         extras={"days": DAYS_EXTRA},
         compile=compile_purchased_category,
+        compiled_from=category_products,
         choices=_categories,
     ),
     Condition(

@@ -107,6 +107,22 @@ def test_a_changed_replenishment_cycle_is_seen_the_next_minute():
         assert matched([due], contact) == set()
 
 
+def test_a_product_moved_into_a_category_is_seen_the_next_minute():
+    contact = ContactFactory()
+    product = ProductFactory(category="Shoes")
+    PurchaseItemFactory(
+        product=product, purchase=PurchaseFactory(contact=contact, purchased_at=NOON - dt.timedelta(days=2))
+    )
+    bags = dynamic("Bags", {"field": "purchased_category", "op": "in", "value": ["bags"], "days": 30})
+
+    with time_machine.travel(NOON, tick=False):
+        assert matched([bags], contact) == set()
+        product.category = "Bags "
+        product.save()
+    with time_machine.travel(NOON + dt.timedelta(minutes=1), tick=False):
+        assert matched([bags], contact) == {bags.pk}
+
+
 def test_a_changed_segment_it_includes_is_seen_the_next_minute():
     contact = ContactFactory(city="Haifa")
     inner = Segment.objects.create(
