@@ -23,6 +23,18 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 TABLE = "contacts_lastevent"
 EVENTS = "contacts_activity"
 
+
+def _reread(source: str) -> str:
+    """PL/pgSQL: the (contact, type) keys of `source`'s rows read again by `contacts_last_event_reread`."""
+    return (
+        "  SELECT jsonb_agg(jsonb_build_array(contact_id, type) ORDER BY contact_id, type) INTO keys\n"
+        f"  FROM (SELECT DISTINCT contact_id, type FROM {source} WHERE contact_id IS NOT NULL) o;\n"
+        "  IF keys IS NOT NULL THEN\n"
+        "    PERFORM contacts_last_event_reread(keys);\n"
+        "  END IF;"
+    )
+
+
 _UPSERT = (
     f"INSERT INTO {TABLE} (contact_id, type, occurred_at) {{rows}} "
     "ON CONFLICT (contact_id, type) DO UPDATE SET occurred_at = excluded.occurred_at "
@@ -74,15 +86,11 @@ CREATE OR REPLACE FUNCTION contacts_last_event_reread(keys jsonb) RETURNS void L
   UPDATE {TABLE} t SET occurred_at = l.at FROM latest l
   WHERE t.contact_id = l.contact_id AND t.type = l.type AND l.at IS NOT NULL AND t.occurred_at <> l.at
 $$""",
-    """
+    f"""
 CREATE OR REPLACE FUNCTION contacts_last_event_removed() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE keys jsonb;
 BEGIN
-  SELECT jsonb_agg(jsonb_build_array(contact_id, type) ORDER BY contact_id, type) INTO keys
-  FROM (SELECT DISTINCT contact_id, type FROM old_events WHERE contact_id IS NOT NULL) o;
-  IF keys IS NOT NULL THEN
-    PERFORM contacts_last_event_reread(keys);
-  END IF;
+{_reread("old_events")}
   RETURN NULL;
 END $$""",
     f"""
@@ -98,11 +106,7 @@ BEGIN
         )
     };
   WITH changed AS ({_changed("o")})
-  SELECT jsonb_agg(jsonb_build_array(contact_id, type) ORDER BY contact_id, type) INTO keys
-  FROM (SELECT DISTINCT contact_id, type FROM changed WHERE contact_id IS NOT NULL) o;
-  IF keys IS NOT NULL THEN
-    PERFORM contacts_last_event_reread(keys);
-  END IF;
+{_reread("changed")}
   RETURN NULL;
 END $$""",
     f"DROP TRIGGER IF EXISTS contacts_last_event_insert ON {EVENTS}",
