@@ -16,7 +16,7 @@ from typing import Any
 from django.db import connection
 
 from .models import LastBought, Purchase, PurchaseItem, UncountedPurchase
-from .purchase_stats import id_in
+from .purchase_stats import id_in, id_rows
 
 LAST, PURCHASES = LastBought._meta.db_table, Purchase._meta.db_table
 ITEMS, UNCOUNTED = PurchaseItem._meta.db_table, UncountedPurchase._meta.db_table
@@ -31,12 +31,16 @@ def _grouped(where: str) -> str:
     )
 
 
-def last_bought_add(purchase_ids: list[int]) -> None:
+def last_bought_add(purchase_ids: list[int], *, buyers: list[int] | None = None) -> None:
     """Move the rows of these purchases' buyers forward to these purchases (inside the transaction that
-    counts them)."""
-    if not purchase_ids:
+    counts them); only the purchases of `buyers` when given (the others' buyers are read again whole by
+    `last_bought_refresh`, which would delete what this wrote)."""
+    if not purchase_ids or buyers == []:
         return
     where, params = id_in("p.id", purchase_ids)
+    if buyers is not None:
+        of_buyers, buyer_params = id_in("p.contact_id", buyers)
+        where, params = f"{where} AND {of_buyers}", [*params, *buyer_params]
     sql = (
         f"INSERT INTO {LAST} (contact_id, product_id, purchased_at) {_grouped(where)} "
         "ON CONFLICT (contact_id, product_id) DO UPDATE SET purchased_at = excluded.purchased_at "
@@ -54,9 +58,26 @@ def last_bought_refresh(contact_ids: list[int]) -> None:
             chunk = ids[start : start + CHUNK]
             where, params = id_in("contact_id", chunk)
             cursor.execute(f"DELETE FROM {LAST} WHERE {where}", params)
-            where, params = id_in("p.contact_id", chunk)
-            counted = f"{where} AND NOT EXISTS (SELECT 1 FROM {UNCOUNTED} q WHERE q.purchase_id = p.id)"
-            cursor.execute(f"INSERT INTO {LAST} (contact_id, product_id, purchased_at) {_grouped(counted)}", params)
+            cursor.execute(*_reread(chunk))
+
+
+def _reread(ids: list[int]) -> tuple[str, list]:
+    """The INSERT of these contacts' rows read from their counted purchases. On PostgreSQL each contact's
+    purchases are grouped apart (a LATERAL subquery per contact): joined as a whole, the planner expects each
+    contact to have as many purchases as the average buyer (most of a batch's contacts are buying for the
+    first time) and hashes every purchase line of the shop (0.8 s for 5,000 contacts at 1,000,000)."""
+    counted = f"NOT EXISTS (SELECT 1 FROM {UNCOUNTED} q WHERE q.purchase_id = p.id)"
+    insert = f"INSERT INTO {LAST} (contact_id, product_id, purchased_at) "
+    if connection.vendor != "postgresql":
+        where, params = id_in("p.contact_id", ids)
+        return insert + _grouped(f"{where} AND {counted}"), params
+    rows, params = id_rows(ids)
+    return (
+        f"{insert}SELECT c.id, g.product_id, g.at FROM ({rows}) AS c(id) CROSS JOIN LATERAL ("
+        f"SELECT i.product_id, MAX(p.purchased_at) AS at FROM {PURCHASES} p JOIN {ITEMS} i ON i.purchase_id = p.id "
+        f"WHERE p.contact_id = c.id AND {counted} GROUP BY i.product_id) AS g ORDER BY c.id, g.product_id",
+        params,
+    )
 
 
 def item_saved(sender: type, instance: PurchaseItem, created: bool, raw: bool = False, **kwargs: Any) -> None:

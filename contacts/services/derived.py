@@ -72,7 +72,7 @@ def contacts_add_purchases(*, contact_ids: Iterable[int | None], purchase_ids: l
     watched = hooks.lifecycle_watched()
     before = _lock(ids, now=now, watched=watched)
     after = purchases_add(purchase_ids=purchase_ids, contact_ids=ids, now=now)
-    last_bought_add(purchase_ids)
+    last_bought_add(purchase_ids, buyers=sorted(after))
     after |= _reaggregate([pk for pk in ids if pk not in after], now=now, watched=watched)
     contact_changed(ids)
     if before is not None:
