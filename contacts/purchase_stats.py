@@ -56,12 +56,14 @@ def refresh_buyers(ids: list[int], *, now: dt.datetime | None = None) -> Stages:
 
 
 def purchases_add(*, purchase_ids: list[int], contact_ids: list[int], now: dt.datetime | None = None) -> Stages:
-    """Add these new purchases (of these contacts) to their buyers' stored aggregates, for the buyers that
-    have purchases counted; returns the contacts written, with their lifecycle at `now`. The others are left
-    for `refresh_buyers`."""
-    contacts, params = id_in(f"{CONTACTS}.id", contact_ids)
-    where = f"{contacts} AND {CONTACTS}.purchase_count > 0"
-    return _update(ADDED, "b", purchases=id_in("id", purchase_ids), contacts=(where, params), now=now)
+    """Add these new purchases to the stored aggregates of `contact_ids`, buyers that have purchases counted
+    (the caller read that under a lock); returns the contacts written, with their lifecycle at `now`. The new
+    purchases' other buyers are left for `refresh_buyers`."""
+    if not contact_ids:
+        return {}
+    return _update(
+        ADDED, "b", purchases=id_in("id", purchase_ids), contacts=id_in(f"{CONTACTS}.id", contact_ids), now=now
+    )
 
 
 def id_in(column: str, ids: list[int]) -> tuple[str, list]:

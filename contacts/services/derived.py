@@ -7,7 +7,6 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection
 from django.db.models import (
     Case,
     Exists,
@@ -70,8 +69,8 @@ def contacts_add_purchases(*, contact_ids: Iterable[int | None], purchase_ids: l
         return
     now = timezone.now()
     watched = hooks.lifecycle_watched()
-    before = _lock(ids, now=now, watched=watched)
-    after = purchases_add(purchase_ids=purchase_ids, contact_ids=ids, now=now)
+    before, counted = _lock(ids, now=now, watched=watched)
+    after = purchases_add(purchase_ids=purchase_ids, contact_ids=counted, now=now)
     last_bought_add(purchase_ids, buyers=sorted(after))
     after |= _reaggregate([pk for pk in ids if pk not in after], now=now, watched=watched)
     contact_changed(ids)
@@ -79,15 +78,23 @@ def contacts_add_purchases(*, contact_ids: Iterable[int | None], purchase_ids: l
         _report_lifecycle_moves(before, after)
 
 
-def _lock(ids: list[int], *, now: dt.datetime, watched: bool) -> Stages | None:
-    """Lock these contacts in id order; with their lifecycle before the write when someone listens to its
-    moves (the same query)."""
+def _lock(ids: list[int], *, now: dt.datetime, watched: bool) -> tuple[Stages | None, list[int]]:
+    """Lock these contacts in id order; returns their lifecycle before the write when someone listens to its
+    moves (the same query), and those of them with purchases counted. Read under the lock, that split names
+    exactly the contacts `purchases_add` writes: left to the UPDATE as a filter, PostgreSQL guessed it from
+    the column's statistics (a handful where most of a batch's buyers had bought before) and joined each
+    contact with the batch's purchases one by one (0.5 s for 5,000 purchases at 1,000,000 contacts)."""
     contacts = Contact.objects.filter(pk__in=id_list(ids)).order_by("pk").select_for_update(no_key=True)
     if watched:
-        return dict(with_lifecycle(contacts, now=now).values_list("pk", "lifecycle"))
-    if connection.vendor == "postgresql":
-        list(contacts.values_list("pk", flat=True))
-    return None
+        rows = with_lifecycle(contacts, now=now).values_list("pk", "purchase_count", "lifecycle")
+        stages = {}
+        counted = []
+        for pk, purchases, lifecycle in rows:
+            stages[pk] = lifecycle
+            if purchases:
+                counted.append(pk)
+        return stages, counted
+    return None, [pk for pk, purchases in contacts.values_list("pk", "purchase_count") if purchases]
 
 
 def _reaggregate(ids: list[int], *, now: dt.datetime, watched: bool) -> Stages:
