@@ -43,6 +43,7 @@ from django.db import OperationalError, connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from contacts.models import Contact, LoyaltyMember, Product, Tag  # noqa: E402
+from contacts.spend_months import month_after  # noqa: E402
 from segments.registry import Context  # noqa: E402
 from segments.selectors import rules_contacts  # noqa: E402
 
@@ -222,6 +223,12 @@ def cases(p: dict) -> list[Case]:
             or_array(
                 f"{BASE} AND c.id IN (SELECT contact_id FROM contacts_purchase WHERE purchased_at >= %(d90)s "
                 "GROUP BY contact_id HAVING count(*) >= 2)"
+            )
+            + or_array(
+                f"{BASE} AND c.id IN (SELECT r.contact_id FROM ("
+                "SELECT contact_id, orders AS v FROM contacts_spendmonth WHERE month_start >= %(m90)s UNION ALL "
+                "SELECT contact_id, 1 FROM contacts_purchase WHERE purchased_at >= %(d90)s "
+                "AND purchased_at < %(m90)s) r GROUP BY r.contact_id HAVING sum(r.v) >= 2)"
             ),
         ),
         Case(
@@ -238,6 +245,12 @@ def cases(p: dict) -> list[Case]:
             or_array(
                 f"{BASE} AND c.id IN (SELECT contact_id FROM contacts_purchase WHERE purchased_at >= %(d90)s "
                 "GROUP BY contact_id HAVING sum(total) >= 300)"
+            )
+            + or_array(
+                f"{BASE} AND c.id IN (SELECT r.contact_id FROM ("
+                "SELECT contact_id, total AS v FROM contacts_spendmonth WHERE month_start >= %(m90)s UNION ALL "
+                "SELECT contact_id, total FROM contacts_purchase WHERE purchased_at >= %(d90)s "
+                "AND purchased_at < %(m90)s) r GROUP BY r.contact_id HAVING sum(r.v) >= 300)"
             ),
         ),
         Case(
@@ -246,6 +259,12 @@ def cases(p: dict) -> list[Case]:
             or_array(
                 f"{BASE} AND c.id IN (SELECT contact_id FROM contacts_purchase WHERE purchased_at >= %(d365)s "
                 "GROUP BY contact_id HAVING sum(total) >= 300)"
+            )
+            + or_array(
+                f"{BASE} AND c.id IN (SELECT r.contact_id FROM ("
+                "SELECT contact_id, total AS v FROM contacts_spendmonth WHERE month_start >= %(m365)s UNION ALL "
+                "SELECT contact_id, total FROM contacts_purchase WHERE purchased_at >= %(d365)s "
+                "AND purchased_at < %(m365)s) r GROUP BY r.contact_id HAVING sum(r.v) >= 300)"
             ),
         ),
         Case(
@@ -410,6 +429,7 @@ def params(now: dt.datetime) -> dict:
     return {
         "now": now,
         **{f"d{n}": now - n * day for n in (7, 30, 60, 90, 365)},
+        **{f"m{n}": month_after(now - n * day) for n in (90, 365)},  # the window's first whole month
         "month": today.month,
         "next8": md(7),
         "tz": settings.TIME_ZONE,

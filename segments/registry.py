@@ -63,6 +63,11 @@ class Context:
     segment); True aggregates the window's rows once, from the time indexes, and keeps the contacts whose
     total passes — the cheaper plan for a condition alone over every contact. Both give the same contacts;
     `segments.selectors` lets PostgreSQL's planner choose between the two.
+
+    `priced` asks a scan for the form whose planned cost follows its work, where the fast form misleads the
+    planner (money in a window over the stored months: it cannot tell how many contacts those give, and
+    prices them as a handful). `segments.selectors.cheapest_plan` compares that form with the probes and,
+    when the scan wins, runs the fast one, which never does more work.
     """
 
     now: dt.datetime
@@ -70,6 +75,7 @@ class Context:
     tz: dt.tzinfo
     segment_path: tuple[int, ...] = ()
     scan: bool = False
+    priced: bool = False
 
     @classmethod
     def current(cls, now: dt.datetime | None = None, segment_path: tuple[int, ...] = ()) -> "Context":

@@ -47,13 +47,15 @@ def cheapest_plan(build: Callable[[Context], QuerySet], ctx: Context | None = No
     probe = build(dataclasses.replace(ctx, scan=False))
     if connections[probe.db].vendor != "postgresql":
         return probe
-    scan = build(dataclasses.replace(ctx, scan=True))
+    priced = build(dataclasses.replace(ctx, scan=True, priced=True))  # see Context.priced
     try:
-        if str(scan.query) == str(probe.query):
+        if str(priced.query) == str(probe.query):
             return probe
     except EmptyResultSet:  # the rules match no one: nothing to plan
         return probe
-    return min((probe, scan), key=_planned_cost)
+    if _planned_cost(probe) <= _planned_cost(priced):
+        return probe
+    return build(dataclasses.replace(ctx, scan=True))
 
 
 def _planned_cost(qs: QuerySet) -> float:

@@ -23,7 +23,7 @@ from .choices import (
 from .club import LoyaltyMember, PointsEntry
 from .consent import CONSENT_TEXT_MAX_LENGTH, ConsentEvent
 from .contacts import Contact, CustomField, RfmBreakpoints, Tag
-from .purchases import LastBought, Purchase, PurchaseItem, UncountedPurchase
+from .purchases import LastBought, Purchase, PurchaseItem, SpendMonth, UncountedPurchase
 
 __all__ = [
     "CONSENT_TEXT_MAX_LENGTH",
@@ -48,6 +48,7 @@ __all__ = [
     "RfmBreakpoints",
     "RfmSegment",
     "Source",
+    "SpendMonth",
     "Store",
     "Tag",
     "UncountedPurchase",

@@ -101,3 +101,22 @@ class LastBought(models.Model):  # noqa: DJ008 - derived rows, never listed or s
         constraints = [models.UniqueConstraint(fields=["contact", "product"], name="last_bought_contact_product")]
         # On PostgreSQL with the contact included: a cycle's window is read from the index alone.
         indexes = [models.Index(fields=["product", "purchased_at"], include=["contact"], name="last_bought_time_idx")]
+
+
+class SpendMonth(models.Model):  # noqa: DJ008 - derived rows, never listed or shown
+    """A contact's orders and spending in one UTC calendar month (`month_start`, the instant it begins): one row
+    per contact and month with a purchase, kept by database triggers on the purchases table
+    (`contacts.spend_months`). "Spent X / bought N times in the last D days" reads the whole months of its window
+    here and the rest of it from the purchases."""
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+", db_index=False)
+    month_start = models.DateTimeField()
+    orders = models.PositiveIntegerField()
+    total = models.DecimalField(max_digits=16, decimal_places=2)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["contact", "month_start"], name="spend_month_contact_month")]
+        # On PostgreSQL with the contact and sums included: a window's months are read from the index alone.
+        indexes = [
+            models.Index(fields=["month_start"], include=["contact", "orders", "total"], name="spend_month_start_idx")
+        ]
