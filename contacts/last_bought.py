@@ -35,7 +35,7 @@ def last_bought_add(purchase_ids: list[int], *, buyers: list[int] | None = None)
     """Move the rows of these purchases' buyers forward to these purchases (inside the transaction that
     counts them); only the purchases of `buyers` when given (the others' buyers are read again whole by
     `last_bought_refresh`, which would delete what this wrote)."""
-    if not purchase_ids or buyers == []:
+    if not purchase_ids:
         return
     where, params = id_in("p.id", purchase_ids)
     if buyers is not None:

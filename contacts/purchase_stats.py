@@ -59,8 +59,6 @@ def purchases_add(*, purchase_ids: list[int], contact_ids: list[int], now: dt.da
     """Add these new purchases to the stored aggregates of `contact_ids`, buyers that have purchases counted
     (the caller read that under a lock); returns the contacts written, with their lifecycle at `now`. The new
     purchases' other buyers are left for `refresh_buyers`."""
-    if not contact_ids:
-        return {}
     return _update(
         ADDED, "b", purchases=id_in("id", purchase_ids), contacts=id_in(f"{CONTACTS}.id", contact_ids), now=now
     )
