@@ -134,3 +134,23 @@ def test_the_window_is_gathered_once_and_never_searched_row_by_row(people, rules
     assert ("InitPlan" in plan) == ("unnest(ARRAY(" in sql)
     assert "ANY ($" not in plan and "ALL ($" not in plan, plan
     assert ids(qs) == ids(audience().filter(compile_tree(rules, Context.current())))
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the planner's costs are PostgreSQL's")
+@pytest.mark.parametrize("rules", [SPENT_90, {"all": [SPENT_90, VIEWS_3]}])
+def test_money_in_a_window_is_priced_in_its_plain_form_and_run_over_the_stored_months(people, rules):
+    """The planner cannot tell how many contacts the stored months give and prices them as a handful, so the
+    choice is made on the plain form (the window's purchases), whose price follows the work; the form run
+    when the scan wins reads the months."""
+
+    def build(ctx):
+        return audience().filter(compile_tree(rules, ctx))
+
+    with CaptureQueriesContext(connection) as queries:
+        picked = cheapest_plan(build, Context.current())
+    explained = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("EXPLAIN")]
+    assert len(explained) == 2
+    assert not [sql for sql in explained if "contacts_spendmonth" in sql]
+    sql = str(picked.query)
+    assert ("contacts_spendmonth" in sql) == ("HAVING" in sql.upper())
+    assert ids(picked) == ids(audience().filter(compile_tree(rules, Context.current())))
