@@ -43,7 +43,7 @@ from django.db import OperationalError, connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from contacts.models import Contact, LoyaltyMember, Product, Tag  # noqa: E402
-from contacts.spend_months import month_after  # noqa: E402
+from contacts.spend_months import month_after, quarter_after  # noqa: E402
 from segments.registry import Context  # noqa: E402
 from segments.selectors import rules_contacts  # noqa: E402
 
@@ -226,7 +226,9 @@ def cases(p: dict) -> list[Case]:
             )
             + or_array(
                 f"{BASE} AND c.id IN (SELECT r.contact_id FROM ("
-                "SELECT contact_id, orders AS v FROM contacts_spendmonth WHERE month_start >= %(m90)s UNION ALL "
+                "SELECT contact_id, orders AS v FROM contacts_spendquarter WHERE starts_at >= %(q90)s UNION ALL "
+                "SELECT contact_id, orders FROM contacts_spendmonth WHERE starts_at >= %(m90)s "
+                "AND starts_at < %(q90)s UNION ALL "
                 "SELECT contact_id, 1 FROM contacts_purchase WHERE purchased_at >= %(d90)s "
                 "AND purchased_at < %(m90)s) r GROUP BY r.contact_id HAVING sum(r.v) >= 2)"
             ),
@@ -248,7 +250,9 @@ def cases(p: dict) -> list[Case]:
             )
             + or_array(
                 f"{BASE} AND c.id IN (SELECT r.contact_id FROM ("
-                "SELECT contact_id, total AS v FROM contacts_spendmonth WHERE month_start >= %(m90)s UNION ALL "
+                "SELECT contact_id, total AS v FROM contacts_spendquarter WHERE starts_at >= %(q90)s UNION ALL "
+                "SELECT contact_id, total FROM contacts_spendmonth WHERE starts_at >= %(m90)s "
+                "AND starts_at < %(q90)s UNION ALL "
                 "SELECT contact_id, total FROM contacts_purchase WHERE purchased_at >= %(d90)s "
                 "AND purchased_at < %(m90)s) r GROUP BY r.contact_id HAVING sum(r.v) >= 300)"
             ),
@@ -262,7 +266,9 @@ def cases(p: dict) -> list[Case]:
             )
             + or_array(
                 f"{BASE} AND c.id IN (SELECT r.contact_id FROM ("
-                "SELECT contact_id, total AS v FROM contacts_spendmonth WHERE month_start >= %(m365)s UNION ALL "
+                "SELECT contact_id, total AS v FROM contacts_spendquarter WHERE starts_at >= %(q365)s UNION ALL "
+                "SELECT contact_id, total FROM contacts_spendmonth WHERE starts_at >= %(m365)s "
+                "AND starts_at < %(q365)s UNION ALL "
                 "SELECT contact_id, total FROM contacts_purchase WHERE purchased_at >= %(d365)s "
                 "AND purchased_at < %(m365)s) r GROUP BY r.contact_id HAVING sum(r.v) >= 300)"
             ),
@@ -430,6 +436,7 @@ def params(now: dt.datetime) -> dict:
         "now": now,
         **{f"d{n}": now - n * day for n in (7, 30, 60, 90, 365)},
         **{f"m{n}": month_after(now - n * day) for n in (90, 365)},  # the window's first whole month
+        **{f"q{n}": quarter_after(month_after(now - n * day)) for n in (90, 365)},  # and first whole quarter
         "month": today.month,
         "next8": md(7),
         "tz": settings.TIME_ZONE,

@@ -23,7 +23,7 @@ from .choices import (
 from .club import LoyaltyMember, PointsEntry
 from .consent import CONSENT_TEXT_MAX_LENGTH, ConsentEvent
 from .contacts import Contact, CustomField, RfmBreakpoints, Tag
-from .purchases import LastBought, Purchase, PurchaseItem, SpendMonth, UncountedPurchase
+from .purchases import LastBought, Purchase, PurchaseItem, SpendMonth, SpendQuarter, UncountedPurchase
 
 __all__ = [
     "CONSENT_TEXT_MAX_LENGTH",
@@ -49,6 +49,7 @@ __all__ = [
     "RfmSegment",
     "Source",
     "SpendMonth",
+    "SpendQuarter",
     "Store",
     "Tag",
     "UncountedPurchase",

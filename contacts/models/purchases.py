@@ -103,20 +103,40 @@ class LastBought(models.Model):  # noqa: DJ008 - derived rows, never listed or s
         indexes = [models.Index(fields=["product", "purchased_at"], include=["contact"], name="last_bought_time_idx")]
 
 
-class SpendMonth(models.Model):  # noqa: DJ008 - derived rows, never listed or shown
-    """A contact's orders and spending in one UTC calendar month (`month_start`, the instant it begins): one row
-    per contact and month with a purchase, kept by database triggers on the purchases table
-    (`contacts.spend_months`). "Spent X / bought N times in the last D days" reads the whole months of its window
-    here and the rest of it from the purchases."""
+class SpendPeriod(models.Model):
+    """A contact's orders and spending in one UTC calendar period beginning at `starts_at`: one row per contact and
+    period with a purchase, kept by database triggers on the purchases table (`contacts.spend_months`). "Spent X
+    / bought N times in the last D days" reads the whole quarters and months of its window here and the rest of
+    it from the purchases."""
 
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+", db_index=False)
-    month_start = models.DateTimeField()
+    # No constraint in the database: checking it for every period a batch of purchases opens cost ~10 ms per 1,000
+    # purchases at commit; the rows are written only from purchases, which reference their contact, and go with
+    # the contact (deleted with it here, as a cascade).
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
+    starts_at = models.DateTimeField()
     orders = models.PositiveIntegerField()
     total = models.DecimalField(max_digits=16, decimal_places=2)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["contact", "month_start"], name="spend_month_contact_month")]
+        abstract = True
+
+
+class SpendMonth(SpendPeriod):  # noqa: DJ008 - derived rows, never listed or shown
+    pk = models.CompositePrimaryKey("contact", "starts_at")  # no surrogate id: one index less per purchase stored
+
+    class Meta:
         # On PostgreSQL with the contact and sums included: a window's months are read from the index alone.
         indexes = [
-            models.Index(fields=["month_start"], include=["contact", "orders", "total"], name="spend_month_start_idx")
+            models.Index(fields=["starts_at"], include=["contact", "orders", "total"], name="spend_month_start_idx")
+        ]
+
+
+class SpendQuarter(SpendPeriod):  # noqa: DJ008 - derived rows, never listed or shown
+    pk = models.CompositePrimaryKey("contact", "starts_at")
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["starts_at"], include=["contact", "orders", "total"], name="spend_quarter_start_idx")
         ]

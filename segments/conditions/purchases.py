@@ -12,8 +12,8 @@ from django.db.models.lookups import GreaterThanOrEqual, LessThanOrEqual
 from django.db.models.sql import Query
 from django.utils.translation import gettext_lazy as _
 
-from contacts.models import Contact, LastBought, Product, Purchase, PurchaseItem, SpendMonth
-from contacts.spend_months import month_after
+from contacts.models import Contact, LastBought, Product, Purchase, PurchaseItem, SpendMonth, SpendQuarter
+from contacts.spend_months import month_after, quarter_after
 
 from ..registry import Condition, Context, Op
 from .base import (
@@ -69,11 +69,12 @@ def compile_total_spent(cond: dict, ctx: Context) -> Q:
 
 def _months_total(days: int, column: str, op: str, value, ctx: Context) -> Q:
     """The whole audience's orders or spending in the last `days` days, as `per_contact_total` reads it with
-    `Context.scan`, but the window's whole calendar months taken from the stored months (`SpendMonth`) and only
-    the part before the first of them from the purchases: a year is ~640,000 month rows and a month of
-    purchases at a million contacts, where every purchase of the year was 2.1 million rows.
+    `Context.scan`, but the window's whole calendar quarters and the whole months before the first of them taken
+    from the stored periods (`SpendQuarter`, `SpendMonth`) and only the part before the first whole month from the
+    purchases: a year at a million contacts is ~360,000 quarter rows, a few months' rows and at most a month of
+    purchases, where every purchase of the year was 2.1 million rows.
 
-    The result is the same: the months are kept from every purchase stored by database triggers
+    The result is the same: the periods are kept from every purchase stored by database triggers
     (`contacts.spend_months`). Checking one contact (no scan) reads its own purchases, whose SQL moves with
     the clock as the per-contact check expects; the first whole month does not.
 
@@ -83,13 +84,14 @@ def _months_total(days: int, column: str, op: str, value, ctx: Context) -> Q:
     start = ctx.days_ago(days)
     adapt = connection.ops.adapt_datetimefield_value
     raw = "1" if column == "orders" else "total"
+    months, quarters = month_after(start), quarter_after(month_after(start))
     rows = (
-        f"SELECT contact_id, {column} AS v FROM {SpendMonth._meta.db_table} WHERE month_start >= %s UNION ALL "
-        f"SELECT contact_id, {raw} FROM {Purchase._meta.db_table} "
+        f"SELECT contact_id, {column} AS v FROM {SpendQuarter._meta.db_table} WHERE starts_at >= %s UNION ALL "
+        f"SELECT contact_id, {column} FROM {SpendMonth._meta.db_table} WHERE starts_at >= %s AND starts_at < %s "
+        f"UNION ALL SELECT contact_id, {raw} FROM {Purchase._meta.db_table} "
         "WHERE purchased_at >= %s AND purchased_at < %s AND contact_id IS NOT NULL"
     )
-    months = month_after(start)
-    rows_params = [adapt(months), adapt(start), adapt(months)]
+    rows_params = [adapt(quarters), adapt(months), adapt(quarters), adapt(start), adapt(months)]
     money = column == "total"
     total = "SUM(r.v)"
     if money and connection.vendor == "sqlite":  # binary floats, compared as the exact cents they stand for

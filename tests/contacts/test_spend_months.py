@@ -1,8 +1,9 @@
-"""Each contact's orders and spending per calendar month (`SpendMonth`, what "spent X / bought N times in the
-last D days" reads over the whole audience) equals a reading of every purchase stored, however purchases come
-and go: one at a time, in a bulk batch, written directly (a fixture), late (a store sale imported weeks later),
-merged into another contact, moved to another month or total by hand, deleted one by one, in bulk or with
-their contact. The rows are kept by database triggers; this runs on SQLite and on PostgreSQL alike."""
+"""Each contact's orders and spending per calendar month and quarter (`SpendMonth`, `SpendQuarter`, what "spent
+X / bought N times in the last D days" reads over the whole audience) equals a reading of every purchase stored,
+however purchases come and go: one at a time, in a bulk batch, written directly (a fixture), late (a store sale
+imported weeks later), merged into another contact, moved to another month or total by hand, deleted one by
+one, in bulk or with their contact. The rows are kept by database triggers; this runs on SQLite and on
+PostgreSQL alike."""
 
 import datetime as dt
 import importlib
@@ -19,9 +20,9 @@ from hypothesis import strategies as st
 
 from contacts.ingest import purchase_ingest, purchases_record_bulk
 from contacts.merging import merge
-from contacts.models import Contact, Purchase, SpendMonth
+from contacts.models import Contact, Purchase, SpendMonth, SpendQuarter
 from contacts.services import contact_delete, contact_erase, purchases_delete
-from contacts.spend_months import month_after
+from contacts.spend_months import month_after, quarter_after
 from segments.selectors import rules_contacts
 from tests.examples import rolled_back
 from tests.factories import PurchaseFactory
@@ -54,21 +55,28 @@ step = st.one_of(
 
 
 def stored() -> set[tuple]:
-    return set(SpendMonth.objects.values_list("contact_id", "month_start", "orders", "total"))
+    """Month rows as (contact, start, orders, total, 1), quarter rows with 3."""
+    return {
+        (*row, months)
+        for model, months in ((SpendMonth, 1), (SpendQuarter, 3))
+        for row in model.objects.values_list("contact_id", "starts_at", "orders", "total")
+    }
 
 
-def month_of(moment: dt.datetime) -> dt.datetime:
-    return moment.astimezone(dt.UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+def month_of(moment: dt.datetime, months: int = 1) -> dt.datetime:
+    utc = moment.astimezone(dt.UTC)
+    return utc.replace(month=utc.month - (utc.month - 1) % months, day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
 def reference() -> set[tuple]:
-    """Each contact's orders and total per UTC calendar month, in plain Python."""
-    months: dict[tuple, list] = {}
+    """Each contact's orders and total per UTC calendar month and quarter, in plain Python."""
+    periods: dict[tuple, list] = {}
     for contact, at, total in Purchase.objects.values_list("contact_id", "purchased_at", "total"):
-        row = months.setdefault((contact, month_of(at)), [0, Decimal(0)])
-        row[0] += 1
-        row[1] += total
-    return {(contact, month, orders, total) for (contact, month), (orders, total) in months.items()}
+        for months in (1, 3):
+            row = periods.setdefault((contact, month_of(at, months), months), [0, Decimal(0)])
+            row[0] += 1
+            row[1] += total
+    return {(contact, start, orders, total, months) for (contact, start, months), (orders, total) in periods.items()}
 
 
 def item(spec: dict, contacts: list[int], n: int) -> dict:
@@ -128,13 +136,19 @@ def test_a_month_falls_back_to_the_purchases_left_and_goes_with_the_last():
     ann = Contact.objects.create(email="ann@example.com")
     first = PurchaseFactory(contact=ann, purchased_at=NOW, total=Decimal("49.90"))
     PurchaseFactory(contact=ann, purchased_at=NOW + dt.timedelta(days=2), total=Decimal("350.50"))
-    assert stored() == {(ann.pk, month_of(NOW), 2, Decimal("400.40"))}
+    assert stored() == {
+        (ann.pk, month_of(NOW), 2, Decimal("400.40"), 1),
+        (ann.pk, month_of(NOW, 3), 2, Decimal("400.40"), 3),
+    }
 
     Purchase.objects.filter(pk=first.pk).update(total=Decimal("0.60"))
-    assert stored() == {(ann.pk, month_of(NOW), 2, Decimal("351.10"))}
+    assert stored() == {
+        (ann.pk, month_of(NOW), 2, Decimal("351.10"), 1),
+        (ann.pk, month_of(NOW, 3), 2, Decimal("351.10"), 3),
+    }
     Purchase.objects.filter(pk=first.pk).update(purchased_at=NOW - dt.timedelta(hours=1))  # the month before
     assert stored() == reference()
-    assert len(stored()) == 2
+    assert len(stored()) == 3  # May and June apart, one quarter
     Purchase.objects.all().delete()
     assert stored() == set()
 
@@ -153,14 +167,18 @@ def test_an_erasure_keeps_the_months_and_a_deleted_contact_leaves_none():
     contact_delete(contact=ben)
     assert stored() == reference()
     assert {row[0] for row in stored()} == {ann.pk}
+    assert len(stored()) == 3  # April and June, both in the second quarter
 
 
-def test_the_first_whole_month_of_a_window():
+def test_the_first_whole_period_of_a_window():
     assert month_after(dt.datetime(2026, 6, 1, tzinfo=dt.UTC)) == dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
     assert month_after(dt.datetime(2026, 5, 31, 21, tzinfo=dt.UTC)) == dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
     assert month_after(dt.datetime(2026, 12, 1, 0, 0, 1, tzinfo=dt.UTC)) == dt.datetime(2027, 1, 1, tzinfo=dt.UTC)
     israel = dt.timezone(dt.timedelta(hours=3))
     assert month_after(dt.datetime(2026, 6, 1, 2, tzinfo=israel)) == dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
+    assert quarter_after(dt.datetime(2026, 4, 1, tzinfo=dt.UTC)) == dt.datetime(2026, 4, 1, tzinfo=dt.UTC)
+    assert quarter_after(dt.datetime(2026, 5, 1, tzinfo=dt.UTC)) == dt.datetime(2026, 7, 1, tzinfo=dt.UTC)
+    assert quarter_after(dt.datetime(2026, 11, 30, tzinfo=dt.UTC)) == dt.datetime(2027, 1, 1, tzinfo=dt.UTC)
 
 
 @time_machine.travel(NOW, tick=False)
@@ -206,12 +224,13 @@ def test_the_migration_fills_the_table_from_the_purchases_stored():
     for days, total in ((1, "10.00"), (2, "5.50"), (70, "1.00")):
         PurchaseFactory(contact=ann, purchased_at=NOW - dt.timedelta(days=days), total=Decimal(total))
     SpendMonth.objects.all().delete()
-    migration = importlib.import_module("contacts.migrations.0019_spend_month")
+    SpendQuarter.objects.all().delete()
+    migration = importlib.import_module("contacts.migrations.0019_spend_periods")
     with connection.cursor() as cursor:
         editor = SimpleNamespace(execute=lambda sql, params=(): cursor.execute(sql, params), connection=connection)
         migration.install(None, editor)
     assert stored() == reference()
-    assert len(stored()) == 2
+    assert len(stored()) == 4  # March and May, each in its quarter
 
 
 @pytest.mark.postgres
@@ -252,4 +271,5 @@ def test_a_purchase_stored_while_another_is_deleted_is_not_lost():
     batch.join()
 
     assert errors == []
-    assert stored() == reference() == {(ann.pk, month_of(NOW), 2, Decimal("60.00"))}
+    assert stored() == reference()
+    assert (ann.pk, month_of(NOW), 2, Decimal("60.00"), 1) in stored()
