@@ -6,13 +6,11 @@ are kept by database triggers; this runs on SQLite and on PostgreSQL alike."""
 
 import datetime as dt
 import importlib
-import threading
-import time
 from types import SimpleNamespace
 
 import pytest
 import time_machine
-from django.db import connection, connections, transaction
+from django.db import connection
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -22,6 +20,7 @@ from contacts.models import Activity, Contact, LastEvent
 from contacts.services import contact_delete, contact_erase
 from contacts.services.activities import identify
 from segments.selectors import rules_contacts
+from tests.concurrency import write_held_until_waited_on
 from tests.examples import rolled_back
 
 pytestmark = pytest.mark.django_db
@@ -207,30 +206,9 @@ def test_an_event_stored_while_the_last_one_is_deleted_is_not_overwritten():
         activity_ingest(
             data={"contact": ann.pk, "type": "product_view", "occurred_at": (NOW - dt.timedelta(days=days)).isoformat()}
         )
-    stored_one, errors = threading.Event(), []
-
-    def concurrent_batch() -> None:
-        try:
-            with transaction.atomic():
-                activity_ingest(data={"contact": ann.pk, "type": "product_view", "occurred_at": NOW.isoformat()})
-                stored_one.set()
-                with connections["default"].cursor() as cursor:  # this thread's own connection
-                    for _ in range(200):  # until the deletion waits on the row this batch holds
-                        cursor.execute(
-                            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                            "AND wait_event_type = 'Lock'"
-                        )
-                        if cursor.fetchone()[0]:
-                            break
-                        time.sleep(0.05)
-        except Exception as exc:  # noqa: BLE001 - reported to the test
-            errors.append(exc)
-        finally:
-            stored_one.set()
-            connections.close_all()
-
-    batch = threading.Thread(target=concurrent_batch)
-    batch.start()
+    batch, stored_one, errors = write_held_until_waited_on(
+        lambda: activity_ingest(data={"contact": ann.pk, "type": "product_view", "occurred_at": NOW.isoformat()})
+    )
     assert stored_one.wait(10)
     Activity.objects.filter(occurred_at=NOW - dt.timedelta(days=1)).delete()
     batch.join()

@@ -7,14 +7,12 @@ PostgreSQL alike."""
 
 import datetime as dt
 import importlib
-import threading
-import time
 from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
 import time_machine
-from django.db import connection, connections, transaction
+from django.db import connection
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -24,6 +22,7 @@ from contacts.models import Contact, Purchase, SpendMonth, SpendQuarter
 from contacts.services import contact_delete, contact_erase, purchases_delete
 from contacts.spend_months import month_after, quarter_after
 from segments.selectors import rules_contacts
+from tests.concurrency import write_held_until_waited_on
 from tests.examples import rolled_back
 from tests.factories import PurchaseFactory
 
@@ -242,30 +241,9 @@ def test_a_purchase_stored_while_another_is_deleted_is_not_lost():
     ann = Contact.objects.create(email="ann@example.com")
     gone = PurchaseFactory(contact=ann, purchased_at=NOW, total=Decimal("10.00"))
     PurchaseFactory(contact=ann, purchased_at=NOW + dt.timedelta(days=1), total=Decimal("20.00"))
-    stored_one, errors = threading.Event(), []
-
-    def concurrent_batch() -> None:
-        try:
-            with transaction.atomic():
-                PurchaseFactory(contact=ann, purchased_at=NOW + dt.timedelta(days=2), total=Decimal("40.00"))
-                stored_one.set()
-                with connections["default"].cursor() as cursor:  # this thread's own connection
-                    for _ in range(200):  # until the deletion waits on the row this batch holds
-                        cursor.execute(
-                            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                            "AND wait_event_type = 'Lock'"
-                        )
-                        if cursor.fetchone()[0]:
-                            break
-                        time.sleep(0.05)
-        except Exception as exc:  # noqa: BLE001 - reported to the test
-            errors.append(exc)
-        finally:
-            stored_one.set()
-            connections.close_all()
-
-    batch = threading.Thread(target=concurrent_batch)
-    batch.start()
+    batch, stored_one, errors = write_held_until_waited_on(
+        lambda: PurchaseFactory(contact=ann, purchased_at=NOW + dt.timedelta(days=2), total=Decimal("40.00"))
+    )
     assert stored_one.wait(10)
     Purchase.objects.filter(pk=gone.pk).delete()
     batch.join()
