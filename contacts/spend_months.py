@@ -76,7 +76,7 @@ def _pg_add(source: str) -> str:
     )
 
 
-def _pg_keys(table: str, unit: str) -> str:
+def _pg_keys(unit: str) -> str:
     """The (contact, period start) keys of `table` named by the function's `keys` (contact, month start)."""
     return (
         f"SELECT DISTINCT (e->>0)::bigint AS contact_id, {_pg_start(unit, '(e->>1)::timestamptz')} AS starts_at "
@@ -86,14 +86,14 @@ def _pg_keys(table: str, unit: str) -> str:
 
 def _pg_lock(table: str, unit: str) -> str:
     return (
-        f"SELECT count(*) FROM (SELECT 1 FROM {table} t JOIN ({_pg_keys(table, unit)}) k "
+        f"SELECT count(*) FROM (SELECT 1 FROM {table} t JOIN ({_pg_keys(unit)}) k "
         "ON t.contact_id = k.contact_id AND t.starts_at = k.starts_at "
         "ORDER BY t.contact_id, t.starts_at FOR UPDATE OF t) locked"
     )
 
 
 def _pg_reread_rows(table: str, unit: str, months: int) -> str:
-    return f"""WITH k AS ({_pg_keys(table, unit)}), left_over AS (
+    return f"""WITH k AS ({_pg_keys(unit)}), left_over AS (
     SELECT k.contact_id, k.starts_at, s.orders, s.total FROM k CROSS JOIN LATERAL (
       SELECT count(*) AS orders, sum(p.total) AS total FROM {PURCHASES} p
       WHERE p.contact_id = k.contact_id AND p.purchased_at >= k.starts_at

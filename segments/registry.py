@@ -65,7 +65,7 @@ class Context:
     `segments.selectors` lets PostgreSQL's planner choose between the two.
 
     `priced` asks a scan for the form whose planned cost follows its work, where the fast form misleads the
-    planner (money in a window over the stored months: it cannot tell how many contacts those give, and
+    planner (money in a window over the stored periods: it cannot tell how many contacts those give, and
     prices them as a handful). `segments.selectors.cheapest_plan` compares that form with the probes and,
     when the scan wins, runs the fast one, which never does more work.
     """

@@ -52,7 +52,7 @@ def compile_purchase_count(cond: dict, ctx: Context) -> Q:
     if not _filtered(cond):
         return compare_range(F("purchase_count"), cond["op"], cond["value"])
     if ctx.scan and not ctx.priced and not cond.get("channel"):
-        return _months_total(cond["days"], "orders", cond["op"], cond["value"], ctx)
+        return _periods_total(cond["days"], "orders", cond["op"], cond["value"], ctx)
     return per_contact_total(purchases_filtered(cond, ctx), Count("*"), cond["op"], cond["value"], ctx)
 
 
@@ -62,12 +62,12 @@ def compile_total_spent(cond: dict, ctx: Context) -> Q:
     if not _filtered(cond):
         return compare_range(F("total_spent"), cond["op"], value)
     if ctx.scan and not ctx.priced and not cond.get("channel"):
-        return _months_total(cond["days"], "total", cond["op"], value, ctx)
+        return _periods_total(cond["days"], "total", cond["op"], value, ctx)
     zero = Value(Decimal("0"))
     return per_contact_total(purchases_filtered(cond, ctx), Sum("total"), cond["op"], value, ctx, zero)
 
 
-def _months_total(days: int, column: str, op: str, value, ctx: Context) -> Q:
+def _periods_total(days: int, column: str, op: str, value, ctx: Context) -> Q:
     """The whole audience's orders or spending in the last `days` days, as `per_contact_total` reads it with
     `Context.scan`, but the window's whole calendar quarters and the whole months before the first of them taken
     from the stored periods (`SpendQuarter`, `SpendMonth`) and only the part before the first whole month from the
