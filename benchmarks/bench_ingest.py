@@ -39,7 +39,8 @@ os.environ.setdefault("DEBUG", "false")
 os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(64))  # with DEBUG off the app refuses a weak key
 os.environ.setdefault("CONN_MAX_AGE", "600")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")  # plain HTTP on loopback, no TLS proxy in front
-# The server's calls for a worker go nowhere: the benchmark counts the queued purchases itself (`Counter`).
+# The server's calls for a worker go nowhere: the benchmark counts the queued purchases and stores the queued
+# events itself (`Worker`).
 os.environ.setdefault("CELERY_BROKER_URL", "memory://")
 
 
@@ -398,24 +399,28 @@ def post_all(
     return time.perf_counter() - started, totals
 
 
-class Counter(threading.Thread):
-    """What the worker does for the purchases of bulk batches (`contacts.purchase_queue`), side by side with
-    the posting: counts the queued ones until the posting is over and none is left."""
+class Worker(threading.Thread):
+    """What the worker does for bulk batches, side by side with the posting: `work` (count the queued purchases,
+    `contacts.purchase_queue`; store the queued events, `contacts.event_queue`) until the posting is over and
+    nothing is left."""
 
-    def __init__(self) -> None:
+    def __init__(self, work: str) -> None:
         super().__init__(daemon=True)
+        self.work = work
         self.posted = threading.Event()
-        self.counted = 0
+        self.done = 0
         self.finished_at = 0.0
 
     def run(self) -> None:
         from django.db import connection
 
+        from contacts.event_queue import activities_store_queued
         from contacts.purchase_queue import purchases_count_queued
 
+        step = {"count": purchases_count_queued, "store": activities_store_queued}[self.work]
         while True:
-            taken = purchases_count_queued()
-            self.counted += taken
+            taken = step()
+            self.done += taken
             if not taken:
                 if self.posted.is_set():
                     break
@@ -432,7 +437,7 @@ def bench_purchases(args: argparse.Namespace, key: str, purchases: list[bytes]) 
         ("1 connection", purchases[:half], 1),
         (f"{args.connections} connections", purchases[half:], None),
     ):
-        counter = Counter()
+        counter = Worker("count")
         counter.start()
         started = time.perf_counter()
         seconds, totals = post_all(args, key, "/api/v1/purchases/bulk/", bodies, connections)
@@ -443,7 +448,7 @@ def bench_purchases(args: argparse.Namespace, key: str, purchases: list[bytes]) 
         print(
             f"purchases, {label}: {count} stored in {seconds:.2f}s = {count / seconds:,.0f} purchases/s "
             f"({count * 3} items; {totals}); counted by one worker {everything - seconds:.2f}s later: "
-            f"{counter.counted} in {everything:.2f}s = {counter.counted / everything:,.0f} purchases/s end to end"
+            f"{counter.done} in {everything:.2f}s = {counter.done / everything:,.0f} purchases/s end to end"
         )
     seconds, retry = post_all(args, key, "/api/v1/purchases/bulk/", purchases[:5])
     print(
@@ -534,15 +539,26 @@ def explain_attribution(args: argparse.Namespace, refs: dict) -> None:
 
 
 def bench_events(args: argparse.Namespace, key: str, events: list[bytes]) -> None:
-    """Half the batches on one connection, half on several."""
+    """Half the batches on one connection, half on several, each time with one worker storing the queued events
+    (with their funnel stages, last events and visitor counts) until every event is stored."""
     half = len(events) // 2
     for label, bodies, connections in (
         ("1 connection", events[:half], 1),
         (f"{args.connections} connections", events[half:], None),
     ):
+        storer = Worker("store")
+        storer.start()
+        started = time.perf_counter()
         seconds, totals = post_all(args, key, "/api/v1/events/bulk/", bodies, connections)
+        storer.posted.set()
+        storer.join()
         count = len(bodies) * args.batch_size
-        print(f"events, {label}: {count} in {seconds:.2f}s = {count / seconds:,.0f} events/s ({totals})")
+        everything = storer.finished_at - started
+        print(
+            f"events, {label}: {count} accepted in {seconds:.2f}s = {count / seconds:,.0f} events/s ({totals}); "
+            f"stored by one worker {everything - seconds:.2f}s later: {storer.done} in {everything:.2f}s = "
+            f"{storer.done / everything:,.0f} events/s end to end"
+        )
 
 
 def main() -> None:

@@ -29,6 +29,7 @@ from .models import (
     LoyaltyMember,
     PointsEntry,
     Purchase,
+    QueuedActivity,
     Tag,
     VisitorIdentity,
 )
@@ -80,7 +81,8 @@ def _scrub_tags(ids: list[int]) -> None:
 
 
 def _scrub_history(ids: list[int]) -> None:
-    Activity.objects.filter(contact_id__in=ids).update(url="", properties={}, anonymous_id=None, event_id=None)
+    for events in (Activity.objects.filter(contact_id__in=ids), QueuedActivity.objects.filter(contact_id__in=ids)):
+        events.update(url="", properties={}, anonymous_id=None, event_id=None)
     VisitorIdentity.objects.filter(contact_id__in=ids).delete()
     ConsentEvent.objects.filter(contact_id__in=ids).update(text_shown="")
     Purchase.objects.filter(contact_id__in=ids, external_id__isnull=False).update(

@@ -32,6 +32,7 @@ from .models import (
     LoyaltyMember,
     PointsEntry,
     Purchase,
+    QueuedActivity,
     VisitorIdentity,
 )
 from .services import IDENTITY_FIELDS, PROFILE_FIELDS, contacts_refresh_purchase_stats, ensure_not_erased
@@ -74,6 +75,7 @@ def merge(*, survivor: Contact, duplicate: Contact, merged_by: str = "") -> Cont
 def _move_history(survivor: Contact, duplicate: Contact) -> None:
     Purchase.objects.filter(contact=duplicate).update(contact=survivor)
     Activity.objects.filter(contact=duplicate).update(contact=survivor)
+    QueuedActivity.objects.filter(contact_id=duplicate.pk).update(contact_id=survivor.pk)
     VisitorIdentity.objects.filter(contact=duplicate).update(contact=survivor)
     ConsentEvent.objects.filter(contact=duplicate).update(contact=survivor)
     Contact.objects.filter(referred_by=duplicate).exclude(pk=survivor.pk).update(referred_by=survivor)

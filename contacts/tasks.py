@@ -29,3 +29,20 @@ def count_purchases_task() -> dict[str, int]:
         if taken < BATCH:
             break
     return {"counted": counted}
+
+
+STORE_EVENTS_TASK = "contacts.store_events"
+
+
+@shared_task(name=STORE_EVENTS_TASK, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+def store_events_task() -> dict[str, int]:
+    """Stores the queued events of bulk batches, a transaction per few thousand, until none is left
+    (`contacts.event_queue`); safe side by side and twice."""
+    from .event_queue import BATCH, activities_store_queued
+
+    stored = 0
+    while (taken := activities_store_queued(limit=BATCH)) > 0:
+        stored += taken
+        if taken < BATCH:
+            break
+    return {"stored": stored}

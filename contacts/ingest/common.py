@@ -2,7 +2,8 @@
 kind, and rows inserted in one statement."""
 
 import json
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -116,8 +117,16 @@ def batch_result(created: int, duplicates: int, errors: dict[int, Errors]) -> di
     }
 
 
-def rows_insert(model: Any, columns: tuple[str, ...], rows: list[tuple], *, returning: bool = True) -> list[int]:
-    """Insert already validated rows in one statement and return their ids in order.
+def rows_insert(
+    model: Any,
+    columns: tuple[str, ...],
+    rows: Sequence[tuple],
+    *,
+    returning: bool = True,
+    skip_stored_keys: bool = False,
+) -> list[int]:
+    """Insert already validated rows in one statement and return their ids in order (`skip_stored_keys`: leave
+    out the rows a unique constraint already has, and return nothing).
 
     On PostgreSQL: `INSERT … SELECT FROM json_to_recordset(…)`, the rows sent as one JSON document read with
     each column's type. That skips building a model instance per row (what `bulk_create` costs), and quoting
@@ -128,20 +137,40 @@ def rows_insert(model: Any, columns: tuple[str, ...], rows: list[tuple], *, retu
         return []
     if connection.vendor != "postgresql":
         objs = [model(**dict(zip(columns, row, strict=True))) for row in rows]
-        model.objects.bulk_create(objs, batch_size=MAX_BATCH if len(columns) > 5 else 3 * MAX_BATCH)
-        return [obj.pk for obj in objs]
+        batch_size = MAX_BATCH if len(columns) > 5 else 3 * MAX_BATCH
+        model.objects.bulk_create(objs, batch_size=batch_size, ignore_conflicts=skip_stored_keys)
+        return [] if skip_stored_keys else [obj.pk for obj in objs]
     fields = [model._meta.get_field(name) for name in columns]
     names = [f"c{n}" for n in range(len(fields))]
     # Decimals and datetimes as their text, which each column's type reads exactly.
     document = json.dumps([dict(zip(names, row, strict=True)) for row in rows], default=str, ensure_ascii=False)
-    sql = "INSERT INTO {table} ({columns}) SELECT {names} FROM json_to_recordset(%s::json) AS t({types}){returning}"
+    sql = "INSERT INTO {table} ({columns}) SELECT {names} FROM json_to_recordset(%s::json) AS t({types}){conflict}"
     sql = sql.format(
         table=connection.ops.quote_name(model._meta.db_table),
         columns=", ".join(connection.ops.quote_name(f.column) for f in fields),
         names=", ".join(names),
         types=", ".join(f"{name} {field.db_type(connection)}" for name, field in zip(names, fields, strict=True)),
-        returning=" RETURNING id" if returning else "",
+        conflict=" ON CONFLICT DO NOTHING" if skip_stored_keys else " RETURNING id" if returning else "",
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [document])
-        return [row[0] for row in cursor.fetchall()] if returning else []
+        return [row[0] for row in cursor.fetchall()] if returning and not skip_stored_keys else []
+
+
+def rows_copy(model: Any, columns: tuple[str, ...], rows: Sequence[tuple]) -> None:
+    """Insert already validated rows into a table with no id to return (a queue): on PostgreSQL by a binary COPY,
+    each value sent in its column's type (a thousand events: ~10 ms against ~22 ms as one JSON document read by
+    `rows_insert`); elsewhere `bulk_create`."""
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        rows_insert(model, columns, rows, returning=False)
+        return
+    fields = [model._meta.get_field(name) for name in columns]
+    types = [re.sub(r"\(.*\)", "", field.db_type(connection)) for field in fields]  # varchar(100) -> varchar
+    names = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    sql = f"COPY {connection.ops.quote_name(model._meta.db_table)} ({names}) FROM STDIN (FORMAT BINARY)"
+    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+        copy.set_types(types)
+        for row in rows:
+            copy.write_row(row)

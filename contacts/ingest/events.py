@@ -1,33 +1,18 @@
 """Site and app events from the partner API: one at a time, or set-based in batches."""
 
-from collections import defaultdict
 from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .. import hooks, normalize
-from ..models import Activity, Product
+from .. import normalize
+from ..event_queue import activities_queue
+from ..models import Activity, Product, QueuedActivity
 from ..serializers import EventInSerializer, read_input, validate_each
-from ..services import activity_track, contact_resolve, contacts_raise_stages, stage_for_event, visitors_resolve
-from .common import Contacts, batch_result, contact_refs, lookup, rows_insert, text_list
+from ..services import activity_track, contact_resolve, visitors_resolve
+from .common import Contacts, batch_result, contact_refs, lookup, text_list
 from .purchases import replay_one_by_one
-
-ACTIVITY_COLUMNS = (
-    "contact_id",
-    "anonymous_id",
-    "event_id",
-    "type",
-    "occurred_at",
-    "product_id",
-    "url",
-    "properties",
-    "utm_source",
-    "utm_medium",
-    "utm_campaign",
-    "created_at",
-)
 
 
 @transaction.atomic
@@ -90,9 +75,13 @@ def activities_track_bulk(*, items: list) -> dict:
 
 
 def _split_new_events(valid: dict[int, dict]) -> tuple[dict[int, dict], int]:
+    """The batch's events not stored or queued yet (by their event id), and how many were."""
     ids = {c["event_id"] for c in valid.values() if c["event_id"]}
-    found = Activity.objects.filter(event_id__in=text_list(ids)).values_list("event_id", flat=True) if ids else []
-    stored = set(found)
+    stored = set()
+    if ids:
+        queued = QueuedActivity.objects.filter(event_id__in=text_list(ids)).values_list("event_id", flat=True)
+        found = Activity.objects.filter(event_id__in=text_list(ids)).values_list("event_id", flat=True)
+        stored = set(found.union(queued, all=True))
     new, duplicates = {}, 0
     for index, clean in valid.items():
         if clean["event_id"] and clean["event_id"] in stored:
@@ -105,32 +94,24 @@ def _split_new_events(valid: dict[int, dict]) -> tuple[dict[int, dict], int]:
 
 
 def _activities_insert(new: dict[int, dict], refs: dict[int, list], contacts: Contacts, products: dict) -> None:
+    """The batch's new events as rows, queued to be stored (`contacts.event_queue`)."""
     now = timezone.now()
-    stage_by_contact: dict[int, int] = {}
-    by_type: dict[str, list[int]] = defaultdict(list)
-    rows = []
     visitors = visitors_resolve(c["anonymous_id"] for index, c in new.items() if not refs[index])
-    for index, c in new.items():
-        contact_id = contacts.id_for(refs[index][0]) if refs[index] else visitors.get(c["anonymous_id"])
-        rows.append(
-            (
-                contact_id,
-                c["anonymous_id"],
-                c["event_id"],
-                c["type"],
-                c["occurred_at"] or now,
-                products.get(c["product"]),
-                c["url"],
-                c["properties"],
-                c["utm_source"],
-                c["utm_medium"],
-                c["utm_campaign"],
-                now,
-            )
+    rows = [
+        (
+            contacts.id_for(refs[index][0]) if refs[index] else visitors.get(c["anonymous_id"]),
+            c["anonymous_id"],
+            c["event_id"],
+            c["type"],
+            c["occurred_at"] or now,
+            products.get(c["product"]),
+            c["url"],
+            c["properties"],
+            c["utm_source"],
+            c["utm_medium"],
+            c["utm_campaign"],
+            now,
         )
-        if contact_id is not None:
-            stage_by_contact[contact_id] = max(stage_by_contact.get(contact_id, 0), stage_for_event(c["type"]))
-            by_type[c["type"]].append(contact_id)
-    rows_insert(Activity, ACTIVITY_COLUMNS, rows, returning=False)
-    contacts_raise_stages(stage_by_contact)
-    hooks.activities_recorded(by_type)
+        for index, c in new.items()
+    ]
+    activities_queue(rows)

@@ -7,7 +7,7 @@ segments can read them without aggregating millions of rows.
 One module per sub-domain; every model and choice list is importable from `contacts.models`.
 """
 
-from .activity import Activity, LastEvent, VisitorIdentity
+from .activity import Activity, LastEvent, QueuedActivity, VisitorIdentity
 from .catalogue import Product, Store
 from .choices import (
     Channel,
@@ -45,6 +45,7 @@ __all__ = [
     "Product",
     "Purchase",
     "PurchaseItem",
+    "QueuedActivity",
     "RfmBreakpoints",
     "RfmSegment",
     "Source",

@@ -78,6 +78,34 @@ class Activity(models.Model):
         return f"{self.get_type_display()} · {self.occurred_at:%Y-%m-%d %H:%M}"
 
 
+class QueuedActivity(models.Model):  # noqa: DJ008 - an internal queue row, never listed or shown
+    """A site or app event of a bulk batch, accepted and not yet stored as an `Activity` (`contacts.event_queue`).
+
+    The columns are those of `Activity`, with plain ids instead of foreign keys: between the batch and the
+    worker that stores the event its contact may be merged, erased or deleted and its product deleted, and the
+    worker settles each case. One index besides the key: an event id is accepted once, here or stored."""
+
+    contact_id = models.BigIntegerField(null=True)
+    anonymous_id = models.CharField(max_length=100, null=True)  # noqa: DJ001 - the same meaning as on Activity
+    event_id = models.CharField(max_length=100, null=True)  # noqa: DJ001 - the same meaning as on Activity
+    type = models.CharField(max_length=20)
+    occurred_at = models.DateTimeField()
+    product_id = models.BigIntegerField(null=True)
+    url = models.CharField(max_length=2000, blank=True)
+    properties = models.JSONField(default=dict, blank=True)
+    utm_source = models.CharField(max_length=100, blank=True, default="")
+    utm_medium = models.CharField(max_length=100, blank=True, default="")
+    utm_campaign = models.CharField(max_length=100, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["event_id"], condition=Q(event_id__isnull=False), name="queued_activity_event_id_unique"
+            ),
+        ]
+
+
 class VisitorIdentity(models.Model):
     """An anonymous site visitor known to be this contact, so later anonymous events land on it too."""
 

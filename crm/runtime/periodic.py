@@ -52,6 +52,15 @@ def jobs() -> list[Job]:
             every_seconds=60,
         ),
         Job(
+            "contacts.store_events",
+            _("Store bulk events"),
+            _(
+                "Stores the site events of bulk uploads with their contacts, funnel stages, segments and "
+                "automations every minute, for any upload whose own storing did not run."
+            ),
+            every_seconds=60,
+        ),
+        Job(
             "contacts.recompute_all",
             _("Nightly RFM recompute"),
             _("Recomputes every contact's RFM scores after local midnight, as purchases age."),

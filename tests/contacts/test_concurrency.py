@@ -176,6 +176,41 @@ def test_batches_and_counters_side_by_side_count_every_purchase_once(settings):
         assert (buyer.purchase_count, buyer.total_spent) == (stored["n"], stored["s"]) == (24, 240)
 
 
+def test_event_batches_and_workers_side_by_side_store_every_event_once(settings):
+    """Six batches over the same contacts (each sending some event ids of the others too) are queued while six
+    workers store from the queue (SKIP LOCKED): every event id is then stored once and every contact reached
+    the stage of its events, without a deadlock."""
+    from contacts.event_queue import activities_store_queued
+    from contacts.models import Activity, QueuedActivity
+
+    settings.CELERY_TASK_ALWAYS_EAGER = False  # queue the batches, as with a worker
+    contacts = ContactFactory.create_batch(20)
+    types = ["page_view", "product_view", "add_to_cart"]
+
+    def items(n: int) -> list[dict]:
+        ordered = contacts if n % 4 else list(reversed(contacts))
+        return [
+            {"contact": c.pk, "type": types[(i + n) % 3], "event_id": f"side-{(n + i % 2) % 12}-{c.pk}"}
+            for i, c in enumerate(ordered)
+        ]
+
+    def batch_or_store(n: int) -> int:
+        if n % 2:
+            return activities_store_queued(limit=15)
+        return ingest.activities_track_bulk(items=items(n))["created"]
+
+    _results, errors = run_together(batch_or_store, threads=12)
+    assert errors == []
+    while activities_store_queued():
+        pass
+    assert not QueuedActivity.objects.exists()
+    ids = list(Activity.objects.values_list("event_id", flat=True))
+    assert len(ids) == len(set(ids))
+    expected = {item["event_id"] for n in range(0, 12, 2) for item in items(n)}
+    assert set(ids) == expected
+    assert set(Contact.objects.values_list("funnel_stage", flat=True)) == {FunnelStage.CART}
+
+
 def test_concurrent_event_batches_over_the_same_contacts_raise_every_stage_without_deadlock():
     """Batches naming the same contacts in opposite orders, with different stages for each: the contacts
     still below their stage are locked in id order, so the batches wait for each other and all land."""

@@ -1,0 +1,130 @@
+"""A bulk batch's events are stored by a worker, after the batch commits, instead of inside the batch.
+
+A batch validates its events, resolves their contacts and products, and queues them as `QueuedActivity` rows:
+one insert into a table with a single index, the answer to the shop. Storing them is the rest: the insert
+into `contacts_activity` with its indexes and what its triggers keep (each contact's last event of each type,
+the distinct visitors of the reports), the funnel stages raised, and, once that has committed, the segments'
+refresh and the automations an event starts (`hooks.activities_recorded`). Each of those costs about what the
+batch itself does; done by a worker, they no longer hold up the site that sends the events, and several
+batches are stored in one transaction.
+
+`activities_store_queued` takes the oldest queued events, deletes their rows and stores them, in one
+transaction: an event is stored once whoever stores it, and a worker that fails leaves its events queued for
+the next. Workers side by side take different events (SKIP LOCKED). What may have happened to an event's
+contact meanwhile is settled as the event is stored: merged (`merging` re-homes queued events too), erased (the
+event is stored scrubbed, as erasure leaves the contact's stored events), deleted (the event is kept as an
+anonymous visitor's); an anonymous visitor identified meanwhile gets the event on its contact; a deleted
+product is left out of the event, as deleting it leaves stored events. An event id is accepted once, queued or
+stored; the same id sent twice at the same moment is stored once.
+
+A batch's commit schedules the storing task; the beat runs it every minute too, for whatever a lost task left.
+Where Celery runs tasks in-process (CELERY_TASK_ALWAYS_EAGER: the test suite, a machine with no worker) a batch
+stores its events itself, in its own transaction, with the same function.
+"""
+
+from collections import defaultdict
+from collections.abc import Sequence
+from functools import partial
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+
+from . import hooks
+from .models import Activity, Contact, Product, QueuedActivity
+from .purchase_stats import id_list
+from .services import contacts_raise_stages, stage_for_event, visitors_resolve
+
+BATCH = 5000  # events stored per transaction
+
+# The columns of a queued or stored event, in the order of the rows below.
+COLUMNS = (
+    "contact_id",
+    "anonymous_id",
+    "event_id",
+    "type",
+    "occurred_at",
+    "product_id",
+    "url",
+    "properties",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "created_at",
+)
+CONTACT, ANONYMOUS, EVENT_ID, TYPE, PRODUCT, URL, PROPERTIES = 0, 1, 2, 3, 5, 6, 7
+
+
+def activities_queue(rows: list[tuple]) -> None:
+    """Inside the transaction of a batch: its events (rows of `COLUMNS`, checked) to be stored once it commits.
+    Where tasks run in-process they are stored now."""
+    if not rows:
+        return
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        activities_store(rows, settled=True)
+        return
+    from .ingest.common import rows_copy  # the ingest package imports this module
+
+    rows_copy(QueuedActivity, COLUMNS, rows)
+    from .tasks import store_events_task  # the tasks module imports the services, which import this one's users
+
+    transaction.on_commit(partial(store_events_task.delay), robust=True)
+
+
+@transaction.atomic
+def activities_store_queued(*, limit: int = BATCH) -> int:
+    """Store up to `limit` of the oldest queued events not being stored by someone else; returns how many."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:  # a few index-driven statements; compiling them costs more than them
+            cursor.execute("SET LOCAL jit = off")
+    queued = QueuedActivity.objects.select_for_update(skip_locked=True).order_by("pk")
+    taken = list(queued.values_list("pk", *COLUMNS)[:limit])
+    if taken:
+        QueuedActivity.objects.filter(pk__in=id_list([row[0] for row in taken])).delete()
+        activities_store([row[1:] for row in taken], settled=False)
+    return len(taken)
+
+
+def activities_store(rows: Sequence[tuple], *, settled: bool) -> None:
+    """Store events (rows of `COLUMNS`), raise their contacts' funnel stages and tell what depends on them.
+
+    `settled`: the rows were checked in this transaction (a batch storing its own events); an id sent twice at
+    the same moment then fails the insert, and the batch answers item by item. Rows from the queue are first
+    brought up to date with their contacts and products, and an event id stored meanwhile is skipped."""
+    if not settled:
+        rows = _settle(rows)
+    from .ingest.common import rows_insert
+
+    rows_insert(Activity, COLUMNS, rows, returning=False, skip_stored_keys=not settled)
+    stage_by_contact: dict[int, int] = {}
+    by_type: dict[str, list[int]] = defaultdict(list)
+    for row in rows:
+        contact_id = row[CONTACT]
+        if contact_id is not None:
+            stage_by_contact[contact_id] = max(stage_by_contact.get(contact_id, 0), stage_for_event(row[TYPE]))
+            by_type[row[TYPE]].append(contact_id)
+    contacts_raise_stages(stage_by_contact)
+    hooks.activities_recorded(by_type)
+
+
+def _settle(rows: Sequence[tuple]) -> list[tuple]:
+    """Queued rows as they are to be stored now (see the module's note); one query per kind."""
+    contact_ids = {row[CONTACT] for row in rows if row[CONTACT] is not None}
+    found = Contact.objects.filter(pk__in=id_list(contact_ids)).values_list("pk", "erased_at") if contact_ids else []
+    erased = {pk: erased_at is not None for pk, erased_at in found}
+    visitors = visitors_resolve(row[ANONYMOUS] for row in rows if row[CONTACT] is None)
+    product_ids = {row[PRODUCT] for row in rows if row[PRODUCT] is not None}
+    products = set(Product.objects.filter(pk__in=id_list(product_ids)).values_list("pk", flat=True))
+    settled = []
+    for row in rows:
+        row_list: list[Any] = list(row)
+        if row[PRODUCT] is not None and row[PRODUCT] not in products:
+            row_list[PRODUCT] = None
+        if row[CONTACT] is None:
+            row_list[CONTACT] = visitors.get(row[ANONYMOUS]) if row[ANONYMOUS] else None
+        elif row[CONTACT] not in erased:  # deleted: the event stays the anonymous visitor's, if it had one
+            row_list[CONTACT] = None
+        elif erased[row[CONTACT]]:  # what erasure leaves of a stored event
+            row_list[ANONYMOUS], row_list[EVENT_ID], row_list[URL], row_list[PROPERTIES] = None, None, "", {}
+        settled.append(tuple(row_list))
+    return settled
