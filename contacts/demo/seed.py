@@ -60,6 +60,7 @@ def seed_demo(
             if progress:
                 progress(start + size, contacts)
         writer.reset_sequences()
+        writer.analyze()
         derived_refresh(state.contact_base, state.contact_base + contacts)
         hooks.demo_seeded(anchor, seed)
     return result

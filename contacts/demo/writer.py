@@ -155,6 +155,16 @@ class Writer:
                         row[i] = json.dumps(row[i], ensure_ascii=False)
                 copy.write_row(row)
 
+    def analyze(self) -> None:
+        """Give PostgreSQL's planner the statistics of the tables just written, before anything reads them in
+        the same transaction (autovacuum cannot see uncommitted rows). Without them it plans the derived
+        fields' statements as if the tables were nearly empty: reading each buyer's last purchases again took
+        25 s and more per 10,000 contacts instead of well under one."""
+        if not self.copy:
+            return
+        with connection.cursor() as cursor:  # every table: the triggers of these ones wrote derived tables too
+            cursor.execute("ANALYZE")
+
     def reset_sequences(self) -> None:
         """Rows were written with explicit ids; move the id sequences past them."""
         from django.core.management.color import no_style

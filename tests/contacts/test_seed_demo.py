@@ -5,6 +5,7 @@ from decimal import Decimal
 import phonenumbers
 import pytest
 from django.core.management import call_command
+from django.db import connection
 from django.db.models import Count, DecimalField, ExpressionWrapper, F, Sum
 from django_celery_beat.models import PeriodicTask
 
@@ -262,3 +263,27 @@ def test_it_rejects_a_size_below_one():
 
     with pytest.raises(CommandError):
         call_command("seed_demo", contacts=0)
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the planner's statistics are PostgreSQL's")
+def test_the_planner_knows_the_written_tables_before_the_derived_fields_are_computed(monkeypatch):
+    """Everything is written in one transaction, which autovacuum cannot see: the seed gives the planner the
+    tables' statistics itself, else it plans the derived fields' statements for nearly empty tables."""
+    seen = {}
+
+    def estimated(lo, hi):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT relname, reltuples FROM pg_class WHERE relname IN "
+                "('contacts_contact', 'contacts_purchase', 'contacts_purchaseitem')"
+            )
+            seen.update(cursor.fetchall())
+
+    monkeypatch.setattr(demo.seed, "derived_refresh", estimated)
+    demo.seed_demo(contacts=50, seed=5)
+    assert seen == {
+        "contacts_contact": 50,
+        "contacts_purchase": Purchase.objects.count(),
+        "contacts_purchaseitem": PurchaseItem.objects.count(),
+    }
