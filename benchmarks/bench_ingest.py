@@ -51,6 +51,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--event-batches", type=int, default=60)
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
+    parser.add_argument("--storers", type=int, default=1, help="workers storing the queued events side by side")
     parser.add_argument(
         "--connections",
         type=int,
@@ -109,12 +110,22 @@ def prepare(args: argparse.Namespace) -> dict:
 
     from campaigns.models import Campaign, EmailTemplate
     from campaigns.reports.models import Attribution
-    from contacts.models import Activity, Contact, LoyaltyMember, Product, Purchase, PurchaseItem, Store
+    from contacts.models import (
+        Activity,
+        Contact,
+        LoyaltyMember,
+        Product,
+        Purchase,
+        PurchaseItem,
+        QueuedActivity,
+        Store,
+    )
     from crm.services import api_key_create
 
     call_command("migrate", verbosity=0)
     with connection.cursor() as cursor:  # a plain DELETE would cascade row by row through mail and attribution
-        tables = [m._meta.db_table for m in (Attribution, PurchaseItem, Purchase, Activity, LoyaltyMember, Contact)]
+        emptied = (Attribution, PurchaseItem, Purchase, Activity, QueuedActivity, LoyaltyMember, Contact)
+        tables = [m._meta.db_table for m in emptied]
         if connection.vendor == "postgresql":
             cursor.execute(f"TRUNCATE {', '.join(tables)} CASCADE")
         else:
@@ -546,18 +557,21 @@ def bench_events(args: argparse.Namespace, key: str, events: list[bytes]) -> Non
         ("1 connection", events[:half], 1),
         (f"{args.connections} connections", events[half:], None),
     ):
-        storer = Worker("store")
-        storer.start()
+        storers = [Worker("store") for _ in range(args.storers)]
+        for storer in storers:
+            storer.start()
         started = time.perf_counter()
         seconds, totals = post_all(args, key, "/api/v1/events/bulk/", bodies, connections)
-        storer.posted.set()
-        storer.join()
+        for storer in storers:
+            storer.posted.set()
+            storer.join()
         count = len(bodies) * args.batch_size
-        everything = storer.finished_at - started
+        everything = max(storer.finished_at for storer in storers) - started
+        stored = sum(storer.done for storer in storers)
         print(
             f"events, {label}: {count} accepted in {seconds:.2f}s = {count / seconds:,.0f} events/s ({totals}); "
-            f"stored by one worker {everything - seconds:.2f}s later: {storer.done} in {everything:.2f}s = "
-            f"{storer.done / everything:,.0f} events/s end to end"
+            f"stored by {args.storers} worker(s) {everything - seconds:.2f}s later: {stored} in {everything:.2f}s = "
+            f"{stored / everything:,.0f} events/s end to end"
         )
 
 
