@@ -14,9 +14,10 @@ class SegmentsConfig(AppConfig):
 
         from .admin import CONTACT_SEGMENTS, InSegmentFilter, add_to_static_list, may_fill_lists
         from .contact_hooks import memberships_merge
-        from .services import contacts_changed_receiver
+        from .services import activities_recorded, contacts_changed_receiver
 
         contacts_changed.connect(contacts_changed_receiver, dispatch_uid="segments.contacts_changed")
+        hooks.on_activities_recorded(activities_recorded)
         hooks.on_contacts_merged(memberships_merge)
         hooks.on_contact_page(CONTACT_SEGMENTS)
         hooks.on_contact_list_filter(InSegmentFilter)

@@ -104,6 +104,9 @@ class Condition:
     # What `compile` reads from the database and writes into the SQL, as a value that changes when that
     # data does: compiled rules are kept for the day (`segments.evaluation`) and compiled anew when it changes.
     compiled_from: Callable[[dict], Hashable] | None = None
+    # A contact's new site events can move it in or out: the contacts whose events were just stored are
+    # re-evaluated against the dynamic segments using such a condition (`segments.services.activities_recorded`).
+    reads_events: bool = False
 
 
 _registry: dict[str, Condition] = {}

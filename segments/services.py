@@ -15,13 +15,14 @@ from django.db.models import Exists, F, OuterRef, ProtectedError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from contacts.models import Contact
 from crm.model_update import model_update
 
 from . import hooks
 from .evaluation import matching_segments
 from .models import Segment, SegmentMembership
-from .registry import Context
-from .rules import validate
+from .registry import Context, conditions
+from .rules import condition_nodes, validate
 from .selectors import RULES_VERSION_KEY, audience, segment_contacts, segments_using
 from .tasks import refresh_contacts, refresh_dynamic_segments, refresh_segment
 
@@ -360,6 +361,24 @@ def static_add_queryset(*, segment: Segment, contacts) -> int:
             return total
         total += static_add(segment=segment, contact_ids=batch)
         last = batch[-1]
+
+
+def activities_recorded(contact_ids_by_type: dict[str, list[int]]) -> None:
+    """Site events were stored for these contacts (after commit): where a dynamic segment's rules read events,
+    they are re-evaluated now, as after any change to their data. Without such a segment an event moves no
+    one (a funnel stage it raises is a change of the contact, heard as such)."""
+    ids = {contact for contacts in contact_ids_by_type.values() for contact in contacts}
+    if ids and _segments_read_events():
+        contacts_changed_receiver(Contact, contact_ids=sorted(ids))
+
+
+def _segments_read_events() -> bool:
+    known = conditions()
+    return any(
+        getattr(known.get(str(node.get("field"))), "reads_events", False)
+        for rules in Segment.objects.filter(kind=Segment.Kind.DYNAMIC).values_list("rules", flat=True)
+        for node in condition_nodes(rules)
+    )
 
 
 def contacts_changed_receiver(sender, contact_ids, **kwargs) -> None:

@@ -79,6 +79,7 @@ CONDITIONS = (
             "product": Extra("text", _("product SKU")),
         },
         compile=compile_event,
+        reads_events=True,
     ),
     Condition(
         key="cart_abandoned",
@@ -86,6 +87,7 @@ CONDITIONS = (
         group=BEHAVIOUR,
         ops={"within_last_days": TIME_OPS["within_last_days"]},
         compile=compile_cart_abandoned,
+        reads_events=True,
     ),
     Condition(
         key="funnel_stage",

@@ -80,6 +80,28 @@ def test_a_purchase_moves_the_contact_into_a_segment_at_once():
     assert segment.member_count == 1
 
 
+def test_an_event_moves_the_contact_into_a_segment_that_reads_events_at_once(monkeypatch):
+    """A second referral changes no funnel stage, yet the segment of "two referrals" must hear of it, through
+    the single endpoint and a bulk batch alike; a segment reading no events is not re-evaluated for it."""
+    ana, ben = ContactFactory(), ContactFactory()
+    twice = {"field": "event", "op": "count_gte", "value": 2, "event": "referral", "days": 30}
+    segment = services.segment_create(name="Referred twice", rules={"all": [twice]})
+    for contact in (ana, ben):
+        ingest.activity_ingest(data={"contact": contact.pk, "type": "referral"})
+    assert members(segment) == set()
+
+    ingest.activity_ingest(data={"contact": ana.pk, "type": "referral"})
+    ingest.activities_track_bulk(items=[{"contact": ben.pk, "type": "referral"}])
+    assert members(segment) == {ana.pk, ben.pk}
+
+    segment.delete()
+    services.segment_create(name="Haifa", rules=HAIFA)
+    heard = []
+    monkeypatch.setattr(services, "contacts_changed_receiver", lambda sender, contact_ids: heard.append(contact_ids))
+    ingest.activity_ingest(data={"contact": ana.pk, "type": "referral"})
+    assert heard == []
+
+
 def test_profile_change_moves_the_contact_out_at_once():
     contact = ContactFactory(city="Haifa")
     segment = services.segment_create(name="Haifa", rules=HAIFA)
