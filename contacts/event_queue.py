@@ -107,6 +107,11 @@ def activities_store(rows: Sequence[tuple], *, settled: bool) -> None:
     hooks.activities_recorded(by_type)
 
 
+def activities_queued() -> int:
+    """How many accepted events are waiting to be stored (the home page says so while it is not 0)."""
+    return QueuedActivity.objects.count()
+
+
 def _settle(rows: Sequence[tuple]) -> list[tuple]:
     """Queued rows as they are to be stored now (see the module's note); one query per kind."""
     contact_ids = {row[CONTACT] for row in rows if row[CONTACT] is not None}

@@ -23,6 +23,7 @@ from django.utils import formats
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from contacts.event_queue import activities_queued
 from contacts.purchase_queue import purchases_queued
 from crm.csv_safety import SafeWriter
 
@@ -110,6 +111,7 @@ def dashboard_context(request: HttpRequest, *, page_url: str) -> dict[str, Any]:
         "full_page_url": reverse("reports-dashboard") + "?" + period_params.urlencode(),
         "csv_url": reverse("reports-dashboard") + "?" + _with_format(period_params).urlencode(),
         "queued_purchases": purchases_queued(),
+        "queued_events": activities_queued(),
         **figures.panels(numbers, choice.period, user=request.user),
     }
 

@@ -11,10 +11,11 @@ import pytest
 import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from campaigns.models import Campaign, EmailTemplate
 from campaigns.reports.kpis import kpis
-from contacts.models import Contact, FunnelStage, Purchase, UncountedPurchase
+from contacts.models import Contact, FunnelStage, Purchase, QueuedActivity, UncountedPurchase
 from contacts.services import contacts_refresh_purchase_stats
 from tests.factories import ContactFactory, PurchaseFactory
 
@@ -353,3 +354,11 @@ def test_the_kpis_are_computed_once_per_page(login, shop, monkeypatch):
         calls.clear()
         assert marketer.get(url).status_code == 200
         assert len(calls) == 1
+
+
+def test_it_says_how_many_uploaded_site_events_are_still_being_stored(login, shop):
+    marketer = login("Marketer")
+    QueuedActivity.objects.create(type="page_view", anonymous_id="<b>v</b>", occurred_at=timezone.now())
+
+    html = marketer.get(DASHBOARD).content.decode()
+    assert "1 site event just uploaded is still being added to these figures" in html
