@@ -169,10 +169,14 @@ class Crawler:
             try:
                 return self.page.goto(url, wait_until="load")
             except PlaywrightError as exc:
-                # The browser's own error page for an earlier empty-bodied answer may come in late.
+                # The browser's own error page for an earlier empty-bodied answer may come in late, and leaving
+                # it Chromium starts the navigation again in another process: the first attempt is then
+                # "interrupted by another navigation" to the same address. Let the page get off the error page
+                # and load before asking again (waiting for "load" alone can return while the page is still
+                # the error page, and the next attempt is then interrupted the same way: seen once in CI).
                 if "interrupted by another navigation" not in str(exc) or attempt == attempts - 1:
                     raise
-                self.page.wait_for_load_state("load")
+                self.page.wait_for_url(lambda address: address.startswith("http"), wait_until="load")
         return None
 
     def check(self, label: str, body: str = "") -> None:
