@@ -1,5 +1,7 @@
 """Thin Celery tasks of the contacts app (their schedule is declared in crm/runtime/periodic.py)."""
 
+from collections.abc import Callable
+
 from celery import shared_task
 from django.db import OperationalError
 
@@ -23,12 +25,7 @@ def count_purchases_task() -> dict[str, int]:
     (`contacts.purchase_queue`); safe side by side and twice."""
     from .purchase_queue import BATCH, purchases_count_queued
 
-    counted = 0
-    while (taken := purchases_count_queued(limit=BATCH)) > 0:
-        counted += taken
-        if taken < BATCH:
-            break
-    return {"counted": counted}
+    return {"counted": _until_empty(purchases_count_queued, BATCH)}
 
 
 STORE_EVENTS_TASK = "contacts.store_events"
@@ -40,9 +37,14 @@ def store_events_task() -> dict[str, int]:
     (`contacts.event_queue`); safe side by side and twice."""
     from .event_queue import BATCH, activities_store_queued
 
-    stored = 0
-    while (taken := activities_store_queued(limit=BATCH)) > 0:
-        stored += taken
-        if taken < BATCH:
+    return {"stored": _until_empty(activities_store_queued, BATCH)}
+
+
+def _until_empty(take: Callable[..., int], batch: int) -> int:
+    """Call `take(limit=batch)` (one transaction each) until a call takes less than a batch; how many in all."""
+    done = 0
+    while (taken := take(limit=batch)) > 0:
+        done += taken
+        if taken < batch:
             break
-    return {"stored": stored}
+    return done
