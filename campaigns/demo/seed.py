@@ -170,18 +170,28 @@ def _recipients(campaign: Campaign) -> QuerySet:
 
 
 def _batches(contacts: QuerySet) -> Iterator[list[tuple]]:
-    """(id, purchase count, club status, home store, holdout bucket) of BATCH contacts at a time, by id."""
+    """(id, purchase count, club status, home store, holdout bucket) of BATCH contacts at a time, by id.
+
+    PostgreSQL: one pass over a server-side cursor, so the segments' query runs once however large the
+    audience (run again for every page, a page cost seconds at millions of contacts). It reads the snapshot
+    taken when it opened, unmoved by the rows written between pages. SQLite has no such isolation between a
+    connection's reads and writes (the pages write visits a segment may read), so there the pages are read
+    by id, one query each, at the demo's sizes."""
+    rows = contacts.order_by("pk").values_list("pk", "purchase_count", "club__status", "club__home_store_id", "bucket")
+    if connection.vendor == "postgresql":
+        page: list[tuple] = []
+        for row in rows.iterator(chunk_size=BATCH):
+            page.append(row)
+            if len(page) == BATCH:
+                yield page
+                page = []
+        if page:
+            yield page
+        return
     after = 0
-    while True:
-        rows = list(
-            contacts.filter(pk__gt=after)
-            .order_by("pk")
-            .values_list("pk", "purchase_count", "club__status", "club__home_store_id", "bucket")[:BATCH]
-        )
-        if not rows:
-            return
-        yield rows
-        after = rows[-1][0]
+    while page := list(rows.filter(pk__gt=after)[:BATCH]):
+        yield page
+        after = page[-1][0]
 
 
 def _play(sender: Sender, writer: Writer) -> None:
