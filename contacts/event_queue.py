@@ -134,7 +134,8 @@ def activities_store(rows: Sequence[tuple], *, settled: bool) -> None:
 
     `settled`: the rows were checked in this transaction (a batch storing its own events); an id sent twice at
     the same moment then fails the insert, and the batch answers item by item. Rows from the queue are first
-    brought up to date with their contacts and products, and an event id stored meanwhile is skipped."""
+    brought up to date with their contacts and products, and an event id stored meanwhile is left out (neither
+    stored again nor told of)."""
     if not settled:
         rows = _settle(rows)
     from .ingest.common import rows_insert
@@ -160,7 +161,12 @@ def activities_queued() -> int:
 
 
 def _settle(rows: Sequence[tuple]) -> list[tuple]:
-    """Queued rows as they are to be stored now (see the module's note); one query per kind."""
+    """Queued rows as they are to be stored now (see the module's note), without those whose event id was
+    stored meanwhile (the single endpoint); one query per kind."""
+    event_ids = [row[EVENT_ID] for row in rows if row[EVENT_ID] is not None]
+    if event_ids:
+        stored = set(Activity.objects.filter(event_id__in=event_ids).values_list("event_id", flat=True))
+        rows = [row for row in rows if row[EVENT_ID] is None or row[EVENT_ID] not in stored]
     contact_ids = {row[CONTACT] for row in rows if row[CONTACT] is not None}
     found = Contact.objects.filter(pk__in=id_list(contact_ids)).values_list("pk", "erased_at") if contact_ids else []
     erased = {pk: erased_at is not None for pk, erased_at in found}

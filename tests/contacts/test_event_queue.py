@@ -83,13 +83,25 @@ def test_an_event_id_is_accepted_once_queued_or_stored():
     assert Activity.objects.filter(contact=ben).count() == 2
 
 
-def test_an_event_id_stored_meanwhile_by_the_single_endpoint_is_stored_once():
-    cat = ContactFactory()
-    post({"contact": cat.pk, "type": "product_view", "event_id": "c-1"})
-    activity_ingest(data={"contact": cat.pk, "type": "product_view", "event_id": "c-1"})
+def test_an_event_id_stored_meanwhile_by_the_single_endpoint_is_stored_once(django_capture_on_commit_callbacks):
+    heard: list[dict] = []
+    hooks.on_activities_recorded(heard.append)
+    try:
+        cat = ContactFactory()
+        post(
+            {"contact": cat.pk, "type": "product_view", "event_id": "c-1"},
+            {"contact": cat.pk, "type": "add_to_cart", "event_id": "c-2"},
+        )
+        with django_capture_on_commit_callbacks(execute=True):
+            activity_ingest(data={"contact": cat.pk, "type": "product_view", "event_id": "c-1"})
+        heard.clear()  # the single endpoint's own event
 
-    assert event_queue.activities_store_queued() == 1
-    assert Activity.objects.filter(event_id="c-1").count() == 1
+        with django_capture_on_commit_callbacks(execute=True):
+            assert event_queue.activities_store_queued() == 2  # both taken off the queue ...
+        assert Activity.objects.filter(event_id="c-1").count() == 1
+        assert heard == [{"add_to_cart": [cat.pk]}]  # ... only the one stored is told of, on either database
+    finally:
+        hooks._activities.remove(heard.append)
 
 
 def test_queued_events_follow_a_merge_to_the_survivor(django_capture_on_commit_callbacks):
