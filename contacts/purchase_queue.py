@@ -56,12 +56,31 @@ def purchases_count_queued(*, limit: int = BATCH) -> int:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:  # see the note on BATCH
             cursor.execute("SET LOCAL jit = off")
-    queued = UncountedPurchase.objects.select_for_update(skip_locked=True).order_by("pk")
-    taken = list(queued.values_list("pk", flat=True)[:limit])
+        taken = _take_in_database(limit)
+    else:
+        queued = UncountedPurchase.objects.select_for_update(skip_locked=True).order_by("pk")
+        taken = list(queued.values_list("pk", flat=True)[:limit])
+        UncountedPurchase.objects.filter(pk__in=taken).delete()
     if taken:
-        UncountedPurchase.objects.filter(pk__in=id_list(taken)).delete()
         purchases_count(taken)
     return len(taken)
+
+
+def _take_in_database(limit: int) -> list[int]:
+    """PostgreSQL: take and delete the oldest queued purchases in one statement, by the queue's key.
+
+    The ids are matched by the primary key index whatever the planner knows of the queue. Matched against a
+    list of ids as a subquery, the deletion was planned from the statistics of the last ANALYZE, often taken
+    while the queue was empty: it then compared every queued row with every id (2 s for 5,000 purchases)."""
+    table = connection.ops.quote_name(UncountedPurchase._meta.db_table)
+    sql = f"""
+        DELETE FROM {table} WHERE purchase_id = ANY(ARRAY(
+            SELECT purchase_id FROM {table} ORDER BY purchase_id LIMIT %s FOR UPDATE SKIP LOCKED
+        )) RETURNING purchase_id
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [limit])
+        return sorted(row[0] for row in cursor.fetchall())
 
 
 def purchases_count(purchase_ids: list[int]) -> None:
