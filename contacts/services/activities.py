@@ -25,11 +25,12 @@ def stage_for_event(event_type: str) -> int:
 
 
 def contacts_raise_stage(*, contact_ids: Iterable[int], stage: int) -> None:
-    """Move contacts up to `stage` (never down): one UPDATE."""
-    ids = list(set(contact_ids))
-    changed = Contact.objects.filter(pk__in=ids, funnel_stage__lt=stage).update(funnel_stage=stage)
-    if changed:
-        contact_changed(ids)
+    """Move contacts up to `stage` (never down); whatever depends on them hears of those that moved."""
+    below = Contact.objects.filter(pk__in=list(set(contact_ids)), funnel_stage__lt=stage)
+    moved = list(below.values_list("pk", flat=True))
+    if moved:
+        Contact.objects.filter(pk__in=moved, funnel_stage__lt=stage).update(funnel_stage=stage)
+        contact_changed(moved)
 
 
 def contacts_raise_stages(stage_by_contact: dict[int, int]) -> None:
@@ -38,7 +39,7 @@ def contacts_raise_stages(stage_by_contact: dict[int, int]) -> None:
     On PostgreSQL only the contacts still below their stage are locked, in id order (so batches touching the
     same contacts wait for each other instead of deadlocking), then raised in one UPDATE. Most contacts of a
     busy shop reached their stage long ago: they are read, not locked or written. Elsewhere one UPDATE per
-    stage. Either way whatever depends on the contacts hears of them when any moved."""
+    stage. Either way whatever depends on the contacts hears of those that moved, and only of them."""
     if not stage_by_contact:
         return
     if connection.vendor != "postgresql":
@@ -68,7 +69,7 @@ def contacts_raise_stages(stage_by_contact: dict[int, int]) -> None:
             "AND c.funnel_stage < v.stage",
             [*params, [row[0] for row in locked]],
         )
-    contact_changed(stage_by_contact)
+    contact_changed(row[0] for row in locked)
 
 
 @transaction.atomic

@@ -15,6 +15,7 @@ from contacts.ingest.events import activities_track_bulk, activity_ingest
 from contacts.merging import merge
 from contacts.models import Activity, Contact, FunnelStage, LastEvent, Product, QueuedActivity
 from contacts.services import contact_erase, identify
+from contacts.signals import contacts_changed
 from crm.runtime.periodic import jobs
 from tests.factories import ContactFactory
 
@@ -196,6 +197,33 @@ def test_automations_hear_of_the_events_once_they_are_stored(django_capture_on_c
         assert heard == [{"add_to_cart": [jon.pk]}]
     finally:
         hooks._activities.remove(heard.append)
+
+
+def test_only_the_contacts_whose_stage_moved_are_heard_as_changed(django_capture_on_commit_callbacks):
+    changed: list[list[int]] = []
+
+    def heard(sender, contact_ids, **kwargs):
+        changed.append(list(contact_ids))
+
+    contacts_changed.connect(heard)
+    try:
+        ann, bob, cid = ContactFactory(), ContactFactory(), ContactFactory()
+        Contact.objects.filter(pk__in=[ann.pk, bob.pk]).update(funnel_stage=FunnelStage.CART)
+        post(
+            {"contact": ann.pk, "type": "product_view"},  # below where she is: no move
+            {"contact": bob.pk, "type": "add_to_cart"},  # where he is: no move
+            {"contact": cid.pk, "type": "add_to_cart"},  # moves up
+        )
+        with django_capture_on_commit_callbacks(execute=True):
+            event_queue.activities_store_queued()
+        assert changed == [[cid.pk]]
+        changed.clear()
+        post({"contact": ann.pk, "type": "page_view"}, {"contact": cid.pk, "type": "product_view"})
+        with django_capture_on_commit_callbacks(execute=True):
+            event_queue.activities_store_queued()
+        assert changed == []  # no one moved
+    finally:
+        contacts_changed.disconnect(heard)
 
 
 def test_the_task_stores_until_the_queue_is_empty_and_the_beat_runs_it(monkeypatch):
