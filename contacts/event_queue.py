@@ -33,7 +33,7 @@ from django.db import connection, transaction
 
 from . import hooks
 from .models import Activity, Contact, Product, QueuedActivity, VisitorIdentity
-from .purchase_stats import id_list
+from .purchase_stats import id_list, queue_take
 from .services import contacts_raise_stages, stage_for_event, visitors_resolve
 
 BATCH = 5000  # events stored per transaction
@@ -94,16 +94,12 @@ def _store_queued_in_database(limit: int) -> int:
     event scrubbed), the identified visitor for an anonymous event, the product's row. Only what was stored
     comes back, a contact and a type per event, for the funnel and the hooks."""
     quote = connection.ops.quote_name
-    queue, stored = quote(QueuedActivity._meta.db_table), quote(Activity._meta.db_table)
+    stored = quote(Activity._meta.db_table)
     contacts, products = quote(Contact._meta.db_table), quote(Product._meta.db_table)
     visitors = quote(VisitorIdentity._meta.db_table)
     kept = "c.erased_at IS NULL"  # no contact row (anonymous, deleted) or a contact not erased
     sql = f"""
-        WITH taken AS (
-            DELETE FROM {queue} WHERE id = ANY(ARRAY(
-                SELECT id FROM {queue} ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED
-            )) RETURNING *
-        ), inserted AS (
+        WITH taken AS ({queue_take(QueuedActivity._meta.db_table, "id", "*")}), inserted AS (
             INSERT INTO {stored} ({", ".join(COLUMNS)})
             SELECT CASE WHEN t.contact_id IS NULL THEN v.contact_id ELSE c.id END,
                    CASE WHEN {kept} THEN t.anonymous_id END, CASE WHEN {kept} THEN t.event_id END,
@@ -140,7 +136,7 @@ def activities_store(rows: Sequence[tuple], *, settled: bool) -> None:
         rows = _settle(rows)
     from .ingest.common import rows_insert
 
-    rows_insert(Activity, COLUMNS, rows, returning=False, skip_stored_keys=not settled)
+    rows_insert(Activity, COLUMNS, rows, returning=False)
     _stored((row[CONTACT], row[TYPE]) for row in rows if row[CONTACT] is not None)
 
 
@@ -162,7 +158,9 @@ def activities_queued() -> int:
 
 def _settle(rows: Sequence[tuple]) -> list[tuple]:
     """Queued rows as they are to be stored now (see the module's note), without those whose event id was
-    stored meanwhile (the single endpoint); one query per kind."""
+    stored meanwhile (the single endpoint); one query per kind. (Elsewhere than PostgreSQL: SQLite has one
+    writer at a time, and the worker holds the write lock from its deletion of the queued rows on, so nothing
+    is stored between this read and the insert.)"""
     event_ids = [row[EVENT_ID] for row in rows if row[EVENT_ID] is not None]
     if event_ids:
         stored = set(Activity.objects.filter(event_id__in=event_ids).values_list("event_id", flat=True))

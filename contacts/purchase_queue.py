@@ -24,7 +24,7 @@ from django.db import connection, transaction
 
 from . import hooks
 from .models import Purchase, UncountedPurchase
-from .purchase_stats import id_list, id_rows
+from .purchase_stats import id_list, id_rows, queue_take
 from .services import contacts_add_purchases
 
 BATCH = 5000  # purchases counted per transaction
@@ -67,19 +67,9 @@ def purchases_count_queued(*, limit: int = BATCH) -> int:
 
 
 def _take_in_database(limit: int) -> list[int]:
-    """PostgreSQL: take and delete the oldest queued purchases in one statement, by the queue's key.
-
-    The ids are matched by the primary key index whatever the planner knows of the queue. Matched against a
-    list of ids as a subquery, the deletion was planned from the statistics of the last ANALYZE, often taken
-    while the queue was empty: it then compared every queued row with every id (2 s for 5,000 purchases)."""
-    table = connection.ops.quote_name(UncountedPurchase._meta.db_table)
-    sql = f"""
-        DELETE FROM {table} WHERE purchase_id = ANY(ARRAY(
-            SELECT purchase_id FROM {table} ORDER BY purchase_id LIMIT %s FOR UPDATE SKIP LOCKED
-        )) RETURNING purchase_id
-    """
+    """PostgreSQL: take and delete the oldest queued purchases in one statement, by the queue's key."""
     with connection.cursor() as cursor:
-        cursor.execute(sql, [limit])
+        cursor.execute(queue_take(UncountedPurchase._meta.db_table, "purchase_id", "purchase_id"), [limit])
         return sorted(row[0] for row in cursor.fetchall())
 
 

@@ -79,6 +79,18 @@ def id_rows(ids: list[int]) -> tuple[str, list]:
     return "SELECT value FROM json_each(%s)", [json.dumps(list(ids))]
 
 
+def queue_take(table: str, key: str, returning: str) -> str:
+    """PostgreSQL: a DELETE that takes the oldest rows of a queue (up to a `%s` limit) not taken by someone
+    else, matched by the queue's key index whatever the planner knows of the queue. Matched against the ids as
+    a subquery, the deletion was planned from the statistics of the last ANALYZE, often taken while the queue
+    was empty: it then compared every queued row with every id (2 s for 5,000 rows)."""
+    table, key = connection.ops.quote_name(table), connection.ops.quote_name(key)
+    return (
+        f"DELETE FROM {table} WHERE {key} = ANY(ARRAY("
+        f"SELECT {key} FROM {table} ORDER BY {key} LIMIT %s FOR UPDATE SKIP LOCKED)) RETURNING {returning}"
+    )
+
+
 def id_list(ids: Iterable[int]) -> Any:
     """What `pk__in=` takes for a batch's ids, for the same reason as `id_in`: on PostgreSQL one array."""
     if connection.vendor == "postgresql":

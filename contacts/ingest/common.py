@@ -123,10 +123,8 @@ def rows_insert(
     rows: Sequence[tuple],
     *,
     returning: bool = True,
-    skip_stored_keys: bool = False,
 ) -> list[int]:
-    """Insert already validated rows in one statement and return their ids in order (`skip_stored_keys`: leave
-    out the rows a unique constraint already has, and return nothing).
+    """Insert already validated rows in one statement and return their ids in order.
 
     On PostgreSQL: `INSERT … SELECT FROM json_to_recordset(…)`, the rows sent as one JSON document read with
     each column's type. That skips building a model instance per row (what `bulk_create` costs), and quoting
@@ -138,23 +136,23 @@ def rows_insert(
     if connection.vendor != "postgresql":
         objs = [model(**dict(zip(columns, row, strict=True))) for row in rows]
         batch_size = MAX_BATCH if len(columns) > 5 else 3 * MAX_BATCH
-        model.objects.bulk_create(objs, batch_size=batch_size, ignore_conflicts=skip_stored_keys)
-        return [] if skip_stored_keys else [obj.pk for obj in objs]
+        model.objects.bulk_create(objs, batch_size=batch_size)
+        return [obj.pk for obj in objs]
     fields = [model._meta.get_field(name) for name in columns]
     names = [f"c{n}" for n in range(len(fields))]
     # Decimals and datetimes as their text, which each column's type reads exactly.
     document = json.dumps([dict(zip(names, row, strict=True)) for row in rows], default=str, ensure_ascii=False)
-    sql = "INSERT INTO {table} ({columns}) SELECT {names} FROM json_to_recordset(%s::json) AS t({types}){conflict}"
+    sql = "INSERT INTO {table} ({columns}) SELECT {names} FROM json_to_recordset(%s::json) AS t({types}){returning}"
     sql = sql.format(
         table=connection.ops.quote_name(model._meta.db_table),
         columns=", ".join(connection.ops.quote_name(f.column) for f in fields),
         names=", ".join(names),
         types=", ".join(f"{name} {field.db_type(connection)}" for name, field in zip(names, fields, strict=True)),
-        conflict=" ON CONFLICT DO NOTHING" if skip_stored_keys else " RETURNING id" if returning else "",
+        returning=" RETURNING id" if returning else "",
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [document])
-        return [row[0] for row in cursor.fetchall()] if returning and not skip_stored_keys else []
+        return [row[0] for row in cursor.fetchall()] if returning else []
 
 
 def rows_copy(model: Any, columns: tuple[str, ...], rows: Sequence[tuple]) -> None:
