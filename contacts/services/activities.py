@@ -25,12 +25,12 @@ def stage_for_event(event_type: str) -> int:
 
 
 def contacts_raise_stage(*, contact_ids: Iterable[int], stage: int) -> None:
-    """Move contacts up to `stage` (never down); whatever depends on them hears of those that moved."""
-    below = Contact.objects.filter(pk__in=list(set(contact_ids)), funnel_stage__lt=stage)
-    moved = list(below.values_list("pk", flat=True))
-    if moved:
-        Contact.objects.filter(pk__in=moved, funnel_stage__lt=stage).update(funnel_stage=stage)
-        contact_changed(moved)
+    """Move contacts up to `stage` (never down): one UPDATE. Whatever depends on them hears of them if any moved
+    (one contact's event: exactly the one that moved; a batch goes through `contacts_raise_stages`)."""
+    ids = list(set(contact_ids))
+    changed = Contact.objects.filter(pk__in=ids, funnel_stage__lt=stage).update(funnel_stage=stage)
+    if changed:
+        contact_changed(ids)
 
 
 def contacts_raise_stages(stage_by_contact: dict[int, int]) -> None:
@@ -38,16 +38,20 @@ def contacts_raise_stages(stage_by_contact: dict[int, int]) -> None:
 
     On PostgreSQL only the contacts still below their stage are locked, in id order (so batches touching the
     same contacts wait for each other instead of deadlocking), then raised in one UPDATE. Most contacts of a
-    busy shop reached their stage long ago: they are read, not locked or written. Elsewhere one UPDATE per
-    stage. Either way whatever depends on the contacts hears of those that moved, and only of them."""
+    busy shop reached their stage long ago: they are read, not locked or written. Elsewhere (one writer at a
+    time) those below are read, then raised with one UPDATE per stage. Either way whatever depends on the
+    contacts hears of those that moved, and only of them."""
     if not stage_by_contact:
         return
     if connection.vendor != "postgresql":
+        now = Contact.objects.filter(pk__in=list(stage_by_contact)).values_list("pk", "funnel_stage")
         by_stage: dict[int, list[int]] = {}
-        for contact_id, stage in stage_by_contact.items():
-            by_stage.setdefault(stage, []).append(contact_id)
+        for contact_id, current in now:
+            if current < stage_by_contact[contact_id]:
+                by_stage.setdefault(stage_by_contact[contact_id], []).append(contact_id)
         for stage, contact_ids in sorted(by_stage.items()):
-            contacts_raise_stage(contact_ids=contact_ids, stage=stage)
+            Contact.objects.filter(pk__in=contact_ids, funnel_stage__lt=stage).update(funnel_stage=stage)
+        contact_changed(contact_id for contact_ids in by_stage.values() for contact_id in contact_ids)
         return
     table = connection.ops.quote_name(Contact._meta.db_table)
     id_type = Contact._meta.pk.rel_db_type(connection)
