@@ -11,6 +11,7 @@ from typing import Any
 from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
 from django.db.models import Case, Count, Exists, F, OuterRef, Q, QuerySet, Value, When, Window
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from contacts.models import Contact
@@ -26,8 +27,15 @@ def _column(name: str) -> str:
 
 
 def eligible_contacts(flow: Flow, contacts: QuerySet, now: dt.datetime) -> QuerySet:
-    """Of `contacts` (a Contact queryset), those the flow's re-entry rule lets in now."""
-    mine = Enrollment.objects.filter(flow=flow, contact=OuterRef("pk"))
+    """Of `contacts` (a Contact queryset), those the flow's re-entry rule lets in now.
+
+    The flow is named through a scalar subquery, not as a constant. Asked how many enrollments a constant
+    flow id has, PostgreSQL reads its statistics, where a flow newer than the last ANALYZE of the table has
+    next to none (one row, however many it has by now; on a large table it may stay unseen for a long time),
+    and checked each candidate against every enrollment of the flow: 4,000 candidates and 27,000 enrollments
+    took 6.8 s. Of a value it cannot see it expects an average flow's share of the table, and plans the check
+    as a hash or an index probe per candidate."""
+    mine = Enrollment.objects.filter(flow_id=RawSQL("SELECT %s", [flow.pk]), contact=OuterRef("pk"))
     if flow.reentry == Flow.Reentry.NEVER:
         blocked = mine
     elif flow.reentry == Flow.Reentry.AFTER_DAYS:
