@@ -6,6 +6,9 @@ opened some of everyone's), starts gunicorn on 127.0.0.1, then one client posts 
 (3 items each, made in the last three days) to /api/v1/purchases/bulk/ and batches of 1000 events to
 /api/v1/events/bulk/, and prints the throughput, the share of purchases credited to a mail (each batch is
 attributed by the same request, CONTRACT §7) and the peak memory of the server workers and of the client.
+"End to end" lasts until a worker (a thread of the benchmark) has counted the last purchase or stored the last
+event, and, unless --no-automations, also re-evaluated the segment that reads events and enrolled the contacts
+in the automations on add-to-cart and on purchases (the tasks those steps start, run in that thread).
 Meant for PostgreSQL:
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/crm_bench .venv/bin/python benchmarks/bench_ingest.py
@@ -18,6 +21,7 @@ The database named in DATABASE_URL is created if missing and its CRM tables are 
 import argparse
 import http.client
 import json
+import logging
 import os
 import random
 import resource
@@ -40,8 +44,10 @@ os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(64))  # with DEBUG off
 os.environ.setdefault("CONN_MAX_AGE", "600")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")  # plain HTTP on loopback, no TLS proxy in front
 # The server's calls for a worker go nowhere: the benchmark counts the queued purchases and stores the queued
-# events itself (`Worker`).
+# events itself (`Worker`), and with --automations runs in that worker's thread the tasks those steps start
+# (segments re-evaluated, contacts enrolled): this process runs tasks in place, the server does not.
 os.environ.setdefault("CELERY_BROKER_URL", "memory://")
+os.environ["CELERY_TASK_ALWAYS_EAGER"] = "true" if "--no-automations" not in sys.argv else "false"
 
 
 def parse_args() -> argparse.Namespace:
@@ -72,6 +78,13 @@ def parse_args() -> argparse.Namespace:
         "--explain",
         action="store_true",
         help="at the end, EXPLAIN ANALYZE the attribution statement of one more batch (rolled back)",
+    )
+    parser.add_argument(
+        "--automations",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="an active automation on add-to-cart and one on purchases, and a segment that reads events, so that "
+        "the workers also re-evaluate segments and enroll contacts (in their own thread, as part of end to end)",
     )
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--seed", type=int, default=7)
@@ -148,9 +161,76 @@ def prepare(args: argparse.Namespace) -> dict:
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute("ANALYZE")
+    if args.automations:
+        prepare_automations()
     _key, raw = api_key_create(name="benchmark", scopes=["purchases:write", "events:write"])
     connection.close()
     return {"ids": ids, "cards": [f"8{pk:011d}" for pk in ids[::4]], "key": raw}
+
+
+AUTOMATIONS = "bench ingest"
+
+
+def prepare_automations() -> None:
+    """What a shop has running while it ingests: an automation on add-to-cart, one on every purchase (each
+    waits a day, so enrolling is the whole work here) and a segment of "two add-to-carts in 7 days", which every
+    stored event batch re-evaluates for its contacts. Those of an earlier run are removed first."""
+    from campaigns.flows.models import Enrollment, Flow
+    from campaigns.flows.services import flow_activate, flow_create
+    from segments.models import Segment
+    from segments.services import segment_create
+
+    earlier = Flow.objects.filter(name__startswith=AUTOMATIONS)
+    Enrollment.objects.filter(flow__in=earlier).delete()
+    earlier.delete()
+    Segment.objects.filter(name__startswith=AUTOMATIONS).delete()
+    wait = [{"type": "wait", "days": 1}]
+    for name, trigger in (("cart", {"type": "event", "event": "add_to_cart"}), ("purchase", {"type": "purchase"})):
+        flow_activate(flow=flow_create(name=f"{AUTOMATIONS} · {name}", trigger=trigger, steps=wait))
+    carts = {"field": "event", "op": "count_gte", "value": 2, "event": "add_to_cart", "days": 7}
+    segment_create(name=f"{AUTOMATIONS} · two carts", rules={"all": [carts]})
+
+
+TASK_SECONDS: dict[str, list[float]] = {}  # task name → [runs, seconds] (a task's time includes those it ran)
+
+
+def time_tasks() -> None:
+    """Keep the time of every task the workers' threads run in place."""
+    from celery.signals import task_postrun, task_prerun
+
+    started: dict[str, float] = {}
+
+    @task_prerun.connect(weak=False)
+    def before(task_id: str, **_kwargs: Any) -> None:
+        started[task_id] = time.perf_counter()
+
+    @task_postrun.connect(weak=False)
+    def after(task_id: str, task: Any, **_kwargs: Any) -> None:
+        spent = TASK_SECONDS.setdefault(task.name.rsplit(".", 1)[-1], [0, 0.0])
+        spent[0] += 1
+        spent[1] += time.perf_counter() - started.pop(task_id, time.perf_counter())
+
+
+def automations_summary() -> str:
+    from django.db import connection
+    from django.db.models import Count
+
+    from campaigns.flows.models import Enrollment
+    from segments.models import Segment
+
+    flows = dict(
+        Enrollment.objects.filter(flow__name__startswith=AUTOMATIONS).values_list("flow__name").annotate(n=Count("pk"))
+    )
+    segment = Segment.objects.filter(name__startswith=AUTOMATIONS).first()
+    members = segment.memberships.filter(left_at=None).count() if segment else 0
+    connection.close()
+    enrolled = ", ".join(f"{n} in {name.split(' · ')[-1]}" for name, n in sorted(flows.items()))
+    tasks = ", ".join(f"{name} {runs:.0f}× {seconds:.2f}s" for name, (runs, seconds) in sorted(TASK_SECONDS.items()))
+    TASK_SECONDS.clear()
+    return (
+        f"enrolled so far: {enrolled or 'none'}; segment of two carts: {members} members; "
+        f"tasks the worker ran: {tasks or 'none'}"
+    )
 
 
 def insert_rows(model: Any, rows: list[dict]) -> None:
@@ -166,12 +246,16 @@ def insert_rows(model: Any, rows: list[dict]) -> None:
 
 
 def prepare_history(args: argparse.Namespace, ids: list[int]) -> None:
-    """`--history` older purchases per contact, so the purchases table has the size the contacts imply."""
+    """`--history` older purchases per contact, so the purchases table has the size the contacts imply, and the
+    buyers' figures they make (count, total, first and last purchase, the purchaser stage, RFM), as in a shop
+    that has been running: a new purchase is added to them and an event moves few funnel stages. With
+    --history 0 every contact is new: each purchase is a first one and most events raise a stage."""
     from datetime import timedelta
 
     from django.utils import timezone
 
     from contacts.models import Purchase
+    from contacts.purchase_stats import refresh_buyers
 
     rng = random.Random(args.seed + 3)
     now = timezone.now()
@@ -187,6 +271,9 @@ def prepare_history(args: argparse.Namespace, ids: list[int]) -> None:
         for _n in range(args.history)
     ]
     insert_rows(Purchase, rows)
+    if args.history:
+        for start in range(0, len(ids), 5000):
+            refresh_buyers(ids[start : start + 5000])
 
 
 def _engagement(rng: random.Random, engaged: bool, sent_at: Any) -> list[tuple[str, bool, Any]]:
@@ -296,11 +383,15 @@ def purchase_batches(
     return batches
 
 
-def event_batches(args: argparse.Namespace, refs: dict) -> list[bytes]:
-    rng = random.Random(args.seed + 1)
+def event_batches(args: argparse.Namespace, refs: dict, count: int | None = None, prefix: str = "ev") -> list[bytes]:
+    """Events of the last three days (the segment of two add-to-carts in 7 days finds new members in them)."""
+    from datetime import UTC, datetime, timedelta
+
+    rng = random.Random(f"{args.seed + 1}-{prefix}")
+    now = datetime.now(UTC)
     types = ["page_view"] * 6 + ["product_view"] * 3 + ["add_to_cart", "checkout_started", "signup"]
     batches = []
-    for b in range(args.event_batches):
+    for b in range(args.event_batches if count is None else count):
         items = []
         for n in range(args.batch_size):
             who = rng.random()
@@ -313,9 +404,9 @@ def event_batches(args: argparse.Namespace, refs: dict) -> list[bytes]:
             )
             event = {
                 "type": rng.choice(types),
-                "event_id": f"ev-{b}-{n}",
+                "event_id": f"{prefix}-{b}-{n}",
                 **ref,
-                "occurred_at": "2026-10-01T12:00:00+03:00",
+                "occurred_at": (now - timedelta(minutes=rng.randint(0, 3 * 24 * 60))).isoformat(),
                 "url": f"https://shop.example.com/p/{rng.randrange(500)}",
                 "properties": {"n": n},
             }
@@ -342,7 +433,7 @@ def start_server(args: argparse.Namespace) -> subprocess.Popen:
             "120",
         ],
         cwd=ROOT,
-        env=os.environ.copy(),
+        env={**os.environ, "CELERY_TASK_ALWAYS_EAGER": "false"},  # a batch queues, as beside a real worker
     )
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
@@ -420,6 +511,7 @@ class Worker(threading.Thread):
         self.work = work
         self.posted = threading.Event()
         self.done = 0
+        self.busy = 0.0  # seconds in steps (the tasks they ran included), not waiting for work
         self.finished_at = 0.0
 
     def run(self) -> None:
@@ -430,7 +522,9 @@ class Worker(threading.Thread):
 
         step = {"count": purchases_count_queued, "store": activities_store_queued}[self.work]
         while True:
+            started = time.perf_counter()
             taken = step()
+            self.busy += time.perf_counter() - started
             self.done += taken
             if not taken:
                 if self.posted.is_set():
@@ -459,8 +553,11 @@ def bench_purchases(args: argparse.Namespace, key: str, purchases: list[bytes]) 
         print(
             f"purchases, {label}: {count} stored in {seconds:.2f}s = {count / seconds:,.0f} purchases/s "
             f"({count * 3} items; {totals}); counted by one worker {everything - seconds:.2f}s later: "
-            f"{counter.done} in {everything:.2f}s = {counter.done / everything:,.0f} purchases/s end to end"
+            f"{counter.done} in {everything:.2f}s = {counter.done / everything:,.0f} purchases/s end to end "
+            f"(the worker busy {counter.busy:.2f}s)"
         )
+        if args.automations:
+            print(f"  {automations_summary()}")
     seconds, retry = post_all(args, key, "/api/v1/purchases/bulk/", purchases[:5])
     print(
         f"purchases retried: {5 * args.batch_size} in {seconds:.2f}s = {5 * args.batch_size / seconds:,.0f}/s, "
@@ -549,9 +646,15 @@ def explain_attribution(args: argparse.Namespace, refs: dict) -> None:
     connection.close()
 
 
-def bench_events(args: argparse.Namespace, key: str, events: list[bytes]) -> None:
+def bench_events(args: argparse.Namespace, key: str, events: list[bytes], warm_up: list[bytes]) -> None:
     """Half the batches on one connection, half on several, each time with one worker storing the queued events
-    (with their funnel stages, last events and visitor counts) until every event is stored."""
+    (with their funnel stages, last events and visitor counts) until every event is stored. First, untimed, a
+    few batches through every server worker and the storing worker, as in a server that has been running."""
+    storer = Worker("store")
+    storer.start()
+    post_all(args, key, "/api/v1/events/bulk/", warm_up)
+    storer.posted.set()
+    storer.join()
     half = len(events) // 2
     for label, bodies, connections in (
         ("1 connection", events[:half], 1),
@@ -571,8 +674,10 @@ def bench_events(args: argparse.Namespace, key: str, events: list[bytes]) -> Non
         print(
             f"events, {label}: {count} accepted in {seconds:.2f}s = {count / seconds:,.0f} events/s ({totals}); "
             f"stored by {args.storers} worker(s) {everything - seconds:.2f}s later: {stored} in {everything:.2f}s = "
-            f"{stored / everything:,.0f} events/s end to end"
+            f"{stored / everything:,.0f} events/s end to end (busy {sum(storer.busy for storer in storers):.2f}s)"
         )
+        if args.automations:
+            print(f"  {automations_summary()}")
 
 
 def main() -> None:
@@ -580,7 +685,10 @@ def main() -> None:
     create_database()
     print(f"preparing: {args.contacts} contacts, 500 products, 20 stores …", flush=True)
     refs = prepare(args)
+    logging.getLogger("celery").setLevel(logging.WARNING)  # not a line per task run in the worker's thread
+    time_tasks()
     purchases, events = purchase_batches(args, refs), event_batches(args, refs)
+    warm_up = event_batches(args, refs, count=2 * args.workers, prefix="warm-up") if events else []
     server = start_server(args)
     try:
         post_all(
@@ -592,7 +700,7 @@ def main() -> None:
         bench_purchases(args, refs["key"], purchases)
         attribution_summary()
         if events:
-            bench_events(args, refs["key"], events)
+            bench_events(args, refs["key"], events, warm_up)
         if args.explain:
             explain_attribution(args, refs)
         print(
