@@ -6,7 +6,7 @@ registry. Other apps add keys by defining a `segment_conditions` module that cal
 """
 
 import datetime as dt
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Collection, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,7 +106,10 @@ class Condition:
     compiled_from: Callable[[dict], Hashable] | None = None
     # A contact's new site events can move it in or out: the contacts whose events were just stored are
     # re-evaluated against the dynamic segments using such a condition (`segments.services.activities_recorded`).
+    # `events_read` names the event types a node of the condition reads (unset: any type); the contacts whose
+    # new events are all of other types are not re-evaluated for it.
     reads_events: bool = False
+    events_read: Callable[[dict], Collection[str]] | None = None
 
 
 _registry: dict[str, Condition] = {}

@@ -80,6 +80,7 @@ CONDITIONS = (
         },
         compile=compile_event,
         reads_events=True,
+        events_read=lambda cond: {str(cond.get("event", ""))},
     ),
     Condition(
         key="cart_abandoned",
@@ -88,6 +89,7 @@ CONDITIONS = (
         ops={"within_last_days": TIME_OPS["within_last_days"]},
         compile=compile_cart_abandoned,
         reads_events=True,
+        events_read=lambda cond: {Activity.Type.ADD_TO_CART},
     ),
     Condition(
         key="funnel_stage",

@@ -102,6 +102,30 @@ def test_an_event_moves_the_contact_into_a_segment_that_reads_events_at_once(mon
     assert heard == []
 
 
+def test_only_events_of_the_types_a_segment_reads_re_evaluate_their_contacts(monkeypatch):
+    """A segment of "two referrals" reads referrals: a batch's page views re-evaluate no one, its referral does,
+    and only for the contact who made it; "abandoned a cart" reads add-to-carts."""
+    ana, ben = ContactFactory(), ContactFactory()
+    services.segment_create(
+        name="Referred twice", rules={"field": "event", "op": "count_gte", "value": 2, "event": "referral"}
+    )
+    heard: list[list[int]] = []
+    monkeypatch.setattr(services, "contacts_changed_receiver", lambda sender, contact_ids: heard.append(contact_ids))
+
+    ingest.activities_track_bulk(
+        items=[{"contact": ana.pk, "type": "page_view"}, {"contact": ben.pk, "type": "signup"}]
+    )
+    assert heard == []
+    ingest.activities_track_bulk(
+        items=[{"contact": ana.pk, "type": "page_view"}, {"contact": ben.pk, "type": "referral"}]
+    )
+    assert heard == [[ben.pk]]
+
+    assert services.event_types_read() == {"referral"}
+    services.segment_create(name="Carts", rules={"field": "cart_abandoned", "op": "within_last_days", "value": 7})
+    assert services.event_types_read() == {"referral", "add_to_cart"}
+
+
 def test_profile_change_moves_the_contact_out_at_once():
     contact = ContactFactory(city="Haifa")
     segment = services.segment_create(name="Haifa", rules=HAIFA)
