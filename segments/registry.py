@@ -104,11 +104,9 @@ class Condition:
     # What `compile` reads from the database and writes into the SQL, as a value that changes when that
     # data does: compiled rules are kept for the day (`segments.evaluation`) and compiled anew when it changes.
     compiled_from: Callable[[dict], Hashable] | None = None
-    # A contact's new site events can move it in or out: the contacts whose events were just stored are
-    # re-evaluated against the dynamic segments using such a condition (`segments.services.activities_recorded`).
-    # `events_read` names the event types a node of the condition reads (unset: any type); the contacts whose
-    # new events are all of other types are not re-evaluated for it.
-    reads_events: bool = False
+    # For a condition whose truth a contact's new site events can change: the event types a node of it reads.
+    # The contacts whose events of those types were just stored are re-evaluated against the dynamic segments
+    # using it (`segments.services.activities_recorded`); unset: it reads no events.
     events_read: Callable[[dict], Collection[str]] | None = None
 
 

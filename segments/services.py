@@ -363,34 +363,27 @@ def static_add_queryset(*, segment: Segment, contacts) -> int:
         last = batch[-1]
 
 
-ANY_EVENT = "*"  # in `event_types_read`: a condition reads events of every type
-
-
 def activities_recorded(contact_ids_by_type: dict[str, list[int]]) -> None:
     """Site events were stored for these contacts (after commit): where a dynamic segment's rules read events
     of their types, the contacts are re-evaluated now, as after any change to their data. Events of a type no
     segment reads move no one (a funnel stage such an event raises is a change of the contact, heard as such)."""
     read = event_types_read() if contact_ids_by_type else set()
     ids = {
-        contact
-        for event_type, contacts in contact_ids_by_type.items()
-        if ANY_EVENT in read or event_type in read
-        for contact in contacts
+        contact for event_type, contacts in contact_ids_by_type.items() if event_type in read for contact in contacts
     }
     if ids:
         contacts_changed_receiver(Contact, contact_ids=sorted(ids))
 
 
 def event_types_read() -> set[str]:
-    """The event types the dynamic segments' rules read (ANY_EVENT for a condition that reads every type);
-    empty when none reads events."""
+    """The event types the dynamic segments' rules read; empty when none reads events."""
     known = conditions()
     types: set[str] = set()
     for rules in Segment.objects.filter(kind=Segment.Kind.DYNAMIC).values_list("rules", flat=True):
         for node in condition_nodes(rules):
             condition = known.get(str(node.get("field")))
-            if condition is not None and condition.reads_events:
-                types |= set(condition.events_read(node)) if condition.events_read else {ANY_EVENT}
+            if condition is not None and condition.events_read is not None:
+                types |= set(condition.events_read(node))
     return types
 
 

@@ -79,7 +79,6 @@ CONDITIONS = (
             "product": Extra("text", _("product SKU")),
         },
         compile=compile_event,
-        reads_events=True,
         events_read=lambda cond: {str(cond.get("event", ""))},
     ),
     Condition(
@@ -88,7 +87,6 @@ CONDITIONS = (
         group=BEHAVIOUR,
         ops={"within_last_days": TIME_OPS["within_last_days"]},
         compile=compile_cart_abandoned,
-        reads_events=True,
         events_read=lambda cond: {Activity.Type.ADD_TO_CART},
     ),
     Condition(
