@@ -24,13 +24,11 @@ def stage_for_event(event_type: str) -> int:
     return STAGE_BY_EVENT.get(event_type, FunnelStage.VISITOR)
 
 
-def contacts_raise_stage(*, contact_ids: Iterable[int], stage: int) -> None:
-    """Move contacts up to `stage` (never down): one UPDATE. Whatever depends on them hears of them if any moved
-    (one contact's event: exactly the one that moved; a batch goes through `contacts_raise_stages`)."""
-    ids = list(set(contact_ids))
-    changed = Contact.objects.filter(pk__in=ids, funnel_stage__lt=stage).update(funnel_stage=stage)
-    if changed:
-        contact_changed(ids)
+def contact_raise_stage(*, contact_id: int, stage: int) -> None:
+    """One contact's event: the contact up to `stage` (never down), with one UPDATE; whatever depends on it
+    hears of it if it moved. A batch goes through `contacts_raise_stages`."""
+    if Contact.objects.filter(pk=contact_id, funnel_stage__lt=stage).update(funnel_stage=stage):
+        contact_changed([contact_id])
 
 
 def contacts_raise_stages(stage_by_contact: dict[int, int]) -> None:
@@ -123,7 +121,7 @@ def activity_track(
             raise
         return Activity.objects.get(event_id=event_id), False
     if contact is not None:
-        contacts_raise_stage(contact_ids=[contact.pk], stage=stage_for_event(type))
+        contact_raise_stage(contact_id=contact.pk, stage=stage_for_event(type))
         hooks.activities_recorded({type: [contact.pk]})
     return activity, True
 
