@@ -44,10 +44,8 @@ os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(64))  # with DEBUG off
 os.environ.setdefault("CONN_MAX_AGE", "600")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")  # plain HTTP on loopback, no TLS proxy in front
 # The server's calls for a worker go nowhere: the benchmark counts the queued purchases and stores the queued
-# events itself (`Worker`), and with --automations runs in that worker's thread the tasks those steps start
-# (segments re-evaluated, contacts enrolled): this process runs tasks in place, the server does not.
+# events itself (`Worker`); with automations, that worker's thread also runs the tasks its steps start (`main`).
 os.environ.setdefault("CELERY_BROKER_URL", "memory://")
-os.environ["CELERY_TASK_ALWAYS_EAGER"] = "true" if "--no-automations" not in sys.argv else "false"
 
 
 def parse_args() -> argparse.Namespace:
@@ -175,14 +173,12 @@ def prepare_automations() -> None:
     """What a shop has running while it ingests: an automation on add-to-cart, one on every purchase (each
     waits a day, so enrolling is the whole work here) and a segment of "two add-to-carts in 7 days", which every
     stored event batch re-evaluates for its contacts. Those of an earlier run are removed first."""
-    from campaigns.flows.models import Enrollment, Flow
+    from campaigns.flows.models import Flow
     from campaigns.flows.services import flow_activate, flow_create
     from segments.models import Segment
     from segments.services import segment_create
 
-    earlier = Flow.objects.filter(name__startswith=AUTOMATIONS)
-    Enrollment.objects.filter(flow__in=earlier).delete()
-    earlier.delete()
+    Flow.objects.filter(name__startswith=AUTOMATIONS).delete()  # their enrollments and step runs with them
     Segment.objects.filter(name__startswith=AUTOMATIONS).delete()
     wait = [{"type": "wait", "days": 1}]
     for name, trigger in (("cart", {"type": "event", "event": "add_to_cart"}), ("purchase", {"type": "purchase"})):
@@ -433,7 +429,7 @@ def start_server(args: argparse.Namespace) -> subprocess.Popen:
             "120",
         ],
         cwd=ROOT,
-        env={**os.environ, "CELERY_TASK_ALWAYS_EAGER": "false"},  # a batch queues, as beside a real worker
+        env={**os.environ, "CELERY_TASK_ALWAYS_EAGER": "false"},
     )
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
@@ -682,6 +678,9 @@ def bench_events(args: argparse.Namespace, key: str, events: list[bytes], warm_u
 
 def main() -> None:
     args = parse_args()
+    # With automations this process runs tasks in place (in the worker's thread), read by Django's set-up in
+    # `prepare`; the server it starts does not: a batch there queues, as beside a real worker.
+    os.environ["CELERY_TASK_ALWAYS_EAGER"] = "true" if args.automations else "false"
     create_database()
     print(f"preparing: {args.contacts} contacts, 500 products, 20 stores …", flush=True)
     refs = prepare(args)
