@@ -42,7 +42,7 @@ from django.db.models import (
 from django.db.models.functions import Lag, TruncDate
 from django.utils import timezone
 
-from contacts.ingest.common import rows_insert
+from contacts.ingest.common import recordset_insert, rows_insert
 from contacts.models import Contact, LoyaltyMember, Purchase
 from contacts.purchase_stats import id_list
 
@@ -62,7 +62,7 @@ FACT_COLUMNS = (
     "previous_day",
     "second_previous_day",
 )
-CHUNK = 500  # rows per upsert statement
+CHUNK = 500  # rows per upsert statement (SQLite)
 
 
 class Fact(NamedTuple):
@@ -125,21 +125,27 @@ class Changes:
 
 def _upsert(model: type[Model], keys: tuple[str, ...], sums: tuple[str, ...], rows: list[tuple]) -> None:
     """Add `rows` (keys then sums) to the model's rows with the same keys, creating the missing ones; in key
-    order, so concurrent writers lock rows in the same order."""
+    order, so concurrent writers lock rows in the same order. On PostgreSQL one statement reading the rows
+    as one JSON document (`recordset_insert`): as VALUES lists, the client split and quoted some 8,000
+    placeholders a batch of 1,000 purchases, a tenth of the counting worker's time."""
+    if not rows:
+        return
     table, quote = model._meta.db_table, connection.ops.quote_name
-    columns = ", ".join(quote(c) for c in (*keys, *sums))
     update = ", ".join(f"{quote(c)} = {table}.{quote(c)} + excluded.{quote(c)}" for c in sums)
-    conflict = ", ".join(quote(c) for c in keys)
+    conflict = f"ON CONFLICT ({', '.join(quote(c) for c in keys)}) DO UPDATE SET {update}"
+    if connection.vendor == "postgresql":
+        insert, document = recordset_insert(model, (*keys, *sums), rows)
+        with connection.cursor() as cursor:
+            cursor.execute(f"{insert} {conflict}", [document])
+        return
+    columns = ", ".join(quote(c) for c in (*keys, *sums))
     fields = [cast(Field, model._meta.get_field(c)) for c in (*keys, *sums)]
     with connection.cursor() as cursor:
         for start in range(0, len(rows), CHUNK):
             chunk = rows[start : start + CHUNK]
             values = ", ".join(["(" + ", ".join(["%s"] * len(fields)) + ")"] * len(chunk))
             params = [f.get_db_prep_save(v, connection) for row in chunk for f, v in zip(fields, row, strict=True)]
-            cursor.execute(
-                f"INSERT INTO {table} ({columns}) VALUES {values} ON CONFLICT ({conflict}) DO UPDATE SET {update}",
-                params,
-            )
+            cursor.execute(f"INSERT INTO {table} ({columns}) VALUES {values} {conflict}", params)
 
 
 def sync(contact_ids: Iterable[int], *, since: dt.datetime | None = None) -> None:

@@ -138,21 +138,26 @@ def rows_insert(
         batch_size = MAX_BATCH if len(columns) > 5 else 3 * MAX_BATCH
         model.objects.bulk_create(objs, batch_size=batch_size)
         return [obj.pk for obj in objs]
+    insert, document = recordset_insert(model, columns, rows)
+    with connection.cursor() as cursor:
+        cursor.execute(insert + (" RETURNING id" if returning else ""), [document])
+        return [row[0] for row in cursor.fetchall()] if returning else []
+
+
+def recordset_insert(model: Any, columns: tuple[str, ...], rows: Sequence[tuple]) -> tuple[str, str]:
+    """PostgreSQL: `INSERT INTO table (columns) SELECT … FROM json_to_recordset(%s::json)` and the JSON document
+    that holds `rows`, as `rows_insert` sends them (a caller may add ON CONFLICT or RETURNING)."""
     fields = [model._meta.get_field(name) for name in columns]
     names = [f"c{n}" for n in range(len(fields))]
-    # Decimals and datetimes as their text, which each column's type reads exactly.
+    # Decimals, dates and datetimes as their text, which each column's type reads exactly.
     document = json.dumps([dict(zip(names, row, strict=True)) for row in rows], default=str, ensure_ascii=False)
-    sql = "INSERT INTO {table} ({columns}) SELECT {names} FROM json_to_recordset(%s::json) AS t({types}){returning}"
-    sql = sql.format(
+    sql = "INSERT INTO {table} ({columns}) SELECT {names} FROM json_to_recordset(%s::json) AS t({types})".format(
         table=connection.ops.quote_name(model._meta.db_table),
         columns=", ".join(connection.ops.quote_name(f.column) for f in fields),
         names=", ".join(names),
         types=", ".join(f"{name} {field.db_type(connection)}" for name, field in zip(names, fields, strict=True)),
-        returning=" RETURNING id" if returning else "",
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [document])
-        return [row[0] for row in cursor.fetchall()] if returning else []
+    return sql, document
 
 
 def rows_copy(model: Any, columns: tuple[str, ...], rows: Sequence[tuple]) -> None:
