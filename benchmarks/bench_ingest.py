@@ -56,6 +56,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
     parser.add_argument("--storers", type=int, default=1, help="workers storing the queued events side by side")
+    parser.add_argument("--counters", type=int, default=1, help="workers counting the queued purchases side by side")
+    parser.add_argument(
+        "--count-after",
+        action="store_true",
+        help="count the queued purchases only once the posting is over: each stage's own rate, as when the web "
+        "server and the workers do not share cores",
+    )
     parser.add_argument(
         "--connections",
         type=int,
@@ -531,26 +538,40 @@ class Worker(threading.Thread):
 
 
 def bench_purchases(args: argparse.Namespace, key: str, purchases: list[bytes]) -> None:
-    """Half the batches on one connection, half on several, each time with one counter at work (as a worker
-    would be) until every purchase is counted; then five batches again, all duplicates."""
+    """Half the batches on one connection, half on several, each time with `--counters` workers counting until
+    every purchase is counted (alongside the posting, or with --count-after once it is over); then five
+    batches again, all duplicates."""
     half = len(purchases) // 2
     for label, bodies, connections in (
         ("1 connection", purchases[:half], 1),
         (f"{args.connections} connections", purchases[half:], None),
     ):
-        counter = Worker("count")
-        counter.start()
+        counters = [Worker("count") for _ in range(args.counters)]
+        if not args.count_after:
+            for counter in counters:
+                counter.start()
         started = time.perf_counter()
         seconds, totals = post_all(args, key, "/api/v1/purchases/bulk/", bodies, connections)
-        counter.posted.set()
-        counter.join()
+        for counter in counters:
+            counter.posted.set()
+            if args.count_after:
+                counter.start()
+        for counter in counters:
+            counter.join()
         count = len(bodies) * args.batch_size
-        everything = counter.finished_at - started
+        everything = max(counter.finished_at for counter in counters) - started
+        counted = sum(counter.done for counter in counters)
+        busy = sum(counter.busy for counter in counters)
+        counting = (
+            f"then counted by {args.counters} worker(s) in {everything - seconds:.2f}s = "
+            f"{counted / (everything - seconds):,.0f} purchases/s"
+            if args.count_after
+            else f"counted by {args.counters} worker(s) {everything - seconds:.2f}s later"
+        )
         print(
             f"purchases, {label}: {count} stored in {seconds:.2f}s = {count / seconds:,.0f} purchases/s "
-            f"({count * 3} items; {totals}); counted by one worker {everything - seconds:.2f}s later: "
-            f"{counter.done} in {everything:.2f}s = {counter.done / everything:,.0f} purchases/s end to end "
-            f"(the worker busy {counter.busy:.2f}s)"
+            f"({count * 3} items; {totals}); {counting}: {counted} in {everything:.2f}s = "
+            f"{counted / everything:,.0f} purchases/s end to end (the workers busy {busy:.2f}s)"
         )
         if args.automations:
             print(f"  {automations_summary()}")
