@@ -451,6 +451,38 @@ def start_server(args: argparse.Namespace) -> subprocess.Popen:
     raise SystemExit("gunicorn did not start")
 
 
+def _cpu_of(pid: str) -> tuple[float, float]:
+    """A process's CPU seconds, its own and those of its children it has reaped (/proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / tick, (int(fields[13]) + int(fields[14])) / tick
+
+
+def cpu_seconds(server: subprocess.Popen) -> dict[str, float]:
+    """CPU seconds used so far by the PostgreSQL server when it runs on this machine (every postgres process,
+    and the backends that have exited), the web server (gunicorn and its workers) and this process (the
+    client and the workers' threads)."""
+    web = sum(_cpu_of(str(server.pid)))
+    children = Path(f"/proc/{server.pid}/task/{server.pid}/children")
+    for pid in children.read_text().split() if children.exists() else []:
+        web += _cpu_of(pid)[0]
+    database = 0.0
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and (entry / "comm").read_text().strip() == "postgres":
+                own, reaped = _cpu_of(entry.name)
+                database += own + reaped
+        except OSError:
+            continue
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {"database": database, "web": web, "benchmark": usage.ru_utime + usage.ru_stime}
+
+
+def cpu_summary(before: dict[str, float], after: dict[str, float], thousands: float) -> str:
+    spent = {name: after[name] - before[name] for name in after if after[name]}  # no database: not on this machine
+    return "CPU per 1,000: " + ", ".join(f"{name} {spent[name] / thousands * 1000:.0f} ms" for name in spent)
+
+
 def worker_peak_rss_mb(server: subprocess.Popen) -> float:
     """Largest peak resident set (VmHWM) of the gunicorn master and its workers, in MiB."""
     pids = [server.pid]
@@ -537,7 +569,7 @@ class Worker(threading.Thread):
         connection.close()
 
 
-def bench_purchases(args: argparse.Namespace, key: str, purchases: list[bytes]) -> None:
+def bench_purchases(args: argparse.Namespace, server: subprocess.Popen, key: str, purchases: list[bytes]) -> None:
     """Half the batches on one connection, half on several, each time with `--counters` workers counting until
     every purchase is counted (alongside the posting, or with --count-after once it is over); then five
     batches again, all duplicates."""
@@ -547,6 +579,7 @@ def bench_purchases(args: argparse.Namespace, key: str, purchases: list[bytes]) 
         (f"{args.connections} connections", purchases[half:], None),
     ):
         counters = [Worker("count") for _ in range(args.counters)]
+        cpu = cpu_seconds(server)
         if not args.count_after:
             for counter in counters:
                 counter.start()
@@ -573,6 +606,7 @@ def bench_purchases(args: argparse.Namespace, key: str, purchases: list[bytes]) 
             f"({count * 3} items; {totals}); {counting}: {counted} in {everything:.2f}s = "
             f"{counted / everything:,.0f} purchases/s end to end (the workers busy {busy:.2f}s)"
         )
+        print(f"  {cpu_summary(cpu, cpu_seconds(server), count / 1000)}")
         if args.automations:
             print(f"  {automations_summary()}")
     seconds, retry = post_all(args, key, "/api/v1/purchases/bulk/", purchases[:5])
@@ -717,7 +751,7 @@ def main() -> None:
             "/api/v1/events/bulk/",
             [json.dumps({"events": [{"type": "page_view", "anonymous_id": "warm-up"}]}).encode()] * 3,
         )
-        bench_purchases(args, refs["key"], purchases)
+        bench_purchases(args, server, refs["key"], purchases)
         attribution_summary()
         if events:
             bench_events(args, refs["key"], events, warm_up)
