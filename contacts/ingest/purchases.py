@@ -8,7 +8,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .. import hooks
+from .. import hooks, spend_months
 from ..models import Product, Purchase, PurchaseItem, Store
 from ..purchase_queue import purchases_queue
 from ..serializers import PurchaseInSerializer, read_input, validate_each
@@ -148,6 +148,7 @@ def _purchases_insert(
     now = timezone.now()
     cleans = list(new.values())
     contact_ids = [contacts.id_for(refs[index][0]) for index in new]
+    deferred = spend_months.defer_adding()  # the periods last, locked for the shortest time
     purchase_ids = rows_insert(
         Purchase,
         PURCHASE_COLUMNS,
@@ -181,6 +182,8 @@ def _purchases_insert(
     )
     hooks.purchases_stored(purchase_ids)
     purchases_queue(purchase_ids)
+    if deferred:
+        spend_months.add_deferred(purchase_ids)
 
 
 def replay_one_by_one(

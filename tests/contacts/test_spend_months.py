@@ -7,15 +7,17 @@ PostgreSQL alike."""
 
 import datetime as dt
 import importlib
+import threading
 from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
 import time_machine
-from django.db import connection
+from django.db import connection, connections
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from contacts import hooks, spend_months
 from contacts.ingest import purchase_ingest, purchases_record_bulk
 from contacts.merging import merge
 from contacts.models import Contact, Purchase, SpendMonth, SpendQuarter
@@ -251,3 +253,72 @@ def test_a_purchase_stored_while_another_is_deleted_is_not_lost():
     assert errors == []
     assert stored() == reference()
     assert (ann.pk, month_of(NOW), 2, Decimal("60.00"), 1) in stored()
+
+
+def _bulk_paused_after_insert(
+    monkeypatch, items: list[dict]
+) -> tuple[threading.Thread, threading.Event, threading.Event, list]:
+    """A bulk batch on another thread and connection, paused after it has inserted its purchases (once they
+    are attributed) until the returned `resume` is set, or 10 s have passed."""
+    inserted, resume, outcome = threading.Event(), threading.Event(), []
+    attribute = hooks.purchases_stored
+
+    def paused(purchase_ids: list[int]) -> None:
+        attribute(purchase_ids)
+        if threading.current_thread() is batch:
+            inserted.set()
+            outcome.append(resume.wait(10))
+
+    def run() -> None:
+        try:
+            outcome.append(purchases_record_bulk(items=items))
+        except Exception as exc:  # noqa: BLE001 - reported to the test
+            outcome.append(exc)
+        finally:
+            inserted.set()
+            connections.close_all()
+
+    monkeypatch.setattr(hooks, "purchases_stored", paused)
+    batch = threading.Thread(target=run)
+    batch.start()
+    return batch, inserted, resume, outcome
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs concurrent writers (PostgreSQL)")
+def test_a_bulk_batch_holds_the_buyers_months_only_at_its_end(monkeypatch):
+    """A batch adds its purchases to their periods last: until then a concurrent batch of the same buyer and a
+    deletion of the buyer's purchase go through without waiting for it, and every purchase counts once."""
+    ann = Contact.objects.create(email="ann@example.com")
+    gone = PurchaseFactory(contact=ann, purchased_at=NOW, total=Decimal("10.00"))
+    PurchaseFactory(contact=ann, purchased_at=NOW + dt.timedelta(days=1), total=Decimal("20.00"))
+    day = (NOW + dt.timedelta(days=2)).isoformat()
+    batch, inserted, resume, outcome = _bulk_paused_after_insert(
+        monkeypatch, [{"contact": ann.pk, "external_id": "A-1", "purchased_at": day, "total": "40.00"}]
+    )
+    assert inserted.wait(10)
+    other = purchases_record_bulk(
+        items=[{"contact": ann.pk, "external_id": "B-1", "purchased_at": day, "total": "80.00"}]
+    )
+    Purchase.objects.filter(pk=gone.pk).delete()
+    resume.set()
+    batch.join()
+
+    assert outcome[0] is True  # it was still paused when the other writes were done
+    assert outcome[1]["created"] == 1 and other["created"] == 1
+    assert stored() == reference()
+    assert (ann.pk, month_of(NOW), 3, Decimal("140.00"), 1) in stored()
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="a setting of PostgreSQL's")
+def test_purchases_left_out_by_the_trigger_are_added_by_their_batch():
+    ann = Contact.objects.create(email="ann@example.com")
+    assert spend_months.defer_adding()
+    left_out = PurchaseFactory(contact=ann, purchased_at=NOW, total=Decimal("10.00"))
+    assert not SpendMonth.objects.exists()
+    spend_months.add_deferred([left_out.pk])
+    PurchaseFactory(contact=ann, purchased_at=NOW, total=Decimal("5.00"))  # the trigger adds again
+    assert stored() == reference()
+    assert (ann.pk, month_of(NOW), 2, Decimal("15.00"), 1) in stored()
