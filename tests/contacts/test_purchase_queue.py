@@ -5,9 +5,11 @@ first purchase in two queued batches, a merge, an erasure, a purchase stored alo
 PostgreSQL alike; the suite's own tasks run in-process, so these tests turn that off."""
 
 import datetime as dt
+import threading
 from decimal import Decimal
 
 import pytest
+from django.db import connection, transaction
 from django.test import override_settings
 
 from campaigns.reports import rollups
@@ -182,3 +184,38 @@ def test_without_a_worker_a_batch_is_counted_in_its_own_transaction():
         bulk(gil, "9.00")
     assert purchase_queue.purchases_queued() == 0
     assert stats(gil)[:2] == (1, Decimal("9.00"))
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs concurrent counters (PostgreSQL)")
+def test_counters_side_by_side_take_different_buyers_and_never_wait():
+    """While another counter holds a buyer, a take leaves that buyer's purchases queued and counts the others
+    at once; the next take counts them."""
+    ann, bob = ContactFactory(), ContactFactory()
+    bulk(ann, "10.00", "20.00")
+    bulk(bob, "5.00")
+    holding, release = threading.Event(), threading.Event()
+
+    def other_counter() -> None:
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(f"SELECT id FROM {Contact._meta.db_table} WHERE id = %s FOR NO KEY UPDATE", [ann.pk])
+                holding.set()
+                release.wait(10)
+        finally:
+            holding.set()
+            connection.close()
+
+    other = threading.Thread(target=other_counter)
+    other.start()
+    assert holding.wait(10)
+    try:
+        assert purchase_queue.purchases_count_queued() == 1  # bob's, without waiting for ann's holder
+        assert purchase_queue.purchases_queued() == 2
+    finally:
+        release.set()
+        other.join()
+    assert purchase_queue.purchases_count_queued() == 2
+    assert stats(ann)[:2] == (2, Decimal("30.00")) and stats(bob)[:2] == (1, Decimal("5.00"))
+    assert rollups_equal_a_rebuild()
