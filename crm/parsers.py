@@ -34,18 +34,15 @@ class JSONParser(parsers.JSONParser):
 
 
 def depth_exceeds(data, limit: int) -> bool:
-    """Whether lists/objects nest more than `limit` levels (iterative, so any depth is safe to check)."""
-    stack = [(data, 1)]
+    """Whether lists/objects nest more than `limit` levels (iterative, so any depth is safe to check). Only
+    containers are stacked: a thousand purchases hold ~27,000 values and ~5,000 containers."""
+    if not isinstance(data, dict | list):
+        return False
+    stack: list[tuple[Any, int]] = [(data, 1)]
     while stack:
         value, depth = stack.pop()
-        children: Iterable[Any]
-        if isinstance(value, dict):
-            children = value.values()
-        elif isinstance(value, list):
-            children = value
-        else:
-            continue
         if depth > limit:
             return True
-        stack.extend((child, depth + 1) for child in children)
+        children: Iterable[Any] = value.values() if isinstance(value, dict) else value
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
     return False
