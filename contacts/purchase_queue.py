@@ -71,14 +71,15 @@ def _take_in_database(limit: int) -> list[int]:
     """PostgreSQL: take and delete up to `limit` of the oldest queued purchases that no other counter is
     taking and whose buyers no other counter holds, locking those buyers, in one statement.
 
-    Counters side by side then count different buyers and never wait for each other. Taking purchases only
-    (SKIP LOCKED on the queue, as still here), two counters of a shop's busy hour shared most buyers, and the
-    second waited for the first's commit at its first lock. A purchase whose buyer is held stays queued,
-    passed over by the others until this counter commits. Each step is a probe by key (the queue's oldest
-    rows, each one's buyer, the buyers, the rows to delete) whatever the planner knows of the queue (see
-    `queue_take`): joined to the purchases, the queue was matched by reading the purchases' key from the first,
-    and the buyers held were searched as an array once per purchase (88 ms for 5,000 at 175,000 purchases;
-    27 ms this way, and the same at any size)."""
+    Counters side by side then count different buyers and never wait for each other. When the take skipped
+    only the queue rows another counter had locked, two counters of a shop's busy hour still shared most
+    buyers, and the second waited for the first's commit at its first lock. A purchase whose buyer is held
+    stays queued, passed over by the other counters until this one commits.
+
+    Each step is a probe by key (the queue's oldest rows, each one's buyer, the buyers, the rows to delete)
+    whatever the planner knows of the queue (see `queue_take`): joined to the purchases, the queue was matched
+    by reading the purchases' key from the first, and the buyers held were searched as an array once per
+    purchase (88 ms for 5,000 at 175,000 purchases; 27 ms this way, and the same at any size)."""
     queue, purchases, contacts = (m._meta.db_table for m in (UncountedPurchase, Purchase, Contact))
     sql = f"""
         WITH candidates AS MATERIALIZED (
